@@ -1,0 +1,93 @@
+// The typed shapes every layer shares: backup definitions (input) and backup metadata (stored in pools).
+// Pure data, no behaviour: src/xml turns these into and out of XML, src/core acts on them.
+
+export type BackupKind = 'full' | 'incremental';
+/** `auto`: incremental when a valid chain exists, else full. */
+export type RequestedKind = BackupKind | 'auto';
+export type BackupMode = 'push' | 'pull';
+export type VolumeFormat = 'qcow2' | 'raw';
+
+/** Where backups go when a disk names no target pool. */
+export interface BackupLocation {
+  pool: string;
+  /** Directory for the dir pool created on first use; ignored when the pool exists. */
+  path?: string;
+}
+
+/** Per-disk target of a backup; every field optional (the pool layer fills the rest). */
+export interface DiskTarget {
+  pool?: string;
+  volume?: string;
+  format?: VolumeFormat;
+}
+
+export interface DiskSelection {
+  /** Disk target name in the domain, e.g. `vda`. */
+  name: string;
+  backup: boolean;
+  target?: DiskTarget;
+  /** Pull mode only: pool for the copy-before-write scratch volume. */
+  scratchPool?: string;
+}
+
+export type NbdServer =
+  | { transport: 'tcp'; name: string; port?: number; tls?: boolean }
+  | { transport: 'unix'; socket: string };
+
+/** A parsed `<volbackup>` document. Disks not listed are backed up with defaults. */
+export interface BackupDefinition {
+  mode: BackupMode;
+  kind: RequestedKind;
+  /** Backup set id to build on, or `latest`; only with kind incremental/auto. */
+  incrementalFrom?: string;
+  description?: string;
+  location?: BackupLocation;
+  server?: NbdServer;
+  disks: DiskSelection[];
+}
+
+/** Lifecycle of a stored backup set. Only `complete` (and `external`) sets are restorable. */
+export type BackupState = 'complete' | 'external' | 'merging' | 'deleting';
+
+/** One backed-up disk inside a set. */
+export interface DiskBackup {
+  /** Unique id of this disk's backup (UUID). */
+  id: string;
+  /** Disk target in the domain, e.g. `vda`. */
+  target: string;
+  sourcePath: string;
+  sourceFormat: string;
+  /** Where the data lives; absent for external (pull-mode) backups whose data is elsewhere. */
+  volume?: { pool: string; name: string; format: VolumeFormat };
+  kind: BackupKind;
+  /** Id of the parent disk backup (same disk, previous point in the chain); absent for a full. */
+  parentId?: string;
+  /** Dirty-bitmap name in the disk image (equals the checkpoint name). */
+  bitmap?: string;
+  virtualSize: number;
+  bytesCopied: number;
+}
+
+/** The metadata document of one backup run over one or more disks of one domain. */
+export interface BackupSet {
+  /** Backup set id (UUID); shared by every disk of the run. */
+  id: string;
+  volbackVersion: string;
+  mode: BackupMode;
+  kind: BackupKind;
+  state: BackupState;
+  /** UTC, millisecond precision. */
+  createdAt: Date;
+  completedAt?: Date;
+  /** Parent backup set id; absent for a full. */
+  parentId?: string;
+  domain: { name: string; uuid: string };
+  /** libvirt checkpoint created with this backup (next incremental starts from it). */
+  checkpoint?: { name: string; parent?: string; xml: string };
+  /** Why a full was taken when an incremental was asked for (checkpoint drift, restore, ...). */
+  fallbackReason?: string;
+  description?: string;
+  disks: DiskBackup[];
+  /** The domain's inactive XML at backup time: enough to rebuild a deleted VM. */
+  domainXml: string;
+}
