@@ -1,0 +1,185 @@
+// volback's configuration: defaults → config file → environment → flags, resolved into one frozen object
+// that also remembers where each value came from (for `volback config show`).
+import { readFileSync } from 'node:fs';
+import { ErrorCodes, VolbackError } from './errors';
+import type { LogLevel } from './log';
+
+export const DEFAULT_CONFIG_PATH = '/etc/volback/volback.conf';
+
+export interface RetentionDefaults {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  keepWithin?: string;
+}
+
+export interface VolbackConfig {
+  /** libvirt URI; `LIBVIRT_DEFAULT_URI`, then `qemu:///system` when unset. */
+  connectUri: string;
+  /** Pool that receives disks without an explicit target; created as a dir pool on first use. */
+  defaultPool: string;
+  defaultPoolPath: string;
+  /** Format of full backup volumes where the pool allows a choice. */
+  backupFormat: 'qcow2' | 'raw';
+  logLevel: LogLevel;
+  logFile?: string;
+  retention: RetentionDefaults;
+}
+
+export type ConfigSource = 'default' | 'file' | 'environment' | 'flag';
+export type ResolvedConfig = Readonly<VolbackConfig> & {
+  readonly sources: Readonly<Record<string, ConfigSource>>;
+  readonly file?: string;
+};
+
+const DEFAULTS: VolbackConfig = {
+  connectUri: 'qemu:///system',
+  defaultPool: 'volback',
+  defaultPoolPath: '/var/lib/libvirt/backups',
+  backupFormat: 'qcow2',
+  logLevel: 'warn',
+  retention: {},
+};
+
+type Setting = { kind: 'string' | 'integer'; path: string[]; check?: (v: string | number) => string | undefined };
+
+const oneOf =
+  (...allowed: string[]) =>
+  (v: string | number): string | undefined =>
+    allowed.includes(String(v)) ? undefined : `must be one of ${allowed.join(', ')}`;
+const absolutePath = (v: string | number): string | undefined =>
+  String(v).startsWith('/') ? undefined : 'must be an absolute path';
+const nonNegative = (v: string | number): string | undefined =>
+  Number(v) >= 0 ? undefined : 'must be a non-negative integer';
+
+/** Keys accepted in the config file, in libvirt's `key = value` style. */
+const FILE_KEYS: Record<string, Setting> = {
+  connect_uri: { kind: 'string', path: ['connectUri'] },
+  default_pool: { kind: 'string', path: ['defaultPool'] },
+  default_pool_path: { kind: 'string', path: ['defaultPoolPath'], check: absolutePath },
+  backup_format: { kind: 'string', path: ['backupFormat'], check: oneOf('qcow2', 'raw') },
+  log_level: { kind: 'string', path: ['logLevel'], check: oneOf('error', 'warn', 'info', 'debug') },
+  log_file: { kind: 'string', path: ['logFile'], check: absolutePath },
+  keep_last: { kind: 'integer', path: ['retention', 'keepLast'], check: nonNegative },
+  keep_hourly: { kind: 'integer', path: ['retention', 'keepHourly'], check: nonNegative },
+  keep_daily: { kind: 'integer', path: ['retention', 'keepDaily'], check: nonNegative },
+  keep_weekly: { kind: 'integer', path: ['retention', 'keepWeekly'], check: nonNegative },
+  keep_monthly: { kind: 'integer', path: ['retention', 'keepMonthly'], check: nonNegative },
+  keep_yearly: { kind: 'integer', path: ['retention', 'keepYearly'], check: nonNegative },
+  keep_within: { kind: 'string', path: ['retention', 'keepWithin'] },
+};
+
+type Overrides = Partial<Omit<VolbackConfig, 'retention'>> & { retention?: RetentionDefaults };
+
+/** Parses a config file's text; errors name the file and line. Pure. */
+export function parseConfigText(text: string, file: string): Overrides {
+  const result: Record<string, unknown> = {};
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.replace(/(^|\s)#.*$/, '').trim();
+    if (!line) return;
+    const fail = (why: string): never => {
+      throw new VolbackError(ErrorCodes.CONFIG, `${file}:${index + 1}: ${why}`, { fault: 'user' });
+    };
+    const match = /^([a-z_]+)\s*=\s*(.+)$/.exec(line) ?? fail(`expected 'key = value', got '${line}'`);
+    const [, key, rawValue] = match;
+    const setting = FILE_KEYS[key] ?? fail(`unknown key '${key}' (known: ${Object.keys(FILE_KEYS).join(', ')})`);
+    let value: string | number;
+    if (setting.kind === 'integer') {
+      if (!/^\d+$/.test(rawValue)) fail(`${key} must be an integer, got ${rawValue}`);
+      value = Number(rawValue);
+    } else {
+      const quoted = /^"([^"]*)"$/.exec(rawValue) ?? fail(`${key} must be a quoted string, got ${rawValue}`);
+      value = quoted[1];
+    }
+    const problem = setting.check?.(value);
+    if (problem) fail(`${key} ${problem}, got ${JSON.stringify(value)}`);
+    setPath(result, setting.path, value);
+  });
+  return result as Overrides;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const part of path.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+  node[path[path.length - 1]] = value;
+}
+
+/** Reads the config file; a missing file at the default path is fine, a missing explicit file is not. */
+export function readConfigFile(path: string, explicit: boolean): Overrides | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return undefined;
+    throw new VolbackError(ErrorCodes.CONFIG, `cannot read config file ${path}: ${(err as Error).message}`, {
+      fault: 'user',
+      cause: err,
+    });
+  }
+  return parseConfigText(text, path);
+}
+
+/** Environment variables volback honours. Pure. */
+export function configFromEnvironment(env: NodeJS.ProcessEnv): Overrides {
+  const result: Overrides = {};
+  if (env.LIBVIRT_DEFAULT_URI) result.connectUri = env.LIBVIRT_DEFAULT_URI;
+  if (env.VOLBACK_LOG_LEVEL) {
+    const problem = oneOf('error', 'warn', 'info', 'debug')(env.VOLBACK_LOG_LEVEL);
+    if (problem) throw new VolbackError(ErrorCodes.CONFIG, `VOLBACK_LOG_LEVEL ${problem}`, { fault: 'user' });
+    result.logLevel = env.VOLBACK_LOG_LEVEL as LogLevel;
+  }
+  return result;
+}
+
+/** Applies the layers in order and records the source of every value that one of them set. Pure. */
+export function mergeConfig(
+  layers: Array<[ConfigSource, Overrides | undefined]>,
+  file?: string,
+): ResolvedConfig {
+  const merged: VolbackConfig = { ...DEFAULTS, retention: { ...DEFAULTS.retention } };
+  const sources: Record<string, ConfigSource> = {};
+  for (const key of Object.keys(DEFAULTS)) if (key !== 'retention') sources[key] = 'default';
+  for (const [source, layer] of layers) {
+    if (!layer) continue;
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if (key === 'retention') {
+        for (const [rkey, rvalue] of Object.entries(value as RetentionDefaults)) {
+          if (rvalue === undefined) continue;
+          (merged.retention as Record<string, unknown>)[rkey] = rvalue;
+          sources[`retention.${rkey}`] = source;
+        }
+      } else {
+        (merged as unknown as Record<string, unknown>)[key] = value;
+        sources[key] = source;
+      }
+    }
+  }
+  return Object.freeze({ ...merged, retention: Object.freeze(merged.retention), sources: Object.freeze(sources), file });
+}
+
+export interface LoadConfigOptions {
+  /** Explicit config file (`--config`, `VOLBACK_CONFIG`); must exist. */
+  path?: string;
+  flags?: Overrides;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The effective configuration of this process. */
+export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
+  const env = options.env ?? process.env;
+  const explicitPath = options.path ?? env.VOLBACK_CONFIG;
+  const path = explicitPath ?? DEFAULT_CONFIG_PATH;
+  const fileLayer = readConfigFile(path, explicitPath !== undefined);
+  return mergeConfig(
+    [
+      ['file', fileLayer],
+      ['environment', configFromEnvironment(env)],
+      ['flag', options.flags],
+    ],
+    fileLayer ? path : undefined,
+  );
+}

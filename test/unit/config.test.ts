@@ -1,0 +1,62 @@
+// Config resolution: file parsing errors name file and line; layers apply in order with sources.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, mergeConfig, parseConfigText } from '../../src/config';
+import { isVolbackError } from '../../src/errors';
+
+describe('config file parsing', () => {
+  it('reads libvirt-style key = value lines with comments', () => {
+    const parsed = parseConfigText(
+      '# volback\ndefault_pool = "backups2"   # fast disk\nkeep_daily = 7\nlog_level = "debug"\n',
+      'f.conf',
+    );
+    expect(parsed).toEqual({ defaultPool: 'backups2', logLevel: 'debug', retention: { keepDaily: 7 } });
+  });
+
+  it.each([
+    ['default_pol = "x"', /f\.conf:2: unknown key 'default_pol'/],
+    ['keep_daily = seven', /f\.conf:2: keep_daily must be an integer/],
+    ['default_pool = x', /f\.conf:2: default_pool must be a quoted string/],
+    ['default_pool_path = "relative/dir"', /f\.conf:2: default_pool_path must be an absolute path/],
+    ['backup_format = "vmdk"', /f\.conf:2: backup_format must be one of qcow2, raw/],
+    ['just words', /f\.conf:2: expected 'key = value'/],
+  ])('rejects %s with file and line', (line, message) => {
+    expect(() => parseConfigText(`# first\n${line}\n`, 'f.conf')).toThrow(message);
+  });
+});
+
+describe('config layers', () => {
+  it('applies defaults, file, environment and flags in order and records sources', () => {
+    const cfg = mergeConfig([
+      ['file', { defaultPool: 'a', connectUri: 'qemu+ssh://h/system' }],
+      ['environment', { connectUri: 'test:///default' }],
+      ['flag', { defaultPool: 'b' }],
+    ]);
+    expect(cfg.defaultPool).toBe('b');
+    expect(cfg.connectUri).toBe('test:///default');
+    expect(cfg.defaultPoolPath).toBe('/var/lib/libvirt/backups');
+    expect(cfg.sources).toMatchObject({ defaultPool: 'flag', connectUri: 'environment', defaultPoolPath: 'default' });
+    expect(Object.isFrozen(cfg)).toBe(true);
+  });
+
+  it('ignores a missing default file but fails on a missing explicit one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'volback-config-'));
+    expect(() => loadConfig({ path: join(dir, 'nope.conf'), env: {} })).toThrow(/cannot read config file/);
+    const file = join(dir, 'volback.conf');
+    writeFileSync(file, 'default_pool = "from-file"\n');
+    const cfg = loadConfig({ env: { VOLBACK_CONFIG: file, LIBVIRT_DEFAULT_URI: 'test:///default' } });
+    expect(cfg.defaultPool).toBe('from-file');
+    expect(cfg.file).toBe(file);
+    expect(cfg.connectUri).toBe('test:///default');
+  });
+
+  it('rejects an invalid VOLBACK_LOG_LEVEL', () => {
+    try {
+      loadConfig({ path: undefined, env: { VOLBACK_LOG_LEVEL: 'loud', VOLBACK_CONFIG: undefined } });
+      throw new Error('expected a failure');
+    } catch (err) {
+      expect(isVolbackError(err, 'ERR_CONFIG')).toBe(true);
+    }
+  });
+});
