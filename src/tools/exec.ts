@@ -1,0 +1,59 @@
+// Runs external tools (qemu-img, xmllint, ...) asynchronously with argv arrays, never a shell.
+import { spawn } from 'node:child_process';
+import { ErrorCodes, VolbackError } from '../errors';
+import { logger } from '../log';
+
+const log = logger('exec');
+
+export interface RunOptions {
+  /** Written to the tool's stdin, then stdin is closed. */
+  input?: string | Buffer;
+  signal?: AbortSignal;
+  /** Exit codes that are not failures (e.g. `qemu-img compare` uses 1 for "images differ"). */
+  okExitCodes?: number[];
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Runs `argv[0]` with the rest as arguments; rejects with ERR_COMMAND_FAILED naming the command. */
+export function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const [command, ...args] = argv;
+  log.debug(`run ${argv.join(' ')}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], signal: options.signal });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'ENOENT' ? `${command} is not installed (run scripts/setup)` : err.message;
+      reject(
+        new VolbackError(
+          err.name === 'AbortError' ? ErrorCodes.CANCELLED : ErrorCodes.COMMAND_FAILED,
+          `${command}: ${why}`,
+          { cause: err },
+        ),
+      );
+    });
+    child.on('close', (exitCode) => {
+      const result = {
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        exitCode: exitCode ?? -1,
+      };
+      if (exitCode === 0 || options.okExitCodes?.includes(result.exitCode)) return resolve(result);
+      reject(
+        new VolbackError(
+          ErrorCodes.COMMAND_FAILED,
+          `${argv.join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim() || result.stdout.trim()}`,
+        ),
+      );
+    });
+    child.stdin.on('error', () => undefined); // the tool may exit before reading all input
+    child.stdin.end(options.input ?? '');
+  });
+}

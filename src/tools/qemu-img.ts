@@ -1,0 +1,102 @@
+// qemu-img command lines (pure argv builders, unit-tested) and the few runners volback needs.
+import { run } from './exec';
+import type { VolumeFormat } from '../model';
+
+/** An image as qemu-img addresses it: a local path or a protocol string, with its format. */
+export interface ImageRef {
+  path: string;
+  format: string;
+}
+
+export const infoArgv = (image: ImageRef, backingChain = false): string[] => [
+  'qemu-img',
+  'info',
+  '-U',
+  '--output=json',
+  ...(backingChain ? ['--backing-chain'] : []),
+  '-f',
+  image.format,
+  image.path,
+];
+
+/** Flattens `source` (and its backing chain) into `target`; holes stay holes (-S), target exists (-n) or is created. */
+export const convertArgv = (
+  source: ImageRef,
+  target: { path: string; format: VolumeFormat },
+  options: { targetExists?: boolean } = {},
+): string[] => [
+  'qemu-img',
+  'convert',
+  '-U',
+  '-p',
+  '-W',
+  '-m',
+  '8',
+  '-f',
+  source.format,
+  '-O',
+  target.format,
+  ...(target.format === 'qcow2' && !options.targetExists ? ['-o', 'compat=1.1'] : []),
+  ...(options.targetExists ? ['-n'] : []),
+  source.path,
+  target.path,
+];
+
+/** `qemu-img compare -U`: exit 0 identical, 1 different. */
+export const compareArgv = (a: ImageRef, b: ImageRef): string[] => [
+  'qemu-img',
+  'compare',
+  '-U',
+  '-f',
+  a.format,
+  '-F',
+  b.format,
+  a.path,
+  b.path,
+];
+
+export interface ImageInfo {
+  virtualSize: number;
+  actualSize: number;
+  format: string;
+  backingFile?: string;
+  /** qcow2 only: '0.10' or '1.1'. */
+  compat?: string;
+  bitmaps: Array<{ name: string; flags: string[]; granularity: number }>;
+}
+
+interface RawInfo {
+  'virtual-size': number;
+  'actual-size'?: number;
+  format: string;
+  'backing-filename'?: string;
+  'full-backing-filename'?: string;
+  'format-specific'?: {
+    type: string;
+    data?: { compat?: string; bitmaps?: Array<{ name: string; flags: string[]; granularity: number }> };
+  };
+}
+
+/** Turns qemu-img's JSON into volback's shape. Pure. */
+export function parseInfo(raw: RawInfo): ImageInfo {
+  const data = raw['format-specific']?.data;
+  return {
+    virtualSize: raw['virtual-size'],
+    actualSize: raw['actual-size'] ?? 0,
+    format: raw.format,
+    backingFile: raw['full-backing-filename'] ?? raw['backing-filename'],
+    compat: data?.compat,
+    bitmaps: data?.bitmaps ?? [],
+  };
+}
+
+export async function imageInfo(image: ImageRef): Promise<ImageInfo> {
+  const { stdout } = await run(infoArgv(image));
+  return parseInfo(JSON.parse(stdout) as RawInfo);
+}
+
+/** True when both images have the same guest-visible content. */
+export async function imagesEqual(a: ImageRef, b: ImageRef): Promise<boolean> {
+  const { exitCode } = await run(compareArgv(a, b), { okExitCodes: [1] });
+  return exitCode === 0;
+}

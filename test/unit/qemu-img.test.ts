@@ -1,0 +1,48 @@
+// qemu-img command lines are built by pure functions; these pin the exact argv.
+import { compareArgv, convertArgv, infoArgv, parseInfo } from '../../src/tools/qemu-img';
+
+describe('qemu-img argv', () => {
+  it('info reads shared images (-U) as JSON with an explicit format', () => {
+    expect(infoArgv({ path: '/p/a.qcow2', format: 'qcow2' })).toEqual([
+      'qemu-img', 'info', '-U', '--output=json', '-f', 'qcow2', '/p/a.qcow2',
+    ]);
+    expect(infoArgv({ path: '/p/a.qcow2', format: 'qcow2' }, true)).toContain('--backing-chain');
+  });
+
+  it('convert creates compat 1.1 qcow2 targets and reuses existing ones with -n', () => {
+    expect(convertArgv({ path: '/b/inc.qcow2', format: 'qcow2' }, { path: '/r/out.qcow2', format: 'qcow2' })).toEqual([
+      'qemu-img', 'convert', '-U', '-p', '-W', '-m', '8', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compat=1.1',
+      '/b/inc.qcow2', '/r/out.qcow2',
+    ]);
+    const reuse = convertArgv({ path: 'a', format: 'qcow2' }, { path: '/dev/vg/lv', format: 'raw' }, { targetExists: true });
+    expect(reuse).toContain('-n');
+    expect(reuse).not.toContain('compat=1.1');
+  });
+
+  it('compare names both formats', () => {
+    expect(compareArgv({ path: 'a', format: 'qcow2' }, { path: 'b', format: 'raw' })).toEqual([
+      'qemu-img', 'compare', '-U', '-f', 'qcow2', '-F', 'raw', 'a', 'b',
+    ]);
+  });
+
+  it('parses compat, backing file and bitmaps from qemu-img info JSON', () => {
+    const info = parseInfo({
+      'virtual-size': 1073741824,
+      'actual-size': 200704,
+      format: 'qcow2',
+      'full-backing-filename': '/b/full.qcow2',
+      'format-specific': {
+        type: 'qcow2',
+        data: { compat: '1.1', bitmaps: [{ name: 'volback-1', flags: ['auto'], granularity: 65536 }] },
+      },
+    });
+    expect(info).toEqual({
+      virtualSize: 1073741824,
+      actualSize: 200704,
+      format: 'qcow2',
+      backingFile: '/b/full.qcow2',
+      compat: '1.1',
+      bitmaps: [{ name: 'volback-1', flags: ['auto'], granularity: 65536 }],
+    });
+  });
+});
