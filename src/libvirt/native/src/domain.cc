@@ -1,0 +1,233 @@
+// Domain API: lifecycle, state, XML, checkpoints, backup jobs, job stats and QEMU monitor pass-through.
+#include "shapes.h"
+
+namespace vb {
+
+static virDomainPtr D(const Ref& r) { return Get<virDomainPtr>(r); }
+static virDomainCheckpointPtr CP(const Ref& r) { return Get<virDomainCheckpointPtr>(r); }
+
+#define DOM_INT(jsname, cfn, shape, expr)                                  \
+  VB_FN(jsname) {                                                          \
+    auto d = RefOf(info, 0, Kind::Domain, #cfn);                           \
+    uint32_t flags = ArgU32(info, 1);                                      \
+    (void)flags;                                                           \
+    return IntCall(info.Env(), #cfn, shape, [=]() -> long long { return expr; }); \
+  }
+
+DOM_INT(DomainUndefineFlags, virDomainUndefineFlags, IntResult::Undefined, virDomainUndefineFlags(D(d), flags))
+DOM_INT(DomainCreateWithFlags, virDomainCreateWithFlags, IntResult::Undefined, virDomainCreateWithFlags(D(d), flags))
+DOM_INT(DomainDestroyFlags, virDomainDestroyFlags, IntResult::Undefined, virDomainDestroyFlags(D(d), flags))
+DOM_INT(DomainIsActive, virDomainIsActive, IntResult::Boolean, virDomainIsActive(D(d)))
+DOM_INT(DomainIsPersistent, virDomainIsPersistent, IntResult::Boolean, virDomainIsPersistent(D(d)))
+DOM_INT(DomainAbortJob, virDomainAbortJob, IntResult::Undefined, virDomainAbortJob(D(d)))
+DOM_INT(DomainAbortJobFlags, virDomainAbortJobFlags, IntResult::Undefined, virDomainAbortJobFlags(D(d), flags))
+DOM_INT(DomainGetID, virDomainGetID, IntResult::Number,
+        virDomainGetID(D(d)) == static_cast<unsigned int>(-1) ? -1 : static_cast<long long>(virDomainGetID(D(d))))
+
+VB_FN(DomainGetName) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainGetName");
+  return ConstStrCall(info.Env(), "virDomainGetName", [d] { return virDomainGetName(D(d)); });
+}
+
+VB_FN(DomainGetUUIDString) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainGetUUIDString");
+  auto buf = std::make_shared<std::string>(VIR_UUID_STRING_BUFLEN, '\0');
+  return ConstStrCall(info.Env(), "virDomainGetUUIDString", [d, buf]() -> const char* {
+    return virDomainGetUUIDString(D(d), buf->data()) < 0 ? nullptr : buf->c_str();
+  });
+}
+
+VB_FN(DomainGetXMLDesc) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainGetXMLDesc");
+  uint32_t flags = ArgU32(info, 1);
+  return StrCall(info.Env(), "virDomainGetXMLDesc", [=] { return virDomainGetXMLDesc(D(d), flags); });
+}
+
+VB_FN(DomainGetState) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainGetState");
+  auto res = std::make_shared<std::pair<int, int>>(0, 0);
+  return Run(
+      info.Env(), "virDomainGetState", [d, res] { return virDomainGetState(D(d), &res->first, &res->second, 0) == 0; },
+      [res](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("state", res->first);
+        o.Set("reason", res->second);
+        return o;
+      });
+}
+
+VB_FN(DomainGetInfo) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainGetInfo");
+  auto res = std::make_shared<virDomainInfo>();
+  return Run(
+      info.Env(), "virDomainGetInfo", [d, res] { return virDomainGetInfo(D(d), res.get()) == 0; },
+      [res](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("state", res->state);
+        o.Set("maxMemKiB", static_cast<double>(res->maxMem));
+        o.Set("memoryKiB", static_cast<double>(res->memory));
+        o.Set("nrVirtCpu", res->nrVirtCpu);
+        o.Set("cpuTimeNs", static_cast<double>(res->cpuTime));
+        return o;
+      });
+}
+
+VB_FN(DomainGetBlockInfo) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainGetBlockInfo");
+  auto disk = ArgStr(info, 1);
+  uint32_t flags = ArgU32(info, 2);
+  auto res = std::make_shared<virDomainBlockInfo>();
+  return Run(
+      info.Env(), "virDomainGetBlockInfo",
+      [=] { return virDomainGetBlockInfo(D(d), disk.c_str(), res.get(), flags) == 0; },
+      [res](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("capacity", static_cast<double>(res->capacity));
+        o.Set("allocation", static_cast<double>(res->allocation));
+        o.Set("physical", static_cast<double>(res->physical));
+        return o;
+      });
+}
+
+VB_FN(DomainGetJobStats) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainGetJobStats");
+  uint32_t flags = ArgU32(info, 1);
+  struct Res {
+    int type = 0;
+    std::vector<TypedParam> params;
+  };
+  auto res = std::make_shared<Res>();
+  return Run(
+      info.Env(), "virDomainGetJobStats",
+      [=] {
+        virTypedParameterPtr params = nullptr;
+        int n = 0;
+        if (virDomainGetJobStats(D(d), &res->type, &params, &n, flags) < 0) return false;
+        res->params = CopyTypedParams(params, n);
+        virTypedParamsFree(params, n);
+        return true;
+      },
+      [res](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("type", res->type);
+        o.Set("stats", TypedParamsToJS(env, res->params));
+        return o;
+      });
+}
+
+VB_FN(DomainBackupBegin) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainBackupBegin");
+  auto backupXml = ArgStr(info, 1);
+  auto checkpointXml = ArgOptStr(info, 2);
+  uint32_t flags = ArgU32(info, 3);
+  return IntCall(info.Env(), "virDomainBackupBegin", IntResult::Undefined, [=]() -> long long {
+    return virDomainBackupBegin(D(d), backupXml.c_str(), checkpointXml ? checkpointXml->c_str() : nullptr, flags);
+  });
+}
+
+VB_FN(DomainBackupGetXMLDesc) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainBackupGetXMLDesc");
+  uint32_t flags = ArgU32(info, 1);
+  return StrCall(info.Env(), "virDomainBackupGetXMLDesc", [=] { return virDomainBackupGetXMLDesc(D(d), flags); });
+}
+
+VB_FN(DomainQemuMonitorCommand) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainQemuMonitorCommand");
+  auto cmd = ArgStr(info, 1);
+  uint32_t flags = ArgU32(info, 2);
+  return StrCall(info.Env(), "virDomainQemuMonitorCommand", [=]() -> char* {
+    char* result = nullptr;
+    if (virDomainQemuMonitorCommand(D(d), cmd.c_str(), &result, flags) < 0) return nullptr;
+    return result ? result : strdup("");
+  });
+}
+
+// ---- checkpoints
+
+VB_FN(DomainCheckpointCreateXML) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainCheckpointCreateXML");
+  auto xml = ArgStr(info, 1);
+  uint32_t flags = ArgU32(info, 2);
+  return HandleCall(info.Env(), "virDomainCheckpointCreateXML", Kind::Checkpoint,
+                    [=]() -> void* { return virDomainCheckpointCreateXML(D(d), xml.c_str(), flags); });
+}
+
+VB_FN(DomainListAllCheckpoints) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainListAllCheckpoints");
+  uint32_t flags = ArgU32(info, 1);
+  return ListCall(info.Env(), "virDomainListAllCheckpoints", Kind::Checkpoint, [=](void*** out) {
+    return virDomainListAllCheckpoints(D(d), reinterpret_cast<virDomainCheckpointPtr**>(out), flags);
+  });
+}
+
+VB_FN(DomainCheckpointLookupByName) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainCheckpointLookupByName");
+  auto name = ArgStr(info, 1);
+  uint32_t flags = ArgU32(info, 2);
+  return HandleCall(info.Env(), "virDomainCheckpointLookupByName", Kind::Checkpoint,
+                    [=]() -> void* { return virDomainCheckpointLookupByName(D(d), name.c_str(), flags); });
+}
+
+VB_FN(DomainCheckpointGetName) {
+  auto c = RefOf(info, 0, Kind::Checkpoint, "virDomainCheckpointGetName");
+  return ConstStrCall(info.Env(), "virDomainCheckpointGetName", [c] { return virDomainCheckpointGetName(CP(c)); });
+}
+
+VB_FN(DomainCheckpointGetXMLDesc) {
+  auto c = RefOf(info, 0, Kind::Checkpoint, "virDomainCheckpointGetXMLDesc");
+  uint32_t flags = ArgU32(info, 1);
+  return StrCall(info.Env(), "virDomainCheckpointGetXMLDesc",
+                 [=] { return virDomainCheckpointGetXMLDesc(CP(c), flags); });
+}
+
+VB_FN(DomainCheckpointDelete) {
+  auto c = RefOf(info, 0, Kind::Checkpoint, "virDomainCheckpointDelete");
+  uint32_t flags = ArgU32(info, 1);
+  return IntCall(info.Env(), "virDomainCheckpointDelete", IntResult::Undefined,
+                 [=]() -> long long { return virDomainCheckpointDelete(CP(c), flags); });
+}
+
+VB_FN(DomainCheckpointGetParent) {
+  auto c = RefOf(info, 0, Kind::Checkpoint, "virDomainCheckpointGetParent");
+  return HandleCall(info.Env(), "virDomainCheckpointGetParent", Kind::Checkpoint,
+                    [=]() -> void* { return virDomainCheckpointGetParent(CP(c), 0); });
+}
+
+VB_FN(DomainCheckpointListAllChildren) {
+  auto c = RefOf(info, 0, Kind::Checkpoint, "virDomainCheckpointListAllChildren");
+  uint32_t flags = ArgU32(info, 1);
+  return ListCall(info.Env(), "virDomainCheckpointListAllChildren", Kind::Checkpoint, [=](void*** out) {
+    return virDomainCheckpointListAllChildren(CP(c), reinterpret_cast<virDomainCheckpointPtr**>(out), flags);
+  });
+}
+
+static Registrar reg({
+    {"domainUndefineFlags", DomainUndefineFlags, {"virDomainUndefineFlags"}},
+    {"domainCreateWithFlags", DomainCreateWithFlags, {"virDomainCreateWithFlags"}},
+    {"domainDestroyFlags", DomainDestroyFlags, {"virDomainDestroyFlags"}},
+    {"domainIsActive", DomainIsActive, {"virDomainIsActive"}},
+    {"domainIsPersistent", DomainIsPersistent, {"virDomainIsPersistent"}},
+    {"domainAbortJob", DomainAbortJob, {"virDomainAbortJob"}},
+    {"domainAbortJobFlags", DomainAbortJobFlags, {"virDomainAbortJobFlags"}},
+    {"domainGetID", DomainGetID, {"virDomainGetID"}},
+    {"domainGetName", DomainGetName, {"virDomainGetName"}},
+    {"domainGetUUIDString", DomainGetUUIDString, {"virDomainGetUUIDString"}},
+    {"domainGetXMLDesc", DomainGetXMLDesc, {"virDomainGetXMLDesc"}},
+    {"domainGetState", DomainGetState, {"virDomainGetState"}},
+    {"domainGetInfo", DomainGetInfo, {"virDomainGetInfo"}},
+    {"domainGetBlockInfo", DomainGetBlockInfo, {"virDomainGetBlockInfo"}},
+    {"domainGetJobStats", DomainGetJobStats, {"virDomainGetJobStats", "virTypedParamsFree"}},
+    {"domainBackupBegin", DomainBackupBegin, {"virDomainBackupBegin"}},
+    {"domainBackupGetXMLDesc", DomainBackupGetXMLDesc, {"virDomainBackupGetXMLDesc"}},
+    {"domainQemuMonitorCommand", DomainQemuMonitorCommand, {"virDomainQemuMonitorCommand"}},
+    {"domainCheckpointCreateXML", DomainCheckpointCreateXML, {"virDomainCheckpointCreateXML"}},
+    {"domainListAllCheckpoints", DomainListAllCheckpoints, {"virDomainListAllCheckpoints"}},
+    {"domainCheckpointLookupByName", DomainCheckpointLookupByName, {"virDomainCheckpointLookupByName"}},
+    {"domainCheckpointGetName", DomainCheckpointGetName, {"virDomainCheckpointGetName"}},
+    {"domainCheckpointGetXMLDesc", DomainCheckpointGetXMLDesc, {"virDomainCheckpointGetXMLDesc"}},
+    {"domainCheckpointDelete", DomainCheckpointDelete, {"virDomainCheckpointDelete"}},
+    {"domainCheckpointGetParent", DomainCheckpointGetParent, {"virDomainCheckpointGetParent"}},
+    {"domainCheckpointListAllChildren", DomainCheckpointListAllChildren, {"virDomainCheckpointListAllChildren"}},
+});
+
+}  // namespace vb
