@@ -178,7 +178,8 @@ function checkDisk(disk: string): void {
  */
 export function backupVolumeName(input: BackupVolumeNameInput): string {
   checkDisk(input.disk);
-  if (input.format !== 'qcow2' && input.format !== 'raw') throw invalid(`unknown volume format "${input.format}"`);
+  if (input.format !== 'qcow2' && input.format !== 'raw')
+    throw invalid(`unknown volume format "${input.format}"`);
   const stamp = formatUtcStamp(input.createdAt);
   return `${domainVolumePart(input.domain)}.${input.disk}.${stamp}-${setIdPrefix(input.setId)}.${input.format}`;
 }

@@ -58,7 +58,8 @@ describe('formatUtcStamp / parseUtcStamp', () => {
 
 describe('domainVolumePart', () => {
   it('keeps names that are already safe', () => {
-    for (const name of ['vm1', 'web-01', 'db_main', 'Win10', '_x', 'snap']) expect(domainVolumePart(name)).toBe(name);
+    for (const name of ['vm1', 'web-01', 'db_main', 'Win10', '_x', 'snap'])
+      expect(domainVolumePart(name)).toBe(name);
   });
   it('sanitises and appends a hash when it had to change the name', () => {
     const a = domainVolumePart('vm 1');

@@ -1,0 +1,550 @@
+// Builds the catalog of backup chains from backup-set metadata: set tree, per-disk chains, problems, restorability.
+//
+// Pure: the caller reads the metadata volumes of every pool and passes the sets; nothing here touches a pool.
+import isEqual from 'lodash/isEqual';
+import { ErrorCodes, VolbackError } from '../errors';
+import type { BackupKind, BackupSet, DiskBackup } from '../model';
+
+/**
+ * Stable names of what can be wrong with a set. Every set with a problem is not restorable.
+ * - `orphan`: the set (or one of its disks) names a parent that is not in the catalog, or is an
+ *   incremental that names no parent at all.
+ * - `broken`: an ancestor (through the set tree or a disk's parent) has a problem, so this set cannot
+ *   be restored either; `relatedId` is the nearest such ancestor.
+ * - `cycle`: following parents leads back to the set.
+ * - `disk-mismatch`: an incremental disk's parent disk backup is of another disk target or domain, or
+ *   lies in a set that is not an ancestor of this one; or the parent set is of another domain.
+ * - `duplicate-conflict`: two copies of the set's metadata (two pools) disagree, or two sets claim the
+ *   same disk backup id. The first copy given is the one catalogued.
+ * - `incomplete`: the set is in state `merging` or `deleting`.
+ */
+export type ChainProblemKind =
+  'orphan' | 'broken' | 'cycle' | 'disk-mismatch' | 'duplicate-conflict' | 'incomplete';
+
+export interface ChainProblem {
+  kind: ChainProblemKind;
+  setId: string;
+  /** The disk backup concerned, for disk-level problems. */
+  diskBackupId?: string;
+  /** What the problem points at: the missing parent, the bad ancestor, the other set claiming a disk id. */
+  relatedId?: string;
+  message: string;
+}
+
+export interface CatalogSet {
+  readonly set: BackupSet;
+  /** Parent set, when the set is incremental and its parent is catalogued (even if the parent is bad). */
+  readonly parentId?: string;
+  /** Child sets (whose `parentId` names this set), oldest first. */
+  readonly childIds: readonly string[];
+  /** True when the set and all its ancestors are free of problems. */
+  readonly restorable: boolean;
+  readonly problems: readonly ChainProblem[];
+  /** How many copies of the metadata were given (one per pool holding it). */
+  readonly copies: number;
+}
+
+export interface CatalogDisk {
+  readonly disk: DiskBackup;
+  readonly setId: string;
+  readonly domainUuid: string;
+  /** Parent disk backup, when the disk is incremental and the link is valid. */
+  readonly parentId?: string;
+  /** Disk backups whose parent is this one, oldest first. */
+  readonly childIds: readonly string[];
+  /** True when this disk can be restored: `restorePath` succeeds for it. */
+  readonly restorable: boolean;
+}
+
+/** Every backup of one disk of one domain, as a tree (fulls and orphans are roots). */
+export interface DiskChain {
+  readonly domainUuid: string;
+  readonly target: string;
+  /** Disk backup ids without a valid parent (fulls, and orphans), oldest first. */
+  readonly roots: readonly string[];
+  /** All disk backup ids, each parent before its children: depth-first from the roots, oldest first. */
+  readonly order: readonly string[];
+}
+
+export interface DomainCatalog {
+  readonly uuid: string;
+  /** Name in the newest set (a domain can be renamed). */
+  readonly name: string;
+  /** All set ids, oldest first. */
+  readonly setIds: readonly string[];
+  /** Sets without a catalogued parent (fulls and orphans), oldest first. */
+  readonly rootSetIds: readonly string[];
+  /** One chain tree per disk target. */
+  readonly disks: ReadonlyMap<string, DiskChain>;
+}
+
+export interface Catalog {
+  readonly sets: ReadonlyMap<string, CatalogSet>;
+  readonly disks: ReadonlyMap<string, CatalogDisk>;
+  readonly domains: ReadonlyMap<string, DomainCatalog>;
+  /** Every problem, in a stable order (by set creation time, then set id). */
+  readonly problems: readonly ChainProblem[];
+}
+
+interface MutableSet {
+  set: BackupSet;
+  parentId?: string;
+  childIds: string[];
+  restorable: boolean;
+  problems: ChainProblem[];
+  copies: number;
+}
+
+interface MutableDisk {
+  disk: DiskBackup;
+  setId: string;
+  domainUuid: string;
+  parentId?: string;
+  childIds: string[];
+  restorable: boolean;
+  /** Why this disk itself (not an ancestor) cannot be restored. */
+  ownProblem?: ChainProblem;
+}
+
+const byTimeThenId = (a: BackupSet, b: BackupSet): number =>
+  a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Top-level fields on which two copies of a set differ, for the conflict message. */
+function differingFields(a: BackupSet, b: BackupSet): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof BackupSet>;
+  return [...keys].filter((k) => !isEqual(a[k], b[k])).sort();
+}
+
+/**
+ * Builds the catalog. Sets may come from several pools and may repeat: copies with the same id are
+ * merged when equal and reported as `duplicate-conflict` when not. A full set's `parentId` and a full
+ * disk's `parentId` are ignored (a full needs nothing). Never throws for bad metadata: every defect
+ * becomes a problem on the sets concerned.
+ */
+export function buildCatalog(sets: readonly BackupSet[]): Catalog {
+  const nodes = new Map<string, MutableSet>();
+  const problems: ChainProblem[] = [];
+  const report = (node: MutableSet, problem: ChainProblem): void => {
+    node.problems.push(problem);
+    problems.push(problem);
+  };
+
+  for (const set of sets) {
+    const seen = nodes.get(set.id);
+    if (!seen) {
+      nodes.set(set.id, { set, childIds: [], restorable: true, problems: [], copies: 1 });
+      continue;
+    }
+    seen.copies++;
+    if (
+      !isEqual(seen.set, set) &&
+      !seen.problems.some((p) => p.kind === 'duplicate-conflict' && !p.relatedId)
+    ) {
+      report(seen, {
+        kind: 'duplicate-conflict',
+        setId: set.id,
+        message: `copies of backup set ${set.id} disagree on ${differingFields(seen.set, set).join(', ')}`,
+      });
+    }
+  }
+
+  const ordered = [...nodes.values()].sort((a, b) => byTimeThenId(a.set, b.set));
+
+  for (const node of ordered) {
+    if (node.set.state === 'merging' || node.set.state === 'deleting') {
+      report(node, {
+        kind: 'incomplete',
+        setId: node.set.id,
+        message: `backup set ${node.set.id} is in state ${node.set.state}`,
+      });
+    }
+  }
+
+  // Disk index; a disk id claimed by two sets is a conflict on both.
+  const disks = new Map<string, MutableDisk>();
+  for (const node of ordered) {
+    for (const disk of node.set.disks) {
+      const other = disks.get(disk.id);
+      if (other) {
+        const otherNode = nodes.get(other.setId)!;
+        const message = `disk backup ${disk.id} is claimed by sets ${other.setId} and ${node.set.id}`;
+        if (other.setId !== node.set.id) {
+          report(otherNode, {
+            kind: 'duplicate-conflict',
+            setId: other.setId,
+            relatedId: node.set.id,
+            message,
+          });
+        }
+        report(node, { kind: 'duplicate-conflict', setId: node.set.id, relatedId: other.setId, message });
+        continue;
+      }
+      disks.set(disk.id, {
+        disk,
+        setId: node.set.id,
+        domainUuid: node.set.domain.uuid,
+        childIds: [],
+        restorable: true,
+      });
+    }
+  }
+
+  // Set tree.
+  for (const node of ordered) {
+    const { set } = node;
+    if (set.kind === 'full') continue;
+    if (set.parentId === undefined) {
+      report(node, {
+        kind: 'orphan',
+        setId: set.id,
+        message: `incremental backup set ${set.id} names no parent`,
+      });
+      continue;
+    }
+    const parent = nodes.get(set.parentId);
+    if (!parent) {
+      report(node, {
+        kind: 'orphan',
+        setId: set.id,
+        relatedId: set.parentId,
+        message: `parent backup set ${set.parentId} of ${set.id} is missing`,
+      });
+      continue;
+    }
+    node.parentId = parent.set.id;
+    parent.childIds.push(set.id);
+    if (parent.set.domain.uuid !== set.domain.uuid) {
+      report(node, {
+        kind: 'disk-mismatch',
+        setId: set.id,
+        relatedId: parent.set.id,
+        message: `parent backup set ${parent.set.id} of ${set.id} belongs to domain ${parent.set.domain.uuid}, not ${set.domain.uuid}`,
+      });
+    }
+  }
+
+  // Cycles: each set has at most one parent, so walk up from each set until a known state.
+  const inCycle = new Set<string>();
+  const settled = new Set<string>();
+  for (const node of ordered) {
+    const path: string[] = [];
+    const onPath = new Set<string>();
+    let id: string | undefined = node.set.id;
+    while (id !== undefined && !settled.has(id) && !onPath.has(id)) {
+      path.push(id);
+      onPath.add(id);
+      id = nodes.get(id)!.parentId;
+    }
+    if (id !== undefined && onPath.has(id)) {
+      const cycle = path.slice(path.indexOf(id));
+      for (const member of cycle) {
+        inCycle.add(member);
+        report(nodes.get(member)!, {
+          kind: 'cycle',
+          setId: member,
+          message: `backup sets ${cycle.join(' → ')} form a parent cycle`,
+        });
+      }
+    }
+    for (const p of path) settled.add(p);
+  }
+
+  const isStrictAncestor = (ancestorId: string, setId: string): boolean => {
+    const seen = new Set<string>();
+    let id = nodes.get(setId)!.parentId;
+    while (id !== undefined && !seen.has(id)) {
+      if (id === ancestorId) return true;
+      seen.add(id);
+      id = nodes.get(id)!.parentId;
+    }
+    return false;
+  };
+
+  // Disk links.
+  for (const entry of [...disks.values()].sort((a, b) =>
+    byTimeThenId(nodes.get(a.setId)!.set, nodes.get(b.setId)!.set),
+  )) {
+    const { disk } = entry;
+    const node = nodes.get(entry.setId)!;
+    const fail = (kind: ChainProblemKind, message: string, relatedId?: string): void => {
+      entry.ownProblem = { kind, setId: entry.setId, diskBackupId: disk.id, relatedId, message };
+      report(node, entry.ownProblem);
+    };
+    if (disk.kind === 'full' || inCycle.has(entry.setId)) continue;
+    if (disk.parentId === undefined) {
+      fail(
+        'orphan',
+        `incremental disk backup ${disk.id} (${disk.target}) of set ${entry.setId} names no parent`,
+      );
+      continue;
+    }
+    const parent = disks.get(disk.parentId);
+    if (!parent) {
+      fail(
+        'orphan',
+        `parent disk backup ${disk.parentId} of ${disk.id} (${disk.target}, set ${entry.setId}) is missing`,
+        disk.parentId,
+      );
+      continue;
+    }
+    if (parent.disk.target !== disk.target || parent.domainUuid !== entry.domainUuid) {
+      fail(
+        'disk-mismatch',
+        `disk backup ${disk.id} (${disk.target}, domain ${entry.domainUuid}) has parent ${parent.disk.id} ` +
+          `of disk ${parent.disk.target}, domain ${parent.domainUuid}`,
+        parent.disk.id,
+      );
+      continue;
+    }
+    if (!isStrictAncestor(parent.setId, entry.setId)) {
+      fail(
+        'disk-mismatch',
+        `parent disk backup ${parent.disk.id} of ${disk.id} (${disk.target}) is in set ${parent.setId}, ` +
+          `which is not an ancestor of set ${entry.setId}`,
+        parent.disk.id,
+      );
+      continue;
+    }
+    entry.parentId = parent.disk.id;
+    parent.childIds.push(disk.id);
+  }
+
+  // A set is bad on its own when it has any problem so far; everything below a bad set is broken.
+  const selfBad = new Set(ordered.filter((n) => n.problems.length > 0).map((n) => n.set.id));
+  const dependentSetIds = (id: string): string[] => {
+    const node = nodes.get(id)!;
+    const viaDisks = node.set.disks.flatMap((d) => {
+      const entry = disks.get(d.id);
+      return entry && entry.setId === id ? entry.childIds.map((c) => disks.get(c)!.setId) : [];
+    });
+    return [...new Set([...node.childIds, ...viaDisks])];
+  };
+  for (const node of ordered) {
+    // Oldest first: a bad ancestor is always visited before its descendants.
+    if (!selfBad.has(node.set.id)) continue;
+    const queue = dependentSetIds(node.set.id);
+    const visited = new Set<string>([node.set.id]);
+    while (queue.length > 0) {
+      const id = queue.shift()!;
+      if (visited.has(id)) continue;
+      visited.add(id);
+      const child = nodes.get(id)!;
+      if (!child.problems.some((p) => p.kind === 'broken')) {
+        report(child, {
+          kind: 'broken',
+          setId: id,
+          relatedId: node.set.id,
+          message: `backup set ${id} depends on ${node.set.id}, which is not restorable`,
+        });
+      }
+      queue.push(...dependentSetIds(id));
+    }
+  }
+  for (const node of ordered) node.restorable = node.problems.length === 0;
+
+  // Disk restorability: the set itself usable, the disk link valid, the parent disk restorable.
+  const setUsable = (node: MutableSet): boolean =>
+    (node.set.state === 'complete' || node.set.state === 'external') &&
+    !inCycle.has(node.set.id) &&
+    !node.problems.some((p) => p.kind === 'duplicate-conflict');
+  const memo = new Map<string, boolean>();
+  const diskOk = (entry: MutableDisk): boolean => {
+    const known = memo.get(entry.disk.id);
+    if (known !== undefined) return known;
+    memo.set(entry.disk.id, false); // guards against any loop
+    const ok =
+      setUsable(nodes.get(entry.setId)!) &&
+      !entry.ownProblem &&
+      (entry.disk.kind === 'full' || (entry.parentId !== undefined && diskOk(disks.get(entry.parentId)!)));
+    memo.set(entry.disk.id, ok);
+    return ok;
+  };
+  for (const entry of disks.values()) entry.restorable = diskOk(entry);
+
+  // Sort children; build per-domain views.
+  const setTime = (id: string): BackupSet => nodes.get(id)!.set;
+  for (const node of nodes.values()) node.childIds.sort((a, b) => byTimeThenId(setTime(a), setTime(b)));
+  const diskTime = (id: string): BackupSet => nodes.get(disks.get(id)!.setId)!.set;
+  const byDiskTime = (a: string, b: string): number =>
+    byTimeThenId(diskTime(a), diskTime(b)) || (a < b ? -1 : a > b ? 1 : 0);
+  for (const entry of disks.values()) entry.childIds.sort(byDiskTime);
+
+  const domains = new Map<string, DomainCatalog>();
+  const domainUuids = [...new Set(ordered.map((n) => n.set.domain.uuid))];
+  for (const uuid of domainUuids) {
+    const domainSets = ordered.filter((n) => n.set.domain.uuid === uuid);
+    const domainDisks = [...disks.values()].filter((d) => d.domainUuid === uuid);
+    const chains = new Map<string, DiskChain>();
+    for (const target of [...new Set(domainDisks.map((d) => d.disk.target))].sort()) {
+      const ids = domainDisks
+        .filter((d) => d.disk.target === target)
+        .map((d) => d.disk.id)
+        .sort(byDiskTime);
+      const roots = ids.filter((id) => disks.get(id)!.parentId === undefined);
+      const order: string[] = [];
+      const placed = new Set<string>();
+      const visit = (id: string): void => {
+        if (placed.has(id)) return;
+        placed.add(id);
+        order.push(id);
+        for (const child of disks.get(id)!.childIds) visit(child);
+      };
+      roots.forEach(visit);
+      ids.forEach(visit); // anything unreachable (defensive): after the trees, oldest first
+      chains.set(target, { domainUuid: uuid, target, roots, order });
+    }
+    domains.set(uuid, {
+      uuid,
+      name: domainSets[domainSets.length - 1].set.domain.name,
+      setIds: domainSets.map((n) => n.set.id),
+      rootSetIds: domainSets.filter((n) => n.parentId === undefined).map((n) => n.set.id),
+      disks: chains,
+    });
+  }
+
+  const rank = new Map(ordered.map((n, i) => [n.set.id, i]));
+  const kindRank: ChainProblemKind[] = [
+    'duplicate-conflict',
+    'incomplete',
+    'orphan',
+    'cycle',
+    'disk-mismatch',
+    'broken',
+  ];
+  problems.sort(
+    (a, b) =>
+      rank.get(a.setId)! - rank.get(b.setId)! ||
+      kindRank.indexOf(a.kind) - kindRank.indexOf(b.kind) ||
+      (a.diskBackupId ?? '').localeCompare(b.diskBackupId ?? ''),
+  );
+  for (const node of nodes.values()) node.problems.sort((a, b) => problems.indexOf(a) - problems.indexOf(b));
+
+  return { sets: nodes, disks, domains, problems };
+}
+
+function chainBroken(message: string, hint?: string): VolbackError {
+  return new VolbackError(ErrorCodes.CHAIN_BROKEN, message, { fault: 'user', hint });
+}
+
+/**
+ * The disk backups to apply to restore `diskBackupId`: its full first, the asked-for backup last.
+ * Throws ERR_NOT_FOUND for an unknown id and ERR_CHAIN_BROKEN, naming the missing parent or the
+ * unusable set, when any link of the chain is missing or not restorable.
+ */
+export function restorePath(catalog: Catalog, diskBackupId: string): DiskBackup[] {
+  const start = catalog.disks.get(diskBackupId);
+  if (!start) {
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `disk backup ${diskBackupId} is not in the catalog`, {
+      fault: 'user',
+    });
+  }
+  const path: DiskBackup[] = [];
+  const seen = new Set<string>();
+  let entry: CatalogDisk | undefined = start;
+  while (entry) {
+    const { disk } = entry;
+    if (seen.has(disk.id)) throw chainBroken(`disk backup ${disk.id} is part of a parent cycle`);
+    seen.add(disk.id);
+    const owner = catalog.sets.get(entry.setId)!;
+    const blocking = owner.problems.find((p) =>
+      p.kind === 'incomplete' || p.kind === 'cycle' || p.kind === 'duplicate-conflict'
+        ? true
+        : p.diskBackupId === disk.id,
+    );
+    if (blocking) {
+      throw chainBroken(
+        `cannot restore disk backup ${diskBackupId}: ${blocking.message}`,
+        'see `volback catalog check`',
+      );
+    }
+    path.push(disk);
+    if (disk.kind === 'full') break;
+    entry = entry.parentId === undefined ? undefined : catalog.disks.get(entry.parentId);
+    if (!entry) {
+      throw chainBroken(
+        `cannot restore disk backup ${diskBackupId}: parent ${disk.parentId ?? '(none)'} of ${disk.id} is missing`,
+      );
+    }
+  }
+  return path.reverse();
+}
+
+/** The newest restorable set of a domain (by creation time), or undefined when there is none. */
+export function latestRestorable(catalog: Catalog, domainUuid: string): BackupSet | undefined {
+  const domain = catalog.domains.get(domainUuid);
+  if (!domain) return undefined;
+  for (let i = domain.setIds.length - 1; i >= 0; i--) {
+    const node = catalog.sets.get(domain.setIds[i])!;
+    if (node.restorable) return node.set;
+  }
+  return undefined;
+}
+
+/**
+ * Every set that depends on `setId`, directly or not, through the set tree or a disk's parent,
+ * oldest first. Deleting `setId` would leave all of them unrestorable. Throws ERR_NOT_FOUND.
+ */
+export function dependents(catalog: Catalog, setId: string): BackupSet[] {
+  if (!catalog.sets.has(setId)) {
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} is not in the catalog`, {
+      fault: 'user',
+    });
+  }
+  const found = new Set<string>();
+  const queue = [setId];
+  while (queue.length > 0) {
+    const node = catalog.sets.get(queue.shift()!)!;
+    const next = [
+      ...node.childIds,
+      ...node.set.disks.flatMap((d) => {
+        const entry = catalog.disks.get(d.id);
+        return entry && entry.setId === node.set.id
+          ? entry.childIds.map((c) => catalog.disks.get(c)!.setId)
+          : [];
+      }),
+    ];
+    for (const id of next) {
+      if (id === setId || found.has(id)) continue;
+      found.add(id);
+      queue.push(id);
+    }
+  }
+  return [...found].map((id) => catalog.sets.get(id)!.set).sort(byTimeThenId);
+}
+
+/** Throws ERR_CONFLICT ("backup set X has dependents Y, Z") unless no set depends on `setId`. */
+export function assertNoDependents(catalog: Catalog, setId: string): void {
+  const deps = dependents(catalog, setId);
+  if (deps.length > 0) {
+    throw new VolbackError(
+      ErrorCodes.CONFLICT,
+      `backup set ${setId} has dependents ${deps.map((s) => s.id).join(', ')}`,
+      { fault: 'user', hint: 'delete the dependents first, or let prune merge it into its child' },
+    );
+  }
+}
+
+export interface SetFilter {
+  domainName?: string;
+  domainUuid?: string;
+  /** Sets that include a backup of this disk target. */
+  disk?: string;
+  /** Created at or after. */
+  from?: Date;
+  /** Created at or before. */
+  to?: Date;
+  kind?: BackupKind;
+}
+
+/** The sets matching every given criterion, in input order. An empty filter matches everything. */
+export function filterSets(sets: readonly BackupSet[], filter: SetFilter): BackupSet[] {
+  return sets.filter(
+    (s) =>
+      (filter.domainName === undefined || s.domain.name === filter.domainName) &&
+      (filter.domainUuid === undefined || s.domain.uuid.toLowerCase() === filter.domainUuid.toLowerCase()) &&
+      (filter.disk === undefined || s.disks.some((d) => d.target === filter.disk)) &&
+      (filter.from === undefined || s.createdAt.getTime() >= filter.from.getTime()) &&
+      (filter.to === undefined || s.createdAt.getTime() <= filter.to.getTime()) &&
+      (filter.kind === undefined || s.kind === filter.kind),
+  );
+}
