@@ -193,7 +193,11 @@ export function documentError(
 ): XmlValidationError {
   const first = problems[0];
   if (!first) {
-    if (schemaError) return schemaError;
+    if (schemaError) {
+      return options.fault === undefined
+        ? schemaError
+        : new XmlValidationError(schemaError.location, schemaError.details, { cause: schemaError, ...options });
+    }
     throw new VolbackError(ErrorCodes.XML_INVALID, `${source}: documentError called without problems`);
   }
   const details = problems.map((p) => (p.line !== undefined ? `line ${p.line}: ${p.message}` : p.message));
