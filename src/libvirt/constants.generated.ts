@@ -221,7 +221,8 @@ export const virConnectBaselineCPUFlags = {
   VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES: 1,
   VIR_CONNECT_BASELINE_CPU_MIGRATABLE: 2,
 } as const;
-export type virConnectBaselineCPUFlags = (typeof virConnectBaselineCPUFlags)[keyof typeof virConnectBaselineCPUFlags];
+export type virConnectBaselineCPUFlags =
+  (typeof virConnectBaselineCPUFlags)[keyof typeof virConnectBaselineCPUFlags];
 
 export const virConnectCloseReason = {
   VIR_CONNECT_CLOSE_REASON_ERROR: 0,
@@ -236,7 +237,8 @@ export const virConnectCompareCPUFlags = {
   VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE: 1,
   VIR_CONNECT_COMPARE_CPU_VALIDATE_XML: 2,
 } as const;
-export type virConnectCompareCPUFlags = (typeof virConnectCompareCPUFlags)[keyof typeof virConnectCompareCPUFlags];
+export type virConnectCompareCPUFlags =
+  (typeof virConnectCompareCPUFlags)[keyof typeof virConnectCompareCPUFlags];
 
 export const virConnectCredentialType = {
   VIR_CRED_USERNAME: 1,
@@ -250,7 +252,8 @@ export const virConnectCredentialType = {
   VIR_CRED_EXTERNAL: 9,
   VIR_CRED_LAST: 10,
 } as const;
-export type virConnectCredentialType = (typeof virConnectCredentialType)[keyof typeof virConnectCredentialType];
+export type virConnectCredentialType =
+  (typeof virConnectCredentialType)[keyof typeof virConnectCredentialType];
 
 export const virConnectDomainEventAgentLifecycleReason = {
   VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_UNKNOWN: 0,
@@ -258,14 +261,16 @@ export const virConnectDomainEventAgentLifecycleReason = {
   VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_CHANNEL: 2,
   VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_LAST: 3,
 } as const;
-export type virConnectDomainEventAgentLifecycleReason = (typeof virConnectDomainEventAgentLifecycleReason)[keyof typeof virConnectDomainEventAgentLifecycleReason];
+export type virConnectDomainEventAgentLifecycleReason =
+  (typeof virConnectDomainEventAgentLifecycleReason)[keyof typeof virConnectDomainEventAgentLifecycleReason];
 
 export const virConnectDomainEventAgentLifecycleState = {
   VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED: 1,
   VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_DISCONNECTED: 2,
   VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_LAST: 3,
 } as const;
-export type virConnectDomainEventAgentLifecycleState = (typeof virConnectDomainEventAgentLifecycleState)[keyof typeof virConnectDomainEventAgentLifecycleState];
+export type virConnectDomainEventAgentLifecycleState =
+  (typeof virConnectDomainEventAgentLifecycleState)[keyof typeof virConnectDomainEventAgentLifecycleState];
 
 export const virConnectDomainEventBlockJobStatus = {
   VIR_DOMAIN_BLOCK_JOB_COMPLETED: 0,
@@ -274,20 +279,23 @@ export const virConnectDomainEventBlockJobStatus = {
   VIR_DOMAIN_BLOCK_JOB_READY: 3,
   VIR_DOMAIN_BLOCK_JOB_LAST: 4,
 } as const;
-export type virConnectDomainEventBlockJobStatus = (typeof virConnectDomainEventBlockJobStatus)[keyof typeof virConnectDomainEventBlockJobStatus];
+export type virConnectDomainEventBlockJobStatus =
+  (typeof virConnectDomainEventBlockJobStatus)[keyof typeof virConnectDomainEventBlockJobStatus];
 
 export const virConnectDomainEventDiskChangeReason = {
   VIR_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START: 0,
   VIR_DOMAIN_EVENT_DISK_DROP_MISSING_ON_START: 1,
   VIR_DOMAIN_EVENT_DISK_CHANGE_LAST: 2,
 } as const;
-export type virConnectDomainEventDiskChangeReason = (typeof virConnectDomainEventDiskChangeReason)[keyof typeof virConnectDomainEventDiskChangeReason];
+export type virConnectDomainEventDiskChangeReason =
+  (typeof virConnectDomainEventDiskChangeReason)[keyof typeof virConnectDomainEventDiskChangeReason];
 
 export const virConnectDomainQemuMonitorEventRegisterFlags = {
   VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX: 1,
   VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE: 2,
 } as const;
-export type virConnectDomainQemuMonitorEventRegisterFlags = (typeof virConnectDomainQemuMonitorEventRegisterFlags)[keyof typeof virConnectDomainQemuMonitorEventRegisterFlags];
+export type virConnectDomainQemuMonitorEventRegisterFlags =
+  (typeof virConnectDomainQemuMonitorEventRegisterFlags)[keyof typeof virConnectDomainQemuMonitorEventRegisterFlags];
 
 export const virConnectFlags = {
   VIR_CONNECT_RO: 1,
@@ -308,7 +316,8 @@ export const virConnectGetAllDomainStatsFlags = {
   VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING: 1073741824,
   VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS: 2147483648,
 } as const;
-export type virConnectGetAllDomainStatsFlags = (typeof virConnectGetAllDomainStatsFlags)[keyof typeof virConnectGetAllDomainStatsFlags];
+export type virConnectGetAllDomainStatsFlags =
+  (typeof virConnectGetAllDomainStatsFlags)[keyof typeof virConnectGetAllDomainStatsFlags];
 
 export const virConnectListAllDomainsFlags = {
   VIR_CONNECT_LIST_DOMAINS_ACTIVE: 1,
@@ -328,13 +337,15 @@ export const virConnectListAllDomainsFlags = {
   VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT: 16384,
   VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT: 32768,
 } as const;
-export type virConnectListAllDomainsFlags = (typeof virConnectListAllDomainsFlags)[keyof typeof virConnectListAllDomainsFlags];
+export type virConnectListAllDomainsFlags =
+  (typeof virConnectListAllDomainsFlags)[keyof typeof virConnectListAllDomainsFlags];
 
 export const virConnectListAllInterfacesFlags = {
   VIR_CONNECT_LIST_INTERFACES_INACTIVE: 1,
   VIR_CONNECT_LIST_INTERFACES_ACTIVE: 2,
 } as const;
-export type virConnectListAllInterfacesFlags = (typeof virConnectListAllInterfacesFlags)[keyof typeof virConnectListAllInterfacesFlags];
+export type virConnectListAllInterfacesFlags =
+  (typeof virConnectListAllInterfacesFlags)[keyof typeof virConnectListAllInterfacesFlags];
 
 export const virConnectListAllNetworksFlags = {
   VIR_CONNECT_LIST_NETWORKS_INACTIVE: 1,
@@ -344,7 +355,8 @@ export const virConnectListAllNetworksFlags = {
   VIR_CONNECT_LIST_NETWORKS_AUTOSTART: 16,
   VIR_CONNECT_LIST_NETWORKS_NO_AUTOSTART: 32,
 } as const;
-export type virConnectListAllNetworksFlags = (typeof virConnectListAllNetworksFlags)[keyof typeof virConnectListAllNetworksFlags];
+export type virConnectListAllNetworksFlags =
+  (typeof virConnectListAllNetworksFlags)[keyof typeof virConnectListAllNetworksFlags];
 
 export const virConnectListAllNodeDeviceFlags = {
   VIR_CONNECT_LIST_NODE_DEVICES_CAP_SYSTEM: 1,
@@ -372,7 +384,8 @@ export const virConnectListAllNodeDeviceFlags = {
   VIR_CONNECT_LIST_NODE_DEVICES_INACTIVE: 1073741824,
   VIR_CONNECT_LIST_NODE_DEVICES_ACTIVE: 2147483648,
 } as const;
-export type virConnectListAllNodeDeviceFlags = (typeof virConnectListAllNodeDeviceFlags)[keyof typeof virConnectListAllNodeDeviceFlags];
+export type virConnectListAllNodeDeviceFlags =
+  (typeof virConnectListAllNodeDeviceFlags)[keyof typeof virConnectListAllNodeDeviceFlags];
 
 export const virConnectListAllSecretsFlags = {
   VIR_CONNECT_LIST_SECRETS_EPHEMERAL: 1,
@@ -380,7 +393,8 @@ export const virConnectListAllSecretsFlags = {
   VIR_CONNECT_LIST_SECRETS_PRIVATE: 4,
   VIR_CONNECT_LIST_SECRETS_NO_PRIVATE: 8,
 } as const;
-export type virConnectListAllSecretsFlags = (typeof virConnectListAllSecretsFlags)[keyof typeof virConnectListAllSecretsFlags];
+export type virConnectListAllSecretsFlags =
+  (typeof virConnectListAllSecretsFlags)[keyof typeof virConnectListAllSecretsFlags];
 
 export const virConnectListAllStoragePoolsFlags = {
   VIR_CONNECT_LIST_STORAGE_POOLS_INACTIVE: 1,
@@ -404,30 +418,35 @@ export const virConnectListAllStoragePoolsFlags = {
   VIR_CONNECT_LIST_STORAGE_POOLS_VSTORAGE: 262144,
   VIR_CONNECT_LIST_STORAGE_POOLS_ISCSI_DIRECT: 524288,
 } as const;
-export type virConnectListAllStoragePoolsFlags = (typeof virConnectListAllStoragePoolsFlags)[keyof typeof virConnectListAllStoragePoolsFlags];
+export type virConnectListAllStoragePoolsFlags =
+  (typeof virConnectListAllStoragePoolsFlags)[keyof typeof virConnectListAllStoragePoolsFlags];
 
 export const virDomainAbortJobFlagsValues = {
   VIR_DOMAIN_ABORT_JOB_POSTCOPY: 1,
 } as const;
-export type virDomainAbortJobFlagsValues = (typeof virDomainAbortJobFlagsValues)[keyof typeof virDomainAbortJobFlagsValues];
+export type virDomainAbortJobFlagsValues =
+  (typeof virDomainAbortJobFlagsValues)[keyof typeof virDomainAbortJobFlagsValues];
 
 export const virDomainAgentResponseTimeoutValues = {
   VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_BLOCK: -2,
   VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_DEFAULT: -1,
   VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_NOWAIT: 0,
 } as const;
-export type virDomainAgentResponseTimeoutValues = (typeof virDomainAgentResponseTimeoutValues)[keyof typeof virDomainAgentResponseTimeoutValues];
+export type virDomainAgentResponseTimeoutValues =
+  (typeof virDomainAgentResponseTimeoutValues)[keyof typeof virDomainAgentResponseTimeoutValues];
 
 export const virDomainAuthorizedSSHKeysSetFlags = {
   VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_APPEND: 1,
   VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_REMOVE: 2,
 } as const;
-export type virDomainAuthorizedSSHKeysSetFlags = (typeof virDomainAuthorizedSSHKeysSetFlags)[keyof typeof virDomainAuthorizedSSHKeysSetFlags];
+export type virDomainAuthorizedSSHKeysSetFlags =
+  (typeof virDomainAuthorizedSSHKeysSetFlags)[keyof typeof virDomainAuthorizedSSHKeysSetFlags];
 
 export const virDomainBackupBeginFlags = {
   VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL: 1,
 } as const;
-export type virDomainBackupBeginFlags = (typeof virDomainBackupBeginFlags)[keyof typeof virDomainBackupBeginFlags];
+export type virDomainBackupBeginFlags =
+  (typeof virDomainBackupBeginFlags)[keyof typeof virDomainBackupBeginFlags];
 
 export const virDomainBlockCommitFlags = {
   VIR_DOMAIN_BLOCK_COMMIT_SHALLOW: 1,
@@ -436,7 +455,8 @@ export const virDomainBlockCommitFlags = {
   VIR_DOMAIN_BLOCK_COMMIT_RELATIVE: 8,
   VIR_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES: 16,
 } as const;
-export type virDomainBlockCommitFlags = (typeof virDomainBlockCommitFlags)[keyof typeof virDomainBlockCommitFlags];
+export type virDomainBlockCommitFlags =
+  (typeof virDomainBlockCommitFlags)[keyof typeof virDomainBlockCommitFlags];
 
 export const virDomainBlockCopyFlags = {
   VIR_DOMAIN_BLOCK_COPY_SHALLOW: 1,
@@ -450,17 +470,20 @@ export const virDomainBlockJobAbortFlags = {
   VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC: 1,
   VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT: 2,
 } as const;
-export type virDomainBlockJobAbortFlags = (typeof virDomainBlockJobAbortFlags)[keyof typeof virDomainBlockJobAbortFlags];
+export type virDomainBlockJobAbortFlags =
+  (typeof virDomainBlockJobAbortFlags)[keyof typeof virDomainBlockJobAbortFlags];
 
 export const virDomainBlockJobInfoFlags = {
   VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES: 1,
 } as const;
-export type virDomainBlockJobInfoFlags = (typeof virDomainBlockJobInfoFlags)[keyof typeof virDomainBlockJobInfoFlags];
+export type virDomainBlockJobInfoFlags =
+  (typeof virDomainBlockJobInfoFlags)[keyof typeof virDomainBlockJobInfoFlags];
 
 export const virDomainBlockJobSetSpeedFlags = {
   VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES: 1,
 } as const;
-export type virDomainBlockJobSetSpeedFlags = (typeof virDomainBlockJobSetSpeedFlags)[keyof typeof virDomainBlockJobSetSpeedFlags];
+export type virDomainBlockJobSetSpeedFlags =
+  (typeof virDomainBlockJobSetSpeedFlags)[keyof typeof virDomainBlockJobSetSpeedFlags];
 
 export const virDomainBlockJobType = {
   VIR_DOMAIN_BLOCK_JOB_TYPE_UNKNOWN: 0,
@@ -487,12 +510,14 @@ export const virDomainBlockRebaseFlags = {
   VIR_DOMAIN_BLOCK_REBASE_COPY_DEV: 32,
   VIR_DOMAIN_BLOCK_REBASE_BANDWIDTH_BYTES: 64,
 } as const;
-export type virDomainBlockRebaseFlags = (typeof virDomainBlockRebaseFlags)[keyof typeof virDomainBlockRebaseFlags];
+export type virDomainBlockRebaseFlags =
+  (typeof virDomainBlockRebaseFlags)[keyof typeof virDomainBlockRebaseFlags];
 
 export const virDomainBlockResizeFlags = {
   VIR_DOMAIN_BLOCK_RESIZE_BYTES: 1,
 } as const;
-export type virDomainBlockResizeFlags = (typeof virDomainBlockResizeFlags)[keyof typeof virDomainBlockResizeFlags];
+export type virDomainBlockResizeFlags =
+  (typeof virDomainBlockResizeFlags)[keyof typeof virDomainBlockResizeFlags];
 
 export const virDomainBlockedReason = {
   VIR_DOMAIN_BLOCKED_UNKNOWN: 0,
@@ -510,14 +535,16 @@ export const virDomainCheckpointCreateFlags = {
   VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE: 2,
   VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE: 4,
 } as const;
-export type virDomainCheckpointCreateFlags = (typeof virDomainCheckpointCreateFlags)[keyof typeof virDomainCheckpointCreateFlags];
+export type virDomainCheckpointCreateFlags =
+  (typeof virDomainCheckpointCreateFlags)[keyof typeof virDomainCheckpointCreateFlags];
 
 export const virDomainCheckpointDeleteFlags = {
   VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN: 1,
   VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY: 2,
   VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY: 4,
 } as const;
-export type virDomainCheckpointDeleteFlags = (typeof virDomainCheckpointDeleteFlags)[keyof typeof virDomainCheckpointDeleteFlags];
+export type virDomainCheckpointDeleteFlags =
+  (typeof virDomainCheckpointDeleteFlags)[keyof typeof virDomainCheckpointDeleteFlags];
 
 export const virDomainCheckpointListFlags = {
   VIR_DOMAIN_CHECKPOINT_LIST_DESCENDANTS: 1,
@@ -526,14 +553,16 @@ export const virDomainCheckpointListFlags = {
   VIR_DOMAIN_CHECKPOINT_LIST_LEAVES: 4,
   VIR_DOMAIN_CHECKPOINT_LIST_NO_LEAVES: 8,
 } as const;
-export type virDomainCheckpointListFlags = (typeof virDomainCheckpointListFlags)[keyof typeof virDomainCheckpointListFlags];
+export type virDomainCheckpointListFlags =
+  (typeof virDomainCheckpointListFlags)[keyof typeof virDomainCheckpointListFlags];
 
 export const virDomainCheckpointXMLFlags = {
   VIR_DOMAIN_CHECKPOINT_XML_SECURE: 1,
   VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN: 2,
   VIR_DOMAIN_CHECKPOINT_XML_SIZE: 4,
 } as const;
-export type virDomainCheckpointXMLFlags = (typeof virDomainCheckpointXMLFlags)[keyof typeof virDomainCheckpointXMLFlags];
+export type virDomainCheckpointXMLFlags =
+  (typeof virDomainCheckpointXMLFlags)[keyof typeof virDomainCheckpointXMLFlags];
 
 export const virDomainConsoleFlags = {
   VIR_DOMAIN_CONSOLE_FORCE: 1,
@@ -548,7 +577,8 @@ export const virDomainControlErrorReason = {
   VIR_DOMAIN_CONTROL_ERROR_REASON_INTERNAL: 3,
   VIR_DOMAIN_CONTROL_ERROR_REASON_LAST: 4,
 } as const;
-export type virDomainControlErrorReason = (typeof virDomainControlErrorReason)[keyof typeof virDomainControlErrorReason];
+export type virDomainControlErrorReason =
+  (typeof virDomainControlErrorReason)[keyof typeof virDomainControlErrorReason];
 
 export const virDomainControlState = {
   VIR_DOMAIN_CONTROL_OK: 0,
@@ -606,7 +636,8 @@ export const virDomainDestroyFlagsValues = {
   VIR_DOMAIN_DESTROY_GRACEFUL: 1,
   VIR_DOMAIN_DESTROY_REMOVE_LOGS: 2,
 } as const;
-export type virDomainDestroyFlagsValues = (typeof virDomainDestroyFlagsValues)[keyof typeof virDomainDestroyFlagsValues];
+export type virDomainDestroyFlagsValues =
+  (typeof virDomainDestroyFlagsValues)[keyof typeof virDomainDestroyFlagsValues];
 
 export const virDomainDeviceModifyFlags = {
   VIR_DOMAIN_DEVICE_MODIFY_CURRENT: 0,
@@ -614,14 +645,16 @@ export const virDomainDeviceModifyFlags = {
   VIR_DOMAIN_DEVICE_MODIFY_CONFIG: 2,
   VIR_DOMAIN_DEVICE_MODIFY_FORCE: 4,
 } as const;
-export type virDomainDeviceModifyFlags = (typeof virDomainDeviceModifyFlags)[keyof typeof virDomainDeviceModifyFlags];
+export type virDomainDeviceModifyFlags =
+  (typeof virDomainDeviceModifyFlags)[keyof typeof virDomainDeviceModifyFlags];
 
 export const virDomainDirtyRateCalcFlags = {
   VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING: 0,
   VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_BITMAP: 1,
   VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_RING: 2,
 } as const;
-export type virDomainDirtyRateCalcFlags = (typeof virDomainDirtyRateCalcFlags)[keyof typeof virDomainDirtyRateCalcFlags];
+export type virDomainDirtyRateCalcFlags =
+  (typeof virDomainDirtyRateCalcFlags)[keyof typeof virDomainDirtyRateCalcFlags];
 
 export const virDomainDirtyRateStatus = {
   VIR_DOMAIN_DIRTYRATE_UNSTARTED: 0,
@@ -629,7 +662,8 @@ export const virDomainDirtyRateStatus = {
   VIR_DOMAIN_DIRTYRATE_MEASURED: 2,
   VIR_DOMAIN_DIRTYRATE_LAST: 3,
 } as const;
-export type virDomainDirtyRateStatus = (typeof virDomainDirtyRateStatus)[keyof typeof virDomainDirtyRateStatus];
+export type virDomainDirtyRateStatus =
+  (typeof virDomainDirtyRateStatus)[keyof typeof virDomainDirtyRateStatus];
 
 export const virDomainDiskErrorCode = {
   VIR_DOMAIN_DISK_ERROR_NONE: 0,
@@ -644,7 +678,8 @@ export const virDomainEventCrashedDetailType = {
   VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED: 1,
   VIR_DOMAIN_EVENT_CRASHED_LAST: 2,
 } as const;
-export type virDomainEventCrashedDetailType = (typeof virDomainEventCrashedDetailType)[keyof typeof virDomainEventCrashedDetailType];
+export type virDomainEventCrashedDetailType =
+  (typeof virDomainEventCrashedDetailType)[keyof typeof virDomainEventCrashedDetailType];
 
 export const virDomainEventDefinedDetailType = {
   VIR_DOMAIN_EVENT_DEFINED_ADDED: 0,
@@ -653,7 +688,8 @@ export const virDomainEventDefinedDetailType = {
   VIR_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT: 3,
   VIR_DOMAIN_EVENT_DEFINED_LAST: 4,
 } as const;
-export type virDomainEventDefinedDetailType = (typeof virDomainEventDefinedDetailType)[keyof typeof virDomainEventDefinedDetailType];
+export type virDomainEventDefinedDetailType =
+  (typeof virDomainEventDefinedDetailType)[keyof typeof virDomainEventDefinedDetailType];
 
 export const virDomainEventGraphicsAddressType = {
   VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_IPV4: 0,
@@ -661,7 +697,8 @@ export const virDomainEventGraphicsAddressType = {
   VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_UNIX: 2,
   VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_LAST: 3,
 } as const;
-export type virDomainEventGraphicsAddressType = (typeof virDomainEventGraphicsAddressType)[keyof typeof virDomainEventGraphicsAddressType];
+export type virDomainEventGraphicsAddressType =
+  (typeof virDomainEventGraphicsAddressType)[keyof typeof virDomainEventGraphicsAddressType];
 
 export const virDomainEventGraphicsPhase = {
   VIR_DOMAIN_EVENT_GRAPHICS_CONNECT: 0,
@@ -669,7 +706,8 @@ export const virDomainEventGraphicsPhase = {
   VIR_DOMAIN_EVENT_GRAPHICS_DISCONNECT: 2,
   VIR_DOMAIN_EVENT_GRAPHICS_LAST: 3,
 } as const;
-export type virDomainEventGraphicsPhase = (typeof virDomainEventGraphicsPhase)[keyof typeof virDomainEventGraphicsPhase];
+export type virDomainEventGraphicsPhase =
+  (typeof virDomainEventGraphicsPhase)[keyof typeof virDomainEventGraphicsPhase];
 
 export const virDomainEventID = {
   VIR_DOMAIN_EVENT_ID_LIFECYCLE: 0,
@@ -709,14 +747,16 @@ export const virDomainEventIOErrorAction = {
   VIR_DOMAIN_EVENT_IO_ERROR_REPORT: 2,
   VIR_DOMAIN_EVENT_IO_ERROR_LAST: 3,
 } as const;
-export type virDomainEventIOErrorAction = (typeof virDomainEventIOErrorAction)[keyof typeof virDomainEventIOErrorAction];
+export type virDomainEventIOErrorAction =
+  (typeof virDomainEventIOErrorAction)[keyof typeof virDomainEventIOErrorAction];
 
 export const virDomainEventPMSuspendedDetailType = {
   VIR_DOMAIN_EVENT_PMSUSPENDED_MEMORY: 0,
   VIR_DOMAIN_EVENT_PMSUSPENDED_DISK: 1,
   VIR_DOMAIN_EVENT_PMSUSPENDED_LAST: 2,
 } as const;
-export type virDomainEventPMSuspendedDetailType = (typeof virDomainEventPMSuspendedDetailType)[keyof typeof virDomainEventPMSuspendedDetailType];
+export type virDomainEventPMSuspendedDetailType =
+  (typeof virDomainEventPMSuspendedDetailType)[keyof typeof virDomainEventPMSuspendedDetailType];
 
 export const virDomainEventResumedDetailType = {
   VIR_DOMAIN_EVENT_RESUMED_UNPAUSED: 0,
@@ -726,7 +766,8 @@ export const virDomainEventResumedDetailType = {
   VIR_DOMAIN_EVENT_RESUMED_POSTCOPY_FAILED: 4,
   VIR_DOMAIN_EVENT_RESUMED_LAST: 5,
 } as const;
-export type virDomainEventResumedDetailType = (typeof virDomainEventResumedDetailType)[keyof typeof virDomainEventResumedDetailType];
+export type virDomainEventResumedDetailType =
+  (typeof virDomainEventResumedDetailType)[keyof typeof virDomainEventResumedDetailType];
 
 export const virDomainEventShutdownDetailType = {
   VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED: 0,
@@ -734,7 +775,8 @@ export const virDomainEventShutdownDetailType = {
   VIR_DOMAIN_EVENT_SHUTDOWN_HOST: 2,
   VIR_DOMAIN_EVENT_SHUTDOWN_LAST: 3,
 } as const;
-export type virDomainEventShutdownDetailType = (typeof virDomainEventShutdownDetailType)[keyof typeof virDomainEventShutdownDetailType];
+export type virDomainEventShutdownDetailType =
+  (typeof virDomainEventShutdownDetailType)[keyof typeof virDomainEventShutdownDetailType];
 
 export const virDomainEventStartedDetailType = {
   VIR_DOMAIN_EVENT_STARTED_BOOTED: 0,
@@ -744,7 +786,8 @@ export const virDomainEventStartedDetailType = {
   VIR_DOMAIN_EVENT_STARTED_WAKEUP: 4,
   VIR_DOMAIN_EVENT_STARTED_LAST: 5,
 } as const;
-export type virDomainEventStartedDetailType = (typeof virDomainEventStartedDetailType)[keyof typeof virDomainEventStartedDetailType];
+export type virDomainEventStartedDetailType =
+  (typeof virDomainEventStartedDetailType)[keyof typeof virDomainEventStartedDetailType];
 
 export const virDomainEventStoppedDetailType = {
   VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN: 0,
@@ -756,7 +799,8 @@ export const virDomainEventStoppedDetailType = {
   VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT: 6,
   VIR_DOMAIN_EVENT_STOPPED_LAST: 7,
 } as const;
-export type virDomainEventStoppedDetailType = (typeof virDomainEventStoppedDetailType)[keyof typeof virDomainEventStoppedDetailType];
+export type virDomainEventStoppedDetailType =
+  (typeof virDomainEventStoppedDetailType)[keyof typeof virDomainEventStoppedDetailType];
 
 export const virDomainEventSuspendedDetailType = {
   VIR_DOMAIN_EVENT_SUSPENDED_PAUSED: 0,
@@ -770,14 +814,16 @@ export const virDomainEventSuspendedDetailType = {
   VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY_FAILED: 8,
   VIR_DOMAIN_EVENT_SUSPENDED_LAST: 9,
 } as const;
-export type virDomainEventSuspendedDetailType = (typeof virDomainEventSuspendedDetailType)[keyof typeof virDomainEventSuspendedDetailType];
+export type virDomainEventSuspendedDetailType =
+  (typeof virDomainEventSuspendedDetailType)[keyof typeof virDomainEventSuspendedDetailType];
 
 export const virDomainEventTrayChangeReason = {
   VIR_DOMAIN_EVENT_TRAY_CHANGE_OPEN: 0,
   VIR_DOMAIN_EVENT_TRAY_CHANGE_CLOSE: 1,
   VIR_DOMAIN_EVENT_TRAY_CHANGE_LAST: 2,
 } as const;
-export type virDomainEventTrayChangeReason = (typeof virDomainEventTrayChangeReason)[keyof typeof virDomainEventTrayChangeReason];
+export type virDomainEventTrayChangeReason =
+  (typeof virDomainEventTrayChangeReason)[keyof typeof virDomainEventTrayChangeReason];
 
 export const virDomainEventType = {
   VIR_DOMAIN_EVENT_DEFINED: 0,
@@ -798,7 +844,8 @@ export const virDomainEventUndefinedDetailType = {
   VIR_DOMAIN_EVENT_UNDEFINED_RENAMED: 1,
   VIR_DOMAIN_EVENT_UNDEFINED_LAST: 2,
 } as const;
-export type virDomainEventUndefinedDetailType = (typeof virDomainEventUndefinedDetailType)[keyof typeof virDomainEventUndefinedDetailType];
+export type virDomainEventUndefinedDetailType =
+  (typeof virDomainEventUndefinedDetailType)[keyof typeof virDomainEventUndefinedDetailType];
 
 export const virDomainEventWatchdogAction = {
   VIR_DOMAIN_EVENT_WATCHDOG_NONE: 0,
@@ -810,25 +857,29 @@ export const virDomainEventWatchdogAction = {
   VIR_DOMAIN_EVENT_WATCHDOG_INJECTNMI: 6,
   VIR_DOMAIN_EVENT_WATCHDOG_LAST: 7,
 } as const;
-export type virDomainEventWatchdogAction = (typeof virDomainEventWatchdogAction)[keyof typeof virDomainEventWatchdogAction];
+export type virDomainEventWatchdogAction =
+  (typeof virDomainEventWatchdogAction)[keyof typeof virDomainEventWatchdogAction];
 
 export const virDomainFDAssociateFlags = {
   VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_RESTORE: 1,
   VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_WRITABLE: 2,
 } as const;
-export type virDomainFDAssociateFlags = (typeof virDomainFDAssociateFlags)[keyof typeof virDomainFDAssociateFlags];
+export type virDomainFDAssociateFlags =
+  (typeof virDomainFDAssociateFlags)[keyof typeof virDomainFDAssociateFlags];
 
 export const virDomainGetHostnameFlags = {
   VIR_DOMAIN_GET_HOSTNAME_LEASE: 1,
   VIR_DOMAIN_GET_HOSTNAME_AGENT: 2,
 } as const;
-export type virDomainGetHostnameFlags = (typeof virDomainGetHostnameFlags)[keyof typeof virDomainGetHostnameFlags];
+export type virDomainGetHostnameFlags =
+  (typeof virDomainGetHostnameFlags)[keyof typeof virDomainGetHostnameFlags];
 
 export const virDomainGetJobStatsFlags = {
   VIR_DOMAIN_JOB_STATS_COMPLETED: 1,
   VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED: 2,
 } as const;
-export type virDomainGetJobStatsFlags = (typeof virDomainGetJobStatsFlags)[keyof typeof virDomainGetJobStatsFlags];
+export type virDomainGetJobStatsFlags =
+  (typeof virDomainGetJobStatsFlags)[keyof typeof virDomainGetJobStatsFlags];
 
 export const virDomainGuestInfoTypes = {
   VIR_DOMAIN_GUEST_INFO_USERS: 1,
@@ -847,7 +898,8 @@ export const virDomainInterfaceAddressesSource = {
   VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP: 2,
   VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LAST: 3,
 } as const;
-export type virDomainInterfaceAddressesSource = (typeof virDomainInterfaceAddressesSource)[keyof typeof virDomainInterfaceAddressesSource];
+export type virDomainInterfaceAddressesSource =
+  (typeof virDomainInterfaceAddressesSource)[keyof typeof virDomainInterfaceAddressesSource];
 
 export const virDomainJobOperation = {
   VIR_DOMAIN_JOB_OPERATION_UNKNOWN: 0,
@@ -893,7 +945,8 @@ export const virDomainLifecycleAction = {
   VIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_RESTART: 5,
   VIR_DOMAIN_LIFECYCLE_ACTION_LAST: 6,
 } as const;
-export type virDomainLifecycleAction = (typeof virDomainLifecycleAction)[keyof typeof virDomainLifecycleAction];
+export type virDomainLifecycleAction =
+  (typeof virDomainLifecycleAction)[keyof typeof virDomainLifecycleAction];
 
 export const virDomainMemoryFailureActionType = {
   VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_IGNORE: 0,
@@ -902,20 +955,23 @@ export const virDomainMemoryFailureActionType = {
   VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_RESET: 3,
   VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_LAST: 4,
 } as const;
-export type virDomainMemoryFailureActionType = (typeof virDomainMemoryFailureActionType)[keyof typeof virDomainMemoryFailureActionType];
+export type virDomainMemoryFailureActionType =
+  (typeof virDomainMemoryFailureActionType)[keyof typeof virDomainMemoryFailureActionType];
 
 export const virDomainMemoryFailureFlags = {
   VIR_DOMAIN_MEMORY_FAILURE_ACTION_REQUIRED: 1,
   VIR_DOMAIN_MEMORY_FAILURE_RECURSIVE: 2,
 } as const;
-export type virDomainMemoryFailureFlags = (typeof virDomainMemoryFailureFlags)[keyof typeof virDomainMemoryFailureFlags];
+export type virDomainMemoryFailureFlags =
+  (typeof virDomainMemoryFailureFlags)[keyof typeof virDomainMemoryFailureFlags];
 
 export const virDomainMemoryFailureRecipientType = {
   VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_HYPERVISOR: 0,
   VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_GUEST: 1,
   VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_LAST: 2,
 } as const;
-export type virDomainMemoryFailureRecipientType = (typeof virDomainMemoryFailureRecipientType)[keyof typeof virDomainMemoryFailureRecipientType];
+export type virDomainMemoryFailureRecipientType =
+  (typeof virDomainMemoryFailureRecipientType)[keyof typeof virDomainMemoryFailureRecipientType];
 
 export const virDomainMemoryFlags = {
   VIR_MEMORY_VIRTUAL: 1,
@@ -992,14 +1048,16 @@ export type virDomainMigrateFlags = (typeof virDomainMigrateFlags)[keyof typeof 
 export const virDomainMigrateMaxSpeedFlags = {
   VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY: 1,
 } as const;
-export type virDomainMigrateMaxSpeedFlags = (typeof virDomainMigrateMaxSpeedFlags)[keyof typeof virDomainMigrateMaxSpeedFlags];
+export type virDomainMigrateMaxSpeedFlags =
+  (typeof virDomainMigrateMaxSpeedFlags)[keyof typeof virDomainMigrateMaxSpeedFlags];
 
 export const virDomainModificationImpact = {
   VIR_DOMAIN_AFFECT_CURRENT: 0,
   VIR_DOMAIN_AFFECT_LIVE: 1,
   VIR_DOMAIN_AFFECT_CONFIG: 2,
 } as const;
-export type virDomainModificationImpact = (typeof virDomainModificationImpact)[keyof typeof virDomainModificationImpact];
+export type virDomainModificationImpact =
+  (typeof virDomainModificationImpact)[keyof typeof virDomainModificationImpact];
 
 export const virDomainNostateReason = {
   VIR_DOMAIN_NOSTATE_UNKNOWN: 0,
@@ -1014,24 +1072,28 @@ export const virDomainNumatuneMemMode = {
   VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE: 3,
   VIR_DOMAIN_NUMATUNE_MEM_LAST: 4,
 } as const;
-export type virDomainNumatuneMemMode = (typeof virDomainNumatuneMemMode)[keyof typeof virDomainNumatuneMemMode];
+export type virDomainNumatuneMemMode =
+  (typeof virDomainNumatuneMemMode)[keyof typeof virDomainNumatuneMemMode];
 
 export const virDomainOpenGraphicsFlags = {
   VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH: 1,
 } as const;
-export type virDomainOpenGraphicsFlags = (typeof virDomainOpenGraphicsFlags)[keyof typeof virDomainOpenGraphicsFlags];
+export type virDomainOpenGraphicsFlags =
+  (typeof virDomainOpenGraphicsFlags)[keyof typeof virDomainOpenGraphicsFlags];
 
 export const virDomainPMSuspendedDiskReason = {
   VIR_DOMAIN_PMSUSPENDED_DISK_UNKNOWN: 0,
   VIR_DOMAIN_PMSUSPENDED_DISK_LAST: 1,
 } as const;
-export type virDomainPMSuspendedDiskReason = (typeof virDomainPMSuspendedDiskReason)[keyof typeof virDomainPMSuspendedDiskReason];
+export type virDomainPMSuspendedDiskReason =
+  (typeof virDomainPMSuspendedDiskReason)[keyof typeof virDomainPMSuspendedDiskReason];
 
 export const virDomainPMSuspendedReason = {
   VIR_DOMAIN_PMSUSPENDED_UNKNOWN: 0,
   VIR_DOMAIN_PMSUSPENDED_LAST: 1,
 } as const;
-export type virDomainPMSuspendedReason = (typeof virDomainPMSuspendedReason)[keyof typeof virDomainPMSuspendedReason];
+export type virDomainPMSuspendedReason =
+  (typeof virDomainPMSuspendedReason)[keyof typeof virDomainPMSuspendedReason];
 
 export const virDomainPausedReason = {
   VIR_DOMAIN_PAUSED_UNKNOWN: 0,
@@ -1129,13 +1191,15 @@ export const virDomainQemuAgentCommandTimeoutValues = {
   VIR_DOMAIN_QEMU_AGENT_COMMAND_NOWAIT: 0,
   VIR_DOMAIN_QEMU_AGENT_COMMAND_SHUTDOWN: 60,
 } as const;
-export type virDomainQemuAgentCommandTimeoutValues = (typeof virDomainQemuAgentCommandTimeoutValues)[keyof typeof virDomainQemuAgentCommandTimeoutValues];
+export type virDomainQemuAgentCommandTimeoutValues =
+  (typeof virDomainQemuAgentCommandTimeoutValues)[keyof typeof virDomainQemuAgentCommandTimeoutValues];
 
 export const virDomainQemuMonitorCommandFlags = {
   VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT: 0,
   VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP: 1,
 } as const;
-export type virDomainQemuMonitorCommandFlags = (typeof virDomainQemuMonitorCommandFlags)[keyof typeof virDomainQemuMonitorCommandFlags];
+export type virDomainQemuMonitorCommandFlags =
+  (typeof virDomainQemuMonitorCommandFlags)[keyof typeof virDomainQemuMonitorCommandFlags];
 
 export const virDomainRebootFlagValues = {
   VIR_DOMAIN_REBOOT_DEFAULT: 0,
@@ -1145,7 +1209,8 @@ export const virDomainRebootFlagValues = {
   VIR_DOMAIN_REBOOT_SIGNAL: 8,
   VIR_DOMAIN_REBOOT_PARAVIRT: 16,
 } as const;
-export type virDomainRebootFlagValues = (typeof virDomainRebootFlagValues)[keyof typeof virDomainRebootFlagValues];
+export type virDomainRebootFlagValues =
+  (typeof virDomainRebootFlagValues)[keyof typeof virDomainRebootFlagValues];
 
 export const virDomainRunningReason = {
   VIR_DOMAIN_RUNNING_UNKNOWN: 0,
@@ -1167,7 +1232,8 @@ export type virDomainRunningReason = (typeof virDomainRunningReason)[keyof typeo
 export const virDomainSaveImageXMLFlags = {
   VIR_DOMAIN_SAVE_IMAGE_XML_SECURE: 1,
 } as const;
-export type virDomainSaveImageXMLFlags = (typeof virDomainSaveImageXMLFlags)[keyof typeof virDomainSaveImageXMLFlags];
+export type virDomainSaveImageXMLFlags =
+  (typeof virDomainSaveImageXMLFlags)[keyof typeof virDomainSaveImageXMLFlags];
 
 export const virDomainSaveRestoreFlags = {
   VIR_DOMAIN_SAVE_BYPASS_CACHE: 1,
@@ -1175,7 +1241,8 @@ export const virDomainSaveRestoreFlags = {
   VIR_DOMAIN_SAVE_PAUSED: 4,
   VIR_DOMAIN_SAVE_RESET_NVRAM: 8,
 } as const;
-export type virDomainSaveRestoreFlags = (typeof virDomainSaveRestoreFlags)[keyof typeof virDomainSaveRestoreFlags];
+export type virDomainSaveRestoreFlags =
+  (typeof virDomainSaveRestoreFlags)[keyof typeof virDomainSaveRestoreFlags];
 
 export const virDomainSetTimeFlags = {
   VIR_DOMAIN_TIME_SYNC: 1,
@@ -1185,7 +1252,8 @@ export type virDomainSetTimeFlags = (typeof virDomainSetTimeFlags)[keyof typeof 
 export const virDomainSetUserPasswordFlags = {
   VIR_DOMAIN_PASSWORD_ENCRYPTED: 1,
 } as const;
-export type virDomainSetUserPasswordFlags = (typeof virDomainSetUserPasswordFlags)[keyof typeof virDomainSetUserPasswordFlags];
+export type virDomainSetUserPasswordFlags =
+  (typeof virDomainSetUserPasswordFlags)[keyof typeof virDomainSetUserPasswordFlags];
 
 export const virDomainShutdownFlagValues = {
   VIR_DOMAIN_SHUTDOWN_DEFAULT: 0,
@@ -1195,7 +1263,8 @@ export const virDomainShutdownFlagValues = {
   VIR_DOMAIN_SHUTDOWN_SIGNAL: 8,
   VIR_DOMAIN_SHUTDOWN_PARAVIRT: 16,
 } as const;
-export type virDomainShutdownFlagValues = (typeof virDomainShutdownFlagValues)[keyof typeof virDomainShutdownFlagValues];
+export type virDomainShutdownFlagValues =
+  (typeof virDomainShutdownFlagValues)[keyof typeof virDomainShutdownFlagValues];
 
 export const virDomainShutdownReason = {
   VIR_DOMAIN_SHUTDOWN_UNKNOWN: 0,
@@ -1230,14 +1299,16 @@ export const virDomainSnapshotCreateFlags = {
   VIR_DOMAIN_SNAPSHOT_CREATE_LIVE: 256,
   VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE: 512,
 } as const;
-export type virDomainSnapshotCreateFlags = (typeof virDomainSnapshotCreateFlags)[keyof typeof virDomainSnapshotCreateFlags];
+export type virDomainSnapshotCreateFlags =
+  (typeof virDomainSnapshotCreateFlags)[keyof typeof virDomainSnapshotCreateFlags];
 
 export const virDomainSnapshotDeleteFlags = {
   VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN: 1,
   VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY: 2,
   VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY: 4,
 } as const;
-export type virDomainSnapshotDeleteFlags = (typeof virDomainSnapshotDeleteFlags)[keyof typeof virDomainSnapshotDeleteFlags];
+export type virDomainSnapshotDeleteFlags =
+  (typeof virDomainSnapshotDeleteFlags)[keyof typeof virDomainSnapshotDeleteFlags];
 
 export const virDomainSnapshotListFlags = {
   VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS: 1,
@@ -1253,7 +1324,8 @@ export const virDomainSnapshotListFlags = {
   VIR_DOMAIN_SNAPSHOT_LIST_EXTERNAL: 512,
   VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL: 1024,
 } as const;
-export type virDomainSnapshotListFlags = (typeof virDomainSnapshotListFlags)[keyof typeof virDomainSnapshotListFlags];
+export type virDomainSnapshotListFlags =
+  (typeof virDomainSnapshotListFlags)[keyof typeof virDomainSnapshotListFlags];
 
 export const virDomainSnapshotRevertFlags = {
   VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING: 1,
@@ -1261,12 +1333,14 @@ export const virDomainSnapshotRevertFlags = {
   VIR_DOMAIN_SNAPSHOT_REVERT_FORCE: 4,
   VIR_DOMAIN_SNAPSHOT_REVERT_RESET_NVRAM: 8,
 } as const;
-export type virDomainSnapshotRevertFlags = (typeof virDomainSnapshotRevertFlags)[keyof typeof virDomainSnapshotRevertFlags];
+export type virDomainSnapshotRevertFlags =
+  (typeof virDomainSnapshotRevertFlags)[keyof typeof virDomainSnapshotRevertFlags];
 
 export const virDomainSnapshotXMLFlags = {
   VIR_DOMAIN_SNAPSHOT_XML_SECURE: 1,
 } as const;
-export type virDomainSnapshotXMLFlags = (typeof virDomainSnapshotXMLFlags)[keyof typeof virDomainSnapshotXMLFlags];
+export type virDomainSnapshotXMLFlags =
+  (typeof virDomainSnapshotXMLFlags)[keyof typeof virDomainSnapshotXMLFlags];
 
 export const virDomainState = {
   VIR_DOMAIN_NOSTATE: 0,
@@ -1305,7 +1379,8 @@ export const virDomainUndefineFlagsValues = {
   VIR_DOMAIN_UNDEFINE_TPM: 32,
   VIR_DOMAIN_UNDEFINE_KEEP_TPM: 64,
 } as const;
-export type virDomainUndefineFlagsValues = (typeof virDomainUndefineFlagsValues)[keyof typeof virDomainUndefineFlagsValues];
+export type virDomainUndefineFlagsValues =
+  (typeof virDomainUndefineFlagsValues)[keyof typeof virDomainUndefineFlagsValues];
 
 export const virDomainVcpuFlags = {
   VIR_DOMAIN_VCPU_CURRENT: 0,
@@ -1579,7 +1654,8 @@ export type virMemoryParameterType = (typeof virMemoryParameterType)[keyof typeo
 export const virNWFilterBindingCreateFlags = {
   VIR_NWFILTER_BINDING_CREATE_VALIDATE: 1,
 } as const;
-export type virNWFilterBindingCreateFlags = (typeof virNWFilterBindingCreateFlags)[keyof typeof virNWFilterBindingCreateFlags];
+export type virNWFilterBindingCreateFlags =
+  (typeof virNWFilterBindingCreateFlags)[keyof typeof virNWFilterBindingCreateFlags];
 
 export const virNWFilterDefineFlags = {
   VIR_NWFILTER_DEFINE_VALIDATE: 1,
@@ -1609,13 +1685,15 @@ export const virNetworkEventLifecycleType = {
   VIR_NETWORK_EVENT_STOPPED: 3,
   VIR_NETWORK_EVENT_LAST: 4,
 } as const;
-export type virNetworkEventLifecycleType = (typeof virNetworkEventLifecycleType)[keyof typeof virNetworkEventLifecycleType];
+export type virNetworkEventLifecycleType =
+  (typeof virNetworkEventLifecycleType)[keyof typeof virNetworkEventLifecycleType];
 
 export const virNetworkPortCreateFlags = {
   VIR_NETWORK_PORT_CREATE_RECLAIM: 1,
   VIR_NETWORK_PORT_CREATE_VALIDATE: 2,
 } as const;
-export type virNetworkPortCreateFlags = (typeof virNetworkPortCreateFlags)[keyof typeof virNetworkPortCreateFlags];
+export type virNetworkPortCreateFlags =
+  (typeof virNetworkPortCreateFlags)[keyof typeof virNetworkPortCreateFlags];
 
 export const virNetworkUpdateCommand = {
   VIR_NETWORK_UPDATE_COMMAND_NONE: 0,
@@ -1666,12 +1744,14 @@ export type virNodeAllocPagesFlags = (typeof virNodeAllocPagesFlags)[keyof typeo
 export const virNodeDeviceCreateXMLFlags = {
   VIR_NODE_DEVICE_CREATE_XML_VALIDATE: 1,
 } as const;
-export type virNodeDeviceCreateXMLFlags = (typeof virNodeDeviceCreateXMLFlags)[keyof typeof virNodeDeviceCreateXMLFlags];
+export type virNodeDeviceCreateXMLFlags =
+  (typeof virNodeDeviceCreateXMLFlags)[keyof typeof virNodeDeviceCreateXMLFlags];
 
 export const virNodeDeviceDefineXMLFlags = {
   VIR_NODE_DEVICE_DEFINE_XML_VALIDATE: 1,
 } as const;
-export type virNodeDeviceDefineXMLFlags = (typeof virNodeDeviceDefineXMLFlags)[keyof typeof virNodeDeviceDefineXMLFlags];
+export type virNodeDeviceDefineXMLFlags =
+  (typeof virNodeDeviceDefineXMLFlags)[keyof typeof virNodeDeviceDefineXMLFlags];
 
 export const virNodeDeviceEventID = {
   VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE: 0,
@@ -1687,17 +1767,20 @@ export const virNodeDeviceEventLifecycleType = {
   VIR_NODE_DEVICE_EVENT_UNDEFINED: 3,
   VIR_NODE_DEVICE_EVENT_LAST: 4,
 } as const;
-export type virNodeDeviceEventLifecycleType = (typeof virNodeDeviceEventLifecycleType)[keyof typeof virNodeDeviceEventLifecycleType];
+export type virNodeDeviceEventLifecycleType =
+  (typeof virNodeDeviceEventLifecycleType)[keyof typeof virNodeDeviceEventLifecycleType];
 
 export const virNodeGetCPUStatsAllCPUs = {
   VIR_NODE_CPU_STATS_ALL_CPUS: -1,
 } as const;
-export type virNodeGetCPUStatsAllCPUs = (typeof virNodeGetCPUStatsAllCPUs)[keyof typeof virNodeGetCPUStatsAllCPUs];
+export type virNodeGetCPUStatsAllCPUs =
+  (typeof virNodeGetCPUStatsAllCPUs)[keyof typeof virNodeGetCPUStatsAllCPUs];
 
 export const virNodeGetMemoryStatsAllCells = {
   VIR_NODE_MEMORY_STATS_ALL_CELLS: -1,
 } as const;
-export type virNodeGetMemoryStatsAllCells = (typeof virNodeGetMemoryStatsAllCells)[keyof typeof virNodeGetMemoryStatsAllCells];
+export type virNodeGetMemoryStatsAllCells =
+  (typeof virNodeGetMemoryStatsAllCells)[keyof typeof virNodeGetMemoryStatsAllCells];
 
 export const virNodeSuspendTarget = {
   VIR_NODE_SUSPEND_TARGET_MEM: 0,
@@ -1734,7 +1817,8 @@ export const virSecretEventLifecycleType = {
   VIR_SECRET_EVENT_UNDEFINED: 1,
   VIR_SECRET_EVENT_LAST: 2,
 } as const;
-export type virSecretEventLifecycleType = (typeof virSecretEventLifecycleType)[keyof typeof virSecretEventLifecycleType];
+export type virSecretEventLifecycleType =
+  (typeof virSecretEventLifecycleType)[keyof typeof virSecretEventLifecycleType];
 
 export const virSecretUsageType = {
   VIR_SECRET_USAGE_TYPE_NONE: 0,
@@ -1754,7 +1838,8 @@ export const virStoragePoolBuildFlags = {
   VIR_STORAGE_POOL_BUILD_NO_OVERWRITE: 4,
   VIR_STORAGE_POOL_BUILD_OVERWRITE: 8,
 } as const;
-export type virStoragePoolBuildFlags = (typeof virStoragePoolBuildFlags)[keyof typeof virStoragePoolBuildFlags];
+export type virStoragePoolBuildFlags =
+  (typeof virStoragePoolBuildFlags)[keyof typeof virStoragePoolBuildFlags];
 
 export const virStoragePoolCreateFlags = {
   VIR_STORAGE_POOL_CREATE_NORMAL: 0,
@@ -1762,18 +1847,21 @@ export const virStoragePoolCreateFlags = {
   VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE: 2,
   VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE: 4,
 } as const;
-export type virStoragePoolCreateFlags = (typeof virStoragePoolCreateFlags)[keyof typeof virStoragePoolCreateFlags];
+export type virStoragePoolCreateFlags =
+  (typeof virStoragePoolCreateFlags)[keyof typeof virStoragePoolCreateFlags];
 
 export const virStoragePoolDefineFlags = {
   VIR_STORAGE_POOL_DEFINE_VALIDATE: 1,
 } as const;
-export type virStoragePoolDefineFlags = (typeof virStoragePoolDefineFlags)[keyof typeof virStoragePoolDefineFlags];
+export type virStoragePoolDefineFlags =
+  (typeof virStoragePoolDefineFlags)[keyof typeof virStoragePoolDefineFlags];
 
 export const virStoragePoolDeleteFlags = {
   VIR_STORAGE_POOL_DELETE_NORMAL: 0,
   VIR_STORAGE_POOL_DELETE_ZEROED: 1,
 } as const;
-export type virStoragePoolDeleteFlags = (typeof virStoragePoolDeleteFlags)[keyof typeof virStoragePoolDeleteFlags];
+export type virStoragePoolDeleteFlags =
+  (typeof virStoragePoolDeleteFlags)[keyof typeof virStoragePoolDeleteFlags];
 
 export const virStoragePoolEventID = {
   VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE: 0,
@@ -1791,7 +1879,8 @@ export const virStoragePoolEventLifecycleType = {
   VIR_STORAGE_POOL_EVENT_DELETED: 5,
   VIR_STORAGE_POOL_EVENT_LAST: 6,
 } as const;
-export type virStoragePoolEventLifecycleType = (typeof virStoragePoolEventLifecycleType)[keyof typeof virStoragePoolEventLifecycleType];
+export type virStoragePoolEventLifecycleType =
+  (typeof virStoragePoolEventLifecycleType)[keyof typeof virStoragePoolEventLifecycleType];
 
 export const virStoragePoolState = {
   VIR_STORAGE_POOL_INACTIVE: 0,
@@ -1808,19 +1897,22 @@ export const virStorageVolCreateFlags = {
   VIR_STORAGE_VOL_CREATE_REFLINK: 2,
   VIR_STORAGE_VOL_CREATE_VALIDATE: 4,
 } as const;
-export type virStorageVolCreateFlags = (typeof virStorageVolCreateFlags)[keyof typeof virStorageVolCreateFlags];
+export type virStorageVolCreateFlags =
+  (typeof virStorageVolCreateFlags)[keyof typeof virStorageVolCreateFlags];
 
 export const virStorageVolDeleteFlags = {
   VIR_STORAGE_VOL_DELETE_NORMAL: 0,
   VIR_STORAGE_VOL_DELETE_ZEROED: 1,
   VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS: 2,
 } as const;
-export type virStorageVolDeleteFlags = (typeof virStorageVolDeleteFlags)[keyof typeof virStorageVolDeleteFlags];
+export type virStorageVolDeleteFlags =
+  (typeof virStorageVolDeleteFlags)[keyof typeof virStorageVolDeleteFlags];
 
 export const virStorageVolDownloadFlags = {
   VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM: 1,
 } as const;
-export type virStorageVolDownloadFlags = (typeof virStorageVolDownloadFlags)[keyof typeof virStorageVolDownloadFlags];
+export type virStorageVolDownloadFlags =
+  (typeof virStorageVolDownloadFlags)[keyof typeof virStorageVolDownloadFlags];
 
 export const virStorageVolInfoFlags = {
   VIR_STORAGE_VOL_USE_ALLOCATION: 0,
@@ -1833,7 +1925,8 @@ export const virStorageVolResizeFlags = {
   VIR_STORAGE_VOL_RESIZE_DELTA: 2,
   VIR_STORAGE_VOL_RESIZE_SHRINK: 4,
 } as const;
-export type virStorageVolResizeFlags = (typeof virStorageVolResizeFlags)[keyof typeof virStorageVolResizeFlags];
+export type virStorageVolResizeFlags =
+  (typeof virStorageVolResizeFlags)[keyof typeof virStorageVolResizeFlags];
 
 export const virStorageVolType = {
   VIR_STORAGE_VOL_FILE: 0,
@@ -1849,7 +1942,8 @@ export type virStorageVolType = (typeof virStorageVolType)[keyof typeof virStora
 export const virStorageVolUploadFlags = {
   VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM: 1,
 } as const;
-export type virStorageVolUploadFlags = (typeof virStorageVolUploadFlags)[keyof typeof virStorageVolUploadFlags];
+export type virStorageVolUploadFlags =
+  (typeof virStorageVolUploadFlags)[keyof typeof virStorageVolUploadFlags];
 
 export const virStorageVolWipeAlgorithm = {
   VIR_STORAGE_VOL_WIPE_ALG_ZERO: 0,
@@ -1864,7 +1958,8 @@ export const virStorageVolWipeAlgorithm = {
   VIR_STORAGE_VOL_WIPE_ALG_TRIM: 9,
   VIR_STORAGE_VOL_WIPE_ALG_LAST: 10,
 } as const;
-export type virStorageVolWipeAlgorithm = (typeof virStorageVolWipeAlgorithm)[keyof typeof virStorageVolWipeAlgorithm];
+export type virStorageVolWipeAlgorithm =
+  (typeof virStorageVolWipeAlgorithm)[keyof typeof virStorageVolWipeAlgorithm];
 
 export const virStorageXMLFlags = {
   VIR_STORAGE_XML_INACTIVE: 1,
@@ -1887,7 +1982,8 @@ export type virStreamFlags = (typeof virStreamFlags)[keyof typeof virStreamFlags
 export const virStreamRecvFlagsValues = {
   VIR_STREAM_RECV_STOP_AT_HOLE: 1,
 } as const;
-export type virStreamRecvFlagsValues = (typeof virStreamRecvFlagsValues)[keyof typeof virStreamRecvFlagsValues];
+export type virStreamRecvFlagsValues =
+  (typeof virStreamRecvFlagsValues)[keyof typeof virStreamRecvFlagsValues];
 
 export const virTypedParameterFlags = {
   VIR_TYPED_PARAM_STRING_OKAY: 4,
@@ -1922,239 +2018,239 @@ export type virVcpuState = (typeof virVcpuState)[keyof typeof virVcpuState];
 
 /** String macros (typed-parameter field names and the like). */
 export const VIR_STRINGS = {
-  VIR_CONNECT_IDENTITY_GROUP_NAME: "group-name",
-  VIR_CONNECT_IDENTITY_PROCESS_ID: "process-id",
-  VIR_CONNECT_IDENTITY_PROCESS_TIME: "process-time",
-  VIR_CONNECT_IDENTITY_SASL_USER_NAME: "sasl-user-name",
-  VIR_CONNECT_IDENTITY_SELINUX_CONTEXT: "selinux-context",
-  VIR_CONNECT_IDENTITY_UNIX_GROUP_ID: "unix-group-id",
-  VIR_CONNECT_IDENTITY_UNIX_USER_ID: "unix-user-id",
-  VIR_CONNECT_IDENTITY_USER_NAME: "user-name",
-  VIR_CONNECT_IDENTITY_X509_DISTINGUISHED_NAME: "x509-distinguished-name",
-  VIR_DOMAIN_BANDWIDTH_IN_AVERAGE: "inbound.average",
-  VIR_DOMAIN_BANDWIDTH_IN_BURST: "inbound.burst",
-  VIR_DOMAIN_BANDWIDTH_IN_FLOOR: "inbound.floor",
-  VIR_DOMAIN_BANDWIDTH_IN_PEAK: "inbound.peak",
-  VIR_DOMAIN_BANDWIDTH_OUT_AVERAGE: "outbound.average",
-  VIR_DOMAIN_BANDWIDTH_OUT_BURST: "outbound.burst",
-  VIR_DOMAIN_BANDWIDTH_OUT_PEAK: "outbound.peak",
-  VIR_DOMAIN_BLKIO_DEVICE_READ_BPS: "device_read_bytes_sec",
-  VIR_DOMAIN_BLKIO_DEVICE_READ_IOPS: "device_read_iops_sec",
-  VIR_DOMAIN_BLKIO_DEVICE_WEIGHT: "device_weight",
-  VIR_DOMAIN_BLKIO_DEVICE_WRITE_BPS: "device_write_bytes_sec",
-  VIR_DOMAIN_BLKIO_DEVICE_WRITE_IOPS: "device_write_iops_sec",
-  VIR_DOMAIN_BLKIO_WEIGHT: "weight",
-  VIR_DOMAIN_BLOCK_COPY_BANDWIDTH: "bandwidth",
-  VIR_DOMAIN_BLOCK_COPY_BUF_SIZE: "buf-size",
-  VIR_DOMAIN_BLOCK_COPY_GRANULARITY: "granularity",
-  VIR_DOMAIN_BLOCK_IOTUNE_GROUP_NAME: "group_name",
-  VIR_DOMAIN_BLOCK_IOTUNE_READ_BYTES_SEC: "read_bytes_sec",
-  VIR_DOMAIN_BLOCK_IOTUNE_READ_BYTES_SEC_MAX: "read_bytes_sec_max",
-  VIR_DOMAIN_BLOCK_IOTUNE_READ_BYTES_SEC_MAX_LENGTH: "read_bytes_sec_max_length",
-  VIR_DOMAIN_BLOCK_IOTUNE_READ_IOPS_SEC: "read_iops_sec",
-  VIR_DOMAIN_BLOCK_IOTUNE_READ_IOPS_SEC_MAX: "read_iops_sec_max",
-  VIR_DOMAIN_BLOCK_IOTUNE_READ_IOPS_SEC_MAX_LENGTH: "read_iops_sec_max_length",
-  VIR_DOMAIN_BLOCK_IOTUNE_SIZE_IOPS_SEC: "size_iops_sec",
-  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_BYTES_SEC: "total_bytes_sec",
-  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX: "total_bytes_sec_max",
-  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH: "total_bytes_sec_max_length",
-  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_IOPS_SEC: "total_iops_sec",
-  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_IOPS_SEC_MAX: "total_iops_sec_max",
-  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_IOPS_SEC_MAX_LENGTH: "total_iops_sec_max_length",
-  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_BYTES_SEC: "write_bytes_sec",
-  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_BYTES_SEC_MAX: "write_bytes_sec_max",
-  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_BYTES_SEC_MAX_LENGTH: "write_bytes_sec_max_length",
-  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_IOPS_SEC: "write_iops_sec",
-  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_IOPS_SEC_MAX: "write_iops_sec_max",
-  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_IOPS_SEC_MAX_LENGTH: "write_iops_sec_max_length",
-  VIR_DOMAIN_BLOCK_STATS_ERRS: "errs",
-  VIR_DOMAIN_BLOCK_STATS_FLUSH_REQ: "flush_operations",
-  VIR_DOMAIN_BLOCK_STATS_FLUSH_TOTAL_TIMES: "flush_total_times",
-  VIR_DOMAIN_BLOCK_STATS_READ_BYTES: "rd_bytes",
-  VIR_DOMAIN_BLOCK_STATS_READ_REQ: "rd_operations",
-  VIR_DOMAIN_BLOCK_STATS_READ_TOTAL_TIMES: "rd_total_times",
-  VIR_DOMAIN_BLOCK_STATS_WRITE_BYTES: "wr_bytes",
-  VIR_DOMAIN_BLOCK_STATS_WRITE_REQ: "wr_operations",
-  VIR_DOMAIN_BLOCK_STATS_WRITE_TOTAL_TIMES: "wr_total_times",
-  VIR_DOMAIN_CPU_STATS_CPUTIME: "cpu_time",
-  VIR_DOMAIN_CPU_STATS_SYSTEMTIME: "system_time",
-  VIR_DOMAIN_CPU_STATS_USERTIME: "user_time",
-  VIR_DOMAIN_CPU_STATS_VCPUTIME: "vcpu_time",
-  VIR_DOMAIN_IOTHREAD_POLL_GROW: "poll_grow",
-  VIR_DOMAIN_IOTHREAD_POLL_MAX_NS: "poll_max_ns",
-  VIR_DOMAIN_IOTHREAD_POLL_SHRINK: "poll_shrink",
-  VIR_DOMAIN_IOTHREAD_THREAD_POOL_MAX: "thread_pool_max",
-  VIR_DOMAIN_IOTHREAD_THREAD_POOL_MIN: "thread_pool_min",
-  VIR_DOMAIN_JOB_AUTO_CONVERGE_THROTTLE: "auto_converge_throttle",
-  VIR_DOMAIN_JOB_COMPRESSION_BYTES: "compression_bytes",
-  VIR_DOMAIN_JOB_COMPRESSION_CACHE: "compression_cache",
-  VIR_DOMAIN_JOB_COMPRESSION_CACHE_MISSES: "compression_cache_misses",
-  VIR_DOMAIN_JOB_COMPRESSION_OVERFLOW: "compression_overflow",
-  VIR_DOMAIN_JOB_COMPRESSION_PAGES: "compression_pages",
-  VIR_DOMAIN_JOB_DATA_PROCESSED: "data_processed",
-  VIR_DOMAIN_JOB_DATA_REMAINING: "data_remaining",
-  VIR_DOMAIN_JOB_DATA_TOTAL: "data_total",
-  VIR_DOMAIN_JOB_DISK_BPS: "disk_bps",
-  VIR_DOMAIN_JOB_DISK_PROCESSED: "disk_processed",
-  VIR_DOMAIN_JOB_DISK_REMAINING: "disk_remaining",
-  VIR_DOMAIN_JOB_DISK_TEMP_TOTAL: "disk_temp_total",
-  VIR_DOMAIN_JOB_DISK_TEMP_USED: "disk_temp_used",
-  VIR_DOMAIN_JOB_DISK_TOTAL: "disk_total",
-  VIR_DOMAIN_JOB_DOWNTIME: "downtime",
-  VIR_DOMAIN_JOB_DOWNTIME_NET: "downtime_net",
-  VIR_DOMAIN_JOB_ERRMSG: "errmsg",
-  VIR_DOMAIN_JOB_MEMORY_BPS: "memory_bps",
-  VIR_DOMAIN_JOB_MEMORY_CONSTANT: "memory_constant",
-  VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE: "memory_dirty_rate",
-  VIR_DOMAIN_JOB_MEMORY_ITERATION: "memory_iteration",
-  VIR_DOMAIN_JOB_MEMORY_NORMAL: "memory_normal",
-  VIR_DOMAIN_JOB_MEMORY_NORMAL_BYTES: "memory_normal_bytes",
-  VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE: "memory_page_size",
-  VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS: "memory_postcopy_requests",
-  VIR_DOMAIN_JOB_MEMORY_PROCESSED: "memory_processed",
-  VIR_DOMAIN_JOB_MEMORY_REMAINING: "memory_remaining",
-  VIR_DOMAIN_JOB_MEMORY_TOTAL: "memory_total",
-  VIR_DOMAIN_JOB_OPERATION: "operation",
-  VIR_DOMAIN_JOB_SETUP_TIME: "setup_time",
-  VIR_DOMAIN_JOB_SUCCESS: "success",
-  VIR_DOMAIN_JOB_TIME_ELAPSED: "time_elapsed",
-  VIR_DOMAIN_JOB_TIME_ELAPSED_NET: "time_elapsed_net",
-  VIR_DOMAIN_JOB_TIME_REMAINING: "time_remaining",
-  VIR_DOMAIN_LAUNCH_SECURITY_SEV_API_MAJOR: "sev-api-major",
-  VIR_DOMAIN_LAUNCH_SECURITY_SEV_API_MINOR: "sev-api-minor",
-  VIR_DOMAIN_LAUNCH_SECURITY_SEV_BUILD_ID: "sev-build-id",
-  VIR_DOMAIN_LAUNCH_SECURITY_SEV_MEASUREMENT: "sev-measurement",
-  VIR_DOMAIN_LAUNCH_SECURITY_SEV_POLICY: "sev-policy",
-  VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET: "sev-secret",
-  VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET_HEADER: "sev-secret-header",
-  VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET_SET_ADDRESS: "sev-secret-set-address",
-  VIR_DOMAIN_MEMORY_HARD_LIMIT: "hard_limit",
-  VIR_DOMAIN_MEMORY_MIN_GUARANTEE: "min_guarantee",
-  VIR_DOMAIN_MEMORY_SOFT_LIMIT: "soft_limit",
-  VIR_DOMAIN_MEMORY_SWAP_HARD_LIMIT: "swap_hard_limit",
-  VIR_DOMAIN_NUMA_MODE: "numa_mode",
-  VIR_DOMAIN_NUMA_NODESET: "numa_nodeset",
-  VIR_DOMAIN_SAVE_PARAM_DXML: "dxml",
-  VIR_DOMAIN_SAVE_PARAM_FILE: "file",
-  VIR_DOMAIN_SCHEDULER_CAP: "cap",
-  VIR_DOMAIN_SCHEDULER_CPU_SHARES: "cpu_shares",
-  VIR_DOMAIN_SCHEDULER_EMULATOR_PERIOD: "emulator_period",
-  VIR_DOMAIN_SCHEDULER_EMULATOR_QUOTA: "emulator_quota",
-  VIR_DOMAIN_SCHEDULER_GLOBAL_PERIOD: "global_period",
-  VIR_DOMAIN_SCHEDULER_GLOBAL_QUOTA: "global_quota",
-  VIR_DOMAIN_SCHEDULER_IOTHREAD_PERIOD: "iothread_period",
-  VIR_DOMAIN_SCHEDULER_IOTHREAD_QUOTA: "iothread_quota",
-  VIR_DOMAIN_SCHEDULER_LIMIT: "limit",
-  VIR_DOMAIN_SCHEDULER_RESERVATION: "reservation",
-  VIR_DOMAIN_SCHEDULER_SHARES: "shares",
-  VIR_DOMAIN_SCHEDULER_VCPU_PERIOD: "vcpu_period",
-  VIR_DOMAIN_SCHEDULER_VCPU_QUOTA: "vcpu_quota",
-  VIR_DOMAIN_SCHEDULER_WEIGHT: "weight",
-  VIR_DOMAIN_TUNABLE_BLKDEV_DISK: "blkdeviotune.disk",
-  VIR_DOMAIN_TUNABLE_BLKDEV_GROUP_NAME: "blkdeviotune.group_name",
-  VIR_DOMAIN_TUNABLE_BLKDEV_READ_BYTES_SEC: "blkdeviotune.read_bytes_sec",
-  VIR_DOMAIN_TUNABLE_BLKDEV_READ_BYTES_SEC_MAX: "blkdeviotune.read_bytes_sec_max",
-  VIR_DOMAIN_TUNABLE_BLKDEV_READ_BYTES_SEC_MAX_LENGTH: "blkdeviotune.read_bytes_sec_max_length",
-  VIR_DOMAIN_TUNABLE_BLKDEV_READ_IOPS_SEC: "blkdeviotune.read_iops_sec",
-  VIR_DOMAIN_TUNABLE_BLKDEV_READ_IOPS_SEC_MAX: "blkdeviotune.read_iops_sec_max",
-  VIR_DOMAIN_TUNABLE_BLKDEV_READ_IOPS_SEC_MAX_LENGTH: "blkdeviotune.read_iops_sec_max_length",
-  VIR_DOMAIN_TUNABLE_BLKDEV_SIZE_IOPS_SEC: "blkdeviotune.size_iops_sec",
-  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_BYTES_SEC: "blkdeviotune.total_bytes_sec",
-  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_BYTES_SEC_MAX: "blkdeviotune.total_bytes_sec_max",
-  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_BYTES_SEC_MAX_LENGTH: "blkdeviotune.total_bytes_sec_max_length",
-  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_IOPS_SEC: "blkdeviotune.total_iops_sec",
-  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_IOPS_SEC_MAX: "blkdeviotune.total_iops_sec_max",
-  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_IOPS_SEC_MAX_LENGTH: "blkdeviotune.total_iops_sec_max_length",
-  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_BYTES_SEC: "blkdeviotune.write_bytes_sec",
-  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_BYTES_SEC_MAX: "blkdeviotune.write_bytes_sec_max",
-  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_BYTES_SEC_MAX_LENGTH: "blkdeviotune.write_bytes_sec_max_length",
-  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_IOPS_SEC: "blkdeviotune.write_iops_sec",
-  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_IOPS_SEC_MAX: "blkdeviotune.write_iops_sec_max",
-  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_IOPS_SEC_MAX_LENGTH: "blkdeviotune.write_iops_sec_max_length",
-  VIR_DOMAIN_TUNABLE_CPU_CPU_SHARES: "cputune.cpu_shares",
-  VIR_DOMAIN_TUNABLE_CPU_EMULATOR_PERIOD: "cputune.emulator_period",
-  VIR_DOMAIN_TUNABLE_CPU_EMULATOR_QUOTA: "cputune.emulator_quota",
-  VIR_DOMAIN_TUNABLE_CPU_EMULATORPIN: "cputune.emulatorpin",
-  VIR_DOMAIN_TUNABLE_CPU_GLOBAL_PERIOD: "cputune.global_period",
-  VIR_DOMAIN_TUNABLE_CPU_GLOBAL_QUOTA: "cputune.global_quota",
-  VIR_DOMAIN_TUNABLE_CPU_IOTHREAD_PERIOD: "cputune.iothread_period",
-  VIR_DOMAIN_TUNABLE_CPU_IOTHREAD_QUOTA: "cputune.iothread_quota",
-  VIR_DOMAIN_TUNABLE_CPU_IOTHREADSPIN: "cputune.iothreadpin%u",
-  VIR_DOMAIN_TUNABLE_CPU_VCPU_PERIOD: "cputune.vcpu_period",
-  VIR_DOMAIN_TUNABLE_CPU_VCPU_QUOTA: "cputune.vcpu_quota",
-  VIR_DOMAIN_TUNABLE_CPU_VCPUPIN: "cputune.vcpupin%u",
-  VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT: "auto_converge.increment",
-  VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL: "auto_converge.initial",
-  VIR_MIGRATE_PARAM_BANDWIDTH: "bandwidth",
-  VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY: "bandwidth.postcopy",
-  VIR_MIGRATE_PARAM_COMPRESSION: "compression",
-  VIR_MIGRATE_PARAM_COMPRESSION_MT_DTHREADS: "compression.mt.dthreads",
-  VIR_MIGRATE_PARAM_COMPRESSION_MT_LEVEL: "compression.mt.level",
-  VIR_MIGRATE_PARAM_COMPRESSION_MT_THREADS: "compression.mt.threads",
-  VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE: "compression.xbzrle.cache",
-  VIR_MIGRATE_PARAM_DEST_NAME: "destination_name",
-  VIR_MIGRATE_PARAM_DEST_XML: "destination_xml",
-  VIR_MIGRATE_PARAM_DISKS_PORT: "disks_port",
-  VIR_MIGRATE_PARAM_DISKS_URI: "disks_uri",
-  VIR_MIGRATE_PARAM_GRAPHICS_URI: "graphics_uri",
-  VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "listen_address",
-  VIR_MIGRATE_PARAM_MIGRATE_DISKS: "migrate_disks",
-  VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS: "parallel.connections",
-  VIR_MIGRATE_PARAM_PERSIST_XML: "persistent_xml",
-  VIR_MIGRATE_PARAM_TLS_DESTINATION: "tls.destination",
-  VIR_MIGRATE_PARAM_URI: "migrate_uri",
-  VIR_NETWORK_PORT_BANDWIDTH_IN_AVERAGE: "inbound.average",
-  VIR_NETWORK_PORT_BANDWIDTH_IN_BURST: "inbound.burst",
-  VIR_NETWORK_PORT_BANDWIDTH_IN_FLOOR: "inbound.floor",
-  VIR_NETWORK_PORT_BANDWIDTH_IN_PEAK: "inbound.peak",
-  VIR_NETWORK_PORT_BANDWIDTH_OUT_AVERAGE: "outbound.average",
-  VIR_NETWORK_PORT_BANDWIDTH_OUT_BURST: "outbound.burst",
-  VIR_NETWORK_PORT_BANDWIDTH_OUT_PEAK: "outbound.peak",
-  VIR_NODE_CPU_STATS_IDLE: "idle",
-  VIR_NODE_CPU_STATS_INTR: "intr",
-  VIR_NODE_CPU_STATS_IOWAIT: "iowait",
-  VIR_NODE_CPU_STATS_KERNEL: "kernel",
-  VIR_NODE_CPU_STATS_USER: "user",
-  VIR_NODE_CPU_STATS_UTILIZATION: "utilization",
-  VIR_NODE_MEMORY_SHARED_FULL_SCANS: "shm_full_scans",
-  VIR_NODE_MEMORY_SHARED_MERGE_ACROSS_NODES: "shm_merge_across_nodes",
-  VIR_NODE_MEMORY_SHARED_PAGES_SHARED: "shm_pages_shared",
-  VIR_NODE_MEMORY_SHARED_PAGES_SHARING: "shm_pages_sharing",
-  VIR_NODE_MEMORY_SHARED_PAGES_TO_SCAN: "shm_pages_to_scan",
-  VIR_NODE_MEMORY_SHARED_PAGES_UNSHARED: "shm_pages_unshared",
-  VIR_NODE_MEMORY_SHARED_PAGES_VOLATILE: "shm_pages_volatile",
-  VIR_NODE_MEMORY_SHARED_SLEEP_MILLISECS: "shm_sleep_millisecs",
-  VIR_NODE_MEMORY_STATS_BUFFERS: "buffers",
-  VIR_NODE_MEMORY_STATS_CACHED: "cached",
-  VIR_NODE_MEMORY_STATS_FREE: "free",
-  VIR_NODE_MEMORY_STATS_TOTAL: "total",
-  VIR_NODE_SEV_CBITPOS: "cbitpos",
-  VIR_NODE_SEV_CERT_CHAIN: "cert-chain",
-  VIR_NODE_SEV_CPU0_ID: "cpu0-id",
-  VIR_NODE_SEV_MAX_ES_GUESTS: "max-es-guests",
-  VIR_NODE_SEV_MAX_GUESTS: "max-guests",
-  VIR_NODE_SEV_PDH: "pdh",
-  VIR_NODE_SEV_REDUCED_PHYS_BITS: "reduced-phys-bits",
-  VIR_PERF_PARAM_ALIGNMENT_FAULTS: "alignment_faults",
-  VIR_PERF_PARAM_BRANCH_INSTRUCTIONS: "branch_instructions",
-  VIR_PERF_PARAM_BRANCH_MISSES: "branch_misses",
-  VIR_PERF_PARAM_BUS_CYCLES: "bus_cycles",
-  VIR_PERF_PARAM_CACHE_MISSES: "cache_misses",
-  VIR_PERF_PARAM_CACHE_REFERENCES: "cache_references",
-  VIR_PERF_PARAM_CMT: "cmt",
-  VIR_PERF_PARAM_CONTEXT_SWITCHES: "context_switches",
-  VIR_PERF_PARAM_CPU_CLOCK: "cpu_clock",
-  VIR_PERF_PARAM_CPU_CYCLES: "cpu_cycles",
-  VIR_PERF_PARAM_CPU_MIGRATIONS: "cpu_migrations",
-  VIR_PERF_PARAM_EMULATION_FAULTS: "emulation_faults",
-  VIR_PERF_PARAM_INSTRUCTIONS: "instructions",
-  VIR_PERF_PARAM_MBML: "mbml",
-  VIR_PERF_PARAM_MBMT: "mbmt",
-  VIR_PERF_PARAM_PAGE_FAULTS: "page_faults",
-  VIR_PERF_PARAM_PAGE_FAULTS_MAJ: "page_faults_maj",
-  VIR_PERF_PARAM_PAGE_FAULTS_MIN: "page_faults_min",
-  VIR_PERF_PARAM_REF_CPU_CYCLES: "ref_cpu_cycles",
-  VIR_PERF_PARAM_STALLED_CYCLES_BACKEND: "stalled_cycles_backend",
-  VIR_PERF_PARAM_STALLED_CYCLES_FRONTEND: "stalled_cycles_frontend",
-  VIR_PERF_PARAM_TASK_CLOCK: "task_clock",
+  VIR_CONNECT_IDENTITY_GROUP_NAME: 'group-name',
+  VIR_CONNECT_IDENTITY_PROCESS_ID: 'process-id',
+  VIR_CONNECT_IDENTITY_PROCESS_TIME: 'process-time',
+  VIR_CONNECT_IDENTITY_SASL_USER_NAME: 'sasl-user-name',
+  VIR_CONNECT_IDENTITY_SELINUX_CONTEXT: 'selinux-context',
+  VIR_CONNECT_IDENTITY_UNIX_GROUP_ID: 'unix-group-id',
+  VIR_CONNECT_IDENTITY_UNIX_USER_ID: 'unix-user-id',
+  VIR_CONNECT_IDENTITY_USER_NAME: 'user-name',
+  VIR_CONNECT_IDENTITY_X509_DISTINGUISHED_NAME: 'x509-distinguished-name',
+  VIR_DOMAIN_BANDWIDTH_IN_AVERAGE: 'inbound.average',
+  VIR_DOMAIN_BANDWIDTH_IN_BURST: 'inbound.burst',
+  VIR_DOMAIN_BANDWIDTH_IN_FLOOR: 'inbound.floor',
+  VIR_DOMAIN_BANDWIDTH_IN_PEAK: 'inbound.peak',
+  VIR_DOMAIN_BANDWIDTH_OUT_AVERAGE: 'outbound.average',
+  VIR_DOMAIN_BANDWIDTH_OUT_BURST: 'outbound.burst',
+  VIR_DOMAIN_BANDWIDTH_OUT_PEAK: 'outbound.peak',
+  VIR_DOMAIN_BLKIO_DEVICE_READ_BPS: 'device_read_bytes_sec',
+  VIR_DOMAIN_BLKIO_DEVICE_READ_IOPS: 'device_read_iops_sec',
+  VIR_DOMAIN_BLKIO_DEVICE_WEIGHT: 'device_weight',
+  VIR_DOMAIN_BLKIO_DEVICE_WRITE_BPS: 'device_write_bytes_sec',
+  VIR_DOMAIN_BLKIO_DEVICE_WRITE_IOPS: 'device_write_iops_sec',
+  VIR_DOMAIN_BLKIO_WEIGHT: 'weight',
+  VIR_DOMAIN_BLOCK_COPY_BANDWIDTH: 'bandwidth',
+  VIR_DOMAIN_BLOCK_COPY_BUF_SIZE: 'buf-size',
+  VIR_DOMAIN_BLOCK_COPY_GRANULARITY: 'granularity',
+  VIR_DOMAIN_BLOCK_IOTUNE_GROUP_NAME: 'group_name',
+  VIR_DOMAIN_BLOCK_IOTUNE_READ_BYTES_SEC: 'read_bytes_sec',
+  VIR_DOMAIN_BLOCK_IOTUNE_READ_BYTES_SEC_MAX: 'read_bytes_sec_max',
+  VIR_DOMAIN_BLOCK_IOTUNE_READ_BYTES_SEC_MAX_LENGTH: 'read_bytes_sec_max_length',
+  VIR_DOMAIN_BLOCK_IOTUNE_READ_IOPS_SEC: 'read_iops_sec',
+  VIR_DOMAIN_BLOCK_IOTUNE_READ_IOPS_SEC_MAX: 'read_iops_sec_max',
+  VIR_DOMAIN_BLOCK_IOTUNE_READ_IOPS_SEC_MAX_LENGTH: 'read_iops_sec_max_length',
+  VIR_DOMAIN_BLOCK_IOTUNE_SIZE_IOPS_SEC: 'size_iops_sec',
+  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_BYTES_SEC: 'total_bytes_sec',
+  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX: 'total_bytes_sec_max',
+  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH: 'total_bytes_sec_max_length',
+  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_IOPS_SEC: 'total_iops_sec',
+  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_IOPS_SEC_MAX: 'total_iops_sec_max',
+  VIR_DOMAIN_BLOCK_IOTUNE_TOTAL_IOPS_SEC_MAX_LENGTH: 'total_iops_sec_max_length',
+  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_BYTES_SEC: 'write_bytes_sec',
+  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_BYTES_SEC_MAX: 'write_bytes_sec_max',
+  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_BYTES_SEC_MAX_LENGTH: 'write_bytes_sec_max_length',
+  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_IOPS_SEC: 'write_iops_sec',
+  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_IOPS_SEC_MAX: 'write_iops_sec_max',
+  VIR_DOMAIN_BLOCK_IOTUNE_WRITE_IOPS_SEC_MAX_LENGTH: 'write_iops_sec_max_length',
+  VIR_DOMAIN_BLOCK_STATS_ERRS: 'errs',
+  VIR_DOMAIN_BLOCK_STATS_FLUSH_REQ: 'flush_operations',
+  VIR_DOMAIN_BLOCK_STATS_FLUSH_TOTAL_TIMES: 'flush_total_times',
+  VIR_DOMAIN_BLOCK_STATS_READ_BYTES: 'rd_bytes',
+  VIR_DOMAIN_BLOCK_STATS_READ_REQ: 'rd_operations',
+  VIR_DOMAIN_BLOCK_STATS_READ_TOTAL_TIMES: 'rd_total_times',
+  VIR_DOMAIN_BLOCK_STATS_WRITE_BYTES: 'wr_bytes',
+  VIR_DOMAIN_BLOCK_STATS_WRITE_REQ: 'wr_operations',
+  VIR_DOMAIN_BLOCK_STATS_WRITE_TOTAL_TIMES: 'wr_total_times',
+  VIR_DOMAIN_CPU_STATS_CPUTIME: 'cpu_time',
+  VIR_DOMAIN_CPU_STATS_SYSTEMTIME: 'system_time',
+  VIR_DOMAIN_CPU_STATS_USERTIME: 'user_time',
+  VIR_DOMAIN_CPU_STATS_VCPUTIME: 'vcpu_time',
+  VIR_DOMAIN_IOTHREAD_POLL_GROW: 'poll_grow',
+  VIR_DOMAIN_IOTHREAD_POLL_MAX_NS: 'poll_max_ns',
+  VIR_DOMAIN_IOTHREAD_POLL_SHRINK: 'poll_shrink',
+  VIR_DOMAIN_IOTHREAD_THREAD_POOL_MAX: 'thread_pool_max',
+  VIR_DOMAIN_IOTHREAD_THREAD_POOL_MIN: 'thread_pool_min',
+  VIR_DOMAIN_JOB_AUTO_CONVERGE_THROTTLE: 'auto_converge_throttle',
+  VIR_DOMAIN_JOB_COMPRESSION_BYTES: 'compression_bytes',
+  VIR_DOMAIN_JOB_COMPRESSION_CACHE: 'compression_cache',
+  VIR_DOMAIN_JOB_COMPRESSION_CACHE_MISSES: 'compression_cache_misses',
+  VIR_DOMAIN_JOB_COMPRESSION_OVERFLOW: 'compression_overflow',
+  VIR_DOMAIN_JOB_COMPRESSION_PAGES: 'compression_pages',
+  VIR_DOMAIN_JOB_DATA_PROCESSED: 'data_processed',
+  VIR_DOMAIN_JOB_DATA_REMAINING: 'data_remaining',
+  VIR_DOMAIN_JOB_DATA_TOTAL: 'data_total',
+  VIR_DOMAIN_JOB_DISK_BPS: 'disk_bps',
+  VIR_DOMAIN_JOB_DISK_PROCESSED: 'disk_processed',
+  VIR_DOMAIN_JOB_DISK_REMAINING: 'disk_remaining',
+  VIR_DOMAIN_JOB_DISK_TEMP_TOTAL: 'disk_temp_total',
+  VIR_DOMAIN_JOB_DISK_TEMP_USED: 'disk_temp_used',
+  VIR_DOMAIN_JOB_DISK_TOTAL: 'disk_total',
+  VIR_DOMAIN_JOB_DOWNTIME: 'downtime',
+  VIR_DOMAIN_JOB_DOWNTIME_NET: 'downtime_net',
+  VIR_DOMAIN_JOB_ERRMSG: 'errmsg',
+  VIR_DOMAIN_JOB_MEMORY_BPS: 'memory_bps',
+  VIR_DOMAIN_JOB_MEMORY_CONSTANT: 'memory_constant',
+  VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE: 'memory_dirty_rate',
+  VIR_DOMAIN_JOB_MEMORY_ITERATION: 'memory_iteration',
+  VIR_DOMAIN_JOB_MEMORY_NORMAL: 'memory_normal',
+  VIR_DOMAIN_JOB_MEMORY_NORMAL_BYTES: 'memory_normal_bytes',
+  VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE: 'memory_page_size',
+  VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS: 'memory_postcopy_requests',
+  VIR_DOMAIN_JOB_MEMORY_PROCESSED: 'memory_processed',
+  VIR_DOMAIN_JOB_MEMORY_REMAINING: 'memory_remaining',
+  VIR_DOMAIN_JOB_MEMORY_TOTAL: 'memory_total',
+  VIR_DOMAIN_JOB_OPERATION: 'operation',
+  VIR_DOMAIN_JOB_SETUP_TIME: 'setup_time',
+  VIR_DOMAIN_JOB_SUCCESS: 'success',
+  VIR_DOMAIN_JOB_TIME_ELAPSED: 'time_elapsed',
+  VIR_DOMAIN_JOB_TIME_ELAPSED_NET: 'time_elapsed_net',
+  VIR_DOMAIN_JOB_TIME_REMAINING: 'time_remaining',
+  VIR_DOMAIN_LAUNCH_SECURITY_SEV_API_MAJOR: 'sev-api-major',
+  VIR_DOMAIN_LAUNCH_SECURITY_SEV_API_MINOR: 'sev-api-minor',
+  VIR_DOMAIN_LAUNCH_SECURITY_SEV_BUILD_ID: 'sev-build-id',
+  VIR_DOMAIN_LAUNCH_SECURITY_SEV_MEASUREMENT: 'sev-measurement',
+  VIR_DOMAIN_LAUNCH_SECURITY_SEV_POLICY: 'sev-policy',
+  VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET: 'sev-secret',
+  VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET_HEADER: 'sev-secret-header',
+  VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET_SET_ADDRESS: 'sev-secret-set-address',
+  VIR_DOMAIN_MEMORY_HARD_LIMIT: 'hard_limit',
+  VIR_DOMAIN_MEMORY_MIN_GUARANTEE: 'min_guarantee',
+  VIR_DOMAIN_MEMORY_SOFT_LIMIT: 'soft_limit',
+  VIR_DOMAIN_MEMORY_SWAP_HARD_LIMIT: 'swap_hard_limit',
+  VIR_DOMAIN_NUMA_MODE: 'numa_mode',
+  VIR_DOMAIN_NUMA_NODESET: 'numa_nodeset',
+  VIR_DOMAIN_SAVE_PARAM_DXML: 'dxml',
+  VIR_DOMAIN_SAVE_PARAM_FILE: 'file',
+  VIR_DOMAIN_SCHEDULER_CAP: 'cap',
+  VIR_DOMAIN_SCHEDULER_CPU_SHARES: 'cpu_shares',
+  VIR_DOMAIN_SCHEDULER_EMULATOR_PERIOD: 'emulator_period',
+  VIR_DOMAIN_SCHEDULER_EMULATOR_QUOTA: 'emulator_quota',
+  VIR_DOMAIN_SCHEDULER_GLOBAL_PERIOD: 'global_period',
+  VIR_DOMAIN_SCHEDULER_GLOBAL_QUOTA: 'global_quota',
+  VIR_DOMAIN_SCHEDULER_IOTHREAD_PERIOD: 'iothread_period',
+  VIR_DOMAIN_SCHEDULER_IOTHREAD_QUOTA: 'iothread_quota',
+  VIR_DOMAIN_SCHEDULER_LIMIT: 'limit',
+  VIR_DOMAIN_SCHEDULER_RESERVATION: 'reservation',
+  VIR_DOMAIN_SCHEDULER_SHARES: 'shares',
+  VIR_DOMAIN_SCHEDULER_VCPU_PERIOD: 'vcpu_period',
+  VIR_DOMAIN_SCHEDULER_VCPU_QUOTA: 'vcpu_quota',
+  VIR_DOMAIN_SCHEDULER_WEIGHT: 'weight',
+  VIR_DOMAIN_TUNABLE_BLKDEV_DISK: 'blkdeviotune.disk',
+  VIR_DOMAIN_TUNABLE_BLKDEV_GROUP_NAME: 'blkdeviotune.group_name',
+  VIR_DOMAIN_TUNABLE_BLKDEV_READ_BYTES_SEC: 'blkdeviotune.read_bytes_sec',
+  VIR_DOMAIN_TUNABLE_BLKDEV_READ_BYTES_SEC_MAX: 'blkdeviotune.read_bytes_sec_max',
+  VIR_DOMAIN_TUNABLE_BLKDEV_READ_BYTES_SEC_MAX_LENGTH: 'blkdeviotune.read_bytes_sec_max_length',
+  VIR_DOMAIN_TUNABLE_BLKDEV_READ_IOPS_SEC: 'blkdeviotune.read_iops_sec',
+  VIR_DOMAIN_TUNABLE_BLKDEV_READ_IOPS_SEC_MAX: 'blkdeviotune.read_iops_sec_max',
+  VIR_DOMAIN_TUNABLE_BLKDEV_READ_IOPS_SEC_MAX_LENGTH: 'blkdeviotune.read_iops_sec_max_length',
+  VIR_DOMAIN_TUNABLE_BLKDEV_SIZE_IOPS_SEC: 'blkdeviotune.size_iops_sec',
+  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_BYTES_SEC: 'blkdeviotune.total_bytes_sec',
+  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_BYTES_SEC_MAX: 'blkdeviotune.total_bytes_sec_max',
+  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_BYTES_SEC_MAX_LENGTH: 'blkdeviotune.total_bytes_sec_max_length',
+  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_IOPS_SEC: 'blkdeviotune.total_iops_sec',
+  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_IOPS_SEC_MAX: 'blkdeviotune.total_iops_sec_max',
+  VIR_DOMAIN_TUNABLE_BLKDEV_TOTAL_IOPS_SEC_MAX_LENGTH: 'blkdeviotune.total_iops_sec_max_length',
+  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_BYTES_SEC: 'blkdeviotune.write_bytes_sec',
+  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_BYTES_SEC_MAX: 'blkdeviotune.write_bytes_sec_max',
+  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_BYTES_SEC_MAX_LENGTH: 'blkdeviotune.write_bytes_sec_max_length',
+  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_IOPS_SEC: 'blkdeviotune.write_iops_sec',
+  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_IOPS_SEC_MAX: 'blkdeviotune.write_iops_sec_max',
+  VIR_DOMAIN_TUNABLE_BLKDEV_WRITE_IOPS_SEC_MAX_LENGTH: 'blkdeviotune.write_iops_sec_max_length',
+  VIR_DOMAIN_TUNABLE_CPU_CPU_SHARES: 'cputune.cpu_shares',
+  VIR_DOMAIN_TUNABLE_CPU_EMULATOR_PERIOD: 'cputune.emulator_period',
+  VIR_DOMAIN_TUNABLE_CPU_EMULATOR_QUOTA: 'cputune.emulator_quota',
+  VIR_DOMAIN_TUNABLE_CPU_EMULATORPIN: 'cputune.emulatorpin',
+  VIR_DOMAIN_TUNABLE_CPU_GLOBAL_PERIOD: 'cputune.global_period',
+  VIR_DOMAIN_TUNABLE_CPU_GLOBAL_QUOTA: 'cputune.global_quota',
+  VIR_DOMAIN_TUNABLE_CPU_IOTHREAD_PERIOD: 'cputune.iothread_period',
+  VIR_DOMAIN_TUNABLE_CPU_IOTHREAD_QUOTA: 'cputune.iothread_quota',
+  VIR_DOMAIN_TUNABLE_CPU_IOTHREADSPIN: 'cputune.iothreadpin%u',
+  VIR_DOMAIN_TUNABLE_CPU_VCPU_PERIOD: 'cputune.vcpu_period',
+  VIR_DOMAIN_TUNABLE_CPU_VCPU_QUOTA: 'cputune.vcpu_quota',
+  VIR_DOMAIN_TUNABLE_CPU_VCPUPIN: 'cputune.vcpupin%u',
+  VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT: 'auto_converge.increment',
+  VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL: 'auto_converge.initial',
+  VIR_MIGRATE_PARAM_BANDWIDTH: 'bandwidth',
+  VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY: 'bandwidth.postcopy',
+  VIR_MIGRATE_PARAM_COMPRESSION: 'compression',
+  VIR_MIGRATE_PARAM_COMPRESSION_MT_DTHREADS: 'compression.mt.dthreads',
+  VIR_MIGRATE_PARAM_COMPRESSION_MT_LEVEL: 'compression.mt.level',
+  VIR_MIGRATE_PARAM_COMPRESSION_MT_THREADS: 'compression.mt.threads',
+  VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE: 'compression.xbzrle.cache',
+  VIR_MIGRATE_PARAM_DEST_NAME: 'destination_name',
+  VIR_MIGRATE_PARAM_DEST_XML: 'destination_xml',
+  VIR_MIGRATE_PARAM_DISKS_PORT: 'disks_port',
+  VIR_MIGRATE_PARAM_DISKS_URI: 'disks_uri',
+  VIR_MIGRATE_PARAM_GRAPHICS_URI: 'graphics_uri',
+  VIR_MIGRATE_PARAM_LISTEN_ADDRESS: 'listen_address',
+  VIR_MIGRATE_PARAM_MIGRATE_DISKS: 'migrate_disks',
+  VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS: 'parallel.connections',
+  VIR_MIGRATE_PARAM_PERSIST_XML: 'persistent_xml',
+  VIR_MIGRATE_PARAM_TLS_DESTINATION: 'tls.destination',
+  VIR_MIGRATE_PARAM_URI: 'migrate_uri',
+  VIR_NETWORK_PORT_BANDWIDTH_IN_AVERAGE: 'inbound.average',
+  VIR_NETWORK_PORT_BANDWIDTH_IN_BURST: 'inbound.burst',
+  VIR_NETWORK_PORT_BANDWIDTH_IN_FLOOR: 'inbound.floor',
+  VIR_NETWORK_PORT_BANDWIDTH_IN_PEAK: 'inbound.peak',
+  VIR_NETWORK_PORT_BANDWIDTH_OUT_AVERAGE: 'outbound.average',
+  VIR_NETWORK_PORT_BANDWIDTH_OUT_BURST: 'outbound.burst',
+  VIR_NETWORK_PORT_BANDWIDTH_OUT_PEAK: 'outbound.peak',
+  VIR_NODE_CPU_STATS_IDLE: 'idle',
+  VIR_NODE_CPU_STATS_INTR: 'intr',
+  VIR_NODE_CPU_STATS_IOWAIT: 'iowait',
+  VIR_NODE_CPU_STATS_KERNEL: 'kernel',
+  VIR_NODE_CPU_STATS_USER: 'user',
+  VIR_NODE_CPU_STATS_UTILIZATION: 'utilization',
+  VIR_NODE_MEMORY_SHARED_FULL_SCANS: 'shm_full_scans',
+  VIR_NODE_MEMORY_SHARED_MERGE_ACROSS_NODES: 'shm_merge_across_nodes',
+  VIR_NODE_MEMORY_SHARED_PAGES_SHARED: 'shm_pages_shared',
+  VIR_NODE_MEMORY_SHARED_PAGES_SHARING: 'shm_pages_sharing',
+  VIR_NODE_MEMORY_SHARED_PAGES_TO_SCAN: 'shm_pages_to_scan',
+  VIR_NODE_MEMORY_SHARED_PAGES_UNSHARED: 'shm_pages_unshared',
+  VIR_NODE_MEMORY_SHARED_PAGES_VOLATILE: 'shm_pages_volatile',
+  VIR_NODE_MEMORY_SHARED_SLEEP_MILLISECS: 'shm_sleep_millisecs',
+  VIR_NODE_MEMORY_STATS_BUFFERS: 'buffers',
+  VIR_NODE_MEMORY_STATS_CACHED: 'cached',
+  VIR_NODE_MEMORY_STATS_FREE: 'free',
+  VIR_NODE_MEMORY_STATS_TOTAL: 'total',
+  VIR_NODE_SEV_CBITPOS: 'cbitpos',
+  VIR_NODE_SEV_CERT_CHAIN: 'cert-chain',
+  VIR_NODE_SEV_CPU0_ID: 'cpu0-id',
+  VIR_NODE_SEV_MAX_ES_GUESTS: 'max-es-guests',
+  VIR_NODE_SEV_MAX_GUESTS: 'max-guests',
+  VIR_NODE_SEV_PDH: 'pdh',
+  VIR_NODE_SEV_REDUCED_PHYS_BITS: 'reduced-phys-bits',
+  VIR_PERF_PARAM_ALIGNMENT_FAULTS: 'alignment_faults',
+  VIR_PERF_PARAM_BRANCH_INSTRUCTIONS: 'branch_instructions',
+  VIR_PERF_PARAM_BRANCH_MISSES: 'branch_misses',
+  VIR_PERF_PARAM_BUS_CYCLES: 'bus_cycles',
+  VIR_PERF_PARAM_CACHE_MISSES: 'cache_misses',
+  VIR_PERF_PARAM_CACHE_REFERENCES: 'cache_references',
+  VIR_PERF_PARAM_CMT: 'cmt',
+  VIR_PERF_PARAM_CONTEXT_SWITCHES: 'context_switches',
+  VIR_PERF_PARAM_CPU_CLOCK: 'cpu_clock',
+  VIR_PERF_PARAM_CPU_CYCLES: 'cpu_cycles',
+  VIR_PERF_PARAM_CPU_MIGRATIONS: 'cpu_migrations',
+  VIR_PERF_PARAM_EMULATION_FAULTS: 'emulation_faults',
+  VIR_PERF_PARAM_INSTRUCTIONS: 'instructions',
+  VIR_PERF_PARAM_MBML: 'mbml',
+  VIR_PERF_PARAM_MBMT: 'mbmt',
+  VIR_PERF_PARAM_PAGE_FAULTS: 'page_faults',
+  VIR_PERF_PARAM_PAGE_FAULTS_MAJ: 'page_faults_maj',
+  VIR_PERF_PARAM_PAGE_FAULTS_MIN: 'page_faults_min',
+  VIR_PERF_PARAM_REF_CPU_CYCLES: 'ref_cpu_cycles',
+  VIR_PERF_PARAM_STALLED_CYCLES_BACKEND: 'stalled_cycles_backend',
+  VIR_PERF_PARAM_STALLED_CYCLES_FRONTEND: 'stalled_cycles_frontend',
+  VIR_PERF_PARAM_TASK_CLOCK: 'task_clock',
 } as const;

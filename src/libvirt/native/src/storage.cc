@@ -211,14 +211,23 @@ VB_FN(StreamRecv) {
         std::lock_guard<std::mutex> lock(s->stream->io);
         res->data = static_cast<char*>(malloc(max));
         if (!res->data) return false;
-        int n = virStreamRecvFlags(S(s), res->data, max, stopAtHole ? VIR_STREAM_RECV_STOP_AT_HOLE : 0);
-        if (n == -3) {
-          long long len = 0;
-          if (virStreamRecvHole(S(s), &len, 0) < 0) return false;
-          res->hole = len;
-          return true;
+        // The remote driver hands out one RPC message (<= 256 KiB) per call: keep reading
+        // until the chunk is full, a hole starts, or the stream ends, so JS sees big chunks.
+        size_t got = 0;
+        while (got < max) {
+          int r = virStreamRecvFlags(S(s), res->data + got, max - got, stopAtHole ? VIR_STREAM_RECV_STOP_AT_HOLE : 0);
+          if (r == -3) {
+            if (got > 0) break;  // deliver the data first; the next call reports the hole
+            long long len = 0;
+            if (virStreamRecvHole(S(s), &len, 0) < 0) return false;
+            res->hole = len;
+            return true;
+          }
+          if (r < 0) return false;
+          if (r == 0) break;  // end of stream
+          got += r;
         }
-        if (n < 0) return false;
+        long long n = static_cast<long long>(got);
         res->n = n;
         if (n > 0 && static_cast<size_t>(n) < max / 2) {
           // Do not pin a whole chunk-sized allocation behind a short read.

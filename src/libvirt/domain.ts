@@ -1,0 +1,186 @@
+// Domain: a libvirt domain handle — lifecycle, XML, checkpoints, backup jobs, job stats, QEMU monitor.
+import { Checkpoint } from './checkpoint';
+import { virDomainQemuMonitorCommandFlags } from './constants.generated';
+import { invoke, LibvirtObject } from './handle';
+import type { NativeHandle } from './native';
+
+export interface DomainState {
+  /** virDomainState */
+  state: number;
+  /** one of the virDomain*Reason enums matching `state` */
+  reason: number;
+}
+
+export interface DomainInfo {
+  state: number;
+  maxMemKiB: number;
+  memoryKiB: number;
+  nrVirtCpu: number;
+  cpuTimeNs: number;
+}
+
+export interface BlockInfo {
+  capacity: number;
+  allocation: number;
+  physical: number;
+}
+
+/** Typed parameters as a plain object; numbers above 2^53 lose precision. */
+export type TypedParams = Record<string, number | string | boolean>;
+
+export interface JobStats {
+  /** virDomainJobType (NONE, BOUNDED, UNBOUNDED, COMPLETED, FAILED, CANCELLED) */
+  type: number;
+  /** e.g. { operation, time_elapsed, disk_total, disk_processed, ... } (VIR_DOMAIN_JOB_* names) */
+  stats: TypedParams;
+}
+
+export class Domain extends LibvirtObject {
+  /** @internal */
+  constructor(handle: NativeHandle, label = '') {
+    super(handle, label);
+  }
+
+  private args(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return { domain: this.label, ...extra };
+  }
+
+  getName(): Promise<string> {
+    return invoke('virDomainGetName', this.args(), (n) => n.domainGetName(this.handle));
+  }
+
+  getUUIDString(): Promise<string> {
+    return invoke('virDomainGetUUIDString', this.args(), (n) => n.domainGetUUIDString(this.handle));
+  }
+
+  /** The running domain's id; rejects for an inactive domain. */
+  getID(): Promise<number> {
+    return invoke('virDomainGetID', this.args(), (n) => n.domainGetID(this.handle));
+  }
+
+  getState(): Promise<DomainState> {
+    return invoke('virDomainGetState', this.args(), (n) => n.domainGetState(this.handle));
+  }
+
+  getInfo(): Promise<DomainInfo> {
+    return invoke('virDomainGetInfo', this.args(), (n) => n.domainGetInfo(this.handle));
+  }
+
+  /** flags: virDomainXMLFlags (SECURE, INACTIVE, UPDATE_CPU, MIGRATABLE). */
+  getXMLDesc(flags = 0): Promise<string> {
+    return invoke('virDomainGetXMLDesc', this.args({ flags }), (n) => n.domainGetXMLDesc(this.handle, flags));
+  }
+
+  isActive(): Promise<boolean> {
+    return invoke('virDomainIsActive', this.args(), (n) => n.domainIsActive(this.handle));
+  }
+
+  isPersistent(): Promise<boolean> {
+    return invoke('virDomainIsPersistent', this.args(), (n) => n.domainIsPersistent(this.handle));
+  }
+
+  /** Starts a defined domain. flags: virDomainCreateFlags (e.g. VIR_DOMAIN_START_PAUSED). */
+  create(flags = 0): Promise<void> {
+    return invoke('virDomainCreateWithFlags', this.args({ flags }), (n) =>
+      n.domainCreateWithFlags(this.handle, flags),
+    );
+  }
+
+  /** Hard stop. flags: virDomainDestroyFlagsValues (GRACEFUL). */
+  destroy(flags = 0): Promise<void> {
+    return invoke('virDomainDestroyFlags', this.args({ flags }), (n) =>
+      n.domainDestroyFlags(this.handle, flags),
+    );
+  }
+
+  /** flags: virDomainUndefineFlagsValues (e.g. CHECKPOINTS_METADATA, NVRAM). */
+  undefine(flags = 0): Promise<void> {
+    return invoke('virDomainUndefineFlags', this.args({ flags }), (n) =>
+      n.domainUndefineFlags(this.handle, flags),
+    );
+  }
+
+  /** disk: target ("vda") or source path. */
+  getBlockInfo(disk: string): Promise<BlockInfo> {
+    return invoke('virDomainGetBlockInfo', this.args({ disk }), (n) =>
+      n.domainGetBlockInfo(this.handle, disk, 0),
+    );
+  }
+
+  /** flags: virDomainGetJobStatsFlags (e.g. VIR_DOMAIN_JOB_STATS_COMPLETED, KEEP_COMPLETED). */
+  getJobStats(flags = 0): Promise<JobStats> {
+    return invoke('virDomainGetJobStats', this.args({ flags }), (n) =>
+      n.domainGetJobStats(this.handle, flags),
+    );
+  }
+
+  /**
+   * Aborts the domain's current job (e.g. a backup). With flags, uses virDomainAbortJobFlags
+   * (libvirt ≥ 8.5; flags: virDomainAbortJobFlagsValues such as POSTCOPY).
+   */
+  abortJob(flags?: number): Promise<void> {
+    if (flags === undefined)
+      return invoke('virDomainAbortJob', this.args(), (n) => n.domainAbortJob(this.handle));
+    return invoke('virDomainAbortJobFlags', this.args({ flags }), (n) =>
+      n.domainAbortJobFlags(this.handle, flags),
+    );
+  }
+
+  /**
+   * Starts a backup job (push or pull, per backupXml) and optionally a checkpoint atomically.
+   * Resolves once the job is started; completion arrives as a 'jobCompleted' domain event or via
+   * getJobStats. flags: virDomainBackupBeginFlags (REUSE_EXTERNAL).
+   */
+  backupBegin(backupXml: string, checkpointXml: string | null = null, flags = 0): Promise<void> {
+    return invoke('virDomainBackupBegin', this.args({ withCheckpoint: checkpointXml !== null, flags }), (n) =>
+      n.domainBackupBegin(this.handle, backupXml, checkpointXml, flags),
+    );
+  }
+
+  /** The running backup job's XML (with defaults and ports filled in). */
+  backupGetXMLDesc(): Promise<string> {
+    return invoke('virDomainBackupGetXMLDesc', this.args(), (n) => n.domainBackupGetXMLDesc(this.handle, 0));
+  }
+
+  /** flags: virDomainCheckpointCreateFlags (REDEFINE, QUIESCE, REDEFINE_VALIDATE). */
+  async createCheckpoint(xml: string, flags = 0): Promise<Checkpoint> {
+    const h = await invoke('virDomainCheckpointCreateXML', this.args({ flags }), (n) =>
+      n.domainCheckpointCreateXML(this.handle, xml, flags),
+    );
+    return new Checkpoint(h);
+  }
+
+  /** flags: virDomainCheckpointListFlags. */
+  async listAllCheckpoints(flags = 0): Promise<Checkpoint[]> {
+    const hs = await invoke('virDomainListAllCheckpoints', this.args({ flags }), (n) =>
+      n.domainListAllCheckpoints(this.handle, flags),
+    );
+    return hs.map((h) => new Checkpoint(h));
+  }
+
+  async lookupCheckpointByName(name: string): Promise<Checkpoint> {
+    const h = await invoke('virDomainCheckpointLookupByName', this.args({ name }), (n) =>
+      n.domainCheckpointLookupByName(this.handle, name, 0),
+    );
+    return new Checkpoint(h, name);
+  }
+
+  /**
+   * Raw QEMU monitor pass-through (libvirt-qemu). Marks the domain tainted (custom-monitor).
+   * Default is QMP JSON text; `{ hmp: true }` sends a human monitor command.
+   */
+  qemuMonitorCommand(cmd: string, opts: { hmp?: boolean } = {}): Promise<string> {
+    const flags = opts.hmp ? virDomainQemuMonitorCommandFlags.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP : 0;
+    return invoke('virDomainQemuMonitorCommand', this.args({ cmd: cmd.slice(0, 200), flags }), (n) =>
+      n.domainQemuMonitorCommand(this.handle, cmd, flags),
+    );
+  }
+
+  /** QMP convenience: sends {execute, arguments} and returns the parsed `return` member. */
+  async qmp<T = unknown>(execute: string, args?: Record<string, unknown>): Promise<T> {
+    const reply = JSON.parse(
+      await this.qemuMonitorCommand(JSON.stringify(args ? { execute, arguments: args } : { execute })),
+    ) as { return: T };
+    return reply.return;
+  }
+}

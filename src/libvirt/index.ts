@@ -1,0 +1,47 @@
+// Public surface of the libvirt binding: typed, promise-based facade over the native addon.
+export * from './constants.generated';
+export { Checkpoint } from './checkpoint';
+export {
+  Connection,
+  wrappedFunctions,
+  type BlockJobEvent,
+  type DomainCapabilitiesQuery,
+  type DomainEventKind,
+  type DomainEventMap,
+  type DomainRef,
+  type JobCompletedEvent,
+  type LifecycleEvent,
+  type OpenOptions,
+  type Unsubscribe,
+} from './connection';
+export {
+  Domain,
+  type BlockInfo,
+  type DomainInfo,
+  type DomainState,
+  type JobStats,
+  type TypedParams,
+} from './domain';
+export {
+  LibvirtError,
+  fromNative,
+  isFreedHandle,
+  isLibvirtError,
+  isLibvirtNotFound,
+  type LibvirtErrorCodeName,
+  type LibvirtErrorDomainName,
+} from './errors';
+export { LibvirtObject } from './handle';
+export { loadBinding, type NativeBinding, type NativeHandle } from './native';
+export { StoragePool, StorageVolume, type StoragePoolInfo, type StorageVolumeInfo } from './storage';
+export {
+  DEFAULT_CHUNK_SIZE,
+  VolumeReadStream,
+  VolumeWriteStream,
+  downloadToFile,
+  splitHoles,
+  uploadFromFile,
+  type FileTransferResult,
+  type SparseChunk,
+  type TransferOptions,
+} from './streams';
