@@ -1,0 +1,82 @@
+// The dir pool driver: backups are qcow2 (compat 1.1) or raw files; an incremental is a qcow2 overlay
+// whose backing file is its parent's volume, so the chain is plain qcow2 that any tool can read.
+import type { StorageVolume } from '../../src/libvirt';
+import type { NewBackupVolume, PoolDriver, PoolRef, PushTarget } from '../../src/pool/driver';
+import { readStreamMetadata, writeStreamMetadata } from '../../src/pool/stream-metadata';
+import type { VolumeFormat } from '../../src/model';
+import { ErrorCodes, VolbackError } from '../../src/errors';
+
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Volume XML for a new backup or restore volume. Pure; `backingPath` makes it an overlay. */
+export function dirVolumeXml(spec: {
+  name: string;
+  format: VolumeFormat;
+  capacity: number;
+  backingPath?: string;
+}): string {
+  const compat = spec.format === 'qcow2' ? '<compat>1.1</compat>' : '';
+  const backing = spec.backingPath
+    ? `<backingStore><path>${escapeXml(spec.backingPath)}</path><format type='qcow2'/></backingStore>`
+    : '';
+  return (
+    `<volume type='file'><name>${escapeXml(spec.name)}</name>` +
+    `<capacity unit='bytes'>${spec.capacity}</capacity><allocation unit='bytes'>0</allocation>` +
+    `<target><format type='${spec.format}'/>${compat}<permissions><mode>0600</mode></permissions></target>` +
+    `${backing}</volume>`
+  );
+}
+
+async function pathOf(volume: StorageVolume): Promise<string> {
+  return volume.getPath();
+}
+
+export const dirDriver: PoolDriver = {
+  type: 'dir',
+  capabilities: {
+    fullFormats: ['qcow2', 'raw'],
+    incrementalOverlays: true,
+    pushTarget: 'file',
+  },
+
+  async createBackupVolume(pool: PoolRef, spec: NewBackupVolume): Promise<StorageVolume> {
+    let backingPath: string | undefined;
+    if (spec.parent) {
+      if (spec.format !== 'qcow2' || spec.parent.format !== 'qcow2') {
+        throw new VolbackError(
+          ErrorCodes.INVALID_INPUT,
+          `incremental backup ${spec.name} must be qcow2 on a qcow2 parent (dir pools keep increments as qcow2 overlays)`,
+          { fault: 'user' },
+        );
+      }
+      const parent = await pool.pool.lookupVolumeByName(spec.parent.name);
+      try {
+        backingPath = await pathOf(parent);
+      } finally {
+        parent.free();
+      }
+    }
+    return pool.pool.createVolume(dirVolumeXml({ ...spec, backingPath }));
+  },
+
+  createRestoreVolume(pool, spec) {
+    return pool.pool.createVolume(dirVolumeXml(spec));
+  },
+
+  async pushTarget(_pool, volume): Promise<PushTarget> {
+    const [path, xml] = await Promise.all([pathOf(volume), volume.getXMLDesc()]);
+    return { type: 'file', path, format: /<format type='raw'\/>/.test(xml) ? 'raw' : 'qcow2' };
+  },
+
+  async image(_pool, volume) {
+    const [path, xml] = await Promise.all([pathOf(volume), volume.getXMLDesc()]);
+    return { path, format: /<format type='raw'\/>/.test(xml) ? 'raw' : 'qcow2' };
+  },
+
+  writeMetadata: writeStreamMetadata,
+  readMetadata: readStreamMetadata,
+
+  async deleteVolume(_pool, volume) {
+    await volume.delete();
+  },
+};
