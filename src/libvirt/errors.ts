@@ -66,8 +66,14 @@ export class LibvirtError extends VolbackError {
   }
 }
 
+// Duck-typed: the addon's Error comes from Node's main realm, which is not `Error` inside a vm
+// context such as a jest test environment.
 function isNativeError(err: unknown): err is Error & NativeErrorFields {
-  return err instanceof Error && typeof (err as Partial<NativeErrorFields>).libvirtCode === 'number';
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as Partial<NativeErrorFields>).libvirtCode === 'number'
+  );
 }
 
 /**

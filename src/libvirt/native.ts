@@ -152,12 +152,15 @@ export interface NativeBinding {
 
 const FIX = 'run `npm run build:native` (needs libvirt-dev, g++, python3)';
 
-/** Where the addon may be: next to this file (ts-jest, ts-node) or in the source tree (dist builds). */
+/**
+ * Where the addon may be: $VOLBACK_LIBVIRT_BINDING if set, else next to this file (ts-jest, ts-node)
+ * or in the source tree (dist builds).
+ */
 export function bindingCandidates(): string[] {
   const rel = path.join('native', 'build', 'Release', 'volback_libvirt.node');
-  const list = [path.join(__dirname, rel), path.resolve(__dirname, '..', '..', '..', 'src', 'libvirt', rel)];
-  if (process.env.VOLBACK_LIBVIRT_BINDING) list.unshift(process.env.VOLBACK_LIBVIRT_BINDING);
-  return list;
+  // An explicit override is the only candidate, so a wrong override fails instead of being skipped.
+  if (process.env.VOLBACK_LIBVIRT_BINDING) return [process.env.VOLBACK_LIBVIRT_BINDING];
+  return [path.join(__dirname, rel), path.resolve(__dirname, '..', '..', '..', 'src', 'libvirt', rel)];
 }
 
 let cached: NativeBinding | undefined;

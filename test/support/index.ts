@@ -1,0 +1,19 @@
+// Test helpers shared by integration and system tests (names, cleanup, domain XML, libvirt setup).
+export { Cleanup } from './cleanup';
+export {
+  buildDomainXml,
+  chooseVirtType,
+  type TestDisk,
+  type TestDomainOptions,
+  type VirtType,
+} from './domain-xml';
+export {
+  SYSTEM_URI,
+  TEST_POOL_ROOT,
+  createDirPool,
+  createVolume,
+  openSystemConnection,
+  volumeXml,
+  type TestDirPool,
+} from './libvirt';
+export { TEST_PREFIX, uniqueName } from './names';
