@@ -2,7 +2,7 @@
 // whose backing file is its parent's volume, so the chain is plain qcow2 that any tool can read.
 import type { StorageVolume } from '../../src/libvirt';
 import type { NewBackupVolume, PoolDriver, PoolRef, PushTarget } from '../../src/pool/driver';
-import { readStreamMetadata, writeStreamMetadata } from '../../src/pool/stream-metadata';
+import { listStreamVolumeNames, readStreamMetadata, writeStreamMetadata } from '../../src/pool/stream-metadata';
 import type { VolumeFormat } from '../../src/model';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 
@@ -75,6 +75,7 @@ export const dirDriver: PoolDriver = {
 
   writeMetadata: writeStreamMetadata,
   readMetadata: readStreamMetadata,
+  listVolumeNames: listStreamVolumeNames,
 
   async deleteVolume(_pool, volume) {
     await volume.delete();

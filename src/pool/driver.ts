@@ -34,6 +34,8 @@ export interface PushTarget {
   format: VolumeFormat;
 }
 
+export type MetadataRead = { name: string; xml: string } | { name: string; error: Error };
+
 /** What a driver can do, as data the layer and the coordinator consult. */
 export interface PoolDriverCapabilities {
   /** Formats a full backup volume can take, preferred first. */
@@ -71,8 +73,14 @@ export interface PoolDriver {
    */
   writeMetadata(pool: PoolRef, name: string, xml: string): Promise<void>;
 
-  /** Reads a metadata document written by writeMetadata. */
-  readMetadata(pool: PoolRef, volume: StorageVolume): Promise<string>;
+  /**
+   * Reads many metadata documents at once (a catalog scan reads thousands); one unreadable volume
+   * gives an error entry, not a rejection. Results are in the order of `names`.
+   */
+  readMetadata(pool: PoolRef, names: readonly string[]): Promise<MetadataRead[]>;
+
+  /** Names of every volume in the pool (one listing call; the layer picks metadata volumes out). */
+  listVolumeNames(pool: PoolRef): Promise<string[]>;
 
   /** Deletes a volume; the caller has already checked no other backup depends on it. */
   deleteVolume(pool: PoolRef, volume: StorageVolume): Promise<void>;

@@ -1,0 +1,95 @@
+// The catalog scan: finds every backup set stored in the chosen pools, validates each metadata
+// document, and builds chains. Only what the pools hold is used, so a fresh host sees every backup.
+import type { Connection } from '../libvirt';
+import { ErrorCodes, VolbackError } from '../errors';
+import { logger } from '../log';
+import type { BackupSet } from '../model';
+import { closePools, openActivePools, type OpenPool } from '../pool/pool-layer';
+import { parseBackupVolumeName, parseMetadataVolumeName } from '../pool/volume-names';
+import { parseBackupSets } from '../xml';
+import { buildCatalog, filterSets, type Catalog, type SetFilter } from './chains';
+
+const log = logger('catalog');
+
+/** Where one copy of a set's metadata was found. */
+export interface StoredSet {
+  set: BackupSet;
+  pool: string;
+  metadataVolume: string;
+}
+
+export interface CatalogScan {
+  /** Chains over every valid set found (problems included). */
+  catalog: Catalog;
+  /** Every valid metadata copy, with its pool and volume. */
+  stored: StoredSet[];
+  /** Metadata volumes that could not be read or failed their schema: never listed as backups. */
+  invalid: Array<{ pool: string; volume: string; error: Error }>;
+  /** Data volumes that no valid metadata names (an interrupted backup, or a set whose metadata is bad). */
+  strayVolumes: Array<{ pool: string; volume: string }>;
+  /** Pools scanned. */
+  pools: string[];
+}
+
+export interface ScanOptions {
+  /** Pools to scan; every active pool of a supported type when absent. */
+  pools?: readonly string[];
+}
+
+async function scanPool(pool: OpenPool): Promise<Omit<CatalogScan, 'catalog' | 'pools'>> {
+  const names = await pool.driver.listVolumeNames(pool);
+  const metadataNames = names.filter((name) => parseMetadataVolumeName(name) !== undefined);
+  const reads = await pool.driver.readMetadata(pool, metadataNames);
+  const invalid: CatalogScan['invalid'] = [];
+  const docs: Array<{ xml: string; source: string; volume: string }> = [];
+  for (const read of reads) {
+    if ('error' in read) invalid.push({ pool: pool.name, volume: read.name, error: read.error });
+    else docs.push({ xml: read.xml, source: `volume ${read.name} in pool ${pool.name}`, volume: read.name });
+  }
+  const parsed = await parseBackupSets(docs);
+  const stored: StoredSet[] = [];
+  parsed.forEach((result, i) => {
+    if (result.ok) stored.push({ set: result.set, pool: pool.name, metadataVolume: docs[i].volume });
+    else invalid.push({ pool: pool.name, volume: docs[i].volume, error: result.error });
+  });
+  const referenced = new Set(
+    stored.flatMap(({ set }) => set.disks.filter((d) => d.volume?.pool === pool.name).map((d) => d.volume!.name)),
+  );
+  const strayVolumes = names
+    .filter((name) => parseBackupVolumeName(name) !== undefined && !referenced.has(name))
+    .map((volume) => ({ pool: pool.name, volume }));
+  for (const bad of invalid) log.warn(`metadata ${bad.volume} in pool ${bad.pool} is not a valid backup: ${bad.error.message}`);
+  return { stored, invalid, strayVolumes };
+}
+
+/** Scans pools for backup sets. A pool that cannot be read fails the scan with its name. */
+export async function scanCatalog(conn: Connection, options: ScanOptions = {}): Promise<CatalogScan> {
+  const pools = await openActivePools(conn, options.pools);
+  try {
+    const results = await Promise.all(
+      pools.map((pool) =>
+        scanPool(pool).catch((err: unknown) => {
+          throw new VolbackError(ErrorCodes.POOL_UNAVAILABLE, `cannot read backups in pool '${pool.name}'`, {
+            cause: err,
+          });
+        }),
+      ),
+    );
+    const stored = results.flatMap((r) => r.stored);
+    return {
+      catalog: buildCatalog(stored.map((s) => s.set)),
+      stored,
+      invalid: results.flatMap((r) => r.invalid),
+      strayVolumes: results.flatMap((r) => r.strayVolumes),
+      pools: pools.map((p) => p.name),
+    };
+  } finally {
+    closePools(pools);
+  }
+}
+
+/** The sets of a scan that match a filter, newest first, each once. */
+export function selectSets(scan: CatalogScan, filter: SetFilter = {}): BackupSet[] {
+  const unique = [...scan.catalog.sets.values()].map((entry) => entry.set);
+  return filterSets(unique, filter).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+}

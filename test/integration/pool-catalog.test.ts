@@ -1,0 +1,141 @@
+// The pool layer and catalog against real dir pools: metadata written through the pool layer is read
+// back by a fresh connection; chains, orphans, invalid metadata and stray volumes are told apart.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Connection } from '../../src/libvirt';
+import { Connection as LibvirtConnection } from '../../src/libvirt';
+import type { BackupSet, DiskBackup } from '../../src/model';
+import { ensureLocationPool, openPool, assertRoom, closePools } from '../../src/pool/pool-layer';
+import { backupVolumeName, metadataVolumeName } from '../../src/pool/volume-names';
+import { formatBackupSet } from '../../src/xml';
+import { scanCatalog, selectSets } from '../../src/core/catalog';
+import { Cleanup, TEST_POOL_ROOT, createDirPool, openSystemConnection, uniqueName, SYSTEM_URI } from '../support';
+
+const MiB = 1024 * 1024;
+
+function makeSet(over: { pool: string; domain: string; at: Date; parent?: BackupSet }): BackupSet {
+  const id = randomUUID();
+  const kind = over.parent ? 'incremental' : 'full';
+  const disk: DiskBackup = {
+    id: randomUUID(),
+    target: 'vda',
+    sourcePath: '/var/lib/libvirt/images/x.qcow2',
+    sourceFormat: 'qcow2',
+    volume: {
+      pool: over.pool,
+      name: backupVolumeName({ domain: over.domain, disk: 'vda', createdAt: over.at, setId: id, format: 'qcow2' }),
+      format: 'qcow2',
+    },
+    kind,
+    parentId: over.parent?.disks[0].id,
+    bitmap: `volback-${id}`,
+    virtualSize: 16 * MiB,
+    bytesCopied: MiB,
+  };
+  return {
+    id,
+    volbackVersion: '0.1.0',
+    mode: 'push',
+    kind,
+    state: 'complete',
+    createdAt: over.at,
+    parentId: over.parent?.id,
+    domain: { name: over.domain, uuid: '4dea22b3-1d52-d8f3-2516-782e98ab3fa0' },
+    disks: [disk],
+    domainXml: `<domain type='qemu'><name>${over.domain}</name></domain>`,
+  };
+}
+
+describe('pool layer and catalog on real dir pools', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+
+  beforeAll(async () => {
+    conn = await openSystemConnection();
+  });
+  afterAll(async () => {
+    await cleanup.run();
+    await conn.close();
+  });
+
+  it('creates the default backup pool on first use and reuses it afterwards', async () => {
+    const name = uniqueName('default');
+    const location = { pool: name, path: path.join(TEST_POOL_ROOT, name) };
+    const created = await ensureLocationPool(conn, location);
+    cleanup.add(`pool ${name}`, async () => {
+      const pool = await conn.lookupStoragePoolByName(name);
+      await pool.destroy().catch(() => undefined);
+      await pool.delete().catch(() => undefined);
+      await pool.undefine();
+      pool.free();
+    });
+    expect(created).toMatchObject({ name, type: 'dir', path: location.path });
+    expect(await created.pool.getAutostart()).toBe(true);
+    await created.pool.destroy(); // an inactive default pool is started again
+    const again = await ensureLocationPool(conn, location);
+    expect(await again.pool.isActive()).toBe(true);
+    await expect(assertRoom(again, Number.MAX_SAFE_INTEGER, 'disk vda')).rejects.toThrow(
+      new RegExp(`pool '${name}' has \\d+ bytes free but disk vda needs`),
+    );
+    closePools([created, again]);
+  });
+
+  it('refuses missing and unsupported pools by name', async () => {
+    await expect(openPool(conn, 'no-such-pool-here')).rejects.toThrow(/storage pool 'no-such-pool-here' does not exist/);
+  });
+
+  it('lists chains, orphans, invalid metadata and stray volumes from pool contents alone', async () => {
+    const { name: poolName } = await createDirPool(conn, cleanup, 'catalog');
+    const pool = await openPool(conn, poolName);
+    const domain = uniqueName('vm');
+    const t0 = new Date(Date.UTC(2026, 10, 26, 0, 15, 0, 123));
+    const full = makeSet({ pool: poolName, domain, at: t0 });
+    const inc1 = makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + 3600_000), parent: full });
+    const inc2 = makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + 7200_000), parent: inc1 });
+    const missingParent = makeSet({ pool: poolName, domain, at: t0 });
+    const orphan = makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + 9000_000), parent: missingParent });
+
+    // Real data volumes: the full and two overlays chained through backing stores.
+    let parent: BackupSet | undefined;
+    for (const set of [full, inc1, inc2]) {
+      const vol = await pool.driver.createBackupVolume(pool, {
+        name: set.disks[0].volume!.name,
+        format: 'qcow2',
+        capacity: 16 * MiB,
+        parent: parent ? { name: parent.disks[0].volume!.name, format: 'qcow2' } : undefined,
+      });
+      vol.free();
+      parent = set;
+    }
+    const incXml = await (await pool.pool.lookupVolumeByName(inc2.disks[0].volume!.name)).getXMLDesc();
+    expect(incXml).toContain(`<path>${pool.path}/${inc1.disks[0].volume!.name}</path>`);
+
+    for (const set of [full, inc1, inc2, orphan]) {
+      await pool.driver.writeMetadata(pool, metadataVolumeName({ domain, createdAt: set.createdAt, setId: set.id }), await formatBackupSet(set));
+    }
+    // A half-written document and a data volume nobody names (an interrupted backup).
+    const cut = (await formatBackupSet(makeSet({ pool: poolName, domain, at: t0 }))).slice(0, 200);
+    const cutName = metadataVolumeName({ domain, createdAt: t0, setId: randomUUID() });
+    await pool.driver.writeMetadata(pool, cutName, cut);
+    const strayName = backupVolumeName({ domain, disk: 'vdb', createdAt: t0, setId: randomUUID(), format: 'qcow2' });
+    (await pool.driver.createBackupVolume(pool, { name: strayName, format: 'qcow2', capacity: MiB })).free();
+    closePools([pool]);
+
+    // A second, fresh connection that never saw any of this.
+    const fresh = await LibvirtConnection.open(SYSTEM_URI);
+    try {
+      const scan = await scanCatalog(fresh, { pools: [poolName] });
+      const listed = selectSets(scan, { domainName: domain });
+      expect(listed.map((s) => s.id).sort()).toEqual([full.id, inc1.id, inc2.id, orphan.id].sort());
+      expect(listed.find((s) => s.id === inc2.id)).toEqual(inc2); // every field survives the pool
+      expect(scan.catalog.sets.get(inc2.id)!.restorable).toBe(true);
+      expect(scan.catalog.sets.get(orphan.id)!.restorable).toBe(false);
+      expect(scan.catalog.problems).toContainEqual(expect.objectContaining({ kind: 'orphan', setId: orphan.id }));
+      expect(scan.invalid.map((i) => i.volume)).toEqual([cutName]);
+      expect(scan.invalid[0].error.message).toContain(`volume ${cutName} in pool ${poolName}`);
+      expect(scan.strayVolumes).toEqual([{ pool: poolName, volume: strayName }]);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
