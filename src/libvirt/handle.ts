@@ -14,12 +14,13 @@ export async function invoke<T>(
   args: Record<string, unknown>,
   op: (native: NativeBinding) => Promise<T>,
 ): Promise<T> {
-  const caller = new Error().stack;
+  const caller: { stack?: string } = {};
+  Error.captureStackTrace(caller, invoke); // the JS call site, without this helper's frame
   log.debug(fn, args);
   try {
     return await op(loadBinding());
   } catch (err) {
-    throw fromNative(err, caller);
+    throw fromNative(err, caller.stack);
   }
 }
 
