@@ -54,7 +54,6 @@ ${cpu}  <on_poweroff>destroy</on_poweroff>
   <on_crash>destroy</on_crash>
   <devices>
 ${disks}
-    <graphics type='none'/>
     <memballoon model='none'/>
   </devices>
 </domain>`;
