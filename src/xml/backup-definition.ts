@@ -21,7 +21,7 @@ import {
   volumeNameProblem,
 } from './names';
 import { documentError, parseTree, renderXml, TreeReader, type OutElement, type XmlElement } from './tree';
-import { validateXml, type XmllintOptions } from './validate';
+import { validateXml, type ValidatorOptions } from './validate';
 
 const MODES = ['push', 'pull'] as const;
 const KINDS = ['auto', 'full', 'incremental'] as const;
@@ -158,7 +158,7 @@ function readDefinition(r: TreeReader, root: XmlElement): BackupDefinition {
 export async function parseBackupDefinition(
   xml: string,
   source: string,
-  options: XmllintOptions = {},
+  options: ValidatorOptions = {},
 ): Promise<BackupDefinition> {
   const validation = await validateXml(xml, 'backup-definition', source, options);
   const schemaError: XmlValidationError | undefined = validation.ok ? undefined : validation.error;
@@ -237,7 +237,7 @@ function definitionTree(def: BackupDefinition): OutElement {
  * The output is validated and re-read before it is returned, so an invalid definition is refused
  * here rather than written.
  */
-export async function formatBackupDefinition(def: BackupDefinition, options: XmllintOptions = {}): Promise<string> {
+export async function formatBackupDefinition(def: BackupDefinition, options: ValidatorOptions = {}): Promise<string> {
   const xml = renderXml(definitionTree(def));
   const source = '<formatted backup definition>';
   const validation = await validateXml(xml, 'backup-definition', source, options);

@@ -12,7 +12,7 @@ import {
   volumeNameProblem,
 } from './names';
 import { documentError, parseTree, renderXml, TreeReader, type OutElement, type XmlElement } from './tree';
-import { validateMany, validateXml, type BatchOptions, type XmllintOptions } from './validate';
+import { validateMany, validateXml, type BatchOptions, type ValidatorOptions } from './validate';
 
 /** The metadata format version this code reads and writes. */
 export const BACKUP_SET_FORMAT_VERSION = '1';
@@ -228,7 +228,7 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
  * @param source file path or volume name, used in error messages.
  * @throws XmlValidationError naming the source, line and element of the first problem.
  */
-export async function parseBackupSet(xml: string, source: string, options: XmllintOptions = {}): Promise<BackupSet> {
+export async function parseBackupSet(xml: string, source: string, options: ValidatorOptions = {}): Promise<BackupSet> {
   const validation = await validateXml(xml, 'backup-metadata', source, options);
   return readValidated(xml, source, validation.ok ? undefined : validation.error);
 }
@@ -250,8 +250,8 @@ async function readValidated(xml: string, source: string, schemaError?: XmlValid
 export type BackupSetResult = { ok: true; set: BackupSet } | { ok: false; error: XmlValidationError };
 
 /**
- * parseBackupSet for many documents (a catalog scan): few xmllint processes for the lot, and one
- * bad document does not stop the others. Results are in input order.
+ * parseBackupSet for many documents (a catalog scan): one validator worker hop per CPU for the lot,
+ * and one bad document does not stop the others. Results are in input order.
  */
 export async function parseBackupSets(
   docs: ReadonlyArray<{ xml: string; source: string }>,
@@ -338,7 +338,7 @@ function backupSetTree(set: BackupSet): OutElement {
  * that a later parseBackupSet would refuse. Failures are XmlValidationError with fault 'system'
  * (or VolbackError INVALID_INPUT for text XML cannot carry, such as control characters).
  */
-export async function formatBackupSet(set: BackupSet, options: XmllintOptions = {}): Promise<string> {
+export async function formatBackupSet(set: BackupSet, options: ValidatorOptions = {}): Promise<string> {
   const xml = renderXml(backupSetTree(set));
   const source = `<formatted backup set ${set.id}>`;
   const validation = await validateXml(xml, 'backup-metadata', source, options);

@@ -11,15 +11,13 @@ export {
   validateXml,
   assertValidXml,
   validateMany,
-  checkXmllint,
+  checkValidator,
   resolveSchemaDir,
   schemaFile,
-  xmllintArgv,
-  parseXmllintStderr,
-  XMLLINT_HINT,
   type SchemaName,
   type ValidationResult,
-  type XmllintOptions,
+  type ValidatorOptions,
   type BatchOptions,
+  type XmlDiagnostic,
 } from './validate';
 export * as names from './names';

@@ -1,5 +1,5 @@
 // <volbackupset> metadata: data-driven valid/invalid cases, byte-stable round trips, and a seeded
-// property test that random BackupSets survive format -> parse unchanged. Real xmllint throughout.
+// property test that random BackupSets survive format -> parse unchanged. Real libxml2 validation throughout.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, VolbackError, XmlValidationError } from '../../src/errors';
