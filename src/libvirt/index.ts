@@ -32,7 +32,13 @@ export {
   type LibvirtErrorDomainName,
 } from './errors';
 export { LibvirtObject } from './handle';
-export { loadBinding, type NativeBinding, type NativeHandle } from './native';
+export {
+  bindingCandidates,
+  loadBinding,
+  type NativeBinding,
+  type NativeDomainEvent,
+  type NativeHandle,
+} from './native';
 export { StoragePool, StorageVolume, type StoragePoolInfo, type StorageVolumeInfo } from './storage';
 export {
   DEFAULT_CHUNK_SIZE,

@@ -1,5 +1,9 @@
 // Domain and checkpoint facade, freed handles and domain events against test:///default.
+import { execFile } from 'child_process';
+import fs from 'fs';
+import { promisify } from 'util';
 import {
+  bindingCandidates,
   Connection,
   Domain,
   LibvirtError,
@@ -184,6 +188,23 @@ describe('libvirt domains (test:///default)', () => {
     await waitFor(() => calls > 0);
     await unsubscribe();
     expect(await dom.isPersistent()).toBe(true);
+  });
+});
+
+describe('libvirt event subscriptions and process lifetime', () => {
+  it("a live subscription does not keep Node running (unref'd thread-safe function)", async () => {
+    const addon = bindingCandidates().find((p) => fs.existsSync(p))!;
+    const script = `
+      const n = require(${JSON.stringify(addon)});
+      (async () => {
+        const c = await n.connectOpen('test:///default', 0);
+        await n.domainEventRegister(c, null, 0, () => {});
+        process.stdout.write('subscribed');
+      })();`;
+    const started = Date.now();
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 10_000 });
+    expect(stdout).toBe('subscribed');
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 

@@ -51,6 +51,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   StartEventLoopOnce();
   // Errors raised on the main thread (e.g. by virStreamAbort in a finalizer) must not print either.
   virSetErrorFunc(nullptr, SilentErrorHandler);
+  napi_env raw = env;
+  env.AddCleanupHook([raw] { ShutdownEventsForEnv(raw); });
   exports.Set("NativeHandle", Handle::Init(env));
   for (const auto& e : Registry()) exports.Set(e.js, Napi::Function::New(env, e.fn, e.js));
   exports.Set("wrappedFunctions", Napi::Function::New(env, WrappedFunctions, "wrappedFunctions"));

@@ -175,7 +175,9 @@ struct Registrar {
   Registrar(std::initializer_list<ExportEntry> entries);
 };
 
-/** Domain event subscriptions (events.cc). */
+/** Starts libvirt's default event loop on its own thread, once per process (addon.cc). */
 void StartEventLoopOnce();
+/** Stops event delivery into an environment being torn down (events.cc). */
+void ShutdownEventsForEnv(napi_env env);
 
 }  // namespace vb

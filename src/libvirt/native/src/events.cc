@@ -3,6 +3,8 @@
 // Each registration owns one Subscription holding an unref'd TSFN, so a registered callback never
 // keeps Node alive. libvirt calls FreeSubscription once it will never call back again (after
 // virConnectDomainEventDeregisterAny, or when the connection goes away); that releases the TSFN.
+#include <set>
+
 #include "shapes.h"
 
 namespace vb {
@@ -10,7 +12,20 @@ namespace vb {
 struct Subscription {
   Napi::ThreadSafeFunction tsfn;
   int eventId;
+  napi_env env;
+  bool alive = true;  // false once the env is torn down: its TSFN must not be touched again
 };
+
+// Guards every Subscription's `alive` and TSFN use against environment teardown, which can race
+// with libvirt's event thread at process exit.
+static std::mutex gSubsMutex;
+static std::set<Subscription*> gSubs;
+
+void ShutdownEventsForEnv(napi_env env) {
+  std::lock_guard<std::mutex> lock(gSubsMutex);
+  for (auto* sub : gSubs)
+    if (sub->env == env) sub->alive = false;
+}
 
 struct EventPayload {
   explicit EventPayload(int id) : eventId(id) {}
@@ -28,7 +43,11 @@ struct EventPayload {
 
 static void FreeSubscription(void* opaque) {
   auto* sub = static_cast<Subscription*>(opaque);
-  sub->tsfn.Release();
+  {
+    std::lock_guard<std::mutex> lock(gSubsMutex);
+    gSubs.erase(sub);
+    if (sub->alive) sub->tsfn.Release();
+  }
   delete sub;
 }
 
@@ -39,6 +58,11 @@ static void Deliver(void* opaque, EventPayload* p, virDomainPtr dom) {
   char uuid[VIR_UUID_STRING_BUFLEN] = {0};
   if (virDomainGetUUIDString(dom, uuid) == 0) p->domainUUID = uuid;
   virResetLastError();
+  std::lock_guard<std::mutex> lock(gSubsMutex);
+  if (!sub->alive) {
+    delete p;
+    return;
+  }
   napi_status st = sub->tsfn.NonBlockingCall(p, [](Napi::Env env, Napi::Function cb, EventPayload* p) {
     std::unique_ptr<EventPayload> owned(p);
     if (env == nullptr || cb.IsEmpty()) return;
@@ -104,8 +128,12 @@ VB_FN(DomainEventRegister) {
     default: throw Napi::RangeError::New(env, "domainEventRegister: unsupported event id " + std::to_string(eventId));
   }
   auto* sub = new Subscription{
-      Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "volback-libvirt-event", 0, 1), eventId};
-  sub->tsfn.Unref(env);  // an event subscription alone must not keep the process alive
+      Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "volback-libvirt-event", 0, 1), eventId, env};
+  sub->tsfn.Unref(env);
+  {
+    std::lock_guard<std::mutex> lock(gSubsMutex);
+    gSubs.insert(sub);
+  }  // an event subscription alone must not keep the process alive
   auto id = std::make_shared<int>(-1);
   return Run(
       env, "virConnectDomainEventRegisterAny",
