@@ -100,3 +100,33 @@ export async function imagesEqual(a: ImageRef, b: ImageRef): Promise<boolean> {
   const { exitCode } = await run(compareArgv(a, b), { okExitCodes: [1] });
   return exitCode === 0;
 }
+
+/** `qemu-img map` of the top layer only: which extents the image itself holds. */
+export const mapArgv = (image: ImageRef): string[] => [
+  'qemu-img',
+  'map',
+  '-U',
+  '--output=json',
+  '-f',
+  image.format,
+  image.path,
+];
+
+interface MapExtent {
+  start: number;
+  length: number;
+  depth: number;
+  data: boolean;
+  zero?: boolean;
+}
+
+/** Bytes of data stored in the image's own layer (not its backing files). Pure. */
+export function topLayerDataBytes(extents: readonly MapExtent[]): number {
+  return extents.filter((e) => e.depth === 0 && e.data).reduce((sum, e) => sum + e.length, 0);
+}
+
+/** How many bytes of guest data the image itself holds (what a backup into it copied). */
+export async function storedDataBytes(image: ImageRef): Promise<number> {
+  const { stdout } = await run(mapArgv(image));
+  return topLayerDataBytes(JSON.parse(stdout) as MapExtent[]);
+}

@@ -17,3 +17,4 @@ export {
   type TestDirPool,
 } from './libvirt';
 export { TEST_PREFIX, uniqueName } from './names';
+export { createTestDomain, sameContent, type TestDomain, type TestDomainDisk } from './test-domain';

@@ -1,0 +1,97 @@
+// Runs one libvirt push backup job to its end: start, progress, cancel, and the final verdict.
+import {
+  virDomainBackupBeginFlags,
+  virDomainGetJobStatsFlags,
+  virDomainJobType,
+  type Connection,
+  type Domain,
+  type TypedParams,
+} from '../libvirt';
+import { ErrorCodes, VolbackError } from '../errors';
+import { logger } from '../log';
+
+const log = logger('backup-job');
+
+export interface JobProgress {
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface PushJobOptions {
+  backupXml: string;
+  checkpointXml?: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: JobProgress) => void;
+  /** How often job stats are polled for progress (the completion event usually ends the wait first). */
+  pollMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const progressOf = (stats: TypedParams): JobProgress => ({
+  bytesDone: Number(stats.disk_processed ?? 0),
+  bytesTotal: Number(stats.disk_total ?? 0),
+});
+
+/**
+ * Starts the job and resolves with its final statistics once QEMU finished every disk. Rejects with
+ * ERR_CANCELLED after an abort (the signal), ERR_JOB_FAILED when the job failed. The caller owns
+ * cleanup of targets and checkpoint in both cases.
+ */
+export async function runPushJob(conn: Connection, domain: Domain, options: PushJobOptions): Promise<TypedParams> {
+  const uuid = await domain.getUUIDString();
+  let completed: TypedParams | undefined;
+  let wake: () => void = () => undefined;
+  const unsubscribe = await conn.onDomainEvent(
+    'jobCompleted',
+    (event) => {
+      if (event.domain.uuid !== uuid) return;
+      completed = event.stats;
+      wake();
+    },
+    { domain },
+  );
+  let aborted = false;
+  const abort = (): void => {
+    aborted = true;
+    log.info(`cancelling the backup job of ${uuid}`);
+    domain.abortJob().catch((err: Error) => log.warn(`abort failed: ${err.message}`));
+    wake();
+  };
+  try {
+    if (options.signal?.aborted) throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled before it started');
+    await domain.backupBegin(
+      options.backupXml,
+      options.checkpointXml ?? null,
+      virDomainBackupBeginFlags.VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL,
+    );
+    options.signal?.addEventListener('abort', abort, { once: true });
+    for (;;) {
+      if (!completed) {
+        const current = await domain.getJobStats();
+        if (current.type !== virDomainJobType.VIR_DOMAIN_JOB_NONE) {
+          options.onProgress?.(progressOf(current.stats));
+          await Promise.race([sleep(options.pollMs ?? 250), new Promise<void>((resolve) => (wake = resolve))]);
+          continue;
+        }
+      }
+      // The job is over: its completed statistics say how it ended.
+      const final = await domain.getJobStats(virDomainGetJobStatsFlags.VIR_DOMAIN_JOB_STATS_COMPLETED);
+      const stats = { ...(completed ?? {}), ...final.stats };
+      if (final.type === virDomainJobType.VIR_DOMAIN_JOB_COMPLETED && !aborted) {
+        options.onProgress?.(progressOf(stats));
+        return stats;
+      }
+      if (aborted || final.type === virDomainJobType.VIR_DOMAIN_JOB_CANCELLED) {
+        throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled', { fault: 'user' });
+      }
+      throw new VolbackError(
+        ErrorCodes.JOB_FAILED,
+        `backup job failed: ${String(stats.errmsg ?? 'libvirt gave no reason')}`,
+      );
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    await unsubscribe().catch(() => undefined);
+  }
+}

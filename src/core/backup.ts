@@ -1,0 +1,292 @@
+// The backup coordinator: one consistent full or incremental backup of a domain's disks into pool
+// volumes, with the metadata committed last. See docs/architecture.md, "The backup coordinator".
+import { randomUUID } from 'node:crypto';
+import {
+  isLibvirtNotFound,
+  virDomainCreateFlags,
+  virDomainDestroyFlagsValues,
+  virDomainXMLFlags,
+  type Connection,
+  type Domain,
+} from '../libvirt';
+import { ErrorCodes, VolbackError } from '../errors';
+import { logger } from '../log';
+import type { BackupDefinition, BackupSet, DiskBackup, VolumeFormat } from '../model';
+import type { PushTarget } from '../pool/driver';
+import { assertRoom, closePools, ensureLocationPool, openPool, type OpenPool } from '../pool/pool-layer';
+import { metadataVolumeName } from '../pool/volume-names';
+import { imageInfo, storedDataBytes } from '../tools/qemu-img';
+import { VOLBACK_VERSION } from '../version';
+import { formatBackupSet } from '../xml';
+import { parseDomainXml, type DomainSummary } from '../xml/libvirt-domain';
+import { checkpointXml, planBackup, pushBackupXml, type BackupPlan, type DiskFacts } from './backup-plan';
+import { runPushJob, type JobProgress } from './backup-job';
+import { scanCatalog, type CatalogScan } from './catalog';
+import { assessBase, checkpointRecord, dropVolbackCheckpoints, removeCheckpoint } from './checkpoints';
+import { lockDomain } from './domain-lock';
+import { UndoStack } from './undo';
+
+const log = logger('backup');
+
+export interface BackupDefaults {
+  /** Pool for disks without a target, created as a dir pool at `path` on first use. */
+  pool: string;
+  path: string;
+  format: VolumeFormat;
+}
+
+export type BackupPhase = 'preparing' | 'copying' | 'committing' | 'done';
+
+export interface BackupProgress extends JobProgress {
+  phase: BackupPhase;
+  setId: string;
+}
+
+export interface CreateBackupOptions {
+  /** Parsed `<volbackup>` definition; all disks, kind auto, default location when absent. */
+  definition?: BackupDefinition;
+  defaults: BackupDefaults;
+  signal?: AbortSignal;
+  onProgress?: (progress: BackupProgress) => void;
+  /** Directory of the per-domain job locks (tests use their own). */
+  lockDir?: string;
+}
+
+export interface BackupResult {
+  set: BackupSet;
+  plan: BackupPlan;
+  /** Where the metadata (the commit point) was written. */
+  metadata: Array<{ pool: string; volume: string }>;
+}
+
+const DEFAULT_DEFINITION: BackupDefinition = { mode: 'push', kind: 'auto', disks: [] };
+
+async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record<string, DiskFacts>> {
+  const facts: Record<string, DiskFacts> = {};
+  for (const disk of summary.disks) {
+    if (disk.device !== 'disk' || !disk.sourcePath) continue;
+    const block = await domain.getBlockInfo(disk.target);
+    const compat =
+      disk.format === 'qcow2' ? (await imageInfo({ path: disk.sourcePath, format: 'qcow2' })).compat : undefined;
+    facts[disk.target] = { virtualSize: block.capacity, allocation: block.allocation || block.capacity, compat };
+  }
+  return facts;
+}
+
+/** The chain of `set` from its full to itself, from a scan. */
+function ancestry(scan: CatalogScan, set: BackupSet): BackupSet[] {
+  const chain: BackupSet[] = [];
+  for (let current: BackupSet | undefined = set; current; ) {
+    chain.unshift(current);
+    current = current.parentId ? scan.catalog.sets.get(current.parentId)?.set : undefined;
+  }
+  return chain;
+}
+
+/** The set an incremental builds on: the named one, or the domain's latest restorable push backup. */
+function chooseBase(scan: CatalogScan, uuid: string, definition: BackupDefinition): BackupSet | undefined {
+  if (definition.kind === 'full') return undefined;
+  const from = definition.incrementalFrom;
+  if (from && from !== 'latest') {
+    const entry = scan.catalog.sets.get(from);
+    if (!entry || entry.set.domain.uuid !== uuid) {
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${from} of this domain was not found in any active pool`, {
+        fault: 'user',
+      });
+    }
+    if (!entry.restorable) {
+      throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `backup set ${from} is not restorable: ${entry.problems.map((p) => p.message).join('; ')}`, {
+        fault: 'user',
+      });
+    }
+    return entry.set;
+  }
+  return [...scan.catalog.sets.values()]
+    .filter((e) => e.restorable && e.set.domain.uuid === uuid && e.set.state === 'complete' && e.set.checkpoint)
+    .map((e) => e.set)
+    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
+}
+
+async function openTargetPools(
+  conn: Connection,
+  plan: BackupPlan,
+  definition: BackupDefinition,
+  defaults: BackupDefaults,
+): Promise<Map<string, OpenPool>> {
+  const location = {
+    pool: definition.location?.pool ?? defaults.pool,
+    path: definition.location?.path ?? defaults.path,
+  };
+  const pools = new Map<string, OpenPool>();
+  try {
+    for (const name of new Set(plan.disks.map((d) => d.pool))) {
+      pools.set(name, name === location.pool ? await ensureLocationPool(conn, location) : await openPool(conn, name));
+    }
+    for (const [name, pool] of pools) {
+      const disks = plan.disks.filter((d) => d.pool === name);
+      await assertRoom(pool, disks.reduce((sum, d) => sum + d.maxBytes, 0), `the backup of ${disks.map((d) => d.target).join(', ')}`);
+      if (pool.driver.capabilities.pushTarget === 'network') {
+        throw new VolbackError(ErrorCodes.POOL_UNSUPPORTED, `pool '${name}' (${pool.type}) cannot receive push backups yet`, {
+          fault: 'user',
+        });
+      }
+    }
+    return pools;
+  } catch (err) {
+    closePools([...pools.values()]);
+    throw err;
+  }
+}
+
+/**
+ * Backs up a domain. Running domains are backed up live; a shut-off domain is started paused for the
+ * job and stopped again. On any failure or cancel, every volume and the checkpoint this run created
+ * are removed, and nothing is listed; the domain's own disks are only ever read.
+ */
+export async function createBackup(conn: Connection, domainName: string, options: CreateBackupOptions): Promise<BackupResult> {
+  const definition = options.definition ?? DEFAULT_DEFINITION;
+  if (definition.mode !== 'push') {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, "this definition is for a pull-mode (external) backup; use beginExternalBackup", {
+      fault: 'user',
+    });
+  }
+  let domain: Domain;
+  try {
+    domain = await conn.lookupDomainByName(domainName);
+  } catch (err) {
+    if (isLibvirtNotFound(err)) throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, { fault: 'user', cause: err });
+    throw err;
+  }
+  const uuid = await domain.getUUIDString();
+  const lock = lockDomain(uuid, `backup of ${domainName}`, options.lockDir);
+  const undo = new UndoStack();
+  const setId = randomUUID();
+  const report = (phase: BackupPhase, progress: JobProgress = { bytesDone: 0, bytesTotal: 0 }): void =>
+    options.onProgress?.({ phase, setId, ...progress });
+  let startedPaused = false;
+  let pools = new Map<string, OpenPool>();
+  try {
+    report('preparing');
+    if (!(await domain.isActive())) {
+      // libvirt's backup job needs a running QEMU: paused, no guest code runs and the disks stay as they are.
+      log.info(`${domainName} is shut off: starting it paused for the backup`);
+      await domain.create(virDomainCreateFlags.VIR_DOMAIN_START_PAUSED);
+      startedPaused = true;
+    }
+    const [liveXml, inactiveXml] = await Promise.all([
+      domain.getXMLDesc(),
+      domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
+    ]);
+    const summary = await parseDomainXml(liveXml);
+    const facts = await diskFacts(domain, summary);
+    const scan = await scanCatalog(conn);
+    const baseSet = chooseBase(scan, uuid, definition);
+    const base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
+    if (base && !base.usable) {
+      log.warn(`${domainName}: taking a full backup instead of an incremental: ${base.reason}`);
+      await dropVolbackCheckpoints(domain);
+    }
+    const createdAt = new Date();
+    const plan = planBackup({
+      domain: { name: domainName, uuid, disks: summary.disks },
+      definition,
+      facts,
+      base,
+      defaults: { pool: options.defaults.pool, format: options.defaults.format },
+      setId,
+      createdAt,
+    });
+    for (const note of plan.notes) log.warn(`${domainName}: ${note}`);
+    for (const skip of plan.skipped) log.info(`${domainName}: skipping ${skip.target}: ${skip.reason}`);
+
+    pools = await openTargetPools(conn, plan, definition, options.defaults);
+    const targets: Record<string, PushTarget> = {};
+    for (const disk of plan.disks) {
+      const pool = pools.get(disk.pool)!;
+      const volume = await pool.driver.createBackupVolume(pool, {
+        name: disk.volumeName,
+        format: disk.format,
+        capacity: disk.virtualSize,
+        parent: disk.parent?.volume ? { name: disk.parent.volume.name, format: disk.parent.volume.format } : undefined,
+      });
+      undo.push(`volume ${disk.volumeName} in pool ${disk.pool}`, () => pool.driver.deleteVolume(pool, volume).finally(() => volume.free()));
+      targets[disk.target] = await pool.driver.pushTarget(pool, volume);
+    }
+
+    const allTargets = summary.disks.map((d) => d.target);
+    if (plan.checkpointName) {
+      const name = plan.checkpointName;
+      undo.push(`checkpoint ${name}`, () => removeCheckpoint(domain, name));
+    }
+    report('copying');
+    await runPushJob(conn, domain, {
+      backupXml: pushBackupXml(plan, allTargets, targets),
+      checkpointXml: checkpointXml(plan, allTargets),
+      signal: options.signal,
+      onProgress: (p) => report('copying', p),
+    });
+
+    report('committing');
+    const disks: DiskBackup[] = [];
+    for (const disk of plan.disks) {
+      disks.push({
+        id: randomUUID(),
+        target: disk.target,
+        sourcePath: disk.sourcePath,
+        sourceFormat: disk.sourceFormat,
+        volume: { pool: disk.pool, name: disk.volumeName, format: disk.format },
+        kind: disk.kind,
+        parentId: disk.parent?.id,
+        bitmap: disk.bitmap ? plan.checkpointName : undefined,
+        virtualSize: disk.virtualSize,
+        bytesCopied: await storedDataBytes({ path: targets[disk.target].path, format: disk.format }),
+      });
+    }
+    const set: BackupSet = {
+      id: setId,
+      volbackVersion: VOLBACK_VERSION,
+      mode: 'push',
+      kind: plan.kind,
+      state: 'complete',
+      createdAt,
+      completedAt: new Date(),
+      parentId: plan.parent?.id,
+      domain: { name: domainName, uuid },
+      checkpoint: plan.checkpointName ? await checkpointRecord(domain, plan.checkpointName) : undefined,
+      fallbackReason: plan.fallbackReason,
+      description: definition.description,
+      disks,
+      domainXml: inactiveXml,
+    };
+    const xml = await formatBackupSet(set);
+    const metadata: BackupResult['metadata'] = [];
+    const metadataName = metadataVolumeName({ domain: domainName, createdAt, setId });
+    for (const pool of pools.values()) {
+      await pool.driver.writeMetadata(pool, metadataName, xml);
+      undo.push(`metadata ${metadataName} in pool ${pool.name}`, async () => {
+        const volume = await pool.pool.lookupVolumeByName(metadataName);
+        await pool.driver.deleteVolume(pool, volume).finally(() => volume.free());
+      });
+      metadata.push({ pool: pool.name, volume: metadataName });
+    }
+    undo.commit();
+    log.info(`${domainName}: ${set.kind} backup ${setId} complete (${disks.map((d) => `${d.target}: ${d.bytesCopied} bytes`).join(', ')})`);
+    report('done');
+    return { set, plan, metadata };
+  } catch (err) {
+    const failed = await undo.revert();
+    if (failed.length) log.warn(`${domainName}: cleanup left behind: ${failed.join(', ')}`);
+    throw err;
+  } finally {
+    closePools([...pools.values()]);
+    if (startedPaused) {
+      // A graceful stop lets QEMU store the persistent bitmaps in the qcow2 files.
+      await domain
+        .destroy(virDomainDestroyFlagsValues.VIR_DOMAIN_DESTROY_GRACEFUL)
+        .catch(() => domain.destroy())
+        .catch((err: Error) => log.warn(`could not stop ${domainName} after the backup: ${err.message}`));
+    }
+    domain.free();
+    lock.release();
+  }
+}

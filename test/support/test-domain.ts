@@ -1,0 +1,111 @@
+// A real QEMU test domain with qcow2 (compat 1.1) disks, known writes through HMP qemu-io, and a
+// model of every disk's expected content (a local sparse raw file) to compare backups against.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  virDomainUndefineFlagsValues,
+  type Connection,
+  type Domain,
+} from '../../src/libvirt';
+import { imagesEqual, type ImageRef } from '../../src/tools/qemu-img';
+import type { Cleanup } from './cleanup';
+import { buildDomainXml, chooseVirtType, type VirtType } from './domain-xml';
+import { createDirPool, createVolume, type TestDirPool } from './libvirt';
+import { uniqueName } from './names';
+
+export interface TestDomainDisk {
+  target: string;
+  path: string;
+  size: number;
+  /** A sparse raw file holding what the disk should contain now. */
+  modelPath: string;
+}
+
+export interface TestDomain {
+  name: string;
+  domain: Domain;
+  pool: TestDirPool;
+  virtType: VirtType;
+  xml: string;
+  disks: TestDomainDisk[];
+  /** Writes `length` bytes of `pattern` at `offset` into the running domain's disk and into its model. */
+  write(target: string, pattern: number, offset: number, length: number): Promise<void>;
+  /** Copies the disk's current model, to compare a backup of this moment with later. */
+  snapshotModel(target: string, label: string): string;
+}
+
+const aliasIndex = (target: string): number => target.charCodeAt(target.length - 1) - 'a'.charCodeAt(0);
+
+/** Fills [offset, offset+length) of a local file with one byte value. */
+function writePattern(file: string, pattern: number, offset: number, length: number): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const chunk = Buffer.alloc(Math.min(length, 4 * 1024 * 1024), pattern);
+    for (let done = 0; done < length; ) {
+      const n = Math.min(chunk.length, length - done);
+      fs.writeSync(fd, chunk, 0, n, offset + done);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Defines (and unless `start: false`, starts) a domain with one qcow2 disk per size, in a fresh dir
+ * pool. Everything is registered on `cleanup` (domain undefined with its checkpoint metadata).
+ */
+export async function createTestDomain(
+  conn: Connection,
+  cleanup: Cleanup,
+  options: { diskSizes: number[]; start?: boolean; label?: string },
+): Promise<TestDomain> {
+  const virtType = await chooseVirtType(conn);
+  const pool = await createDirPool(conn, cleanup, options.label ?? 'dom');
+  const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-model-'));
+  cleanup.add(`model ${modelDir}`, async () => fs.rmSync(modelDir, { recursive: true, force: true }));
+  const disks: TestDomainDisk[] = [];
+  for (const [i, size] of options.diskSizes.entries()) {
+    const target = `vd${String.fromCharCode(97 + i)}`;
+    const volume = await createVolume(pool.pool, cleanup, `${target}.qcow2`, size);
+    const modelPath = path.join(modelDir, `${target}.raw`);
+    fs.writeFileSync(modelPath, '');
+    fs.truncateSync(modelPath, size);
+    disks.push({ target, path: await volume.getPath(), size, modelPath });
+  }
+  const name = uniqueName(options.label ?? 'vm');
+  const xml = buildDomainXml({ name, virtType, disks: disks.map((d) => ({ path: d.path, target: d.target })) });
+  const domain = await conn.defineDomain(xml);
+  cleanup.domain(domain, virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA);
+  if (options.start !== false) await domain.create();
+  return {
+    name,
+    domain,
+    pool,
+    virtType,
+    xml,
+    disks,
+    async write(target, pattern, offset, length) {
+      const disk = disks.find((d) => d.target === target)!;
+      const device = `/machine/peripheral/virtio-disk${aliasIndex(target)}/virtio-backend`;
+      const out = await domain.qemuMonitorCommand(
+        `qemu-io -d ${device} "write -P 0x${pattern.toString(16)} ${offset} ${length}"`,
+        { hmp: true },
+      );
+      if (/error|fail/i.test(out)) throw new Error(`qemu-io write on ${target} failed: ${out}`);
+      writePattern(disk.modelPath, pattern, offset, length);
+    },
+    snapshotModel(target, label) {
+      const disk = disks.find((d) => d.target === target)!;
+      const copy = path.join(modelDir, `${target}.${label}.raw`);
+      fs.copyFileSync(disk.modelPath, copy);
+      return copy;
+    },
+  };
+}
+
+/** True when a backup image (chain included) has exactly the content of a model file. */
+export function sameContent(image: ImageRef, modelPath: string): Promise<boolean> {
+  return imagesEqual(image, { path: modelPath, format: 'raw' });
+}
