@@ -78,6 +78,19 @@ describe('libvirt binding on qemu:///system', () => {
     expect(await conn.isAlive()).toBe(true);
   });
 
+  it('opens remote URIs through the remote driver and maps their failures (qemu+tcp, qemu+ssh)', async () => {
+    // Nothing listens on port 1: proves the URI is parsed and the remote driver's error mapped.
+    const tcp = await Connection.open('qemu+tcp://127.0.0.1:1/system').catch((e: unknown) => e);
+    expect(isLibvirtError(tcp, 'VIR_FROM_RPC')).toBe(true);
+    const ssh = await Connection.open('qemu+ssh://nobody@127.0.0.1:1/system?no_tty=1').catch(
+      (e: unknown) => e,
+    );
+    expect(isLibvirtError(ssh)).toBe(true);
+    const ro = await Connection.open('qemu:///system', { readOnly: true });
+    expect(await ro.isAlive()).toBe(true);
+    await ro.close();
+  });
+
   it('runs the domain and reads state, info, XML, block info and job stats', async () => {
     expect(await dom.isActive()).toBe(true);
     expect((await dom.getState()).state).toBe(virDomainState.VIR_DOMAIN_RUNNING);
