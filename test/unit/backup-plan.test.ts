@@ -1,0 +1,138 @@
+// The backup planner: disk selection, full vs incremental per disk, targets, names, libvirt XML.
+import type { BackupDefinition, BackupSet } from '../../src/model';
+import { checkpointXml, planBackup, pushBackupXml, type PlanInput } from '../../src/core/backup-plan';
+import type { DomainDisk } from '../../src/xml/libvirt-domain';
+
+const disk = (target: string, over: Partial<DomainDisk> = {}): DomainDisk => ({
+  target,
+  device: 'disk',
+  type: 'file',
+  sourcePath: `/img/${target}.qcow2`,
+  format: 'qcow2',
+  readonly: false,
+  ...over,
+});
+
+const MiB = 1024 * 1024;
+const createdAt = new Date(Date.UTC(2026, 10, 26, 0, 15, 0, 123));
+const SET = '1a2b3c4d-0000-4000-8000-000000000001';
+
+function input(over: Partial<PlanInput> = {}): PlanInput {
+  return {
+    domain: { name: 'vm1', uuid: 'u-1', disks: [disk('vda'), disk('vdb'), disk('sda', { device: 'cdrom', sourcePath: undefined })] },
+    definition: { mode: 'push', kind: 'auto', disks: [] },
+    facts: {
+      vda: { virtualSize: 64 * MiB, allocation: 10 * MiB, compat: '1.1' },
+      vdb: { virtualSize: 32 * MiB, allocation: 32 * MiB, compat: '1.1' },
+    },
+    base: undefined,
+    defaults: { pool: 'volback', format: 'qcow2' },
+    setId: SET,
+    createdAt,
+    ...over,
+  };
+}
+
+function baseSet(): BackupSet {
+  return {
+    id: 'b0000000-0000-4000-8000-000000000000',
+    volbackVersion: '0.1.0',
+    mode: 'push',
+    kind: 'full',
+    state: 'complete',
+    createdAt: new Date(createdAt.getTime() - 3600_000),
+    domain: { name: 'vm1', uuid: 'u-1' },
+    checkpoint: { name: 'volback-b0000000-0000-4000-8000-000000000000', xml: '<domaincheckpoint/>' },
+    disks: [
+      { id: 'd-vda', target: 'vda', sourcePath: '/img/vda.qcow2', sourceFormat: 'qcow2', volume: { pool: 'fast', name: 'vm1.vda.old.qcow2', format: 'qcow2' }, kind: 'full', virtualSize: 64 * MiB, bytesCopied: MiB },
+    ],
+    domainXml: '<domain/>',
+  };
+}
+
+describe('planBackup', () => {
+  it('backs up every disk with defaults and skips devices that are not disks', () => {
+    const plan = planBackup(input());
+    expect(plan.kind).toBe('full');
+    expect(plan.checkpointName).toBe(`volback-${SET}`);
+    expect(plan.disks.map((d) => [d.target, d.pool, d.volumeName, d.format, d.kind, d.bitmap])).toEqual([
+      ['vda', 'volback', 'vm1.vda.20261126T001500Z-1a2b3c4d.qcow2', 'qcow2', 'full', true],
+      ['vdb', 'volback', 'vm1.vdb.20261126T001500Z-1a2b3c4d.qcow2', 'qcow2', 'full', true],
+    ]);
+    expect(plan.skipped).toEqual([{ target: 'sda', reason: 'cdrom devices are not backed up' }]);
+    expect(plan.disks[0].maxBytes).toBeGreaterThanOrEqual(10 * MiB);
+  });
+
+  it("honours backup='no', per-disk targets and the definition's location", () => {
+    const definition: BackupDefinition = {
+      mode: 'push',
+      kind: 'full',
+      location: { pool: 'other' },
+      disks: [
+        { name: 'vda', backup: true, target: { pool: 'fast', volume: 'manual.raw', format: 'raw' } },
+        { name: 'vdb', backup: false },
+      ],
+    };
+    const plan = planBackup(input({ definition }));
+    expect(plan.disks.map((d) => [d.target, d.pool, d.volumeName, d.format])).toEqual([['vda', 'fast', 'manual.raw', 'raw']]);
+    expect(plan.skipped).toContainEqual({ target: 'vdb', reason: "backup='no' in the definition" });
+  });
+
+  it('rejects a definition naming a disk the domain does not have', () => {
+    const definition: BackupDefinition = { mode: 'push', kind: 'auto', disks: [{ name: 'vdz', backup: true }] };
+    expect(() => planBackup(input({ definition }))).toThrow("names disk 'vdz', but domain vm1 has vda, vdb, sda");
+  });
+
+  it('continues the chain per disk and copies disks new to the chain in full', () => {
+    const plan = planBackup(input({ base: { set: baseSet(), usable: true } }));
+    expect(plan.kind).toBe('incremental');
+    expect(plan.parent?.id).toBe(baseSet().id);
+    const vda = plan.disks.find((d) => d.target === 'vda')!;
+    expect([vda.kind, vda.pool, vda.parent?.id]).toEqual(['incremental', 'fast', 'd-vda']);
+    expect(plan.disks.find((d) => d.target === 'vdb')!.kind).toBe('full');
+    const xml = pushBackupXml(plan, ['vda', 'vdb', 'sda'], {
+      vda: { type: 'file', path: '/b/vda.qcow2', format: 'qcow2' },
+      vdb: { type: 'file', path: '/b/vdb.qcow2', format: 'qcow2' },
+    });
+    expect(xml).toBe(
+      "<domainbackup mode='push'><incremental>volback-b0000000-0000-4000-8000-000000000000</incremental><disks>" +
+        "<disk name='vda' backup='yes' type='file' backupmode='incremental' incremental='volback-b0000000-0000-4000-8000-000000000000'><target file='/b/vda.qcow2'/><driver type='qcow2'/></disk>" +
+        "<disk name='vdb' backup='yes' type='file' backupmode='full'><target file='/b/vdb.qcow2'/><driver type='qcow2'/></disk>" +
+        "<disk name='sda' backup='no'/></disks></domainbackup>",
+    );
+  });
+
+  it('falls back to a full with the reason when the base cannot be trusted', () => {
+    const plan = planBackup(input({ base: { set: baseSet(), usable: false, reason: 'bitmap missing' } }));
+    expect(plan.kind).toBe('full');
+    expect(plan.fallbackReason).toBe('bitmap missing');
+    expect(plan.parent).toBeUndefined();
+    expect(plan.disks.every((d) => d.kind === 'full')).toBe(true);
+  });
+
+  it('refuses an explicit incremental without any base', () => {
+    const definition: BackupDefinition = { mode: 'push', kind: 'incremental', disks: [] };
+    expect(() => planBackup(input({ definition }))).toThrow(/no earlier backup to build on/);
+  });
+
+  it('copies compat 0.10 and raw disks in full and explains why', () => {
+    const plan = planBackup(
+      input({
+        domain: { name: 'vm1', uuid: 'u-1', disks: [disk('vda'), disk('vdb', { format: 'raw', sourcePath: '/img/vdb.raw' })] },
+        facts: { vda: { virtualSize: MiB, allocation: MiB, compat: '0.10' }, vdb: { virtualSize: MiB, allocation: MiB } },
+      }),
+    );
+    expect(plan.checkpointName).toBeUndefined();
+    expect(plan.notes.join('\n')).toMatch(/compat 0\.10: persistent dirty bitmaps need compat 1\.1.*qemu-img amend -o compat=1\.1 \/img\/vda\.qcow2/);
+    expect(plan.notes.join('\n')).toMatch(/vdb is raw: only qcow2 disks keep dirty bitmaps/);
+  });
+
+  it('builds a checkpoint with bitmaps only where disks can carry them', () => {
+    const plan = planBackup(input({ definition: { mode: 'push', kind: 'auto', disks: [{ name: 'vdb', backup: false }] } }));
+    expect(checkpointXml(plan, ['vda', 'vdb', 'sda'])).toBe(
+      `<domaincheckpoint><name>volback-${SET}</name><description>volback backup set ${SET}</description><disks>` +
+        `<disk name='vda' checkpoint='bitmap' bitmap='volback-${SET}'/><disk name='vdb' checkpoint='no'/><disk name='sda' checkpoint='no'/>` +
+        '</disks></domaincheckpoint>',
+    );
+  });
+});
