@@ -21,8 +21,11 @@ DOM_INT(DomainIsActive, virDomainIsActive, IntResult::Boolean, virDomainIsActive
 DOM_INT(DomainIsPersistent, virDomainIsPersistent, IntResult::Boolean, virDomainIsPersistent(D(d)))
 DOM_INT(DomainAbortJob, virDomainAbortJob, IntResult::Undefined, virDomainAbortJob(D(d)))
 DOM_INT(DomainAbortJobFlags, virDomainAbortJobFlags, IntResult::Undefined, virDomainAbortJobFlags(D(d), flags))
-DOM_INT(DomainGetID, virDomainGetID, IntResult::Number,
-        virDomainGetID(D(d)) == static_cast<unsigned int>(-1) ? -1 : static_cast<long long>(virDomainGetID(D(d))))
+// (unsigned)-1 means inactive or error: report it as a failure.
+DOM_INT(DomainGetID, virDomainGetID, IntResult::Number, [&]() -> long long {
+  unsigned int id = virDomainGetID(D(d));
+  return id == static_cast<unsigned int>(-1) ? -1 : static_cast<long long>(id);
+}())
 
 VB_FN(DomainGetName) {
   auto d = RefOf(info, 0, Kind::Domain, "virDomainGetName");
