@@ -8,6 +8,7 @@ import {
   type Connection,
   type Domain,
 } from '../../src/libvirt';
+import { writeDiskPattern } from '../../src/core/host';
 import { imagesEqual, type ImageRef } from '../../src/tools/qemu-img';
 import type { Cleanup } from './cleanup';
 import { buildDomainXml, chooseVirtType, type VirtType } from './domain-xml';
@@ -34,8 +35,6 @@ export interface TestDomain {
   /** Copies the disk's current model, to compare a backup of this moment with later. */
   snapshotModel(target: string, label: string): string;
 }
-
-const aliasIndex = (target: string): number => target.charCodeAt(target.length - 1) - 'a'.charCodeAt(0);
 
 /** Fills [offset, offset+length) of a local file with one byte value. */
 function writePattern(file: string, pattern: number, offset: number, length: number): void {
@@ -88,12 +87,7 @@ export async function createTestDomain(
     disks,
     async write(target, pattern, offset, length) {
       const disk = disks.find((d) => d.target === target)!;
-      const device = `/machine/peripheral/virtio-disk${aliasIndex(target)}/virtio-backend`;
-      const out = await domain.qemuMonitorCommand(
-        `qemu-io -d ${device} "write -P 0x${pattern.toString(16)} ${offset} ${length}"`,
-        { hmp: true },
-      );
-      if (/error|fail/i.test(out)) throw new Error(`qemu-io write on ${target} failed: ${out}`);
+      await writeDiskPattern(domain, target, pattern, offset, length);
       writePattern(disk.modelPath, pattern, offset, length);
     },
     snapshotModel(target, label) {
