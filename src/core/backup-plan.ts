@@ -65,7 +65,7 @@ export interface BackupPlan {
 export const checkpointNameFor = (setId: string): string => `volback-${setId}`;
 
 /** Why a disk cannot be backed up at all, or undefined when it can. */
-function unsupportedReason(disk: DomainDisk): string | undefined {
+export function unsupportedReason(disk: DomainDisk): string | undefined {
   if (disk.device !== 'disk') return `${disk.device} devices are not backed up`;
   if (disk.readonly) return 'read-only disks are not backed up';
   if (disk.type !== 'file' && disk.type !== 'block') return `'${disk.type}' disks are not supported yet`;
@@ -191,7 +191,10 @@ const escapeXml = (s: string): string =>
  * libvirt `<domaincheckpoint>` for the plan: a bitmap on every planned disk that can carry one,
  * `checkpoint='no'` on every other disk of the domain.
  */
-export function checkpointXml(plan: BackupPlan, allTargets: readonly string[]): string | undefined {
+export function checkpointXml(
+  plan: Pick<BackupPlan, 'setId' | 'checkpointName'> & { disks: ReadonlyArray<Pick<PlannedDisk, 'target' | 'bitmap'>> },
+  allTargets: readonly string[],
+): string | undefined {
   if (!plan.checkpointName) return undefined;
   const withBitmap = new Set(plan.disks.filter((d) => d.bitmap).map((d) => d.target));
   const disks = allTargets

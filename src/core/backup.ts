@@ -61,7 +61,8 @@ export interface BackupResult {
 
 const DEFAULT_DEFINITION: BackupDefinition = { mode: 'push', kind: 'auto', disks: [] };
 
-async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record<string, DiskFacts>> {
+/** Size, allocation and qcow2 compat of each disk of the domain that has a source. */
+export async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record<string, DiskFacts>> {
   const facts: Record<string, DiskFacts> = {};
   for (const disk of summary.disks) {
     if (disk.device !== 'disk' || !disk.sourcePath) continue;
@@ -74,7 +75,7 @@ async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record
 }
 
 /** The chain of `set` from its full to itself, from a scan. */
-function ancestry(scan: CatalogScan, set: BackupSet): BackupSet[] {
+export function ancestry(scan: CatalogScan, set: BackupSet): BackupSet[] {
   const chain: BackupSet[] = [];
   for (let current: BackupSet | undefined = set; current; ) {
     chain.unshift(current);
