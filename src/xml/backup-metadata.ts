@@ -1,6 +1,7 @@
 // The backup-set metadata document <volbackupset version='1'>: validate + parse into BackupSet, and format.
 import type { BackupKind, BackupMode, BackupSet, BackupState, DiskBackup, VolumeFormat } from '../model';
-import type { XmlValidationError } from '../errors';
+import os from 'node:os';
+import { XmlValidationError } from '../errors';
 import {
   byteCountProblem,
   canonicalUuidProblem,
@@ -12,7 +13,7 @@ import {
   volumeNameProblem,
 } from './names';
 import { documentError, parseTree, renderXml, TreeReader, type OutElement, type XmlElement } from './tree';
-import { validateMany, validateXml, type BatchOptions, type ValidatorOptions } from './validate';
+import { validateMany, validateXml, type BatchOptions, type ValidationResult, type ValidatorOptions } from './validate';
 
 /** The metadata format version this code reads and writes. */
 export const BACKUP_SET_FORMAT_VERSION = '1';
@@ -249,27 +250,47 @@ async function readValidated(xml: string, source: string, schemaError?: XmlValid
 /** Outcome of reading one document of a batch. */
 export type BackupSetResult = { ok: true; set: BackupSet } | { ok: false; error: XmlValidationError };
 
+// Documents per validator worker hop in parseBackupSets: small enough that this thread starts
+// reading soon, large enough that the hop costs nothing next to the validation.
+const READ_SLICE = 250;
+
 /**
- * parseBackupSet for many documents (a catalog scan): one validator worker hop per CPU for the lot,
- * and one bad document does not stop the others. Results are in input order.
+ * parseBackupSet for many documents (a catalog scan), and one bad document does not stop the
+ * others. Each document is validated once (libxml2, on worker threads) and read once (xml2js, on
+ * this thread); the two overlap: while this thread reads one slice, the next slices are being
+ * validated. Results are in input order.
  */
 export async function parseBackupSets(
   docs: ReadonlyArray<{ xml: string; source: string }>,
   options: BatchOptions = {},
 ): Promise<BackupSetResult[]> {
-  const validations = await validateMany(docs, 'backup-metadata', options);
-  return Promise.all(
-    docs.map(async (doc, i): Promise<BackupSetResult> => {
-      const validation = validations[i];
+  const results: BackupSetResult[] = new Array(docs.length);
+  const window = Math.max(1, options.concurrency ?? os.availableParallelism());
+  const inFlight: Array<Promise<ValidationResult[]>> = [];
+  let launched = 0;
+  const launch = (): void => {
+    const slice = docs.slice(launched, launched + READ_SLICE);
+    launched += slice.length;
+    const validation = validateMany(slice, 'backup-metadata', { ...options, concurrency: 1 });
+    validation.catch(() => undefined); // awaited below in order; an early failure must not go unhandled
+    inFlight.push(validation);
+  };
+  while (launched < docs.length && inFlight.length < window) launch();
+  for (let start = 0; start < docs.length; start += READ_SLICE) {
+    const validations = await (inFlight.shift() as Promise<ValidationResult[]>);
+    if (launched < docs.length) launch();
+    for (const [k, validation] of validations.entries()) {
+      const doc = docs[start + k] as { xml: string; source: string };
       try {
-        const set = await readValidated(doc.xml, doc.source, validation && !validation.ok ? validation.error : undefined);
-        return { ok: true, set };
+        const set = await readValidated(doc.xml, doc.source, validation.ok ? undefined : validation.error);
+        results[start + k] = { ok: true, set };
       } catch (err) {
-        if (err instanceof Error && 'location' in err) return { ok: false, error: err as XmlValidationError };
-        throw err;
+        if (err instanceof XmlValidationError) results[start + k] = { ok: false, error: err };
+        else throw err;
       }
-    }),
-  );
+    }
+  }
+  return results;
 }
 
 function diskTree(d: DiskBackup): OutElement {

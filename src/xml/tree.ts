@@ -28,7 +28,10 @@ function maskNonTags(xml: string): string {
 
 /** Lines of every start tag, per element name, in document order. Pure; used to place problems. */
 export function startTagLines(xml: string): Map<string, number[]> {
-  const masked = maskNonTags(xml);
+  return tagLinesOfMasked(maskNonTags(xml));
+}
+
+function tagLinesOfMasked(masked: string): Map<string, number[]> {
   const lines = new Map<string, number[]>();
   const re = /<([A-Za-z_][\w.:-]*)|\n/g;
   let line = 1;
@@ -70,7 +73,9 @@ function convert(name: string, node: Xml2jsNode, lines: Map<string, number[]>, s
  */
 export async function parseTree(xml: string, source: string): Promise<XmlElement> {
   const normalized = xml.replace(/\r\n?/g, '\n');
-  const doctype = /<!DOCTYPE/i.exec(maskNonTags(normalized));
+  // Masked once: the DOCTYPE check and the start-tag line table both read it.
+  const masked = maskNonTags(normalized);
+  const doctype = /<!DOCTYPE/i.exec(masked);
   if (doctype) {
     const line = normalized.slice(0, doctype.index).split('\n').length;
     throw new XmlValidationError({ source, line }, ['DOCTYPE declarations are not allowed']);
@@ -98,7 +103,7 @@ export async function parseTree(xml: string, source: string): Promise<XmlElement
     throw new XmlValidationError({ source, line: 1 }, ['document is empty']);
   }
   const [rootName, rootNode] = Object.entries(parsed)[0] as [string, Xml2jsNode];
-  return convert(rootName, rootNode, startTagLines(normalized), new Map());
+  return convert(rootName, rootNode, tagLinesOfMasked(masked), new Map());
 }
 
 /**
