@@ -5,6 +5,8 @@ import type { NewBackupVolume, PoolDriver, PoolRef, PushTarget } from '../../src
 import { listStreamVolumeNames, readStreamMetadata, writeStreamMetadata } from '../../src/pool/stream-metadata';
 import type { VolumeFormat } from '../../src/model';
 import { ErrorCodes, VolbackError } from '../../src/errors';
+import { run } from '../../src/tools/exec';
+import { imageInfo, rebaseArgv, type ImageRef } from '../../src/tools/qemu-img';
 
 const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -29,6 +31,11 @@ export function dirVolumeXml(spec: {
 
 async function pathOf(volume: StorageVolume): Promise<string> {
   return volume.getPath();
+}
+
+async function imageOf(volume: StorageVolume): Promise<ImageRef> {
+  const [path, xml] = await Promise.all([pathOf(volume), volume.getXMLDesc()]);
+  return { path, format: /<format type='raw'\/>/.test(xml) ? 'raw' : 'qcow2' };
 }
 
 export const dirDriver: PoolDriver = {
@@ -68,9 +75,22 @@ export const dirDriver: PoolDriver = {
     return { type: 'file', path, format: /<format type='raw'\/>/.test(xml) ? 'raw' : 'qcow2' };
   },
 
-  async image(_pool, volume) {
-    const [path, xml] = await Promise.all([pathOf(volume), volume.getXMLDesc()]);
-    return { path, format: /<format type='raw'\/>/.test(xml) ? 'raw' : 'qcow2' };
+  image(_pool, volume) {
+    return imageOf(volume);
+  },
+
+  async rebase(pool, volume, newBacking) {
+    const image = await imageOf(volume);
+    const target = newBacking ? await imageOf(newBacking) : undefined;
+    if (image.format !== 'qcow2' || (target && target.format !== 'qcow2')) {
+      throw new VolbackError(ErrorCodes.INVALID_INPUT, `cannot rebase ${image.path}: dir pools chain qcow2 volumes only`, {
+        fault: 'user',
+      });
+    }
+    // The backing file is a path in the volume's header: already there means a previous run finished.
+    const current = (await imageInfo(image)).backingFile;
+    if (current !== target?.path) await run(rebaseArgv(image, target));
+    await pool.pool.refresh();
   },
 
   writeMetadata: writeStreamMetadata,

@@ -82,6 +82,15 @@ export interface PoolDriver {
   /** Names of every volume in the pool (one listing call; the layer picks metadata volumes out). */
   listVolumeNames(pool: PoolRef): Promise<string[]>;
 
+  /**
+   * Optional. Makes `volume` (an incremental) stand on `newBacking` instead of its current parent, or
+   * on nothing (it becomes self-sufficient), without changing its content: data that came from the
+   * old parent and differs in the new one is copied into `volume` first. Idempotent: a volume already
+   * on `newBacking` is left alone, and a run interrupted at any moment leaves the content unchanged, so
+   * repeating it finishes the job. libvirt's view of the volume is refreshed before it returns.
+   */
+  rebase?(pool: PoolRef, volume: StorageVolume, newBacking?: StorageVolume): Promise<void>;
+
   /** Deletes a volume; the caller has already checked no other backup depends on it. */
   deleteVolume(pool: PoolRef, volume: StorageVolume): Promise<void>;
 }

@@ -55,6 +55,23 @@ export const compareArgv = (a: ImageRef, b: ImageRef): string[] => [
   b.path,
 ];
 
+/**
+ * `qemu-img rebase` in safe mode: every cluster where the old and the new backing differ is first
+ * copied into `image`, so its guest-visible content never changes; the header is rewritten last, so
+ * an interrupted run leaves the image still correct on its old backing. No `newBacking`: the image
+ * takes in all its backing data and stands alone.
+ */
+export const rebaseArgv = (image: ImageRef, newBacking?: ImageRef): string[] => [
+  'qemu-img',
+  'rebase',
+  '-f',
+  image.format,
+  '-b',
+  newBacking?.path ?? '',
+  ...(newBacking ? ['-F', newBacking.format] : []),
+  image.path,
+];
+
 export interface ImageInfo {
   virtualSize: number;
   actualSize: number;
@@ -129,4 +146,54 @@ export function topLayerDataBytes(extents: readonly MapExtent[]): number {
 export async function storedDataBytes(image: ImageRef): Promise<number> {
   const { stdout } = await run(mapArgv(image));
   return topLayerDataBytes(JSON.parse(stdout) as MapExtent[]);
+}
+
+/** `qemu-img bitmap --remove`: deletes one persistent dirty bitmap from a qcow2 image. */
+export const bitmapRemoveArgv = (image: ImageRef, bitmap: string): string[] => [
+  'qemu-img',
+  'bitmap',
+  '--remove',
+  '-f',
+  image.format,
+  image.path,
+  bitmap,
+];
+
+/** Removes persistent bitmaps from a qcow2 image that no QEMU has open. */
+export async function removeBitmaps(image: ImageRef, names: readonly string[]): Promise<void> {
+  for (const name of names) await run(bitmapRemoveArgv(image, name));
+}
+
+/**
+ * Splits `qemu-img convert -p` output (`    (12.34/100%)\r` records) into percentages. Returns the
+ * complete records' values and the unfinished tail to prepend to the next chunk. Pure.
+ */
+export function parseConvertProgress(text: string): { percents: number[]; rest: string } {
+  const records = text.split(/[\r\n]/);
+  const rest = records.pop() ?? '';
+  const percents = records
+    .map((r) => /\((\d+(?:\.\d+)?)\/100%\)/.exec(r)?.[1])
+    .filter((p): p is string => p !== undefined)
+    .map(Number);
+  return { percents, rest };
+}
+
+/**
+ * Runs `qemu-img convert` (argv from `convertArgv`), reporting progress as a fraction 0..1. The
+ * signal kills qemu-img and rejects with ERR_CANCELLED; the caller removes the partial target.
+ */
+export async function convertImage(
+  source: ImageRef,
+  target: { path: string; format: VolumeFormat },
+  options: { targetExists?: boolean; signal?: AbortSignal; onProgress?: (fraction: number) => void } = {},
+): Promise<void> {
+  let pending = '';
+  await run(convertArgv(source, target, { targetExists: options.targetExists }), {
+    signal: options.signal,
+    onStdout: (chunk) => {
+      const { percents, rest } = parseConvertProgress(pending + chunk);
+      pending = rest;
+      if (percents.length > 0) options.onProgress?.(percents[percents.length - 1] / 100);
+    },
+  });
 }
