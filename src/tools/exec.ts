@@ -11,6 +11,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Exit codes that are not failures (e.g. `qemu-img compare` uses 1 for "images differ"). */
   okExitCodes?: number[];
+  /** Called with each piece of stdout as it arrives (progress output); stdout is still collected. */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface RunResult {
@@ -27,7 +29,10 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], signal: options.signal });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      options.onStdout?.(chunk.toString('utf8'));
+    });
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'ENOENT' ? `${command} is not installed (run scripts/setup)` : err.message;
