@@ -193,6 +193,31 @@ export function metadataVolumeName(input: MetadataVolumeNameInput): string {
   return `${domainVolumePart(input.domain)}.${stamp}-${setIdPrefix(input.setId)}${METADATA_VOLUME_SUFFIX}`;
 }
 
+export interface RestoredVolumeNameInput {
+  domain: string;
+  disk: string;
+  /** When the restore ran (UTC, to the second). */
+  restoredAt: Date;
+  format: VolumeFormat;
+  /** 2, 3, ... when the plain name is taken (two restores of one disk in one second). */
+  sequence?: number;
+}
+
+/**
+ * Name of a volume a restore creates: `<domain>.<disk>.restored-<time>[-<n>].<format>`, at most 124
+ * characters. Neither parser accepts it, so a restored volume is never taken for a backup or a stray.
+ */
+export function restoredVolumeName(input: RestoredVolumeNameInput): string {
+  checkDisk(input.disk);
+  if (input.format !== 'qcow2' && input.format !== 'raw')
+    throw invalid(`unknown volume format "${input.format}"`);
+  const seq = input.sequence;
+  if (seq !== undefined && (!Number.isInteger(seq) || seq < 2 || seq > 99))
+    throw invalid(`restored volume sequence ${seq} is not between 2 and 99`);
+  const stamp = formatUtcStamp(input.restoredAt);
+  return `${domainVolumePart(input.domain)}.${input.disk}.restored-${stamp}${seq ? `-${seq}` : ''}.${input.format}`;
+}
+
 /** Picks a metadata volume out of a pool listing; undefined for any other name (including data volumes). */
 export function parseMetadataVolumeName(name: string): ParsedMetadataVolumeName | undefined {
   const m = METADATA_NAME_RE.exec(name);
