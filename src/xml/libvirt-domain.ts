@@ -78,6 +78,8 @@ export interface DomainRewrite {
   disks?: Record<string, { path: string; format: string; type: 'file' | 'block' }>;
   /** Disk targets to remove from the domain (disks that were not restored). */
   dropDisks?: string[];
+  /** Remove every interface's `<mac>` so libvirt generates new ones (a clone beside its original). */
+  dropMacs?: boolean;
 }
 
 /** Rewrites a domain XML for restore: name, UUID, disk sources; other devices stay as they are. */
@@ -106,6 +108,7 @@ export async function rewriteDomainXml(xml: string, change: DomainRewrite): Prom
       keep.push(disk);
     }
     devices.disk = keep;
+    if (change.dropMacs) for (const nic of all(devices, 'interface')) delete nic.mac;
   }
   return new Builder({ headless: true }).buildObject(doc);
 }
