@@ -2,6 +2,7 @@
 // volumes, with the metadata committed last. See docs/architecture.md, "The backup coordinator".
 import { randomUUID } from 'node:crypto';
 import {
+  isLibvirtError,
   isLibvirtNotFound,
   virDomainCreateFlags,
   virDomainDestroyFlagsValues,
@@ -139,68 +140,27 @@ async function openTargetPools(
   }
 }
 
-/**
- * Backs up a domain. Running domains are backed up live; a shut-off domain is started paused for the
- * job and stopped again. On any failure or cancel, every volume and the checkpoint this run created
- * are removed, and nothing is listed; the domain's own disks are only ever read.
- */
-export async function createBackup(conn: Connection, domainName: string, options: CreateBackupOptions): Promise<BackupResult> {
-  const definition = options.definition ?? DEFAULT_DEFINITION;
-  if (definition.mode !== 'push') {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, "this definition is for a pull-mode (external) backup; use beginExternalBackup", {
-      fault: 'user',
-    });
-  }
-  let domain: Domain;
-  try {
-    domain = await conn.lookupDomainByName(domainName);
-  } catch (err) {
-    if (isLibvirtNotFound(err)) throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, { fault: 'user', cause: err });
-    throw err;
-  }
-  const uuid = await domain.getUUIDString();
-  const lock = lockDomain(uuid, `backup of ${domainName}`, options.lockDir);
-  const undo = new UndoStack();
-  const setId = randomUUID();
-  const report = (phase: BackupPhase, progress: JobProgress = { bytesDone: 0, bytesTotal: 0 }): void =>
-    options.onProgress?.({ phase, setId, ...progress });
-  let startedPaused = false;
-  let pools = new Map<string, OpenPool>();
-  try {
-    report('preparing');
-    if (!(await domain.isActive())) {
-      // libvirt's backup job needs a running QEMU: paused, no guest code runs and the disks stay as they are.
-      log.info(`${domainName} is shut off: starting it paused for the backup`);
-      await domain.create(virDomainCreateFlags.VIR_DOMAIN_START_PAUSED);
-      startedPaused = true;
-    }
-    const [liveXml, inactiveXml] = await Promise.all([
-      domain.getXMLDesc(),
-      domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
-    ]);
-    const summary = await parseDomainXml(liveXml);
-    const facts = await diskFacts(domain, summary);
-    const scan = await scanCatalog(conn);
-    const baseSet = chooseBase(scan, uuid, definition);
-    const base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
-    if (base && !base.usable) {
-      log.warn(`${domainName}: taking a full backup instead of an incremental: ${base.reason}`);
-      await dropVolbackCheckpoints(domain);
-    }
-    const createdAt = new Date();
-    const plan = planBackup({
-      domain: { name: domainName, uuid, disks: summary.disks },
-      definition,
-      facts,
-      base,
-      defaults: { pool: options.defaults.pool, format: options.defaults.format },
-      setId,
-      createdAt,
-    });
-    for (const note of plan.notes) log.warn(`${domainName}: ${note}`);
-    for (const skip of plan.skipped) log.info(`${domainName}: skipping ${skip.target}: ${skip.reason}`);
+interface RunContext {
+  conn: Connection;
+  domain: Domain;
+  domainName: string;
+  uuid: string;
+  summary: DomainSummary;
+  inactiveXml: string;
+  definition: BackupDefinition;
+  options: CreateBackupOptions;
+  report: (phase: BackupPhase, progress?: JobProgress) => void;
+}
 
-    pools = await openTargetPools(conn, plan, definition, options.defaults);
+/**
+ * Carries out one plan: target volumes, the job, the metadata. On failure every step it finished
+ * is undone, newest first, and the error is rethrown.
+ */
+async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupResult> {
+  const { conn, domain, domainName, uuid, summary, definition, options } = ctx;
+  const undo = new UndoStack();
+  const pools = await openTargetPools(conn, plan, definition, options.defaults);
+  try {
     const targets: Record<string, PushTarget> = {};
     for (const disk of plan.disks) {
       const pool = pools.get(disk.pool)!;
@@ -210,7 +170,9 @@ export async function createBackup(conn: Connection, domainName: string, options
         capacity: disk.virtualSize,
         parent: disk.parent?.volume ? { name: disk.parent.volume.name, format: disk.parent.volume.format } : undefined,
       });
-      undo.push(`volume ${disk.volumeName} in pool ${disk.pool}`, () => pool.driver.deleteVolume(pool, volume).finally(() => volume.free()));
+      undo.push(`volume ${disk.volumeName} in pool ${disk.pool}`, () =>
+        pool.driver.deleteVolume(pool, volume).finally(() => volume.free()),
+      );
       targets[disk.target] = await pool.driver.pushTarget(pool, volume);
     }
 
@@ -219,15 +181,15 @@ export async function createBackup(conn: Connection, domainName: string, options
       const name = plan.checkpointName;
       undo.push(`checkpoint ${name}`, () => removeCheckpoint(domain, name));
     }
-    report('copying');
+    ctx.report('copying');
     await runPushJob(conn, domain, {
       backupXml: pushBackupXml(plan, allTargets, targets),
       checkpointXml: checkpointXml(plan, allTargets),
       signal: options.signal,
-      onProgress: (p) => report('copying', p),
+      onProgress: (p) => ctx.report('copying', p),
     });
 
-    report('committing');
+    ctx.report('committing');
     const disks: DiskBackup[] = [];
     for (const disk of plan.disks) {
       disks.push({
@@ -244,12 +206,12 @@ export async function createBackup(conn: Connection, domainName: string, options
       });
     }
     const set: BackupSet = {
-      id: setId,
+      id: plan.setId,
       volbackVersion: VOLBACK_VERSION,
       mode: 'push',
       kind: plan.kind,
       state: 'complete',
-      createdAt,
+      createdAt: plan.createdAt,
       completedAt: new Date(),
       parentId: plan.parent?.id,
       domain: { name: domainName, uuid },
@@ -257,11 +219,11 @@ export async function createBackup(conn: Connection, domainName: string, options
       fallbackReason: plan.fallbackReason,
       description: definition.description,
       disks,
-      domainXml: inactiveXml,
+      domainXml: ctx.inactiveXml,
     };
     const xml = await formatBackupSet(set);
     const metadata: BackupResult['metadata'] = [];
-    const metadataName = metadataVolumeName({ domain: domainName, createdAt, setId });
+    const metadataName = metadataVolumeName({ domain: domainName, createdAt: plan.createdAt, setId: plan.setId });
     for (const pool of pools.values()) {
       await pool.driver.writeMetadata(pool, metadataName, xml);
       undo.push(`metadata ${metadataName} in pool ${pool.name}`, async () => {
@@ -271,8 +233,6 @@ export async function createBackup(conn: Connection, domainName: string, options
       metadata.push({ pool: pool.name, volume: metadataName });
     }
     undo.commit();
-    log.info(`${domainName}: ${set.kind} backup ${setId} complete (${disks.map((d) => `${d.target}: ${d.bytesCopied} bytes`).join(', ')})`);
-    report('done');
     return { set, plan, metadata };
   } catch (err) {
     const failed = await undo.revert();
@@ -280,6 +240,87 @@ export async function createBackup(conn: Connection, domainName: string, options
     throw err;
   } finally {
     closePools([...pools.values()]);
+  }
+}
+
+/**
+ * Backs up a domain. Running domains are backed up live; a shut-off domain is started paused for the
+ * job and stopped again. On any failure or cancel, every volume and the checkpoint this run created
+ * are removed, and nothing is listed; the domain's own disks are only ever read.
+ */
+export async function createBackup(conn: Connection, domainName: string, options: CreateBackupOptions): Promise<BackupResult> {
+  const definition = options.definition ?? DEFAULT_DEFINITION;
+  if (definition.mode !== 'push') {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, 'this definition is for a pull-mode (external) backup; use beginExternalBackup', {
+      fault: 'user',
+    });
+  }
+  let domain: Domain;
+  try {
+    domain = await conn.lookupDomainByName(domainName);
+  } catch (err) {
+    if (isLibvirtNotFound(err)) {
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, { fault: 'user', cause: err });
+    }
+    throw err;
+  }
+  const uuid = await domain.getUUIDString();
+  const lock = lockDomain(uuid, `backup of ${domainName}`, options.lockDir);
+  const setId = randomUUID();
+  const report = (phase: BackupPhase, progress: JobProgress = { bytesDone: 0, bytesTotal: 0 }): void =>
+    options.onProgress?.({ phase, setId, ...progress });
+  let startedPaused = false;
+  try {
+    report('preparing');
+    if (!(await domain.isActive())) {
+      // libvirt's backup job needs a running QEMU: paused, no guest code runs and the disks stay as they are.
+      log.info(`${domainName} is shut off: starting it paused for the backup`);
+      await domain.create(virDomainCreateFlags.VIR_DOMAIN_START_PAUSED);
+      startedPaused = true;
+    }
+    const [liveXml, inactiveXml] = await Promise.all([
+      domain.getXMLDesc(),
+      domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
+    ]);
+    const summary = await parseDomainXml(liveXml);
+    const facts = await diskFacts(domain, summary);
+    const scan = await scanCatalog(conn);
+    const baseSet = chooseBase(scan, uuid, definition);
+    let base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
+    const ctx: RunContext = { conn, domain, domainName, uuid, summary, inactiveXml, definition, options, report };
+    for (let attempt = 1; ; attempt++) {
+      if (base && !base.usable) {
+        log.warn(`${domainName}: taking a full backup instead of an incremental: ${base.reason}`);
+        await dropVolbackCheckpoints(domain);
+      }
+      const plan = planBackup({
+        domain: { name: domainName, uuid, disks: summary.disks },
+        definition,
+        facts,
+        base,
+        defaults: { pool: options.defaults.pool, format: options.defaults.format },
+        setId,
+        createdAt: new Date(),
+      });
+      for (const note of plan.notes) log.warn(`${domainName}: ${note}`);
+      for (const skip of plan.skipped) log.info(`${domainName}: skipping ${skip.target}: ${skip.reason}`);
+      try {
+        const result = await executePlan(ctx, plan);
+        log.info(
+          `${domainName}: ${result.set.kind} backup ${setId} complete (${result.set.disks.map((d) => `${d.target}: ${d.bytesCopied} bytes`).join(', ')})`,
+        );
+        report('done');
+        return result;
+      } catch (err) {
+        // libvirt checks the bitmaps when the job starts: one it cannot trust means a full, never a wrong incremental.
+        if (attempt === 1 && base?.usable && plan.kind === 'incremental' && isLibvirtError(err, 'VIR_ERR_CHECKPOINT_INCONSISTENT')) {
+          base = { set: base.set, usable: false, reason: (err as Error).message };
+          continue;
+        }
+        throw err;
+      }
+    }
+  } finally {
     if (startedPaused) {
       // A graceful stop lets QEMU store the persistent bitmaps in the qcow2 files.
       await domain

@@ -1,0 +1,234 @@
+// The backup coordinator against real libvirtd and real QEMU domains with known writes (HMP qemu-io):
+// chains restore byte for byte, increments copy only what changed, cancel leaves nothing, drift is
+// recovered, shut-off domains and concurrency behave.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup';
+import { scanCatalog } from '../../src/core/catalog';
+import { isVolbackError } from '../../src/errors';
+import {
+  virDomainDestroyFlagsValues,
+  virDomainUndefineFlagsValues,
+  virDomainXMLFlags,
+  type Connection,
+} from '../../src/libvirt';
+import type { BackupSet } from '../../src/model';
+import { setIdPrefix } from '../../src/pool/volume-names';
+import { run } from '../../src/tools/exec';
+import { imageInfo } from '../../src/tools/qemu-img';
+import { Cleanup, TEST_POOL_ROOT, createTestDomain, openSystemConnection, sameContent, uniqueName, type TestDomain } from '../support';
+
+const MiB = 1024 * 1024;
+const GRANULE = 64 * 1024;
+jest.setTimeout(180_000);
+
+describe('backup coordinator on real domains', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+  let defaults: BackupDefaults;
+  let lockDir: string;
+
+  const volumePath = (set: BackupSet, target: string): string => {
+    const disk = set.disks.find((d) => d.target === target)!;
+    return path.join(defaults.path, disk.volume!.name);
+  };
+  const backup = (vm: TestDomain, extra: Partial<Parameters<typeof createBackup>[2]> = {}): Promise<BackupResult> =>
+    createBackup(conn, vm.name, { defaults, lockDir, ...extra });
+  const expectContent = async (set: BackupSet, target: string, model: string): Promise<void> => {
+    expect(await sameContent({ path: volumePath(set, target), format: 'qcow2' }, model)).toBe(true);
+  };
+  const volumesOfSet = async (setId: string): Promise<string[]> => {
+    const pool = await conn.lookupStoragePoolByName(defaults.pool);
+    await pool.refresh();
+    const names = await Promise.all((await pool.listAllVolumes()).map((v) => v.getName()));
+    pool.free();
+    return names.filter((n) => n.includes(`-${setIdPrefix(setId)}.`));
+  };
+  const checkpointNames = async (vm: TestDomain): Promise<string[]> =>
+    Promise.all((await vm.domain.listAllCheckpoints()).map((c) => c.getName()));
+
+  beforeAll(async () => {
+    conn = cleanup.connection(await openSystemConnection());
+    const pool = uniqueName('backups');
+    defaults = { pool, path: path.join(TEST_POOL_ROOT, pool), format: 'qcow2' };
+    lockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-locks-'));
+    cleanup.add(`backup pool ${pool}`, async () => {
+      const p = await conn.lookupStoragePoolByName(pool);
+      await p.refresh();
+      for (const v of await p.listAllVolumes()) await v.delete();
+      await p.destroy();
+      await p.delete();
+      await p.undefine();
+      p.free();
+    });
+  });
+  afterAll(() => cleanup.run());
+
+  it('takes a full and incrementals of a two-disk domain; every point restores byte for byte', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [64 * MiB, 32 * MiB] });
+    await vm.write('vda', 0xab, 1 * MiB, 2 * MiB);
+    await vm.write('vdb', 0xcd, 0, 1 * MiB);
+    const full = await backup(vm);
+    const fullModels = { vda: vm.snapshotModel('vda', 'full'), vdb: vm.snapshotModel('vdb', 'full') };
+
+    await vm.write('vda', 0x11, 5 * MiB, 1 * MiB);
+    await vm.write('vda', 0x12, 9 * MiB, 100_000); // ends inside a granule
+    const inc1 = await backup(vm);
+    const inc1Models = { vda: vm.snapshotModel('vda', 'inc1'), vdb: vm.snapshotModel('vdb', 'inc1') };
+
+    await vm.write('vdb', 0x22, 8 * MiB, 512 * 1024);
+    await vm.write('vda', 0xab, 1 * MiB, 64 * 1024); // same bytes as before: still a changed extent
+    const inc2 = await backup(vm);
+
+    expect([full.set.kind, inc1.set.kind, inc2.set.kind]).toEqual(['full', 'incremental', 'incremental']);
+    expect([inc1.set.parentId, inc2.set.parentId]).toEqual([full.set.id, inc1.set.id]);
+    for (const target of ['vda', 'vdb']) {
+      await expectContent(full.set, target, fullModels[target as 'vda' | 'vdb']);
+      await expectContent(inc1.set, target, inc1Models[target as 'vda' | 'vdb']);
+      await expectContent(inc2.set, target, vm.disks.find((d) => d.target === target)!.modelPath);
+    }
+    // Increments are overlays on their parent's volume: the chain is plain qcow2.
+    const info = await imageInfo({ path: volumePath(inc2.set, 'vda'), format: 'qcow2' });
+    expect(info.backingFile).toBe(volumePath(inc1.set, 'vda'));
+
+    // Copied bytes: what was written, plus at most one granule per written extent.
+    const copied = (set: BackupSet, t: string) => set.disks.find((d) => d.target === t)!.bytesCopied;
+    expect(copied(inc1.set, 'vda')).toBeGreaterThanOrEqual(MiB + 100_000);
+    expect(copied(inc1.set, 'vda')).toBeLessThanOrEqual(MiB + 100_000 + 2 * GRANULE);
+    expect(copied(inc1.set, 'vdb')).toBe(0);
+    expect(copied(inc2.set, 'vdb')).toBe(512 * 1024);
+    expect(copied(inc2.set, 'vda')).toBe(64 * 1024);
+
+    // The catalog, from pool contents alone, shows the chain.
+    const scan = await scanCatalog(conn, { pools: [defaults.pool] });
+    expect(scan.catalog.sets.get(inc2.set.id)).toMatchObject({ restorable: true, parentId: inc1.set.id });
+    expect(scan.catalog.sets.get(full.set.id)!.childIds).toEqual([inc1.set.id]);
+    expect(await checkpointNames(vm)).toEqual(
+      expect.arrayContaining([full.set.checkpoint!.name, inc1.set.checkpoint!.name, inc2.set.checkpoint!.name]),
+    );
+  });
+
+  it("gives a disk with backup='no' no volume", async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB, 16 * MiB] });
+    await vm.write('vda', 0x31, 0, MiB);
+    const result = await backup(vm, { definition: { mode: 'push', kind: 'auto', disks: [{ name: 'vdb', backup: false }] } });
+    expect(result.set.disks.map((d) => d.target)).toEqual(['vda']);
+    const volumes = await volumesOfSet(result.set.id);
+    expect(volumes.some((n) => n.includes('.vdb.'))).toBe(false);
+    expect(volumes.some((n) => n.includes('.vda.'))).toBe(true);
+    await expectContent(result.set, 'vda', vm.disks[0].modelPath);
+  });
+
+  it('leaves no volume, no checkpoint and no listed backup when cancelled mid-job', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [1024 * MiB], label: 'cancel' });
+    await vm.write('vda', 0x5a, 0, 512 * MiB);
+    const before = await checkpointNames(vm);
+    const controller = new AbortController();
+    let setId = '';
+    let sawProgress = false;
+    const attempt = backup(vm, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        setId = p.setId;
+        if (p.phase === 'copying' && p.bytesDone > 0 && p.bytesDone < p.bytesTotal && !sawProgress) {
+          sawProgress = true;
+          controller.abort();
+        }
+      },
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'ERR_CANCELLED' });
+    expect(sawProgress).toBe(true);
+    expect(await volumesOfSet(setId)).toEqual([]);
+    expect(await checkpointNames(vm)).toEqual(before);
+    const scan = await scanCatalog(conn, { pools: [defaults.pool] });
+    expect(scan.catalog.sets.has(setId)).toBe(false);
+    expect(scan.strayVolumes.filter((v) => v.volume.includes(setIdPrefix(setId)))).toEqual([]);
+  });
+
+  it('re-registers checkpoints after the domain is undefined and redefined', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
+    await vm.write('vda', 0x41, 0, MiB);
+    const full = await backup(vm);
+    // The domain loses its checkpoint metadata; the bitmaps stay in the qcow2 file.
+    const definedXml = await vm.domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE);
+    await vm.domain.destroy(virDomainDestroyFlagsValues.VIR_DOMAIN_DESTROY_GRACEFUL);
+    await vm.domain.undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA);
+    (await conn.defineDomain(definedXml)).free();
+    await vm.domain.create();
+    expect(await checkpointNames(vm)).toEqual([]);
+    await vm.write('vda', 0x42, 4 * MiB, MiB);
+    const inc = await backup(vm);
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    expect(inc.set.fallbackReason).toBeUndefined();
+    expect(inc.set.disks[0].bytesCopied).toBe(MiB);
+    await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
+    expect(await checkpointNames(vm)).toEqual(expect.arrayContaining([full.set.checkpoint!.name, inc.set.checkpoint!.name]));
+  });
+
+  it('stays correct across a destroy and restart of the domain', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
+    await vm.write('vda', 0x51, 0, MiB);
+    await backup(vm);
+    await vm.domain.destroy();
+    await vm.domain.create();
+    await vm.write('vda', 0x52, 2 * MiB, MiB);
+    const next = await backup(vm);
+    // Either the bitmaps survived (incremental of exactly the change) or a full says why.
+    if (next.set.kind === 'incremental') expect(next.set.disks[0].bytesCopied).toBe(MiB);
+    else expect(next.set.fallbackReason).toBeTruthy();
+    await expectContent(next.set, 'vda', vm.disks[0].modelPath);
+  });
+
+  it('falls back to a full, with the reason recorded, when a bitmap was deleted', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
+    await vm.write('vda', 0x61, 0, MiB);
+    const full = await backup(vm);
+    await vm.domain.destroy(virDomainDestroyFlagsValues.VIR_DOMAIN_DESTROY_GRACEFUL);
+    await run(['qemu-img', 'bitmap', '--remove', vm.disks[0].path, full.set.checkpoint!.name]);
+    await vm.domain.create();
+    await vm.write('vda', 0x62, 3 * MiB, MiB);
+    const next = await backup(vm);
+    expect(next.set.kind).toBe('full');
+    expect(next.set.fallbackReason).toMatch(new RegExp(`missing or broken bitmap '${full.set.checkpoint!.name}'`));
+    await expectContent(next.set, 'vda', vm.disks[0].modelPath);
+    expect(await checkpointNames(vm)).toEqual([next.set.checkpoint!.name]);
+    // The new chain continues normally.
+    await vm.write('vda', 0x63, 5 * MiB, MiB);
+    const inc = await backup(vm);
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: next.set.id });
+    await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
+  });
+
+  it('backs up a shut-off domain, full and then incremental, and leaves it shut off', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
+    await vm.write('vda', 0x71, MiB, MiB);
+    await vm.domain.destroy(virDomainDestroyFlagsValues.VIR_DOMAIN_DESTROY_GRACEFUL);
+    const full = await backup(vm);
+    expect(await vm.domain.isActive()).toBe(false);
+    await expectContent(full.set, 'vda', vm.disks[0].modelPath);
+
+    await vm.domain.create();
+    await vm.write('vda', 0x72, 6 * MiB, MiB);
+    await vm.domain.destroy(virDomainDestroyFlagsValues.VIR_DOMAIN_DESTROY_GRACEFUL);
+    const inc = await backup(vm);
+    expect(await vm.domain.isActive()).toBe(false);
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    expect(inc.set.disks[0].bytesCopied).toBe(MiB);
+    await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
+  });
+
+  it('refuses a second backup of the same domain while one runs; other domains run in parallel', async () => {
+    const a = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB] });
+    const b = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB] });
+    await a.write('vda', 0x81, 0, MiB);
+    await b.write('vda', 0x82, 0, MiB);
+    const results = await Promise.allSettled([backup(a), backup(a), backup(b)]);
+    const sameDomain = results.slice(0, 2);
+    expect(sameDomain.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = sameDomain.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(isVolbackError(refused.reason, 'ERR_CONFLICT')).toBe(true);
+    expect(String(refused.reason.message)).toMatch(/is busy: backup of/);
+    expect(results[2].status).toBe('fulfilled');
+  });
+});
