@@ -1,0 +1,482 @@
+// External (pull-mode) backups: libvirt exports the disks over NBD at one point in time and a third
+// party reads them; volback plans, starts and ends the session and records it. See docs/external-backups.md.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, chownSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { hostname, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  isLibvirtNotFound,
+  virDomainBackupBeginFlags,
+  virDomainXMLFlags,
+  type Connection,
+  type Domain,
+} from '../libvirt';
+import { ErrorCodes, VolbackError } from '../errors';
+import { logger } from '../log';
+import type { BackupDefinition, BackupKind, BackupSet, DiskBackup } from '../model';
+import { closePools, ensureLocationPool, openPool, type OpenPool } from '../pool/pool-layer';
+import { metadataVolumeName } from '../pool/volume-names';
+import { VOLBACK_VERSION } from '../version';
+import { formatBackupSet } from '../xml';
+import { parseDomainXml } from '../xml/libvirt-domain';
+import { ancestry, diskFacts, type BackupDefaults } from './backup';
+import { checkpointXml } from './backup-plan';
+import { scanCatalog } from './catalog';
+import { assessBase, checkpointRecord, dropVolbackCheckpoints, removeCheckpoint } from './checkpoints';
+import { DEFAULT_LOCK_DIR, lockDomain } from './domain-lock';
+import {
+  assertSafeServer,
+  chooseExternalBase,
+  dirtyBitmapContext,
+  nbdUri,
+  parseLivePullJob,
+  planExternalBackup,
+  pullBackupXml,
+  type ExternalPlan,
+  type ResolvedServer,
+} from './external-plan';
+import {
+  readSession,
+  removeSessionFile,
+  sessionJobRunning,
+  settleExternalSession,
+  stopPullJob,
+  teardownSession,
+  writeSession,
+  type SessionRecord,
+} from './external-session';
+import { UndoStack } from './undo';
+
+const log = logger('external');
+
+/** Where volback makes unix sockets when the caller asks for one without a path (see `defaultUnixSocket`). */
+export const NBD_SOCKET_ROOT = process.env.VOLBACK_NBD_DIR ?? '/run/volback/nbd';
+
+/** A socket path in a dedicated per-domain directory, for `<server transport='unix' socket=…/>`. */
+export const defaultUnixSocket = (domainUuid: string): string => join(NBD_SOCKET_ROOT, domainUuid, 'nbd.sock');
+
+export interface BeginExternalOptions {
+  /** Parsed `<volbackup mode='pull'>`; all disks, kind auto, TCP on 127.0.0.1 with a free port when absent. */
+  definition?: BackupDefinition;
+  defaults: BackupDefaults;
+  /** Directory of the per-domain locks and session files (tests use their own). */
+  lockDir?: string;
+  /**
+   * Process that reads the export: once it is gone, the session counts as crashed and the next call
+   * (begin, end, push backup) aborts it. Absent: the session lives until ended or until libvirt's job ends.
+   */
+  ownerPid?: number;
+  /** The session counts as crashed after this instant (a safety net for readers that never call end). */
+  expiresAt?: Date;
+}
+
+/** One exported disk: everything an NBD client needs. */
+export interface ExternalDiskExport {
+  target: string;
+  kind: BackupKind;
+  /** NBD export name (libvirt's `exportname`, the disk target by default). */
+  exportName: string;
+  /** e.g. `nbd://127.0.0.1:10809/vda` or `nbd+unix:///vda?socket=/run/volback/nbd/<uuid>/nbd.sock`. */
+  uri: string;
+  /** Incremental disks: NBD meta context of the changed blocks, `qemu:dirty-bitmap:<exportbitmap>`. */
+  dirtyBitmapContext?: string;
+  virtualSize: number;
+  scratch: { pool: string; volume: string };
+}
+
+/** A running external backup session, as `beginExternalBackup` returns it. */
+export interface ExternalSession {
+  setId: string;
+  domain: { name: string; uuid: string };
+  kind: BackupKind;
+  /** Set (push or external) the incremental starts from. */
+  parentSetId?: string;
+  /** Its checkpoint: the dirty bitmaps cover every change since it. */
+  baseCheckpoint?: string;
+  /** Why a full was taken when an incremental was asked for. */
+  fallbackReason?: string;
+  /** Checkpoint created at the job's start; after a successful end, the next incremental starts from it. */
+  checkpoint?: string;
+  server: ResolvedServer;
+  disks: ExternalDiskExport[];
+  skipped: Array<{ target: string; reason: string }>;
+  createdAt: Date;
+}
+
+const DEFAULT_DEFINITION: BackupDefinition = { mode: 'pull', kind: 'auto', disks: [] };
+
+async function lookupDomain(conn: Connection, domainName: string): Promise<Domain> {
+  try {
+    return await conn.lookupDomainByName(domainName);
+  } catch (err) {
+    if (isLibvirtNotFound(err)) throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, { fault: 'user', cause: err });
+    throw err;
+  }
+}
+
+/** A TCP port free on `host` right now (the kernel's choice); QEMU binds it a moment later. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** uid:gid QEMU runs as, from the live domain's DAC label (`+64055:+994`). */
+function qemuIds(liveXml: string): { uid: number; gid: number } | undefined {
+  const m = /<seclabel[^>]*model='dac'[^>]*>\s*<label>\+?(\d+):\+?(\d+)<\/label>/.exec(liveXml);
+  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : undefined;
+}
+
+/**
+ * Refuses TLS when this host's libvirt has no certificates for backup exports. libvirt takes them from
+ * qemu.conf `backup_tls_x509_cert_dir` (else `default_tls_x509_cert_dir`, else /etc/pki/qemu). Only
+ * checked for local connections: a remote daemon's files are not visible here.
+ */
+function assertTlsConfigured(uri: string): void {
+  if (!/^qemu:\/\/\//.test(uri)) return;
+  let conf = '';
+  try {
+    conf = readFileSync('/etc/libvirt/qemu.conf', 'utf8');
+  } catch {
+    /* defaults apply */
+  }
+  const setting = (key: string): string | undefined => new RegExp(`^\\s*${key}\\s*=\\s*"([^"]*)"`, 'm').exec(conf)?.[1];
+  const dir = setting('backup_tls_x509_cert_dir') ?? setting('default_tls_x509_cert_dir') ?? '/etc/pki/qemu';
+  const missing = ['ca-cert.pem', 'server-cert.pem', 'server-key.pem'].filter((f) => !existsSync(join(dir, f)));
+  if (missing.length) {
+    throw new VolbackError(ErrorCodes.CONFIG, `TLS for backup exports is not configured on this host: ${dir} lacks ${missing.join(', ')}`, {
+      fault: 'user',
+      hint: 'put ca-cert.pem, server-cert.pem and server-key.pem (readable by QEMU) in that directory, or set backup_tls_x509_cert_dir in /etc/libvirt/qemu.conf and restart libvirtd',
+    });
+  }
+}
+
+const who = (): { user: string; host: string; pid: number } => {
+  let user = String(process.getuid?.() ?? '?');
+  try {
+    user = userInfo().username;
+  } catch {
+    /* uid without a passwd entry */
+  }
+  return { user, host: hostname(), pid: process.pid };
+};
+
+/**
+ * Starts an external backup: one libvirt pull-mode job exporting every selected disk over NBD at
+ * the same instant, with a new checkpoint created by the same call (the next incremental starts
+ * from it once the session ends successfully). Full, or incremental since the definition's
+ * `<incremental>` set (push or external; `latest` by default with kind auto); disks without a bitmap
+ * in the base are exported in full. Guest writes during the session go through copy-before-write
+ * into scratch volumes made in the `<scratch pool>` (else the location pool), so readers see the
+ * disks as they were at the start.
+ *
+ * The NBD server listens on 127.0.0.1 with a free port unless the definition says otherwise; a TCP
+ * name that is not loopback is refused without `tls='yes'`. The session is recorded in a session
+ * file (see docs/external-backups.md) that holds the domain against other jobs until
+ * `endExternalBackup`; a crashed session is cleaned up by the next begin, end or push backup.
+ *
+ * On failure everything this call made (scratch volumes, job, checkpoint, socket directory, session
+ * file) is removed and nothing is recorded.
+ */
+export async function beginExternalBackup(conn: Connection, domainName: string, options: BeginExternalOptions): Promise<ExternalSession> {
+  const definition = options.definition ?? DEFAULT_DEFINITION;
+  if (definition.mode !== 'pull') {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, "this definition is for a push backup; use createBackup (or mode='pull')", { fault: 'user' });
+  }
+  const lockDir = options.lockDir ?? DEFAULT_LOCK_DIR;
+  const requested = definition.server ?? { transport: 'tcp' as const, name: '127.0.0.1' };
+  assertSafeServer(requested);
+  if (requested.transport === 'tcp' && requested.tls) assertTlsConfigured(conn.uri);
+
+  const domain = await lookupDomain(conn, domainName);
+  const uuid = await domain.getUUIDString();
+  const lock = lockDomain(uuid, `external backup begin of ${domainName}`, lockDir);
+  const undo = new UndoStack();
+  const setId = randomUUID();
+  const pools = new Map<string, OpenPool>();
+  try {
+    await settleExternalSession(conn, domain, uuid, lockDir);
+    if (!(await domain.isActive())) {
+      throw new VolbackError(ErrorCodes.INVALID_INPUT, `domain ${domainName} is not running: an external backup exports a running domain's disks`, {
+        fault: 'user',
+        hint: 'start it (paused is enough: virsh start --paused) or take a push backup',
+      });
+    }
+    const [liveXml, inactiveXml] = await Promise.all([domain.getXMLDesc(), domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE)]);
+    const summary = await parseDomainXml(liveXml);
+    const facts = await diskFacts(domain, summary);
+    const scan = await scanCatalog(conn);
+    const baseSet = chooseExternalBase([...scan.catalog.sets.values()], uuid, definition);
+    const base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
+    if (base && !base.usable) {
+      log.warn(`${domainName}: exporting in full instead of incrementally: ${base.reason}`);
+      await dropVolbackCheckpoints(domain);
+    }
+    const createdAt = new Date();
+    const plan: ExternalPlan = planExternalBackup({
+      domain: { name: domainName, uuid, disks: summary.disks },
+      definition,
+      facts,
+      base,
+      defaultPool: options.defaults.pool,
+      setId,
+      createdAt,
+    });
+    for (const note of plan.notes) log.warn(`${domainName}: ${note}`);
+
+    // The metadata pool must exist before anything is exported: end writes into it.
+    const location = { pool: plan.metadataPool, path: definition.location?.path ?? options.defaults.path };
+    pools.set(plan.metadataPool, await ensureLocationPool(conn, location));
+    for (const name of new Set(plan.disks.map((d) => d.scratchPool))) {
+      if (!pools.has(name)) pools.set(name, await openPool(conn, name));
+    }
+    const scratchPaths: Record<string, string> = {};
+    for (const disk of plan.disks) {
+      const pool = pools.get(disk.scratchPool)!;
+      const volume = await pool.driver.createRestoreVolume(pool, { name: disk.scratchVolume, format: 'qcow2', capacity: disk.virtualSize });
+      undo.push(`scratch volume ${disk.scratchVolume}`, () => pool.driver.deleteVolume(pool, volume).finally(() => volume.free()));
+      const image = await pool.driver.image(pool, volume);
+      scratchPaths[disk.target] = image.path;
+    }
+
+    let server: ResolvedServer;
+    let socketDir: string | undefined;
+    if (requested.transport === 'unix') {
+      server = { transport: 'unix', socket: requested.socket };
+      const dir = dirname(requested.socket);
+      if (!existsSync(dir)) {
+        // QEMU (not root) binds the socket: a dedicated directory owned by QEMU's user, nobody else's.
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        socketDir = dir;
+        undo.push(`socket directory ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));
+        const ids = qemuIds(liveXml);
+        if (ids) chownSync(dir, ids.uid, ids.gid);
+      }
+    } else {
+      server = { transport: 'tcp', name: requested.name, port: requested.port ?? (await freePort(requested.name)), tls: requested.tls ?? false };
+    }
+
+    const record: SessionRecord = {
+      version: 1,
+      state: 'starting',
+      setId,
+      domain: { name: domainName, uuid },
+      createdAt: createdAt.toISOString(),
+      kind: plan.kind,
+      parentSetId: plan.parent?.id,
+      baseCheckpoint: plan.parent?.checkpoint?.name,
+      fallbackReason: plan.fallbackReason,
+      checkpoint: plan.checkpointName,
+      metadataPool: plan.metadataPool,
+      description: definition.description,
+      startedBy: who(),
+      ownerPid: options.ownerPid,
+      expiresAt: options.expiresAt?.toISOString(),
+      server,
+      socketDir,
+      disks: plan.disks.map((d) => ({
+        target: d.target,
+        kind: d.kind,
+        sourcePath: d.sourcePath,
+        sourceFormat: d.sourceFormat,
+        virtualSize: d.virtualSize,
+        bitmap: d.bitmap,
+        parentId: d.parent?.id,
+        scratch: { pool: d.scratchPool, volume: d.scratchVolume, path: scratchPaths[d.target] },
+      })),
+      domainXml: inactiveXml,
+    };
+    // Recorded before the job starts, so a crash from here on leaves something the next call can undo.
+    writeSession(record, lockDir);
+    undo.push('session file', async () => removeSessionFile(uuid, lockDir));
+
+    const allTargets = summary.disks.map((d) => d.target);
+    if (plan.checkpointName) {
+      const name = plan.checkpointName;
+      undo.push(`checkpoint ${name}`, () => removeCheckpoint(domain, name));
+    }
+    const backupXml = pullBackupXml(plan, allTargets, server, scratchPaths);
+    log.debug(`${domainName}: virDomainBackupBegin ${backupXml}`);
+    await domain.backupBegin(
+      backupXml,
+      checkpointXml(plan, allTargets) ?? null,
+      virDomainBackupBeginFlags.VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL,
+    );
+    undo.push('pull backup job', () => stopPullJob(domain));
+
+    // libvirt fills in export and bitmap names: read them back rather than assume them.
+    const live = await parseLivePullJob(await domain.backupGetXMLDesc());
+    const disks: ExternalDiskExport[] = plan.disks.map((d) => {
+      const exp = live.exports.find((e) => e.target === d.target);
+      if (!exp) throw new VolbackError(ErrorCodes.JOB_FAILED, `libvirt's pull job does not export disk ${d.target}`);
+      return {
+        target: d.target,
+        kind: d.kind,
+        exportName: exp.exportName,
+        uri: nbdUri(server, exp.exportName),
+        dirtyBitmapContext: d.kind === 'incremental' && exp.exportBitmap ? dirtyBitmapContext(exp.exportBitmap) : undefined,
+        virtualSize: d.virtualSize,
+        scratch: { pool: d.scratchPool, volume: d.scratchVolume },
+      };
+    });
+    record.state = 'running';
+    for (const disk of record.disks) {
+      const exp = disks.find((e) => e.target === disk.target)!;
+      disk.exportName = exp.exportName;
+      disk.exportBitmap = exp.dirtyBitmapContext;
+      disk.uri = exp.uri;
+    }
+    writeSession(record, lockDir, true);
+    undo.commit();
+    log.info(`${domainName}: external ${plan.kind} backup ${setId} exported (${disks.map((d) => d.uri).join(', ')})`);
+    return {
+      setId,
+      domain: { name: domainName, uuid },
+      kind: plan.kind,
+      parentSetId: plan.parent?.id,
+      baseCheckpoint: plan.parent?.checkpoint?.name,
+      fallbackReason: plan.fallbackReason,
+      checkpoint: plan.checkpointName,
+      server,
+      disks,
+      skipped: plan.skipped,
+      createdAt,
+    };
+  } catch (err) {
+    const failed = await undo.revert();
+    if (failed.length) log.warn(`${domainName}: cleanup left behind: ${failed.join(', ')}`);
+    throw err;
+  } finally {
+    closePools([...pools.values()]);
+    domain.free();
+    lock.release();
+  }
+}
+
+export interface EndExternalOptions {
+  /** True when the reader copied everything: the set is recorded and its checkpoint kept. */
+  success: boolean;
+  lockDir?: string;
+}
+
+export interface EndExternalResult {
+  /** The recorded set (success only). */
+  set?: BackupSet;
+  metadata?: { pool: string; volume: string };
+  /** Checkpoint removed (failure): its changes stay covered by the next incremental. */
+  removedCheckpoint?: string;
+}
+
+/**
+ * Ends the domain's external backup session: stops the NBD export (aborts the pull job) and removes
+ * the scratch volumes. With `success`, records the set (mode pull, state external, disks without
+ * volumes) in the metadata pool and keeps its checkpoint for the next incremental; without, removes
+ * the checkpoint (its bitmap merges into its parent's, so the next incremental covers the changes of
+ * this window) and records nothing. If libvirt's job ended before this call (domain stopped, job
+ * aborted) a success cannot be vouched for: the session is discarded as a failure and ERR_JOB_FAILED
+ * is thrown. Throws ERR_NOT_FOUND when no session is recorded for the domain.
+ */
+export async function endExternalBackup(conn: Connection, domainName: string, options: EndExternalOptions): Promise<EndExternalResult> {
+  const lockDir = options.lockDir ?? DEFAULT_LOCK_DIR;
+  const domain = await lookupDomain(conn, domainName);
+  const uuid = await domain.getUUIDString();
+  const lock = lockDomain(uuid, `external backup end of ${domainName}`, lockDir);
+  try {
+    const session = readSession(uuid, lockDir);
+    if (!session) {
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `no external backup session of ${domainName} is recorded`, {
+        fault: 'user',
+        hint: 'it was ended already, or cleaned up after a crash',
+      });
+    }
+    const jobRunning = session.state === 'running' && (await sessionJobRunning(domain, session));
+    if (!options.success || !jobRunning) {
+      const failed = await teardownSession(conn, domain, session, { keepCheckpoint: false, jobRunning, lockDir });
+      if (failed.length) throw new VolbackError(ErrorCodes.JOB_FAILED, `ending external backup ${session.setId} left behind: ${failed.join(', ')}`);
+      if (options.success) {
+        throw new VolbackError(
+          ErrorCodes.JOB_FAILED,
+          `external backup ${session.setId} cannot be recorded: libvirt's export ended before end-external (domain stopped or job aborted); its checkpoint was removed, so the next incremental covers its changes`,
+        );
+      }
+      log.info(`${domainName}: external backup ${session.setId} discarded`);
+      return { removedCheckpoint: session.checkpoint };
+    }
+
+    await stopPullJob(domain);
+    const completedAt = new Date();
+    const disks: DiskBackup[] = session.disks.map((d) => ({
+      id: randomUUID(),
+      target: d.target,
+      sourcePath: d.sourcePath,
+      sourceFormat: d.sourceFormat,
+      kind: d.kind,
+      parentId: d.parentId,
+      bitmap: d.bitmap ? session.checkpoint : undefined,
+      virtualSize: d.virtualSize,
+      // The reader copied the data; volback does not know how much.
+      bytesCopied: 0,
+    }));
+    const ended = who();
+    const by = `external backup begun by ${session.startedBy.user}@${session.startedBy.host}, ended by ${ended.user}@${ended.host}`;
+    const set: BackupSet = {
+      id: session.setId,
+      volbackVersion: VOLBACK_VERSION,
+      mode: 'pull',
+      kind: session.kind,
+      state: 'external',
+      createdAt: new Date(session.createdAt),
+      completedAt,
+      parentId: session.kind === 'incremental' ? session.parentSetId : undefined,
+      domain: session.domain,
+      checkpoint: session.checkpoint ? await checkpointRecord(domain, session.checkpoint) : undefined,
+      fallbackReason: session.fallbackReason,
+      description: session.description ? `${session.description} (${by})` : by,
+      disks,
+      domainXml: session.domainXml,
+    };
+    const xml = await formatBackupSet(set);
+    const name = metadataVolumeName({ domain: session.domain.name, createdAt: set.createdAt, setId: set.id });
+    const pool = await openPool(conn, session.metadataPool);
+    try {
+      await pool.driver.writeMetadata(pool, name, xml);
+    } catch (err) {
+      // The export is over: without metadata the checkpoint must go, or the next incremental would skip this window.
+      await teardownSession(conn, domain, session, { keepCheckpoint: false, jobRunning: false, lockDir });
+      throw err;
+    } finally {
+      pool.pool.free();
+    }
+    const failed = await teardownSession(conn, domain, session, { keepCheckpoint: true, jobRunning: false, lockDir });
+    if (failed.length) log.warn(`${domainName}: external backup ${session.setId} recorded, but cleanup left behind: ${failed.join(', ')}`);
+    log.info(`${domainName}: external ${set.kind} backup ${set.id} recorded in pool ${session.metadataPool}`);
+    return { set, metadata: { pool: session.metadataPool, volume: name } };
+  } finally {
+    domain.free();
+    lock.release();
+  }
+}
+
+/**
+ * The domain's recorded external session, if any, and whether libvirt still runs its job. Read-only:
+ * it takes no lock and cleans nothing (for `status` displays).
+ */
+export async function inspectExternalBackup(
+  conn: Connection,
+  domainName: string,
+  options: { lockDir?: string } = {},
+): Promise<{ session: SessionRecord; jobRunning: boolean } | undefined> {
+  const domain = await lookupDomain(conn, domainName);
+  try {
+    const session = readSession(await domain.getUUIDString(), options.lockDir);
+    return session ? { session, jobRunning: await sessionJobRunning(domain, session) } : undefined;
+  } finally {
+    domain.free();
+  }
+}
