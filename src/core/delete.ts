@@ -1,0 +1,312 @@
+// Deleting backups without breaking a chain: refuse when others depend on them, merge them into their
+// only child, or cascade to the dependents; every removal runs through the crash-safe journal.
+import type { Connection } from '../libvirt';
+import { ErrorCodes, VolbackError } from '../errors';
+import { logger } from '../log';
+import { scanCatalog, type CatalogScan } from './catalog';
+import { dependents, type Catalog } from './chains';
+import { lockDomain } from './domain-lock';
+import type { BackupSet } from '../model';
+import {
+  catalogOf,
+  findIntents,
+  PoolCache,
+  recoverIntents,
+  remainingSet,
+  rewrittenChild,
+  runRemoval,
+  type CopyIndex,
+  type DiskMerge,
+  type RecoveryReport,
+  type RemovalStep,
+  type VolumeRef,
+} from './journal';
+
+export type { DiskMerge, RecoveryReport, RemovalStep } from './journal';
+
+const log = logger('delete');
+
+/**
+ * What to do with backups that depend on the one being deleted.
+ * - `refuse`: fail with ERR_CONFLICT naming them (nothing is touched).
+ * - `merge`: fold the deleted data into the only child of each deleted disk backup, which stays with
+ *   the same content (a child of a deleted full becomes a full). Refused when a disk backup has more
+ *   than one child.
+ * - `cascade`: delete the dependents too.
+ */
+export type DependentsMode = 'refuse' | 'merge' | 'cascade';
+
+export interface DeleteOptions {
+  /** Backup set id, or a prefix of it that matches exactly one set. */
+  setId: string;
+  /** Disk targets (`vda`) whose backups in the set go; the whole set when absent or when all are named. */
+  disks?: string[];
+  dependents: DependentsMode;
+  /** Plan only: nothing in any pool or domain changes. */
+  dryRun?: boolean;
+  /** Pools to look in; every active pool of a supported type when absent. */
+  pools?: readonly string[];
+  /** Directory of the per-domain job locks (tests use their own). */
+  lockDir?: string;
+}
+
+export interface DeleteResult {
+  /** The removals in execution order (a cascade: dependents first). */
+  plan: RemovalStep[];
+  /** What was removed (empty for a dry run). */
+  removed: Array<{ setId: string; diskIds: string[]; wholeSet: boolean }>;
+  /** Disk backups that absorbed a deleted parent (empty for a dry run). */
+  merged: DiskMerge[];
+  /** Interrupted removals of this domain that were finished first (absent for a dry run). */
+  recovered?: RecoveryReport;
+}
+
+function conflict(message: string, hint?: string): VolbackError {
+  return new VolbackError(ErrorCodes.CONFLICT, message, { fault: 'user', hint });
+}
+
+/** Resolves a set id or unique prefix (any case) among the catalogued sets. Pure. */
+export function resolveSetId(catalog: Catalog, idOrPrefix: string): string {
+  const wanted = idOrPrefix.trim().toLowerCase();
+  if (catalog.sets.has(wanted)) return wanted;
+  const matches = wanted.length === 0 ? [] : [...catalog.sets.keys()].filter((id) => id.startsWith(wanted));
+  if (matches.length === 1) return matches[0];
+  if (matches.length === 0) {
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `no backup set matches '${idOrPrefix}'`, { fault: 'user' });
+  }
+  throw new VolbackError(ErrorCodes.INVALID_INPUT, `'${idOrPrefix}' matches ${matches.length} backup sets: ${matches.sort().join(', ')}`, {
+    fault: 'user',
+    hint: 'give more digits of the set id',
+  });
+}
+
+const byNewest = (catalog: Catalog) => (a: string, b: string): number =>
+  catalog.sets.get(b)!.set.createdAt.getTime() - catalog.sets.get(a)!.set.createdAt.getTime() || (a < b ? 1 : -1);
+
+/**
+ * Decides how to remove set `setId` (or the backups of some of its disks) under `mode`, without
+ * touching anything. Returns the removals in a safe execution order (a cascade lists dependents
+ * before what they stand on). Throws ERR_NOT_FOUND (set or disk), ERR_CONFLICT (dependents with
+ * `refuse`; a disk backup with several children, or a set that is not restorable, with `merge`). Pure.
+ */
+export function planRemoval(
+  catalog: Catalog,
+  setId: string,
+  options: { disks?: readonly string[]; dependents: DependentsMode },
+): RemovalStep[] {
+  const node = catalog.sets.get(setId);
+  if (!node) throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} is not in the catalog`, { fault: 'user' });
+  const { set } = node;
+  const targets = options.disks ?? set.disks.map((d) => d.target);
+  for (const t of targets) {
+    if (!set.disks.some((d) => d.target === t)) {
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} holds no backup of disk ${t} (it has ${set.disks.map((d) => d.target).join(', ')})`, {
+        fault: 'user',
+      });
+    }
+  }
+  const removeDisks = set.disks.filter((d) => targets.includes(d.target)).map((d) => d.id);
+  const wholeSet = removeDisks.length === set.disks.length;
+  const childDisks = (id: string): string[] => catalog.disks.get(id)?.childIds.slice() ?? [];
+  const owner = (diskId: string): string => catalog.disks.get(diskId)!.setId;
+  const target = (diskId: string): string => catalog.disks.get(diskId)!.disk.target;
+
+  // Who depends on what goes: for a whole set every dependent set; for disks, the disk descendants.
+  const directDiskChildren = removeDisks.flatMap(childDisks);
+  const dependentSets = wholeSet
+    ? dependents(catalog, setId).map((s) => s.id)
+    : [...new Set(directDiskChildren.map(owner))];
+  const single: RemovalStep = { setId, removeDisks, wholeSet, merges: [], reparent: [] };
+  if (dependentSets.length === 0) return [single];
+
+  if (options.dependents === 'refuse') {
+    const what = wholeSet
+      ? `backup set ${setId} has dependents ${dependentSets.join(', ')}`
+      : `the backups of ${targets.join(', ')} in set ${setId} have dependents: ` +
+        directDiskChildren.map((c) => `${c} (${target(c)}, set ${owner(c)})`).join(', ');
+    throw conflict(what, "use dependents 'merge' to fold it into its child, or 'cascade' to delete the dependents too");
+  }
+
+  if (options.dependents === 'cascade') {
+    // Closure over disk descendants; a set that loses every disk goes whole, with all its dependents.
+    const removing = new Map<string, Set<string>>([[setId, new Set(removeDisks)]]);
+    const whole = new Set<string>(wholeSet ? [setId, ...dependentSets] : []);
+    for (const id of whole) removing.set(id, new Set(catalog.sets.get(id)!.set.disks.map((d) => d.id)));
+    const queue = [...removeDisks];
+    while (queue.length > 0) {
+      for (const child of childDisks(queue.shift()!)) {
+        const s = owner(child);
+        const disks = removing.get(s) ?? new Set<string>();
+        if (disks.has(child)) continue;
+        disks.add(child);
+        removing.set(s, disks);
+        queue.push(child);
+        if (disks.size === catalog.sets.get(s)!.set.disks.length && !whole.has(s)) {
+          for (const dep of [s, ...dependents(catalog, s).map((d) => d.id)]) {
+            whole.add(dep);
+            const all = catalog.sets.get(dep)!.set.disks.map((d) => d.id);
+            const known = removing.get(dep) ?? new Set<string>();
+            for (const d of all) if (!known.has(d)) { known.add(d); queue.push(d); }
+            removing.set(dep, known);
+          }
+        }
+      }
+    }
+    return [...removing.keys()].sort(byNewest(catalog)).map((id) => {
+      const s = catalog.sets.get(id)!.set;
+      const gone = removing.get(id)!;
+      return {
+        setId: id,
+        removeDisks: s.disks.filter((d) => gone.has(d.id)).map((d) => d.id),
+        wholeSet: whole.has(id) || gone.size === s.disks.length,
+        merges: [],
+        reparent: [],
+      };
+    });
+  }
+
+  // merge
+  if (!node.restorable) {
+    throw conflict(
+      `backup set ${setId} is not restorable (${node.problems.map((p) => p.message).join('; ')}), so its data cannot be merged into its child`,
+      "use dependents 'cascade', or repair the chain first",
+    );
+  }
+  const merges: DiskMerge[] = [];
+  for (const id of removeDisks) {
+    const children = childDisks(id);
+    if (children.length === 0) continue;
+    if (children.length > 1) {
+      throw conflict(
+        `cannot merge the backup of ${target(id)} in set ${setId} into its child: it has ${children.length} child backups ` +
+          `(${children.map((c) => `${c} in set ${owner(c)}`).join(', ')}); a merge needs exactly one child chain per disk`,
+        "delete one branch first, or use dependents 'cascade'",
+      );
+    }
+    const disk = catalog.disks.get(id)!;
+    if (!disk.disk.volume || !catalog.disks.get(children[0])!.disk.volume) {
+      throw conflict(`disk backup ${id} or its child ${children[0]} has no volume (external backup): nothing to merge`);
+    }
+    merges.push({
+      from: id,
+      into: children[0],
+      intoSet: owner(children[0]),
+      ...(disk.parentId !== undefined ? { newParent: disk.parentId } : {}),
+    });
+  }
+  const reparent = wholeSet ? node.childIds.filter((c) => !merges.some((m) => m.intoSet === c)) : [];
+  return [{ ...single, merges, reparent }];
+}
+
+/** Every set with its metadata copies, kept up to date while removals run. */
+export type SetIndex = Map<string, { set: BackupSet; copies: VolumeRef[] }>;
+
+/** Index of every set and its metadata copies, from a scan. */
+export function copyIndex(scan: CatalogScan): SetIndex {
+  const index: SetIndex = new Map();
+  for (const s of scan.stored) {
+    const entry = index.get(s.set.id) ?? { set: s.set, copies: [] };
+    entry.copies.push({ pool: s.pool, name: s.metadataVolume });
+    index.set(s.set.id, entry);
+  }
+  return index;
+}
+
+/**
+ * Runs removal steps in order against the live index, updating it after each one (later steps
+ * see the sets earlier ones rewrote). Returns the removed and merged parts.
+ */
+export async function executeSteps(
+  conn: Connection,
+  index: SetIndex,
+  steps: readonly RemovalStep[],
+): Promise<Pick<DeleteResult, 'removed' | 'merged'>> {
+  const pools = new PoolCache(conn);
+  const removed: DeleteResult['removed'] = [];
+  const merged: DiskMerge[] = [];
+  try {
+    for (const step of steps) {
+      await runRemoval(conn, pools, index, step);
+      const original = index.get(step.setId)!.set;
+      for (const id of new Set([...step.merges.map((m) => m.intoSet), ...step.reparent])) {
+        const child = index.get(id)!;
+        index.set(id, { ...child, set: rewrittenChild(child.set, original, step) });
+      }
+      if (step.wholeSet) index.delete(step.setId);
+      else index.set(step.setId, { ...index.get(step.setId)!, set: remainingSet(original, step) });
+      removed.push({ setId: step.setId, diskIds: step.removeDisks, wholeSet: step.wholeSet });
+      merged.push(...step.merges);
+    }
+    return { removed, merged };
+  } finally {
+    pools.close();
+  }
+}
+
+/**
+ * Deletes a backup set, or the backups of some of its disks, never breaking a chain (see
+ * `DependentsMode`). Takes the domain's job lock, first finishes any removal of that domain a
+ * killed process left half done, then runs each removal through the journal: a crash at any point
+ * leaves no listed backup with wrong content, and the next delete, prune or `recoverInterrupted`
+ * finishes it. Checkpoints of removed sets are deleted from the domain (when it still exists) with
+ * their bitmaps merged into their parents'. `dryRun` returns the plan and changes nothing.
+ * Throws ERR_NOT_FOUND, ERR_INVALID_INPUT (ambiguous prefix), ERR_CONFLICT (see `planRemoval`, or
+ * another job holds the domain).
+ */
+export async function deleteBackup(conn: Connection, options: DeleteOptions): Promise<DeleteResult> {
+  let scan = await scanCatalog(conn, { pools: options.pools });
+  const setId = resolveSetId(scan.catalog, options.setId);
+  const domainUuid = scan.catalog.sets.get(setId)!.set.domain.uuid;
+  if (options.dryRun) {
+    return { plan: planRemoval(scan.catalog, setId, options), removed: [], merged: [] };
+  }
+  const lock = lockDomain(domainUuid, `delete of backup set ${setId}`, options.lockDir);
+  try {
+    const recovered = await recoverIntents(conn, { pools: options.pools, domainUuid });
+    if (recovered.finished.length + recovered.rolledBack.length + recovered.droppedUnreadable.length > 0) {
+      scan = await scanCatalog(conn, { pools: options.pools });
+    }
+    if (!scan.catalog.sets.has(setId)) {
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} was removed by the recovery of an interrupted delete`, {
+        fault: 'user',
+      });
+    }
+    const plan = planRemoval(scan.catalog, setId, options);
+    const done = await executeSteps(conn, copyIndex(scan), plan);
+    log.info(`deleted ${done.removed.length} backup set part(s) starting from ${setId}; ${done.merged.length} disk merge(s)`);
+    return { plan, ...done, recovered };
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Finishes (or drops, when they had not started) the removals that killed processes left half done,
+ * taking each domain's job lock. Safe to run at any time; a removal that would now break a backup
+ * is left as it is and reported in `unresolved`.
+ */
+export async function recoverInterrupted(
+  conn: Connection,
+  options: { pools?: readonly string[]; lockDir?: string } = {},
+): Promise<RecoveryReport> {
+  const { found } = await findIntents(conn, options.pools);
+  const domains = [...new Set(found.map((f) => f.intent.domainUuid))];
+  const total: RecoveryReport = { finished: [], rolledBack: [], unresolved: [], droppedUnreadable: [] };
+  // Unreadable intents belong to no known domain: dropped by the first pass (or by a pass of its own).
+  for (const domainUuid of domains.length ? domains : [undefined]) {
+    const lock = domainUuid ? lockDomain(domainUuid, 'recovery of interrupted deletes', options.lockDir) : undefined;
+    try {
+      const report = await recoverIntents(conn, { pools: options.pools, domainUuid });
+      total.finished.push(...report.finished);
+      total.rolledBack.push(...report.rolledBack);
+      total.unresolved.push(...report.unresolved);
+      total.droppedUnreadable.push(...report.droppedUnreadable);
+    } finally {
+      lock?.release();
+    }
+  }
+  return total;
+}
+
+/** The catalog after steps ran, for callers that keep an index (prune). Pure. */
+export const catalogOfIndex = (index: CopyIndex): Catalog => catalogOf(index);
