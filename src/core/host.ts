@@ -97,6 +97,8 @@ export interface ScratchDisk {
 
 export interface ScratchDomainOptions {
   name: string;
+  /** Fixed UUID; libvirt picks one when absent. */
+  uuid?: string;
   /** 'kvm' or 'qemu' (TCG); use chooseVirtType() to decide. */
   virtType: VirtType;
   memoryMiB?: number;
@@ -125,7 +127,7 @@ export function buildDomainXml(o: ScratchDomainOptions): string {
   const cpu = o.virtType === 'kvm' ? `  <cpu mode='host-passthrough'/>\n` : '';
   return `<domain type='${o.virtType}'>
   <name>${esc(o.name)}</name>
-  <memory unit='MiB'>${o.memoryMiB ?? 128}</memory>
+${o.uuid ? `  <uuid>${esc(o.uuid)}</uuid>\n` : ''}  <memory unit='MiB'>${o.memoryMiB ?? 128}</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
 ${cpu}  <on_poweroff>destroy</on_poweroff>

@@ -1,0 +1,296 @@
+// `volback backup create|list|show|verify`: thin layers over the library API.
+import { readFileSync } from 'node:fs';
+import {
+  backupDefaults,
+  createBackup,
+  findBackupSet,
+  listBackups,
+  listPools,
+  parseBackupDefinition,
+  verifyBackup,
+  type BackupDefinition,
+  type BackupListing,
+  type ListedSet,
+} from '../../index';
+import { ErrorCodes, VolbackError } from '../../errors';
+import type { BackupKind } from '../../model';
+import { ExitCode, UsageError } from '../exit-codes';
+import { formatBytes, formatUtc, keyValues, shortId, table } from '../format';
+import type { CommandSpec, Flags } from '../framework';
+import { listingJson, setJson } from '../json';
+
+const str = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
+
+const DURATION_RE = /^(\d+)([smhdw])$/;
+const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+
+/** `2026-11-26`, `2026-11-26T10:00:00Z` (UTC unless an offset is given), or a relative `30m`, `12h`, `7d`, `2w` ago. */
+export function parseTime(value: string, flag: string, now = new Date()): Date {
+  const rel = DURATION_RE.exec(value);
+  if (rel) return new Date(now.getTime() - Number(rel[1]) * UNIT_MS[rel[2]]);
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(value) ? `${value}${value.includes('T') ? 'Z' : 'T00:00:00Z'}` : value;
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) {
+    throw new UsageError(`--${flag} '${value}' is not a time`, 'use an ISO 8601 UTC time (2026-11-26, 2026-11-26T10:00:00Z) or an age (30m, 12h, 7d, 2w)');
+  }
+  return new Date(t);
+}
+
+function parseKind(value: string | undefined): BackupKind | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'full' && value !== 'incremental') throw new UsageError(`--kind must be full or incremental, got '${value}'`);
+  return value;
+}
+
+const poolsFlag = (flags: Flags): string[] | undefined => {
+  const v = flags.pool;
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
+};
+
+const sum = (ns: number[]): number => ns.reduce((a, b) => a + b, 0);
+
+function statusOf(s: ListedSet): string {
+  if (s.restorable) return 'ok';
+  return s.problems.map((p) => p.kind).filter((k, i, all) => all.indexOf(k) === i).join(',');
+}
+
+/** Sets as trees (parent → children), one tree per domain, oldest first. Pure. */
+export function renderTree(listing: BackupListing): string {
+  if (listing.sets.length === 0 && listing.problems.length === 0 && !listing.invalidMetadata.length && !listing.strayVolumes.length) {
+    return `no backups in pools: ${listing.pools.join(', ') || '(no active pools)'}`;
+  }
+  const byId = new Map(listing.sets.map((s) => [s.set.id, s]));
+  const domains = new Map<string, ListedSet[]>();
+  for (const s of [...listing.sets].sort((a, b) => a.set.createdAt.getTime() - b.set.createdAt.getTime())) {
+    const list = domains.get(s.set.domain.uuid) ?? [];
+    list.push(s);
+    domains.set(s.set.domain.uuid, list);
+  }
+  const out: string[] = [];
+  for (const sets of domains.values()) {
+    const newest = sets[sets.length - 1].set.domain;
+    out.push(`domain ${newest.name} (${newest.uuid})`);
+    const rows: string[][] = [];
+    const visit = (s: ListedSet, prefix: string, last: boolean, root: boolean): void => {
+      const branch = root ? '' : last ? '└─ ' : '├─ ';
+      const parentNote = root && s.parentId === undefined && s.set.parentId ? ` (parent ${shortId(s.set.parentId)} missing)` : root && s.parentId ? ` (parent ${shortId(s.parentId)} not shown)` : '';
+      rows.push([
+        `${prefix}${branch}${shortId(s.set.id)}${parentNote}`,
+        formatUtc(s.set.createdAt),
+        s.set.kind,
+        s.set.disks.map((d) => d.target).join(','),
+        formatBytes(sum(s.set.disks.map((d) => d.bytesCopied))),
+        formatBytes(sum(s.set.disks.map((d) => d.virtualSize))),
+        statusOf(s),
+      ]);
+      const children = s.childIds.map((id) => byId.get(id)).filter((c): c is ListedSet => c !== undefined);
+      const childPrefix = root ? prefix : prefix + (last ? '   ' : '│  ');
+      children.forEach((c, i) => visit(c, childPrefix, i === children.length - 1, false));
+    };
+    for (const s of sets) if (s.parentId === undefined || !byId.has(s.parentId)) visit(s, '', true, true);
+    out.push(table(['SET', 'CREATED (UTC)', 'KIND', 'DISKS', 'ON DISK', 'VIRTUAL', 'STATUS'], rows).replace(/^/gm, '  '));
+    out.push('');
+  }
+  const problems: string[] = [
+    ...listing.problems.map((p) => `  ${p.kind}: ${p.message}`),
+    ...listing.invalidMetadata.map((i) => `  invalid metadata: volume ${i.volume} in pool ${i.pool}: ${i.error}`),
+    ...listing.strayVolumes.map((v) => `  stray volume: ${v.volume} in pool ${v.pool} (no valid metadata names it)`),
+  ];
+  if (problems.length) out.push('Problems:', ...problems);
+  return out.join('\n').trimEnd();
+}
+
+function renderSet(s: ListedSet): string {
+  const { set } = s;
+  const head = keyValues([
+    ['set', set.id],
+    ['domain', `${set.domain.name} (${set.domain.uuid})`],
+    ['kind', set.kind],
+    ['mode', set.mode],
+    ['state', set.state],
+    ['created', formatUtc(set.createdAt)],
+    ['completed', set.completedAt && formatUtc(set.completedAt)],
+    ['parent', set.parentId],
+    ['children', s.childIds.length ? s.childIds.join(', ') : undefined],
+    ['checkpoint', set.checkpoint?.name],
+    ['fallback reason', set.fallbackReason],
+    ['description', set.description],
+    ['restorable', s.restorable ? 'yes' : 'no'],
+    ['metadata', s.metadata.map((m) => `${m.pool}/${m.volume}`).join(', ')],
+  ]);
+  const disks = table(
+    ['DISK', 'KIND', 'POOL', 'VOLUME', 'ON DISK', 'VIRTUAL', 'SOURCE'],
+    set.disks.map((d) => [
+      d.target,
+      d.kind,
+      d.volume?.pool ?? '-',
+      d.volume?.name ?? '-',
+      formatBytes(d.bytesCopied),
+      formatBytes(d.virtualSize),
+      d.sourcePath,
+    ]),
+  );
+  const problems = s.problems.length ? ['', 'Problems:', ...s.problems.map((p) => `  ${p.kind}: ${p.message}`)] : [];
+  return [head, '', disks, ...problems].join('\n');
+}
+
+async function definitionFrom(flags: Flags): Promise<BackupDefinition | undefined> {
+  const file = str(flags.definition);
+  let definition: BackupDefinition | undefined;
+  if (file) {
+    let xml: string;
+    try {
+      xml = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new VolbackError(ErrorCodes.INVALID_INPUT, `cannot read definition ${file}: ${(err as Error).message}`, { fault: 'user' });
+    }
+    definition = await parseBackupDefinition(xml, file);
+  }
+  if (flags.full && flags.incremental) throw new UsageError('--full and --incremental exclude each other');
+  const kind = flags.full ? 'full' : flags.incremental ? 'incremental' : undefined;
+  const description = str(flags.description);
+  if (!kind && !description) return definition;
+  const base: BackupDefinition = definition ?? { mode: 'push', kind: 'auto', disks: [] };
+  return { ...base, kind: kind ?? base.kind, description: description ?? base.description };
+}
+
+const backupCreate: CommandSpec = {
+  path: ['backup', 'create'],
+  args: ['<domain>'],
+  summary: 'back up a domain (incremental when a valid chain exists, else full)',
+  description:
+    'All disks by default, one consistent point in time, into the default backup pool from the config\n' +
+    '(created as a dir pool on first use). A shut-off domain is started paused for the job.\n' +
+    'Progress: one bar for the whole job (libvirt reports aggregate bytes over all disks).',
+  flags: {
+    definition: { type: 'string', short: 'd', value: 'FILE', description: 'a <volbackup> definition (disks, targets, kind, location)' },
+    full: { type: 'boolean', description: 'take a full backup' },
+    incremental: { type: 'boolean', description: 'take an incremental (a full when no valid chain exists; the reason is recorded)' },
+    pool: { type: 'string', short: 'p', value: 'POOL', description: 'pool for disks without a target (default: config default_pool)' },
+    description: { type: 'string', value: 'TEXT', description: 'free text stored with the backup' },
+  },
+  examples: ['volback backup create vm1', 'volback backup create vm1 --full --pool backups2', 'volback backup create vm1 --definition vm1-backup.xml --json'],
+  async run(ctx, [domain], flags) {
+    let definition = await definitionFrom(flags);
+    const defaults = backupDefaults(ctx.config);
+    const conn = await ctx.connect();
+    const pool = str(flags.pool);
+    if (pool && pool !== ctx.config.defaultPool) {
+      const found = (await listPools(conn)).find((p) => p.name === pool);
+      if (!found) {
+        throw new VolbackError(ErrorCodes.NOT_FOUND, `storage pool '${pool}' does not exist`, {
+          fault: 'user',
+          hint: `create it with: volback pool init ${pool} --path DIR`,
+        });
+      }
+      defaults.pool = pool;
+      defaults.path = found.path ?? defaults.path;
+      definition = { ...(definition ?? { mode: 'push', kind: 'auto', disks: [] }), location: { pool } };
+    }
+    const progress = ctx.progress(`backup ${domain}`);
+    try {
+      const result = await createBackup(conn, domain, {
+        definition,
+        defaults,
+        signal: ctx.signal,
+        onProgress: (p) => progress.update(p),
+      });
+      progress.done();
+      const listed: ListedSet = { set: result.set, childIds: [], restorable: true, problems: [], metadata: result.metadata, parentId: result.set.parentId };
+      return {
+        data: { set: setJson(listed), notes: result.plan.notes, skipped: result.plan.skipped },
+        human: () =>
+          [
+            `${result.set.kind} backup ${result.set.id} of ${domain} complete` +
+              (result.set.fallbackReason ? ` (full because: ${result.set.fallbackReason})` : ''),
+            '',
+            table(
+              ['DISK', 'KIND', 'POOL', 'VOLUME', 'ON DISK', 'VIRTUAL'],
+              result.set.disks.map((d) => [d.target, d.kind, d.volume?.pool ?? '-', d.volume?.name ?? '-', formatBytes(d.bytesCopied), formatBytes(d.virtualSize)]),
+            ),
+            ...result.plan.skipped.map((s) => `skipped ${s.target}: ${s.reason}`),
+          ].join('\n'),
+      };
+    } finally {
+      progress.done();
+    }
+  },
+};
+
+const backupList: CommandSpec = {
+  path: ['backup', 'list'],
+  summary: 'list backup sets as chains (parent → children), then any problems',
+  description: 'Reads only the pools: every backup a pool holds is listed, also of domains that no longer exist.',
+  flags: {
+    domain: { type: 'string', value: 'NAME|UUID', description: 'only this domain' },
+    pool: { type: 'string', short: 'p', multiple: true, value: 'POOL', description: 'scan only this pool (repeatable; default: every active pool)' },
+    since: { type: 'string', value: 'TIME', description: 'created at or after (ISO 8601 UTC, or an age: 30m, 12h, 7d, 2w)' },
+    until: { type: 'string', value: 'TIME', description: 'created at or before' },
+    kind: { type: 'string', value: 'KIND', description: 'full or incremental' },
+  },
+  examples: ['volback backup list', 'volback backup list --domain vm1 --since 7d', 'volback backup list --json | jq ".sets[].id"'],
+  async run(ctx, _args, flags) {
+    const options = {
+      pools: poolsFlag(flags),
+      domain: str(flags.domain),
+      since: flags.since ? parseTime(str(flags.since)!, 'since') : undefined,
+      until: flags.until ? parseTime(str(flags.until)!, 'until') : undefined,
+      kind: parseKind(str(flags.kind)),
+    };
+    const listing = await listBackups(await ctx.connect(), options);
+    return { data: listingJson(listing), human: () => renderTree(listing) };
+  },
+};
+
+const backupShow: CommandSpec = {
+  path: ['backup', 'show'],
+  args: ['<set-id>'],
+  summary: 'show one backup set (id or unique prefix of at least 4 characters)',
+  async run(ctx, [id]) {
+    const listed = await findBackupSet(await ctx.connect(), id);
+    return { data: setJson(listed), human: () => renderSet(listed) };
+  },
+};
+
+const backupVerify: CommandSpec = {
+  path: ['backup', 'verify'],
+  args: ['<set-id>'],
+  summary: 'check that a set is intact: volumes exist, qcow2 checks pass, backing chains match the metadata',
+  description:
+    'Read-only. --deep also reads every byte of each disk (as long as a restore).\n' +
+    'Exit code: 0 all disks ok, 1 problems found (no disk ok, or a set-level problem), 3 some disks ok and some not.',
+  flags: { deep: { type: 'boolean', description: 'also read each disk image in full' } },
+  async run(ctx, [id], flags) {
+    const conn = await ctx.connect();
+    const { set } = await findBackupSet(conn, id);
+    const progress = ctx.progress(`verify ${shortId(set.id)}`);
+    const result = await verifyBackup(conn, {
+      setId: set.id,
+      deep: Boolean(flags.deep),
+      signal: ctx.signal,
+      onProgress: (p) => progress.update({ phase: `${p.step} ${p.disk} (${p.index + 1}/${p.count})` }),
+    }).finally(() => progress.done());
+    const good = result.disks.filter((d) => d.ok).length;
+    const exitCode = result.ok
+      ? ExitCode.OK
+      : good > 0 && result.problems.length === 0
+        ? ExitCode.PARTIAL
+        : ExitCode.FAILURE;
+    return {
+      data: result,
+      exitCode,
+      human: () =>
+        [
+          `set ${result.setId} (${result.domain}): ${result.ok ? 'ok' : 'PROBLEMS'}${result.deep ? ' (deep)' : ''}`,
+          ...result.problems.map((p) => `  ${p}`),
+          '',
+          table(
+            ['DISK', 'VOLUME', 'CHAIN', 'RESULT'],
+            result.disks.map((d) => [d.target, d.volume ? `${d.volume.pool}/${d.volume.name}` : '-', String(d.chain.length), d.ok ? 'ok' : d.problems.join('; ')]),
+          ),
+        ].join('\n'),
+    };
+  },
+};
+
+export const backupCommands: CommandSpec[] = [backupCreate, backupList, backupShow, backupVerify];

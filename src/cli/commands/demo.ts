@@ -1,0 +1,209 @@
+// `volback demo` (what `npm start` runs): a small OS-less domain, known writes, a full and an
+// incremental backup, the chain listed, and the backup checked byte for byte. Re-runnable.
+import { createHash } from 'node:crypto';
+import {
+  backupDefaults,
+  createBackup,
+  hostCapabilities,
+  initPool,
+  listBackups,
+  verifyBackup,
+  type BackupResult,
+  type Connection,
+} from '../../index';
+import { buildDomainXml, writeDiskPattern } from '../../core/host';
+import { isLibvirtNotFound, virDomainUndefineFlagsValues } from '../../libvirt';
+import { imagesEqual } from '../../tools/qemu-img';
+import { formatBytes, keyValues, shortId } from '../format';
+import type { CommandContext, CommandSpec } from '../framework';
+import { listingJson, setJson } from '../json';
+import { renderTree } from './backup';
+
+const MiB = 1024 * 1024;
+const DISK_SIZE = 64 * MiB;
+
+/** The known data the demo writes: [disk, pattern, offset, length], before the full and before the incremental. */
+const WRITES_BEFORE_FULL: Array<[string, number, number, number]> = [
+  ['vda', 0x11, 0, 4 * MiB],
+  ['vdb', 0x22, 8 * MiB, 2 * MiB],
+];
+const WRITES_BEFORE_INCREMENTAL: Array<[string, number, number, number]> = [
+  ['vda', 0x33, 2 * MiB, 1 * MiB],
+  ['vdb', 0x44, 32 * MiB, 3 * MiB],
+];
+
+/** A stable UUID per demo domain name, so re-runs keep one chain history per name. Pure. */
+export function demoUuid(name: string): string {
+  const h = createHash('sha1').update(`volback-demo:${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const volumeXml = (name: string): string =>
+  `<volume><name>${name}</name><capacity unit='bytes'>${DISK_SIZE}</capacity><allocation unit='bytes'>0</allocation>` +
+  `<target><format type='qcow2'/><compat>1.1</compat></target></volume>`;
+
+/** Removes the demo domain of a previous run (running or not, with its checkpoint metadata). */
+async function removeDomain(conn: Connection, name: string): Promise<boolean> {
+  let domain;
+  try {
+    domain = await conn.lookupDomainByName(name);
+  } catch (err) {
+    if (isLibvirtNotFound(err)) return false;
+    throw err;
+  }
+  try {
+    if (await domain.isActive()) await domain.destroy();
+    if (await domain.isPersistent()) {
+      await domain.undefine(
+        virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA |
+          virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
+      );
+    }
+  } finally {
+    domain.free();
+  }
+  return true;
+}
+
+const demo: CommandSpec = {
+  path: ['demo'],
+  summary: 'run the demo (npm start): demo domain, full + incremental backup, listing, byte-for-byte check',
+  description:
+    'Creates the default backup pool, a dir pool for the demo domain, and a small OS-less domain with two\n' +
+    'qcow2 disks; writes known data through QEMU (HMP qemu-io), takes a full and an incremental backup,\n' +
+    'lists them, and checks the backup against the source disks. A second run replaces the previous\n' +
+    "demo's domain and disks (earlier demo backups stay in the backup pool).",
+  flags: {
+    domain: { type: 'string', value: 'NAME', description: 'demo domain name (default volback-demo)' },
+    'demo-pool': { type: 'string', value: 'POOL', description: 'pool for the demo disks (default volback-demo)' },
+    'demo-path': { type: 'string', value: 'DIR', description: 'directory of the demo pool (default /var/lib/volback-demo)' },
+  },
+  async run(ctx: CommandContext, _args, flags) {
+    const name = typeof flags.domain === 'string' ? flags.domain : 'volback-demo';
+    const demoPool = typeof flags['demo-pool'] === 'string' ? flags['demo-pool'] : 'volback-demo';
+    const demoPath = typeof flags['demo-path'] === 'string' ? flags['demo-path'] : '/var/lib/volback-demo';
+    const step = (text: string): void => ctx.note(`demo: ${text}`);
+    const conn = await ctx.connect();
+
+    const host = await hostCapabilities(conn);
+    step(
+      `host ${host.hostname}: libvirt ${host.libvirtVersion}, QEMU ${host.hypervisorVersion}, ` +
+        (host.virt.virtType === 'kvm' ? 'KVM' : `TCG (${host.virt.reason})`),
+    );
+
+    const backupPool = await initPool(conn, { name: ctx.config.defaultPool, path: ctx.config.defaultPoolPath });
+    step(`backup pool ${backupPool.name} (${backupPool.type}) at ${backupPool.path}`);
+
+    const replaced = await removeDomain(conn, name);
+    if (replaced) step(`removed the previous demo domain ${name}`);
+    const pool = await initPool(conn, { name: demoPool, path: demoPath });
+    step(`demo disk pool ${pool.name} at ${pool.path}`);
+    const libvirtPool = await conn.lookupStoragePoolByName(demoPool);
+    const disks: Array<{ target: string; path: string }> = [];
+    try {
+      await libvirtPool.refresh();
+      for (const target of ['vda', 'vdb']) {
+        const volName = `${name}-${target}.qcow2`;
+        try {
+          const old = await libvirtPool.lookupVolumeByName(volName);
+          await old.delete().finally(() => old.free());
+        } catch (err) {
+          if (!isLibvirtNotFound(err)) throw err;
+        }
+        const vol = await libvirtPool.createVolume(volumeXml(volName));
+        disks.push({ target, path: await vol.getPath() });
+        vol.free();
+      }
+    } finally {
+      libvirtPool.free();
+    }
+
+    const xml = buildDomainXml({ name, uuid: demoUuid(name), virtType: host.virt.virtType, disks });
+    const domain = await conn.defineDomain(xml);
+    const results: BackupResult[] = [];
+    try {
+      await domain.create();
+      step(`started ${name} (${host.virt.virtType === 'kvm' ? 'KVM' : 'TCG'}) with disks ${disks.map((d) => `${d.target} ${formatBytes(DISK_SIZE)}`).join(', ')}`);
+
+      const backup = async (kind: 'full' | 'incremental', writes: typeof WRITES_BEFORE_FULL): Promise<BackupResult> => {
+        for (const [target, pattern, offset, length] of writes) {
+          await writeDiskPattern(domain, target, pattern, offset, length);
+        }
+        step(`wrote ${writes.map(([t, p, o, l]) => `0x${p.toString(16)} × ${formatBytes(l)} at ${formatBytes(o)} of ${t}`).join(', ')}`);
+        const progress = ctx.progress(`${kind} backup of ${name}`);
+        const result = await createBackup(conn, name, {
+          definition: { mode: 'push', kind, disks: [], description: `volback demo ${kind}` },
+          defaults: backupDefaults(ctx.config),
+          signal: ctx.signal,
+          onProgress: (p) => progress.update(p),
+        }).finally(() => progress.done());
+        step(
+          `${result.set.kind} backup ${shortId(result.set.id)}: ` +
+            result.set.disks.map((d) => `${d.target} ${formatBytes(d.bytesCopied)} copied`).join(', '),
+        );
+        return result;
+      };
+      results.push(await backup('full', WRITES_BEFORE_FULL));
+      results.push(await backup('incremental', WRITES_BEFORE_INCREMENTAL));
+    } finally {
+      // Stopping QEMU flushes the disks: the source files then hold exactly the incremental's point in time.
+      if (await domain.isActive().catch(() => false)) await domain.destroy().catch(() => undefined);
+      domain.free();
+    }
+
+    const listing = await listBackups(conn, { domain: name });
+    const latest = results[results.length - 1].set;
+    const verification = await verifyBackup(conn, { setId: latest.id, deep: true, signal: ctx.signal });
+    step(`verify ${shortId(latest.id)} (deep): ${verification.ok ? 'ok' : verification.disks.flatMap((d) => d.problems).join('; ')}`);
+
+    // Byte for byte: each disk's backup chain (incremental over full) against the source disk.
+    const comparisons: Array<{ target: string; backupVolume: string; source: string; identical: boolean }> = [];
+    for (const disk of latest.disks) {
+      const source = disks.find((d) => d.target === disk.target)!;
+      const backupPath = `${backupPool.path}/${disk.volume!.name}`;
+      const identical = await imagesEqual({ path: backupPath, format: disk.volume!.format }, { path: source.path, format: 'qcow2' });
+      comparisons.push({ target: disk.target, backupVolume: disk.volume!.name, source: source.path, identical });
+    }
+    step(`backup vs source: ${comparisons.map((c) => `${c.target} ${c.identical ? 'identical' : 'DIFFERENT'}`).join(', ')}`);
+    const notDone = 'restore: not part of the demo yet (src/core/restore.ts has not landed)';
+    step(notDone);
+
+    const ok = verification.ok && comparisons.every((c) => c.identical);
+    return {
+      exitCode: ok ? 0 : 1,
+      data: {
+        ok,
+        host,
+        backupPool: backupPool.name,
+        demoPool: pool.name,
+        domain: { name, uuid: demoUuid(name), virtType: host.virt.virtType },
+        backups: results.map((r) => setJson({ set: r.set, childIds: [], restorable: true, problems: [], metadata: r.metadata, parentId: r.set.parentId })),
+        listing: listingJson(listing),
+        verification,
+        comparisons,
+        restore: null,
+      },
+      human: () =>
+        [
+          keyValues([
+            ['host', `${host.hostname} (${host.uri})`],
+            ['libvirt', host.libvirtVersion],
+            ['QEMU', host.hypervisorVersion],
+            ['virtualisation', host.virt.virtType === 'kvm' ? 'KVM' : `TCG, because ${host.virt.reason}`],
+            ['backup pool', `${backupPool.name} at ${backupPool.path}`],
+            ['demo domain', `${name} (disks in pool ${pool.name} at ${pool.path})`],
+            ['backups', results.map((r) => `${r.set.kind} ${r.set.id}`).join(', ')],
+            ['verify (deep)', verification.ok ? 'ok' : 'PROBLEMS'],
+            ['byte-for-byte', comparisons.map((c) => `${c.target} ${c.identical ? 'identical to source' : 'DIFFERENT'}`).join(', ')],
+          ]),
+          '',
+          `Backups of ${name} (volback backup list --domain ${name}):`,
+          renderTree(listing),
+          '',
+          notDone,
+        ].join('\n'),
+    };
+  },
+};
+
+export const demoCommands: CommandSpec[] = [demo];

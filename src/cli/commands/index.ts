@@ -1,0 +1,9 @@
+// The command table: every `volback` command, in help order. A command exists only when the core
+// module behind it exists (no stubs).
+import type { CommandSpec } from '../framework';
+import { backupCommands } from './backup';
+import { configCommands } from './config';
+import { demoCommands } from './demo';
+import { poolCommands } from './pool';
+
+export const COMMANDS: readonly CommandSpec[] = [...backupCommands, ...poolCommands, ...configCommands, ...demoCommands];

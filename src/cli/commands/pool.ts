@@ -1,0 +1,71 @@
+// `volback pool list|init`: the storage pools volback can keep backups in.
+import { initPool, listPools } from '../../index';
+import { UsageError } from '../exit-codes';
+import { formatBytes, keyValues, table } from '../format';
+import type { CommandSpec } from '../framework';
+import { poolJson } from '../json';
+
+const poolList: CommandSpec = {
+  path: ['pool', 'list'],
+  summary: "list libvirt storage pools and whether volback can keep backups in them",
+  async run(ctx) {
+    const pools = await listPools(await ctx.connect());
+    return {
+      data: { pools: pools.map(poolJson) },
+      human: () =>
+        pools.length === 0
+          ? 'no storage pools'
+          : table(
+              ['NAME', 'TYPE', 'STATE', 'AUTOSTART', 'SIZE', 'FREE', 'BACKUPS', 'PATH'],
+              pools.map((p) => [
+                p.name + (p.name === ctx.config.defaultPool ? ' (default)' : ''),
+                p.type,
+                p.active ? 'active' : 'inactive',
+                p.autostart ? 'yes' : 'no',
+                p.active ? formatBytes(p.capacity) : '-',
+                p.active ? formatBytes(p.available) : '-',
+                p.supported ? 'supported' : 'unsupported type',
+                p.path ?? '-',
+              ]),
+            ),
+    };
+  },
+};
+
+const poolInit: CommandSpec = {
+  path: ['pool', 'init'],
+  args: ['[name]'],
+  summary: 'create (or start) a dir backup pool; the default pool from the config when no name is given',
+  description: 'Idempotent: an existing active pool is left alone, an inactive one is started.',
+  flags: { path: { type: 'string', value: 'DIR', description: 'directory of a new pool (default: config default_pool_path for the default pool)' } },
+  examples: ['volback pool init', 'volback pool init backups2 --path /srv/backups2'],
+  async run(ctx, [name], flags) {
+    const poolName = name ?? ctx.config.defaultPool;
+    let dir = typeof flags.path === 'string' ? flags.path : undefined;
+    if (!dir && poolName === ctx.config.defaultPool) dir = ctx.config.defaultPoolPath;
+    if (!dir) {
+      const existing = (await listPools(await ctx.connect())).find((p) => p.name === poolName);
+      dir = existing?.path;
+    }
+    if (!dir) {
+      throw new UsageError(`pool '${poolName}' does not exist and no --path was given`, `volback pool init ${poolName} --path DIR`);
+    }
+    if (!dir.startsWith('/')) {
+      throw new UsageError(`--path must be absolute, got '${dir}'`);
+    }
+    const pool = await initPool(await ctx.connect(), { name: poolName, path: dir });
+    return {
+      data: { pool: poolJson(pool) },
+      human: () =>
+        keyValues([
+          ['pool', pool.name],
+          ['type', pool.type],
+          ['state', pool.active ? 'active' : 'inactive'],
+          ['path', pool.path],
+          ['free', formatBytes(pool.available)],
+        ]),
+    };
+  },
+};
+
+export const poolCommands: CommandSpec[] = [poolList, poolInit];

@@ -1,0 +1,111 @@
+// The documented JSON shapes of `--json` output (docs/cli.md). Field names here are a public contract:
+// add fields freely, never rename or remove one.
+import type { BackupSet } from '../model';
+import type { ChainProblem } from '../core/chains';
+import type { BackupListing, ListedSet, PoolSummary } from '../index';
+
+export interface ProblemJson {
+  kind: string;
+  setId: string;
+  diskBackupId: string | null;
+  relatedId: string | null;
+  message: string;
+}
+
+export const problemJson = (p: ChainProblem): ProblemJson => ({
+  kind: p.kind,
+  setId: p.setId,
+  diskBackupId: p.diskBackupId ?? null,
+  relatedId: p.relatedId ?? null,
+  message: p.message,
+});
+
+export interface DiskJson {
+  id: string;
+  target: string;
+  kind: string;
+  parentId: string | null;
+  pool: string | null;
+  volume: string | null;
+  format: string | null;
+  sourcePath: string;
+  virtualSize: number;
+  bytesCopied: number;
+}
+
+export interface SetJson {
+  id: string;
+  domain: { name: string; uuid: string };
+  kind: string;
+  mode: string;
+  state: string;
+  createdAt: string;
+  completedAt: string | null;
+  parentId: string | null;
+  childIds: string[];
+  checkpoint: string | null;
+  fallbackReason: string | null;
+  description: string | null;
+  restorable: boolean;
+  problems: ProblemJson[];
+  metadata: Array<{ pool: string; volume: string }>;
+  virtualSize: number;
+  bytesCopied: number;
+  disks: DiskJson[];
+}
+
+export function setJson(listed: Omit<ListedSet, 'set'> & { set: BackupSet }): SetJson {
+  const { set } = listed;
+  return {
+    id: set.id,
+    domain: { name: set.domain.name, uuid: set.domain.uuid },
+    kind: set.kind,
+    mode: set.mode,
+    state: set.state,
+    createdAt: set.createdAt.toISOString(),
+    completedAt: set.completedAt?.toISOString() ?? null,
+    parentId: set.parentId ?? null,
+    childIds: listed.childIds,
+    checkpoint: set.checkpoint?.name ?? null,
+    fallbackReason: set.fallbackReason ?? null,
+    description: set.description ?? null,
+    restorable: listed.restorable,
+    problems: listed.problems.map(problemJson),
+    metadata: listed.metadata,
+    virtualSize: set.disks.reduce((n, d) => n + d.virtualSize, 0),
+    bytesCopied: set.disks.reduce((n, d) => n + d.bytesCopied, 0),
+    disks: set.disks.map((d) => ({
+      id: d.id,
+      target: d.target,
+      kind: d.kind,
+      parentId: d.parentId ?? null,
+      pool: d.volume?.pool ?? null,
+      volume: d.volume?.name ?? null,
+      format: d.volume?.format ?? null,
+      sourcePath: d.sourcePath,
+      virtualSize: d.virtualSize,
+      bytesCopied: d.bytesCopied,
+    })),
+  };
+}
+
+export const listingJson = (listing: BackupListing) => ({
+  pools: listing.pools,
+  sets: listing.sets.map(setJson),
+  problems: listing.problems.map(problemJson),
+  invalidMetadata: listing.invalidMetadata,
+  strayVolumes: listing.strayVolumes,
+});
+
+export const poolJson = (p: PoolSummary) => ({
+  name: p.name,
+  uuid: p.uuid,
+  type: p.type,
+  active: p.active,
+  autostart: p.autostart,
+  path: p.path ?? null,
+  capacity: p.capacity,
+  allocation: p.allocation,
+  available: p.available,
+  supported: p.supported,
+});
