@@ -164,6 +164,7 @@ struct Schema {
 };
 
 std::mutex registryMutex;
+std::mutex compileMutex;
 std::vector<Schema> registry;  // never shrinks: schemas live as long as the process
 
 xmlRelaxNGPtr LookupSchema(const Napi::Value& v) {
@@ -201,6 +202,9 @@ class CompileWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    // Compiles are rare; one at a time keeps libxml2's lazily built process-wide tables (datatype
+    // libraries, catalogs) away from concurrent first use.
+    std::lock_guard<std::mutex> lock(compileMutex);
     // xmlRelaxNGParse loads <include>d grammars with xmlReadFile, which reports through this
     // thread's structured handler (thread-local in a threaded libxml2), not the parser context's.
     xmlStructuredErrorFunc previous = xmlStructuredError;
@@ -327,6 +331,9 @@ Napi::Value ValidateMany(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Idempotent; must happen on the main thread before any worker thread touches libxml2.
   xmlInitParser();
+  // RelaxNG's datatype tables (XSD types) are built lazily and without a lock: build them here, on
+  // the main thread, before any worker compiles or validates.
+  if (xmlRelaxNGInitTypes() != 0) throw Napi::Error::New(env, "libxml2: xmlRelaxNGInitTypes failed");
   exports.Set("compileSchema", Napi::Function::New(env, CompileSchema, "compileSchema"));
   exports.Set("validate", Napi::Function::New(env, Validate, "validate"));
   exports.Set("validateMany", Napi::Function::New(env, ValidateMany, "validateMany"));
