@@ -39,7 +39,13 @@ export {
   type NativeDomainEvent,
   type NativeHandle,
 } from './native';
-export { StoragePool, StorageVolume, type StoragePoolInfo, type StorageVolumeInfo } from './storage';
+export {
+  StoragePool,
+  StorageVolume,
+  type StoragePoolInfo,
+  type StorageVolumeInfo,
+  type VolumeContent,
+} from './storage';
 export {
   DEFAULT_CHUNK_SIZE,
   VolumeReadStream,

@@ -128,6 +128,13 @@ export interface NativeBinding {
   storagePoolGetXMLDesc(pool: H, flags: number): P<string>;
   storagePoolGetInfo(pool: H): P<{ state: number; capacity: number; allocation: number; available: number }>;
   storagePoolListAllVolumes(pool: H, flags: number): P<H[]>;
+  storagePoolListVolumeNames(pool: H): P<string[]>;
+  storagePoolReadVolumes(
+    pool: H,
+    names: string[],
+    maxBytes: number,
+    threads: number,
+  ): P<Array<{ name: string; data?: Buffer; tooBig?: number; error?: unknown }>>;
   storagePoolLookupByVolume(vol: H): P<H>;
   storageVolCreateXML(pool: H, xml: string, flags: number): P<H>;
   storageVolCreateXMLFrom(pool: H, xml: string, from: H, flags: number): P<H>;

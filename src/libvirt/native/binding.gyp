@@ -6,6 +6,7 @@
       "target_name": "volback_libvirt",
       "sources": [
         "src/addon.cc",
+        "src/batch.cc",
         "src/common.cc",
         "src/connect.cc",
         "src/domain.cc",

@@ -1,0 +1,93 @@
+// Bench: listing 10,000 backup volumes in one dir pool through volback's catalog, against
+// `virsh vol-list` of the same pool in the same run (the machine is shared: ratios, not absolutes).
+//   npx tsc -p tsconfig.json && node dist/bench/catalog-list.js [count]
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Connection } from '../src/libvirt';
+import type { BackupSet } from '../src/model';
+import { scanCatalog } from '../src/core/catalog';
+import { backupVolumeName, metadataVolumeName } from '../src/pool/volume-names';
+import { formatBackupSet } from '../src/xml';
+
+const count = Number(process.argv[2] ?? 10_000);
+const poolName = `volback-bench-catalog-${process.pid}`;
+const dir = `/var/lib/volback-bench/${poolName}`;
+const DOMAIN_XML = `<domain type='kvm'>\n  <name>bench</name>\n${'  <!-- a realistic domain XML is a few KiB -->\n'.repeat(60)}</domain>`;
+
+function setAt(i: number, parent?: BackupSet): BackupSet {
+  const id = randomUUID();
+  const createdAt = new Date(Date.UTC(2026, 0, 1) + i * 3600_000);
+  return {
+    id,
+    volbackVersion: '0.1.0',
+    mode: 'push',
+    kind: parent ? 'incremental' : 'full',
+    state: 'complete',
+    createdAt,
+    parentId: parent?.id,
+    domain: { name: `bench${i % 50}`, uuid: '4dea22b3-1d52-d8f3-2516-782e98ab3fa0' },
+    disks: [
+      {
+        id: randomUUID(),
+        target: 'vda',
+        sourcePath: '/var/lib/libvirt/images/bench.qcow2',
+        sourceFormat: 'qcow2',
+        volume: {
+          pool: poolName,
+          name: backupVolumeName({ domain: `bench${i % 50}`, disk: 'vda', createdAt, setId: id, format: 'qcow2' }),
+          format: 'qcow2',
+        },
+        kind: parent ? 'incremental' : 'full',
+        parentId: parent?.disks[0].id,
+        virtualSize: 1 << 30,
+        bytesCopied: 1 << 20,
+      },
+    ],
+    domainXml: DOMAIN_XML,
+  };
+}
+
+async function populate(): Promise<void> {
+  // The pool's contents are written as files (fast set-up); everything measured goes through libvirt.
+  fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
+  let parent: BackupSet | undefined;
+  const template = await formatBackupSet(setAt(0));
+  for (let i = 0; i < count; i++) {
+    const set = setAt(i, i % 10 === 0 ? undefined : parent);
+    const xml = i === 0 ? template : await formatBackupSet(set);
+    fs.writeFileSync(path.join(dir, set.disks[0].volume!.name), '');
+    fs.writeFileSync(path.join(dir, metadataVolumeName({ domain: set.domain.name, createdAt: set.createdAt, setId: set.id })), xml, { mode: 0o600 });
+    parent = set;
+  }
+}
+
+async function main(): Promise<void> {
+  const conn = await Connection.open('qemu:///system');
+  console.error(`populating ${count} backup sets (data + metadata volumes) in ${dir} ...`);
+  await populate();
+  const pool = await conn.defineStoragePool(`<pool type='dir'><name>${poolName}</name><target><path>${dir}</path></target></pool>`);
+  try {
+    await pool.create();
+    const t0 = performance.now();
+    execFileSync('virsh', ['-q', '-c', 'qemu:///system', 'vol-list', poolName], { maxBuffer: 1 << 28 });
+    const virsh = performance.now() - t0;
+    const t1 = performance.now();
+    const scan = await scanCatalog(conn, { pools: [poolName] });
+    const volback = performance.now() - t1;
+    if (scan.stored.length !== count || scan.invalid.length) throw new Error(`listed ${scan.stored.length} sets, ${scan.invalid.length} invalid`);
+    console.log(JSON.stringify({ backupVolumes: count, metadataVolumes: count, virshVolListMs: Math.round(virsh), volbackListMs: Math.round(volback), ratio: +(volback / virsh).toFixed(2) }));
+  } finally {
+    await pool.destroy().catch(() => undefined);
+    await pool.undefine();
+    fs.rmSync(dir, { recursive: true, force: true });
+    await conn.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
