@@ -57,7 +57,12 @@ export interface ExternalPlan {
  * Deliberately not a data-volume name (no `.qcow2`/`.raw` ending), so a catalog scan never takes it for
  * a backup; the session file is what finds a leftover one. At most 123 characters.
  */
-export function scratchVolumeName(input: { domain: string; disk: string; createdAt: Date; setId: string }): string {
+export function scratchVolumeName(input: {
+  domain: string;
+  disk: string;
+  createdAt: Date;
+  setId: string;
+}): string {
   return `${domainVolumePart(input.domain)}.${input.disk}.${formatUtcStamp(input.createdAt)}-${setIdPrefix(input.setId)}.scratch`;
 }
 
@@ -77,14 +82,22 @@ export function chooseExternalBase(
   if (from && from !== 'latest') {
     const entry = sets.find((e) => e.set.id === from);
     if (!entry || entry.set.domain.uuid !== uuid) {
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${from} of this domain was not found in any active pool`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.NOT_FOUND,
+        `backup set ${from} of this domain was not found in any active pool`,
+        {
+          fault: 'user',
+        },
+      );
     }
     if (!entry.set.checkpoint) {
-      throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `backup set ${from} recorded no checkpoint: an incremental cannot start from it`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `backup set ${from} recorded no checkpoint: an incremental cannot start from it`,
+        {
+          fault: 'user',
+        },
+      );
     }
     return entry.set;
   }
@@ -139,9 +152,13 @@ export function planExternalBackup(input: ExternalPlanInput): ExternalPlan {
     const unsupported = unsupportedReason(disk);
     if (unsupported) {
       if (selection) {
-        throw new VolbackError(ErrorCodes.INVALID_INPUT, `disk '${disk.target}' of ${domain.name} cannot be backed up: ${unsupported}`, {
-          fault: 'user',
-        });
+        throw new VolbackError(
+          ErrorCodes.INVALID_INPUT,
+          `disk '${disk.target}' of ${domain.name} cannot be backed up: ${unsupported}`,
+          {
+            fault: 'user',
+          },
+        );
       }
       skipped.push({ target: disk.target, reason: unsupported });
       continue;
@@ -150,11 +167,15 @@ export function planExternalBackup(input: ExternalPlanInput): ExternalPlan {
     if (!fact) throw new VolbackError(ErrorCodes.INVALID_INPUT, `no image facts for disk '${disk.target}'`);
     const sourceFormat = disk.format ?? 'raw';
     const bitmap = sourceFormat === 'qcow2' && fact.compat === '1.1';
-    if (!bitmap) notes.push(`disk ${disk.target} cannot keep a dirty bitmap (${sourceFormat}, compat ${fact.compat ?? '-'}): exported in full every time`);
+    if (!bitmap)
+      notes.push(
+        `disk ${disk.target} cannot keep a dirty bitmap (${sourceFormat}, compat ${fact.compat ?? '-'}): exported in full every time`,
+      );
     // Only a disk whose base backup recorded a bitmap can be read incrementally; the volume does not matter.
     const parentDisk = parent?.disks.find((d) => d.target === disk.target && d.bitmap);
     const kind: BackupKind = parent && bitmap && parentDisk ? 'incremental' : 'full';
-    if (parent && kind === 'full') notes.push(`disk ${disk.target} has no bitmap in backup ${parent.id}: exported in full`);
+    if (parent && kind === 'full')
+      notes.push(`disk ${disk.target} has no bitmap in backup ${parent.id}: exported in full`);
     disks.push({
       target: disk.target,
       sourcePath: disk.sourcePath!,
@@ -168,10 +189,15 @@ export function planExternalBackup(input: ExternalPlanInput): ExternalPlan {
     });
   }
   if (disks.length === 0) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `nothing to back up in ${domain.name}: every disk is skipped`, { fault: 'user' });
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `nothing to back up in ${domain.name}: every disk is skipped`,
+      { fault: 'user' },
+    );
   }
   const anyIncremental = disks.some((d) => d.kind === 'incremental');
-  if (parent && !anyIncremental) fallbackReason ??= `no disk of ${domain.name} has a bitmap in backup ${parent.id}`;
+  if (parent && !anyIncremental)
+    fallbackReason ??= `no disk of ${domain.name} has a bitmap in backup ${parent.id}`;
   return {
     setId,
     createdAt,
@@ -217,8 +243,7 @@ const escapeXml = (s: string): string =>
 
 /** The resolved NBD server of one session (a TCP port is always chosen before the job starts). */
 export type ResolvedServer =
-  | { transport: 'tcp'; name: string; port: number; tls: boolean }
-  | { transport: 'unix'; socket: string };
+  { transport: 'tcp'; name: string; port: number; tls: boolean } | { transport: 'unix'; socket: string };
 
 /**
  * libvirt pull-mode `<domainbackup>`: one export per planned disk (export name = disk target), its
@@ -238,7 +263,9 @@ export function pullBackupXml(
     .map((t) => {
       const disk = planned.get(t);
       if (!disk) return `<disk name='${escapeXml(t)}' backup='no'/>`;
-      const mode = base ? ` backupmode='${disk.kind}'${disk.kind === 'incremental' ? ` incremental='${escapeXml(base)}'` : ''}` : '';
+      const mode = base
+        ? ` backupmode='${disk.kind}'${disk.kind === 'incremental' ? ` incremental='${escapeXml(base)}'` : ''}`
+        : '';
       return (
         `<disk name='${escapeXml(t)}' backup='yes' type='file'${mode} exportname='${escapeXml(t)}'>` +
         `<scratch file='${escapeXml(scratchPaths[t])}'/><driver type='qcow2'/></disk>`
@@ -267,7 +294,8 @@ export interface LivePullJob {
   exports: LiveExport[];
 }
 
-const child = (el: XmlElement, name: string): XmlElement | undefined => el.children.find((c) => c.name === name);
+const child = (el: XmlElement, name: string): XmlElement | undefined =>
+  el.children.find((c) => c.name === name);
 
 /** Reads the running job's `virDomainBackupGetXMLDesc` document: server and actual export names. */
 export async function parseLivePullJob(xml: string): Promise<LivePullJob> {
@@ -301,7 +329,8 @@ export async function parseLivePullJob(xml: string): Promise<LivePullJob> {
 /** NBD URI of one export (RFC-style, as nbdinfo/nbdcopy/qemu-img accept it). */
 export function nbdUri(server: ResolvedServer, exportName: string): string {
   const name = encodeURIComponent(exportName);
-  if (server.transport === 'unix') return `nbd+unix:///${name}?socket=${encodeURIComponent(server.socket).replace(/%2F/g, '/')}`;
+  if (server.transport === 'unix')
+    return `nbd+unix:///${name}?socket=${encodeURIComponent(server.socket).replace(/%2F/g, '/')}`;
   const host = isIP(server.name) === 6 ? `[${server.name}]` : server.name;
   return `${server.tls ? 'nbds' : 'nbd'}://${host}:${server.port}/${name}`;
 }

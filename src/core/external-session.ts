@@ -1,7 +1,16 @@
 // The record of a running external (pull-mode) backup session, which outlives the process that began
 // it: the session file is the domain's long-lived job lock; crashed sessions are detected and undone.
 // See docs/external-backups.md, "Sessions, locking and crash recovery".
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { isLibvirtError, isLibvirtNotFound, type Connection, type Domain } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
@@ -49,14 +58,16 @@ export interface SessionRecord {
   ownerPid?: number;
   /** When set, the session is stale after this instant (ISO). */
   expiresAt?: string;
-  server?: { transport: 'tcp'; name: string; port: number; tls: boolean } | { transport: 'unix'; socket: string };
+  server?:
+    { transport: 'tcp'; name: string; port: number; tls: boolean } | { transport: 'unix'; socket: string };
   /** Directory volback created for the unix socket; removed with the session. */
   socketDir?: string;
   disks: SessionDisk[];
   domainXml: string;
 }
 
-export const sessionPath = (domainUuid: string, lockDir = DEFAULT_LOCK_DIR): string => join(lockDir, `${domainUuid}.external.json`);
+export const sessionPath = (domainUuid: string, lockDir = DEFAULT_LOCK_DIR): string =>
+  join(lockDir, `${domainUuid}.external.json`);
 
 /** Reads a domain's session file; undefined when there is none. An unreadable file is a CONFLICT. */
 export function readSession(domainUuid: string, lockDir = DEFAULT_LOCK_DIR): SessionRecord | undefined {
@@ -91,9 +102,13 @@ export function writeSession(record: SessionRecord, lockDir = DEFAULT_LOCK_DIR, 
     fd = openSync(target, replace ? 'w' : 'wx', 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new VolbackError(ErrorCodes.CONFLICT, `an external backup session of ${record.domain.name} is already recorded in ${path}`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.CONFLICT,
+        `an external backup session of ${record.domain.name} is already recorded in ${path}`,
+        {
+          fault: 'user',
+        },
+      );
     }
     throw err;
   }
@@ -131,8 +146,13 @@ export type SessionVerdict = { live: true } | { live: false; reason: string };
  * begin holds the per-process domain lock until the record says `running`.
  */
 export function judgeSession(session: SessionRecord, facts: SessionFacts): SessionVerdict {
-  if (session.state !== 'running') return { live: false, reason: `its begin (pid ${session.startedBy.pid}) never finished` };
-  if (!facts.jobRunning) return { live: false, reason: 'libvirt no longer runs its backup job (domain stopped, job aborted or libvirtd restarted)' };
+  if (session.state !== 'running')
+    return { live: false, reason: `its begin (pid ${session.startedBy.pid}) never finished` };
+  if (!facts.jobRunning)
+    return {
+      live: false,
+      reason: 'libvirt no longer runs its backup job (domain stopped, job aborted or libvirtd restarted)',
+    };
   if (!facts.ownerAlive) return { live: false, reason: `its owner process ${session.ownerPid} is gone` };
   if (session.expiresAt && facts.now.getTime() > Date.parse(session.expiresAt)) {
     return { live: false, reason: `it expired at ${session.expiresAt}` };
@@ -150,7 +170,9 @@ export function processAlive(pid: number): boolean {
 }
 
 /** The domain's running pull job, or undefined when it has none (or is not running). */
-async function livePullJob(domain: Domain): Promise<Awaited<ReturnType<typeof parseLivePullJob>> | undefined> {
+async function livePullJob(
+  domain: Domain,
+): Promise<Awaited<ReturnType<typeof parseLivePullJob>> | undefined> {
   if (!(await domain.isActive())) return undefined;
   let xml: string;
   try {
@@ -167,7 +189,10 @@ export async function sessionJobRunning(domain: Domain, session: SessionRecord):
   const job = await livePullJob(domain);
   if (!job) return false;
   const scratch = new Set(session.disks.map((d) => d.scratch.path).filter(Boolean));
-  return job.exports.length > 0 && job.exports.every((e) => e.scratchFile !== undefined && scratch.has(e.scratchFile));
+  return (
+    job.exports.length > 0 &&
+    job.exports.every((e) => e.scratchFile !== undefined && scratch.has(e.scratchFile))
+  );
 }
 
 /** Ends the domain's backup job (abortJob ends a pull job) and waits until libvirt reports it gone. */
@@ -182,7 +207,10 @@ export async function stopPullJob(domain: Domain, timeoutMs = 30_000): Promise<v
     if (!(await livePullJob(domain))) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new VolbackError(ErrorCodes.JOB_FAILED, `the pull backup job did not end within ${timeoutMs} ms of its abort`);
+  throw new VolbackError(
+    ErrorCodes.JOB_FAILED,
+    `the pull backup job did not end within ${timeoutMs} ms of its abort`,
+  );
 }
 
 /**
@@ -229,7 +257,10 @@ export async function teardownSession(
     await step(`socket directory ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));
   }
   if (failed.length === 0) removeSessionFile(session.domain.uuid, options.lockDir);
-  else log.warn(`keeping ${sessionPath(session.domain.uuid, options.lockDir)}: cleanup left ${failed.join(', ')}`);
+  else
+    log.warn(
+      `keeping ${sessionPath(session.domain.uuid, options.lockDir)}: cleanup left ${failed.join(', ')}`,
+    );
   return failed;
 }
 
@@ -256,15 +287,24 @@ export async function settleExternalSession(
     throw new VolbackError(
       ErrorCodes.CONFLICT,
       `domain ${session.domain.name} is busy: external backup ${session.setId} has been running since ${session.createdAt} (begun by ${session.startedBy.user}@${session.startedBy.host})`,
-      { fault: 'user', hint: `end it first: volback backup end-external ${session.domain.name} (--failed to discard it)` },
+      {
+        fault: 'user',
+        hint: `end it first: volback backup end-external ${session.domain.name} (--failed to discard it)`,
+      },
     );
   }
-  log.warn(`${session.domain.name}: cleaning up external backup ${session.setId}: ${verdict.reason}; nothing is recorded for it`);
+  log.warn(
+    `${session.domain.name}: cleaning up external backup ${session.setId}: ${verdict.reason}; nothing is recorded for it`,
+  );
   const failed = await teardownSession(conn, domain, session, { keepCheckpoint: false, jobRunning, lockDir });
   if (failed.length) {
-    throw new VolbackError(ErrorCodes.CONFLICT, `the crashed external backup ${session.setId} could not be cleaned up: ${failed.join(', ')}`, {
-      hint: `remove them by hand, then ${sessionPath(domainUuid, lockDir)}`,
-    });
+    throw new VolbackError(
+      ErrorCodes.CONFLICT,
+      `the crashed external backup ${session.setId} could not be cleaned up: ${failed.join(', ')}`,
+      {
+        hint: `remove them by hand, then ${sessionPath(domainUuid, lockDir)}`,
+      },
+    );
   }
   return { cleaned: { setId: session.setId, reason: verdict.reason } };
 }

@@ -54,7 +54,8 @@ const log = logger('external');
 export const NBD_SOCKET_ROOT = process.env.VOLBACK_NBD_DIR ?? '/run/volback/nbd';
 
 /** A socket path in a dedicated per-domain directory, for `<server transport='unix' socket=…/>`. */
-export const defaultUnixSocket = (domainUuid: string): string => join(NBD_SOCKET_ROOT, domainUuid, 'nbd.sock');
+export const defaultUnixSocket = (domainUuid: string): string =>
+  join(NBD_SOCKET_ROOT, domainUuid, 'nbd.sock');
 
 export interface BeginExternalOptions {
   /** Parsed `<volbackup mode='pull'>`; all disks, kind auto, TCP on 127.0.0.1 with a free port when absent. */
@@ -110,7 +111,11 @@ async function lookupDomain(conn: Connection, domainName: string): Promise<Domai
   try {
     return await conn.lookupDomainByName(domainName);
   } catch (err) {
-    if (isLibvirtNotFound(err)) throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, { fault: 'user', cause: err });
+    if (isLibvirtNotFound(err))
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, {
+        fault: 'user',
+        cause: err,
+      });
     throw err;
   }
 }
@@ -122,7 +127,9 @@ function freePort(host: string): Promise<number> {
     server.once('error', reject);
     server.listen(0, host, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -146,14 +153,21 @@ function assertTlsConfigured(uri: string): void {
   } catch {
     /* defaults apply */
   }
-  const setting = (key: string): string | undefined => new RegExp(`^\\s*${key}\\s*=\\s*"([^"]*)"`, 'm').exec(conf)?.[1];
+  const setting = (key: string): string | undefined =>
+    new RegExp(`^\\s*${key}\\s*=\\s*"([^"]*)"`, 'm').exec(conf)?.[1];
   const dir = setting('backup_tls_x509_cert_dir') ?? setting('default_tls_x509_cert_dir') ?? '/etc/pki/qemu';
-  const missing = ['ca-cert.pem', 'server-cert.pem', 'server-key.pem'].filter((f) => !existsSync(join(dir, f)));
+  const missing = ['ca-cert.pem', 'server-cert.pem', 'server-key.pem'].filter(
+    (f) => !existsSync(join(dir, f)),
+  );
   if (missing.length) {
-    throw new VolbackError(ErrorCodes.CONFIG, `TLS for backup exports is not configured on this host: ${dir} lacks ${missing.join(', ')}`, {
-      fault: 'user',
-      hint: 'put ca-cert.pem, server-cert.pem and server-key.pem (readable by QEMU) in that directory, or set backup_tls_x509_cert_dir in /etc/libvirt/qemu.conf and restart libvirtd',
-    });
+    throw new VolbackError(
+      ErrorCodes.CONFIG,
+      `TLS for backup exports is not configured on this host: ${dir} lacks ${missing.join(', ')}`,
+      {
+        fault: 'user',
+        hint: 'put ca-cert.pem, server-cert.pem and server-key.pem (readable by QEMU) in that directory, or set backup_tls_x509_cert_dir in /etc/libvirt/qemu.conf and restart libvirtd',
+      },
+    );
   }
 }
 
@@ -184,10 +198,18 @@ const who = (): { user: string; host: string; pid: number } => {
  * On failure everything this call made (scratch volumes, job, checkpoint, socket directory, session
  * file) is removed and nothing is recorded.
  */
-export async function beginExternalBackup(conn: Connection, domainName: string, options: BeginExternalOptions): Promise<ExternalSession> {
+export async function beginExternalBackup(
+  conn: Connection,
+  domainName: string,
+  options: BeginExternalOptions,
+): Promise<ExternalSession> {
   const definition = options.definition ?? DEFAULT_DEFINITION;
   if (definition.mode !== 'pull') {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, "this definition is for a push backup; use createBackup (or mode='pull')", { fault: 'user' });
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      "this definition is for a push backup; use createBackup (or mode='pull')",
+      { fault: 'user' },
+    );
   }
   const lockDir = options.lockDir ?? DEFAULT_LOCK_DIR;
   const requested = definition.server ?? { transport: 'tcp' as const, name: '127.0.0.1' };
@@ -203,12 +225,19 @@ export async function beginExternalBackup(conn: Connection, domainName: string, 
   try {
     await settleExternalSession(conn, domain, uuid, lockDir);
     if (!(await domain.isActive())) {
-      throw new VolbackError(ErrorCodes.INVALID_INPUT, `domain ${domainName} is not running: an external backup exports a running domain's disks`, {
-        fault: 'user',
-        hint: 'start it (paused is enough: virsh start --paused) or take a push backup',
-      });
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `domain ${domainName} is not running: an external backup exports a running domain's disks`,
+        {
+          fault: 'user',
+          hint: 'start it (paused is enough: virsh start --paused) or take a push backup',
+        },
+      );
     }
-    const [liveXml, inactiveXml] = await Promise.all([domain.getXMLDesc(), domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE)]);
+    const [liveXml, inactiveXml] = await Promise.all([
+      domain.getXMLDesc(),
+      domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
+    ]);
     const summary = await parseDomainXml(liveXml);
     const facts = await diskFacts(domain, summary);
     const scan = await scanCatalog(conn);
@@ -239,8 +268,14 @@ export async function beginExternalBackup(conn: Connection, domainName: string, 
     const scratchPaths: Record<string, string> = {};
     for (const disk of plan.disks) {
       const pool = pools.get(disk.scratchPool)!;
-      const volume = await pool.driver.createRestoreVolume(pool, { name: disk.scratchVolume, format: 'qcow2', capacity: disk.virtualSize });
-      undo.push(`scratch volume ${disk.scratchVolume}`, () => pool.driver.deleteVolume(pool, volume).finally(() => volume.free()));
+      const volume = await pool.driver.createRestoreVolume(pool, {
+        name: disk.scratchVolume,
+        format: 'qcow2',
+        capacity: disk.virtualSize,
+      });
+      undo.push(`scratch volume ${disk.scratchVolume}`, () =>
+        pool.driver.deleteVolume(pool, volume).finally(() => volume.free()),
+      );
       const image = await pool.driver.image(pool, volume);
       scratchPaths[disk.target] = image.path;
     }
@@ -259,7 +294,12 @@ export async function beginExternalBackup(conn: Connection, domainName: string, 
         if (ids) chownSync(dir, ids.uid, ids.gid);
       }
     } else {
-      server = { transport: 'tcp', name: requested.name, port: requested.port ?? (await freePort(requested.name)), tls: requested.tls ?? false };
+      server = {
+        transport: 'tcp',
+        name: requested.name,
+        port: requested.port ?? (await freePort(requested.name)),
+        tls: requested.tls ?? false,
+      };
     }
 
     const record: SessionRecord = {
@@ -314,13 +354,15 @@ export async function beginExternalBackup(conn: Connection, domainName: string, 
     const live = await parseLivePullJob(await domain.backupGetXMLDesc());
     const disks: ExternalDiskExport[] = plan.disks.map((d) => {
       const exp = live.exports.find((e) => e.target === d.target);
-      if (!exp) throw new VolbackError(ErrorCodes.JOB_FAILED, `libvirt's pull job does not export disk ${d.target}`);
+      if (!exp)
+        throw new VolbackError(ErrorCodes.JOB_FAILED, `libvirt's pull job does not export disk ${d.target}`);
       return {
         target: d.target,
         kind: d.kind,
         exportName: exp.exportName,
         uri: nbdUri(server, exp.exportName),
-        dirtyBitmapContext: d.kind === 'incremental' && exp.exportBitmap ? dirtyBitmapContext(exp.exportBitmap) : undefined,
+        dirtyBitmapContext:
+          d.kind === 'incremental' && exp.exportBitmap ? dirtyBitmapContext(exp.exportBitmap) : undefined,
         virtualSize: d.virtualSize,
         scratch: { pool: d.scratchPool, volume: d.scratchVolume },
       };
@@ -334,7 +376,9 @@ export async function beginExternalBackup(conn: Connection, domainName: string, 
     }
     writeSession(record, lockDir, true);
     undo.commit();
-    log.info(`${domainName}: external ${plan.kind} backup ${setId} exported (${disks.map((d) => d.uri).join(', ')})`);
+    log.info(
+      `${domainName}: external ${plan.kind} backup ${setId} exported (${disks.map((d) => d.uri).join(', ')})`,
+    );
     return {
       setId,
       domain: { name: domainName, uuid },
@@ -382,7 +426,11 @@ export interface EndExternalResult {
  * aborted) a success cannot be vouched for: the session is discarded as a failure and ERR_JOB_FAILED
  * is thrown. Throws ERR_NOT_FOUND when no session is recorded for the domain.
  */
-export async function endExternalBackup(conn: Connection, domainName: string, options: EndExternalOptions): Promise<EndExternalResult> {
+export async function endExternalBackup(
+  conn: Connection,
+  domainName: string,
+  options: EndExternalOptions,
+): Promise<EndExternalResult> {
   const lockDir = options.lockDir ?? DEFAULT_LOCK_DIR;
   const domain = await lookupDomain(conn, domainName);
   const uuid = await domain.getUUIDString();
@@ -390,15 +438,27 @@ export async function endExternalBackup(conn: Connection, domainName: string, op
   try {
     const session = readSession(uuid, lockDir);
     if (!session) {
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `no external backup session of ${domainName} is recorded`, {
-        fault: 'user',
-        hint: 'it was ended already, or cleaned up after a crash',
-      });
+      throw new VolbackError(
+        ErrorCodes.NOT_FOUND,
+        `no external backup session of ${domainName} is recorded`,
+        {
+          fault: 'user',
+          hint: 'it was ended already, or cleaned up after a crash',
+        },
+      );
     }
     const jobRunning = session.state === 'running' && (await sessionJobRunning(domain, session));
     if (!options.success || !jobRunning) {
-      const failed = await teardownSession(conn, domain, session, { keepCheckpoint: false, jobRunning, lockDir });
-      if (failed.length) throw new VolbackError(ErrorCodes.JOB_FAILED, `ending external backup ${session.setId} left behind: ${failed.join(', ')}`);
+      const failed = await teardownSession(conn, domain, session, {
+        keepCheckpoint: false,
+        jobRunning,
+        lockDir,
+      });
+      if (failed.length)
+        throw new VolbackError(
+          ErrorCodes.JOB_FAILED,
+          `ending external backup ${session.setId} left behind: ${failed.join(', ')}`,
+        );
       if (options.success) {
         throw new VolbackError(
           ErrorCodes.JOB_FAILED,
@@ -410,57 +470,78 @@ export async function endExternalBackup(conn: Connection, domainName: string, op
     }
 
     await stopPullJob(domain);
-    const completedAt = new Date();
-    const disks: DiskBackup[] = session.disks.map((d) => ({
-      id: randomUUID(),
-      target: d.target,
-      sourcePath: d.sourcePath,
-      sourceFormat: d.sourceFormat,
-      kind: d.kind,
-      parentId: d.parentId,
-      bitmap: d.bitmap ? session.checkpoint : undefined,
-      virtualSize: d.virtualSize,
-      // The reader copied the data; volback does not know how much.
-      bytesCopied: 0,
-    }));
-    const ended = who();
-    const by = `external backup begun by ${session.startedBy.user}@${session.startedBy.host}, ended by ${ended.user}@${ended.host}`;
-    const set: BackupSet = {
-      id: session.setId,
-      volbackVersion: VOLBACK_VERSION,
-      mode: 'pull',
-      kind: session.kind,
-      state: 'external',
-      createdAt: new Date(session.createdAt),
-      completedAt,
-      parentId: session.kind === 'incremental' ? session.parentSetId : undefined,
-      domain: session.domain,
-      checkpoint: session.checkpoint ? await checkpointRecord(domain, session.checkpoint) : undefined,
-      fallbackReason: session.fallbackReason,
-      description: session.description ? `${session.description} (${by})` : by,
-      disks,
-      domainXml: session.domainXml,
-    };
-    const xml = await formatBackupSet(set);
-    const name = metadataVolumeName({ domain: session.domain.name, createdAt: set.createdAt, setId: set.id });
-    const pool = await openPool(conn, session.metadataPool);
+    let set: BackupSet;
+    let name: string;
     try {
-      await pool.driver.writeMetadata(pool, name, xml);
+      ({ set, name } = await recordSet(conn, domain, session));
     } catch (err) {
       // The export is over: without metadata the checkpoint must go, or the next incremental would skip this window.
       await teardownSession(conn, domain, session, { keepCheckpoint: false, jobRunning: false, lockDir });
       throw err;
-    } finally {
-      pool.pool.free();
     }
-    const failed = await teardownSession(conn, domain, session, { keepCheckpoint: true, jobRunning: false, lockDir });
-    if (failed.length) log.warn(`${domainName}: external backup ${session.setId} recorded, but cleanup left behind: ${failed.join(', ')}`);
+    const failed = await teardownSession(conn, domain, session, {
+      keepCheckpoint: true,
+      jobRunning: false,
+      lockDir,
+    });
+    if (failed.length)
+      log.warn(
+        `${domainName}: external backup ${session.setId} recorded, but cleanup left behind: ${failed.join(', ')}`,
+      );
     log.info(`${domainName}: external ${set.kind} backup ${set.id} recorded in pool ${session.metadataPool}`);
     return { set, metadata: { pool: session.metadataPool, volume: name } };
   } finally {
     domain.free();
     lock.release();
   }
+}
+
+/** Builds the set of an ended session and writes its metadata (the commit point). */
+async function recordSet(
+  conn: Connection,
+  domain: Domain,
+  session: SessionRecord,
+): Promise<{ set: BackupSet; name: string }> {
+  const completedAt = new Date();
+  const disks: DiskBackup[] = session.disks.map((d) => ({
+    id: randomUUID(),
+    target: d.target,
+    sourcePath: d.sourcePath,
+    sourceFormat: d.sourceFormat,
+    kind: d.kind,
+    parentId: d.parentId,
+    bitmap: d.bitmap ? session.checkpoint : undefined,
+    virtualSize: d.virtualSize,
+    // The reader copied the data; volback does not know how much.
+    bytesCopied: 0,
+  }));
+  const ended = who();
+  const by = `external backup begun by ${session.startedBy.user}@${session.startedBy.host}, ended by ${ended.user}@${ended.host}`;
+  const set: BackupSet = {
+    id: session.setId,
+    volbackVersion: VOLBACK_VERSION,
+    mode: 'pull',
+    kind: session.kind,
+    state: 'external',
+    createdAt: new Date(session.createdAt),
+    completedAt,
+    parentId: session.kind === 'incremental' ? session.parentSetId : undefined,
+    domain: session.domain,
+    checkpoint: session.checkpoint ? await checkpointRecord(domain, session.checkpoint) : undefined,
+    fallbackReason: session.fallbackReason,
+    description: session.description ? `${session.description} (${by})` : by,
+    disks,
+    domainXml: session.domainXml,
+  };
+  const xml = await formatBackupSet(set);
+  const name = metadataVolumeName({ domain: session.domain.name, createdAt: set.createdAt, setId: set.id });
+  const pool = await openPool(conn, session.metadataPool);
+  try {
+    await pool.driver.writeMetadata(pool, name, xml);
+  } finally {
+    pool.pool.free();
+  }
+  return { set, name };
 }
 
 /**

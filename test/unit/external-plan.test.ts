@@ -28,7 +28,12 @@ const disk = (target: string, over: Partial<DomainDisk> = {}): DomainDisk => ({
   readonly: false,
   ...over,
 });
-const pull = (over: Partial<BackupDefinition> = {}): BackupDefinition => ({ mode: 'pull', kind: 'auto', disks: [], ...over });
+const pull = (over: Partial<BackupDefinition> = {}): BackupDefinition => ({
+  mode: 'pull',
+  kind: 'auto',
+  disks: [],
+  ...over,
+});
 
 function set(over: Partial<BackupSet> = {}): BackupSet {
   return {
@@ -40,7 +45,18 @@ function set(over: Partial<BackupSet> = {}): BackupSet {
     createdAt: new Date(createdAt.getTime() - 3600_000),
     domain: { name: 'vm1', uuid: 'u-1' },
     checkpoint: { name: 'volback-b0', xml: '<domaincheckpoint/>' },
-    disks: [{ id: 'd-vda', target: 'vda', sourcePath: '/img/vda.qcow2', sourceFormat: 'qcow2', kind: 'full', bitmap: 'volback-b0', virtualSize: 64 * MiB, bytesCopied: 0 }],
+    disks: [
+      {
+        id: 'd-vda',
+        target: 'vda',
+        sourcePath: '/img/vda.qcow2',
+        sourceFormat: 'qcow2',
+        kind: 'full',
+        bitmap: 'volback-b0',
+        virtualSize: 64 * MiB,
+        bytesCopied: 0,
+      },
+    ],
     domainXml: '<domain/>',
     ...over,
   };
@@ -48,9 +64,16 @@ function set(over: Partial<BackupSet> = {}): BackupSet {
 
 function input(over: Partial<ExternalPlanInput> = {}): ExternalPlanInput {
   return {
-    domain: { name: 'vm1', uuid: 'u-1', disks: [disk('vda'), disk('vdb'), disk('hdc', { device: 'cdrom', sourcePath: undefined })] },
+    domain: {
+      name: 'vm1',
+      uuid: 'u-1',
+      disks: [disk('vda'), disk('vdb'), disk('hdc', { device: 'cdrom', sourcePath: undefined })],
+    },
     definition: pull(),
-    facts: { vda: { virtualSize: 64 * MiB, allocation: MiB, compat: '1.1' }, vdb: { virtualSize: 32 * MiB, allocation: MiB, compat: '1.1' } },
+    facts: {
+      vda: { virtualSize: 64 * MiB, allocation: MiB, compat: '1.1' },
+      vdb: { virtualSize: 32 * MiB, allocation: MiB, compat: '1.1' },
+    },
     base: undefined,
     defaultPool: 'volback',
     setId: SET,
@@ -85,7 +108,10 @@ describe('planExternalBackup', () => {
   it('takes scratch pools and the metadata pool from the definition, and falls back to full with the reason', () => {
     const plan = planExternalBackup(
       input({
-        definition: pull({ location: { pool: 'meta' }, disks: [{ name: 'vdb', backup: true, scratchPool: 'fast' }] }),
+        definition: pull({
+          location: { pool: 'meta' },
+          disks: [{ name: 'vdb', backup: true, scratchPool: 'fast' }],
+        }),
         base: { set: set(), usable: false, reason: 'bitmap gone' },
       }),
     );
@@ -96,7 +122,9 @@ describe('planExternalBackup', () => {
   });
 
   it('refuses an incremental without a base', () => {
-    expect(() => planExternalBackup(input({ definition: pull({ kind: 'incremental' }) }))).toThrow(/no earlier backup/);
+    expect(() => planExternalBackup(input({ definition: pull({ kind: 'incremental' }) }))).toThrow(
+      /no earlier backup/,
+    );
   });
 });
 
@@ -120,10 +148,15 @@ describe('chooseExternalBase', () => {
 describe('pull XML and exports', () => {
   it('builds libvirt pull XML with incremental modes, scratch files and backup=no for other disks', () => {
     const plan = planExternalBackup(input({ base: { set: set(), usable: true } }));
-    const xml = pullBackupXml(plan, ['vda', 'vdb', 'hdc'], { transport: 'tcp', name: '127.0.0.1', port: 10809, tls: false }, {
-      vda: '/p/a.scratch',
-      vdb: '/p/b.scratch',
-    });
+    const xml = pullBackupXml(
+      plan,
+      ['vda', 'vdb', 'hdc'],
+      { transport: 'tcp', name: '127.0.0.1', port: 10809, tls: false },
+      {
+        vda: '/p/a.scratch',
+        vdb: '/p/b.scratch',
+      },
+    );
     expect(xml).toBe(
       "<domainbackup mode='pull'><incremental>volback-b0</incremental><server transport='tcp' name='127.0.0.1' port='10809'/><disks>" +
         "<disk name='vda' backup='yes' type='file' backupmode='incremental' incremental='volback-b0' exportname='vda'><scratch file='/p/a.scratch'/><driver type='qcow2'/></disk>" +
@@ -138,22 +171,38 @@ describe('pull XML and exports', () => {
         <disk name='vda' backup='yes' type='file' backupmode='incremental' incremental='ck' exportname='vda' exportbitmap='backup-vda' index='3'><scratch file='/s/a'/></disk>
         <disk name='vdb' backup='no'/></disks></domainbackup>`,
     );
-    expect(live.server).toEqual({ transport: 'tcp', name: '127.0.0.1', port: 4000, socket: undefined, tls: false });
-    expect(live.exports).toEqual([{ target: 'vda', exportName: 'vda', exportBitmap: 'backup-vda', scratchFile: '/s/a' }]);
+    expect(live.server).toEqual({
+      transport: 'tcp',
+      name: '127.0.0.1',
+      port: 4000,
+      socket: undefined,
+      tls: false,
+    });
+    expect(live.exports).toEqual([
+      { target: 'vda', exportName: 'vda', exportBitmap: 'backup-vda', scratchFile: '/s/a' },
+    ]);
   });
 
   it('formats NBD URIs for TCP, TLS, IPv6 and unix sockets', () => {
-    expect(nbdUri({ transport: 'tcp', name: '127.0.0.1', port: 10809, tls: false }, 'vda')).toBe('nbd://127.0.0.1:10809/vda');
-    expect(nbdUri({ transport: 'tcp', name: 'backup.example', port: 10809, tls: true }, 'vda')).toBe('nbds://backup.example:10809/vda');
+    expect(nbdUri({ transport: 'tcp', name: '127.0.0.1', port: 10809, tls: false }, 'vda')).toBe(
+      'nbd://127.0.0.1:10809/vda',
+    );
+    expect(nbdUri({ transport: 'tcp', name: 'backup.example', port: 10809, tls: true }, 'vda')).toBe(
+      'nbds://backup.example:10809/vda',
+    );
     expect(nbdUri({ transport: 'tcp', name: '::1', port: 5, tls: false }, 'vda')).toBe('nbd://[::1]:5/vda');
-    expect(nbdUri({ transport: 'unix', socket: '/run/volback/nbd/u/nbd.sock' }, 'vda')).toBe('nbd+unix:///vda?socket=/run/volback/nbd/u/nbd.sock');
+    expect(nbdUri({ transport: 'unix', socket: '/run/volback/nbd/u/nbd.sock' }, 'vda')).toBe(
+      'nbd+unix:///vda?socket=/run/volback/nbd/u/nbd.sock',
+    );
   });
 
   it('names scratch volumes so that the catalog never takes them for backups', () => {
     const name = scratchVolumeName({ domain: 'vm1', disk: 'vda', createdAt, setId: SET });
     expect(parseBackupVolumeName(name)).toBeUndefined();
     expect(parseMetadataVolumeName(name)).toBeUndefined();
-    expect(scratchVolumeName({ domain: 'x'.repeat(200), disk: 'nvme0n1', createdAt, setId: SET }).length).toBeLessThanOrEqual(127);
+    expect(
+      scratchVolumeName({ domain: 'x'.repeat(200), disk: 'nvme0n1', createdAt, setId: SET }).length,
+    ).toBeLessThanOrEqual(127);
   });
 });
 
@@ -199,7 +248,13 @@ describe('judgeSession', () => {
   });
   const now = new Date(createdAt.getTime() + 60_000);
   it('is live while running, with its job, its owner alive and not expired', () => {
-    expect(judgeSession(session({ ownerPid: 7, expiresAt: new Date(now.getTime() + 1).toISOString() }), { jobRunning: true, ownerAlive: true, now })).toEqual({ live: true });
+    expect(
+      judgeSession(session({ ownerPid: 7, expiresAt: new Date(now.getTime() + 1).toISOString() }), {
+        jobRunning: true,
+        ownerAlive: true,
+        now,
+      }),
+    ).toEqual({ live: true });
   });
   it.each([
     ['a begin that never finished', session({ state: 'starting' }), true, true, /never finished/],
