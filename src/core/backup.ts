@@ -25,6 +25,7 @@ import { runPushJob, type JobProgress } from './backup-job';
 import { scanCatalog, type CatalogScan } from './catalog';
 import { assessBase, checkpointRecord, dropVolbackCheckpoints, removeCheckpoint } from './checkpoints';
 import { lockDomain } from './domain-lock';
+import { settleExternalSession } from './external-session';
 import { UndoStack } from './undo';
 
 const log = logger('backup');
@@ -94,6 +95,12 @@ function chooseBase(scan: CatalogScan, uuid: string, definition: BackupDefinitio
     if (!entry || entry.set.domain.uuid !== uuid) {
       throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${from} of this domain was not found in any active pool`, {
         fault: 'user',
+      });
+    }
+    if (entry.set.state === 'external') {
+      throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `backup set ${from} is an external (pull-mode) backup: its data is not in a pool, so a push incremental cannot build on it`, {
+        fault: 'user',
+        hint: "name a push backup set, or use 'latest'",
       });
     }
     if (!entry.restorable) {
@@ -271,6 +278,8 @@ export async function createBackup(conn: Connection, domainName: string, options
     options.onProgress?.({ phase, setId, ...progress });
   let startedPaused = false;
   try {
+    // An external (pull-mode) session holds the domain across processes; a crashed one is cleaned up here.
+    await settleExternalSession(conn, domain, uuid, options.lockDir);
     report('preparing');
     if (!(await domain.isActive())) {
       // libvirt's backup job needs a running QEMU: paused, no guest code runs and the disks stay as they are.
