@@ -44,10 +44,38 @@ export {
   type BackupResult,
   type CreateBackupOptions,
 } from './core/backup';
+export {
+  deleteBackup,
+  recoverInterrupted,
+  type DeleteOptions,
+  type DeleteResult,
+  type DependentsMode,
+  type DiskMerge,
+  type RecoveryReport,
+  type RemovalStep,
+} from './core/delete';
+export { pruneBackups, type ExecutedRemoval, type PruneBackupsOptions, type PruneResult } from './core/prune';
+export type { PrunePlan, PruneKeep, PruneRemoval, PruneUntouched, RetentionPolicy } from './core/retention';
+export {
+  beginExternalBackup,
+  endExternalBackup,
+  inspectExternalBackup,
+  type BeginExternalOptions,
+  type EndExternalOptions,
+  type EndExternalResult,
+  type ExternalDiskExport,
+  type ExternalSession,
+} from './core/external';
 export type { CatalogScan, StoredSet } from './core/catalog';
 export type { ChainProblem, ChainProblemKind } from './core/chains';
 export { verifyBackup, type VerifyOptions, type VerifyResult, type DiskVerification } from './core/verify';
-export { chooseVirtType, hostCapabilities, type HostCapabilities, type VirtChoice, type VirtType } from './core/host';
+export {
+  chooseVirtType,
+  hostCapabilities,
+  type HostCapabilities,
+  type VirtChoice,
+  type VirtType,
+} from './core/host';
 export { VOLBACK_VERSION } from './version';
 
 /**
@@ -112,7 +140,9 @@ function listed(scan: CatalogScan, set: BackupSet): ListedSet {
     childIds: [...entry.childIds],
     restorable: entry.restorable,
     problems: [...entry.problems],
-    metadata: scan.stored.filter((s) => s.set.id === set.id).map((s) => ({ pool: s.pool, volume: s.metadataVolume })),
+    metadata: scan.stored
+      .filter((s) => s.set.id === set.id)
+      .map((s) => ({ pool: s.pool, volume: s.metadataVolume })),
   };
 }
 
@@ -121,7 +151,10 @@ function listed(scan: CatalogScan, set: BackupSet): ListedSet {
  * backup), filtered, with the problems the scan found. Stray volumes and invalid metadata are
  * reported for every scanned pool; chain problems only for the matching sets.
  */
-export async function listBackups(conn: Connection, options: ListBackupsOptions = {}): Promise<BackupListing> {
+export async function listBackups(
+  conn: Connection,
+  options: ListBackupsOptions = {},
+): Promise<BackupListing> {
   const scan = await scanCatalog(conn, { pools: options.pools });
   const byUuid = options.domain !== undefined && UUID_RE.test(options.domain);
   const sets = selectSets(scan, {
@@ -160,16 +193,24 @@ export async function findBackupSet(
   const scan = await scanCatalog(conn, { pools: options.pools });
   const matches = [...scan.catalog.sets.keys()].filter((id) => id.startsWith(wanted));
   if (matches.length === 0) {
-    throw new VolbackError(ErrorCodes.NOT_FOUND, `no backup set ${idOrPrefix} in pools ${scan.pools.join(', ') || '(none active)'}`, {
-      fault: 'user',
-      hint: 'list the backup sets with `volback backup list`',
-    });
+    throw new VolbackError(
+      ErrorCodes.NOT_FOUND,
+      `no backup set ${idOrPrefix} in pools ${scan.pools.join(', ') || '(none active)'}`,
+      {
+        fault: 'user',
+        hint: 'list the backup sets with `volback backup list`',
+      },
+    );
   }
   if (matches.length > 1) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `backup set prefix ${idOrPrefix} is ambiguous: ${matches.join(', ')}`, {
-      fault: 'user',
-      hint: 'give more characters of the id',
-    });
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `backup set prefix ${idOrPrefix} is ambiguous: ${matches.join(', ')}`,
+      {
+        fault: 'user',
+        hint: 'give more characters of the id',
+      },
+    );
   }
   return listed(scan, scan.catalog.sets.get(matches[0])!.set);
 }
@@ -231,10 +272,17 @@ export async function listPools(conn: Connection): Promise<PoolSummary[]> {
  * Makes sure a backup pool exists and is active: creates it as a dir pool at `path` (defined,
  * built, started, autostarted) when missing, starts it when inactive, and leaves it alone otherwise.
  */
-export async function initPool(conn: Connection, location: { name: string; path: string }): Promise<PoolSummary> {
+export async function initPool(
+  conn: Connection,
+  location: { name: string; path: string },
+): Promise<PoolSummary> {
   const open = await ensureLocationPool(conn, { pool: location.name, path: location.path });
   closePools([open]);
   const pool = (await listPools(conn)).find((p) => p.name === location.name);
-  if (!pool) throw new VolbackError(ErrorCodes.POOL_UNAVAILABLE, `pool '${location.name}' vanished after it was created`);
+  if (!pool)
+    throw new VolbackError(
+      ErrorCodes.POOL_UNAVAILABLE,
+      `pool '${location.name}' vanished after it was created`,
+    );
   return pool;
 }

@@ -34,7 +34,8 @@ export class UsageError extends VolbackError {
  */
 export function exitCodeFor(err: unknown): number {
   if (isVolbackError(err, ErrorCodes.CANCELLED)) return ExitCode.INTERRUPTED;
-  if (err instanceof VolbackError && err.fault === 'user' && USER_INPUT_CODES.includes(err.code)) return ExitCode.USAGE;
+  if (err instanceof VolbackError && err.fault === 'user' && USER_INPUT_CODES.includes(err.code))
+    return ExitCode.USAGE;
   return ExitCode.FAILURE;
 }
 
@@ -51,7 +52,8 @@ export function describeError(err: unknown, debug: boolean): string {
     if (text && !message.includes(text)) lines.push(`  caused by: ${text}`);
   }
   if (err instanceof VolbackError && err.hint) lines.push(`  hint: ${err.hint}`);
-  else if (!(err instanceof VolbackError)) lines.push('  hint: this looks like a bug in volback; run again with --debug and report it');
+  else if (!(err instanceof VolbackError))
+    lines.push('  hint: this looks like a bug in volback; run again with --debug and report it');
   if (debug && err instanceof Error && err.stack) lines.push(err.stack);
   return lines.join('\n');
 }

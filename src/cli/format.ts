@@ -14,7 +14,10 @@ export function formatBytes(bytes: number): string {
 
 /** "2026-11-26 00:15:00Z" */
 export function formatUtc(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** 75 → "1:15", 3725 → "1:02:05". */

@@ -42,10 +42,23 @@ export interface CommandSpec {
 
 /** Flags every command accepts. */
 export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
-  connect: { type: 'string', short: 'c', value: 'URI', description: 'libvirt URI (default: config connect_uri, LIBVIRT_DEFAULT_URI, qemu:///system)' },
-  config: { type: 'string', value: 'FILE', description: 'config file (default: $VOLBACK_CONFIG or /etc/volback/volback.conf)' },
+  connect: {
+    type: 'string',
+    short: 'c',
+    value: 'URI',
+    description: 'libvirt URI (default: config connect_uri, LIBVIRT_DEFAULT_URI, qemu:///system)',
+  },
+  config: {
+    type: 'string',
+    value: 'FILE',
+    description: 'config file (default: $VOLBACK_CONFIG or /etc/volback/volback.conf)',
+  },
   json: { type: 'boolean', description: 'print one JSON document on stdout instead of text' },
-  'log-level': { type: 'string', value: 'LEVEL', description: 'error, warn, info or debug (default: config log_level, warn)' },
+  'log-level': {
+    type: 'string',
+    value: 'LEVEL',
+    description: 'error, warn, info or debug (default: config log_level, warn)',
+  },
   debug: { type: 'boolean', description: 'debug logs, and stack traces on errors' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress and only errors on stderr' },
   help: { type: 'boolean', short: 'h', description: 'show help for the command' },
@@ -53,7 +66,11 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
 
 const DESTRUCTIVE_FLAGS: Record<string, FlagSpec> = {
   'dry-run': { type: 'boolean', short: 'n', description: 'show what would be done, change nothing' },
-  yes: { type: 'boolean', short: 'y', description: 'do not ask for confirmation (required when stdin is not a terminal)' },
+  yes: {
+    type: 'boolean',
+    short: 'y',
+    description: 'do not ask for confirmation (required when stdin is not a terminal)',
+  },
 };
 
 export function flagsOf(spec: CommandSpec): Record<string, FlagSpec> {
@@ -77,7 +94,10 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): { args: str
       ),
     });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.replace(/\. To specify.*$/s, '')}`, `see \`volback help ${spec.path.join(' ')}\``);
+    throw new UsageError(
+      `${(err as Error).message.replace(/\. To specify.*$/s, '')}`,
+      `see \`volback help ${spec.path.join(' ')}\``,
+    );
   }
   const values = parsed.values as Flags;
   if (values.help) return { args: parsed.positionals, flags: values };
@@ -85,16 +105,27 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): { args: str
   const required = declared.filter((a) => a.startsWith('<')).length;
   const variadic = declared.some((a) => a.endsWith('...]') || a.endsWith('...>'));
   if (parsed.positionals.length < required) {
-    throw new UsageError(`missing argument ${declared[parsed.positionals.length]}`, `usage: ${usageLine(spec)}`);
+    throw new UsageError(
+      `missing argument ${declared[parsed.positionals.length]}`,
+      `usage: ${usageLine(spec)}`,
+    );
   }
   if (!variadic && parsed.positionals.length > declared.length) {
-    throw new UsageError(`unexpected argument '${parsed.positionals[declared.length]}'`, `usage: ${usageLine(spec)}`);
+    throw new UsageError(
+      `unexpected argument '${parsed.positionals[declared.length]}'`,
+      `usage: ${usageLine(spec)}`,
+    );
   }
   return { args: parsed.positionals, flags: values };
 }
 
 export const usageLine = (spec: CommandSpec): string =>
-  ['volback', ...spec.path, ...(spec.args ?? []), Object.keys(spec.flags ?? {}).length || spec.destructive ? '[flags]' : '']
+  [
+    'volback',
+    ...spec.path,
+    ...(spec.args ?? []),
+    Object.keys(spec.flags ?? {}).length || spec.destructive ? '[flags]' : '',
+  ]
     .filter(Boolean)
     .join(' ');
 
@@ -140,7 +171,9 @@ export function commandsHelp(commands: readonly CommandSpec[], noun?: string): s
   const left = shown.map((c) => [...c.path, ...(c.args ?? [])].join(' '));
   const width = Math.max(...left.map((l) => l.length));
   return [
-    noun ? `volback ${noun}: commands` : 'volback — VM disk backups for libvirt/KVM, kept as libvirt storage volumes',
+    noun
+      ? `volback ${noun}: commands`
+      : 'volback — VM disk backups for libvirt/KVM, kept as libvirt storage volumes',
     '',
     `Usage: volback ${noun ?? '<command>'}${noun ? ' <verb>' : ''} [args] [flags]`,
     '',

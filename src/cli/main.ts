@@ -42,7 +42,10 @@ function findCommand(argv: string[]): { words: string[]; rest: string[] } {
       continue;
     }
     const candidate = [...words, token];
-    if (COMMANDS.some((c) => candidate.every((w, k) => c.path[k] === w)) || (words.length === 0 && token === 'help')) {
+    if (
+      COMMANDS.some((c) => candidate.every((w, k) => c.path[k] === w)) ||
+      (words.length === 0 && token === 'help')
+    ) {
       words.push(token);
       if (COMMANDS.some((c) => c.path.join(' ') === candidate.join(' ')) || token === 'help') {
         i++;
@@ -100,7 +103,9 @@ async function openConnection(uri: string): Promise<Connection> {
 }
 
 function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
-  return new Promise((resolve) => (text ? stream.write(text.endsWith('\n') ? text : `${text}\n`, () => resolve()) : resolve()));
+  return new Promise((resolve) =>
+    text ? stream.write(text.endsWith('\n') ? text : `${text}\n`, () => resolve()) : resolve(),
+  );
 }
 
 /** Runs the CLI; resolves with the exit code. */
@@ -113,7 +118,9 @@ export async function main(argv: string[]): Promise<number> {
   const onSigint = (): void => {
     interrupts++;
     if (interrupts === 1) {
-      process.stderr.write('\nvolback: interrupted: cancelling and cleaning up (Ctrl-C again to exit at once)\n');
+      process.stderr.write(
+        '\nvolback: interrupted: cancelling and cleaning up (Ctrl-C again to exit at once)\n',
+      );
       controller.abort();
     } else {
       process.exit(ExitCode.INTERRUPTED);
@@ -122,7 +129,10 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   try {
     if (argv.length === 1 && argv[0] === '--version') {
-      await write(process.stdout, json ? JSON.stringify({ version: VOLBACK_VERSION }) : `volback ${VOLBACK_VERSION}`);
+      await write(
+        process.stdout,
+        json ? JSON.stringify({ version: VOLBACK_VERSION }) : `volback ${VOLBACK_VERSION}`,
+      );
       return ExitCode.OK;
     }
     const { words, rest } = findCommand(argv);
@@ -149,7 +159,10 @@ export async function main(argv: string[]): Promise<number> {
         await write(process.stderr, commandsHelp(COMMANDS));
         return ExitCode.USAGE;
       }
-      throw unknownCommand(words, rest.find((t) => !t.startsWith('-')));
+      throw unknownCommand(
+        words,
+        rest.find((t) => !t.startsWith('-')),
+      );
     }
     const { args, flags } = parseCommandArgs(spec, rest);
     debug = Boolean(flags.debug);
@@ -180,7 +193,18 @@ export async function main(argv: string[]): Promise<number> {
       const e = err instanceof VolbackError ? err : undefined;
       await write(
         process.stdout,
-        JSON.stringify({ error: { code: e?.code ?? 'ERR_INTERNAL', message: (err as Error)?.message ?? String(err), hint: e?.hint ?? null, exitCode: code } }, null, 2),
+        JSON.stringify(
+          {
+            error: {
+              code: e?.code ?? 'ERR_INTERNAL',
+              message: (err as Error)?.message ?? String(err),
+              hint: e?.hint ?? null,
+              exitCode: code,
+            },
+          },
+          null,
+          2,
+        ),
       );
     }
     return code;

@@ -28,17 +28,23 @@ const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3
 export function parseTime(value: string, flag: string, now = new Date()): Date {
   const rel = DURATION_RE.exec(value);
   if (rel) return new Date(now.getTime() - Number(rel[1]) * UNIT_MS[rel[2]]);
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(value) ? `${value}${value.includes('T') ? 'Z' : 'T00:00:00Z'}` : value;
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(value)
+    ? `${value}${value.includes('T') ? 'Z' : 'T00:00:00Z'}`
+    : value;
   const t = Date.parse(iso);
   if (Number.isNaN(t)) {
-    throw new UsageError(`--${flag} '${value}' is not a time`, 'use an ISO 8601 UTC time (2026-11-26, 2026-11-26T10:00:00Z) or an age (30m, 12h, 7d, 2w)');
+    throw new UsageError(
+      `--${flag} '${value}' is not a time`,
+      'use an ISO 8601 UTC time (2026-11-26, 2026-11-26T10:00:00Z) or an age (30m, 12h, 7d, 2w)',
+    );
   }
   return new Date(t);
 }
 
 function parseKind(value: string | undefined): BackupKind | undefined {
   if (value === undefined) return undefined;
-  if (value !== 'full' && value !== 'incremental') throw new UsageError(`--kind must be full or incremental, got '${value}'`);
+  if (value !== 'full' && value !== 'incremental')
+    throw new UsageError(`--kind must be full or incremental, got '${value}'`);
   return value;
 }
 
@@ -51,12 +57,20 @@ const sum = (ns: number[]): number => ns.reduce((a, b) => a + b, 0);
 
 function statusOf(s: ListedSet): string {
   if (s.restorable) return 'ok';
-  return s.problems.map((p) => p.kind).filter((k, i, all) => all.indexOf(k) === i).join(',');
+  return s.problems
+    .map((p) => p.kind)
+    .filter((k, i, all) => all.indexOf(k) === i)
+    .join(',');
 }
 
 /** Sets as trees (parent → children), one tree per domain, oldest first. Pure. */
 export function renderTree(listing: BackupListing): string {
-  if (listing.sets.length === 0 && listing.problems.length === 0 && !listing.invalidMetadata.length && !listing.strayVolumes.length) {
+  if (
+    listing.sets.length === 0 &&
+    listing.problems.length === 0 &&
+    !listing.invalidMetadata.length &&
+    !listing.strayVolumes.length
+  ) {
     return `no backups in pools: ${listing.pools.join(', ') || '(no active pools)'}`;
   }
   const byId = new Map(listing.sets.map((s) => [s.set.id, s]));
@@ -73,7 +87,12 @@ export function renderTree(listing: BackupListing): string {
     const rows: string[][] = [];
     const visit = (s: ListedSet, prefix: string, last: boolean, root: boolean): void => {
       const branch = root ? '' : last ? '└─ ' : '├─ ';
-      const parentNote = root && s.parentId === undefined && s.set.parentId ? ` (parent ${shortId(s.set.parentId)} missing)` : root && s.parentId ? ` (parent ${shortId(s.parentId)} not shown)` : '';
+      const parentNote =
+        root && s.parentId === undefined && s.set.parentId
+          ? ` (parent ${shortId(s.set.parentId)} missing)`
+          : root && s.parentId
+            ? ` (parent ${shortId(s.parentId)} not shown)`
+            : '';
       rows.push([
         `${prefix}${branch}${shortId(s.set.id)}${parentNote}`,
         formatUtc(s.set.createdAt),
@@ -88,13 +107,22 @@ export function renderTree(listing: BackupListing): string {
       children.forEach((c, i) => visit(c, childPrefix, i === children.length - 1, false));
     };
     for (const s of sets) if (s.parentId === undefined || !byId.has(s.parentId)) visit(s, '', true, true);
-    out.push(table(['SET', 'CREATED (UTC)', 'KIND', 'DISKS', 'ON DISK', 'VIRTUAL', 'STATUS'], rows).replace(/^/gm, '  '));
+    out.push(
+      table(['SET', 'CREATED (UTC)', 'KIND', 'DISKS', 'ON DISK', 'VIRTUAL', 'STATUS'], rows).replace(
+        /^/gm,
+        '  ',
+      ),
+    );
     out.push('');
   }
   const problems: string[] = [
     ...listing.problems.map((p) => `  ${p.kind}: ${p.message}`),
-    ...listing.invalidMetadata.map((i) => `  invalid metadata: volume ${i.volume} in pool ${i.pool}: ${i.error}`),
-    ...listing.strayVolumes.map((v) => `  stray volume: ${v.volume} in pool ${v.pool} (no valid metadata names it)`),
+    ...listing.invalidMetadata.map(
+      (i) => `  invalid metadata: volume ${i.volume} in pool ${i.pool}: ${i.error}`,
+    ),
+    ...listing.strayVolumes.map(
+      (v) => `  stray volume: ${v.volume} in pool ${v.pool} (no valid metadata names it)`,
+    ),
   ];
   if (problems.length) out.push('Problems:', ...problems);
   return out.join('\n').trimEnd();
@@ -130,11 +158,17 @@ function renderSet(s: ListedSet): string {
       d.sourcePath,
     ]),
   );
-  const problems = s.problems.length ? ['', 'Problems:', ...s.problems.map((p) => `  ${p.kind}: ${p.message}`)] : [];
+  const problems = s.problems.length
+    ? ['', 'Problems:', ...s.problems.map((p) => `  ${p.kind}: ${p.message}`)]
+    : [];
   return [head, '', disks, ...problems].join('\n');
 }
 
-async function definitionFrom(flags: Flags): Promise<BackupDefinition | undefined> {
+/** The definition of --definition FILE, with --full/--incremental/--description applied. */
+export async function definitionFrom(
+  flags: Flags,
+  mode: 'push' | 'pull' = 'push',
+): Promise<BackupDefinition | undefined> {
   const file = str(flags.definition);
   let definition: BackupDefinition | undefined;
   if (file) {
@@ -142,7 +176,11 @@ async function definitionFrom(flags: Flags): Promise<BackupDefinition | undefine
     try {
       xml = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new VolbackError(ErrorCodes.INVALID_INPUT, `cannot read definition ${file}: ${(err as Error).message}`, { fault: 'user' });
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `cannot read definition ${file}: ${(err as Error).message}`,
+        { fault: 'user' },
+      );
     }
     definition = await parseBackupDefinition(xml, file);
   }
@@ -150,7 +188,7 @@ async function definitionFrom(flags: Flags): Promise<BackupDefinition | undefine
   const kind = flags.full ? 'full' : flags.incremental ? 'incremental' : undefined;
   const description = str(flags.description);
   if (!kind && !description) return definition;
-  const base: BackupDefinition = definition ?? { mode: 'push', kind: 'auto', disks: [] };
+  const base: BackupDefinition = definition ?? { mode, kind: 'auto', disks: [] };
   return { ...base, kind: kind ?? base.kind, description: description ?? base.description };
 }
 
@@ -163,13 +201,30 @@ const backupCreate: CommandSpec = {
     '(created as a dir pool on first use). A shut-off domain is started paused for the job.\n' +
     'Progress: one bar for the whole job (libvirt reports aggregate bytes over all disks).',
   flags: {
-    definition: { type: 'string', short: 'd', value: 'FILE', description: 'a <volbackup> definition (disks, targets, kind, location)' },
+    definition: {
+      type: 'string',
+      short: 'd',
+      value: 'FILE',
+      description: 'a <volbackup> definition (disks, targets, kind, location)',
+    },
     full: { type: 'boolean', description: 'take a full backup' },
-    incremental: { type: 'boolean', description: 'take an incremental (a full when no valid chain exists; the reason is recorded)' },
-    pool: { type: 'string', short: 'p', value: 'POOL', description: 'pool for disks without a target (default: config default_pool)' },
+    incremental: {
+      type: 'boolean',
+      description: 'take an incremental (a full when no valid chain exists; the reason is recorded)',
+    },
+    pool: {
+      type: 'string',
+      short: 'p',
+      value: 'POOL',
+      description: 'pool for disks without a target (default: config default_pool)',
+    },
     description: { type: 'string', value: 'TEXT', description: 'free text stored with the backup' },
   },
-  examples: ['volback backup create vm1', 'volback backup create vm1 --full --pool backups2', 'volback backup create vm1 --definition vm1-backup.xml --json'],
+  examples: [
+    'volback backup create vm1',
+    'volback backup create vm1 --full --pool backups2',
+    'volback backup create vm1 --definition vm1-backup.xml --json',
+  ],
   async run(ctx, [domain], flags) {
     let definition = await definitionFrom(flags);
     const defaults = backupDefaults(ctx.config);
@@ -196,7 +251,14 @@ const backupCreate: CommandSpec = {
         onProgress: (p) => progress.update(p),
       });
       progress.done();
-      const listed: ListedSet = { set: result.set, childIds: [], restorable: true, problems: [], metadata: result.metadata, parentId: result.set.parentId };
+      const listed: ListedSet = {
+        set: result.set,
+        childIds: [],
+        restorable: true,
+        problems: [],
+        metadata: result.metadata,
+        parentId: result.set.parentId,
+      };
       return {
         data: { set: setJson(listed), notes: result.plan.notes, skipped: result.plan.skipped },
         human: () =>
@@ -206,7 +268,14 @@ const backupCreate: CommandSpec = {
             '',
             table(
               ['DISK', 'KIND', 'POOL', 'VOLUME', 'ON DISK', 'VIRTUAL'],
-              result.set.disks.map((d) => [d.target, d.kind, d.volume?.pool ?? '-', d.volume?.name ?? '-', formatBytes(d.bytesCopied), formatBytes(d.virtualSize)]),
+              result.set.disks.map((d) => [
+                d.target,
+                d.kind,
+                d.volume?.pool ?? '-',
+                d.volume?.name ?? '-',
+                formatBytes(d.bytesCopied),
+                formatBytes(d.virtualSize),
+              ]),
             ),
             ...result.plan.skipped.map((s) => `skipped ${s.target}: ${s.reason}`),
           ].join('\n'),
@@ -220,15 +289,30 @@ const backupCreate: CommandSpec = {
 const backupList: CommandSpec = {
   path: ['backup', 'list'],
   summary: 'list backup sets as chains (parent → children), then any problems',
-  description: 'Reads only the pools: every backup a pool holds is listed, also of domains that no longer exist.',
+  description:
+    'Reads only the pools: every backup a pool holds is listed, also of domains that no longer exist.',
   flags: {
     domain: { type: 'string', value: 'NAME|UUID', description: 'only this domain' },
-    pool: { type: 'string', short: 'p', multiple: true, value: 'POOL', description: 'scan only this pool (repeatable; default: every active pool)' },
-    since: { type: 'string', value: 'TIME', description: 'created at or after (ISO 8601 UTC, or an age: 30m, 12h, 7d, 2w)' },
+    pool: {
+      type: 'string',
+      short: 'p',
+      multiple: true,
+      value: 'POOL',
+      description: 'scan only this pool (repeatable; default: every active pool)',
+    },
+    since: {
+      type: 'string',
+      value: 'TIME',
+      description: 'created at or after (ISO 8601 UTC, or an age: 30m, 12h, 7d, 2w)',
+    },
     until: { type: 'string', value: 'TIME', description: 'created at or before' },
     kind: { type: 'string', value: 'KIND', description: 'full or incremental' },
   },
-  examples: ['volback backup list', 'volback backup list --domain vm1 --since 7d', 'volback backup list --json | jq ".sets[].id"'],
+  examples: [
+    'volback backup list',
+    'volback backup list --domain vm1 --since 7d',
+    'volback backup list --json | jq ".sets[].id"',
+  ],
   async run(ctx, _args, flags) {
     const options = {
       pools: poolsFlag(flags),
@@ -286,7 +370,12 @@ const backupVerify: CommandSpec = {
           '',
           table(
             ['DISK', 'VOLUME', 'CHAIN', 'RESULT'],
-            result.disks.map((d) => [d.target, d.volume ? `${d.volume.pool}/${d.volume.name}` : '-', String(d.chain.length), d.ok ? 'ok' : d.problems.join('; ')]),
+            result.disks.map((d) => [
+              d.target,
+              d.volume ? `${d.volume.pool}/${d.volume.name}` : '-',
+              String(d.chain.length),
+              d.ok ? 'ok' : d.problems.join('; '),
+            ]),
           ),
         ].join('\n'),
     };

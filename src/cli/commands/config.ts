@@ -9,14 +9,21 @@ const configShow: CommandSpec = {
   async run(ctx) {
     const { sources, file, retention, ...values } = ctx.config;
     const settings: Record<string, { value: unknown; source: string }> = {};
-    for (const [key, value] of Object.entries({ logFile: undefined, ...values })) settings[key] = { value: value ?? null, source: sources[key] ?? 'default' };
-    for (const [key, value] of Object.entries(retention)) settings[`retention.${key}`] = { value, source: sources[`retention.${key}`] ?? 'default' };
+    for (const [key, value] of Object.entries({ logFile: undefined, ...values }))
+      settings[key] = { value: value ?? null, source: sources[key] ?? 'default' };
+    for (const [key, value] of Object.entries(retention))
+      settings[`retention.${key}`] = { value, source: sources[`retention.${key}`] ?? 'default' };
     return {
       data: { file: file ?? null, settings },
       human: () =>
         [
           `config file: ${file ?? '(none read)'}`,
-          keyValues(Object.entries(settings).map(([k, s]) => [k, `${s.value === null ? '(unset)' : String(s.value)}  (${s.source})`])),
+          keyValues(
+            Object.entries(settings).map(([k, s]) => [
+              k,
+              `${s.value === null ? '(unset)' : String(s.value)}  (${s.source})`,
+            ]),
+          ),
         ].join('\n'),
     };
   },

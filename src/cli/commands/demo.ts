@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import {
   backupDefaults,
   createBackup,
+  deleteBackup,
   hostCapabilities,
   initPool,
   listBackups,
@@ -72,11 +73,19 @@ const demo: CommandSpec = {
     'Creates the default backup pool, a dir pool for the demo domain, and a small OS-less domain with two\n' +
     'qcow2 disks; writes known data through QEMU (HMP qemu-io), takes a full and an incremental backup,\n' +
     'lists them, and checks the backup against the source disks. A second run replaces the previous\n' +
-    "demo's domain and disks (earlier demo backups stay in the backup pool).",
+    "demo's domain, disks and backups.",
   flags: {
     domain: { type: 'string', value: 'NAME', description: 'demo domain name (default volback-demo)' },
-    'demo-pool': { type: 'string', value: 'POOL', description: 'pool for the demo disks (default volback-demo)' },
-    'demo-path': { type: 'string', value: 'DIR', description: 'directory of the demo pool (default /var/lib/volback-demo)' },
+    'demo-pool': {
+      type: 'string',
+      value: 'POOL',
+      description: 'pool for the demo disks (default volback-demo)',
+    },
+    'demo-path': {
+      type: 'string',
+      value: 'DIR',
+      description: 'directory of the demo pool (default /var/lib/volback-demo)',
+    },
   },
   async run(ctx: CommandContext, _args, flags) {
     const name = typeof flags.domain === 'string' ? flags.domain : 'volback-demo';
@@ -91,11 +100,19 @@ const demo: CommandSpec = {
         (host.virt.virtType === 'kvm' ? 'KVM' : `TCG (${host.virt.reason})`),
     );
 
-    const backupPool = await initPool(conn, { name: ctx.config.defaultPool, path: ctx.config.defaultPoolPath });
+    const backupPool = await initPool(conn, {
+      name: ctx.config.defaultPool,
+      path: ctx.config.defaultPoolPath,
+    });
     step(`backup pool ${backupPool.name} (${backupPool.type}) at ${backupPool.path}`);
 
     const replaced = await removeDomain(conn, name);
     if (replaced) step(`removed the previous demo domain ${name}`);
+    const previous = await listBackups(conn, { domain: demoUuid(name) });
+    for (const root of previous.sets.filter((s) => s.parentId === undefined)) {
+      await deleteBackup(conn, { setId: root.set.id, dependents: 'cascade' });
+    }
+    if (previous.sets.length) step(`deleted ${previous.sets.length} backup set(s) of the previous demo`);
     const pool = await initPool(conn, { name: demoPool, path: demoPath });
     step(`demo disk pool ${pool.name} at ${pool.path}`);
     const libvirtPool = await conn.lookupStoragePoolByName(demoPool);
@@ -123,13 +140,20 @@ const demo: CommandSpec = {
     const results: BackupResult[] = [];
     try {
       await domain.create();
-      step(`started ${name} (${host.virt.virtType === 'kvm' ? 'KVM' : 'TCG'}) with disks ${disks.map((d) => `${d.target} ${formatBytes(DISK_SIZE)}`).join(', ')}`);
+      step(
+        `started ${name} (${host.virt.virtType === 'kvm' ? 'KVM' : 'TCG'}) with disks ${disks.map((d) => `${d.target} ${formatBytes(DISK_SIZE)}`).join(', ')}`,
+      );
 
-      const backup = async (kind: 'full' | 'incremental', writes: typeof WRITES_BEFORE_FULL): Promise<BackupResult> => {
+      const backup = async (
+        kind: 'full' | 'incremental',
+        writes: typeof WRITES_BEFORE_FULL,
+      ): Promise<BackupResult> => {
         for (const [target, pattern, offset, length] of writes) {
           await writeDiskPattern(domain, target, pattern, offset, length);
         }
-        step(`wrote ${writes.map(([t, p, o, l]) => `0x${p.toString(16)} × ${formatBytes(l)} at ${formatBytes(o)} of ${t}`).join(', ')}`);
+        step(
+          `wrote ${writes.map(([t, p, o, l]) => `0x${p.toString(16)} × ${formatBytes(l)} at ${formatBytes(o)} of ${t}`).join(', ')}`,
+        );
         const progress = ctx.progress(`${kind} backup of ${name}`);
         const result = await createBackup(conn, name, {
           definition: { mode: 'push', kind, disks: [], description: `volback demo ${kind}` },
@@ -154,17 +178,30 @@ const demo: CommandSpec = {
     const listing = await listBackups(conn, { domain: name });
     const latest = results[results.length - 1].set;
     const verification = await verifyBackup(conn, { setId: latest.id, deep: true, signal: ctx.signal });
-    step(`verify ${shortId(latest.id)} (deep): ${verification.ok ? 'ok' : verification.disks.flatMap((d) => d.problems).join('; ')}`);
+    step(
+      `verify ${shortId(latest.id)} (deep): ${verification.ok ? 'ok' : verification.disks.flatMap((d) => d.problems).join('; ')}`,
+    );
 
     // Byte for byte: each disk's backup chain (incremental over full) against the source disk.
-    const comparisons: Array<{ target: string; backupVolume: string; source: string; identical: boolean }> = [];
+    const comparisons: Array<{ target: string; backupVolume: string; source: string; identical: boolean }> =
+      [];
     for (const disk of latest.disks) {
       const source = disks.find((d) => d.target === disk.target)!;
       const backupPath = `${backupPool.path}/${disk.volume!.name}`;
-      const identical = await imagesEqual({ path: backupPath, format: disk.volume!.format }, { path: source.path, format: 'qcow2' });
-      comparisons.push({ target: disk.target, backupVolume: disk.volume!.name, source: source.path, identical });
+      const identical = await imagesEqual(
+        { path: backupPath, format: disk.volume!.format },
+        { path: source.path, format: 'qcow2' },
+      );
+      comparisons.push({
+        target: disk.target,
+        backupVolume: disk.volume!.name,
+        source: source.path,
+        identical,
+      });
     }
-    step(`backup vs source: ${comparisons.map((c) => `${c.target} ${c.identical ? 'identical' : 'DIFFERENT'}`).join(', ')}`);
+    step(
+      `backup vs source: ${comparisons.map((c) => `${c.target} ${c.identical ? 'identical' : 'DIFFERENT'}`).join(', ')}`,
+    );
     const notDone = 'restore: not part of the demo yet (src/core/restore.ts has not landed)';
     step(notDone);
 
@@ -177,7 +214,16 @@ const demo: CommandSpec = {
         backupPool: backupPool.name,
         demoPool: pool.name,
         domain: { name, uuid: demoUuid(name), virtType: host.virt.virtType },
-        backups: results.map((r) => setJson({ set: r.set, childIds: [], restorable: true, problems: [], metadata: r.metadata, parentId: r.set.parentId })),
+        backups: results.map((r) =>
+          setJson({
+            set: r.set,
+            childIds: [],
+            restorable: true,
+            problems: [],
+            metadata: r.metadata,
+            parentId: r.set.parentId,
+          }),
+        ),
         listing: listingJson(listing),
         verification,
         comparisons,
@@ -194,7 +240,12 @@ const demo: CommandSpec = {
             ['demo domain', `${name} (disks in pool ${pool.name} at ${pool.path})`],
             ['backups', results.map((r) => `${r.set.kind} ${r.set.id}`).join(', ')],
             ['verify (deep)', verification.ok ? 'ok' : 'PROBLEMS'],
-            ['byte-for-byte', comparisons.map((c) => `${c.target} ${c.identical ? 'identical to source' : 'DIFFERENT'}`).join(', ')],
+            [
+              'byte-for-byte',
+              comparisons
+                .map((c) => `${c.target} ${c.identical ? 'identical to source' : 'DIFFERENT'}`)
+                .join(', '),
+            ],
           ]),
           '',
           `Backups of ${name} (volback backup list --domain ${name}):`,

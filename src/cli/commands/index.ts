@@ -4,6 +4,15 @@ import type { CommandSpec } from '../framework';
 import { backupCommands } from './backup';
 import { configCommands } from './config';
 import { demoCommands } from './demo';
+import { externalCommands } from './external';
 import { poolCommands } from './pool';
+import { removeCommands } from './remove';
 
-export const COMMANDS: readonly CommandSpec[] = [...backupCommands, ...poolCommands, ...configCommands, ...demoCommands];
+export const COMMANDS: readonly CommandSpec[] = [
+  ...backupCommands,
+  ...removeCommands,
+  ...externalCommands,
+  ...poolCommands,
+  ...configCommands,
+  ...demoCommands,
+];

@@ -7,7 +7,7 @@ import { poolJson } from '../json';
 
 const poolList: CommandSpec = {
   path: ['pool', 'list'],
-  summary: "list libvirt storage pools and whether volback can keep backups in them",
+  summary: 'list libvirt storage pools and whether volback can keep backups in them',
   async run(ctx) {
     const pools = await listPools(await ctx.connect());
     return {
@@ -37,7 +37,13 @@ const poolInit: CommandSpec = {
   args: ['[name]'],
   summary: 'create (or start) a dir backup pool; the default pool from the config when no name is given',
   description: 'Idempotent: an existing active pool is left alone, an inactive one is started.',
-  flags: { path: { type: 'string', value: 'DIR', description: 'directory of a new pool (default: config default_pool_path for the default pool)' } },
+  flags: {
+    path: {
+      type: 'string',
+      value: 'DIR',
+      description: 'directory of a new pool (default: config default_pool_path for the default pool)',
+    },
+  },
   examples: ['volback pool init', 'volback pool init backups2 --path /srv/backups2'],
   async run(ctx, [name], flags) {
     const poolName = name ?? ctx.config.defaultPool;
@@ -48,7 +54,10 @@ const poolInit: CommandSpec = {
       dir = existing?.path;
     }
     if (!dir) {
-      throw new UsageError(`pool '${poolName}' does not exist and no --path was given`, `volback pool init ${poolName} --path DIR`);
+      throw new UsageError(
+        `pool '${poolName}' does not exist and no --path was given`,
+        `volback pool init ${poolName} --path DIR`,
+      );
     }
     if (!dir.startsWith('/')) {
       throw new UsageError(`--path must be absolute, got '${dir}'`);
