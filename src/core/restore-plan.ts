@@ -22,8 +22,11 @@ export function findRestorableSet(catalog: Catalog, idOrPrefix: string): Catalog
       hint: 'set ids are UUIDs; list them with `volback backup list`',
     });
   }
-  const exact = catalog.sets.get(wanted) ?? [...catalog.sets.values()].find((e) => normalise(e.set.id) === wanted);
-  const matches = exact ? [exact] : [...catalog.sets.values()].filter((e) => normalise(e.set.id).startsWith(wanted));
+  const exact =
+    catalog.sets.get(wanted) ?? [...catalog.sets.values()].find((e) => normalise(e.set.id) === wanted);
+  const matches = exact
+    ? [exact]
+    : [...catalog.sets.values()].filter((e) => normalise(e.set.id).startsWith(wanted));
   if (matches.length === 0) {
     throw new VolbackError(ErrorCodes.NOT_FOUND, `no backup set with id ${idOrPrefix} in any active pool`, {
       fault: 'user',
@@ -71,7 +74,9 @@ export function selectDisks(catalog: Catalog, set: BackupSet, targets?: readonly
     }
     const repeated = targets.find((t, i) => targets.indexOf(t) !== i);
     if (repeated) {
-      throw new VolbackError(ErrorCodes.INVALID_INPUT, `disk ${repeated} is selected twice`, { fault: 'user' });
+      throw new VolbackError(ErrorCodes.INVALID_INPUT, `disk ${repeated} is selected twice`, {
+        fault: 'user',
+      });
     }
     for (const target of targets) {
       if (!set.disks.some((d) => d.target === target)) {
@@ -121,7 +126,8 @@ export function disksToDrop(domainDisks: readonly DomainDisk[], restored: readon
 /** libvirt's name of a `virDomainState` value, for messages. */
 export function domainStateName(state: number): string {
   return (
-    ['no state', 'running', 'blocked', 'paused', 'shutting down', 'shut off', 'crashed', 'suspended (pm)'][state] ??
-    `state ${state}`
+    ['no state', 'running', 'blocked', 'paused', 'shutting down', 'shut off', 'crashed', 'suspended (pm)'][
+      state
+    ] ?? `state ${state}`
   );
 }

@@ -60,6 +60,8 @@ export interface RestoreOptions {
   onProgress?: (progress: RestoreProgress) => void;
   /** Directory of the per-domain job locks (taken with `overwrite`; tests use their own). */
   lockDir?: string;
+  /** Pools to look for the set in (all the pools of its chain); every active pool when absent. */
+  scanPools?: readonly string[];
 }
 
 /** One restored disk. With `overwrite`, `pool` and `volume` are '' when the disk is a file outside any pool. */
@@ -142,10 +144,14 @@ async function openChain(pools: PoolCache, item: DiskToRestore): Promise<ImageRe
   for (const layer of item.chain) {
     const where = layer.volume!;
     const pool = await pools.get(where.pool).catch((err: unknown) => {
-      throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `cannot restore ${item.disk.target}: pool '${where.pool}' of disk backup ${layer.id} is not usable`, {
-        fault: 'user',
-        cause: err,
-      });
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `cannot restore ${item.disk.target}: pool '${where.pool}' of disk backup ${layer.id} is not usable`,
+        {
+          fault: 'user',
+          cause: err,
+        },
+      );
     });
     const volume = await findVolume(pool, where.name);
     if (!volume) {
@@ -164,8 +170,13 @@ async function openChain(pools: PoolCache, item: DiskToRestore): Promise<ImageRe
   return top!;
 }
 
-function progressReporter(options: RestoreOptions, target: string, total: number): (fraction: number) => void {
-  return (fraction) => options.onProgress?.({ target, bytesDone: Math.round(fraction * total), bytesTotal: total });
+function progressReporter(
+  options: RestoreOptions,
+  target: string,
+  total: number,
+): (fraction: number) => void {
+  return (fraction) =>
+    options.onProgress?.({ target, bytesDone: Math.round(fraction * total), bytesTotal: total });
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
@@ -173,14 +184,29 @@ function throwIfAborted(signal?: AbortSignal): void {
 }
 
 /** A free default name for a restored volume in `pool`. */
-async function freeRestoredName(pool: OpenPool, set: BackupSet, target: string, format: VolumeFormat, at: Date): Promise<string> {
+async function freeRestoredName(
+  pool: OpenPool,
+  set: BackupSet,
+  target: string,
+  format: VolumeFormat,
+  at: Date,
+): Promise<string> {
   for (let sequence = 1; sequence < 100; sequence++) {
-    const name = restoredVolumeName({ domain: set.domain.name, disk: target, restoredAt: at, format, sequence: sequence > 1 ? sequence : undefined });
+    const name = restoredVolumeName({
+      domain: set.domain.name,
+      disk: target,
+      restoredAt: at,
+      format,
+      sequence: sequence > 1 ? sequence : undefined,
+    });
     const taken = await findVolume(pool, name);
     if (!taken) return name;
     taken.free();
   }
-  throw new VolbackError(ErrorCodes.CONFLICT, `no free name for the restore of ${target} in pool '${pool.name}'`);
+  throw new VolbackError(
+    ErrorCodes.CONFLICT,
+    `no free name for the restore of ${target} in pool '${pool.name}'`,
+  );
 }
 
 /**
@@ -196,12 +222,18 @@ async function restoreToNewVolumes(
 ): Promise<RestoredVolume[]> {
   const format = options.format ?? 'qcow2';
   if (format !== 'qcow2' && format !== 'raw') {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `unknown volume format "${String(format)}"`, { fault: 'user' });
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `unknown volume format "${String(format)}"`, {
+      fault: 'user',
+    });
   }
   for (const target of Object.keys(options.volumeNames ?? {})) {
     const name = options.volumeNames![target];
     if (!items.some((i) => i.disk.target === target)) {
-      throw new VolbackError(ErrorCodes.INVALID_INPUT, `a volume name is given for disk ${target}, which is not being restored`, { fault: 'user' });
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `a volume name is given for disk ${target}, which is not being restored`,
+        { fault: 'user' },
+      );
     }
     if (!isSafeVolumeName(name)) {
       throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${name}" is not a safe volume name`, {
@@ -219,7 +251,11 @@ async function restoreToNewVolumes(
   // Room per target pool, before anything is created.
   for (const pool of new Set(plan.map((p) => p.target))) {
     const mine = plan.filter((p) => p.target === pool);
-    await assertRoom(pool, mine.reduce((sum, p) => sum + restoreSizeEstimate(p.item.chain), 0), `the restore of ${mine.map((p) => p.item.disk.target).join(', ')}`);
+    await assertRoom(
+      pool,
+      mine.reduce((sum, p) => sum + restoreSizeEstimate(p.item.chain), 0),
+      `the restore of ${mine.map((p) => p.item.disk.target).join(', ')}`,
+    );
   }
   const at = new Date();
   const restored: RestoredVolume[] = [];
@@ -232,22 +268,38 @@ async function restoreToNewVolumes(
       const taken = await findVolume(target, custom);
       if (taken) {
         taken.free();
-        throw new VolbackError(ErrorCodes.CONFLICT, `volume ${custom} already exists in pool '${target.name}'`, {
-          fault: 'user',
-          hint: 'choose another name; a restore never writes over an existing volume unless asked to (overwrite)',
-        });
+        throw new VolbackError(
+          ErrorCodes.CONFLICT,
+          `volume ${custom} already exists in pool '${target.name}'`,
+          {
+            fault: 'user',
+            hint: 'choose another name; a restore never writes over an existing volume unless asked to (overwrite)',
+          },
+        );
       }
       name = custom;
     } else {
       name = await freeRestoredName(target, set, disk.target, format, at);
     }
-    const volume = await target.driver.createRestoreVolume(target, { name, format, capacity: disk.virtualSize });
-    undo.push(`restored volume ${name} in pool ${target.name}`, () => target.driver.deleteVolume(target, volume).finally(() => volume.free()));
+    const volume = await target.driver.createRestoreVolume(target, {
+      name,
+      format,
+      capacity: disk.virtualSize,
+    });
+    undo.push(`restored volume ${name} in pool ${target.name}`, () =>
+      target.driver.deleteVolume(target, volume).finally(() => volume.free()),
+    );
     const image = await target.driver.image(target, volume);
-    log.info(`restoring ${disk.target} of backup ${set.id} (${set.kind}, ${item.chain.length} layer(s)) into ${name} in pool ${target.name}`);
+    log.info(
+      `restoring ${disk.target} of backup ${set.id} (${set.kind}, ${item.chain.length} layer(s)) into ${name} in pool ${target.name}`,
+    );
     const report = progressReporter(options, disk.target, disk.virtualSize);
     report(0);
-    await convertImage(source, { path: image.path, format }, { targetExists: true, signal: options.signal, onProgress: report });
+    await convertImage(
+      source,
+      { path: image.path, format },
+      { targetExists: true, signal: options.signal, onProgress: report },
+    );
     report(1);
     restored.push({ target: disk.target, pool: target.name, volume: name, path: image.path, format });
   }
@@ -288,7 +340,10 @@ async function restoreOverOriginal(
     throw new VolbackError(
       ErrorCodes.NOT_FOUND,
       `domain ${set.domain.name} (${set.domain.uuid}) does not exist, so its disks cannot be overwritten`,
-      { fault: 'user', hint: 'restore into new volumes, or rebuild the domain with restoreDomain (`volback backup restore --domain`)' },
+      {
+        fault: 'user',
+        hint: 'restore into new volumes, or rebuild the domain with restoreDomain (`volback backup restore --domain`)',
+      },
     );
   }
   try {
@@ -303,8 +358,15 @@ async function restoreOverOriginal(
           { fault: 'user', hint: `shut it down first (virsh shutdown ${name}), or restore into new volumes` },
         );
       }
-      const current = await parseDomainXml(await domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE));
-      const work: Array<{ item: DiskToRestore; source: ImageRef; disk: DomainDisk & { sourcePath: string }; format: VolumeFormat }> = [];
+      const current = await parseDomainXml(
+        await domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
+      );
+      const work: Array<{
+        item: DiskToRestore;
+        source: ImageRef;
+        disk: DomainDisk & { sourcePath: string };
+        format: VolumeFormat;
+      }> = [];
       for (const item of items) {
         const disk = current.disks.find((d) => d.target === item.disk.target);
         if (!disk || !disk.sourcePath || (disk.type !== 'file' && disk.type !== 'block')) {
@@ -316,7 +378,11 @@ async function restoreOverOriginal(
         }
         const format = disk.format ?? 'raw';
         if (format !== 'qcow2' && format !== 'raw') {
-          throw new VolbackError(ErrorCodes.POOL_UNSUPPORTED, `disk ${disk.target} of ${name} is ${format}; volback overwrites only qcow2 and raw disks`, { fault: 'user' });
+          throw new VolbackError(
+            ErrorCodes.POOL_UNSUPPORTED,
+            `disk ${disk.target} of ${name} is ${format}; volback overwrites only qcow2 and raw disks`,
+            { fault: 'user' },
+          );
         }
         const info = await imageInfo({ path: disk.sourcePath, format });
         if (info.virtualSize !== item.disk.virtualSize) {
@@ -326,7 +392,12 @@ async function restoreOverOriginal(
             { fault: 'user', hint: 'restore into a new volume, or resize the disk back first' },
           );
         }
-        work.push({ item, source: await openChain(pools, item), disk: { ...disk, sourcePath: disk.sourcePath }, format });
+        work.push({
+          item,
+          source: await openChain(pools, item),
+          disk: { ...disk, sourcePath: disk.sourcePath },
+          format,
+        });
       }
       // The disks are about to change: no bitmap describes them any more, the next backup must be full.
       // Checkpoints go first, so even a failed or cancelled restore cannot leave a stale bitmap behind.
@@ -334,7 +405,9 @@ async function restoreOverOriginal(
       for (const { disk, format } of work) {
         if (format !== 'qcow2') continue;
         const image = { path: disk.sourcePath, format };
-        const stale = (await imageInfo(image)).bitmaps.map((b) => b.name).filter((n) => n.startsWith('volback-'));
+        const stale = (await imageInfo(image)).bitmaps
+          .map((b) => b.name)
+          .filter((n) => n.startsWith('volback-'));
         if (stale.length) {
           log.info(`${name}: removing bitmaps ${stale.join(', ')} from ${disk.sourcePath}`);
           await removeBitmaps(image, stale);
@@ -343,17 +416,30 @@ async function restoreOverOriginal(
       const restored: RestoredVolume[] = [];
       for (const { item, source, disk, format } of work) {
         throwIfAborted(options.signal);
-        log.info(`restoring ${disk.target} of backup ${set.id} over ${disk.sourcePath} (domain ${name} is shut off)`);
+        log.info(
+          `restoring ${disk.target} of backup ${set.id} over ${disk.sourcePath} (domain ${name} is shut off)`,
+        );
         const report = progressReporter(options, disk.target, item.disk.virtualSize);
         report(0);
         try {
-          await convertImage(source, { path: disk.sourcePath, format }, { targetExists: true, signal: options.signal, onProgress: report });
+          await convertImage(
+            source,
+            { path: disk.sourcePath, format },
+            { targetExists: true, signal: options.signal, onProgress: report },
+          );
         } catch (err) {
-          log.warn(`${name}: disk ${disk.target} (${disk.sourcePath}) is partly overwritten; restore it again before starting the domain`);
+          log.warn(
+            `${name}: disk ${disk.target} (${disk.sourcePath}) is partly overwritten; restore it again before starting the domain`,
+          );
           throw err;
         }
         report(1);
-        restored.push({ target: disk.target, ...(await describeOriginal(conn, disk.sourcePath)), path: disk.sourcePath, format });
+        restored.push({
+          target: disk.target,
+          ...(await describeOriginal(conn, disk.sourcePath)),
+          path: disk.sourcePath,
+          format,
+        });
       }
       return restored;
     } finally {
@@ -380,7 +466,7 @@ async function restoreOverOriginal(
  */
 export async function restoreBackup(conn: Connection, options: RestoreOptions): Promise<RestoreResult> {
   throwIfAborted(options.signal);
-  const scan = await scanCatalog(conn);
+  const scan = await scanCatalog(conn, { pools: options.scanPools });
   const { set } = findRestorableSet(scan.catalog, options.setId);
   const items = selectDisks(scan.catalog, set, options.disks);
   const pools = new PoolCache(conn);
@@ -410,9 +496,13 @@ async function diskSourceType(conn: Connection, restored: RestoredVolume): Promi
     const { type } = await volume.getInfo();
     if (type === virStorageVolType.VIR_STORAGE_VOL_FILE) return 'file';
     if (type === virStorageVolType.VIR_STORAGE_VOL_BLOCK) return 'block';
-    throw new VolbackError(ErrorCodes.POOL_UNSUPPORTED, `restored volume ${restored.volume} in pool ${restored.pool} is neither a file nor a block device; volback cannot attach it yet`, {
-      fault: 'user',
-    });
+    throw new VolbackError(
+      ErrorCodes.POOL_UNSUPPORTED,
+      `restored volume ${restored.volume} in pool ${restored.pool} is neither a file nor a block device; volback cannot attach it yet`,
+      {
+        fault: 'user',
+      },
+    );
   } finally {
     volume.free();
   }
@@ -429,15 +519,20 @@ async function diskSourceType(conn: Connection, restored: RestoredVolume): Promi
  * On failure every volume created is deleted and a replaced domain is defined again (without its
  * checkpoint metadata). If only the start fails, the domain stays defined and the error says so.
  */
-export async function restoreDomain(conn: Connection, options: RestoreDomainOptions): Promise<RestoreDomainResult> {
+export async function restoreDomain(
+  conn: Connection,
+  options: RestoreDomainOptions,
+): Promise<RestoreDomainResult> {
   throwIfAborted(options.signal);
-  const scan = await scanCatalog(conn);
+  const scan = await scanCatalog(conn, { pools: options.scanPools });
   const { set } = findRestorableSet(scan.catalog, options.setId);
   const items = selectDisks(scan.catalog, set, options.disks);
   const stored = await parseDomainXml(set.domainXml);
   const name = options.name ?? set.domain.name;
   if (name.trim() === '' || name.includes('/')) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${name}" is not a usable domain name`, { fault: 'user' });
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${name}" is not a usable domain name`, {
+      fault: 'user',
+    });
   }
 
   // Domains in the way: same name, and (keeping the UUID) same UUID.
@@ -448,7 +543,9 @@ export async function restoreDomain(conn: Connection, options: RestoreDomainOpti
   try {
     const byName = await findDomain(() => conn.lookupDomainByName(name));
     if (byName) clashes.push(byName);
-    const byUuid = options.newUuid ? undefined : await findDomain(() => conn.lookupDomainByUUID(set.domain.uuid));
+    const byUuid = options.newUuid
+      ? undefined
+      : await findDomain(() => conn.lookupDomainByUUID(set.domain.uuid));
     if (byUuid) {
       if (byName && (await byName.getUUIDString()) === (await byUuid.getUUIDString())) byUuid.free();
       else clashes.push(byUuid);
@@ -461,23 +558,32 @@ export async function restoreDomain(conn: Connection, options: RestoreDomainOpti
         throw new VolbackError(
           ErrorCodes.CONFLICT,
           `domain ${otherName} (${otherUuid}, ${domainStateName(state)}) is in the way of restoring ${name}${options.newUuid ? '' : ` with UUID ${set.domain.uuid}`}`,
-          { fault: 'user', hint: 'restore as a clone (a new name and newUuid), or replace it (replace: true, only when shut off)' },
+          {
+            fault: 'user',
+            hint: 'restore as a clone (a new name and newUuid), or replace it (replace: true, only when shut off)',
+          },
         );
       }
       if (await other.isActive()) {
-        throw new VolbackError(ErrorCodes.CONFLICT, `domain ${otherName} is ${domainStateName(state)}: only a shut-off domain can be replaced`, {
-          fault: 'user',
-          hint: `shut it down first (virsh shutdown ${otherName})`,
-        });
+        throw new VolbackError(
+          ErrorCodes.CONFLICT,
+          `domain ${otherName} is ${domainStateName(state)}: only a shut-off domain can be replaced`,
+          {
+            fault: 'user',
+            hint: `shut it down first (virsh shutdown ${otherName})`,
+          },
+        );
       }
     }
 
     const volumes = await restoreToNewVolumes(pools, set, items, options, undo);
     const restoredTargets = volumes.map((v) => v.target);
     const dropDisks = disksToDrop(stored.disks, restoredTargets);
-    if (dropDisks.length) log.warn(`${name}: disks ${dropDisks.join(', ')} were not restored and are left out of the domain`);
+    if (dropDisks.length)
+      log.warn(`${name}: disks ${dropDisks.join(', ')} were not restored and are left out of the domain`);
     const disks: Record<string, { path: string; format: string; type: 'file' | 'block' }> = {};
-    for (const v of volumes) disks[v.target] = { path: v.path, format: v.format, type: await diskSourceType(conn, v) };
+    for (const v of volumes)
+      disks[v.target] = { path: v.path, format: v.format, type: await diskSourceType(conn, v) };
     const xml = await rewriteDomainXml(set.domainXml, {
       name,
       newUuid: options.newUuid,
@@ -488,7 +594,9 @@ export async function restoreDomain(conn: Connection, options: RestoreDomainOpti
 
     for (const other of clashes) {
       const otherName = await other.getName();
-      const oldXml = await other.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | virDomainXMLFlags.VIR_DOMAIN_XML_SECURE);
+      const oldXml = await other.getXMLDesc(
+        virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | virDomainXMLFlags.VIR_DOMAIN_XML_SECURE,
+      );
       log.info(`replacing domain ${otherName}: undefining it (its disks are kept)`);
       await other.undefine(
         virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA |
@@ -507,7 +615,11 @@ export async function restoreDomain(conn: Connection, options: RestoreDomainOpti
       try {
         await defined.create();
       } catch (err) {
-        throw new VolbackError(ErrorCodes.JOB_FAILED, `domain ${name} was restored and defined, but it could not be started`, { cause: err });
+        throw new VolbackError(
+          ErrorCodes.JOB_FAILED,
+          `domain ${name} was restored and defined, but it could not be started`,
+          { cause: err },
+        );
       }
     }
     return { name, uuid, setId: set.id, volumes };

@@ -10,7 +10,10 @@ import { Cleanup, TEST_POOL_ROOT, uniqueName } from '../support';
 export const MiB = 1024 * 1024;
 
 /** A unique backup location (created by the first backup) and lock directory, both removed on cleanup. */
-export function backupLocation(conn: Connection, cleanup: Cleanup): { defaults: BackupDefaults; lockDir: string } {
+export function backupLocation(
+  conn: Connection,
+  cleanup: Cleanup,
+): { defaults: BackupDefaults; lockDir: string } {
   const pool = uniqueName('backups');
   const defaults: BackupDefaults = { pool, path: path.join(TEST_POOL_ROOT, pool), format: 'qcow2' };
   const lockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-locks-'));

@@ -8,7 +8,15 @@ import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { Connection } from '../../src/libvirt';
 import { imageInfo } from '../../src/tools/qemu-img';
 import { parseDomainXml } from '../../src/xml/libvirt-domain';
-import { Cleanup, createDirPool, createTestDomain, openSystemConnection, sameContent, uniqueName, type TestDomain } from '../support';
+import {
+  Cleanup,
+  createDirPool,
+  createTestDomain,
+  openSystemConnection,
+  sameContent,
+  uniqueName,
+  type TestDomain,
+} from '../support';
 import { MiB, backupLocation, cleanupDomainByName, volumeNames } from './restore-helpers';
 
 jest.setTimeout(240_000);
@@ -36,17 +44,32 @@ describe('restore on real domains', () => {
     conn = cleanup.connection(await openSystemConnection());
     ({ defaults, lockDir } = backupLocation(conn, cleanup));
     vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB, 16 * MiB], label: 'restore' });
-    const snap = (label: string) => ({ vda: vm.snapshotModel('vda', label), vdb: vm.snapshotModel('vdb', label) });
+    const snap = (label: string) => ({
+      vda: vm.snapshotModel('vda', label),
+      vdb: vm.snapshotModel('vdb', label),
+    });
 
     await vm.write('vda', 0xab, 1 * MiB, 2 * MiB);
     await vm.write('vdb', 0xcd, 0, 1 * MiB);
-    points.push({ label: 'full', result: await createBackup(conn, vm.name, { defaults, lockDir }), models: snap('full') });
+    points.push({
+      label: 'full',
+      result: await createBackup(conn, vm.name, { defaults, lockDir }),
+      models: snap('full'),
+    });
     await vm.write('vda', 0x11, 5 * MiB, 1 * MiB);
     await vm.write('vda', 0x00, 1 * MiB, 64 * 1024); // zeros over data: the restore must not resurrect it
-    points.push({ label: 'inc1', result: await createBackup(conn, vm.name, { defaults, lockDir }), models: snap('inc1') });
+    points.push({
+      label: 'inc1',
+      result: await createBackup(conn, vm.name, { defaults, lockDir }),
+      models: snap('inc1'),
+    });
     await vm.write('vdb', 0x22, 8 * MiB, 512 * 1024);
     await vm.write('vda', 0x33, 30 * MiB, 100_000);
-    points.push({ label: 'inc2', result: await createBackup(conn, vm.name, { defaults, lockDir }), models: snap('inc2') });
+    points.push({
+      label: 'inc2',
+      result: await createBackup(conn, vm.name, { defaults, lockDir }),
+      models: snap('inc2'),
+    });
     expect(points.map((p) => p.result.set.kind)).toEqual(['full', 'incremental', 'incremental']);
   });
   afterAll(() => cleanup.run());
@@ -56,6 +79,7 @@ describe('restore on real domains', () => {
       for (const format of ['raw', 'qcow2'] as const) {
         const progress: RestoreProgress[] = [];
         const { volumes, setId } = await restoreBackup(conn, {
+          scanPools: [defaults.pool],
           setId: point.result.set.id,
           format,
           onProgress: (p) => progress.push(p),
@@ -64,7 +88,9 @@ describe('restore on real domains', () => {
         expect(volumes.map((v) => v.target)).toEqual(['vda', 'vdb']);
         for (const v of volumes) {
           expect(v).toMatchObject({ pool: defaults.pool, format });
-          expect(v.volume).toMatch(new RegExp(`^${vm.name}\\.${v.target}\\.restored-\\d{8}T\\d{6}Z(-\\d+)?\\.${format}$`));
+          expect(v.volume).toMatch(
+            new RegExp(`^${vm.name}\\.${v.target}\\.restored-\\d{8}T\\d{6}Z(-\\d+)?\\.${format}$`),
+          );
           expect(await sameContent({ path: v.path, format }, point.models[v.target])).toBe(true);
           const info = await imageInfo({ path: v.path, format });
           expect(info.backingFile).toBeUndefined(); // flattened
@@ -83,6 +109,7 @@ describe('restore on real domains', () => {
     const target = await createDirPool(conn, cleanup, 'restore-to');
     const inc1 = points[1];
     const { volumes } = await restoreBackup(conn, {
+      scanPools: [defaults.pool],
       setId: inc1.result.set.id.slice(0, 8),
       disks: ['vdb'],
       pool: target.name,
@@ -90,12 +117,24 @@ describe('restore on real domains', () => {
       volumeNames: { vdb: 'data-disk.img' },
     });
     expect(volumes).toEqual([
-      { target: 'vdb', pool: target.name, volume: 'data-disk.img', format: 'raw', path: `${target.dir}/data-disk.img` },
+      {
+        target: 'vdb',
+        pool: target.name,
+        volume: 'data-disk.img',
+        format: 'raw',
+        path: `${target.dir}/data-disk.img`,
+      },
     ]);
     expect(await sameContent({ path: volumes[0].path, format: 'raw' }, inc1.models.vdb)).toBe(true);
     // The same name again is refused; nothing is overwritten.
     await expectCode(
-      restoreBackup(conn, { setId: inc1.result.set.id, disks: ['vdb'], pool: target.name, volumeNames: { vdb: 'data-disk.img' } }),
+      restoreBackup(conn, {
+        scanPools: [defaults.pool],
+        setId: inc1.result.set.id,
+        disks: ['vdb'],
+        pool: target.name,
+        volumeNames: { vdb: 'data-disk.img' },
+      }),
       ErrorCodes.CONFLICT,
       /already exists/,
     );
@@ -103,16 +142,33 @@ describe('restore on real domains', () => {
   });
 
   it('refuses unknown and ambiguous set ids and unknown disks', async () => {
-    await expectCode(restoreBackup(conn, { setId: '00000000-dead-4bad-8bad-000000000000' }), ErrorCodes.NOT_FOUND, /no backup set/);
-    await expectCode(restoreBackup(conn, { setId: points[0].result.set.id, disks: ['vdz'] }), ErrorCodes.NOT_FOUND, /no backup of disk vdz/);
-    await expectCode(restoreBackup(conn, { setId: 'not-an-id!' }), ErrorCodes.INVALID_INPUT);
+    await expectCode(
+      restoreBackup(conn, { setId: '00000000-dead-4bad-8bad-000000000000' }),
+      ErrorCodes.NOT_FOUND,
+      /no backup set/,
+    );
+    await expectCode(
+      restoreBackup(conn, { scanPools: [defaults.pool], setId: points[0].result.set.id, disks: ['vdz'] }),
+      ErrorCodes.NOT_FOUND,
+      /no backup of disk vdz/,
+    );
+    await expectCode(
+      restoreBackup(conn, { scanPools: [defaults.pool], setId: 'not-an-id!' }),
+      ErrorCodes.INVALID_INPUT,
+    );
   });
 
   it('restores a clone beside the running original (new name and UUID) that boots with the same disks', async () => {
     const name = uniqueName('clone');
     cleanupDomainByName(conn, cleanup, name);
     const inc2 = points[2];
-    const clone = await restoreDomain(conn, { setId: inc2.result.set.id, name, newUuid: true, start: true });
+    const clone = await restoreDomain(conn, {
+      scanPools: [defaults.pool],
+      setId: inc2.result.set.id,
+      name,
+      newUuid: true,
+      start: true,
+    });
     expect(clone.name).toBe(name);
     expect(clone.uuid).not.toBe(inc2.result.set.domain.uuid);
     expect(await vm.domain.isActive()).toBe(true);
@@ -121,7 +177,9 @@ describe('restore on real domains', () => {
       expect(await dom.isActive()).toBe(true);
       const live = await parseDomainXml(await dom.getXMLDesc());
       expect(live.uuid).toBe(clone.uuid);
-      expect(live.disks.map((d) => [d.target, d.sourcePath])).toEqual(clone.volumes.map((v) => [v.target, v.path]));
+      expect(live.disks.map((d) => [d.target, d.sourcePath])).toEqual(
+        clone.volumes.map((v) => [v.target, v.path]),
+      );
       for (const v of clone.volumes) {
         expect(await sameContent({ path: v.path, format: v.format }, inc2.models[v.target])).toBe(true);
       }
@@ -133,22 +191,48 @@ describe('restore on real domains', () => {
   it('refuses to clobber an existing domain (same name or same UUID) and to replace a running one', async () => {
     const setId = points[0].result.set.id;
     const before = await volumeNames(conn, defaults.pool);
-    await expectCode(restoreDomain(conn, { setId }), ErrorCodes.CONFLICT, new RegExp(`${vm.name} .*running.*in the way`));
-    await expectCode(restoreDomain(conn, { setId, name: uniqueName('same-uuid') }), ErrorCodes.CONFLICT, /in the way/);
-    await expectCode(restoreDomain(conn, { setId, replace: true }), ErrorCodes.CONFLICT, /only a shut-off domain can be replaced/);
+    await expectCode(
+      restoreDomain(conn, { scanPools: [defaults.pool], setId }),
+      ErrorCodes.CONFLICT,
+      new RegExp(`${vm.name} .*running.*in the way`),
+    );
+    await expectCode(
+      restoreDomain(conn, { scanPools: [defaults.pool], setId, name: uniqueName('same-uuid') }),
+      ErrorCodes.CONFLICT,
+      /in the way/,
+    );
+    await expectCode(
+      restoreDomain(conn, { scanPools: [defaults.pool], setId, replace: true }),
+      ErrorCodes.CONFLICT,
+      /only a shut-off domain can be replaced/,
+    );
     // Refused before anything was created.
     expect(await volumeNames(conn, defaults.pool)).toEqual(before);
   });
 
   it('overwrites the original disks only when the domain is shut off; the next backup is full and correct', async () => {
     const full = points[0];
-    await expectCode(restoreBackup(conn, { setId: full.result.set.id, overwrite: true, lockDir }), ErrorCodes.CONFLICT, /is running/);
+    await expectCode(
+      restoreBackup(conn, {
+        scanPools: [defaults.pool],
+        setId: full.result.set.id,
+        overwrite: true,
+        lockDir,
+      }),
+      ErrorCodes.CONFLICT,
+      /is running/,
+    );
     // Refused before anything changed: the disk still holds the newest data.
     expect(await sameContent({ path: vm.disks[0].path, format: 'qcow2' }, points[2].models.vda)).toBe(true);
 
     await vm.domain.destroy();
     expect((await vm.domain.listAllCheckpoints()).length).toBe(3);
-    const { volumes } = await restoreBackup(conn, { setId: full.result.set.id, overwrite: true, lockDir });
+    const { volumes } = await restoreBackup(conn, {
+      scanPools: [defaults.pool],
+      setId: full.result.set.id,
+      overwrite: true,
+      lockDir,
+    });
     expect(volumes.map((v) => [v.target, v.path, v.pool, v.format])).toEqual(
       vm.disks.map((d) => [d.target, d.path, vm.pool.name, 'qcow2']),
     );
@@ -161,7 +245,11 @@ describe('restore on real domains', () => {
     const next = await createBackup(conn, vm.name, { defaults, lockDir });
     expect(next.set.kind).toBe('full');
     expect(next.set.disks.every((d) => d.kind === 'full')).toBe(true);
-    const restored = await restoreBackup(conn, { setId: next.set.id, format: 'raw' });
+    const restored = await restoreBackup(conn, {
+      scanPools: [defaults.pool],
+      setId: next.set.id,
+      format: 'raw',
+    });
     for (const v of restored.volumes) {
       expect(await sameContent({ path: v.path, format: 'raw' }, full.models[v.target])).toBe(true);
     }
@@ -187,6 +275,7 @@ describe('cancelling a restore', () => {
     const controller = new AbortController();
     const seen: RestoreProgress[] = [];
     const restore = restoreBackup(conn, {
+      scanPools: [defaults.pool],
       setId: full.set.id,
       format: 'raw',
       signal: controller.signal,
@@ -202,7 +291,10 @@ describe('cancelling a restore', () => {
     expect(await volumeNames(conn, defaults.pool)).toEqual(before);
 
     // An already aborted signal creates nothing either.
-    await expectCode(restoreBackup(conn, { setId: full.set.id, signal: AbortSignal.abort() }), ErrorCodes.CANCELLED);
+    await expectCode(
+      restoreBackup(conn, { scanPools: [defaults.pool], setId: full.set.id, signal: AbortSignal.abort() }),
+      ErrorCodes.CANCELLED,
+    );
     expect(await volumeNames(conn, defaults.pool)).toEqual(before);
   });
 });

@@ -1,10 +1,21 @@
 // Unit tests of the pure parts of restore: set lookup by id or prefix, disk selection, size estimate,
 // dropped disks, convert progress parsing, restored volume names and the clone rewrite of domain XML.
 import { buildCatalog } from '../../src/core/chains';
-import { disksToDrop, domainStateName, findRestorableSet, restoreSizeEstimate, selectDisks } from '../../src/core/restore-plan';
+import {
+  disksToDrop,
+  domainStateName,
+  findRestorableSet,
+  restoreSizeEstimate,
+  selectDisks,
+} from '../../src/core/restore-plan';
 import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { BackupSet, DiskBackup } from '../../src/model';
-import { isSafeVolumeName, parseBackupVolumeName, parseMetadataVolumeName, restoredVolumeName } from '../../src/pool/volume-names';
+import {
+  isSafeVolumeName,
+  parseBackupVolumeName,
+  parseMetadataVolumeName,
+  restoredVolumeName,
+} from '../../src/pool/volume-names';
 import { parseConvertProgress } from '../../src/tools/qemu-img';
 import { parseDomainXml, rewriteDomainXml, type DomainDisk } from '../../src/xml/libvirt-domain';
 
@@ -62,10 +73,14 @@ describe('findRestorableSet', () => {
     full,
   );
   const other = set('9f000000-0000-4000-8000-000000000003', [disk('vda')]);
-  const orphan = set('77000000-0000-4000-8000-000000000004', [disk('vda', { kind: 'incremental', parentId: 'gone' })], {
-    ...full,
-    id: 'ffffffff-0000-4000-8000-00000000dead',
-  });
+  const orphan = set(
+    '77000000-0000-4000-8000-000000000004',
+    [disk('vda', { kind: 'incremental', parentId: 'gone' })],
+    {
+      ...full,
+      id: 'ffffffff-0000-4000-8000-00000000dead',
+    },
+  );
   const catalog = buildCatalog([full, inc, other, orphan]);
 
   it('finds a set by its full id (any case) or a unique prefix', () => {
@@ -76,21 +91,39 @@ describe('findRestorableSet', () => {
   });
 
   it('lists the candidates of an ambiguous prefix', () => {
-    expectError(() => findRestorableSet(catalog, '1a2b3c4d'), ErrorCodes.INVALID_INPUT, /ambiguous: 1a2b3c4d-.*0001 \(vm1, full, .*\), 1a2b3c4d-.*0002 \(vm1, incremental/);
+    expectError(
+      () => findRestorableSet(catalog, '1a2b3c4d'),
+      ErrorCodes.INVALID_INPUT,
+      /ambiguous: 1a2b3c4d-.*0001 \(vm1, full, .*\), 1a2b3c4d-.*0002 \(vm1, incremental/,
+    );
   });
 
   it('reports unknown ids, garbage and unrestorable sets', () => {
-    expectError(() => findRestorableSet(catalog, 'abcdef'), ErrorCodes.NOT_FOUND, /no backup set with id abcdef/);
+    expectError(
+      () => findRestorableSet(catalog, 'abcdef'),
+      ErrorCodes.NOT_FOUND,
+      /no backup set with id abcdef/,
+    );
     expectError(() => findRestorableSet(catalog, 'vm1; rm'), ErrorCodes.INVALID_INPUT);
     expectError(() => findRestorableSet(catalog, ''), ErrorCodes.INVALID_INPUT);
-    expectError(() => findRestorableSet(catalog, '77'), ErrorCodes.CHAIN_BROKEN, /cannot be restored: .*missing/);
+    expectError(
+      () => findRestorableSet(catalog, '77'),
+      ErrorCodes.CHAIN_BROKEN,
+      /cannot be restored: .*missing/,
+    );
   });
 
   it('selects disks with their chains, full first', () => {
     const all = selectDisks(catalog, inc);
-    expect(all.map((d) => [d.disk.target, d.chain.map((c) => c.kind)])).toEqual([['vda', ['full', 'incremental']]]);
+    expect(all.map((d) => [d.disk.target, d.chain.map((c) => c.kind)])).toEqual([
+      ['vda', ['full', 'incremental']],
+    ]);
     expect(selectDisks(catalog, full, ['vdb']).map((d) => d.disk.target)).toEqual(['vdb']);
-    expectError(() => selectDisks(catalog, inc, ['vdb']), ErrorCodes.NOT_FOUND, /holds no backup of disk vdb \(it has vda\)/);
+    expectError(
+      () => selectDisks(catalog, inc, ['vdb']),
+      ErrorCodes.NOT_FOUND,
+      /holds no backup of disk vdb \(it has vda\)/,
+    );
     expectError(() => selectDisks(catalog, full, []), ErrorCodes.INVALID_INPUT);
     expectError(() => selectDisks(catalog, full, ['vda', 'vda']), ErrorCodes.INVALID_INPUT, /twice/);
   });
@@ -103,13 +136,24 @@ describe('findRestorableSet', () => {
 
 describe('restore helpers', () => {
   it('estimates the room a flattened copy needs, capped at the virtual size', () => {
-    expect(restoreSizeEstimate([disk('vda', { bytesCopied: 3 * MiB }), disk('vda', { bytesCopied: MiB })])).toBe(4 * MiB);
-    expect(restoreSizeEstimate([disk('vda', { bytesCopied: 60 * MiB }), disk('vda', { bytesCopied: 10 * MiB })])).toBe(64 * MiB);
+    expect(
+      restoreSizeEstimate([disk('vda', { bytesCopied: 3 * MiB }), disk('vda', { bytesCopied: MiB })]),
+    ).toBe(4 * MiB);
+    expect(
+      restoreSizeEstimate([disk('vda', { bytesCopied: 60 * MiB }), disk('vda', { bytesCopied: 10 * MiB })]),
+    ).toBe(64 * MiB);
   });
 
   it('drops hard disks that were not restored, keeps cdroms', () => {
-    const d = (target: string, device: string): DomainDisk => ({ target, device, type: 'file', readonly: false });
-    expect(disksToDrop([d('vda', 'disk'), d('vdb', 'disk'), d('sda', 'cdrom'), d('sdb', 'lun')], ['vda'])).toEqual(['vdb', 'sdb']);
+    const d = (target: string, device: string): DomainDisk => ({
+      target,
+      device,
+      type: 'file',
+      readonly: false,
+    });
+    expect(
+      disksToDrop([d('vda', 'disk'), d('vdb', 'disk'), d('sda', 'cdrom'), d('sdb', 'lun')], ['vda']),
+    ).toEqual(['vdb', 'sdb']);
   });
 
   it('names domain states', () => {
@@ -121,7 +165,10 @@ describe('restore helpers', () => {
 
 describe('parseConvertProgress', () => {
   it('reads complete records and keeps the unfinished tail', () => {
-    expect(parseConvertProgress('    (0.00/100%)\r    (6.25/100%)\r    (12.')).toEqual({ percents: [0, 6.25], rest: '    (12.' });
+    expect(parseConvertProgress('    (0.00/100%)\r    (6.25/100%)\r    (12.')).toEqual({
+      percents: [0, 6.25],
+      rest: '    (12.',
+    });
     expect(parseConvertProgress('    (12.' + '50/100%)\r')).toEqual({ percents: [12.5], rest: '' });
     expect(parseConvertProgress('    (100.00/100%)\n')).toEqual({ percents: [100], rest: '' });
     expect(parseConvertProgress('noise\r')).toEqual({ percents: [], rest: '' });
@@ -133,22 +180,43 @@ describe('restoredVolumeName', () => {
   it('builds safe names no backup parser accepts', () => {
     const name = restoredVolumeName({ domain: 'vm1', disk: 'vda', restoredAt: at, format: 'qcow2' });
     expect(name).toBe('vm1.vda.restored-20261126T001500Z.qcow2');
-    expect(restoredVolumeName({ domain: 'db.example.com', disk: 'sdb', restoredAt: at, format: 'raw', sequence: 2 })).toMatch(
-      /^db_example_com--[0-9a-f]{8}\.sdb\.restored-20261126T001500Z-2\.raw$/,
-    );
+    expect(
+      restoredVolumeName({
+        domain: 'db.example.com',
+        disk: 'sdb',
+        restoredAt: at,
+        format: 'raw',
+        sequence: 2,
+      }),
+    ).toMatch(/^db_example_com--[0-9a-f]{8}\.sdb\.restored-20261126T001500Z-2\.raw$/);
     expect(isSafeVolumeName(name)).toBe(true);
     expect(parseBackupVolumeName(name)).toBeUndefined();
     expect(parseMetadataVolumeName(name)).toBeUndefined();
   });
   it('stays within 127 characters for the longest domain and disk', () => {
-    const name = restoredVolumeName({ domain: 'x'.repeat(300), disk: 'a'.repeat(16), restoredAt: at, format: 'qcow2', sequence: 99 });
+    const name = restoredVolumeName({
+      domain: 'x'.repeat(300),
+      disk: 'a'.repeat(16),
+      restoredAt: at,
+      format: 'qcow2',
+      sequence: 99,
+    });
     expect(name.length).toBeLessThanOrEqual(127);
     expect(isSafeVolumeName(name)).toBe(true);
   });
   it('refuses bad disks, formats and sequences', () => {
-    expectError(() => restoredVolumeName({ domain: 'vm1', disk: 'v/a', restoredAt: at, format: 'qcow2' }), ErrorCodes.INVALID_INPUT);
-    expectError(() => restoredVolumeName({ domain: 'vm1', disk: 'vda', restoredAt: at, format: 'vmdk' as 'raw' }), ErrorCodes.INVALID_INPUT);
-    expectError(() => restoredVolumeName({ domain: 'vm1', disk: 'vda', restoredAt: at, format: 'raw', sequence: 1 }), ErrorCodes.INVALID_INPUT);
+    expectError(
+      () => restoredVolumeName({ domain: 'vm1', disk: 'v/a', restoredAt: at, format: 'qcow2' }),
+      ErrorCodes.INVALID_INPUT,
+    );
+    expectError(
+      () => restoredVolumeName({ domain: 'vm1', disk: 'vda', restoredAt: at, format: 'vmdk' as 'raw' }),
+      ErrorCodes.INVALID_INPUT,
+    );
+    expectError(
+      () => restoredVolumeName({ domain: 'vm1', disk: 'vda', restoredAt: at, format: 'raw', sequence: 1 }),
+      ErrorCodes.INVALID_INPUT,
+    );
   });
 });
 
@@ -168,10 +236,12 @@ describe('rewriteDomainXml for a clone', () => {
     });
     expect(out).not.toContain('52:54:00:12:34:56');
     expect(out).not.toContain(UUID);
-    expect(out).toContain("<source network=\"default\"/>");
+    expect(out).toContain('<source network="default"/>');
     expect(out).toContain('<serial type="pty">');
     const parsed = await parseDomainXml(out);
     expect(parsed.name).toBe('vm1-clone');
-    expect(parsed.disks.map((d) => [d.target, d.sourcePath, d.format])).toEqual([['vda', '/pool/vm1.vda.restored.raw', 'raw']]);
+    expect(parsed.disks.map((d) => [d.target, d.sourcePath, d.format])).toEqual([
+      ['vda', '/pool/vm1.vda.restored.raw', 'raw'],
+    ]);
   });
 });
