@@ -1,7 +1,7 @@
 // External (pull-mode) backups: libvirt exports the disks over NBD at one point in time and a third
 // party reads them; volback plans, starts and ends the session and records it. See docs/external-backups.md.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, chownSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -171,6 +171,45 @@ function assertTlsConfigured(uri: string): void {
   }
 }
 
+/**
+ * Makes the directory of a unix socket that QEMU (not root) binds: a dedicated directory owned by
+ * QEMU's user, mode 0700, so only QEMU and root reach the socket. Missing ancestors are made 0711
+ * (traverse, no listing); volback's own run directories get o+x if they lack it; any other ancestor
+ * QEMU cannot traverse is a CONFIG error. Returns the directory it made (removed with the session),
+ * or undefined when the directory existed (then it is the caller's, used as it is).
+ */
+function prepareSocketDir(socket: string, ids: { uid: number; gid: number } | undefined): string | undefined {
+  const dir = dirname(socket);
+  if (existsSync(dir)) return undefined;
+  const ancestors: string[] = [];
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) ancestors.unshift(d);
+  const ours = new Set([NBD_SOCKET_ROOT, dirname(NBD_SOCKET_ROOT)]);
+  for (const d of ancestors) {
+    if (!existsSync(d)) {
+      mkdirSync(d, { mode: 0o711 });
+      chmodSync(d, 0o711);
+      continue;
+    }
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) {
+      if (!ours.has(d)) {
+        throw new VolbackError(
+          ErrorCodes.CONFIG,
+          `QEMU cannot reach a socket under ${d}: the directory is not searchable by other users`,
+          {
+            fault: 'user',
+            hint: `choose a socket path under ${NBD_SOCKET_ROOT}, or chmod o+x ${d}`,
+          },
+        );
+      }
+      chmodSync(d, (mode & 0o7777) | 0o011);
+    }
+  }
+  mkdirSync(dir, { mode: 0o700 });
+  if (ids) chownSync(dir, ids.uid, ids.gid);
+  return dir;
+}
+
 const who = (): { user: string; host: string; pid: number } => {
   let user = String(process.getuid?.() ?? '?');
   try {
@@ -284,14 +323,10 @@ export async function beginExternalBackup(
     let socketDir: string | undefined;
     if (requested.transport === 'unix') {
       server = { transport: 'unix', socket: requested.socket };
-      const dir = dirname(requested.socket);
-      if (!existsSync(dir)) {
-        // QEMU (not root) binds the socket: a dedicated directory owned by QEMU's user, nobody else's.
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        socketDir = dir;
+      socketDir = prepareSocketDir(requested.socket, qemuIds(liveXml));
+      if (socketDir) {
+        const dir = socketDir;
         undo.push(`socket directory ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));
-        const ids = qemuIds(liveXml);
-        if (ids) chownSync(dir, ids.uid, ids.gid);
       }
     } else {
       server = {

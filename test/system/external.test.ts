@@ -10,7 +10,12 @@ import type { Connection } from '../../src/libvirt';
 import { createBackup } from '../../src/core/backup';
 import { scanCatalog } from '../../src/core/catalog';
 import { volbackCheckpoints } from '../../src/core/checkpoints';
-import { beginExternalBackup, endExternalBackup, type ExternalSession } from '../../src/core/external';
+import {
+  beginExternalBackup,
+  defaultUnixSocket,
+  endExternalBackup,
+  type ExternalSession,
+} from '../../src/core/external';
 import { BITMAP_GRANULE } from '../../src/core/external-plan';
 import { readSession } from '../../src/core/external-session';
 import { isVolbackError } from '../../src/errors';
@@ -270,6 +275,25 @@ describe('external (pull-mode) backups', () => {
       lockDir,
     }).catch((e: unknown) => e);
     expect(isVolbackError(refused, 'ERR_CHAIN_BROKEN')).toBe(true);
+  });
+
+  it('exports over a unix socket in a dedicated directory only QEMU (and root) can enter', async () => {
+    const uuid = await dom.domain.getUUIDString();
+    const socket = defaultUnixSocket(uuid);
+    const session = await beginExternalBackup(conn, dom.name, {
+      definition: pull({ kind: 'full', server: { transport: 'unix', socket } }),
+      defaults: defaults(),
+      lockDir,
+    });
+    const dir = path.dirname(socket);
+    const st = fs.statSync(dir);
+    expect(st.mode & 0o777).toBe(0o700);
+    expect(st.uid).not.toBe(0);
+    expect(session.disks[0].uri).toBe(`nbd+unix:///vda?socket=${socket}`);
+    const { stdout } = await run('nbdinfo', ['--size', session.disks[0].uri]);
+    expect(Number(stdout.trim())).toBe(64 * MiB);
+    await endExternalBackup(conn, dom.name, { success: false, lockDir });
+    expect(fs.existsSync(dir)).toBe(false);
   });
 
   it('refuses an export without TLS on a non-loopback address, before touching the domain', async () => {
