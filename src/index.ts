@@ -54,6 +54,16 @@ export {
   type RecoveryReport,
   type RemovalStep,
 } from './core/delete';
+export {
+  restoreBackup,
+  restoreDomain,
+  type RestoreDomainOptions,
+  type RestoreDomainResult,
+  type RestoredVolume,
+  type RestoreOptions,
+  type RestoreProgress,
+  type RestoreResult,
+} from './core/restore';
 export { pruneBackups, type ExecutedRemoval, type PruneBackupsOptions, type PruneResult } from './core/prune';
 export type { PrunePlan, PruneKeep, PruneRemoval, PruneUntouched, RetentionPolicy } from './core/retention';
 export {
