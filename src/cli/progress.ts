@@ -61,9 +61,11 @@ export function progressSink(
     update(p) {
       const now = Date.now();
       const rate = p.bytesDone !== undefined ? meter.add(now, p.bytesDone) : undefined;
-      const phaseChanged = p.phase !== lastPhase;
+      // A new phase, or the first update that knows its total, is shown at once.
+      const key = `${p.phase}${p.bytesTotal ? '+' : ''}`;
+      const phaseChanged = key !== lastPhase;
       if (!phaseChanged && now - lastWrite < interval) return;
-      lastPhase = p.phase;
+      lastPhase = key;
       lastWrite = now;
       const text = describeProgress(p, rate);
       if (tty) {

@@ -1,0 +1,290 @@
+// The built `volback` binary as a subprocess against the real libvirtd: JSON output, exit codes,
+// --dry-run, confirmation, SIGINT during a backup, and the demo (what `npm start` runs).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isLibvirtNotFound, virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
+import { Cleanup, TEST_POOL_ROOT, createTestDomain, openSystemConnection, uniqueName } from '../support';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BIN = path.join(ROOT, 'dist/src/cli/main.js');
+const MiB = 1024 * 1024;
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('volback CLI (built binary, real libvirt)', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+  let tmp: string;
+  let configFile: string;
+  let backupPool: string;
+  let env: NodeJS.ProcessEnv;
+
+  /** Runs the binary; `onStderr` sees stderr as it arrives and may signal the child. */
+  const cli = (
+    args: string[],
+    opts: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+  ): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        opts.onStderr?.(stderr, child);
+      });
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    });
+  const withConfig = (...args: string[]): string[] => [...args, '--config', configFile];
+  const json = <T = any>(run: Run): T => {
+    try {
+      return JSON.parse(run.stdout) as T;
+    } catch {
+      throw new Error(
+        `stdout is not one JSON document (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`,
+      );
+    }
+  };
+
+  beforeAll(async () => {
+    if (!fs.existsSync(BIN))
+      throw new Error(
+        `${BIN} is missing: build with \`npx tsc -p tsconfig.json\` (npm test runs scripts/setup, which does)`,
+      );
+    conn = await openSystemConnection();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-cli-'));
+    cleanup.add(`temp ${tmp}`, async () => fs.rmSync(tmp, { recursive: true, force: true }));
+    backupPool = uniqueName('cli-backups');
+    configFile = path.join(tmp, 'volback.conf');
+    fs.writeFileSync(
+      configFile,
+      `default_pool = "${backupPool}"\ndefault_pool_path = "${path.join(TEST_POOL_ROOT, backupPool)}"\n`,
+    );
+    env = {
+      ...process.env,
+      VOLBACK_LOCK_DIR: path.join(tmp, 'locks'),
+      VOLBACK_CONFIG: undefined,
+      VOLBACK_LOG_LEVEL: undefined,
+    };
+    // The CLI creates the backup pool on first use; remove it (and everything in it) at the end.
+    cleanup.add(`pool ${backupPool}`, async () => {
+      let pool;
+      try {
+        pool = await conn.lookupStoragePoolByName(backupPool);
+      } catch (err) {
+        if (isLibvirtNotFound(err)) return;
+        throw err;
+      }
+      const c = new Cleanup();
+      c.pool(pool, { deleteVolumes: true, deleteStorage: true });
+      await c.run();
+    });
+  });
+  afterAll(async () => {
+    await cleanup.run();
+    await conn?.close();
+  });
+
+  test('help, version and usage errors', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('backup create <domain>');
+    expect(help.stdout).toContain('130  interrupted');
+    const cmdHelp = await cli(['help', 'backup', 'create']);
+    expect(cmdHelp.code).toBe(0);
+    expect(cmdHelp.stdout).toContain('--incremental');
+    expect((await cli(['--version'])).stdout.trim()).toMatch(/^volback \d+\.\d+\.\d+/);
+    const unknown = await cli(['backup', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'backup frobnicate'");
+    expect(unknown.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
+    expect((await cli(['backup', 'list', '--no-such-flag'])).code).toBe(2);
+    expect((await cli(['backup', 'create'])).code).toBe(2);
+    expect((await cli(withConfig('backup', 'list', '--since', 'yesterday-ish'))).code).toBe(2);
+  });
+
+  test('config show reports each value with its source; a bad config file is exit 2', async () => {
+    const shown = json(
+      await cli(['config', 'show', '--json', '--config', configFile, '-c', 'qemu:///system']),
+    );
+    expect(shown.file).toBe(configFile);
+    expect(shown.settings.defaultPool).toEqual({ value: backupPool, source: 'file' });
+    expect(shown.settings.connectUri).toEqual({ value: 'qemu:///system', source: 'flag' });
+    expect(shown.settings.backupFormat.source).toBe('default');
+    const bad = path.join(tmp, 'bad.conf');
+    fs.writeFileSync(bad, 'no_such_key = "x"\n');
+    const run = await cli(['config', 'show', '--config', bad]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown key');
+  });
+
+  test('unknown domain is exit 2 with an error document under --json', async () => {
+    const run = await cli(withConfig('backup', 'create', uniqueName('absent'), '--json'));
+    expect(run.code).toBe(2);
+    expect(json(run).error.code).toBe('ERR_NOT_FOUND');
+    expect(run.stderr).toContain('does not exist');
+    const show = await cli(withConfig('backup', 'show', 'ffffffff'));
+    expect(show.code).toBe(2);
+  });
+
+  test('backup create, list (JSON and tree), show, verify; delete: --dry-run, confirmation, --yes', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB, 8 * MiB], label: 'cli-vm' });
+    await vm.write('vda', 0x5a, 0, 2 * MiB);
+    const full = await cli(withConfig('backup', 'create', vm.name, '--json'));
+    expect(full.code).toBe(0);
+    const fullSet = json(full).set;
+    expect(fullSet).toMatchObject({
+      kind: 'full',
+      state: 'complete',
+      parentId: null,
+      domain: { name: vm.name },
+    });
+    expect(fullSet.disks.map((d: { target: string }) => d.target)).toEqual(['vda', 'vdb']);
+    expect(fullSet.disks[0].pool).toBe(backupPool);
+
+    await vm.write('vdb', 0x33, MiB, MiB);
+    const incr = await cli(withConfig('backup', 'create', vm.name, '--json'));
+    expect(incr.code).toBe(0);
+    const incrSet = json(incr).set;
+    expect(incrSet).toMatchObject({ kind: 'incremental', parentId: fullSet.id });
+
+    const listed = json(await cli(withConfig('backup', 'list', '--domain', vm.name, '--json')));
+    expect(listed.sets.map((s: { id: string }) => s.id)).toEqual([incrSet.id, fullSet.id]);
+    expect(listed.sets[1]).toMatchObject({ restorable: true, childIds: [incrSet.id], problems: [] });
+    expect(listed.sets[0].bytesCopied).toBeGreaterThanOrEqual(MiB);
+    expect(listed.pools).toContain(backupPool);
+    expect(Object.keys(listed).sort()).toEqual([
+      'invalidMetadata',
+      'pools',
+      'problems',
+      'sets',
+      'strayVolumes',
+    ]);
+    const fulls = json(
+      await cli(withConfig('backup', 'list', '--domain', vm.name, '--kind', 'full', '--json')),
+    );
+    expect(fulls.sets.map((s: { id: string }) => s.id)).toEqual([fullSet.id]);
+
+    const tree = await cli(withConfig('backup', 'list', '--domain', vm.name, '--pool', backupPool));
+    expect(tree.code).toBe(0);
+    expect(tree.stdout).toContain(`domain ${vm.name}`);
+    expect(tree.stdout).toMatch(new RegExp(`└─ ${incrSet.id.slice(0, 8)}`));
+
+    const shown = json(await cli(withConfig('backup', 'show', incrSet.id.slice(0, 8), '--json')));
+    expect(shown.id).toBe(incrSet.id);
+    const verified = await cli(withConfig('backup', 'verify', incrSet.id, '--deep', '--json'));
+    expect(verified.code).toBe(0);
+    expect(json(verified)).toMatchObject({ ok: true, deep: true });
+    expect(json(verified).disks.map((d: { chain: string[] }) => d.chain.length)).toEqual([2, 2]);
+
+    // --dry-run changes nothing; without --yes and without a terminal, delete refuses (exit 2).
+    const before = (await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).stdout;
+    const dry = await cli(
+      withConfig('backup', 'delete', fullSet.id, '--dependents', 'cascade', '--dry-run', '--json'),
+    );
+    expect(dry.code).toBe(0);
+    expect(
+      json(dry)
+        .plan.map((s: { setId: string }) => s.setId)
+        .sort(),
+    ).toEqual([fullSet.id, incrSet.id].sort());
+    const refused = await cli(withConfig('backup', 'delete', incrSet.id));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+    expect((await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).stdout).toBe(before);
+    const dependents = await cli(withConfig('backup', 'delete', fullSet.id, '--yes'));
+    expect(dependents.code).toBe(1); // ERR_CONFLICT: the incremental depends on it
+    expect(dependents.stderr).toContain('ERR_CONFLICT');
+
+    const deleted = await cli(withConfig('backup', 'delete', incrSet.id, '--yes', '--json'));
+    expect(deleted.code).toBe(0);
+    expect(json(deleted).removed[0].setId).toBe(incrSet.id);
+    const after = json(await cli(withConfig('backup', 'list', '--domain', vm.name, '--json')));
+    expect(after.sets.map((s: { id: string }) => s.id)).toEqual([fullSet.id]);
+  });
+
+  test('SIGINT during a backup exits 130 and leaves nothing behind', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [1024 * MiB], label: 'cli-sigint' });
+    for (let offset = 0; offset < 512 * MiB; offset += 64 * MiB)
+      await vm.write('vda', 0x77, offset, 64 * MiB);
+    let sent = false;
+    const run = await cli(withConfig('backup', 'create', vm.name), {
+      onStderr: (text, child) => {
+        // A progress line with a byte count: the libvirt job is running.
+        if (!sent && /progress: .*copying \d+%/.test(text)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain('cancel');
+    const listed = json(await cli(withConfig('backup', 'list', '--domain', vm.name, '--json')));
+    expect(listed.sets).toEqual([]);
+    expect(listed.strayVolumes.filter((v: { volume: string }) => v.volume.startsWith(vm.name))).toEqual([]);
+    const pool = await conn.lookupStoragePoolByName(backupPool);
+    try {
+      await pool.refresh();
+      const names = await Promise.all(
+        (await pool.listAllVolumes()).map(async (v) => v.getName().finally(() => v.free())),
+      );
+      expect(names.filter((n) => n.startsWith(vm.name))).toEqual([]);
+    } finally {
+      pool.free();
+    }
+    expect(await vm.domain.listAllCheckpoints()).toEqual([]);
+  });
+
+  test('demo (npm start) runs end to end and again', async () => {
+    const name = uniqueName('cli-demo');
+    const demoPool = uniqueName('cli-demo-disks');
+    cleanup.add(`demo domain ${name}`, async () => {
+      for (const n of [name, `${name}-restored`]) {
+        try {
+          const dom = await conn.lookupDomainByName(n);
+          const c = new Cleanup();
+          c.domain(dom, virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA);
+          await c.run();
+        } catch (err) {
+          if (!isLibvirtNotFound(err)) throw err;
+        }
+      }
+      try {
+        const c = new Cleanup();
+        c.pool(await conn.lookupStoragePoolByName(demoPool), { deleteVolumes: true, deleteStorage: true });
+        await c.run();
+      } catch (err) {
+        if (!isLibvirtNotFound(err)) throw err;
+      }
+    });
+    const args = withConfig(
+      'demo',
+      '--domain',
+      name,
+      '--demo-pool',
+      demoPool,
+      '--demo-path',
+      path.join(TEST_POOL_ROOT, demoPool),
+      '--json',
+    );
+    for (const round of [1, 2]) {
+      const run = await cli(args);
+      if (run.code !== 0) throw new Error(`demo round ${round} exited ${run.code}:\n${run.stderr}`);
+      const out = json(run);
+      expect(out.ok).toBe(true);
+      expect(out.backups.map((s: { kind: string }) => s.kind)).toEqual(['full', 'incremental']);
+      expect(out.comparisons.every((c: { identical: boolean }) => c.identical)).toBe(true);
+      expect(out.listing.sets).toHaveLength(2); // the previous round's backups were removed
+      expect(['kvm', 'qemu']).toContain(out.host.virt.virtType);
+    }
+  });
+});
