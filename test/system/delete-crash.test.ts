@@ -1,0 +1,84 @@
+// Crash safety of merges: a child process runs deleteBackup(merge) and is SIGKILLed right after each
+// step (VOLBACK_TEST_CRASH_AT); recovery then finishes the removal, and every remaining point in time
+// restores byte for byte, is listed as restorable, and the checkpoint list is in step.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { recoverInterrupted } from '../../src/core/delete';
+import { REMOVAL_STEPS } from '../../src/core/journal';
+import type { Connection } from '../../src/libvirt';
+import { Cleanup, createTestDomain, openSystemConnection } from '../support';
+import {
+  backupPool,
+  catalogSets,
+  checkpointNames,
+  expectPointsIntact,
+  poolVolumes,
+  takePoint,
+  type Point,
+} from './fixtures/delete-helpers';
+
+const MiB = 1024 * 1024;
+const ROOT = path.resolve(__dirname, '..', '..');
+jest.setTimeout(900_000);
+
+describe('an interrupted merge is finished by recovery', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+  let env: ReturnType<typeof backupPool>;
+
+  beforeAll(async () => {
+    conn = cleanup.connection(await openSystemConnection());
+    env = backupPool(cleanup, () => conn);
+    // The child runs the compiled build; tsc emits even when unrelated files have type errors.
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+    expect(fs.existsSync(path.join(ROOT, 'dist/src/core/delete.js'))).toBe(true);
+  });
+  afterAll(() => cleanup.run());
+
+  it('at every step, for a full merged into its child', async () => {
+    const { defaults, lockDir } = env;
+    const pools = [defaults.pool];
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB] });
+    const steps = REMOVAL_STEPS.filter((s) => s !== 'done');
+    const points: Point[] = [];
+    await vm.write('vda', 0x10, 0, 4 * MiB);
+    points.push(await takePoint(conn, vm, defaults, lockDir));
+    for (let i = 0; i < steps.length; i++) {
+      await vm.write('vda', 0x20 + i, (i % 12) * MiB, MiB + 4096 * i);
+      points.push(await takePoint(conn, vm, defaults, lockDir));
+    }
+    for (const [i, step] of steps.entries()) {
+      const root = points[i];
+      const child = spawnSync(
+        process.execPath,
+        [path.join(__dirname, 'fixtures/delete-child.js'), root.set.id, 'merge', defaults.pool, lockDir],
+        { cwd: ROOT, env: { ...process.env, VOLBACK_TEST_CRASH_AT: step }, encoding: 'utf8' },
+      );
+      expect({ step, signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({ step, signal: 'SIGKILL', stderr: '' });
+
+      // Killed: whatever is listed as restorable still has its exact content.
+      await expectPointsIntact(conn, defaults, points, { listedOnly: true });
+
+      const report = await recoverInterrupted(conn, { pools, lockDir });
+      expect({ step, unresolved: report.unresolved }).toEqual({ step, unresolved: [] });
+      expect(report.finished.length + report.rolledBack.length).toBe(1);
+      const sets = await catalogSets(conn, defaults.pool);
+      // 'intent': nothing had started, the removal is dropped and the set stays; after that it is finished.
+      expect({ step, present: sets.has(root.set.id) }).toEqual({ step, present: step === 'intent' });
+      expect([...sets.values()].every((e) => e.restorable)).toBe(true);
+      expect((await poolVolumes(conn, defaults.pool)).filter((n) => n.endsWith('.volback-intent.json'))).toEqual([]);
+      await expectPointsIntact(conn, defaults, points);
+      const remaining = [...sets.values()].map((e) => e.set.checkpoint!.name).sort();
+      expect(await checkpointNames(vm)).toEqual(remaining);
+      if (step === 'intent') {
+        // Finish the interrupted user request the ordinary way, so the next step starts from the next full.
+        const { deleteBackup } = await import('../../src/core/delete');
+        await deleteBackup(conn, { setId: root.set.id, dependents: 'merge', pools, lockDir });
+        await expectPointsIntact(conn, defaults, points);
+      }
+      const newRoot = (await catalogSets(conn, defaults.pool)).get(points[i + 1].set.id)!.set;
+      expect(newRoot.kind).toBe('full');
+    }
+  });
+});
