@@ -2,7 +2,12 @@
 // whose backing file is its parent's volume, so the chain is plain qcow2 that any tool can read.
 import type { StorageVolume } from '../../src/libvirt';
 import type { NewBackupVolume, PoolDriver, PoolRef, PushTarget } from '../../src/pool/driver';
-import { listStreamVolumeNames, readStreamMetadata, writeStreamMetadata } from '../../src/pool/stream-metadata';
+import {
+  deleteStreamVolume,
+  listStreamVolumeNames,
+  readStreamMetadata,
+  writeStreamMetadata,
+} from '../../src/pool/stream-metadata';
 import type { VolumeFormat } from '../../src/model';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import { run } from '../../src/tools/exec';
@@ -97,7 +102,5 @@ export const dirDriver: PoolDriver = {
   readMetadata: readStreamMetadata,
   listVolumeNames: listStreamVolumeNames,
 
-  async deleteVolume(_pool, volume) {
-    await volume.delete();
-  },
+  deleteVolume: deleteStreamVolume,
 };

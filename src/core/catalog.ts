@@ -5,6 +5,7 @@ import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupSet } from '../model';
 import { closePools, openActivePools, type OpenPool } from '../pool/pool-layer';
+import { readIndex, writeIndex } from '../pool/catalog-index';
 import { parseBackupVolumeName, parseMetadataVolumeName } from '../pool/volume-names';
 import { parseBackupSets } from '../xml';
 import { buildCatalog, filterSets, type Catalog, type SetFilter } from './chains';
@@ -39,19 +40,31 @@ export interface ScanOptions {
 async function scanPool(pool: OpenPool): Promise<Omit<CatalogScan, 'catalog' | 'pools'>> {
   const names = await pool.driver.listVolumeNames(pool);
   const metadataNames = names.filter((name) => parseMetadataVolumeName(name) !== undefined);
-  const reads = await pool.driver.readMetadata(pool, metadataNames);
+  // Documents the index already holds were validated when they entered it and cannot have changed since.
+  const index = await readIndex(pool, names);
+  const stored: StoredSet[] = [];
+  const misses: string[] = [];
+  for (const name of metadataNames) {
+    const set = index?.get(name);
+    if (set) stored.push({ set, pool: pool.name, metadataVolume: name });
+    else misses.push(name);
+  }
   const invalid: CatalogScan['invalid'] = [];
   const docs: Array<{ xml: string; source: string; volume: string }> = [];
-  for (const read of reads) {
+  for (const read of await pool.driver.readMetadata(pool, misses)) {
     if ('error' in read) invalid.push({ pool: pool.name, volume: read.name, error: read.error });
     else docs.push({ xml: read.xml, source: `volume ${read.name} in pool ${pool.name}`, volume: read.name });
   }
   const parsed = await parseBackupSets(docs);
-  const stored: StoredSet[] = [];
+  let added = 0;
   parsed.forEach((result, i) => {
-    if (result.ok) stored.push({ set: result.set, pool: pool.name, metadataVolume: docs[i].volume });
-    else invalid.push({ pool: pool.name, volume: docs[i].volume, error: result.error });
+    if (!result.ok) return invalid.push({ pool: pool.name, volume: docs[i].volume, error: result.error });
+    stored.push({ set: result.set, pool: pool.name, metadataVolume: docs[i].volume });
+    added++;
   });
+  if (added > 0 || (index && index.size !== stored.length)) {
+    await writeIndex(pool, names, new Map(stored.map((s) => [s.metadataVolume, s.set])));
+  }
   const referenced = new Set(
     stored.flatMap(({ set }) => set.disks.filter((d) => d.volume?.pool === pool.name).map((d) => d.volume!.name)),
   );

@@ -4,7 +4,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isLibvirtNotFound, type StorageVolume } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
+import { bumpGeneration } from './catalog-index';
 import type { MetadataRead, PoolRef } from './driver';
+import { parseMetadataVolumeName } from './volume-names';
 
 /** Far above any real document (the domain XML dominates); guards against reading a wrong volume. */
 export const MAX_METADATA_BYTES = 16 * 1024 * 1024;
@@ -36,10 +38,7 @@ async function lookupOptional(pool: PoolRef, name: string): Promise<StorageVolum
 export async function writeStreamMetadata(pool: PoolRef, name: string, xml: string): Promise<void> {
   const bytes = Buffer.from(xml, 'utf8');
   const old = await lookupOptional(pool, name);
-  if (old) {
-    await old.delete();
-    old.free();
-  }
+  if (old) await deleteStreamVolume(pool, old).finally(() => old.free());
   const volume = await pool.pool.createVolume(metadataVolumeXml(name, bytes.length));
   try {
     await pipeline(Readable.from([bytes]), volume.upload({ offset: 0, length: bytes.length }));
@@ -51,6 +50,15 @@ export async function writeStreamMetadata(pool: PoolRef, name: string, xml: stri
   } finally {
     volume.free();
   }
+}
+
+/**
+ * Deletes a volume; deleting a metadata volume first invalidates the pool's catalog index (the
+ * index may only serve documents that were never rewritten or deleted since it was built).
+ */
+export async function deleteStreamVolume(pool: PoolRef, volume: StorageVolume): Promise<void> {
+  if (parseMetadataVolumeName(await volume.getName())) await bumpGeneration(pool);
+  await volume.delete();
 }
 
 /** Native threads downloading at once: enough to overlap libvirt round trips on 2 cores. */

@@ -8,6 +8,9 @@ import type { BackupSet, DiskBackup } from '../../src/model';
 import { ensureLocationPool, openPool, assertRoom, closePools } from '../../src/pool/pool-layer';
 import { backupVolumeName, metadataVolumeName } from '../../src/pool/volume-names';
 import { formatBackupSet } from '../../src/xml';
+import { INDEX_VOLUME_NAME, isGenerationMarker } from '../../src/pool/catalog-index';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { scanCatalog, selectSets } from '../../src/core/catalog';
 import { Cleanup, TEST_POOL_ROOT, createDirPool, openSystemConnection, uniqueName, SYSTEM_URI } from '../support';
 
@@ -137,5 +140,39 @@ describe('pool layer and catalog on real dir pools', () => {
     } finally {
       await fresh.close();
     }
+  });
+
+  it('serves listings from the pool index, never a stale or damaged one', async () => {
+    const { name: poolName } = await createDirPool(conn, cleanup, 'index');
+    const pool = await openPool(conn, poolName);
+    const domain = uniqueName('vm');
+    const t0 = new Date(Date.UTC(2026, 10, 26, 1, 0, 0, 0));
+    const sets = [0, 1, 2].map((i) => makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + i * 60_000) }));
+    const nameOf = (set: BackupSet) => metadataVolumeName({ domain, createdAt: set.createdAt, setId: set.id });
+    for (const set of sets) await pool.driver.writeMetadata(pool, nameOf(set), await formatBackupSet(set));
+    const listed = async () => selectSets(await scanCatalog(conn, { pools: [poolName] }), {});
+
+    expect((await listed()).map((s) => s.id).sort()).toEqual(sets.map((s) => s.id).sort());
+    const names = await pool.pool.listVolumeNames();
+    expect(names).toContain(INDEX_VOLUME_NAME);
+    expect(names.filter(isGenerationMarker)).toHaveLength(1);
+
+    // A rewrite through the pool layer is seen at once, though the index held the old document.
+    const rewritten = { ...sets[0], description: 'rewritten after the index was built' };
+    await pool.driver.writeMetadata(pool, nameOf(sets[0]), await formatBackupSet(rewritten));
+    expect((await listed()).find((s) => s.id === sets[0].id)).toEqual(rewritten);
+
+    // A deletion too.
+    const gone = await pool.pool.lookupVolumeByName(nameOf(sets[1]));
+    await pool.driver.deleteVolume(pool, gone);
+    gone.free();
+    expect((await listed()).map((s) => s.id).sort()).toEqual([sets[0].id, sets[2].id].sort());
+
+    // A damaged index is ignored, not trusted.
+    const index = await pool.pool.lookupVolumeByName(INDEX_VOLUME_NAME);
+    await pipeline(Readable.from([Buffer.from('{"format":"volback-catalog-index"')]), index.upload({ offset: 0, length: 33 }));
+    index.free();
+    expect((await listed()).map((s) => s.id).sort()).toEqual([sets[0].id, sets[2].id].sort());
+    closePools([pool]);
   });
 });

@@ -1,0 +1,156 @@
+// A per-pool cache of validated backup-set metadata, so that listing thousands of backups reads one
+// volume instead of thousands. The metadata volumes stay the source of truth; see docs/architecture.md,
+// "The catalog index".
+//
+// Invariant: a metadata volume's content changes only by deletion (a rewrite deletes the old volume
+// first), and every deletion of a metadata volume first replaces the pool's generation marker
+// (`volback-catalog.<12 hex>.gen`, an empty volume). The index records the markers it was built under;
+// a reader trusts it only when the pool shows exactly those markers, so an index can never serve a
+// document that was rewritten or deleted after the index's scan began.
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isLibvirtNotFound } from '../libvirt';
+import { logger } from '../log';
+import type { BackupSet } from '../model';
+import type { PoolRef } from './driver';
+
+const log = logger('catalog-index');
+
+export const INDEX_VOLUME_NAME = 'volback-catalog.index.json';
+const GENERATION_RE = /^volback-catalog\.[0-9a-f]{12}\.gen$/;
+const FORMAT = 'volback-catalog-index';
+const VERSION = 1;
+/** An index is read whole; far above what 100,000 sets need. */
+const MAX_INDEX_BYTES = 512 * 1024 * 1024;
+
+export const isGenerationMarker = (name: string): boolean => GENERATION_RE.test(name);
+
+/** The generation markers in a pool listing, sorted: what an index built now is valid for. */
+export const generationOf = (names: readonly string[]): string[] => names.filter(isGenerationMarker).sort();
+
+const rawVolumeXml = (name: string, bytes: number): string =>
+  `<volume type='file'><name>${name}</name><capacity unit='bytes'>${bytes}</capacity>` +
+  `<allocation unit='bytes'>0</allocation><target><format type='raw'/><permissions><mode>0600</mode></permissions></target></volume>`;
+
+async function deleteIfPresent(pool: PoolRef, name: string): Promise<void> {
+  try {
+    const volume = await pool.pool.lookupVolumeByName(name);
+    await volume.delete().finally(() => volume.free());
+  } catch (err) {
+    if (!isLibvirtNotFound(err)) throw err;
+  }
+}
+
+/**
+ * Replaces the pool's generation marker: every cached index becomes untrusted. Called before any
+ * metadata volume is deleted or rewritten.
+ */
+export async function bumpGeneration(pool: PoolRef): Promise<void> {
+  const old = generationOf(await pool.pool.listVolumeNames());
+  const name = `volback-catalog.${randomBytes(6).toString('hex')}.gen`;
+  (await pool.pool.createVolume(rawVolumeXml(name, 0))).free();
+  for (const marker of old) await deleteIfPresent(pool, marker);
+}
+
+interface StoredEntry extends Omit<BackupSet, 'createdAt' | 'completedAt' | 'domainXml'> {
+  createdAt: string;
+  completedAt?: string;
+  /** sha256 of the domain XML, a key of `domainXml` (sets of one domain mostly share it). */
+  domainXmlRef: string;
+}
+
+interface IndexPayload {
+  domainXml: Record<string, string>;
+  entries: Record<string, StoredEntry>;
+}
+
+interface IndexHeader {
+  format: string;
+  version: number;
+  generation: string[];
+  sha256: string;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** Serialises entries (metadata volume name → set) built under `generation`. Pure. */
+export function encodeIndex(generation: readonly string[], sets: ReadonlyMap<string, BackupSet>): string {
+  const payload: IndexPayload = { domainXml: {}, entries: {} };
+  for (const [name, set] of sets) {
+    const ref = sha256(set.domainXml);
+    payload.domainXml[ref] = set.domainXml;
+    const { domainXml: _omit, createdAt, completedAt, ...rest } = set;
+    payload.entries[name] = {
+      ...rest,
+      createdAt: createdAt.toISOString(),
+      completedAt: completedAt?.toISOString(),
+      domainXmlRef: ref,
+    };
+  }
+  const body = JSON.stringify(payload);
+  const header: IndexHeader = { format: FORMAT, version: VERSION, generation: [...generation], sha256: sha256(body) };
+  return `${JSON.stringify(header)}\n${body}`;
+}
+
+/**
+ * Reads entries back; undefined when the text is not a whole index of this format (cut short, altered,
+ * another version) or was built under another generation. Pure.
+ */
+export function decodeIndex(text: string, generation: readonly string[]): Map<string, BackupSet> | undefined {
+  const newline = text.indexOf('\n');
+  if (newline < 0) return undefined;
+  try {
+    const header = JSON.parse(text.slice(0, newline)) as IndexHeader;
+    const body = text.slice(newline + 1);
+    if (header.format !== FORMAT || header.version !== VERSION || sha256(body) !== header.sha256) return undefined;
+    if (header.generation.length === 0 || header.generation.join('\n') !== generation.join('\n')) return undefined;
+    const payload = JSON.parse(body) as IndexPayload;
+    const sets = new Map<string, BackupSet>();
+    for (const [name, entry] of Object.entries(payload.entries)) {
+      const { domainXmlRef, createdAt, completedAt, ...rest } = entry;
+      const domainXml = payload.domainXml[domainXmlRef];
+      if (domainXml === undefined) return undefined;
+      const set: BackupSet = { ...rest, createdAt: new Date(createdAt), domainXml };
+      if (completedAt !== undefined) set.completedAt = new Date(completedAt);
+      sets.set(name, set);
+    }
+    return sets;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pool's index, when present and valid for the generation in `names` (a fresh listing). */
+export async function readIndex(pool: PoolRef, names: readonly string[]): Promise<Map<string, BackupSet> | undefined> {
+  if (!names.includes(INDEX_VOLUME_NAME)) return undefined;
+  const [content] = await pool.pool.readVolumes([INDEX_VOLUME_NAME], MAX_INDEX_BYTES, 1);
+  if (!('data' in content)) return undefined;
+  const index = decodeIndex(content.data.toString('utf8'), generationOf(names));
+  if (!index) log.debug(`the catalog index of pool ${pool.name} is stale or damaged; reading every document`);
+  return index;
+}
+
+/**
+ * Replaces the pool's index (best effort: a pool volback may not write, or a concurrent writer,
+ * only costs the next reader a full scan). A pool without a generation marker gets one first.
+ */
+export async function writeIndex(pool: PoolRef, names: readonly string[], sets: ReadonlyMap<string, BackupSet>): Promise<void> {
+  try {
+    let generation = generationOf(names);
+    if (generation.length === 0) {
+      await bumpGeneration(pool);
+      generation = generationOf(await pool.pool.listVolumeNames());
+    }
+    const bytes = Buffer.from(encodeIndex(generation, sets), 'utf8');
+    await deleteIfPresent(pool, INDEX_VOLUME_NAME);
+    const volume = await pool.pool.createVolume(rawVolumeXml(INDEX_VOLUME_NAME, bytes.length));
+    try {
+      await pipeline(Readable.from([bytes]), volume.upload({ offset: 0, length: bytes.length }));
+    } finally {
+      volume.free();
+    }
+  } catch (err) {
+    log.debug(`could not write the catalog index of pool ${pool.name}: ${(err as Error).message}`);
+  }
+}
