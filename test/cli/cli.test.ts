@@ -5,7 +5,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
-import { Cleanup, TEST_POOL_ROOT, createTestDomain, openSystemConnection, uniqueName } from '../support';
+import {
+  Cleanup,
+  TEST_POOL_ROOT,
+  createTestDomain,
+  openSystemConnection,
+  sameContent,
+  uniqueName,
+} from '../support';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'dist/src/cli/main.js');
@@ -185,6 +192,19 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect(json(verified)).toMatchObject({ ok: true, deep: true });
     expect(json(verified).disks.map((d: { chain: string[] }) => d.chain.length)).toEqual([2, 2]);
 
+    // Restore into new volumes: the content is the disk at the incremental's point in time.
+    const modelVda = vm.snapshotModel('vda', 'incr');
+    const restored = await cli(
+      withConfig('backup', 'restore', incrSet.id.slice(0, 8), '--pool', backupPool, '--json'),
+    );
+    expect(restored.code).toBe(0);
+    const vols = json(restored).volumes as Array<{ target: string; path: string; format: string }>;
+    expect(vols.map((v) => v.target)).toEqual(['vda', 'vdb']);
+    expect(await sameContent({ path: vols[0].path, format: vols[0].format }, modelVda)).toBe(true);
+    // Overwriting the original asks first: refused without a terminal, a no-op with --dry-run.
+    expect((await cli(withConfig('backup', 'restore', incrSet.id, '--overwrite'))).code).toBe(2);
+    expect((await cli(withConfig('backup', 'restore', incrSet.id, '--overwrite', '--dry-run'))).code).toBe(0);
+
     // --dry-run changes nothing; without --yes and without a terminal, delete refuses (exit 2).
     const before = (await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).stdout;
     const dry = await cli(
@@ -285,6 +305,8 @@ describe('volback CLI (built binary, real libvirt)', () => {
       expect(out.comparisons.every((c: { identical: boolean }) => c.identical)).toBe(true);
       expect(out.listing.sets).toHaveLength(2); // the previous round's backups were removed
       expect(['kvm', 'qemu']).toContain(out.host.virt.virtType);
+      expect(out.restore.domain.name).toBe(`${name}-restored`);
+      expect(out.restore.disks.every((d: { identical: boolean }) => d.identical)).toBe(true);
     }
   });
 });

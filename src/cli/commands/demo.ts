@@ -5,6 +5,7 @@ import {
   backupDefaults,
   createBackup,
   deleteBackup,
+  restoreDomain,
   hostCapabilities,
   initPool,
   listBackups,
@@ -15,7 +16,7 @@ import {
 import { buildDomainXml, writeDiskPattern } from '../../core/host';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues } from '../../libvirt';
 import { imagesEqual } from '../../tools/qemu-img';
-import { formatBytes, keyValues, shortId } from '../format';
+import { formatBytes, keyValues, shortId, table } from '../format';
 import type { CommandContext, CommandSpec } from '../framework';
 import { listingJson, setJson } from '../json';
 import { renderTree } from './backup';
@@ -72,7 +73,8 @@ const demo: CommandSpec = {
   description:
     'Creates the default backup pool, a dir pool for the demo domain, and a small OS-less domain with two\n' +
     'qcow2 disks; writes known data through QEMU (HMP qemu-io), takes a full and an incremental backup,\n' +
-    'lists them, and checks the backup against the source disks. A second run replaces the previous\n' +
+    'lists them, checks the backup, restores the VM under a new name and UUID and compares its disks\n' +
+    'byte for byte with the source disks at backup time. A second run replaces the previous\n' +
     "demo's domain, disks and backups.",
   flags: {
     domain: { type: 'string', value: 'NAME', description: 'demo domain name (default volback-demo)' },
@@ -106,8 +108,10 @@ const demo: CommandSpec = {
     });
     step(`backup pool ${backupPool.name} (${backupPool.type}) at ${backupPool.path}`);
 
-    const replaced = await removeDomain(conn, name);
-    if (replaced) step(`removed the previous demo domain ${name}`);
+    const restoredName = `${name}-restored`;
+    for (const old of [name, restoredName]) {
+      if (await removeDomain(conn, old)) step(`removed the previous demo domain ${old}`);
+    }
     const previous = await listBackups(conn, { domain: demoUuid(name) });
     for (const root of previous.sets.filter((s) => s.parentId === undefined)) {
       await deleteBackup(conn, { setId: root.set.id, dependents: 'cascade' });
@@ -119,14 +123,10 @@ const demo: CommandSpec = {
     const disks: Array<{ target: string; path: string }> = [];
     try {
       await libvirtPool.refresh();
+      // The pool is the demo's own: disks and restored volumes of an earlier run go.
+      for (const vol of await libvirtPool.listAllVolumes()) await vol.delete().finally(() => vol.free());
       for (const target of ['vda', 'vdb']) {
         const volName = `${name}-${target}.qcow2`;
-        try {
-          const old = await libvirtPool.lookupVolumeByName(volName);
-          await old.delete().finally(() => old.free());
-        } catch (err) {
-          if (!isLibvirtNotFound(err)) throw err;
-        }
         const vol = await libvirtPool.createVolume(volumeXml(volName));
         disks.push({ target, path: await vol.getPath() });
         vol.free();
@@ -202,10 +202,39 @@ const demo: CommandSpec = {
     step(
       `backup vs source: ${comparisons.map((c) => `${c.target} ${c.identical ? 'identical' : 'DIFFERENT'}`).join(', ')}`,
     );
-    const notDone = 'restore: not part of the demo yet (src/core/restore.ts has not landed)';
-    step(notDone);
+    const restoreProgress = ctx.progress(`restore of ${shortId(latest.id)}`);
+    const restored = await restoreDomain(conn, {
+      setId: latest.id,
+      name: restoredName,
+      newUuid: true,
+      replace: true,
+      pool: demoPool,
+      signal: ctx.signal,
+      onProgress: (p) =>
+        restoreProgress.update({
+          phase: `copying ${p.target}`,
+          bytesDone: p.bytesDone,
+          bytesTotal: p.bytesTotal,
+        }),
+    }).finally(() => restoreProgress.done());
+    const restoredDisks: Array<{ target: string; volume: string; path: string; identical: boolean }> = [];
+    for (const v of restored.volumes) {
+      const source = disks.find((d) => d.target === v.target)!;
+      const identical = await imagesEqual(
+        { path: v.path, format: v.format },
+        { path: source.path, format: 'qcow2' },
+      );
+      restoredDisks.push({ target: v.target, volume: v.volume, path: v.path, identical });
+    }
+    step(
+      `restored as ${restored.name} (${restored.uuid}): ` +
+        restoredDisks
+          .map((d) => `${d.target} ${d.identical ? 'identical to source' : 'DIFFERENT'}`)
+          .join(', '),
+    );
 
-    const ok = verification.ok && comparisons.every((c) => c.identical);
+    const ok =
+      verification.ok && comparisons.every((c) => c.identical) && restoredDisks.every((d) => d.identical);
     return {
       exitCode: ok ? 0 : 1,
       data: {
@@ -227,7 +256,11 @@ const demo: CommandSpec = {
         listing: listingJson(listing),
         verification,
         comparisons,
-        restore: null,
+        restore: {
+          domain: { name: restored.name, uuid: restored.uuid },
+          setId: restored.setId,
+          disks: restoredDisks,
+        },
       },
       human: () =>
         [
@@ -251,7 +284,15 @@ const demo: CommandSpec = {
           `Backups of ${name} (volback backup list --domain ${name}):`,
           renderTree(listing),
           '',
-          notDone,
+          `Restored ${restored.name} (${restored.uuid}, defined, shut off) from ${restored.setId}:`,
+          table(
+            ['DISK', 'VOLUME', 'BYTE FOR BYTE VS SOURCE'],
+            restoredDisks.map((d) => [
+              d.target,
+              `${demoPool}/${d.volume}`,
+              d.identical ? 'identical' : 'DIFFERENT',
+            ]),
+          ),
         ].join('\n'),
     };
   },

@@ -7,9 +7,11 @@ import { demoCommands } from './demo';
 import { externalCommands } from './external';
 import { poolCommands } from './pool';
 import { removeCommands } from './remove';
+import { restoreCommands } from './restore';
 
 export const COMMANDS: readonly CommandSpec[] = [
   ...backupCommands,
+  ...restoreCommands,
   ...removeCommands,
   ...externalCommands,
   ...poolCommands,

@@ -1,0 +1,178 @@
+// `volback backup restore`: a set's disks into new volumes (or over the shut-off original), or the whole VM.
+import { findBackupSet, restoreBackup, restoreDomain, type RestoredVolume } from '../../index';
+import type { VolumeFormat } from '../../model';
+import { ExitCode, UsageError } from '../exit-codes';
+import { shortId, table } from '../format';
+import type { CommandContext, CommandSpec, Flags } from '../framework';
+import type { ProgressSink } from '../progress';
+
+const str = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
+const list = (v: Flags[string]): string[] | undefined =>
+  Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
+
+/** `vda=name.qcow2` pairs into a map. */
+function volumeNames(values: string[] | undefined): Record<string, string> | undefined {
+  if (!values) return undefined;
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const m = /^([a-z0-9]+)=(.+)$/i.exec(v);
+    if (!m) throw new UsageError(`--volume-name must be DISK=NAME, got '${v}'`);
+    out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** One progress display per disk (the core reports each disk's copy on its own). */
+function perDiskProgress(ctx: CommandContext): {
+  update: (p: { target: string; bytesDone: number; bytesTotal: number }) => void;
+  done: () => void;
+} {
+  let current: { target: string; sink: ProgressSink } | undefined;
+  return {
+    update(p) {
+      if (current?.target !== p.target) {
+        current?.sink.done();
+        current = { target: p.target, sink: ctx.progress(`restore ${p.target}`) };
+      }
+      current.sink.update({ phase: 'copying', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
+    },
+    done: () => current?.sink.done(),
+  };
+}
+
+const volumesJson = (vs: RestoredVolume[]) =>
+  vs.map((v) => ({ target: v.target, pool: v.pool, volume: v.volume, path: v.path, format: v.format }));
+const volumesTable = (vs: RestoredVolume[]): string =>
+  table(
+    ['DISK', 'POOL', 'VOLUME', 'FORMAT', 'PATH'],
+    vs.map((v) => [v.target, v.pool || '-', v.volume || '-', v.format, v.path]),
+  );
+
+const backupRestore: CommandSpec = {
+  path: ['backup', 'restore'],
+  args: ['<set-id>'],
+  summary:
+    "restore a set's disks into new volumes, over the shut-off original (--overwrite), or as a VM (--define)",
+  description:
+    'Default: every disk of the set, flattened into new volumes in the pool of its backup (or --pool).\n' +
+    "--overwrite writes over the domain's current disks (it must be shut off; its volback checkpoints go,\n" +
+    'so its next backup is a full). --define also defines the domain from the XML stored with the backup\n' +
+    '(--name, --new-uuid for a clone beside the original, --replace an existing shut-off domain, --start).\n' +
+    '--overwrite and --replace change existing things: they ask first, and take --dry-run and --yes.\n' +
+    'Progress: one bar per disk.',
+  destructive: true,
+  flags: {
+    disk: { type: 'string', multiple: true, value: 'TARGET', description: 'only this disk (repeatable)' },
+    pool: { type: 'string', short: 'p', value: 'POOL', description: 'pool for the new volumes' },
+    format: { type: 'string', value: 'FORMAT', description: 'qcow2 (default) or raw' },
+    'volume-name': {
+      type: 'string',
+      multiple: true,
+      value: 'DISK=NAME',
+      description: 'name of the new volume of a disk (repeatable)',
+    },
+    overwrite: { type: 'boolean', description: "write over the domain's current disk volumes" },
+    define: {
+      type: 'boolean',
+      description: 'define the domain from the stored XML, with the restored disks',
+    },
+    name: {
+      type: 'string',
+      value: 'NAME',
+      description: 'with --define: domain name (default: the backed-up name)',
+    },
+    'new-uuid': { type: 'boolean', description: 'with --define: new UUID and MACs (a clone)' },
+    replace: {
+      type: 'boolean',
+      description: 'with --define: replace an existing shut-off domain of that name/UUID',
+    },
+    start: { type: 'boolean', description: 'with --define: start the domain' },
+  },
+  examples: [
+    'volback backup restore 1a2b3c4d',
+    'volback backup restore 1a2b3c4d --define --name vm1-copy --new-uuid --start',
+    'volback backup restore 1a2b3c4d --overwrite --yes',
+  ],
+  async run(ctx, [id], flags) {
+    const format = str(flags.format) as VolumeFormat | undefined;
+    if (format && format !== 'qcow2' && format !== 'raw')
+      throw new UsageError(`--format must be qcow2 or raw, got '${format}'`);
+    const define = Boolean(flags.define);
+    if (!define && (flags.name || flags['new-uuid'] || flags.replace || flags.start)) {
+      throw new UsageError('--name, --new-uuid, --replace and --start go with --define');
+    }
+    if (define && flags.overwrite)
+      throw new UsageError('--overwrite and --define exclude each other (use --define --replace)');
+    const conn = await ctx.connect();
+    const { set } = await findBackupSet(conn, id);
+    const disks = list(flags.disk);
+    const destructive = Boolean(flags.overwrite || flags.replace);
+    const what = flags.overwrite
+      ? `overwrite disks ${(disks ?? set.disks.map((d) => d.target)).join(', ')} of domain ${set.domain.name} with backup ${shortId(set.id)}`
+      : define
+        ? `${flags.replace ? 'replace' : 'define'} domain ${str(flags.name) ?? set.domain.name} from backup ${shortId(set.id)}`
+        : `restore disks ${(disks ?? set.disks.map((d) => d.target)).join(', ')} of backup ${shortId(set.id)} into new volumes`;
+    if (flags['dry-run']) {
+      return {
+        data: { dryRun: true, setId: set.id, action: what, domain: null, volumes: [] },
+        human: () => `would ${what}`,
+      };
+    }
+    if (destructive && !(await ctx.confirm(`${what}?`, flags))) {
+      ctx.note('nothing restored');
+      return {
+        data: { dryRun: false, declined: true, setId: set.id, action: what, domain: null, volumes: [] },
+        exitCode: ExitCode.FAILURE,
+      };
+    }
+    const progress = perDiskProgress(ctx);
+    const common = {
+      setId: set.id,
+      disks,
+      pool: str(flags.pool),
+      format,
+      volumeNames: volumeNames(list(flags['volume-name'])),
+      signal: ctx.signal,
+      onProgress: progress.update,
+    };
+    try {
+      if (define) {
+        const result = await restoreDomain(conn, {
+          ...common,
+          name: str(flags.name),
+          newUuid: Boolean(flags['new-uuid']),
+          replace: Boolean(flags.replace),
+          start: Boolean(flags.start),
+        });
+        progress.done();
+        return {
+          data: {
+            dryRun: false,
+            setId: result.setId,
+            action: what,
+            domain: { name: result.name, uuid: result.uuid },
+            volumes: volumesJson(result.volumes),
+          },
+          human: () =>
+            `domain ${result.name} (${result.uuid}) defined from backup ${result.setId}\n\n${volumesTable(result.volumes)}`,
+        };
+      }
+      const result = await restoreBackup(conn, { ...common, overwrite: Boolean(flags.overwrite) });
+      progress.done();
+      return {
+        data: {
+          dryRun: false,
+          setId: result.setId,
+          action: what,
+          domain: null,
+          volumes: volumesJson(result.volumes),
+        },
+        human: () => `restored backup ${result.setId}\n\n${volumesTable(result.volumes)}`,
+      };
+    } finally {
+      progress.done();
+    }
+  },
+};
+
+export const restoreCommands: CommandSpec[] = [backupRestore];
