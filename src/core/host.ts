@@ -54,7 +54,8 @@ export async function kvmUnavailableReason(conn: Connection): Promise<string | u
   const kvmGid = groupId('kvm');
   const groupRw = (st.mode & 0o060) === 0o060 && kvmGid !== undefined && st.gid === kvmGid;
   const otherRw = (st.mode & 0o006) === 0o006;
-  if (!groupRw && !otherRw) return '/dev/kvm is not readable+writable by group kvm (libvirt-qemu); run scripts/setup';
+  if (!groupRw && !otherRw)
+    return '/dev/kvm is not readable+writable by group kvm (libvirt-qemu); run scripts/setup';
   return undefined;
 }
 

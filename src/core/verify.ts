@@ -45,7 +45,15 @@ export interface VerifyResult {
 }
 
 /** `qemu-img check` of one image layer (its backing files are not checked). Pure. */
-export const checkArgv = (image: ImageRef): string[] => ['qemu-img', 'check', '-U', '--output=json', '-f', image.format, image.path];
+export const checkArgv = (image: ImageRef): string[] => [
+  'qemu-img',
+  'check',
+  '-U',
+  '--output=json',
+  '-f',
+  image.format,
+  image.path,
+];
 
 /** Reads the whole flattened image into QEMU's null device: any unreadable cluster fails it. Pure. */
 export const readAllArgv = (image: ImageRef, virtualSize: number): string[] => [
@@ -126,9 +134,14 @@ async function verifyDisk(
     }
     paths.push(resolve(image.path));
     top ??= { path: image.path, format };
-    const check = await run(checkArgv({ path: image.path, format }), { signal: options.signal, okExitCodes: [1, 2, 3] });
+    const check = await run(checkArgv({ path: image.path, format }), {
+      signal: options.signal,
+      okExitCodes: [1, 2, 3],
+    });
     if (check.exitCode !== 0) {
-      problem(`qemu-img check of ${name} failed (exit ${check.exitCode}): ${(check.stderr || check.stdout).trim().split('\n')[0]}`);
+      problem(
+        `qemu-img check of ${name} failed (exit ${check.exitCode}): ${(check.stderr || check.stdout).trim().split('\n')[0]}`,
+      );
     }
   }
   if (!result.ok || !top) return result;
@@ -137,13 +150,16 @@ async function verifyDisk(
   const { stdout } = await run(chainArgv(top), { signal: options.signal });
   const actual = (JSON.parse(stdout) as Array<{ filename: string }>).map((l) => resolve(l.filename));
   if (actual.length !== paths.length || actual.some((file, i) => file !== paths[i])) {
-    problem(`backing chain of ${result.volume!.name} is ${actual.join(' → ')}, but the metadata says ${paths.join(' → ')}`);
+    problem(
+      `backing chain of ${result.volume!.name} is ${actual.join(' → ')}, but the metadata says ${paths.join(' → ')}`,
+    );
     return result;
   }
   if (options.deep) {
     options.onProgress?.({ disk: disk.target, ...position, step: 'read' });
     const read = await run(readAllArgv(top, disk.virtualSize), { signal: options.signal, okExitCodes: [1] });
-    if (read.exitCode !== 0) problem(`reading all of ${result.volume!.name} failed: ${read.stderr.trim().split('\n')[0]}`);
+    if (read.exitCode !== 0)
+      problem(`reading all of ${result.volume!.name} failed: ${read.stderr.trim().split('\n')[0]}`);
   }
   return result;
 }
@@ -156,7 +172,9 @@ export async function verifyBackup(conn: Connection, options: VerifyOptions): Pr
   const scan = await scanCatalog(conn);
   const entry = scan.catalog.sets.get(options.setId);
   if (!entry) {
-    throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${options.setId} is not in any active pool`, { fault: 'user' });
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${options.setId} is not in any active pool`, {
+      fault: 'user',
+    });
   }
   const result: VerifyResult = {
     setId: entry.set.id,
@@ -170,7 +188,8 @@ export async function verifyBackup(conn: Connection, options: VerifyOptions): Pr
   try {
     const disks = entry.set.disks;
     for (const [index, disk] of disks.entries()) {
-      if (options.signal?.aborted) throw new VolbackError(ErrorCodes.CANCELLED, 'verify cancelled', { fault: 'user' });
+      if (options.signal?.aborted)
+        throw new VolbackError(ErrorCodes.CANCELLED, 'verify cancelled', { fault: 'user' });
       options.onProgress?.({ disk: disk.target, index, count: disks.length, step: 'check' });
       if (!disk.volume) {
         result.disks.push({ target: disk.target, chain: [], ok: true, problems: [] });
