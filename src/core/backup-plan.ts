@@ -1,24 +1,16 @@
 // Plans one backup run: which disks, full or incremental, where each goes and under what name.
 // Pure: the coordinator gathers the facts (domain disks, image facts, base set) and executes the plan.
-import { ErrorCodes, VolbackError } from '../errors';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, VolumeFormat } from '../model';
 import { backupVolumeName } from '../pool/volume-names';
 import type { DomainDisk } from '../xml/libvirt-domain';
+import {
+  checkpointNameFor,
+  resolveBase,
+  selectDisks,
+  type BaseState,
+  type DiskFacts,
+} from './disk-selection';
 
-/** What the coordinator measured about one disk's image. */
-export interface DiskFacts {
-  virtualSize: number;
-  /** Bytes allocated on the host: the most a full backup can copy. */
-  allocation: number;
-  /** qcow2 compat level, when the image is qcow2. */
-  compat?: string;
-}
-
-/** The base an incremental builds on, and whether its checkpoint can be trusted. */
-export type BaseState =
-  | { set: BackupSet; usable: true }
-  | { set: BackupSet; usable: false; reason: string }
-  | undefined;
 
 export interface PlanInput {
   domain: { name: string; uuid: string; disks: DomainDisk[] };
@@ -62,67 +54,15 @@ export interface BackupPlan {
   notes: string[];
 }
 
-export const checkpointNameFor = (setId: string): string => `volback-${setId}`;
-
-/** Why a disk cannot be backed up at all, or undefined when it can. */
-export function unsupportedReason(disk: DomainDisk): string | undefined {
-  if (disk.device !== 'disk') return `${disk.device} devices are not backed up`;
-  if (disk.readonly) return 'read-only disks are not backed up';
-  if (disk.type !== 'file' && disk.type !== 'block') return `'${disk.type}' disks are not supported yet`;
-  if (!disk.sourcePath) return 'the disk has no source';
-  return undefined;
-}
-
 /** Plans the run, or throws ERR_INVALID_INPUT naming the definition's mistake. */
 export function planBackup(input: PlanInput): BackupPlan {
   const { domain, definition, facts, base, defaults, setId, createdAt } = input;
-  const byTarget = new Map(domain.disks.map((d) => [d.target, d]));
-  for (const sel of definition.disks) {
-    if (!byTarget.has(sel.name)) {
-      throw new VolbackError(
-        ErrorCodes.INVALID_INPUT,
-        `the backup definition names disk '${sel.name}', but domain ${domain.name} has ${domain.disks.map((d) => d.target).join(', ') || 'no disks'}`,
-        { fault: 'user' },
-      );
-    }
-  }
-
+  const { selected, skipped } = selectDisks(domain, definition, facts);
+  const { parent, fallbackReason: baseProblem } = resolveBase(domain.name, definition, base);
+  let fallbackReason = baseProblem;
   const notes: string[] = [];
-  const skipped: BackupPlan['skipped'] = [];
-  let fallbackReason: string | undefined;
-  let parent: BackupSet | undefined;
-  if (definition.kind !== 'full' && base) {
-    if (base.usable) parent = base.set;
-    else fallbackReason = base.reason;
-  } else if (definition.kind === 'incremental') {
-    throw new VolbackError(
-      ErrorCodes.INVALID_INPUT,
-      `an incremental backup of ${domain.name} was asked for, but it has no earlier backup to build on`,
-      { fault: 'user', hint: "take a full backup first, or use type 'auto'" },
-    );
-  }
-
   const disks: PlannedDisk[] = [];
-  for (const disk of domain.disks) {
-    const selection = definition.disks.find((s) => s.name === disk.target);
-    if (selection && !selection.backup) {
-      skipped.push({ target: disk.target, reason: "backup='no' in the definition" });
-      continue;
-    }
-    const unsupported = unsupportedReason(disk);
-    if (unsupported) {
-      if (selection) {
-        throw new VolbackError(ErrorCodes.INVALID_INPUT, `disk '${disk.target}' of ${domain.name} cannot be backed up: ${unsupported}`, {
-          fault: 'user',
-        });
-      }
-      skipped.push({ target: disk.target, reason: unsupported });
-      continue;
-    }
-    const fact = facts[disk.target];
-    if (!fact) throw new VolbackError(ErrorCodes.INVALID_INPUT, `no image facts for disk '${disk.target}'`);
-    const sourceFormat = disk.format ?? 'raw';
-    const bitmap = sourceFormat === 'qcow2' && fact.compat === '1.1';
+  for (const { disk, selection, facts: fact, sourceFormat, bitmap } of selected) {
     if (!bitmap) {
       notes.push(
         sourceFormat === 'qcow2'
@@ -130,7 +70,6 @@ export function planBackup(input: PlanInput): BackupPlan {
           : `disk ${disk.target} is ${sourceFormat}: only qcow2 disks keep dirty bitmaps, so it is copied in full every time`,
       );
     }
-
     const parentDisk = parent?.disks.find((d) => d.target === disk.target && d.volume);
     const requestedPool = selection?.target?.pool;
     let kind: BackupKind = 'full';
@@ -149,7 +88,7 @@ export function planBackup(input: PlanInput): BackupPlan {
     const format: VolumeFormat = kind === 'incremental' ? 'qcow2' : (selection?.target?.format ?? defaults.format);
     disks.push({
       target: disk.target,
-      sourcePath: disk.sourcePath!,
+      sourcePath: disk.sourcePath,
       sourceFormat,
       virtualSize: fact.virtualSize,
       maxBytes: Math.min(fact.allocation, fact.virtualSize) + (format === 'qcow2' ? Math.ceil(fact.virtualSize / 8192) : 0),
@@ -160,11 +99,6 @@ export function planBackup(input: PlanInput): BackupPlan {
       kind,
       parent: kind === 'incremental' ? parentDisk : undefined,
       bitmap,
-    });
-  }
-  if (disks.length === 0) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `nothing to back up in ${domain.name}: every disk is skipped`, {
-      fault: 'user',
     });
   }
   const anyIncremental = disks.some((d) => d.kind === 'incremental');

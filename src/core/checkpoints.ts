@@ -10,7 +10,7 @@ import {
 } from '../libvirt';
 import { logger } from '../log';
 import type { BackupSet } from '../model';
-import type { BaseState } from './backup-plan';
+import type { BaseState } from './disk-selection';
 
 const log = logger('checkpoints');
 

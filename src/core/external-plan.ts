@@ -5,8 +5,7 @@ import { ErrorCodes, VolbackError } from '../errors';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, NbdServer } from '../model';
 import { domainVolumePart, formatUtcStamp, setIdPrefix } from '../pool/volume-names';
 import { parseTree, type XmlElement } from '../xml/tree';
-import type { BaseState, DiskFacts } from './backup-plan';
-import { checkpointNameFor, unsupportedReason } from './backup-plan';
+import { checkpointNameFor, resolveBase, selectDisks, type BaseState, type DiskFacts } from './disk-selection';
 import type { DomainDisk } from '../xml/libvirt-domain';
 
 /** QEMU's default dirty-bitmap granularity: extents reported by a bitmap are rounded to it. */
@@ -116,57 +115,13 @@ export function chooseExternalBase(
 /** Plans the session, or throws ERR_INVALID_INPUT naming the definition's mistake. */
 export function planExternalBackup(input: ExternalPlanInput): ExternalPlan {
   const { domain, definition, facts, base, setId, createdAt } = input;
-  const byTarget = new Map(domain.disks.map((d) => [d.target, d]));
-  for (const sel of definition.disks) {
-    if (!byTarget.has(sel.name)) {
-      throw new VolbackError(
-        ErrorCodes.INVALID_INPUT,
-        `the backup definition names disk '${sel.name}', but domain ${domain.name} has ${domain.disks.map((d) => d.target).join(', ') || 'no disks'}`,
-        { fault: 'user' },
-      );
-    }
-  }
+  const { selected, skipped } = selectDisks(domain, definition, facts);
+  const { parent, fallbackReason: baseProblem } = resolveBase(domain.name, definition, base);
+  let fallbackReason = baseProblem;
   const metadataPool = definition.location?.pool ?? input.defaultPool;
   const notes: string[] = [];
-  const skipped: ExternalPlan['skipped'] = [];
-  let parent: BackupSet | undefined;
-  let fallbackReason: string | undefined;
-  if (definition.kind !== 'full' && base) {
-    if (base.usable) parent = base.set;
-    else fallbackReason = base.reason;
-  } else if (definition.kind === 'incremental') {
-    throw new VolbackError(
-      ErrorCodes.INVALID_INPUT,
-      `an incremental backup of ${domain.name} was asked for, but it has no earlier backup with a checkpoint to start from`,
-      { fault: 'user', hint: "take a full backup first, or use type 'auto'" },
-    );
-  }
-
   const disks: ExternalPlannedDisk[] = [];
-  for (const disk of domain.disks) {
-    const selection = definition.disks.find((s) => s.name === disk.target);
-    if (selection && !selection.backup) {
-      skipped.push({ target: disk.target, reason: "backup='no' in the definition" });
-      continue;
-    }
-    const unsupported = unsupportedReason(disk);
-    if (unsupported) {
-      if (selection) {
-        throw new VolbackError(
-          ErrorCodes.INVALID_INPUT,
-          `disk '${disk.target}' of ${domain.name} cannot be backed up: ${unsupported}`,
-          {
-            fault: 'user',
-          },
-        );
-      }
-      skipped.push({ target: disk.target, reason: unsupported });
-      continue;
-    }
-    const fact = facts[disk.target];
-    if (!fact) throw new VolbackError(ErrorCodes.INVALID_INPUT, `no image facts for disk '${disk.target}'`);
-    const sourceFormat = disk.format ?? 'raw';
-    const bitmap = sourceFormat === 'qcow2' && fact.compat === '1.1';
+  for (const { disk, selection, facts: fact, sourceFormat, bitmap } of selected) {
     if (!bitmap)
       notes.push(
         `disk ${disk.target} cannot keep a dirty bitmap (${sourceFormat}, compat ${fact.compat ?? '-'}): exported in full every time`,
@@ -178,7 +133,7 @@ export function planExternalBackup(input: ExternalPlanInput): ExternalPlan {
       notes.push(`disk ${disk.target} has no bitmap in backup ${parent.id}: exported in full`);
     disks.push({
       target: disk.target,
-      sourcePath: disk.sourcePath!,
+      sourcePath: disk.sourcePath,
       sourceFormat,
       virtualSize: fact.virtualSize,
       kind,
@@ -187,13 +142,6 @@ export function planExternalBackup(input: ExternalPlanInput): ExternalPlan {
       scratchPool: selection?.scratchPool ?? metadataPool,
       scratchVolume: scratchVolumeName({ domain: domain.name, disk: disk.target, createdAt, setId }),
     });
-  }
-  if (disks.length === 0) {
-    throw new VolbackError(
-      ErrorCodes.INVALID_INPUT,
-      `nothing to back up in ${domain.name}: every disk is skipped`,
-      { fault: 'user' },
-    );
   }
   const anyIncremental = disks.some((d) => d.kind === 'incremental');
   if (parent && !anyIncremental)

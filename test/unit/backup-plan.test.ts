@@ -112,7 +112,7 @@ describe('planBackup', () => {
 
   it('refuses an explicit incremental without any base', () => {
     const definition: BackupDefinition = { mode: 'push', kind: 'incremental', disks: [] };
-    expect(() => planBackup(input({ definition }))).toThrow(/no earlier backup to build on/);
+    expect(() => planBackup(input({ definition }))).toThrow(/no earlier backup with a checkpoint to build on/);
   });
 
   it('copies compat 0.10 and raw disks in full and explains why', () => {
