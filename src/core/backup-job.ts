@@ -66,6 +66,8 @@ export async function runPushJob(conn: Connection, domain: Domain, options: Push
       virDomainBackupBeginFlags.VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL,
     );
     options.signal?.addEventListener('abort', abort, { once: true });
+    // A cancel that arrived while the job was being started had no job to abort yet.
+    if (options.signal?.aborted) abort();
     for (;;) {
       if (!completed) {
         const current = await domain.getJobStats();
