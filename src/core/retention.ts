@@ -232,9 +232,6 @@ export function validateRetentionPolicy(policy: RetentionPolicy): { within?: Dur
   return { within };
 }
 
-const byTimeThenId = (a: BackupSet, b: BackupSet): number =>
-  a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
 /** Sets `id` depends on (set parents and the sets of its disks' parents), nearest first. */
 function ancestors(catalog: Catalog, id: string): string[] {
   const found: string[] = [];

@@ -51,6 +51,7 @@ describe('volback CLI (built binary, real libvirt)', () => {
       child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
     });
   const withConfig = (...args: string[]): string[] => [...args, '--config', configFile];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test asserts the fields it reads
   const json = <T = any>(run: Run): T => {
     try {
       return JSON.parse(run.stdout) as T;

@@ -1,4 +1,5 @@
 // Connection facade, error mapping, loader and coverage check against libvirt's test:///default driver.
+import os from 'os';
 import fs from 'fs';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import {
@@ -213,7 +214,7 @@ describe('libvirt binding self-description', () => {
 
   it('fails to load with ERR_BINDING_LOAD and the fix when the addon is missing or broken', () => {
     const prev = process.env.VOLBACK_LIBVIRT_BINDING;
-    const broken = `${require('os').tmpdir()}/volback-broken-${process.pid}.node`;
+    const broken = `${os.tmpdir()}/volback-broken-${process.pid}.node`;
     fs.writeFileSync(broken, 'not an ELF file');
     try {
       for (const candidate of ['/nonexistent/volback_libvirt.node', broken]) {
