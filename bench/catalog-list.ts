@@ -39,7 +39,13 @@ function setAt(i: number, parent?: BackupSet): BackupSet {
       sourceFormat: 'qcow2',
       volume: {
         pool: poolName,
-        name: backupVolumeName({ domain: `bench${i % 50}`, disk: target, createdAt, setId: id, format: 'qcow2' }),
+        name: backupVolumeName({
+          domain: `bench${i % 50}`,
+          disk: target,
+          createdAt,
+          setId: id,
+          format: 'qcow2',
+        }),
         format: 'qcow2' as const,
       },
       kind: parent ? ('incremental' as const) : ('full' as const),
@@ -60,16 +66,27 @@ async function populate(): Promise<void> {
     const set = setAt(i, i % 10 === 0 ? undefined : parent);
     const xml = i === 0 ? template : await formatBackupSet(set);
     for (const disk of set.disks) fs.writeFileSync(path.join(dir, disk.volume!.name), '');
-    fs.writeFileSync(path.join(dir, metadataVolumeName({ domain: set.domain.name, createdAt: set.createdAt, setId: set.id })), xml, { mode: 0o600 });
+    fs.writeFileSync(
+      path.join(
+        dir,
+        metadataVolumeName({ domain: set.domain.name, createdAt: set.createdAt, setId: set.id }),
+      ),
+      xml,
+      { mode: 0o600 },
+    );
     parent = set;
   }
 }
 
 async function main(): Promise<void> {
   const conn = await Connection.open('qemu:///system');
-  console.error(`populating ${count} two-disk backup sets (${dataVolumes} data + ${count} metadata volumes) in ${dir} ...`);
+  console.error(
+    `populating ${count} two-disk backup sets (${dataVolumes} data + ${count} metadata volumes) in ${dir} ...`,
+  );
   await populate();
-  const pool = await conn.defineStoragePool(`<pool type='dir'><name>${poolName}</name><target><path>${dir}</path></target></pool>`);
+  const pool = await conn.defineStoragePool(
+    `<pool type='dir'><name>${poolName}</name><target><path>${dir}</path></target></pool>`,
+  );
   try {
     await pool.create();
     const t0 = performance.now();
@@ -86,7 +103,8 @@ async function main(): Promise<void> {
     const warmMs = performance.now() - t2;
     await fresh.close();
     for (const scan of [cold, warm]) {
-      if (scan.stored.length !== count || scan.invalid.length) throw new Error(`listed ${scan.stored.length} sets, ${scan.invalid.length} invalid`);
+      if (scan.stored.length !== count || scan.invalid.length)
+        throw new Error(`listed ${scan.stored.length} sets, ${scan.invalid.length} invalid`);
     }
     console.log(
       JSON.stringify({

@@ -132,7 +132,11 @@ function backupSet(i: number): BackupSet {
       ...(incremental ? { parentId: uuid((i - 1) * 4 + d, 3) } : {}),
       sourcePath: `/var/lib/libvirt/images/${name}-vd${'abc'[d]}.qcow2`,
       sourceFormat: 'qcow2',
-      volume: { pool: 'volback', name: `${name}-vd${'abc'[d]}-${String(i).padStart(6, '0')}.qcow2`, format: 'qcow2' },
+      volume: {
+        pool: 'volback',
+        name: `${name}-vd${'abc'[d]}-${String(i).padStart(6, '0')}.qcow2`,
+        format: 'qcow2',
+      },
       bitmap: `volback-${id.slice(0, 8)}`,
       virtualSize: 10737418240 * (d + 1),
       bytesCopied: 52428800 + i,
@@ -162,7 +166,8 @@ async function xmllintBatch(docs: string[], rng: string): Promise<number> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'volback-bench-'));
   try {
     const batches: number[][] = [];
-    for (let s = 0; s < docs.length; s += 500) batches.push(Array.from({ length: Math.min(500, docs.length - s) }, (_, k) => s + k));
+    for (let s = 0; s < docs.length; s += 500)
+      batches.push(Array.from({ length: Math.min(500, docs.length - s) }, (_, k) => s + k));
     let valid = 0;
     let next = 0;
     await Promise.all(
@@ -184,12 +189,18 @@ async function xmllintBatch(docs: string[], rng: string): Promise<number> {
 
 // ---- measurement ----
 
-async function timed<T>(label: string, n: number, fn: () => Promise<T>): Promise<{ label: string; rate: number; ms: number; value: T }> {
+async function timed<T>(
+  label: string,
+  n: number,
+  fn: () => Promise<T>,
+): Promise<{ label: string; rate: number; ms: number; value: T }> {
   const t0 = process.hrtime.bigint();
   const value = await fn();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const rate = (n / ms) * 1000;
-  process.stdout.write(`${label.padEnd(58)} ${String(Math.round(rate)).padStart(8)} docs/s  ${ms.toFixed(0).padStart(6)} ms  (${n} docs)\n`);
+  process.stdout.write(
+    `${label.padEnd(58)} ${String(Math.round(rate)).padStart(8)} docs/s  ${ms.toFixed(0).padStart(6)} ms  (${n} docs)\n`,
+  );
   return { label, rate, ms, value };
 }
 
@@ -217,11 +228,14 @@ async function main(): Promise<void> {
   if (xmllintAvailable()) {
     const single = Math.min(100, COUNT);
     const one = await timed('xmllint, one process per document (old validateXml)', single, async () => {
-      for (let i = 0; i < single; i += 1) await runXmllint(['--noout', '--nonet', '--relaxng', rng, '-'], xmls[i]);
+      for (let i = 0; i < single; i += 1)
+        await runXmllint(['--noout', '--nonet', '--relaxng', rng, '-'], xmls[i]);
     });
     perProcess = one.rate;
     results.push(one);
-    const batch = await timed('xmllint, 500 files per process (old validateMany)', COUNT, () => xmllintBatch(xmls, rng));
+    const batch = await timed('xmllint, 500 files per process (old validateMany)', COUNT, () =>
+      xmllintBatch(xmls, rng),
+    );
     if (batch.value !== COUNT) throw new Error(`xmllint validated ${batch.value} of ${COUNT}`);
     baseline = batch.rate;
     results.push(batch);
@@ -231,7 +245,8 @@ async function main(): Promise<void> {
 
   results.push(
     await timed('validateXml, one await after another', COUNT, async () => {
-      for (const d of docs) if (!(await validateXml(d.xml, 'backup-metadata', d.source)).ok) throw new Error(d.source);
+      for (const d of docs)
+        if (!(await validateXml(d.xml, 'backup-metadata', d.source)).ok) throw new Error(d.source);
     }),
   );
   results.push(
@@ -262,7 +277,9 @@ async function main(): Promise<void> {
   );
 
   if (baseline !== undefined && perProcess !== undefined) {
-    process.stdout.write('\nratios to the xmllint paths measured above:      vs xmllint batch   vs one process/doc\n');
+    process.stdout.write(
+      '\nratios to the xmllint paths measured above:      vs xmllint batch   vs one process/doc\n',
+    );
     for (const r of results) {
       const vsBatch = (r.rate / baseline).toFixed(r.rate < baseline / 10 ? 3 : 1);
       const vsOne = (r.rate / perProcess).toFixed(0);

@@ -44,7 +44,11 @@ const DEFAULTS: VolbackConfig = {
   retention: {},
 };
 
-type Setting = { kind: 'string' | 'integer'; path: string[]; check?: (v: string | number) => string | undefined };
+type Setting = {
+  kind: 'string' | 'integer';
+  path: string[];
+  check?: (v: string | number) => string | undefined;
+};
 
 const oneOf =
   (...allowed: string[]) =>
@@ -85,7 +89,8 @@ export function parseConfigText(text: string, file: string): Overrides {
     };
     const match = /^([a-z_]+)\s*=\s*(.+)$/.exec(line) ?? fail(`expected 'key = value', got '${line}'`);
     const [, key, rawValue] = match;
-    const setting = FILE_KEYS[key] ?? fail(`unknown key '${key}' (known: ${Object.keys(FILE_KEYS).join(', ')})`);
+    const setting =
+      FILE_KEYS[key] ?? fail(`unknown key '${key}' (known: ${Object.keys(FILE_KEYS).join(', ')})`);
     let value: string | number;
     if (setting.kind === 'integer') {
       if (!/^\d+$/.test(rawValue)) fail(`${key} must be an integer, got ${rawValue}`);
@@ -158,7 +163,12 @@ export function mergeConfig(
       }
     }
   }
-  return Object.freeze({ ...merged, retention: Object.freeze(merged.retention), sources: Object.freeze(sources), file });
+  return Object.freeze({
+    ...merged,
+    retention: Object.freeze(merged.retention),
+    sources: Object.freeze(sources),
+    file,
+  });
 }
 
 export interface LoadConfigOptions {

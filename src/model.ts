@@ -31,8 +31,7 @@ export interface DiskSelection {
 }
 
 export type NbdServer =
-  | { transport: 'tcp'; name: string; port?: number; tls?: boolean }
-  | { transport: 'unix'; socket: string };
+  { transport: 'tcp'; name: string; port?: number; tls?: boolean } | { transport: 'unix'; socket: string };
 
 /** A parsed `<volbackup>` document. Disks not listed are backed up with defaults. */
 export interface BackupDefinition {

@@ -88,9 +88,13 @@ export const dirDriver: PoolDriver = {
     const image = await imageOf(volume);
     const target = newBacking ? await imageOf(newBacking) : undefined;
     if (image.format !== 'qcow2' || (target && target.format !== 'qcow2')) {
-      throw new VolbackError(ErrorCodes.INVALID_INPUT, `cannot rebase ${image.path}: dir pools chain qcow2 volumes only`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `cannot rebase ${image.path}: dir pools chain qcow2 volumes only`,
+        {
+          fault: 'user',
+        },
+      );
     }
     // The backing file is a path in the volume's header: already there means a previous run finished.
     const current = (await imageInfo(image)).backingFile;

@@ -38,7 +38,11 @@ const progressOf = (stats: TypedParams): JobProgress => ({
  * ERR_CANCELLED after an abort (the signal), ERR_JOB_FAILED when the job failed. The caller owns
  * cleanup of targets and checkpoint in both cases.
  */
-export async function runPushJob(conn: Connection, domain: Domain, options: PushJobOptions): Promise<TypedParams> {
+export async function runPushJob(
+  conn: Connection,
+  domain: Domain,
+  options: PushJobOptions,
+): Promise<TypedParams> {
   const uuid = await domain.getUUIDString();
   let completed: TypedParams | undefined;
   let wake: () => void = () => undefined;
@@ -59,7 +63,8 @@ export async function runPushJob(conn: Connection, domain: Domain, options: Push
     wake();
   };
   try {
-    if (options.signal?.aborted) throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled before it started');
+    if (options.signal?.aborted)
+      throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled before it started');
     await domain.backupBegin(
       options.backupXml,
       options.checkpointXml ?? null,
@@ -73,7 +78,10 @@ export async function runPushJob(conn: Connection, domain: Domain, options: Push
         const current = await domain.getJobStats();
         if (current.type !== virDomainJobType.VIR_DOMAIN_JOB_NONE) {
           options.onProgress?.(progressOf(current.stats));
-          await Promise.race([sleep(options.pollMs ?? 250), new Promise<void>((resolve) => (wake = resolve))]);
+          await Promise.race([
+            sleep(options.pollMs ?? 250),
+            new Promise<void>((resolve) => (wake = resolve)),
+          ]);
           continue;
         }
       }

@@ -11,7 +11,6 @@ import {
   type DiskFacts,
 } from './disk-selection';
 
-
 export interface PlanInput {
   domain: { name: string; uuid: string; disks: DomainDisk[] };
   definition: BackupDefinition;
@@ -75,26 +74,37 @@ export function planBackup(input: PlanInput): BackupPlan {
     let kind: BackupKind = 'full';
     if (parent && bitmap && parentDisk) {
       if (requestedPool && requestedPool !== parentDisk.volume!.pool) {
-        notes.push(`disk ${disk.target} goes to pool ${requestedPool}, not its chain's pool ${parentDisk.volume!.pool}: copied in full`);
+        notes.push(
+          `disk ${disk.target} goes to pool ${requestedPool}, not its chain's pool ${parentDisk.volume!.pool}: copied in full`,
+        );
       } else if (selection?.target?.format === 'raw') {
-        notes.push(`disk ${disk.target} asks for a raw target: copied in full (increments are qcow2 overlays)`);
+        notes.push(
+          `disk ${disk.target} asks for a raw target: copied in full (increments are qcow2 overlays)`,
+        );
       } else {
         kind = 'incremental';
       }
     } else if (parent) {
       notes.push(`disk ${disk.target} has no usable parent in backup ${parent.id}: copied in full`);
     }
-    const pool = kind === 'incremental' ? parentDisk!.volume!.pool : (requestedPool ?? definition.location?.pool ?? defaults.pool);
-    const format: VolumeFormat = kind === 'incremental' ? 'qcow2' : (selection?.target?.format ?? defaults.format);
+    const pool =
+      kind === 'incremental'
+        ? parentDisk!.volume!.pool
+        : (requestedPool ?? definition.location?.pool ?? defaults.pool);
+    const format: VolumeFormat =
+      kind === 'incremental' ? 'qcow2' : (selection?.target?.format ?? defaults.format);
     disks.push({
       target: disk.target,
       sourcePath: disk.sourcePath,
       sourceFormat,
       virtualSize: fact.virtualSize,
-      maxBytes: Math.min(fact.allocation, fact.virtualSize) + (format === 'qcow2' ? Math.ceil(fact.virtualSize / 8192) : 0),
+      maxBytes:
+        Math.min(fact.allocation, fact.virtualSize) +
+        (format === 'qcow2' ? Math.ceil(fact.virtualSize / 8192) : 0),
       pool,
       volumeName:
-        selection?.target?.volume ?? backupVolumeName({ domain: domain.name, disk: disk.target, createdAt, setId, format }),
+        selection?.target?.volume ??
+        backupVolumeName({ domain: domain.name, disk: disk.target, createdAt, setId, format }),
       format,
       kind,
       parent: kind === 'incremental' ? parentDisk : undefined,
@@ -126,7 +136,9 @@ const escapeXml = (s: string): string =>
  * `checkpoint='no'` on every other disk of the domain.
  */
 export function checkpointXml(
-  plan: Pick<BackupPlan, 'setId' | 'checkpointName'> & { disks: ReadonlyArray<Pick<PlannedDisk, 'target' | 'bitmap'>> },
+  plan: Pick<BackupPlan, 'setId' | 'checkpointName'> & {
+    disks: ReadonlyArray<Pick<PlannedDisk, 'target' | 'bitmap'>>;
+  },
   allTargets: readonly string[],
 ): string | undefined {
   if (!plan.checkpointName) return undefined;
@@ -160,8 +172,11 @@ export function pushBackupXml(
       const disk = planned.get(t);
       if (!disk) return `<disk name='${escapeXml(t)}' backup='no'/>`;
       const target = targets[t];
-      const mode = base ? ` backupmode='${disk.kind}'${disk.kind === 'incremental' ? ` incremental='${escapeXml(base)}'` : ''}` : '';
-      const where = target.type === 'file' ? `file='${escapeXml(target.path)}'` : `dev='${escapeXml(target.path)}'`;
+      const mode = base
+        ? ` backupmode='${disk.kind}'${disk.kind === 'incremental' ? ` incremental='${escapeXml(base)}'` : ''}`
+        : '';
+      const where =
+        target.type === 'file' ? `file='${escapeXml(target.path)}'` : `dev='${escapeXml(target.path)}'`;
       return (
         `<disk name='${escapeXml(t)}' backup='yes' type='${target.type}'${mode}>` +
         `<target ${where}/><driver type='${target.format}'/></disk>`

@@ -71,8 +71,14 @@ export async function diskFacts(domain: Domain, summary: DomainSummary): Promise
     if (disk.device !== 'disk' || !disk.sourcePath) continue;
     const block = await domain.getBlockInfo(disk.target);
     const compat =
-      disk.format === 'qcow2' ? (await imageInfo({ path: disk.sourcePath, format: 'qcow2' })).compat : undefined;
-    facts[disk.target] = { virtualSize: block.capacity, allocation: block.allocation || block.capacity, compat };
+      disk.format === 'qcow2'
+        ? (await imageInfo({ path: disk.sourcePath, format: 'qcow2' })).compat
+        : undefined;
+    facts[disk.target] = {
+      virtualSize: block.capacity,
+      allocation: block.allocation || block.capacity,
+      compat,
+    };
   }
   return facts;
 }
@@ -80,7 +86,7 @@ export async function diskFacts(domain: Domain, summary: DomainSummary): Promise
 /** The chain of `set` from its full to itself, from a scan. */
 export function ancestry(scan: CatalogScan, set: BackupSet): BackupSet[] {
   const chain: BackupSet[] = [];
-  for (let current: BackupSet | undefined = set; current; ) {
+  for (let current: BackupSet | undefined = set; current;) {
     chain.unshift(current);
     current = current.parentId ? scan.catalog.sets.get(current.parentId)?.set : undefined;
   }
@@ -94,25 +100,39 @@ function chooseBase(scan: CatalogScan, uuid: string, definition: BackupDefinitio
   if (from && from !== 'latest') {
     const entry = scan.catalog.sets.get(from);
     if (!entry || entry.set.domain.uuid !== uuid) {
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${from} of this domain was not found in any active pool`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.NOT_FOUND,
+        `backup set ${from} of this domain was not found in any active pool`,
+        {
+          fault: 'user',
+        },
+      );
     }
     if (entry.set.state === 'external') {
-      throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `backup set ${from} is an external (pull-mode) backup: its data is not in a pool, so a push incremental cannot build on it`, {
-        fault: 'user',
-        hint: "name a push backup set, or use 'latest'",
-      });
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `backup set ${from} is an external (pull-mode) backup: its data is not in a pool, so a push incremental cannot build on it`,
+        {
+          fault: 'user',
+          hint: "name a push backup set, or use 'latest'",
+        },
+      );
     }
     if (!entry.restorable) {
-      throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `backup set ${from} is not restorable: ${entry.problems.map((p) => p.message).join('; ')}`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `backup set ${from} is not restorable: ${entry.problems.map((p) => p.message).join('; ')}`,
+        {
+          fault: 'user',
+        },
+      );
     }
     return entry.set;
   }
   return [...scan.catalog.sets.values()]
-    .filter((e) => e.restorable && e.set.domain.uuid === uuid && e.set.state === 'complete' && e.set.checkpoint)
+    .filter(
+      (e) => e.restorable && e.set.domain.uuid === uuid && e.set.state === 'complete' && e.set.checkpoint,
+    )
     .map((e) => e.set)
     .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
 }
@@ -130,15 +150,26 @@ async function openTargetPools(
   const pools = new Map<string, OpenPool>();
   try {
     for (const name of new Set(plan.disks.map((d) => d.pool))) {
-      pools.set(name, name === location.pool ? await ensureLocationPool(conn, location) : await openPool(conn, name));
+      pools.set(
+        name,
+        name === location.pool ? await ensureLocationPool(conn, location) : await openPool(conn, name),
+      );
     }
     for (const [name, pool] of pools) {
       const disks = plan.disks.filter((d) => d.pool === name);
-      await assertRoom(pool, disks.reduce((sum, d) => sum + d.maxBytes, 0), `the backup of ${disks.map((d) => d.target).join(', ')}`);
+      await assertRoom(
+        pool,
+        disks.reduce((sum, d) => sum + d.maxBytes, 0),
+        `the backup of ${disks.map((d) => d.target).join(', ')}`,
+      );
       if (pool.driver.capabilities.pushTarget === 'network') {
-        throw new VolbackError(ErrorCodes.POOL_UNSUPPORTED, `pool '${name}' (${pool.type}) cannot receive push backups yet`, {
-          fault: 'user',
-        });
+        throw new VolbackError(
+          ErrorCodes.POOL_UNSUPPORTED,
+          `pool '${name}' (${pool.type}) cannot receive push backups yet`,
+          {
+            fault: 'user',
+          },
+        );
       }
     }
     return pools;
@@ -176,7 +207,9 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
         name: disk.volumeName,
         format: disk.format,
         capacity: disk.virtualSize,
-        parent: disk.parent?.volume ? { name: disk.parent.volume.name, format: disk.parent.volume.format } : undefined,
+        parent: disk.parent?.volume
+          ? { name: disk.parent.volume.name, format: disk.parent.volume.format }
+          : undefined,
       });
       undo.push(`volume ${disk.volumeName} in pool ${disk.pool}`, () =>
         pool.driver.deleteVolume(pool, volume).finally(() => volume.free()),
@@ -231,7 +264,11 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     };
     const xml = await formatBackupSet(set);
     const metadata: BackupResult['metadata'] = [];
-    const metadataName = metadataVolumeName({ domain: domainName, createdAt: plan.createdAt, setId: plan.setId });
+    const metadataName = metadataVolumeName({
+      domain: domainName,
+      createdAt: plan.createdAt,
+      setId: plan.setId,
+    });
     for (const pool of pools.values()) {
       await pool.driver.writeMetadata(pool, metadataName, xml);
       undo.push(`metadata ${metadataName} in pool ${pool.name}`, async () => {
@@ -256,19 +293,30 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
  * job and stopped again. On any failure or cancel, every volume and the checkpoint this run created
  * are removed, and nothing is listed; the domain's own disks are only ever read.
  */
-export async function createBackup(conn: Connection, domainName: string, options: CreateBackupOptions): Promise<BackupResult> {
+export async function createBackup(
+  conn: Connection,
+  domainName: string,
+  options: CreateBackupOptions,
+): Promise<BackupResult> {
   const definition = options.definition ?? DEFAULT_DEFINITION;
   if (definition.mode !== 'push') {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, 'this definition is for a pull-mode (external) backup; use beginExternalBackup', {
-      fault: 'user',
-    });
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      'this definition is for a pull-mode (external) backup; use beginExternalBackup',
+      {
+        fault: 'user',
+      },
+    );
   }
   let domain: Domain;
   try {
     domain = await conn.lookupDomainByName(domainName);
   } catch (err) {
     if (isLibvirtNotFound(err)) {
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, { fault: 'user', cause: err });
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, {
+        fault: 'user',
+        cause: err,
+      });
     }
     throw err;
   }
@@ -297,7 +345,17 @@ export async function createBackup(conn: Connection, domainName: string, options
     const scan = await scanCatalog(conn);
     const baseSet = chooseBase(scan, uuid, definition);
     let base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
-    const ctx: RunContext = { conn, domain, domainName, uuid, summary, inactiveXml, definition, options, report };
+    const ctx: RunContext = {
+      conn,
+      domain,
+      domainName,
+      uuid,
+      summary,
+      inactiveXml,
+      definition,
+      options,
+      report,
+    };
     for (let attempt = 1; ; attempt++) {
       if (base && !base.usable) {
         log.warn(`${domainName}: taking a full backup instead of an incremental: ${base.reason}`);
@@ -323,7 +381,12 @@ export async function createBackup(conn: Connection, domainName: string, options
         return result;
       } catch (err) {
         // libvirt checks the bitmaps when the job starts: one it cannot trust means a full, never a wrong incremental.
-        if (attempt === 1 && base?.usable && plan.kind === 'incremental' && isLibvirtError(err, 'VIR_ERR_CHECKPOINT_INCONSISTENT')) {
+        if (
+          attempt === 1 &&
+          base?.usable &&
+          plan.kind === 'incremental' &&
+          isLibvirtError(err, 'VIR_ERR_CHECKPOINT_INCONSISTENT')
+        ) {
           base = { set: base.set, usable: false, reason: (err as Error).message };
           continue;
         }

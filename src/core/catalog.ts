@@ -66,12 +66,15 @@ async function scanPool(pool: OpenPool): Promise<Omit<CatalogScan, 'catalog' | '
     await writeIndex(pool, names, new Map(stored.map((s) => [s.metadataVolume, s.set])));
   }
   const referenced = new Set(
-    stored.flatMap(({ set }) => set.disks.filter((d) => d.volume?.pool === pool.name).map((d) => d.volume!.name)),
+    stored.flatMap(({ set }) =>
+      set.disks.filter((d) => d.volume?.pool === pool.name).map((d) => d.volume!.name),
+    ),
   );
   const strayVolumes = names
     .filter((name) => parseBackupVolumeName(name) !== undefined && !referenced.has(name))
     .map((volume) => ({ pool: pool.name, volume }));
-  for (const bad of invalid) log.warn(`metadata ${bad.volume} in pool ${bad.pool} is not a valid backup: ${bad.error.message}`);
+  for (const bad of invalid)
+    log.warn(`metadata ${bad.volume} in pool ${bad.pool} is not a valid backup: ${bad.error.message}`);
   return { stored, invalid, strayVolumes };
 }
 

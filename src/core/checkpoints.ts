@@ -34,10 +34,13 @@ async function hasCheckpoint(domain: Domain, name: string): Promise<boolean> {
 export async function assessBase(domain: Domain, ancestry: readonly BackupSet[]): Promise<BaseState> {
   const base = ancestry[ancestry.length - 1];
   if (!base) return undefined;
-  if (!base.checkpoint) return { set: base, usable: false, reason: `backup ${base.id} recorded no checkpoint` };
+  if (!base.checkpoint)
+    return { set: base, usable: false, reason: `backup ${base.id} recorded no checkpoint` };
   for (const set of ancestry) {
     if (!set.checkpoint || (await hasCheckpoint(domain, set.checkpoint.name))) continue;
-    log.info(`re-registering checkpoint ${set.checkpoint.name} from backup ${set.id} (the domain lost its metadata)`);
+    log.info(
+      `re-registering checkpoint ${set.checkpoint.name} from backup ${set.id} (the domain lost its metadata)`,
+    );
     try {
       const flags =
         virDomainCheckpointCreateFlags.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE |
@@ -69,7 +72,9 @@ export async function removeCheckpoint(domain: Domain, name: string): Promise<vo
   try {
     await checkpoint.delete();
   } catch (err) {
-    log.warn(`checkpoint ${name} could not be deleted with its bitmap (${(err as Error).message}); removing its metadata only`);
+    log.warn(
+      `checkpoint ${name} could not be deleted with its bitmap (${(err as Error).message}); removing its metadata only`,
+    );
     await checkpoint.delete(virDomainCheckpointDeleteFlags.VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY);
   } finally {
     checkpoint.free();
@@ -79,7 +84,9 @@ export async function removeCheckpoint(domain: Domain, name: string): Promise<vo
 /** Names of volback's checkpoints on the domain, newest (leaves) first. */
 export async function volbackCheckpoints(domain: Domain): Promise<string[]> {
   // Topological: parents before children; reversed below so leaves are removed first.
-  const checkpoints = await domain.listAllCheckpoints(virDomainCheckpointListFlags.VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL);
+  const checkpoints = await domain.listAllCheckpoints(
+    virDomainCheckpointListFlags.VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL,
+  );
   try {
     const names = await Promise.all(checkpoints.map((c) => c.getName()));
     return names.filter((n) => n.startsWith('volback-')).reverse();

@@ -74,14 +74,21 @@ export function resolveSetId(catalog: Catalog, idOrPrefix: string): string {
   if (matches.length === 0) {
     throw new VolbackError(ErrorCodes.NOT_FOUND, `no backup set matches '${idOrPrefix}'`, { fault: 'user' });
   }
-  throw new VolbackError(ErrorCodes.INVALID_INPUT, `'${idOrPrefix}' matches ${matches.length} backup sets: ${matches.sort().join(', ')}`, {
-    fault: 'user',
-    hint: 'give more digits of the set id',
-  });
+  throw new VolbackError(
+    ErrorCodes.INVALID_INPUT,
+    `'${idOrPrefix}' matches ${matches.length} backup sets: ${matches.sort().join(', ')}`,
+    {
+      fault: 'user',
+      hint: 'give more digits of the set id',
+    },
+  );
 }
 
-const byNewest = (catalog: Catalog) => (a: string, b: string): number =>
-  catalog.sets.get(b)!.set.createdAt.getTime() - catalog.sets.get(a)!.set.createdAt.getTime() || (a < b ? 1 : -1);
+const byNewest =
+  (catalog: Catalog) =>
+  (a: string, b: string): number =>
+    catalog.sets.get(b)!.set.createdAt.getTime() - catalog.sets.get(a)!.set.createdAt.getTime() ||
+    (a < b ? 1 : -1);
 
 /**
  * Decides how to remove set `setId` (or the backups of some of its disks) under `mode`, without
@@ -95,14 +102,21 @@ export function planRemoval(
   options: { disks?: readonly string[]; dependents: DependentsMode },
 ): RemovalStep[] {
   const node = catalog.sets.get(setId);
-  if (!node) throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} is not in the catalog`, { fault: 'user' });
+  if (!node)
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} is not in the catalog`, {
+      fault: 'user',
+    });
   const { set } = node;
   const targets = options.disks ?? set.disks.map((d) => d.target);
   for (const t of targets) {
     if (!set.disks.some((d) => d.target === t)) {
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} holds no backup of disk ${t} (it has ${set.disks.map((d) => d.target).join(', ')})`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.NOT_FOUND,
+        `backup set ${setId} holds no backup of disk ${t} (it has ${set.disks.map((d) => d.target).join(', ')})`,
+        {
+          fault: 'user',
+        },
+      );
     }
   }
   const removeDisks = set.disks.filter((d) => targets.includes(d.target)).map((d) => d.id);
@@ -124,7 +138,10 @@ export function planRemoval(
       ? `backup set ${setId} has dependents ${dependentSets.join(', ')}`
       : `the backups of ${targets.join(', ')} in set ${setId} have dependents: ` +
         directDiskChildren.map((c) => `${c} (${target(c)}, set ${owner(c)})`).join(', ');
-    throw conflict(what, "use dependents 'merge' to fold it into its child, or 'cascade' to delete the dependents too");
+    throw conflict(
+      what,
+      "use dependents 'merge' to fold it into its child, or 'cascade' to delete the dependents too",
+    );
   }
 
   if (options.dependents === 'cascade') {
@@ -146,7 +163,11 @@ export function planRemoval(
             whole.add(dep);
             const all = catalog.sets.get(dep)!.set.disks.map((d) => d.id);
             const known = removing.get(dep) ?? new Set<string>();
-            for (const d of all) if (!known.has(d)) { known.add(d); queue.push(d); }
+            for (const d of all)
+              if (!known.has(d)) {
+                known.add(d);
+                queue.push(d);
+              }
             removing.set(dep, known);
           }
         }
@@ -185,7 +206,9 @@ export function planRemoval(
     }
     const disk = catalog.disks.get(id)!;
     if (!disk.disk.volume || !catalog.disks.get(children[0])!.disk.volume) {
-      throw conflict(`disk backup ${id} or its child ${children[0]} has no volume (external backup): nothing to merge`);
+      throw conflict(
+        `disk backup ${id} or its child ${children[0]} has no volume (external backup): nothing to merge`,
+      );
     }
     merges.push({
       from: id,
@@ -267,13 +290,19 @@ export async function deleteBackup(conn: Connection, options: DeleteOptions): Pr
       scan = await scanCatalog(conn, { pools: options.pools });
     }
     if (!scan.catalog.sets.has(setId)) {
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} was removed by the recovery of an interrupted delete`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.NOT_FOUND,
+        `backup set ${setId} was removed by the recovery of an interrupted delete`,
+        {
+          fault: 'user',
+        },
+      );
     }
     const plan = planRemoval(scan.catalog, setId, options);
     const done = await executeSteps(conn, copyIndex(scan), plan);
-    log.info(`deleted ${done.removed.length} backup set part(s) starting from ${setId}; ${done.merged.length} disk merge(s)`);
+    log.info(
+      `deleted ${done.removed.length} backup set part(s) starting from ${setId}; ${done.merged.length} disk merge(s)`,
+    );
     return { plan, ...done, recovered };
   } finally {
     lock.release();
@@ -294,7 +323,9 @@ export async function recoverInterrupted(
   const total: RecoveryReport = { finished: [], rolledBack: [], unresolved: [], droppedUnreadable: [] };
   // Unreadable intents belong to no known domain: dropped by the first pass (or by a pass of its own).
   for (const domainUuid of domains.length ? domains : [undefined]) {
-    const lock = domainUuid ? lockDomain(domainUuid, 'recovery of interrupted deletes', options.lockDir) : undefined;
+    const lock = domainUuid
+      ? lockDomain(domainUuid, 'recovery of interrupted deletes', options.lockDir)
+      : undefined;
     try {
       const report = await recoverIntents(conn, { pools: options.pools, domainUuid });
       total.finished.push(...report.finished);

@@ -15,9 +15,7 @@ export interface DiskFacts {
 
 /** The base an incremental builds on, and whether its checkpoint can be trusted. */
 export type BaseState =
-  | { set: BackupSet; usable: true }
-  | { set: BackupSet; usable: false; reason: string }
-  | undefined;
+  { set: BackupSet; usable: true } | { set: BackupSet; usable: false; reason: string } | undefined;
 
 export interface SelectedDisk {
   disk: DomainDisk & { sourcePath: string };
@@ -75,9 +73,13 @@ export function selectDisks(
     const unsupported = unsupportedReason(disk);
     if (unsupported) {
       if (selection) {
-        throw new VolbackError(ErrorCodes.INVALID_INPUT, `disk '${disk.target}' of ${domain.name} cannot be backed up: ${unsupported}`, {
-          fault: 'user',
-        });
+        throw new VolbackError(
+          ErrorCodes.INVALID_INPUT,
+          `disk '${disk.target}' of ${domain.name} cannot be backed up: ${unsupported}`,
+          {
+            fault: 'user',
+          },
+        );
       }
       choice.skipped.push({ target: disk.target, reason: unsupported });
       continue;
@@ -94,9 +96,13 @@ export function selectDisks(
     });
   }
   if (choice.selected.length === 0) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `nothing to back up in ${domain.name}: every disk is skipped`, {
-      fault: 'user',
-    });
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `nothing to back up in ${domain.name}: every disk is skipped`,
+      {
+        fault: 'user',
+      },
+    );
   }
   return choice;
 }
@@ -110,7 +116,8 @@ export function resolveBase(
   definition: BackupDefinition,
   base: BaseState,
 ): { parent?: BackupSet; fallbackReason?: string } {
-  if (definition.kind !== 'full' && base) return base.usable ? { parent: base.set } : { fallbackReason: base.reason };
+  if (definition.kind !== 'full' && base)
+    return base.usable ? { parent: base.set } : { fallbackReason: base.reason };
   if (definition.kind === 'incremental') {
     throw new VolbackError(
       ErrorCodes.INVALID_INPUT,

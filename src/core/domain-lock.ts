@@ -67,7 +67,9 @@ export function lockDomain(
           { fault: 'user', hint: 'wait for the running job to finish, or cancel it' },
         );
       }
-      log.warn(`taking over the stale lock of domain ${domainUuid} left by pid ${holder.pid} (${holder.what})`);
+      log.warn(
+        `taking over the stale lock of domain ${domainUuid} left by pid ${holder.pid} (${holder.what})`,
+      );
       tookOverFrom = { pid: holder.pid, what: holder.what };
       try {
         unlinkSync(path);

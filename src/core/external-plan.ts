@@ -5,7 +5,13 @@ import { ErrorCodes, VolbackError } from '../errors';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, NbdServer } from '../model';
 import { domainVolumePart, formatUtcStamp, setIdPrefix } from '../pool/volume-names';
 import { parseTree, type XmlElement } from '../xml/tree';
-import { checkpointNameFor, resolveBase, selectDisks, type BaseState, type DiskFacts } from './disk-selection';
+import {
+  checkpointNameFor,
+  resolveBase,
+  selectDisks,
+  type BaseState,
+  type DiskFacts,
+} from './disk-selection';
 import type { DomainDisk } from '../xml/libvirt-domain';
 
 /** QEMU's default dirty-bitmap granularity: extents reported by a bitmap are rounded to it. */

@@ -63,7 +63,16 @@ export interface RemovalIntent {
 }
 
 /** Names of the points a removal passes; `VOLBACK_TEST_CRASH_AT` may name one (see `crashPoint`). */
-export const REMOVAL_STEPS = ['intent', 'mark', 'rebase', 'children', 'checkpoint', 'volumes', 'metadata', 'done'] as const;
+export const REMOVAL_STEPS = [
+  'intent',
+  'mark',
+  'rebase',
+  'children',
+  'checkpoint',
+  'volumes',
+  'metadata',
+  'done',
+] as const;
 export type RemovalStepName = (typeof REMOVAL_STEPS)[number];
 
 /**
@@ -89,8 +98,12 @@ export function intentVolumeName(metadataVolume: string): string {
 }
 
 const isRef = (v: unknown): v is VolumeRef =>
-  typeof v === 'object' && v !== null && typeof (v as VolumeRef).pool === 'string' && typeof (v as VolumeRef).name === 'string';
-const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as VolumeRef).pool === 'string' &&
+  typeof (v as VolumeRef).name === 'string';
+const isStringArray = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((s) => typeof s === 'string');
 
 /** Reads an intent document; anything cut short or malformed is an error (the caller drops it). Pure. */
 export function parseIntent(text: string, source: string): RemovalIntent {
@@ -112,12 +125,16 @@ export function parseIntent(text: string, source: string): RemovalIntent {
     !isStringArray(s.removeDisks) ||
     !isStringArray(s.reparent) ||
     !Array.isArray(s.merges) ||
-    !s.merges.every((m) => typeof m.from === 'string' && typeof m.into === 'string' && typeof m.intoSet === 'string') ||
+    !s.merges.every(
+      (m) => typeof m.from === 'string' && typeof m.into === 'string' && typeof m.intoSet === 'string',
+    ) ||
     typeof doc.set?.xml !== 'string' ||
     !Array.isArray(doc.set.copies) ||
     !doc.set.copies.every(isRef) ||
     !Array.isArray(doc.rewrites) ||
-    !doc.rewrites.every((r) => typeof r.setId === 'string' && typeof r.xml === 'string' && r.copies.every(isRef)) ||
+    !doc.rewrites.every(
+      (r) => typeof r.setId === 'string' && typeof r.xml === 'string' && r.copies.every(isRef),
+    ) ||
     !Array.isArray(doc.rebases) ||
     !doc.rebases.every((r) => isRef(r.volume) && (r.newBacking === undefined || isRef(r.newBacking)))
   ) {
@@ -140,7 +157,8 @@ export function remainingSet(set: BackupSet, step: RemovalStep): BackupSet {
 const replaceCheckpointParent = (xml: string, from: string, to: string | undefined): string =>
   xml.replace(
     new RegExp(`(\\s*)<parent>\\s*<name>${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</name>\\s*</parent>`),
-    (_m, space: string) => (to === undefined ? '' : `${space}<parent>${space}  <name>${to}</name>${space}</parent>`),
+    (_m, space: string) =>
+      to === undefined ? '' : `${space}<parent>${space}  <name>${to}</name>${space}</parent>`,
   );
 
 /**
@@ -155,10 +173,15 @@ export function rewrittenChild(child: BackupSet, removed: BackupSet, step: Remov
     if (d.kind === 'full' || d.parentId === undefined || !gone.has(d.parentId)) return d;
     const merge = step.merges.find((m) => m.into === d.id);
     if (!merge) {
-      throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `disk backup ${d.id} of set ${child.id} stands on removed ${d.parentId} and is not merged`);
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `disk backup ${d.id} of set ${child.id} stands on removed ${d.parentId} and is not merged`,
+      );
     }
     const { parentId: _old, ...rest } = d;
-    return merge.newParent === undefined ? { ...rest, kind: 'full' } : { ...rest, kind: 'incremental', parentId: merge.newParent };
+    return merge.newParent === undefined
+      ? { ...rest, kind: 'full' }
+      : { ...rest, kind: 'incremental', parentId: merge.newParent };
   });
   const out: BackupSet = { ...child, disks };
   if (step.wholeSet && child.parentId === removed.id) {
@@ -169,7 +192,10 @@ export function rewrittenChild(child: BackupSet, removed: BackupSet, step: Remov
       out.parentId = removed.parentId;
     }
     if (out.kind === 'full' && disks.some((d) => d.kind !== 'full')) {
-      throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `set ${child.id} would become a full but still has incremental disks`);
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `set ${child.id} would become a full but still has incremental disks`,
+      );
     }
     if (removed.checkpoint && child.checkpoint?.parent === removed.checkpoint.name) {
       const to = removed.checkpoint.parent;
@@ -233,9 +259,13 @@ async function writeCopies(pools: PoolCache, copies: readonly VolumeRef[], set: 
 async function rebaseOne(pools: PoolCache, volume: VolumeRef, newBacking?: VolumeRef): Promise<void> {
   const pool = await pools.get(volume.pool);
   if (!pool.driver.rebase) {
-    throw new VolbackError(ErrorCodes.POOL_UNSUPPORTED, `pool '${pool.name}' (${pool.type}) cannot merge backups (no rebase)`, {
-      fault: 'user',
-    });
+    throw new VolbackError(
+      ErrorCodes.POOL_UNSUPPORTED,
+      `pool '${pool.name}' (${pool.type}) cannot merge backups (no rebase)`,
+      {
+        fault: 'user',
+      },
+    );
   }
   const child = await pool.pool.lookupVolumeByName(volume.name);
   try {
@@ -270,7 +300,9 @@ async function removeSetCheckpoint(conn: Connection, set: BackupSet): Promise<vo
 /** The data volumes a removal deletes. Pure. */
 export function removedVolumes(set: BackupSet, step: RemovalStep): VolumeRef[] {
   const gone = new Set(step.removeDisks);
-  return set.disks.filter((d) => gone.has(d.id) && d.volume).map((d) => ({ pool: d.volume!.pool, name: d.volume!.name }));
+  return set.disks
+    .filter((d) => gone.has(d.id) && d.volume)
+    .map((d) => ({ pool: d.volume!.pool, name: d.volume!.name }));
 }
 
 /**
@@ -279,7 +311,11 @@ export function removedVolumes(set: BackupSet, step: RemovalStep): VolumeRef[] {
  * already on their target, deletes ignore what is gone). Data volumes are deleted only after every
  * child stands without them, and the removed set's metadata only after its volumes.
  */
-export async function finishRemoval(conn: Connection, pools: PoolCache, intent: RemovalIntent): Promise<void> {
+export async function finishRemoval(
+  conn: Connection,
+  pools: PoolCache,
+  intent: RemovalIntent,
+): Promise<void> {
   const { step } = intent;
   const original = await parseBackupSet(intent.set.xml, `intent of set ${step.setId}`);
   await writeCopies(pools, intent.set.copies, markedSet(original, step));
@@ -298,7 +334,8 @@ export async function finishRemoval(conn: Connection, pools: PoolCache, intent: 
   if (step.wholeSet) for (const copy of intent.set.copies) await deleteVolumeIfPresent(pools, copy);
   else await writeCopies(pools, intent.set.copies, remainingSet(original, step));
   crashPoint('metadata');
-  for (const copy of intent.set.copies) await deleteVolumeIfPresent(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
+  for (const copy of intent.set.copies)
+    await deleteVolumeIfPresent(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
   crashPoint('done');
 }
 
@@ -309,9 +346,17 @@ export type CopyIndex = ReadonlyMap<string, { set: BackupSet; copies: VolumeRef[
  * Builds the intent of `step` from the current sets and runs it: the intent is written next to every
  * metadata copy of the set before anything else, so from then on any run can finish the removal.
  */
-export async function runRemoval(conn: Connection, pools: PoolCache, index: CopyIndex, step: RemovalStep): Promise<void> {
+export async function runRemoval(
+  conn: Connection,
+  pools: PoolCache,
+  index: CopyIndex,
+  step: RemovalStep,
+): Promise<void> {
   const entry = index.get(step.setId);
-  if (!entry) throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${step.setId} is not in the catalog`, { fault: 'user' });
+  if (!entry)
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${step.setId} is not in the catalog`, {
+      fault: 'user',
+    });
   const diskVolume = (id: string | undefined): VolumeRef | undefined => {
     if (id === undefined) return undefined;
     for (const { set } of index.values()) {
@@ -336,10 +381,15 @@ export async function runRemoval(conn: Connection, pools: PoolCache, index: Copy
     ),
     rebases: step.merges.map((m) => {
       const volume = diskVolume(m.into);
-      if (!volume) throw new VolbackError(ErrorCodes.CONFLICT, `disk backup ${m.into} has no volume to merge into`, { fault: 'user' });
+      if (!volume)
+        throw new VolbackError(ErrorCodes.CONFLICT, `disk backup ${m.into} has no volume to merge into`, {
+          fault: 'user',
+        });
       const newBacking = diskVolume(m.newParent);
       if (m.newParent !== undefined && !newBacking) {
-        throw new VolbackError(ErrorCodes.CONFLICT, `disk backup ${m.newParent} has no volume to stand on`, { fault: 'user' });
+        throw new VolbackError(ErrorCodes.CONFLICT, `disk backup ${m.newParent} has no volume to stand on`, {
+          fault: 'user',
+        });
       }
       return newBacking ? { volume, newBacking } : { volume };
     }),
@@ -431,7 +481,9 @@ export function removalConflict(catalog: Catalog, intent: RemovalIntent): string
   if (step.wholeSet) {
     const node = catalog.sets.get(step.setId);
     const handled = new Set([...step.reparent, ...step.merges.map((m) => m.intoSet)]);
-    const stray = (node?.childIds ?? []).filter((c) => !handled.has(c) && catalog.sets.get(c)!.set.parentId === step.setId);
+    const stray = (node?.childIds ?? []).filter(
+      (c) => !handled.has(c) && catalog.sets.get(c)!.set.parentId === step.setId,
+    );
     if (stray.length) return `sets ${stray.join(', ')} stand on ${step.setId}, which the removal deletes`;
   }
   return undefined;
@@ -451,13 +503,20 @@ export async function recoverIntents(
   const pools = new PoolCache(conn);
   try {
     for (const bad of unreadable) {
-      log.warn(`dropping intent ${bad.name} in pool ${bad.pool}, cut short before its removal began: ${bad.error.message}`);
+      log.warn(
+        `dropping intent ${bad.name} in pool ${bad.pool}, cut short before its removal began: ${bad.error.message}`,
+      );
       await deleteVolumeIfPresent(pools, bad);
       report.droppedUnreadable.push({ pool: bad.pool, name: bad.name });
     }
-    const mine = found.filter((f) => options.domainUuid === undefined || f.intent.domainUuid === options.domainUuid);
+    const mine = found.filter(
+      (f) => options.domainUuid === undefined || f.intent.domainUuid === options.domainUuid,
+    );
     const withTime = await Promise.all(
-      mine.map(async (f) => ({ f, createdAt: (await parseBackupSet(f.intent.set.xml, 'intent')).createdAt.getTime() })),
+      mine.map(async (f) => ({
+        f,
+        createdAt: (await parseBackupSet(f.intent.set.xml, 'intent')).createdAt.getTime(),
+      })),
     );
     withTime.sort((a, b) => b.createdAt - a.createdAt);
     for (const { f } of withTime) {
@@ -465,7 +524,9 @@ export async function recoverIntents(
       const setId = intent.step.setId;
       const copies = await Promise.all(intent.set.copies.map((c) => readSetCopy(pools, c)));
       if (!removalStarted(copies)) {
-        log.info(`backup set ${setId}: removal had not started (or had finished a disk removal); dropping its intent`);
+        log.info(
+          `backup set ${setId}: removal had not started (or had finished a disk removal); dropping its intent`,
+        );
         for (const v of f.volumes) await deleteVolumeIfPresent(pools, v);
         report.rolledBack.push(setId);
         continue;

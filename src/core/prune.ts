@@ -4,7 +4,14 @@ import type { Connection } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import { scanCatalog, type CatalogScan } from './catalog';
-import { catalogOfIndex, copyIndex, executeSteps, planRemoval, type DiskMerge, type RecoveryReport } from './delete';
+import {
+  catalogOfIndex,
+  copyIndex,
+  executeSteps,
+  planRemoval,
+  type DiskMerge,
+  type RecoveryReport,
+} from './delete';
 import { lockDomain } from './domain-lock';
 import { recoverIntents } from './journal';
 import { planPrune, type PrunePlan, type PruneOptions, type RetentionPolicy } from './retention';
@@ -44,15 +51,23 @@ export interface PruneResult {
 export function resolveDomain(scan: CatalogScan, nameOrUuid: string): string {
   const lower = nameOrUuid.toLowerCase();
   if (scan.catalog.domains.has(lower)) return lower;
-  const uuids = [...new Set(scan.stored.filter((s) => s.set.domain.name === nameOrUuid).map((s) => s.set.domain.uuid))];
+  const uuids = [
+    ...new Set(scan.stored.filter((s) => s.set.domain.name === nameOrUuid).map((s) => s.set.domain.uuid)),
+  ];
   if (uuids.length === 1) return uuids[0];
   if (uuids.length === 0) {
-    throw new VolbackError(ErrorCodes.NOT_FOUND, `no backups of domain '${nameOrUuid}' were found`, { fault: 'user' });
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `no backups of domain '${nameOrUuid}' were found`, {
+      fault: 'user',
+    });
   }
-  throw new VolbackError(ErrorCodes.INVALID_INPUT, `backups of ${uuids.length} different domains are named '${nameOrUuid}': ${uuids.join(', ')}`, {
-    fault: 'user',
-    hint: 'give the domain UUID instead',
-  });
+  throw new VolbackError(
+    ErrorCodes.INVALID_INPUT,
+    `backups of ${uuids.length} different domains are named '${nameOrUuid}': ${uuids.join(', ')}`,
+    {
+      fault: 'user',
+      hint: 'give the domain UUID instead',
+    },
+  );
 }
 
 const domainSets = (scan: CatalogScan, uuid: string) =>
@@ -72,7 +87,8 @@ export async function pruneBackups(conn: Connection, options: PruneBackupsOption
   let scan = await scanCatalog(conn, { pools: options.pools });
   const uuid = resolveDomain(scan, options.domain);
   const planOptions: PruneOptions = { merge: options.merge, allowRemoveAll: options.allowRemoveAll };
-  if (options.dryRun) return { plan: planPrune(domainSets(scan, uuid), options.policy, now, planOptions), executed: [] };
+  if (options.dryRun)
+    return { plan: planPrune(domainSets(scan, uuid), options.policy, now, planOptions), executed: [] };
 
   const lock = lockDomain(uuid, `prune of the backups of ${options.domain}`, options.lockDir);
   try {

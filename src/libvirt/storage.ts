@@ -23,9 +23,7 @@ export interface StorageVolumeInfo {
 
 /** One result of StoragePool.readVolumes. */
 export type VolumeContent =
-  | { name: string; data: Buffer }
-  | { name: string; tooBig: true }
-  | { name: string; error: Error };
+  { name: string; data: Buffer } | { name: string; tooBig: true } | { name: string; error: Error };
 
 export class StoragePool extends LibvirtObject {
   /** @internal */
@@ -98,7 +96,9 @@ export class StoragePool extends LibvirtObject {
 
   /** Names of every volume, in one listing call (no per-volume handles). */
   listVolumeNames(): Promise<string[]> {
-    return invoke('virStoragePoolListAllVolumes', this.args(), (n) => n.storagePoolListVolumeNames(this.handle));
+    return invoke('virStoragePoolListAllVolumes', this.args(), (n) =>
+      n.storagePoolListVolumeNames(this.handle),
+    );
   }
 
   /**

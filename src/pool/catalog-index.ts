@@ -89,7 +89,12 @@ export function encodeIndex(generation: readonly string[], sets: ReadonlyMap<str
     };
   }
   const body = JSON.stringify(payload);
-  const header: IndexHeader = { format: FORMAT, version: VERSION, generation: [...generation], sha256: sha256(body) };
+  const header: IndexHeader = {
+    format: FORMAT,
+    version: VERSION,
+    generation: [...generation],
+    sha256: sha256(body),
+  };
   return `${JSON.stringify(header)}\n${body}`;
 }
 
@@ -103,8 +108,10 @@ export function decodeIndex(text: string, generation: readonly string[]): Map<st
   try {
     const header = JSON.parse(text.slice(0, newline)) as IndexHeader;
     const body = text.slice(newline + 1);
-    if (header.format !== FORMAT || header.version !== VERSION || sha256(body) !== header.sha256) return undefined;
-    if (header.generation.length === 0 || header.generation.join('\n') !== generation.join('\n')) return undefined;
+    if (header.format !== FORMAT || header.version !== VERSION || sha256(body) !== header.sha256)
+      return undefined;
+    if (header.generation.length === 0 || header.generation.join('\n') !== generation.join('\n'))
+      return undefined;
     const payload = JSON.parse(body) as IndexPayload;
     const sets = new Map<string, BackupSet>();
     for (const [name, entry] of Object.entries(payload.entries)) {
@@ -122,7 +129,10 @@ export function decodeIndex(text: string, generation: readonly string[]): Map<st
 }
 
 /** The pool's index, when present and valid for the generation in `names` (a fresh listing). */
-export async function readIndex(pool: PoolRef, names: readonly string[]): Promise<Map<string, BackupSet> | undefined> {
+export async function readIndex(
+  pool: PoolRef,
+  names: readonly string[],
+): Promise<Map<string, BackupSet> | undefined> {
   if (!names.includes(INDEX_VOLUME_NAME)) return undefined;
   const [content] = await pool.pool.readVolumes([INDEX_VOLUME_NAME], MAX_INDEX_BYTES, 1);
   if (!('data' in content)) return undefined;
@@ -135,7 +145,11 @@ export async function readIndex(pool: PoolRef, names: readonly string[]): Promis
  * Replaces the pool's index (best effort: a pool volback may not write, or a concurrent writer,
  * only costs the next reader a full scan). A pool without a generation marker gets one first.
  */
-export async function writeIndex(pool: PoolRef, names: readonly string[], sets: ReadonlyMap<string, BackupSet>): Promise<void> {
+export async function writeIndex(
+  pool: PoolRef,
+  names: readonly string[],
+  sets: ReadonlyMap<string, BackupSet>,
+): Promise<void> {
   try {
     let generation = generationOf(names);
     if (generation.length === 0) {

@@ -58,7 +58,10 @@ export interface PoolDriver {
   createBackupVolume(pool: PoolRef, spec: NewBackupVolume): Promise<StorageVolume>;
 
   /** Creates an empty volume for a restore (flattened, no backing store). Same cleanup duty. */
-  createRestoreVolume(pool: PoolRef, spec: { name: string; format: VolumeFormat; capacity: number }): Promise<StorageVolume>;
+  createRestoreVolume(
+    pool: PoolRef,
+    spec: { name: string; format: VolumeFormat; capacity: number },
+  ): Promise<StorageVolume>;
 
   /** Where a push backup job writes into `volume`. */
   pushTarget(pool: PoolRef, volume: StorageVolume): Promise<PushTarget>;

@@ -1,6 +1,11 @@
 // The generic pool layer: opens pools with their driver, creates the default backup pool on first use,
 // checks room, and finds and reads backup metadata volumes. It never branches on a pool type.
-import { isLibvirtNotFound, virConnectListAllStoragePoolsFlags, type Connection, type StoragePool } from '../libvirt';
+import {
+  isLibvirtNotFound,
+  virConnectListAllStoragePoolsFlags,
+  type Connection,
+  type StoragePool,
+} from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupLocation } from '../model';
@@ -69,7 +74,10 @@ export function defaultPoolXml(location: Required<BackupLocation>): string {
  * Opens the pool of a backup location, creating it as a dir pool (defined, built, started,
  * autostarted) when it does not exist, and starting it when it is defined but inactive.
  */
-export async function ensureLocationPool(conn: Connection, location: Required<BackupLocation>): Promise<OpenPool> {
+export async function ensureLocationPool(
+  conn: Connection,
+  location: Required<BackupLocation>,
+): Promise<OpenPool> {
   let pool = await lookupPool(conn, location.pool);
   if (!pool) {
     log.info(`creating the backup pool '${location.pool}' at ${location.path}`);
@@ -81,9 +89,13 @@ export async function ensureLocationPool(conn: Connection, location: Required<Ba
     } catch (err) {
       await pool.undefine().catch(() => undefined);
       pool.free();
-      throw new VolbackError(ErrorCodes.POOL_UNAVAILABLE, `cannot create the backup pool '${location.pool}' at ${location.path}`, {
-        cause: err,
-      });
+      throw new VolbackError(
+        ErrorCodes.POOL_UNAVAILABLE,
+        `cannot create the backup pool '${location.pool}' at ${location.path}`,
+        {
+          cause: err,
+        },
+      );
     }
   } else if (!(await pool.isActive())) {
     log.info(`starting the backup pool '${location.pool}'`);
@@ -108,7 +120,9 @@ export async function assertRoom(pool: OpenPool, bytes: number, what: string): P
 /** Every active pool whose type volback supports (others are skipped, at debug level). */
 export async function openActivePools(conn: Connection, names?: readonly string[]): Promise<OpenPool[]> {
   if (names) return Promise.all(names.map((name) => openPool(conn, name)));
-  const pools = await conn.listAllStoragePools(virConnectListAllStoragePoolsFlags.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+  const pools = await conn.listAllStoragePools(
+    virConnectListAllStoragePoolsFlags.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE,
+  );
   const open: OpenPool[] = [];
   for (const pool of pools) {
     try {

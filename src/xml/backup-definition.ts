@@ -79,7 +79,10 @@ function readDisks(r: TreeReader, el: XmlElement, mode: BackupMode | undefined):
     const targetEl = r.optional(d, 'target');
     const scratchEl = r.optional(d, 'scratch');
     if (backup === 'no' && (targetEl || scratchEl)) {
-      r.problem(targetEl ?? scratchEl, `disk '${name}' has backup='no' and cannot carry <target> or <scratch>`);
+      r.problem(
+        targetEl ?? scratchEl,
+        `disk '${name}' has backup='no' and cannot carry <target> or <scratch>`,
+      );
     }
     if (scratchEl && mode === 'push') r.problem(scratchEl, "<scratch> is only allowed with mode='pull'");
     const disk: DiskSelection = { name: name ?? '', backup: backup !== 'no' };
@@ -224,7 +227,9 @@ function definitionTree(def: BackupDefinition): OutElement {
                     ['format', d.target.format],
                   ],
                 },
-                d.scratchPool === undefined ? undefined : { name: 'scratch', attrs: [['pool', d.scratchPool]] },
+                d.scratchPool === undefined
+                  ? undefined
+                  : { name: 'scratch', attrs: [['pool', d.scratchPool]] },
               ],
             })),
           },
@@ -237,7 +242,10 @@ function definitionTree(def: BackupDefinition): OutElement {
  * The output is validated and re-read before it is returned, so an invalid definition is refused
  * here rather than written.
  */
-export async function formatBackupDefinition(def: BackupDefinition, options: ValidatorOptions = {}): Promise<string> {
+export async function formatBackupDefinition(
+  def: BackupDefinition,
+  options: ValidatorOptions = {},
+): Promise<string> {
   const xml = renderXml(definitionTree(def));
   const source = '<formatted backup definition>';
   const validation = await validateXml(xml, 'backup-definition', source, options);

@@ -13,7 +13,13 @@ import {
   volumeNameProblem,
 } from './names';
 import { documentError, parseTree, renderXml, TreeReader, type OutElement, type XmlElement } from './tree';
-import { validateMany, validateXml, type BatchOptions, type ValidationResult, type ValidatorOptions } from './validate';
+import {
+  validateMany,
+  validateXml,
+  type BatchOptions,
+  type ValidationResult,
+  type ValidatorOptions,
+} from './validate';
 
 /** The metadata format version this code reads and writes. */
 export const BACKUP_SET_FORMAT_VERSION = '1';
@@ -43,7 +49,11 @@ function readByteCount(r: TreeReader, el: XmlElement | undefined): number {
 }
 
 /** kind + <parent id>: a full has no parent, an incremental must name one. */
-function readKindAndParent(r: TreeReader, el: XmlElement, what: string): { kind?: BackupKind; parentId?: string } {
+function readKindAndParent(
+  r: TreeReader,
+  el: XmlElement,
+  what: string,
+): { kind?: BackupKind; parentId?: string } {
   const kind = r.enumAttr<BackupKind>(el, 'kind', KINDS);
   const parent = r.optional(el, 'parent');
   let parentId: string | undefined;
@@ -58,7 +68,11 @@ function readKindAndParent(r: TreeReader, el: XmlElement, what: string): { kind?
 }
 
 function readDisk(r: TreeReader, el: XmlElement): DiskBackup {
-  r.allowOnly(el, ['id', 'target', 'kind'], ['parent', 'source', 'volume', 'bitmap', 'virtualSize', 'bytesCopied']);
+  r.allowOnly(
+    el,
+    ['id', 'target', 'kind'],
+    ['parent', 'source', 'volume', 'bitmap', 'virtualSize', 'bytesCopied'],
+  );
   const id = r.requiredAttr(el, 'id');
   r.check(el, id, 'id', canonicalUuidProblem);
   const target = r.requiredAttr(el, 'target');
@@ -71,7 +85,8 @@ function readDisk(r: TreeReader, el: XmlElement): DiskBackup {
   if (source) {
     r.allowOnly(source, ['path', 'format'], []);
     sourcePath = r.requiredAttr(source, 'path') ?? '';
-    if (sourcePath === '' && source.attrs.path !== undefined) r.problem(source, 'source path must not be empty');
+    if (sourcePath === '' && source.attrs.path !== undefined)
+      r.problem(source, 'source path must not be empty');
     sourceFormat = r.requiredAttr(source, 'format') ?? '';
   }
 
@@ -139,7 +154,10 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
   );
   const version = r.requiredAttr(root, 'version');
   if (version !== undefined && version !== BACKUP_SET_FORMAT_VERSION) {
-    r.problem(root, `metadata version '${version}' is not supported (this volback reads version ${BACKUP_SET_FORMAT_VERSION})`);
+    r.problem(
+      root,
+      `metadata version '${version}' is not supported (this volback reads version ${BACKUP_SET_FORMAT_VERSION})`,
+    );
   }
   const id = r.requiredAttr(root, 'id');
   r.check(root, id, 'id', canonicalUuidProblem);
@@ -207,10 +225,12 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
     for (const el of diskEls) {
       const disk = readDisk(r, el);
       const sameId = ids.get(disk.id);
-      if (sameId) r.problem(el, `duplicate disk backup id '${disk.id}' (first at line ${sameId.line ?? '?'})`);
+      if (sameId)
+        r.problem(el, `duplicate disk backup id '${disk.id}' (first at line ${sameId.line ?? '?'})`);
       ids.set(disk.id, sameId ?? el);
       const sameTarget = targets.get(disk.target);
-      if (sameTarget) r.problem(el, `duplicate disk '${disk.target}' (first at line ${sameTarget.line ?? '?'})`);
+      if (sameTarget)
+        r.problem(el, `duplicate disk '${disk.target}' (first at line ${sameTarget.line ?? '?'})`);
       targets.set(disk.target, sameTarget ?? el);
       if (set.kind === 'full' && disk.kind !== 'full') {
         r.problem(el, `disk '${disk.target}' is incremental inside a full backup set`);
@@ -229,12 +249,20 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
  * @param source file path or volume name, used in error messages.
  * @throws XmlValidationError naming the source, line and element of the first problem.
  */
-export async function parseBackupSet(xml: string, source: string, options: ValidatorOptions = {}): Promise<BackupSet> {
+export async function parseBackupSet(
+  xml: string,
+  source: string,
+  options: ValidatorOptions = {},
+): Promise<BackupSet> {
   const validation = await validateXml(xml, 'backup-metadata', source, options);
   return readValidated(xml, source, validation.ok ? undefined : validation.error);
 }
 
-async function readValidated(xml: string, source: string, schemaError?: XmlValidationError): Promise<BackupSet> {
+async function readValidated(
+  xml: string,
+  source: string,
+  schemaError?: XmlValidationError,
+): Promise<BackupSet> {
   let root: XmlElement;
   try {
     root = await parseTree(xml, source);
@@ -296,7 +324,11 @@ export async function parseBackupSets(
 function diskTree(d: DiskBackup): OutElement {
   return {
     name: 'disk',
-    attrs: [['id', d.id], ['target', d.target], ['kind', d.kind]],
+    attrs: [
+      ['id', d.id],
+      ['target', d.target],
+      ['kind', d.kind],
+    ],
     children: [
       d.parentId === undefined ? undefined : { name: 'parent', attrs: [['id', d.parentId]] },
       {
@@ -338,12 +370,18 @@ function backupSetTree(set: BackupSet): OutElement {
       set.completedAt && { name: 'completedAt', text: formatTimestamp(set.completedAt) },
       set.parentId === undefined ? undefined : { name: 'parent', attrs: [['id', set.parentId]] },
       set.fallbackReason === undefined ? undefined : { name: 'fallbackReason', text: set.fallbackReason },
-      { name: 'domain', attrs: [['uuid', set.domain.uuid]], children: [{ name: 'name', text: set.domain.name }] },
+      {
+        name: 'domain',
+        attrs: [['uuid', set.domain.uuid]],
+        children: [{ name: 'name', text: set.domain.name }],
+      },
       set.checkpoint && {
         name: 'checkpoint',
         attrs: [['name', set.checkpoint.name]],
         children: [
-          set.checkpoint.parent === undefined ? undefined : { name: 'parent', attrs: [['name', set.checkpoint.parent]] },
+          set.checkpoint.parent === undefined
+            ? undefined
+            : { name: 'parent', attrs: [['name', set.checkpoint.parent]] },
           { name: 'xml', text: set.checkpoint.xml },
         ],
       },
@@ -366,7 +404,9 @@ export async function formatBackupSet(set: BackupSet, options: ValidatorOptions 
   const r = new TreeReader();
   readBackupSet(r, await parseTree(xml, source));
   if (r.problems.length > 0 || !validation.ok) {
-    throw documentError(source, r.problems, validation.ok ? undefined : validation.error, { fault: 'system' });
+    throw documentError(source, r.problems, validation.ok ? undefined : validation.error, {
+      fault: 'system',
+    });
   }
   return xml;
 }

@@ -100,10 +100,17 @@ export async function rewriteDomainXml(xml: string, change: DomainRewrite): Prom
         const source = first(disk, 'source');
         const rest = { ...(source ?? {}) };
         delete rest.$;
-        disk.source = [{ ...rest, $: replacement.type === 'file' ? { file: replacement.path } : { dev: replacement.path } }];
+        disk.source = [
+          {
+            ...rest,
+            $: replacement.type === 'file' ? { file: replacement.path } : { dev: replacement.path },
+          },
+        ];
         delete disk.backingStore;
         const driver = first(disk, 'driver');
-        disk.driver = [{ ...(driver ?? {}), $: { ...(driver?.$ ?? { name: 'qemu' }), type: replacement.format } }];
+        disk.driver = [
+          { ...(driver ?? {}), $: { ...(driver?.$ ?? { name: 'qemu' }), type: replacement.format } },
+        ];
       }
       keep.push(disk);
     }
@@ -126,7 +133,14 @@ export async function parsePoolXml(xml: string): Promise<{ type: string; name: s
 /** Path, format and backing store from `<volume>` XML. */
 export async function parseVolumeXml(
   xml: string,
-): Promise<{ name: string; path?: string; format?: string; compat?: string; backingPath?: string; capacity: number }> {
+): Promise<{
+  name: string;
+  path?: string;
+  format?: string;
+  compat?: string;
+  backingPath?: string;
+  capacity: number;
+}> {
   const volume = (await parse(xml, 'volume')).volume as Node;
   const target = first(volume, 'target');
   return {

@@ -51,7 +51,9 @@ let cached: RelaxngBinding | undefined;
  * Loads the addon once per module registry (libxml2 is initialised on load, on the main thread).
  * @throws VolbackError ERR_BINDING_LOAD saying how to build it.
  */
-export function loadRelaxngBinding(candidates: readonly string[] = relaxngBindingCandidates()): RelaxngBinding {
+export function loadRelaxngBinding(
+  candidates: readonly string[] = relaxngBindingCandidates(),
+): RelaxngBinding {
   if (cached) return cached;
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) {

@@ -23,7 +23,9 @@ export interface XmlProblem {
 
 /** Masks comments, CDATA, PIs and DOCTYPE with spaces (newlines kept) so markup scans see only real tags. */
 function maskNonTags(xml: string): string {
-  return xml.replace(/<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<\?[\s\S]*?\?>/g, (m) => m.replace(/[^\n]/g, ' '));
+  return xml.replace(/<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<\?[\s\S]*?\?>/g, (m) =>
+    m.replace(/[^\n]/g, ' '),
+  );
 }
 
 /** Lines of every start tag, per element name, in document order. Pure; used to place problems. */
@@ -50,7 +52,12 @@ function tagLinesOfMasked(masked: string): Map<string, number[]> {
 
 type Xml2jsNode = string | { $?: Record<string, string>; _?: string; [child: string]: unknown };
 
-function convert(name: string, node: Xml2jsNode, lines: Map<string, number[]>, seen: Map<string, number>): XmlElement {
+function convert(
+  name: string,
+  node: Xml2jsNode,
+  lines: Map<string, number[]>,
+  seen: Map<string, number>,
+): XmlElement {
   const ordinal = seen.get(name) ?? 0;
   seen.set(name, ordinal + 1);
   const el: XmlElement = { name, attrs: {}, text: '', children: [], line: lines.get(name)?.[ordinal] };
@@ -123,7 +130,8 @@ export class TreeReader {
       if (!attrs.includes(attr)) this.problem(el, `unknown attribute '${attr}' on <${el.name}>`);
     }
     for (const child of el.children) {
-      if (!children.includes(child.name)) this.problem(child, `unknown element <${child.name}> in <${el.name}>`);
+      if (!children.includes(child.name))
+        this.problem(child, `unknown element <${child.name}> in <${el.name}>`);
     }
   }
 
@@ -166,14 +174,22 @@ export class TreeReader {
       return fallback === 'optional' ? undefined : fallback;
     }
     if (!(values as readonly string[]).includes(value)) {
-      this.problem(el, `${name}='${value}' on <${el.name}> must be one of ${values.map((v) => `'${v}'`).join(', ')}`);
+      this.problem(
+        el,
+        `${name}='${value}' on <${el.name}> must be one of ${values.map((v) => `'${v}'`).join(', ')}`,
+      );
       return undefined;
     }
     return value as T;
   }
 
   /** Runs a name/value check (returning a reason or undefined) and records its reason. */
-  check(el: XmlElement, value: string | undefined, what: string, rule: (v: string) => string | undefined): void {
+  check(
+    el: XmlElement,
+    value: string | undefined,
+    what: string,
+    rule: (v: string) => string | undefined,
+  ): void {
     if (value === undefined) return;
     const reason = rule(value);
     if (reason) this.problem(el, `${what} '${value}' on <${el.name}>: ${reason}`);
@@ -181,7 +197,8 @@ export class TreeReader {
 
   /** Text of an element that must not contain child elements. */
   text(el: XmlElement): string {
-    for (const child of el.children) this.problem(child, `unexpected element <${child.name}> inside <${el.name}>`);
+    for (const child of el.children)
+      this.problem(child, `unexpected element <${child.name}> inside <${el.name}>`);
     return el.text;
   }
 }
@@ -201,7 +218,10 @@ export function documentError(
     if (schemaError) {
       return options.fault === undefined
         ? schemaError
-        : new XmlValidationError(schemaError.location, schemaError.details, { cause: schemaError, ...options });
+        : new XmlValidationError(schemaError.location, schemaError.details, {
+            cause: schemaError,
+            ...options,
+          });
     }
     throw new VolbackError(ErrorCodes.XML_INVALID, `${source}: documentError called without problems`);
   }
@@ -232,9 +252,13 @@ function checkChars(value: string, where: string): void {
   const bad = NOT_XML_CHAR.exec(value);
   if (bad) {
     const code = (bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `${where} contains U+${code}, which XML cannot represent`, {
-      fault: 'user',
-    });
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `${where} contains U+${code}, which XML cannot represent`,
+      {
+        fault: 'user',
+      },
+    );
   }
 }
 

@@ -61,11 +61,18 @@ export function locateDiagnostics(diagnostics: readonly XmlDiagnostic[]): XmlDia
 }
 
 /** The error for one document's messages, under the caller's name for it. */
-export function diagnosticsToError(diagnostics: readonly XmlDiagnostic[], source: string): XmlValidationError {
+export function diagnosticsToError(
+  diagnostics: readonly XmlDiagnostic[],
+  source: string,
+): XmlValidationError {
   const located = locateDiagnostics(diagnostics);
   const first = located.find((d) => d.line !== undefined);
   const details = located.map((d) =>
-    [d.line !== undefined ? `line ${d.line}` : undefined, d.element ? `element ${d.element}` : undefined, d.message]
+    [
+      d.line !== undefined ? `line ${d.line}` : undefined,
+      d.element ? `element ${d.element}` : undefined,
+      d.message,
+    ]
       .filter(Boolean)
       .join(': '),
   );
@@ -127,7 +134,12 @@ export async function validateXml(
 }
 
 /** validateXml, throwing the XmlValidationError when the document is invalid. */
-export async function assertValidXml(xml: string, schema: SchemaName, source: string, options: ValidatorOptions = {}) {
+export async function assertValidXml(
+  xml: string,
+  schema: SchemaName,
+  source: string,
+  options: ValidatorOptions = {},
+) {
   const result = await validateXml(xml, schema, source, options);
   if (!result.ok) throw result.error;
 }
@@ -153,7 +165,12 @@ export async function validateMany(
   const size = Math.ceil(docs.length / slices);
   const parts: Promise<NativeOutcome[]>[] = [];
   for (let start = 0; start < docs.length; start += size) {
-    parts.push(binding.validateMany(handle, docs.slice(start, start + size).map((d) => d.xml)));
+    parts.push(
+      binding.validateMany(
+        handle,
+        docs.slice(start, start + size).map((d) => d.xml),
+      ),
+    );
   }
   const outcomes = (await Promise.all(parts)).flat();
   return outcomes.map((outcome, i) => toResult(outcome, (docs[i] as { source: string }).source));
@@ -165,6 +182,9 @@ export async function validateMany(
  */
 export async function checkValidator(options: ValidatorOptions = {}): Promise<string> {
   const binding = loadRelaxngBinding();
-  await Promise.all([compiledSchema('backup-definition', options), compiledSchema('backup-metadata', options)]);
+  await Promise.all([
+    compiledSchema('backup-definition', options),
+    compiledSchema('backup-metadata', options),
+  ]);
   return `libxml2 ${binding.compiledAgainst} (runtime ${binding.libxmlVersion})`;
 }

@@ -12,7 +12,14 @@ import { INDEX_VOLUME_NAME, isGenerationMarker } from '../../src/pool/catalog-in
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { scanCatalog, selectSets } from '../../src/core/catalog';
-import { Cleanup, TEST_POOL_ROOT, createDirPool, openSystemConnection, uniqueName, SYSTEM_URI } from '../support';
+import {
+  Cleanup,
+  TEST_POOL_ROOT,
+  createDirPool,
+  openSystemConnection,
+  uniqueName,
+  SYSTEM_URI,
+} from '../support';
 
 const MiB = 1024 * 1024;
 
@@ -26,7 +33,13 @@ function makeSet(over: { pool: string; domain: string; at: Date; parent?: Backup
     sourceFormat: 'qcow2',
     volume: {
       pool: over.pool,
-      name: backupVolumeName({ domain: over.domain, disk: 'vda', createdAt: over.at, setId: id, format: 'qcow2' }),
+      name: backupVolumeName({
+        domain: over.domain,
+        disk: 'vda',
+        createdAt: over.at,
+        setId: id,
+        format: 'qcow2',
+      }),
       format: 'qcow2',
     },
     kind,
@@ -84,7 +97,9 @@ describe('pool layer and catalog on real dir pools', () => {
   });
 
   it('refuses missing and unsupported pools by name', async () => {
-    await expect(openPool(conn, 'no-such-pool-here')).rejects.toThrow(/storage pool 'no-such-pool-here' does not exist/);
+    await expect(openPool(conn, 'no-such-pool-here')).rejects.toThrow(
+      /storage pool 'no-such-pool-here' does not exist/,
+    );
   });
 
   it('lists chains, orphans, invalid metadata and stray volumes from pool contents alone', async () => {
@@ -96,7 +111,12 @@ describe('pool layer and catalog on real dir pools', () => {
     const inc1 = makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + 3600_000), parent: full });
     const inc2 = makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + 7200_000), parent: inc1 });
     const missingParent = makeSet({ pool: poolName, domain, at: t0 });
-    const orphan = makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + 9000_000), parent: missingParent });
+    const orphan = makeSet({
+      pool: poolName,
+      domain,
+      at: new Date(t0.getTime() + 9000_000),
+      parent: missingParent,
+    });
 
     // Real data volumes: the full and two overlays chained through backing stores.
     let parent: BackupSet | undefined;
@@ -114,13 +134,23 @@ describe('pool layer and catalog on real dir pools', () => {
     expect(incXml).toContain(`<path>${pool.path}/${inc1.disks[0].volume!.name}</path>`);
 
     for (const set of [full, inc1, inc2, orphan]) {
-      await pool.driver.writeMetadata(pool, metadataVolumeName({ domain, createdAt: set.createdAt, setId: set.id }), await formatBackupSet(set));
+      await pool.driver.writeMetadata(
+        pool,
+        metadataVolumeName({ domain, createdAt: set.createdAt, setId: set.id }),
+        await formatBackupSet(set),
+      );
     }
     // A half-written document and a data volume nobody names (an interrupted backup).
     const cut = (await formatBackupSet(makeSet({ pool: poolName, domain, at: t0 }))).slice(0, 200);
     const cutName = metadataVolumeName({ domain, createdAt: t0, setId: randomUUID() });
     await pool.driver.writeMetadata(pool, cutName, cut);
-    const strayName = backupVolumeName({ domain, disk: 'vdb', createdAt: t0, setId: randomUUID(), format: 'qcow2' });
+    const strayName = backupVolumeName({
+      domain,
+      disk: 'vdb',
+      createdAt: t0,
+      setId: randomUUID(),
+      format: 'qcow2',
+    });
     (await pool.driver.createBackupVolume(pool, { name: strayName, format: 'qcow2', capacity: MiB })).free();
     closePools([pool]);
 
@@ -133,7 +163,9 @@ describe('pool layer and catalog on real dir pools', () => {
       expect(listed.find((s) => s.id === inc2.id)).toEqual(inc2); // every field survives the pool
       expect(scan.catalog.sets.get(inc2.id)!.restorable).toBe(true);
       expect(scan.catalog.sets.get(orphan.id)!.restorable).toBe(false);
-      expect(scan.catalog.problems).toContainEqual(expect.objectContaining({ kind: 'orphan', setId: orphan.id }));
+      expect(scan.catalog.problems).toContainEqual(
+        expect.objectContaining({ kind: 'orphan', setId: orphan.id }),
+      );
       expect(scan.invalid.map((i) => i.volume)).toEqual([cutName]);
       expect(scan.invalid[0].error.message).toContain(`volume ${cutName} in pool ${poolName}`);
       expect(scan.strayVolumes).toEqual([{ pool: poolName, volume: strayName }]);
@@ -147,8 +179,11 @@ describe('pool layer and catalog on real dir pools', () => {
     const pool = await openPool(conn, poolName);
     const domain = uniqueName('vm');
     const t0 = new Date(Date.UTC(2026, 10, 26, 1, 0, 0, 0));
-    const sets = [0, 1, 2].map((i) => makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + i * 60_000) }));
-    const nameOf = (set: BackupSet) => metadataVolumeName({ domain, createdAt: set.createdAt, setId: set.id });
+    const sets = [0, 1, 2].map((i) =>
+      makeSet({ pool: poolName, domain, at: new Date(t0.getTime() + i * 60_000) }),
+    );
+    const nameOf = (set: BackupSet) =>
+      metadataVolumeName({ domain, createdAt: set.createdAt, setId: set.id });
     for (const set of sets) await pool.driver.writeMetadata(pool, nameOf(set), await formatBackupSet(set));
     const listed = async () => selectSets(await scanCatalog(conn, { pools: [poolName] }), {});
 
@@ -170,7 +205,10 @@ describe('pool layer and catalog on real dir pools', () => {
 
     // A damaged index is ignored, not trusted.
     const index = await pool.pool.lookupVolumeByName(INDEX_VOLUME_NAME);
-    await pipeline(Readable.from([Buffer.from('{"format":"volback-catalog-index"')]), index.upload({ offset: 0, length: 33 }));
+    await pipeline(
+      Readable.from([Buffer.from('{"format":"volback-catalog-index"')]),
+      index.upload({ offset: 0, length: 33 }),
+    );
     index.free();
     expect((await listed()).map((s) => s.id).sort()).toEqual([sets[0].id, sets[2].id].sort());
     closePools([pool]);

@@ -6,7 +6,9 @@ class SummaryReporter {
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
     process.stdout.write(`\njest: ${results.numPassedTests} passed, ${failed} failed, ${skipped} skipped\n`);
     if (process.env.CI && skipped > 0) {
-      process.stdout.write('jest: skipped tests are failures in CI (a missing service must fail with its fix)\n');
+      process.stdout.write(
+        'jest: skipped tests are failures in CI (a missing service must fail with its fix)\n',
+      );
       process.exitCode = 1;
     }
   }

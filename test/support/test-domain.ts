@@ -3,11 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  virDomainUndefineFlagsValues,
-  type Connection,
-  type Domain,
-} from '../../src/libvirt';
+import { virDomainUndefineFlagsValues, type Connection, type Domain } from '../../src/libvirt';
 import { writeDiskPattern } from '../../src/core/host';
 import { imagesEqual, type ImageRef } from '../../src/tools/qemu-img';
 import type { Cleanup } from './cleanup';
@@ -41,7 +37,7 @@ function writePattern(file: string, pattern: number, offset: number, length: num
   const fd = fs.openSync(file, 'r+');
   try {
     const chunk = Buffer.alloc(Math.min(length, 4 * 1024 * 1024), pattern);
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const n = Math.min(chunk.length, length - done);
       fs.writeSync(fd, chunk, 0, n, offset + done);
       done += n;
@@ -74,7 +70,11 @@ export async function createTestDomain(
     disks.push({ target, path: await volume.getPath(), size, modelPath });
   }
   const name = uniqueName(options.label ?? 'vm');
-  const xml = buildDomainXml({ name, virtType, disks: disks.map((d) => ({ path: d.path, target: d.target })) });
+  const xml = buildDomainXml({
+    name,
+    virtType,
+    disks: disks.map((d) => ({ path: d.path, target: d.target })),
+  });
   const domain = await conn.defineDomain(xml);
   cleanup.domain(domain, virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA);
   if (options.start !== false) await domain.create();

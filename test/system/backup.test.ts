@@ -17,7 +17,15 @@ import type { BackupSet } from '../../src/model';
 import { setIdPrefix } from '../../src/pool/volume-names';
 import { run } from '../../src/tools/exec';
 import { imageInfo } from '../../src/tools/qemu-img';
-import { Cleanup, TEST_POOL_ROOT, createTestDomain, openSystemConnection, sameContent, uniqueName, type TestDomain } from '../support';
+import {
+  Cleanup,
+  TEST_POOL_ROOT,
+  createTestDomain,
+  openSystemConnection,
+  sameContent,
+  uniqueName,
+  type TestDomain,
+} from '../support';
 
 const MiB = 1024 * 1024;
 const GRANULE = 64 * 1024;
@@ -33,8 +41,10 @@ describe('backup coordinator on real domains', () => {
     const disk = set.disks.find((d) => d.target === target)!;
     return path.join(defaults.path, disk.volume!.name);
   };
-  const backup = (vm: TestDomain, extra: Partial<Parameters<typeof createBackup>[2]> = {}): Promise<BackupResult> =>
-    createBackup(conn, vm.name, { defaults, lockDir, ...extra });
+  const backup = (
+    vm: TestDomain,
+    extra: Partial<Parameters<typeof createBackup>[2]> = {},
+  ): Promise<BackupResult> => createBackup(conn, vm.name, { defaults, lockDir, ...extra });
   const expectContent = async (set: BackupSet, target: string, model: string): Promise<void> => {
     expect(await sameContent({ path: volumePath(set, target), format: 'qcow2' }, model)).toBe(true);
   };
@@ -105,14 +115,20 @@ describe('backup coordinator on real domains', () => {
     expect(scan.catalog.sets.get(inc2.set.id)).toMatchObject({ restorable: true, parentId: inc1.set.id });
     expect(scan.catalog.sets.get(full.set.id)!.childIds).toEqual([inc1.set.id]);
     expect(await checkpointNames(vm)).toEqual(
-      expect.arrayContaining([full.set.checkpoint!.name, inc1.set.checkpoint!.name, inc2.set.checkpoint!.name]),
+      expect.arrayContaining([
+        full.set.checkpoint!.name,
+        inc1.set.checkpoint!.name,
+        inc2.set.checkpoint!.name,
+      ]),
     );
   });
 
   it("gives a disk with backup='no' no volume", async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB, 16 * MiB] });
     await vm.write('vda', 0x31, 0, MiB);
-    const result = await backup(vm, { definition: { mode: 'push', kind: 'auto', disks: [{ name: 'vdb', backup: false }] } });
+    const result = await backup(vm, {
+      definition: { mode: 'push', kind: 'auto', disks: [{ name: 'vdb', backup: false }] },
+    });
     expect(result.set.disks.map((d) => d.target)).toEqual(['vda']);
     const volumes = await volumesOfSet(result.set.id);
     expect(volumes.some((n) => n.includes('.vdb.'))).toBe(false);
@@ -163,7 +179,9 @@ describe('backup coordinator on real domains', () => {
     expect(inc.set.fallbackReason).toBeUndefined();
     expect(inc.set.disks[0].bytesCopied).toBe(MiB);
     await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
-    expect(await checkpointNames(vm)).toEqual(expect.arrayContaining([full.set.checkpoint!.name, inc.set.checkpoint!.name]));
+    expect(await checkpointNames(vm)).toEqual(
+      expect.arrayContaining([full.set.checkpoint!.name, inc.set.checkpoint!.name]),
+    );
   });
 
   it('stays correct across a destroy and restart of the domain', async () => {
@@ -190,7 +208,9 @@ describe('backup coordinator on real domains', () => {
     await vm.write('vda', 0x62, 3 * MiB, MiB);
     const next = await backup(vm);
     expect(next.set.kind).toBe('full');
-    expect(next.set.fallbackReason).toMatch(new RegExp(`missing or broken bitmap '${full.set.checkpoint!.name}'`));
+    expect(next.set.fallbackReason).toMatch(
+      new RegExp(`missing or broken bitmap '${full.set.checkpoint!.name}'`),
+    );
     await expectContent(next.set, 'vda', vm.disks[0].modelPath);
     expect(await checkpointNames(vm)).toEqual([next.set.checkpoint!.name]);
     // The new chain continues normally.

@@ -166,7 +166,11 @@ describe('libvirt binding on qemu:///system', () => {
     await offBlock();
     // libvirt may also report the backup's per-disk block job (BLOCK_JOB_2, type BACKUP), or not yet.
     for (const job of blockJobs) {
-      expect(job).toMatchObject({ event: 'blockJob', disk: 'vda', type: virDomainBlockJobType.VIR_DOMAIN_BLOCK_JOB_TYPE_BACKUP });
+      expect(job).toMatchObject({
+        event: 'blockJob',
+        disk: 'vda',
+        type: virDomainBlockJobType.VIR_DOMAIN_BLOCK_JOB_TYPE_BACKUP,
+      });
       expect(job.domain.name).toBe(domName);
     }
 

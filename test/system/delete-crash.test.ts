@@ -55,7 +55,11 @@ describe('an interrupted merge is finished by recovery', () => {
         [path.join(__dirname, 'fixtures/delete-child.js'), root.set.id, 'merge', defaults.pool, lockDir],
         { cwd: ROOT, env: { ...process.env, VOLBACK_TEST_CRASH_AT: step }, encoding: 'utf8' },
       );
-      expect({ step, signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({ step, signal: 'SIGKILL', stderr: '' });
+      expect({ step, signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({
+        step,
+        signal: 'SIGKILL',
+        stderr: '',
+      });
 
       // Killed: whatever is listed as restorable still has its exact content.
       await expectPointsIntact(conn, defaults, points, { listedOnly: true });
@@ -67,7 +71,9 @@ describe('an interrupted merge is finished by recovery', () => {
       // 'intent': nothing had started, the removal is dropped and the set stays; after that it is finished.
       expect({ step, present: sets.has(root.set.id) }).toEqual({ step, present: step === 'intent' });
       expect([...sets.values()].every((e) => e.restorable)).toBe(true);
-      expect((await poolVolumes(conn, defaults.pool)).filter((n) => n.endsWith('.volback-intent.json'))).toEqual([]);
+      expect(
+        (await poolVolumes(conn, defaults.pool)).filter((n) => n.endsWith('.volback-intent.json')),
+      ).toEqual([]);
       await expectPointsIntact(conn, defaults, points);
       const remaining = [...sets.values()].map((e) => e.set.checkpoint!.name).sort();
       expect(await checkpointNames(vm)).toEqual(remaining);

@@ -49,7 +49,12 @@ describe('deleteBackup on real chains', () => {
     expect(await checkpointNames(vm)).toEqual([cp(full), cp(inc1), cp(inc2)].sort());
 
     // Refused: the full has dependents, and the error names them.
-    const refused = await deleteBackup(conn, { setId: full.set.id, dependents: 'refuse', pools, lockDir }).catch((e: unknown) => e);
+    const refused = await deleteBackup(conn, {
+      setId: full.set.id,
+      dependents: 'refuse',
+      pools,
+      lockDir,
+    }).catch((e: unknown) => e);
     expect(isVolbackError(refused, 'ERR_CONFLICT')).toBe(true);
     expect((refused as Error).message).toContain(inc1.set.id);
     expect((refused as Error).message).toContain(inc2.set.id);
@@ -57,7 +62,13 @@ describe('deleteBackup on real chains', () => {
     // Dry run by unique prefix: a plan, and nothing changes.
     const volumesBefore = await poolVolumes(conn, defaults.pool);
     const catalogBefore = [...(await catalogSets(conn, defaults.pool)).values()].map((e) => e.set);
-    const dry = await deleteBackup(conn, { setId: full.set.id.slice(0, 8), dependents: 'merge', dryRun: true, pools, lockDir });
+    const dry = await deleteBackup(conn, {
+      setId: full.set.id.slice(0, 8),
+      dependents: 'merge',
+      dryRun: true,
+      pools,
+      lockDir,
+    });
     expect(dry.plan).toHaveLength(1);
     expect(dry.plan[0].merges.map((m) => m.intoSet)).toEqual([inc1.set.id, inc1.set.id]);
     expect(dry.removed).toEqual([]);
@@ -66,7 +77,9 @@ describe('deleteBackup on real chains', () => {
 
     // Merge the full into its child: the child becomes a full, every remaining point is unchanged.
     const merged = await deleteBackup(conn, { setId: full.set.id, dependents: 'merge', pools, lockDir });
-    expect(merged.removed).toEqual([{ setId: full.set.id, diskIds: full.set.disks.map((d) => d.id), wholeSet: true }]);
+    expect(merged.removed).toEqual([
+      { setId: full.set.id, diskIds: full.set.disks.map((d) => d.id), wholeSet: true },
+    ]);
     let sets = await catalogSets(conn, defaults.pool);
     expect(sets.has(full.set.id)).toBe(false);
     const newFull = sets.get(inc1.set.id)!.set;
@@ -75,9 +88,13 @@ describe('deleteBackup on real chains', () => {
     expect(newFull.disks.every((d) => d.kind === 'full' && d.parentId === undefined)).toBe(true);
     expect(newFull.checkpoint!.parent).toBeUndefined();
     for (const d of newFull.disks) {
-      expect((await imageInfo({ path: path.join(defaults.path, d.volume!.name), format: 'qcow2' })).backingFile).toBeUndefined();
+      expect(
+        (await imageInfo({ path: path.join(defaults.path, d.volume!.name), format: 'qcow2' })).backingFile,
+      ).toBeUndefined();
     }
-    expect((await poolVolumes(conn, defaults.pool)).filter((n) => n.includes(full.set.id.slice(0, 8)))).toEqual([]);
+    expect(
+      (await poolVolumes(conn, defaults.pool)).filter((n) => n.includes(full.set.id.slice(0, 8))),
+    ).toEqual([]);
     await expectPointsIntact(conn, defaults, all);
     expect(await checkpointNames(vm)).toEqual([cp(inc1), cp(inc2)].sort());
 
@@ -93,20 +110,30 @@ describe('deleteBackup on real chains', () => {
     for (const d of inc3Now.disks) {
       const parent = newFull.disks.find((p) => p.target === d.target)!;
       expect(d.parentId).toBe(parent.id);
-      expect((await imageInfo({ path: path.join(defaults.path, d.volume!.name), format: 'qcow2' })).backingFile).toBe(
-        path.join(defaults.path, parent.volume!.name),
-      );
+      expect(
+        (await imageInfo({ path: path.join(defaults.path, d.volume!.name), format: 'qcow2' })).backingFile,
+      ).toBe(path.join(defaults.path, parent.volume!.name));
     }
     await expectPointsIntact(conn, defaults, all);
     expect(await checkpointNames(vm)).toEqual([cp(inc1), cp(inc3)].sort());
 
     // One disk of the newest set: its set stays (with vda only), its checkpoint stays.
-    const oneDisk = await deleteBackup(conn, { setId: inc3.set.id, disks: ['vdb'], dependents: 'refuse', pools, lockDir });
+    const oneDisk = await deleteBackup(conn, {
+      setId: inc3.set.id,
+      disks: ['vdb'],
+      dependents: 'refuse',
+      pools,
+      lockDir,
+    });
     expect(oneDisk.removed[0].wholeSet).toBe(false);
     sets = await catalogSets(conn, defaults.pool);
     expect(sets.get(inc3.set.id)!.set.disks.map((d) => d.target)).toEqual(['vda']);
     expect(sets.get(inc3.set.id)!.restorable).toBe(true);
-    expect((await poolVolumes(conn, defaults.pool)).some((n) => n.includes(`.vdb.`) && n.includes(inc3.set.id.slice(0, 8)))).toBe(false);
+    expect(
+      (await poolVolumes(conn, defaults.pool)).some(
+        (n) => n.includes(`.vdb.`) && n.includes(inc3.set.id.slice(0, 8)),
+      ),
+    ).toBe(false);
     await expectPointsIntact(conn, defaults, all);
     expect(await checkpointNames(vm)).toEqual([cp(inc1), cp(inc3)].sort());
 

@@ -37,7 +37,14 @@ describe('pruneBackups on a real chain', () => {
       await vm.write('vda', 0x40 + i, i * 2 * MiB, MiB + i * 8192);
       points.push(await takePoint(conn, vm, defaults, lockDir));
     }
-    expect(points.map((p) => p.set.kind)).toEqual(['full', 'incremental', 'incremental', 'incremental', 'incremental', 'incremental']);
+    expect(points.map((p) => p.set.kind)).toEqual([
+      'full',
+      'incremental',
+      'incremental',
+      'incremental',
+      'incremental',
+      'incremental',
+    ]);
     const now = new Date(points[5].set.createdAt.getTime() + 60_000);
     const policy = { keepLast: 2 };
 
@@ -60,10 +67,15 @@ describe('pruneBackups on a real chain', () => {
     const sets = await catalogSets(conn, defaults.pool);
     expect([...sets.keys()].sort()).toEqual([points[4].set.id, points[5].set.id].sort());
     expect(sets.get(points[4].set.id)!.set).toMatchObject({ kind: 'full' });
-    expect(sets.get(points[5].set.id)!.set).toMatchObject({ kind: 'incremental', parentId: points[4].set.id });
+    expect(sets.get(points[5].set.id)!.set).toMatchObject({
+      kind: 'incremental',
+      parentId: points[4].set.id,
+    });
     await expectPointsIntact(conn, defaults, points);
     expect((await poolVolumes(conn, defaults.pool)).length).toBe(4); // two data volumes, two metadata volumes
-    expect(await checkpointNames(vm)).toEqual([points[4].set.checkpoint!.name, points[5].set.checkpoint!.name].sort());
+    expect(await checkpointNames(vm)).toEqual(
+      [points[4].set.checkpoint!.name, points[5].set.checkpoint!.name].sort(),
+    );
 
     // Nothing more to do: a second run removes nothing.
     const again = await pruneBackups(conn, { domain: vm.name, policy, now, pools, lockDir });

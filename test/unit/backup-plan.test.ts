@@ -19,7 +19,11 @@ const SET = '1a2b3c4d-0000-4000-8000-000000000001';
 
 function input(over: Partial<PlanInput> = {}): PlanInput {
   return {
-    domain: { name: 'vm1', uuid: 'u-1', disks: [disk('vda'), disk('vdb'), disk('sda', { device: 'cdrom', sourcePath: undefined })] },
+    domain: {
+      name: 'vm1',
+      uuid: 'u-1',
+      disks: [disk('vda'), disk('vdb'), disk('sda', { device: 'cdrom', sourcePath: undefined })],
+    },
     definition: { mode: 'push', kind: 'auto', disks: [] },
     facts: {
       vda: { virtualSize: 64 * MiB, allocation: 10 * MiB, compat: '1.1' },
@@ -44,7 +48,16 @@ function baseSet(): BackupSet {
     domain: { name: 'vm1', uuid: 'u-1' },
     checkpoint: { name: 'volback-b0000000-0000-4000-8000-000000000000', xml: '<domaincheckpoint/>' },
     disks: [
-      { id: 'd-vda', target: 'vda', sourcePath: '/img/vda.qcow2', sourceFormat: 'qcow2', volume: { pool: 'fast', name: 'vm1.vda.old.qcow2', format: 'qcow2' }, kind: 'full', virtualSize: 64 * MiB, bytesCopied: MiB },
+      {
+        id: 'd-vda',
+        target: 'vda',
+        sourcePath: '/img/vda.qcow2',
+        sourceFormat: 'qcow2',
+        volume: { pool: 'fast', name: 'vm1.vda.old.qcow2', format: 'qcow2' },
+        kind: 'full',
+        virtualSize: 64 * MiB,
+        bytesCopied: MiB,
+      },
     ],
     domainXml: '<domain/>',
   };
@@ -74,13 +87,21 @@ describe('planBackup', () => {
       ],
     };
     const plan = planBackup(input({ definition }));
-    expect(plan.disks.map((d) => [d.target, d.pool, d.volumeName, d.format])).toEqual([['vda', 'fast', 'manual.raw', 'raw']]);
+    expect(plan.disks.map((d) => [d.target, d.pool, d.volumeName, d.format])).toEqual([
+      ['vda', 'fast', 'manual.raw', 'raw'],
+    ]);
     expect(plan.skipped).toContainEqual({ target: 'vdb', reason: "backup='no' in the definition" });
   });
 
   it('rejects a definition naming a disk the domain does not have', () => {
-    const definition: BackupDefinition = { mode: 'push', kind: 'auto', disks: [{ name: 'vdz', backup: true }] };
-    expect(() => planBackup(input({ definition }))).toThrow("names disk 'vdz', but domain vm1 has vda, vdb, sda");
+    const definition: BackupDefinition = {
+      mode: 'push',
+      kind: 'auto',
+      disks: [{ name: 'vdz', backup: true }],
+    };
+    expect(() => planBackup(input({ definition }))).toThrow(
+      "names disk 'vdz', but domain vm1 has vda, vdb, sda",
+    );
   });
 
   it('continues the chain per disk and copies disks new to the chain in full', () => {
@@ -112,23 +133,36 @@ describe('planBackup', () => {
 
   it('refuses an explicit incremental without any base', () => {
     const definition: BackupDefinition = { mode: 'push', kind: 'incremental', disks: [] };
-    expect(() => planBackup(input({ definition }))).toThrow(/no earlier backup with a checkpoint to build on/);
+    expect(() => planBackup(input({ definition }))).toThrow(
+      /no earlier backup with a checkpoint to build on/,
+    );
   });
 
   it('copies compat 0.10 and raw disks in full and explains why', () => {
     const plan = planBackup(
       input({
-        domain: { name: 'vm1', uuid: 'u-1', disks: [disk('vda'), disk('vdb', { format: 'raw', sourcePath: '/img/vdb.raw' })] },
-        facts: { vda: { virtualSize: MiB, allocation: MiB, compat: '0.10' }, vdb: { virtualSize: MiB, allocation: MiB } },
+        domain: {
+          name: 'vm1',
+          uuid: 'u-1',
+          disks: [disk('vda'), disk('vdb', { format: 'raw', sourcePath: '/img/vdb.raw' })],
+        },
+        facts: {
+          vda: { virtualSize: MiB, allocation: MiB, compat: '0.10' },
+          vdb: { virtualSize: MiB, allocation: MiB },
+        },
       }),
     );
     expect(plan.checkpointName).toBeUndefined();
-    expect(plan.notes.join('\n')).toMatch(/compat 0\.10: persistent dirty bitmaps need compat 1\.1.*qemu-img amend -o compat=1\.1 \/img\/vda\.qcow2/);
+    expect(plan.notes.join('\n')).toMatch(
+      /compat 0\.10: persistent dirty bitmaps need compat 1\.1.*qemu-img amend -o compat=1\.1 \/img\/vda\.qcow2/,
+    );
     expect(plan.notes.join('\n')).toMatch(/vdb is raw: only qcow2 disks keep dirty bitmaps/);
   });
 
   it('builds a checkpoint with bitmaps only where disks can carry them', () => {
-    const plan = planBackup(input({ definition: { mode: 'push', kind: 'auto', disks: [{ name: 'vdb', backup: false }] } }));
+    const plan = planBackup(
+      input({ definition: { mode: 'push', kind: 'auto', disks: [{ name: 'vdb', backup: false }] } }),
+    );
     expect(checkpointXml(plan, ['vda', 'vdb', 'sda'])).toBe(
       `<domaincheckpoint><name>volback-${SET}</name><description>volback backup set ${SET}</description><disks>` +
         `<disk name='vda' checkpoint='bitmap' bitmap='volback-${SET}'/><disk name='vdb' checkpoint='no'/><disk name='sda' checkpoint='no'/>` +

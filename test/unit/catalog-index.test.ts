@@ -15,7 +15,18 @@ const set = (id: string, domainXml: string): BackupSet => ({
   checkpoint: { name: 'volback-x', parent: 'volback-p', xml: '<domaincheckpoint/>' },
   fallbackReason: undefined,
   disks: [
-    { id: 'd', target: 'vda', sourcePath: '/a', sourceFormat: 'qcow2', volume: { pool: 'p', name: 'n', format: 'qcow2' }, kind: 'incremental', parentId: 'pd', bitmap: 'volback-x', virtualSize: 2 ** 40, bytesCopied: 65536 },
+    {
+      id: 'd',
+      target: 'vda',
+      sourcePath: '/a',
+      sourceFormat: 'qcow2',
+      volume: { pool: 'p', name: 'n', format: 'qcow2' },
+      kind: 'incremental',
+      parentId: 'pd',
+      bitmap: 'volback-x',
+      virtualSize: 2 ** 40,
+      bytesCopied: 65536,
+    },
   ],
   domainXml,
 });
@@ -30,12 +41,14 @@ describe('catalog index encoding', () => {
 
   it('round-trips every set and stores a shared domain XML once', () => {
     const text = encodeIndex(generation, sets);
-    expect(text.split("<name>vm1</name>").length - 1).toBe(1);
+    expect(text.split('<name>vm1</name>').length - 1).toBe(1);
     const decoded = decodeIndex(text, generation)!;
     expect([...decoded.keys()]).toEqual([...sets.keys()]);
     for (const [name, original] of sets) {
       const copy = decoded.get(name)!;
-      expect(copy).toEqual(JSON.parse(JSON.stringify(original), (k, v) => (k.endsWith('At') ? new Date(v) : v)));
+      expect(copy).toEqual(
+        JSON.parse(JSON.stringify(original), (k, v) => (k.endsWith('At') ? new Date(v) : v)),
+      );
       expect(copy.createdAt).toBeInstanceOf(Date);
     }
   });

@@ -36,7 +36,11 @@ describe('config layers', () => {
     expect(cfg.defaultPool).toBe('b');
     expect(cfg.connectUri).toBe('test:///default');
     expect(cfg.defaultPoolPath).toBe('/var/lib/libvirt/backups');
-    expect(cfg.sources).toMatchObject({ defaultPool: 'flag', connectUri: 'environment', defaultPoolPath: 'default' });
+    expect(cfg.sources).toMatchObject({
+      defaultPool: 'flag',
+      connectUri: 'environment',
+      defaultPoolPath: 'default',
+    });
     expect(Object.isFrozen(cfg)).toBe(true);
   });
 

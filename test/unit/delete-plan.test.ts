@@ -15,7 +15,8 @@ import { isVolbackError } from '../../src/errors';
 
 const DOMAIN = { name: 'vm1', uuid: '4dea22b3-1d52-d8f3-2516-782e98ab3fa0' };
 let n = 0;
-const uuid = (prefix: string): string => `${prefix.padEnd(8, '0')}-0000-4000-8000-${String(++n).padStart(12, '0')}`;
+const uuid = (prefix: string): string =>
+  `${prefix.padEnd(8, '0')}-0000-4000-8000-${String(++n).padStart(12, '0')}`;
 
 function set(id: string, parent: BackupSet | undefined, targets: string[], minute: number): BackupSet {
   const disks: DiskBackup[] = targets.map((target) => {
@@ -78,11 +79,17 @@ describe('planRemoval', () => {
     const [full] = planRemoval(catalog, f.id, { dependents: 'merge' });
     expect(full.merges).toEqual(f.disks.map((d, i) => ({ from: d.id, into: a.disks[i].id, intoSet: a.id })));
     const [middle] = planRemoval(catalog, a.id, { dependents: 'merge' });
-    expect(middle.merges).toEqual(a.disks.map((d, i) => ({ from: d.id, into: b.disks[i].id, intoSet: b.id, newParent: f.disks[i].id })));
+    expect(middle.merges).toEqual(
+      a.disks.map((d, i) => ({ from: d.id, into: b.disks[i].id, intoSet: b.id, newParent: f.disks[i].id })),
+    );
   });
 
   it('cascades leaves first, and a disk-level delete of a parent takes the child disks with it', () => {
-    expect(planRemoval(catalog, f.id, { dependents: 'cascade' }).map((s) => s.setId)).toEqual([b.id, a.id, f.id]);
+    expect(planRemoval(catalog, f.id, { dependents: 'cascade' }).map((s) => s.setId)).toEqual([
+      b.id,
+      a.id,
+      f.id,
+    ]);
     const disk = planRemoval(catalog, a.id, { disks: ['vdb'], dependents: 'cascade' });
     expect(disk.map((s) => [s.setId, s.removeDisks, s.wholeSet])).toEqual([
       [b.id, [b.disks[1].id], false],
@@ -93,11 +100,15 @@ describe('planRemoval', () => {
   it('refuses a merge when a disk backup has two children', () => {
     const c = set('c', a, ['vda'], 3);
     const branched = buildCatalog([f, a, b, c]);
-    expect(() => planRemoval(branched, a.id, { dependents: 'merge' })).toThrow(/2 child backups.*exactly one child chain per disk/);
+    expect(() => planRemoval(branched, a.id, { dependents: 'merge' })).toThrow(
+      /2 child backups.*exactly one child chain per disk/,
+    );
   });
 
   it('names unknown disks and resolves unique prefixes', () => {
-    expect(() => planRemoval(catalog, a.id, { disks: ['vdz'], dependents: 'refuse' })).toThrow(/no backup of disk vdz/);
+    expect(() => planRemoval(catalog, a.id, { disks: ['vdz'], dependents: 'refuse' })).toThrow(
+      /no backup of disk vdz/,
+    );
     expect(resolveSetId(catalog, b.id.slice(0, 4))).toBe(b.id);
     expect(() => resolveSetId(catalog, '0000')).toThrow(/no backup set matches/);
   });
@@ -123,19 +134,27 @@ describe('journal', () => {
   it('rewrites a child of a removed middle set onto the grandparent', () => {
     const [step] = planRemoval(buildCatalog([f, a, b]), a.id, { dependents: 'merge' });
     const out = rewrittenChild(b, a, step);
-    expect(out).toMatchObject({ kind: 'incremental', parentId: f.id, checkpoint: { parent: f.checkpoint!.name } });
+    expect(out).toMatchObject({
+      kind: 'incremental',
+      parentId: f.id,
+      checkpoint: { parent: f.checkpoint!.name },
+    });
     expect(out.disks[0].parentId).toBe(f.disks[0].id);
     expect(out.checkpoint!.xml).toContain(`<name>${f.checkpoint!.name}</name>`);
   });
 
   it('names intent volumes beside metadata volumes, outside the catalog patterns', () => {
-    expect(intentVolumeName('vm1.20261126T001500Z-1a2b3c4d.volback.xml')).toBe('vm1.20261126T001500Z-1a2b3c4d.volback-intent.json');
+    expect(intentVolumeName('vm1.20261126T001500Z-1a2b3c4d.volback.xml')).toBe(
+      'vm1.20261126T001500Z-1a2b3c4d.volback-intent.json',
+    );
     expect(() => intentVolumeName('vm1.vda.x.qcow2')).toThrow();
   });
 
   it('refuses intents cut short or malformed', () => {
     expect(() => parseIntent('{"format":"volback-removal-int', 'x')).toThrow(/not a removal intent/);
-    expect(() => parseIntent('{"format":"volback-removal-intent","version":1}', 'x')).toThrow(/missing or mistyped/);
+    expect(() => parseIntent('{"format":"volback-removal-intent","version":1}', 'x')).toThrow(
+      /missing or mistyped/,
+    );
     const ok: RemovalIntent = {
       format: 'volback-removal-intent',
       version: 1,

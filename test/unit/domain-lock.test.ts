@@ -11,7 +11,9 @@ describe('domain lock', () => {
   it('refuses a second holder and frees on release', () => {
     const lockDir = dir();
     const first = lockDomain('u-1', 'backup create', lockDir);
-    expect(() => lockDomain('u-1', 'backup create', lockDir)).toThrow(/domain u-1 is busy: backup create \(pid \d+/);
+    expect(() => lockDomain('u-1', 'backup create', lockDir)).toThrow(
+      /domain u-1 is busy: backup create \(pid \d+/,
+    );
     const other = lockDomain('u-2', 'backup create', lockDir); // other domains run in parallel
     first.release();
     first.release();

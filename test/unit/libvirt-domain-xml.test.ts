@@ -28,11 +28,45 @@ const DOMAIN = `<domain type='qemu'>
 describe('libvirt domain XML', () => {
   it('lists disks with source, format, device and alias', async () => {
     const summary = await parseDomainXml(DOMAIN);
-    expect(summary).toMatchObject({ name: 'vm1', uuid: '11111111-2222-3333-4444-555555555555', type: 'qemu' });
+    expect(summary).toMatchObject({
+      name: 'vm1',
+      uuid: '11111111-2222-3333-4444-555555555555',
+      type: 'qemu',
+    });
     expect(summary.disks).toEqual([
-      { target: 'vda', device: 'disk', type: 'file', sourcePath: '/var/lib/libvirt/images/vm1-a.qcow2', sourcePool: undefined, sourceVolume: undefined, format: 'qcow2', readonly: false, alias: 'virtio-disk0' },
-      { target: 'vdb', device: 'disk', type: 'block', sourcePath: '/dev/vg/vm1-b', sourcePool: undefined, sourceVolume: undefined, format: 'raw', readonly: false, alias: undefined },
-      { target: 'sda', device: 'cdrom', type: 'file', sourcePath: undefined, sourcePool: undefined, sourceVolume: undefined, format: undefined, readonly: true, alias: undefined },
+      {
+        target: 'vda',
+        device: 'disk',
+        type: 'file',
+        sourcePath: '/var/lib/libvirt/images/vm1-a.qcow2',
+        sourcePool: undefined,
+        sourceVolume: undefined,
+        format: 'qcow2',
+        readonly: false,
+        alias: 'virtio-disk0',
+      },
+      {
+        target: 'vdb',
+        device: 'disk',
+        type: 'block',
+        sourcePath: '/dev/vg/vm1-b',
+        sourcePool: undefined,
+        sourceVolume: undefined,
+        format: 'raw',
+        readonly: false,
+        alias: undefined,
+      },
+      {
+        target: 'sda',
+        device: 'cdrom',
+        type: 'file',
+        sourcePath: undefined,
+        sourcePool: undefined,
+        sourceVolume: undefined,
+        format: undefined,
+        readonly: true,
+        alias: undefined,
+      },
     ]);
   });
 
@@ -40,7 +74,10 @@ describe('libvirt domain XML', () => {
     const xml = await rewriteDomainXml(DOMAIN, {
       name: 'vm1-restored',
       newUuid: true,
-      disks: { vda: { path: '/r/vm1.vda.raw', format: 'raw', type: 'file' }, vdb: { path: '/r/vdb.qcow2', format: 'qcow2', type: 'file' } },
+      disks: {
+        vda: { path: '/r/vm1.vda.raw', format: 'raw', type: 'file' },
+        vdb: { path: '/r/vdb.qcow2', format: 'qcow2', type: 'file' },
+      },
       dropDisks: ['sda'],
     });
     const summary = await parseDomainXml(xml);
@@ -50,17 +87,29 @@ describe('libvirt domain XML', () => {
       ['vda', 'file', '/r/vm1.vda.raw', 'raw'],
       ['vdb', 'file', '/r/vdb.qcow2', 'qcow2'],
     ]);
-    expect(xml).toContain("<interface type=\"user\">");
+    expect(xml).toContain('<interface type="user">');
   });
 
   it('reads pool type and path, and volume path, format, compat and backing store', async () => {
-    expect(await parsePoolXml("<pool type='dir'><name>volback</name><target><path>/b</path></target></pool>")).toEqual({
-      type: 'dir', name: 'volback', path: '/b',
+    expect(
+      await parsePoolXml("<pool type='dir'><name>volback</name><target><path>/b</path></target></pool>"),
+    ).toEqual({
+      type: 'dir',
+      name: 'volback',
+      path: '/b',
     });
-    const vol = await parseVolumeXml(`<volume type='file'><name>x.qcow2</name><capacity unit='bytes'>1048576</capacity>
+    const vol =
+      await parseVolumeXml(`<volume type='file'><name>x.qcow2</name><capacity unit='bytes'>1048576</capacity>
       <target><path>/b/x.qcow2</path><format type='qcow2'/><compat>1.1</compat></target>
       <backingStore><path>/b/p.qcow2</path><format type='qcow2'/></backingStore></volume>`);
-    expect(vol).toEqual({ name: 'x.qcow2', path: '/b/x.qcow2', format: 'qcow2', compat: '1.1', backingPath: '/b/p.qcow2', capacity: 1048576 });
+    expect(vol).toEqual({
+      name: 'x.qcow2',
+      path: '/b/x.qcow2',
+      format: 'qcow2',
+      compat: '1.1',
+      backingPath: '/b/p.qcow2',
+      capacity: 1048576,
+    });
   });
 
   it('names what failed to parse', async () => {

@@ -3,9 +3,9 @@ import { rebaseArgv } from '../../src/tools/qemu-img';
 
 describe('qemu-img rebase argv', () => {
   it('rebases onto a new qcow2 parent in safe mode', () => {
-    expect(rebaseArgv({ path: '/p/c.qcow2', format: 'qcow2' }, { path: '/p/a.qcow2', format: 'qcow2' })).toEqual([
-      'qemu-img', 'rebase', '-f', 'qcow2', '-b', '/p/a.qcow2', '-F', 'qcow2', '/p/c.qcow2',
-    ]);
+    expect(
+      rebaseArgv({ path: '/p/c.qcow2', format: 'qcow2' }, { path: '/p/a.qcow2', format: 'qcow2' }),
+    ).toEqual(['qemu-img', 'rebase', '-f', 'qcow2', '-b', '/p/a.qcow2', '-F', 'qcow2', '/p/c.qcow2']);
   });
 
   it("makes an image stand alone with -b '' and no backing format", () => {

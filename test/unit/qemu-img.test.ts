@@ -4,24 +4,57 @@ import { compareArgv, convertArgv, infoArgv, parseInfo } from '../../src/tools/q
 describe('qemu-img argv', () => {
   it('info reads shared images (-U) as JSON with an explicit format', () => {
     expect(infoArgv({ path: '/p/a.qcow2', format: 'qcow2' })).toEqual([
-      'qemu-img', 'info', '-U', '--output=json', '-f', 'qcow2', '/p/a.qcow2',
+      'qemu-img',
+      'info',
+      '-U',
+      '--output=json',
+      '-f',
+      'qcow2',
+      '/p/a.qcow2',
     ]);
     expect(infoArgv({ path: '/p/a.qcow2', format: 'qcow2' }, true)).toContain('--backing-chain');
   });
 
   it('convert creates compat 1.1 qcow2 targets and reuses existing ones with -n', () => {
-    expect(convertArgv({ path: '/b/inc.qcow2', format: 'qcow2' }, { path: '/r/out.qcow2', format: 'qcow2' })).toEqual([
-      'qemu-img', 'convert', '-U', '-p', '-W', '-m', '8', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compat=1.1',
-      '/b/inc.qcow2', '/r/out.qcow2',
+    expect(
+      convertArgv({ path: '/b/inc.qcow2', format: 'qcow2' }, { path: '/r/out.qcow2', format: 'qcow2' }),
+    ).toEqual([
+      'qemu-img',
+      'convert',
+      '-U',
+      '-p',
+      '-W',
+      '-m',
+      '8',
+      '-f',
+      'qcow2',
+      '-O',
+      'qcow2',
+      '-o',
+      'compat=1.1',
+      '/b/inc.qcow2',
+      '/r/out.qcow2',
     ]);
-    const reuse = convertArgv({ path: 'a', format: 'qcow2' }, { path: '/dev/vg/lv', format: 'raw' }, { targetExists: true });
+    const reuse = convertArgv(
+      { path: 'a', format: 'qcow2' },
+      { path: '/dev/vg/lv', format: 'raw' },
+      { targetExists: true },
+    );
     expect(reuse).toContain('-n');
     expect(reuse).not.toContain('compat=1.1');
   });
 
   it('compare names both formats', () => {
     expect(compareArgv({ path: 'a', format: 'qcow2' }, { path: 'b', format: 'raw' })).toEqual([
-      'qemu-img', 'compare', '-U', '-f', 'qcow2', '-F', 'raw', 'a', 'b',
+      'qemu-img',
+      'compare',
+      '-U',
+      '-f',
+      'qcow2',
+      '-F',
+      'raw',
+      'a',
+      'b',
     ]);
   });
 

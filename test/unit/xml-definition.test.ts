@@ -85,7 +85,13 @@ describe('defaults and normalisation', () => {
   });
 
   test('formatting refuses a definition the schema refuses', async () => {
-    const bad: BackupDefinition = { mode: 'push', kind: 'auto', disks: [{ name: 'vda', backup: true, target: { volume: '../x' } }] };
-    await expect(formatBackupDefinition(bad)).rejects.toThrow("volume '../x' on <target>: must not contain '/'");
+    const bad: BackupDefinition = {
+      mode: 'push',
+      kind: 'auto',
+      disks: [{ name: 'vda', backup: true, target: { volume: '../x' } }],
+    };
+    await expect(formatBackupDefinition(bad)).rejects.toThrow(
+      "volume '../x' on <target>: must not contain '/'",
+    );
   });
 });

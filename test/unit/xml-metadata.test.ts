@@ -58,7 +58,9 @@ test('a stored document reads into the model', async () => {
     checkpoint: { name: 'volback-0b6f3c1e', parent: 'volback-7a1e2d3c' },
     disks: [{ target: 'vda', kind: 'incremental', virtualSize: 10737418240, volume: { pool: 'volback' } }],
   });
-  expect(set.checkpoint?.xml).toBe('<domaincheckpoint>\n  <name>volback-0b6f3c1e</name>\n</domaincheckpoint>\n');
+  expect(set.checkpoint?.xml).toBe(
+    '<domaincheckpoint>\n  <name>volback-0b6f3c1e</name>\n</domaincheckpoint>\n',
+  );
 });
 
 // ---- table of model-level round trips ----
@@ -92,7 +94,10 @@ function baseSet(overrides: Partial<BackupSet> = {}): BackupSet {
 const roundTrips: Array<[string, BackupSet]> = [
   ['minimal full, optional fields absent', baseSet()],
   ['special characters in domain XML', baseSet({ domainXml: `<a b='1' c="2">&amp; < > & ' " ]]> </a>` })],
-  ['non-ASCII and astral characters', baseSet({ domainXml: '<d>Grüße 日本語 🚀</d>', description: 'ünïcode — ok' })],
+  [
+    'non-ASCII and astral characters',
+    baseSet({ domainXml: '<d>Grüße 日本語 🚀</d>', description: 'ünïcode — ok' }),
+  ],
   ['multiline with CRLF and tabs', baseSet({ domainXml: '<domain>\r\n\t<name>vm1</name>\r\n</domain>\r\n' })],
   ['leading and trailing whitespace kept', baseSet({ domainXml: '\n   <domain/>   \n\n' })],
   ['whitespace-only description', baseSet({ description: '   ' })],
@@ -116,7 +121,7 @@ const roundTrips: Array<[string, BackupSet]> = [
         {
           id: '66666666-7777-4888-9999-aaaaaaaaaaab',
           target: 'sda',
-          sourcePath: "rbd:pool/img 'a' \"b\" &\n\tc",
+          sourcePath: 'rbd:pool/img \'a\' "b" &\n\tc',
           sourceFormat: 'raw',
           kind: 'full',
           bitmap: 'volback-1',
@@ -137,11 +142,23 @@ test.each(roundTrips)('round trip: %s', async (_name, set) => {
 
 describe('formatBackupSet refuses what it could not read back', () => {
   test.each<[string, Partial<BackupSet>, string]>([
-    ['incremental without parent', { kind: 'incremental' }, "incremental backup set requires a <parent id='...'/>"],
+    [
+      'incremental without parent',
+      { kind: 'incremental' },
+      "incremental backup set requires a <parent id='...'/>",
+    ],
     ['no disks', { disks: [] }, '<disks> must hold at least one <disk>'],
     ['invalid date', { createdAt: new Date('nope') }, "<createdAt> 'Invalid Date'"],
-    ['negative size', { disks: [{ ...(baseSet().disks[0] as DiskBackup), virtualSize: -1 }] }, "<virtualSize> '-1'"],
-    ['fractional size', { disks: [{ ...(baseSet().disks[0] as DiskBackup), bytesCopied: 1.5 }] }, "<bytesCopied> '1.5'"],
+    [
+      'negative size',
+      { disks: [{ ...(baseSet().disks[0] as DiskBackup), virtualSize: -1 }] },
+      "<virtualSize> '-1'",
+    ],
+    [
+      'fractional size',
+      { disks: [{ ...(baseSet().disks[0] as DiskBackup), bytesCopied: 1.5 }] },
+      "<bytesCopied> '1.5'",
+    ],
     ['empty domain XML', { domainXml: '' }, '<domainXml> must not be empty'],
   ])('%s', async (_name, overrides, message) => {
     const err = await formatBackupSet(baseSet(overrides)).then(
@@ -184,7 +201,7 @@ function generator(seed: number) {
     const chars = [...alphabet];
     return Array.from({ length: min + int(max - min + 1) }, () => chars[int(chars.length)]).join('');
   };
-  const TEXT = "abcXYZ 019<>&'\"\n\t\r;]]>-—üß日🚀";
+  const TEXT = 'abcXYZ 019<>&\'"\n\t\r;]]>-—üß日🚀';
   const SAFE = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.:-';
   const volumeName = () => `v${from(SAFE, 0, 40)}`.replace(/_/g, '');
   const checkpointName = () => `cp${from('abc012_-.', 0, 20)}`;
@@ -205,7 +222,11 @@ function generator(seed: number) {
         bytesCopied: size(),
       };
       if (diskKind === 'incremental') disk.parentId = uuid();
-      const volume = maybe(() => ({ pool: `p${from(SAFE, 0, 10)}`, name: volumeName(), format: pick(['qcow2', 'raw'] as const) }));
+      const volume = maybe(() => ({
+        pool: `p${from(SAFE, 0, 10)}`,
+        name: volumeName(),
+        format: pick(['qcow2', 'raw'] as const),
+      }));
       if (volume) disk.volume = volume;
       const bitmap = maybe(checkpointName);
       if (bitmap) disk.bitmap = bitmap;

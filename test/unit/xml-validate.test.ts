@@ -74,7 +74,9 @@ test('the validator reports its libxml2 and compiles both schemas', async () => 
 });
 
 test('a missing or broken schema is a system error, not an invalid document', async () => {
-  const missing = await validateXml('<a/>', 'backup-metadata', 'x', { schemaDir: '/nonexistent' }).catch((e) => e);
+  const missing = await validateXml('<a/>', 'backup-metadata', 'x', { schemaDir: '/nonexistent' }).catch(
+    (e) => e,
+  );
   expect(missing).toBeInstanceOf(VolbackError);
   expect(missing).not.toBeInstanceOf(XmlValidationError);
   expect(missing.code).toBe(ErrorCodes.CONFIG);
@@ -98,13 +100,19 @@ test('a missing or broken schema is a system error, not an invalid document', as
 
 test('single-document validation reports source, line and element', async () => {
   expect(await validateXml(METADATA, 'backup-metadata', 'pool/vm1.meta')).toEqual({ ok: true });
-  const bad = await validateXml(METADATA.replace('<virtualSize>10737418240', '<virtualSize>x'), 'backup-metadata', 'pool/vm1.meta');
+  const bad = await validateXml(
+    METADATA.replace('<virtualSize>10737418240', '<virtualSize>x'),
+    'backup-metadata',
+    'pool/vm1.meta',
+  );
   expect(bad.ok).toBe(false);
   if (bad.ok) return;
   // libxml2 first complains about the sibling it expected; parseBackupSet's own diagnosis is what
   // names <virtualSize> precisely (see the metadata -invalid cases).
   expect(bad.error.location).toMatchObject({ source: 'pool/vm1.meta', line: expect.any(Number) });
-  expect(bad.error.details).toContain("line 23: element virtualSize: Type unsignedLong doesn't allow value 'x'");
+  expect(bad.error.details).toContain(
+    "line 23: element virtualSize: Type unsignedLong doesn't allow value 'x'",
+  );
   const empty = await validateXml('', 'backup-metadata', 'pool/empty');
   expect(!empty.ok && empty.error.message).toBe('pool/empty:line 1: Document is empty');
 });
@@ -120,9 +128,20 @@ const CODE_ONLY = new Set([
 ]);
 const LIBXML2_FIRST: Record<string, { line: number; element?: string; message: string }> = {
   'definition/comment-only-invalid.xml': { line: 2, message: "Start tag expected, '<' not found" },
-  'definition/not-well-formed-invalid.xml': { line: 5, message: 'Opening and ending tag mismatch: disk line 4 and disks' },
-  'definition/server-push-invalid.xml': { line: 3, element: 'server', message: 'Extra element server in interleave' },
-  'definition/port-zero-invalid.xml': { line: 3, element: 'server', message: 'Extra element server in interleave' },
+  'definition/not-well-formed-invalid.xml': {
+    line: 5,
+    message: 'Opening and ending tag mismatch: disk line 4 and disks',
+  },
+  'definition/server-push-invalid.xml': {
+    line: 3,
+    element: 'server',
+    message: 'Extra element server in interleave',
+  },
+  'definition/port-zero-invalid.xml': {
+    line: 3,
+    element: 'server',
+    message: 'Extra element server in interleave',
+  },
   'definition/unknown-root-invalid.xml': {
     line: 2,
     element: 'domainbackup',
@@ -134,10 +153,17 @@ const LIBXML2_FIRST: Record<string, { line: number; element?: string; message: s
     element: 'volbackupset',
     message: 'Element volbackupset failed to validate attributes',
   },
-  'metadata/virtualsize-abc-invalid.xml': { line: 11, element: 'volume', message: 'Expecting element virtualSize, got volume' },
+  'metadata/virtualsize-abc-invalid.xml': {
+    line: 11,
+    element: 'volume',
+    message: 'Expecting element virtualSize, got volume',
+  },
 };
 
-const SCHEMA_OF: Record<string, SchemaName> = { definition: 'backup-definition', metadata: 'backup-metadata' };
+const SCHEMA_OF: Record<string, SchemaName> = {
+  definition: 'backup-definition',
+  metadata: 'backup-metadata',
+};
 const invalidCases = ['definition', 'metadata'].flatMap((dir) =>
   readdirSync(path.join(REPO, 'test/data/xml', dir))
     .filter((f) => f.endsWith('-invalid.xml'))
@@ -170,7 +196,10 @@ test('no DTD, no entities: a DOCTYPE is refused before any declaration is read',
 
 test('the schema and the code share one LVM reserved-name list', () => {
   const rng = readFileSync(path.join(REPO, 'schemas/common.rng'), 'utf8');
-  const substrings = /\.\*_\(([a-z|]+)\)\.\*/.exec(rng)?.[1]?.split('|').map((s) => `_${s}`);
+  const substrings = /\.\*_\(([a-z|]+)\)\.\*/
+    .exec(rng)?.[1]
+    ?.split('|')
+    .map((s) => `_${s}`);
   expect(substrings).toEqual([...LVM_RESERVED_SUBSTRINGS]);
   expect(/\((snapshot\|pvmove)\)\.\*/.exec(rng)?.[1]?.split('|')).toEqual([...LVM_RESERVED_PREFIXES]);
 });
@@ -187,8 +216,14 @@ test('batch validation: results in order, errors under each caller name', async 
     expect(results).toHaveLength(1000);
     expect(results.filter((r) => r.ok)).toHaveLength(997);
     const [r10, r20, r999] = [results[10], results[20], results[999]];
-    expect(r10?.ok === false && r10.error.location).toEqual({ source: 'vol-10', line: 1, element: 'volbackupset' });
-    expect(r20?.ok === false && r20.error.message).toContain('vol-20:line 26: Opening and ending tag mismatch');
+    expect(r10?.ok === false && r10.error.location).toEqual({
+      source: 'vol-10',
+      line: 1,
+      element: 'volbackupset',
+    });
+    expect(r20?.ok === false && r20.error.message).toContain(
+      'vol-20:line 26: Opening and ending tag mismatch',
+    );
     expect(r999?.ok === false && r999.error.location.source).toBe('vol-999');
   }
   expect(await validateMany([], 'backup-metadata')).toEqual([]);
