@@ -131,9 +131,7 @@ export async function parsePoolXml(xml: string): Promise<{ type: string; name: s
 }
 
 /** Path, format and backing store from `<volume>` XML. */
-export async function parseVolumeXml(
-  xml: string,
-): Promise<{
+export async function parseVolumeXml(xml: string): Promise<{
   name: string;
   path?: string;
   format?: string;
