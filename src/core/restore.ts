@@ -28,6 +28,7 @@ import {
   selectDisks,
   type DiskToRestore,
 } from './restore-plan';
+import { markRestore, undoCrashedRestores } from './restore-marker';
 import { UndoStack } from './undo';
 
 const log = logger('restore');
@@ -248,8 +249,9 @@ async function restoreToNewVolumes(
     const target = await pools.get(options.pool ?? item.disk.volume!.pool);
     plan.push({ item, source, target });
   }
-  // Room per target pool, before anything is created.
+  // Room per target pool, before anything is created; a crashed earlier restore's leftovers go first.
   for (const pool of new Set(plan.map((p) => p.target))) {
+    await undoCrashedRestores(pool);
     const mine = plan.filter((p) => p.target === pool);
     await assertRoom(
       pool,
@@ -281,6 +283,9 @@ async function restoreToNewVolumes(
     } else {
       name = await freeRestoredName(target, set, disk.target, format, at);
     }
+    // The marker goes first and comes off last: a crash in between leaves it to name the partial volume.
+    const unmark = await markRestore(target, name, set.id);
+    undo.push(`restore marker of ${name} in pool ${target.name}`, unmark);
     const volume = await target.driver.createRestoreVolume(target, {
       name,
       format,
@@ -301,6 +306,7 @@ async function restoreToNewVolumes(
       { targetExists: true, signal: options.signal, onProgress: report },
     );
     report(1);
+    await unmark();
     restored.push({ target: disk.target, pool: target.name, volume: name, path: image.path, format });
   }
   return restored;

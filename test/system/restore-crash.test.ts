@@ -1,0 +1,121 @@
+// A restore killed mid-copy (SIGKILL: no cleanup code runs) leaves a half-written volume and its
+// marker; the next restore into that pool finds them, removes the partial volume, and succeeds.
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { createBackup } from '../../src/core/backup';
+import { restoreBackup } from '../../src/core/restore';
+import { isRestoreMarker, restoreMarkerName, undoCrashedRestores } from '../../src/core/restore-marker';
+import { closePools, openPool } from '../../src/pool/pool-layer';
+import type { Connection } from '../../src/libvirt';
+import { Cleanup, createTestDomain, openSystemConnection, sameContent } from '../support';
+import { MiB, backupLocation, volumeNames } from './restore-helpers';
+
+jest.setTimeout(240_000);
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Restores in a child process that reports progress on stdout; the test kills it mid-copy. */
+const CHILD = `
+const ts = require('typescript');
+const fs = require('fs');
+require.extensions['.ts'] = (module, filename) => {
+  const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
+    fileName: filename,
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  });
+  module._compile(outputText, filename);
+};
+const [uri, pool, setId, lockDir] = process.argv.slice(1);
+(async () => {
+  const { Connection } = require('./src/libvirt');
+  const { restoreBackup } = require('./src/core/restore');
+  const conn = await Connection.open(uri);
+  await restoreBackup(conn, {
+    setId, scanPools: [pool], lockDir,
+    onProgress: (p) => { if (p.bytesDone > 0 && p.bytesDone < p.bytesTotal) process.stdout.write('copying\\n'); },
+  });
+  process.stdout.write('finished\\n');
+})().catch((err) => { process.stderr.write(String(err && err.stack || err) + '\\n'); process.exit(1); });
+`;
+
+describe('a restore killed mid-copy', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+
+  beforeAll(async () => {
+    conn = cleanup.connection(await openSystemConnection());
+  });
+  afterAll(() => cleanup.run());
+
+  it('is undone by the next restore into the same pool', async () => {
+    const { defaults, lockDir } = backupLocation(conn, cleanup);
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [256 * MiB], label: 'rcrash' });
+    for (let i = 0; i < 6; i++) await vm.write('vda', 0x50 + i, i * 40 * MiB, 32 * MiB);
+    const full = await createBackup(conn, vm.name, { defaults, lockDir });
+    const before = await volumeNames(conn, defaults.pool);
+
+    const child = spawn(
+      process.execPath,
+      ['-e', CHILD, 'qemu:///system', defaults.pool, full.set.id, lockDir],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const outcome = await new Promise<string>((resolve) => {
+      child.stdout.on('data', (c: Buffer) => {
+        if (c.toString().includes('copying')) child.kill('SIGKILL');
+        if (c.toString().includes('finished')) resolve('finished');
+      });
+      child.on('close', (code, signal) => resolve(signal ?? `exit ${code}: ${stderr}`));
+    });
+    expect(outcome).toBe('SIGKILL');
+
+    // What the crash left: one partial volume and the marker that names it.
+    const created = async (): Promise<string[]> =>
+      (await volumeNames(conn, defaults.pool)).filter(
+        (n) => !before.includes(n) && !n.startsWith('volback-catalog'),
+      );
+    const leftover = await created();
+    const partial = leftover.filter((n) => !isRestoreMarker(n));
+    expect(partial).toHaveLength(1);
+    expect(leftover.filter(isRestoreMarker)).toEqual([restoreMarkerName(partial[0])]);
+
+    // A live owner's restore is never touched; this one's owner is dead, so both go.
+    const pool = await openPool(conn, defaults.pool);
+    try {
+      expect(await undoCrashedRestores(pool)).toEqual([partial[0]]);
+    } finally {
+      closePools([pool]);
+    }
+    expect(await created()).toEqual([]);
+
+    // The next restore does the same before it copies: leave another dead restore's volume and marker.
+    const leftoverName = `${vm.name}.vda.restored-20200101T000000Z.qcow2`;
+    const p2 = await openPool(conn, defaults.pool);
+    try {
+      (
+        await p2.driver.createRestoreVolume(p2, { name: leftoverName, format: 'qcow2', capacity: MiB })
+      ).free();
+      const dead = {
+        volume: leftoverName,
+        setId: full.set.id,
+        pid: spawnSync('true').pid,
+        host: hostname(),
+        startedAt: new Date().toISOString(),
+      };
+      await p2.driver.writeMetadata(p2, restoreMarkerName(leftoverName), JSON.stringify(dead));
+    } finally {
+      closePools([p2]);
+    }
+    expect(await created()).toHaveLength(2);
+    const again = await restoreBackup(conn, { setId: full.set.id, scanPools: [defaults.pool], lockDir });
+    expect(await created()).toEqual([again.volumes[0].volume]);
+    expect(await sameContent({ path: again.volumes[0].path, format: 'qcow2' }, vm.disks[0].modelPath)).toBe(
+      true,
+    );
+  });
+});
