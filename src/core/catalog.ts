@@ -42,11 +42,11 @@ async function scanPool(pool: OpenPool): Promise<Omit<CatalogScan, 'catalog' | '
   const metadataNames = names.filter((name) => parseMetadataVolumeName(name) !== undefined);
   // Documents the index already holds were validated when they entered it and cannot have changed since.
   const index = await readIndex(pool, names);
-  const stored: StoredSet[] = [];
+  const found = new Map<string, BackupSet>();
   const misses: string[] = [];
   for (const name of metadataNames) {
     const set = index?.get(name);
-    if (set) stored.push({ set, pool: pool.name, metadataVolume: name });
+    if (set) found.set(name, set);
     else misses.push(name);
   }
   const invalid: CatalogScan['invalid'] = [];
@@ -56,13 +56,15 @@ async function scanPool(pool: OpenPool): Promise<Omit<CatalogScan, 'catalog' | '
     else docs.push({ xml: read.xml, source: `volume ${read.name} in pool ${pool.name}`, volume: read.name });
   }
   const parsed = await parseBackupSets(docs);
-  let added = 0;
   parsed.forEach((result, i) => {
-    if (!result.ok) return invalid.push({ pool: pool.name, volume: docs[i].volume, error: result.error });
-    stored.push({ set: result.set, pool: pool.name, metadataVolume: docs[i].volume });
-    added++;
+    if (result.ok) found.set(docs[i].volume, result.set);
+    else invalid.push({ pool: pool.name, volume: docs[i].volume, error: result.error });
   });
-  if (added > 0 || (index && index.size !== stored.length)) {
+  // In listing order, whether a document came from the index or was read now.
+  const stored: StoredSet[] = metadataNames
+    .filter((name) => found.has(name))
+    .map((name) => ({ set: found.get(name)!, pool: pool.name, metadataVolume: name }));
+  if (parsed.some((r) => r.ok) || (index && index.size !== stored.length)) {
     await writeIndex(pool, names, new Map(stored.map((s) => [s.metadataVolume, s.set])));
   }
   const referenced = new Set(

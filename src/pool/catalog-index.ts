@@ -26,6 +26,10 @@ const MAX_INDEX_BYTES = 512 * 1024 * 1024;
 
 export const isGenerationMarker = (name: string): boolean => GENERATION_RE.test(name);
 
+/** True for the volumes the catalog keeps for itself in a pool (the index and generation markers). */
+export const isCatalogVolume = (name: string): boolean =>
+  name === INDEX_VOLUME_NAME || isGenerationMarker(name);
+
 /** The generation markers in a pool listing, sorted: what an index built now is valid for. */
 export const generationOf = (names: readonly string[]): string[] => names.filter(isGenerationMarker).sort();
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BackupDefaults } from '../../src/core/backup';
+import { isCatalogVolume } from '../../src/pool/catalog-index';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
 import { Cleanup, TEST_POOL_ROOT, uniqueName } from '../support';
 
@@ -62,7 +63,8 @@ export async function volumeNames(conn: Connection, pool: string): Promise<strin
     const volumes = await p.listAllVolumes();
     const names = await Promise.all(volumes.map((v) => v.getName()));
     for (const v of volumes) v.free();
-    return names;
+    // The catalog's own index and generation markers come and go with every listing.
+    return names.filter((n) => !isCatalogVolume(n));
   } finally {
     p.free();
   }
