@@ -138,6 +138,8 @@ export interface BackupListing {
   invalidMetadata: Array<{ pool: string; volume: string; error: string }>;
   /** Backup data volumes that no valid metadata names (an interrupted run, or bad metadata). */
   strayVolumes: Array<{ pool: string; volume: string }>;
+  /** Active pools that could not be read (stopped or removed during the scan): their backups are missing. */
+  unreadablePools: Array<{ pool: string; error: string }>;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -181,6 +183,7 @@ export async function listBackups(
     problems: scan.catalog.problems.filter((p) => ids.has(p.setId)),
     invalidMetadata: scan.invalid.map((i) => ({ pool: i.pool, volume: i.volume, error: i.error.message })),
     strayVolumes: scan.strayVolumes,
+    unreadablePools: scan.unreadable.map((u) => ({ pool: u.pool, error: u.error.message })),
   };
 }
 

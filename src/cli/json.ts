@@ -95,6 +95,7 @@ export const listingJson = (listing: BackupListing) => ({
   problems: listing.problems.map(problemJson),
   invalidMetadata: listing.invalidMetadata,
   strayVolumes: listing.strayVolumes,
+  unreadablePools: listing.unreadablePools,
 });
 
 export const poolJson = (p: PoolSummary) => ({

@@ -30,6 +30,8 @@ export interface CatalogScan {
   strayVolumes: Array<{ pool: string; volume: string }>;
   /** Pools scanned. */
   pools: string[];
+  /** Pools of an all-pools scan that could not be read; their backups are missing from this scan. */
+  unreadable: Array<{ pool: string; error: Error }>;
 }
 
 export interface ScanOptions {
@@ -37,7 +39,7 @@ export interface ScanOptions {
   pools?: readonly string[];
 }
 
-async function scanPool(pool: OpenPool): Promise<Omit<CatalogScan, 'catalog' | 'pools'>> {
+async function scanPool(pool: OpenPool): Promise<Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes'>> {
   const names = await pool.driver.listVolumeNames(pool);
   const metadataNames = names.filter((name) => parseMetadataVolumeName(name) !== undefined);
   // Documents the index already holds were validated when they entered it and cannot have changed since.
@@ -80,16 +82,29 @@ async function scanPool(pool: OpenPool): Promise<Omit<CatalogScan, 'catalog' | '
   return { stored, invalid, strayVolumes };
 }
 
-/** Scans pools for backup sets. A pool that cannot be read fails the scan with its name. */
+/**
+ * Scans pools for backup sets. A named pool that cannot be read fails the scan with its name; when
+ * every active pool is scanned, one that cannot be read (stopped or removed meanwhile, say) is
+ * reported in `unreadable` and the others are still listed.
+ */
 export async function scanCatalog(conn: Connection, options: ScanOptions = {}): Promise<CatalogScan> {
   const pools = await openActivePools(conn, options.pools);
   try {
+    const unreadable: CatalogScan['unreadable'] = [];
     const results = await Promise.all(
       pools.map((pool) =>
         scanPool(pool).catch((err: unknown) => {
-          throw new VolbackError(ErrorCodes.POOL_UNAVAILABLE, `cannot read backups in pool '${pool.name}'`, {
-            cause: err,
-          });
+          const error = new VolbackError(
+            ErrorCodes.POOL_UNAVAILABLE,
+            `cannot read backups in pool '${pool.name}'`,
+            {
+              cause: err,
+            },
+          );
+          if (options.pools) throw error;
+          log.warn(`${error.message}: ${(err as Error).message}`);
+          unreadable.push({ pool: pool.name, error });
+          return { stored: [], invalid: [], strayVolumes: [] };
         }),
       ),
     );
@@ -99,7 +114,8 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
       stored,
       invalid: results.flatMap((r) => r.invalid),
       strayVolumes: results.flatMap((r) => r.strayVolumes),
-      pools: pools.map((p) => p.name),
+      pools: pools.map((p) => p.name).filter((name) => !unreadable.some((u) => u.pool === name)),
+      unreadable,
     };
   } finally {
     closePools(pools);

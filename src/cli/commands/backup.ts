@@ -69,7 +69,8 @@ export function renderTree(listing: BackupListing): string {
     listing.sets.length === 0 &&
     listing.problems.length === 0 &&
     !listing.invalidMetadata.length &&
-    !listing.strayVolumes.length
+    !listing.strayVolumes.length &&
+    !listing.unreadablePools.length
   ) {
     return `no backups in pools: ${listing.pools.join(', ') || '(no active pools)'}`;
   }
@@ -122,6 +123,9 @@ export function renderTree(listing: BackupListing): string {
     ),
     ...listing.strayVolumes.map(
       (v) => `  stray volume: ${v.volume} in pool ${v.pool} (no valid metadata names it)`,
+    ),
+    ...listing.unreadablePools.map(
+      (u) => `  unreadable pool: ${u.pool}: ${u.error} (its backups are not listed)`,
     ),
   ];
   if (problems.length) out.push('Problems:', ...problems);
