@@ -1,0 +1,101 @@
+// The CLI's pure pieces: the chain tree of `backup list`, sizes and times, and the exit-code mapping.
+import { renderTree } from '../../src/cli/commands/backup';
+import { ExitCode, UsageError, exitCodeFor } from '../../src/cli/exit-codes';
+import { formatBytes, formatDuration, formatUtc } from '../../src/cli/format';
+import { ErrorCodes, VolbackError } from '../../src/errors';
+import type { BackupListing, ListedSet } from '../../src/index';
+import type { BackupSet } from '../../src/model';
+
+const MiB = 1024 * 1024;
+
+function listed(id: string, at: number, parent?: string, childIds: string[] = []): ListedSet {
+  const set: BackupSet = {
+    id,
+    volbackVersion: '0.1.0',
+    mode: 'push',
+    kind: parent ? 'incremental' : 'full',
+    state: 'complete',
+    createdAt: new Date(Date.UTC(2026, 10, 26, at, 0, 0)),
+    parentId: parent,
+    domain: { name: 'vm1', uuid: 'u-1' },
+    disks: [
+      {
+        id: `${id}-a`,
+        target: 'vda',
+        sourcePath: '/a',
+        sourceFormat: 'qcow2',
+        kind: parent ? 'incremental' : 'full',
+        virtualSize: 64 * MiB,
+        bytesCopied: 2 * MiB,
+      },
+    ],
+    domainXml: '<domain/>',
+  };
+  return { set, parentId: parent, childIds, restorable: true, problems: [], metadata: [] };
+}
+
+const empty: Omit<BackupListing, 'sets'> = {
+  pools: ['volback'],
+  problems: [],
+  invalidMetadata: [],
+  strayVolumes: [],
+  unreadablePools: [],
+};
+
+describe('backup list tree', () => {
+  it('draws children under their parent with time, kind and sizes', () => {
+    const tree = renderTree({
+      ...empty,
+      sets: [
+        listed('cccccccc-3', 2, 'aaaaaaaa-1'),
+        listed('bbbbbbbb-2', 1, 'aaaaaaaa-1'),
+        listed('aaaaaaaa-1', 0, undefined, ['bbbbbbbb-2', 'cccccccc-3']),
+      ],
+    });
+    expect(tree.split('\n')).toEqual([
+      'domain vm1 (u-1)',
+      '  SET          CREATED (UTC)         KIND         DISKS  ON DISK  VIRTUAL  STATUS',
+      '  aaaaaaaa     2026-11-26 00:00:00Z  full         vda    2.0 MiB  64 MiB   ok',
+      '  ├─ bbbbbbbb  2026-11-26 01:00:00Z  incremental  vda    2.0 MiB  64 MiB   ok',
+      '  └─ cccccccc  2026-11-26 02:00:00Z  incremental  vda    2.0 MiB  64 MiB   ok',
+    ]);
+  });
+
+  it('lists problems after the trees, and says when there is nothing', () => {
+    expect(renderTree({ ...empty, sets: [] })).toBe('no backups in pools: volback');
+    const tree = renderTree({
+      ...empty,
+      sets: [],
+      strayVolumes: [{ pool: 'volback', volume: 'vm1.vda.20261126T001500Z-1a2b3c4d.qcow2' }],
+      unreadablePools: [{ pool: 'gone', error: 'storage pool is not active' }],
+    });
+    expect(tree).toContain('stray volume: vm1.vda.20261126T001500Z-1a2b3c4d.qcow2 in pool volback');
+    expect(tree).toContain('unreadable pool: gone: storage pool is not active');
+  });
+});
+
+describe('formatting', () => {
+  it.each([
+    [512, '512 B'],
+    [1536, '1.5 KiB'],
+    [64 * MiB, '64 MiB'],
+    [5 * 1024 * MiB, '5.0 GiB'],
+  ])('formatBytes(%d) = %s', (bytes, text) => expect(formatBytes(bytes)).toBe(text));
+
+  it('prints UTC times to the second and durations as clocks', () => {
+    expect(formatUtc(new Date(Date.UTC(2026, 10, 26, 0, 15, 0, 123)))).toBe('2026-11-26 00:15:00Z');
+    expect([formatDuration(75), formatDuration(3725)]).toEqual(['1:15', '1:02:05']);
+  });
+});
+
+describe('exit codes', () => {
+  it.each([
+    [new VolbackError(ErrorCodes.CANCELLED, 'x'), ExitCode.INTERRUPTED],
+    [new UsageError('unknown flag --frob'), ExitCode.USAGE],
+    [new VolbackError(ErrorCodes.NOT_FOUND, 'no domain', { fault: 'user' }), ExitCode.USAGE],
+    [new VolbackError(ErrorCodes.XML_INVALID, 'bad xml', { fault: 'user' }), ExitCode.USAGE],
+    [new VolbackError(ErrorCodes.CONFLICT, 'busy', { fault: 'user' }), ExitCode.FAILURE],
+    [new VolbackError(ErrorCodes.INVALID_INPUT, 'our own bug', { fault: 'system' }), ExitCode.FAILURE],
+    [new Error('plain'), ExitCode.FAILURE],
+  ])('%s → %d', (err, code) => expect(exitCodeFor(err)).toBe(code));
+});
