@@ -8,9 +8,11 @@
 import { createHash } from 'node:crypto';
 import { ErrorCodes, VolbackError } from '../errors';
 import type { VolumeFormat } from '../model';
+// The name rules of every pool type (LVM's are the strictest) are defined once, beside the schemas.
+import { LVM_RESERVED_PREFIXES, LVM_RESERVED_SUBSTRINGS, MAX_VOLUME_NAME_LENGTH } from '../xml/names';
 
 /** Longest volume name volback creates (LVM allows 127 characters for an LV name). */
-export const MAX_VOLUME_NAME_LENGTH = 127;
+export { MAX_VOLUME_NAME_LENGTH };
 /**
  * Longest `<domain>` part. Fixed (not per name) so that a domain's data and metadata volumes carry the
  * same domain part: 72 + `.` + 16 (disk) + `.` + 16 (time) + `-` + 8 + `.qcow2` = 121 ≤ 127.
@@ -26,22 +28,7 @@ const HASH_LENGTH = 8;
 const SET_PREFIX_LENGTH = 8;
 const HASHED_TAIL = /--[0-9a-f]{8}$/;
 
-/** LV name substrings LVM reserves for its internal volumes (lib/metadata/lv_manip.c, apply_lvname_restrictions). */
-const LVM_RESERVED_SUBSTRINGS = [
-  '_cdata',
-  '_cmeta',
-  '_corig',
-  '_mlog',
-  '_mimage',
-  '_pmspare',
-  '_rimage',
-  '_rmeta',
-  '_tdata',
-  '_tmeta',
-  '_vorigin',
-  '_vdata',
-];
-const LVM_RESERVED_PREFIXES = ['snapshot', 'pvmove'];
+// LVM's reserved LV name parts (lib/metadata/lv_manip.c, apply_lvname_restrictions).
 // Case-insensitive on purpose: over-approximating LVM's case-sensitive check costs nothing.
 const LVM_RESERVED_RE = new RegExp(`_(${LVM_RESERVED_SUBSTRINGS.map((s) => s.slice(1)).join('|')})`, 'i');
 const LVM_RESERVED_GLOBAL_RE = new RegExp(LVM_RESERVED_RE.source, 'gi');
