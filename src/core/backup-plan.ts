@@ -3,13 +3,7 @@
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, VolumeFormat } from '../model';
 import { backupVolumeName } from '../pool/volume-names';
 import type { DomainDisk } from '../xml/libvirt-domain';
-import {
-  checkpointNameFor,
-  resolveBase,
-  selectDisks,
-  type BaseState,
-  type DiskFacts,
-} from './disk-selection';
+import { resolveBase, setOutcome, selectDisks, type BaseState, type DiskFacts } from './disk-selection';
 
 export interface PlanInput {
   domain: { name: string; uuid: string; disks: DomainDisk[] };
@@ -57,8 +51,7 @@ export interface BackupPlan {
 export function planBackup(input: PlanInput): BackupPlan {
   const { domain, definition, facts, base, defaults, setId, createdAt } = input;
   const { selected, skipped } = selectDisks(domain, definition, facts);
-  const { parent, fallbackReason: baseProblem } = resolveBase(domain.name, definition, base);
-  let fallbackReason = baseProblem;
+  const { parent, fallbackReason } = resolveBase(domain.name, definition, base);
   const notes: string[] = [];
   const disks: PlannedDisk[] = [];
   for (const { disk, selection, facts: fact, sourceFormat, bitmap } of selected) {
@@ -111,17 +104,16 @@ export function planBackup(input: PlanInput): BackupPlan {
       bitmap,
     });
   }
-  const anyIncremental = disks.some((d) => d.kind === 'incremental');
-  if (parent && !anyIncremental) {
-    fallbackReason ??= `no disk of ${domain.name} can continue the chain of backup ${parent.id}`;
-  }
   return {
     setId,
     createdAt,
-    kind: anyIncremental ? 'incremental' : 'full',
-    parent: anyIncremental ? parent : undefined,
-    fallbackReason: anyIncremental ? undefined : fallbackReason,
-    checkpointName: disks.some((d) => d.bitmap) ? checkpointNameFor(setId) : undefined,
+    ...setOutcome(
+      disks,
+      setId,
+      parent,
+      fallbackReason,
+      `no disk of ${domain.name} can continue the chain of backup ${parent?.id}`,
+    ),
     disks,
     skipped,
     notes,

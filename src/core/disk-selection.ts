@@ -1,7 +1,7 @@
 // What push and pull backups plan alike: which disks a definition selects, whether each can carry a
 // dirty bitmap, and what an incremental builds on. Pure.
 import { ErrorCodes, VolbackError } from '../errors';
-import type { BackupDefinition, BackupSet, DiskSelection } from '../model';
+import type { BackupDefinition, BackupKind, BackupSet, DiskSelection } from '../model';
 import type { DomainDisk } from '../xml/libvirt-domain';
 
 /** What the coordinator measured about one disk's image. */
@@ -126,4 +126,24 @@ export function resolveBase(
     );
   }
   return {};
+}
+
+/**
+ * The set-level result of the per-disk decisions: incremental when any disk continues the base's
+ * chain (else a full, with why when a base was there), and a checkpoint when any disk keeps a bitmap.
+ */
+export function setOutcome(
+  disks: ReadonlyArray<{ kind: BackupKind; bitmap: boolean }>,
+  setId: string,
+  parent: BackupSet | undefined,
+  fallbackReason: string | undefined,
+  noDiskContinues: string,
+): { kind: BackupKind; parent?: BackupSet; fallbackReason?: string; checkpointName?: string } {
+  const incremental = disks.some((d) => d.kind === 'incremental');
+  return {
+    kind: incremental ? 'incremental' : 'full',
+    parent: incremental ? parent : undefined,
+    fallbackReason: incremental ? undefined : (fallbackReason ?? (parent ? noDiskContinues : undefined)),
+    checkpointName: disks.some((d) => d.bitmap) ? checkpointNameFor(setId) : undefined,
+  };
 }

@@ -5,13 +5,7 @@ import { ErrorCodes, VolbackError } from '../errors';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, NbdServer } from '../model';
 import { domainVolumePart, formatUtcStamp, setIdPrefix } from '../pool/volume-names';
 import { parseTree, type XmlElement } from '../xml/tree';
-import {
-  checkpointNameFor,
-  resolveBase,
-  selectDisks,
-  type BaseState,
-  type DiskFacts,
-} from './disk-selection';
+import { setOutcome, resolveBase, selectDisks, type BaseState, type DiskFacts } from './disk-selection';
 import type { DomainDisk } from '../xml/libvirt-domain';
 
 /** QEMU's default dirty-bitmap granularity: extents reported by a bitmap are rounded to it. */
@@ -122,8 +116,7 @@ export function chooseExternalBase(
 export function planExternalBackup(input: ExternalPlanInput): ExternalPlan {
   const { domain, definition, facts, base, setId, createdAt } = input;
   const { selected, skipped } = selectDisks(domain, definition, facts);
-  const { parent, fallbackReason: baseProblem } = resolveBase(domain.name, definition, base);
-  let fallbackReason = baseProblem;
+  const { parent, fallbackReason } = resolveBase(domain.name, definition, base);
   const metadataPool = definition.location?.pool ?? input.defaultPool;
   const notes: string[] = [];
   const disks: ExternalPlannedDisk[] = [];
@@ -149,16 +142,16 @@ export function planExternalBackup(input: ExternalPlanInput): ExternalPlan {
       scratchVolume: scratchVolumeName({ domain: domain.name, disk: disk.target, createdAt, setId }),
     });
   }
-  const anyIncremental = disks.some((d) => d.kind === 'incremental');
-  if (parent && !anyIncremental)
-    fallbackReason ??= `no disk of ${domain.name} has a bitmap in backup ${parent.id}`;
   return {
     setId,
     createdAt,
-    kind: anyIncremental ? 'incremental' : 'full',
-    parent: anyIncremental ? parent : undefined,
-    fallbackReason: anyIncremental ? undefined : fallbackReason,
-    checkpointName: disks.some((d) => d.bitmap) ? checkpointNameFor(setId) : undefined,
+    ...setOutcome(
+      disks,
+      setId,
+      parent,
+      fallbackReason,
+      `no disk of ${domain.name} has a bitmap in backup ${parent?.id}`,
+    ),
     metadataPool,
     disks,
     skipped,
