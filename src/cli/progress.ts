@@ -9,8 +9,9 @@ export interface ProgressUpdate {
 }
 
 export interface ProgressSink {
-  update(progress: ProgressUpdate): void;
-  /** Clears the bar (TTY) so the next output starts on a clean line. */
+  /** `items`: per-item figures (the disks of a backup), one bar each; without them, the job's own. */
+  update(progress: ProgressUpdate & { items?: ItemProgress[] }): void;
+  /** Clears the bars (TTY) so the next output starts on a clean line. */
   done(): void;
 }
 
@@ -41,9 +42,27 @@ export function describeProgress(p: ProgressUpdate, rate: number | undefined): s
   return parts.join(' ');
 }
 
+/** "label [####------] copying 45% 450 MiB/1.0 GiB 50 MiB/s ETA 0:09", fitted to `columns`. Pure. */
+export function barLine(label: string, p: ProgressUpdate, rate: number | undefined, columns: number): string {
+  const text = describeProgress(p, rate);
+  const width = Math.max(10, Math.min(30, columns - text.length - label.length - 8));
+  const frac = p.bytesTotal ? Math.min(1, (p.bytesDone ?? 0) / p.bytesTotal) : 0;
+  const filled = Math.round(frac * width);
+  const bar = p.bytesTotal ? `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ` : '';
+  return `${label} ${bar}${text}`;
+}
+
+/** One item's progress within a job of several (a disk of a backup). */
+export interface ItemProgress {
+  name: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
 /**
- * A progress display for one job (`label`). On a TTY it redraws one bar line; otherwise it writes
- * `progress: <label>: …` when the phase changes and at most every `intervalMs`.
+ * The progress display of a job (`label`, e.g. `backup vm1`) on stderr: one bar per item (disk), all
+ * redrawn together on a TTY; otherwise one `progress: <label> <item>: …` line per item when the phase
+ * changes and at most every `intervalMs`. Before any item reports, the job's own figures are shown.
  */
 export function progressSink(
   label: string,
@@ -53,35 +72,47 @@ export function progressSink(
   const stream = options.stream ?? process.stderr;
   const tty = options.tty ?? Boolean(stream.isTTY);
   const interval = options.intervalMs ?? (tty ? 200 : 2000);
-  const meter = new RateMeter();
+  const meters = new Map<string, RateMeter>();
   let lastWrite = 0;
   let lastPhase = '';
-  let drawn = false;
+  let drawnLines = 0;
+  const rateOf = (key: string, bytes: number): number | undefined => {
+    if (!meters.has(key)) meters.set(key, new RateMeter());
+    return meters.get(key)!.add(Date.now(), bytes);
+  };
   return {
     update(p) {
+      const rows =
+        p.items && p.items.length > 0
+          ? p.items.map((i) => ({
+              label: `${label} ${i.name}`,
+              progress: { phase: p.phase, bytesDone: i.bytesDone, bytesTotal: i.bytesTotal },
+            }))
+          : [{ label, progress: p as ProgressUpdate }];
+      const rates = rows.map((r) =>
+        r.progress.bytesDone !== undefined ? rateOf(r.label, r.progress.bytesDone) : undefined,
+      );
       const now = Date.now();
-      const rate = p.bytesDone !== undefined ? meter.add(now, p.bytesDone) : undefined;
-      // A new phase, or the first update that knows its total, is shown at once.
-      const key = `${p.phase}${p.bytesTotal ? '+' : ''}`;
-      const phaseChanged = key !== lastPhase;
-      if (!phaseChanged && now - lastWrite < interval) return;
+      // A new phase, new bars, or the first figures with a total are shown at once.
+      const key = `${p.phase}:${rows.length}:${rows.some((r) => r.progress.bytesTotal) ? '+' : ''}`;
+      if (key === lastPhase && now - lastWrite < interval) return;
       lastPhase = key;
       lastWrite = now;
-      const text = describeProgress(p, rate);
       if (tty) {
-        const width = Math.max(10, Math.min(30, (stream.columns ?? 80) - text.length - label.length - 8));
-        const frac = p.bytesTotal ? Math.min(1, (p.bytesDone ?? 0) / p.bytesTotal) : 0;
-        const filled = Math.round(frac * width);
-        const bar = p.bytesTotal ? `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ` : '';
-        stream.write(`\r\x1b[K${label} ${bar}${text}`);
-        drawn = true;
+        const up = drawnLines > 0 ? `\x1b[${drawnLines}A` : '';
+        const lines = rows.map(
+          (r, i) => `\r\x1b[K${barLine(r.label, r.progress, rates[i], stream.columns ?? 80)}\n`,
+        );
+        stream.write(`${up}${lines.join('')}`);
+        drawnLines = rows.length;
       } else {
-        stream.write(`progress: ${label}: ${text}\n`);
+        for (const [i, r] of rows.entries())
+          stream.write(`progress: ${r.label}: ${describeProgress(r.progress, rates[i])}\n`);
       }
     },
     done() {
-      if (tty && drawn) stream.write('\r\x1b[K');
-      drawn = false;
+      if (tty && drawnLines > 0) stream.write(`\x1b[${drawnLines}A\r\x1b[J`);
+      drawnLines = 0;
     },
   };
 }

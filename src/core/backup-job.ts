@@ -12,14 +12,24 @@ import { logger } from '../log';
 
 const log = logger('backup-job');
 
+export interface DiskProgress {
+  target: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
 export interface JobProgress {
   bytesDone: number;
   bytesTotal: number;
+  /** Per disk, from each disk's part of the job (virDomainGetBlockJobInfo), once QEMU reports it. */
+  disks?: DiskProgress[];
 }
 
 export interface PushJobOptions {
   backupXml: string;
   checkpointXml?: string;
+  /** Disk targets the job copies, for per-disk progress. */
+  disks?: readonly string[];
   signal?: AbortSignal;
   onProgress?: (progress: JobProgress) => void;
   /** How often job stats are polled for progress (the completion event usually ends the wait first). */
@@ -32,6 +42,20 @@ const progressOf = (stats: TypedParams): JobProgress => ({
   bytesDone: Number(stats.disk_processed ?? 0),
   bytesTotal: Number(stats.disk_total ?? 0),
 });
+
+/** Each disk's part of the running job; a disk whose part already ended keeps its last figures. */
+async function diskProgress(
+  domain: Domain,
+  targets: readonly string[],
+  last: Map<string, DiskProgress>,
+): Promise<DiskProgress[]> {
+  const infos = await Promise.all(targets.map((t) => domain.getBlockJobInfo(t).catch(() => null)));
+  targets.forEach((target, i) => {
+    const info = infos[i];
+    if (info && info.end > 0) last.set(target, { target, bytesDone: info.cur, bytesTotal: info.end });
+  });
+  return targets.filter((t) => last.has(t)).map((t) => last.get(t)!);
+}
 
 /**
  * Starts the job and resolves with its final statistics once QEMU finished every disk. Rejects with
@@ -73,11 +97,13 @@ export async function runPushJob(
     options.signal?.addEventListener('abort', abort, { once: true });
     // A cancel that arrived while the job was being started had no job to abort yet.
     if (options.signal?.aborted) abort();
+    const perDisk = new Map<string, DiskProgress>();
     for (;;) {
       if (!completed) {
         const current = await domain.getJobStats();
         if (current.type !== virDomainJobType.VIR_DOMAIN_JOB_NONE) {
-          options.onProgress?.(progressOf(current.stats));
+          const disks = options.disks ? await diskProgress(domain, options.disks, perDisk) : undefined;
+          options.onProgress?.({ ...progressOf(current.stats), disks });
           await Promise.race([
             sleep(options.pollMs ?? 250),
             new Promise<void>((resolve) => (wake = resolve)),
@@ -89,7 +115,8 @@ export async function runPushJob(
       const final = await domain.getJobStats(virDomainGetJobStatsFlags.VIR_DOMAIN_JOB_STATS_COMPLETED);
       const stats = { ...(completed ?? {}), ...final.stats };
       if (final.type === virDomainJobType.VIR_DOMAIN_JOB_COMPLETED && !aborted) {
-        options.onProgress?.(progressOf(stats));
+        const disks = [...perDisk.values()].map((d) => ({ ...d, bytesDone: d.bytesTotal }));
+        options.onProgress?.({ ...progressOf(stats), disks: options.disks ? disks : undefined });
         return stats;
       }
       if (aborted || final.type === virDomainJobType.VIR_DOMAIN_JOB_CANCELLED) {

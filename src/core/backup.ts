@@ -226,6 +226,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     await runPushJob(conn, domain, {
       backupXml: pushBackupXml(plan, allTargets, targets),
       checkpointXml: checkpointXml(plan, allTargets),
+      disks: plan.disks.map((d) => d.target),
       signal: options.signal,
       onProgress: (p) => ctx.report('copying', p),
     });

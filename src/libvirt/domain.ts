@@ -25,6 +25,14 @@ export interface BlockInfo {
   physical: number;
 }
 
+export interface BlockJobInfo {
+  /** virDomainBlockJobType */
+  type: number;
+  bandwidth: number;
+  cur: number;
+  end: number;
+}
+
 /** Typed parameters as a plain object; numbers above 2^53 lose precision. */
 export type TypedParams = Record<string, number | string | boolean>;
 
@@ -104,6 +112,16 @@ export class Domain extends LibvirtObject {
   getBlockInfo(disk: string): Promise<BlockInfo> {
     return invoke('virDomainGetBlockInfo', this.args({ disk }), (n) =>
       n.domainGetBlockInfo(this.handle, disk, 0),
+    );
+  }
+
+  /**
+   * The block job running on one disk, or null. A backup job shows here per disk (type BACKUP, `cur`
+   * and `end` in bytes), which the domain-wide job stats only give summed over all disks.
+   */
+  getBlockJobInfo(disk: string, flags = 0): Promise<BlockJobInfo | null> {
+    return invoke('virDomainGetBlockJobInfo', this.args({ disk, flags }), (n) =>
+      n.domainGetBlockJobInfo(this.handle, disk, flags),
     );
   }
 

@@ -17,6 +17,7 @@ export {
 export {
   Domain,
   type BlockInfo,
+  type BlockJobInfo,
   type DomainInfo,
   type DomainState,
   type JobStats,

@@ -97,6 +97,11 @@ export interface NativeBinding {
     disk: string,
     flags: number,
   ): P<{ capacity: number; allocation: number; physical: number }>;
+  domainGetBlockJobInfo(
+    dom: H,
+    disk: string,
+    flags: number,
+  ): P<{ type: number; bandwidth: number; cur: number; end: number } | null>;
   domainGetJobStats(
     dom: H,
     flags: number,

@@ -175,6 +175,7 @@ describe('volback CLI (built binary, real libvirt)', () => {
       'problems',
       'sets',
       'strayVolumes',
+      'unreadablePools',
     ]);
     const fulls = json(
       await cli(withConfig('backup', 'list', '--domain', vm.name, '--kind', 'full', '--json')),

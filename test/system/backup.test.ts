@@ -143,11 +143,20 @@ describe('backup coordinator on real domains', () => {
     const controller = new AbortController();
     let setId = '';
     let sawProgress = false;
+    let diskSeen: { target: string; bytesDone: number; bytesTotal: number } | undefined;
     const attempt = backup(vm, {
       signal: controller.signal,
       onProgress: (p) => {
         setId = p.setId;
-        if (p.phase === 'copying' && p.bytesDone > 0 && p.bytesDone < p.bytesTotal && !sawProgress) {
+        diskSeen ??= p.disks?.find((d) => d.bytesDone > 0 && d.bytesDone < d.bytesTotal);
+        // Cancel once the job and its disk both report partial progress.
+        if (
+          p.phase === 'copying' &&
+          p.bytesDone > 0 &&
+          p.bytesDone < p.bytesTotal &&
+          diskSeen &&
+          !sawProgress
+        ) {
           sawProgress = true;
           controller.abort();
         }
@@ -155,6 +164,7 @@ describe('backup coordinator on real domains', () => {
     });
     await expect(attempt).rejects.toMatchObject({ code: 'ERR_CANCELLED' });
     expect(sawProgress).toBe(true);
+    expect(diskSeen).toMatchObject({ target: 'vda', bytesTotal: 1024 * MiB }); // the disk's own part of the job
     expect(await volumesOfSet(setId)).toEqual([]);
     expect(await checkpointNames(vm)).toEqual(before);
     const scan = await scanCatalog(conn, { pools: [defaults.pool] });

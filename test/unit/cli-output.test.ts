@@ -2,6 +2,7 @@
 import { renderTree } from '../../src/cli/commands/backup';
 import { ExitCode, UsageError, exitCodeFor } from '../../src/cli/exit-codes';
 import { formatBytes, formatDuration, formatUtc } from '../../src/cli/format';
+import { progressSink } from '../../src/cli/progress';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { BackupListing, ListedSet } from '../../src/index';
 import type { BackupSet } from '../../src/model';
@@ -98,4 +99,52 @@ describe('exit codes', () => {
     [new VolbackError(ErrorCodes.INVALID_INPUT, 'our own bug', { fault: 'system' }), ExitCode.FAILURE],
     [new Error('plain'), ExitCode.FAILURE],
   ])('%s → %d', (err, code) => expect(exitCodeFor(err)).toBe(code));
+});
+
+describe('progress display', () => {
+  const capture = (tty: boolean) => {
+    let text = '';
+    const stream = {
+      isTTY: tty,
+      columns: 100,
+      write: (s: string) => ((text += s), true),
+    } as unknown as NodeJS.WriteStream;
+    return { sink: progressSink('backup vm1', { stream, tty, intervalMs: 0 }), text: () => text };
+  };
+
+  it('writes one line per disk when not on a terminal', () => {
+    const { sink, text } = capture(false);
+    sink.update({ phase: 'preparing' });
+    sink.update({
+      phase: 'copying',
+      bytesDone: 3 * MiB,
+      bytesTotal: 8 * MiB,
+      items: [
+        { name: 'vda', bytesDone: 2 * MiB, bytesTotal: 4 * MiB },
+        { name: 'vdb', bytesDone: MiB, bytesTotal: 4 * MiB },
+      ],
+    });
+    expect(text().split('\n')).toEqual([
+      'progress: backup vm1: preparing',
+      'progress: backup vm1 vda: copying 50% 2.0 MiB/4.0 MiB',
+      'progress: backup vm1 vdb: copying 25% 1.0 MiB/4.0 MiB',
+      '',
+    ]);
+  });
+
+  it('redraws every disk bar in place on a terminal and clears them when done', () => {
+    const { sink, text } = capture(true);
+    const items = (done: number) => [
+      { name: 'vda', bytesDone: done, bytesTotal: 4 * MiB },
+      { name: 'vdb', bytesDone: done, bytesTotal: 4 * MiB },
+    ];
+    sink.update({ phase: 'copying', items: items(MiB) });
+    sink.update({ phase: 'copying', items: items(2 * MiB) });
+    sink.done();
+    const out = text();
+    expect(out.match(/backup vm1 vda \[#+-+\] copying 25%/g)).toHaveLength(1);
+    expect(out.match(/backup vm1 vdb \[#+-+\] copying 50%/g)).toHaveLength(1);
+    expect(out).toContain('\x1b[2A'); // back up over both bars to redraw them, and to clear them
+    expect(out.endsWith('\x1b[2A\r\x1b[J')).toBe(true);
+  });
 });

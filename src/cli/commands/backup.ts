@@ -10,6 +10,7 @@ import {
   verifyBackup,
   type BackupDefinition,
   type BackupListing,
+  type BackupProgress,
   type ListedSet,
 } from '../../index';
 import { ErrorCodes, VolbackError } from '../../errors';
@@ -17,6 +18,7 @@ import type { BackupKind } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { formatBytes, formatUtc, keyValues, shortId, table } from '../format';
 import type { CommandSpec, Flags } from '../framework';
+import type { ProgressSink } from '../progress';
 import { listingJson, setJson } from '../json';
 
 const str = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -62,6 +64,15 @@ function statusOf(s: ListedSet): string {
     .filter((k, i, all) => all.indexOf(k) === i)
     .join(',');
 }
+
+/** Shows a backup's progress with one bar per disk once QEMU reports each disk's part. */
+export const showBackupProgress =
+  (progress: ProgressSink) =>
+  (p: BackupProgress): void =>
+    progress.update({
+      ...p,
+      items: p.disks?.map((d) => ({ name: d.target, bytesDone: d.bytesDone, bytesTotal: d.bytesTotal })),
+    });
 
 /** Sets as trees (parent → children), one tree per domain, oldest first. Pure. */
 export function renderTree(listing: BackupListing): string {
@@ -252,7 +263,15 @@ const backupCreate: CommandSpec = {
         definition,
         defaults,
         signal: ctx.signal,
-        onProgress: (p) => progress.update(p),
+        onProgress: (p) =>
+          progress.update({
+            ...p,
+            items: p.disks?.map((d) => ({
+              name: d.target,
+              bytesDone: d.bytesDone,
+              bytesTotal: d.bytesTotal,
+            })),
+          }),
       });
       progress.done();
       const listed: ListedSet = {

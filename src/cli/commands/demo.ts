@@ -19,7 +19,7 @@ import { imagesEqual } from '../../tools/qemu-img';
 import { formatBytes, keyValues, shortId, table } from '../format';
 import type { CommandContext, CommandSpec } from '../framework';
 import { listingJson, setJson } from '../json';
-import { renderTree } from './backup';
+import { renderTree, showBackupProgress } from './backup';
 
 const MiB = 1024 * 1024;
 const DISK_SIZE = 64 * MiB;
@@ -159,7 +159,7 @@ const demo: CommandSpec = {
           definition: { mode: 'push', kind, disks: [], description: `volback demo ${kind}` },
           defaults: backupDefaults(ctx.config),
           signal: ctx.signal,
-          onProgress: (p) => progress.update(p),
+          onProgress: showBackupProgress(progress),
         }).finally(() => progress.done());
         step(
           `${result.set.kind} backup ${shortId(result.set.id)}: ` +

@@ -92,6 +92,33 @@ VB_FN(DomainGetBlockInfo) {
       });
 }
 
+/** The block job on one disk (also a backup job's per-disk part): {type, bandwidth, cur, end}, or null. */
+VB_FN(DomainGetBlockJobInfo) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainGetBlockJobInfo");
+  auto disk = ArgStr(info, 1);
+  uint32_t flags = ArgU32(info, 2);
+  struct Res {
+    int found = 0;
+    virDomainBlockJobInfo job{};
+  };
+  auto res = std::make_shared<Res>();
+  return Run(
+      info.Env(), "virDomainGetBlockJobInfo",
+      [=] {
+        res->found = virDomainGetBlockJobInfo(D(d), disk.c_str(), &res->job, flags);
+        return res->found >= 0;
+      },
+      [res](Napi::Env env) -> Napi::Value {
+        if (res->found == 0) return env.Null();
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("type", static_cast<double>(res->job.type));
+        o.Set("bandwidth", static_cast<double>(res->job.bandwidth));
+        o.Set("cur", static_cast<double>(res->job.cur));
+        o.Set("end", static_cast<double>(res->job.end));
+        return o;
+      });
+}
+
 VB_FN(DomainGetJobStats) {
   auto d = RefOf(info, 0, Kind::Domain, "virDomainGetJobStats");
   uint32_t flags = ArgU32(info, 1);
@@ -219,6 +246,7 @@ static Registrar reg({
     {"domainGetState", DomainGetState, {"virDomainGetState"}},
     {"domainGetInfo", DomainGetInfo, {"virDomainGetInfo"}},
     {"domainGetBlockInfo", DomainGetBlockInfo, {"virDomainGetBlockInfo"}},
+    {"domainGetBlockJobInfo", DomainGetBlockJobInfo, {"virDomainGetBlockJobInfo"}},
     {"domainGetJobStats", DomainGetJobStats, {"virDomainGetJobStats", "virTypedParamsFree"}},
     {"domainBackupBegin", DomainBackupBegin, {"virDomainBackupBegin"}},
     {"domainBackupGetXMLDesc", DomainBackupGetXMLDesc, {"virDomainBackupGetXMLDesc"}},
