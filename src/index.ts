@@ -8,7 +8,7 @@ import type { ResolvedConfig } from './config';
 import type { BackupKind, BackupSet } from './model';
 import type { BackupDefaults } from './core/backup';
 import { scanCatalog, selectSets, type CatalogScan } from './core/catalog';
-import type { ChainProblem } from './core/chains';
+import { findSet, type ChainProblem } from './core/chains';
 import { closePools, ensureLocationPool } from './pool/pool-layer';
 import { supportedPoolTypes } from './pool/registry';
 import { parsePoolXml } from './xml/libvirt-domain';
@@ -188,44 +188,16 @@ export async function listBackups(
 }
 
 /**
- * Finds one backup set by its id or a unique prefix of it (at least 4 characters, like git).
- * Throws ERR_NOT_FOUND when nothing matches and ERR_INVALID_INPUT when the prefix is ambiguous.
+ * Finds one backup set by its id or a unique prefix of it. Throws ERR_NOT_FOUND when nothing
+ * matches and ERR_INVALID_INPUT when the prefix is ambiguous (listing the candidates).
  */
 export async function findBackupSet(
   conn: Connection,
   idOrPrefix: string,
   options: { pools?: readonly string[] } = {},
 ): Promise<ListedSet> {
-  const wanted = idOrPrefix.toLowerCase();
-  if (!/^[0-9a-f-]{4,36}$/.test(wanted)) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `'${idOrPrefix}' is not a backup set id or id prefix`, {
-      fault: 'user',
-      hint: 'give the set id (a UUID) or its first characters (at least 4), as `volback backup list` shows them',
-    });
-  }
   const scan = await scanCatalog(conn, { pools: options.pools });
-  const matches = [...scan.catalog.sets.keys()].filter((id) => id.startsWith(wanted));
-  if (matches.length === 0) {
-    throw new VolbackError(
-      ErrorCodes.NOT_FOUND,
-      `no backup set ${idOrPrefix} in pools ${scan.pools.join(', ') || '(none active)'}`,
-      {
-        fault: 'user',
-        hint: 'list the backup sets with `volback backup list`',
-      },
-    );
-  }
-  if (matches.length > 1) {
-    throw new VolbackError(
-      ErrorCodes.INVALID_INPUT,
-      `backup set prefix ${idOrPrefix} is ambiguous: ${matches.join(', ')}`,
-      {
-        fault: 'user',
-        hint: 'give more characters of the id',
-      },
-    );
-  }
-  return listed(scan, scan.catalog.sets.get(matches[0])!.set);
+  return listed(scan, findSet(scan.catalog, idOrPrefix).set);
 }
 
 /** A libvirt storage pool as volback sees it. */

@@ -548,3 +548,41 @@ export function filterSets(sets: readonly BackupSet[], filter: SetFilter): Backu
       (filter.kind === undefined || s.kind === filter.kind),
   );
 }
+
+/** Longest candidate list an ambiguous prefix error prints. */
+const MAX_CANDIDATES = 10;
+
+/**
+ * The catalogued set whose id is `idOrPrefix` or starts with it (case-insensitive), as users name
+ * sets (`volback backup list` shows 8 characters). Throws ERR_INVALID_INPUT for something that is not
+ * an id or prefix, or an ambiguous prefix (listing the candidates), ERR_NOT_FOUND when nothing matches.
+ */
+export function findSet(catalog: Catalog, idOrPrefix: string): CatalogSet {
+  const wanted = idOrPrefix.trim().toLowerCase();
+  if (!/^[0-9a-f-]+$/.test(wanted)) {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${idOrPrefix}" is not a backup set id or id prefix`, {
+      fault: 'user',
+      hint: 'set ids are UUIDs; list them with `volback backup list`',
+    });
+  }
+  const exact = catalog.sets.get(wanted);
+  const matches = exact ? [exact] : [...catalog.sets.values()].filter((e) => e.set.id.startsWith(wanted));
+  if (matches.length === 0) {
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `no backup set with id ${idOrPrefix} in any active pool`, {
+      fault: 'user',
+      hint: 'list the backups with `volback backup list`; start the pool that holds the backup if it is inactive',
+    });
+  }
+  if (matches.length > 1) {
+    const shown = matches
+      .slice(0, MAX_CANDIDATES)
+      .map((e) => `${e.set.id} (${e.set.domain.name}, ${e.set.kind}, ${e.set.createdAt.toISOString()})`);
+    const more = matches.length > MAX_CANDIDATES ? ` and ${matches.length - MAX_CANDIDATES} more` : '';
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `backup set id prefix ${idOrPrefix} is ambiguous: ${shown.join(', ')}${more}`,
+      { fault: 'user', hint: 'give more digits of the set id' },
+    );
+  }
+  return matches[0];
+}

@@ -4,7 +4,7 @@ import type { Connection } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import { scanCatalog, type CatalogScan } from './catalog';
-import { dependents, type Catalog } from './chains';
+import { dependents, findSet, type Catalog } from './chains';
 import { lockDomain } from './domain-lock';
 import type { BackupSet } from '../model';
 import {
@@ -67,21 +67,7 @@ function conflict(message: string, hint?: string): VolbackError {
 
 /** Resolves a set id or unique prefix (any case) among the catalogued sets. Pure. */
 export function resolveSetId(catalog: Catalog, idOrPrefix: string): string {
-  const wanted = idOrPrefix.trim().toLowerCase();
-  if (catalog.sets.has(wanted)) return wanted;
-  const matches = wanted.length === 0 ? [] : [...catalog.sets.keys()].filter((id) => id.startsWith(wanted));
-  if (matches.length === 1) return matches[0];
-  if (matches.length === 0) {
-    throw new VolbackError(ErrorCodes.NOT_FOUND, `no backup set matches '${idOrPrefix}'`, { fault: 'user' });
-  }
-  throw new VolbackError(
-    ErrorCodes.INVALID_INPUT,
-    `'${idOrPrefix}' matches ${matches.length} backup sets: ${matches.sort().join(', ')}`,
-    {
-      fault: 'user',
-      hint: 'give more digits of the set id',
-    },
-  );
+  return findSet(catalog, idOrPrefix).set.id;
 }
 
 const byNewest =

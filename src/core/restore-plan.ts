@@ -2,49 +2,14 @@
 import { ErrorCodes, VolbackError } from '../errors';
 import type { BackupSet, DiskBackup } from '../model';
 import type { DomainDisk } from '../xml/libvirt-domain';
-import { restorePath, type Catalog, type CatalogSet } from './chains';
-
-/** Longest candidate list an ambiguous prefix error prints. */
-const MAX_CANDIDATES = 10;
-
-const normalise = (id: string): string => id.trim().toLowerCase();
+import { findSet, restorePath, type Catalog, type CatalogSet } from './chains';
 
 /**
- * The catalogued set whose id is `idOrPrefix` or starts with it (case-insensitive). Throws
- * ERR_INVALID_INPUT for an empty or ambiguous prefix (listing the candidates), ERR_NOT_FOUND when
- * nothing matches, ERR_CHAIN_BROKEN (with the catalog's reasons) when the set is not restorable.
+ * The catalogued set whose id is `idOrPrefix` or starts with it (see findSet), which must be
+ * restorable: ERR_CHAIN_BROKEN (with the catalog's reasons) otherwise.
  */
 export function findRestorableSet(catalog: Catalog, idOrPrefix: string): CatalogSet {
-  const wanted = normalise(idOrPrefix);
-  if (!/^[0-9a-f-]+$/.test(wanted)) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${idOrPrefix}" is not a backup set id or id prefix`, {
-      fault: 'user',
-      hint: 'set ids are UUIDs; list them with `volback backup list`',
-    });
-  }
-  const exact =
-    catalog.sets.get(wanted) ?? [...catalog.sets.values()].find((e) => normalise(e.set.id) === wanted);
-  const matches = exact
-    ? [exact]
-    : [...catalog.sets.values()].filter((e) => normalise(e.set.id).startsWith(wanted));
-  if (matches.length === 0) {
-    throw new VolbackError(ErrorCodes.NOT_FOUND, `no backup set with id ${idOrPrefix} in any active pool`, {
-      fault: 'user',
-      hint: 'list the backups with `volback backup list`; start the pool that holds the backup if it is inactive',
-    });
-  }
-  if (matches.length > 1) {
-    const shown = matches
-      .slice(0, MAX_CANDIDATES)
-      .map((e) => `${e.set.id} (${e.set.domain.name}, ${e.set.kind}, ${e.set.createdAt.toISOString()})`);
-    const more = matches.length > MAX_CANDIDATES ? ` and ${matches.length - MAX_CANDIDATES} more` : '';
-    throw new VolbackError(
-      ErrorCodes.INVALID_INPUT,
-      `backup set id prefix ${idOrPrefix} is ambiguous: ${shown.join(', ')}${more}`,
-      { fault: 'user', hint: 'give more digits of the set id' },
-    );
-  }
-  const entry = matches[0];
+  const entry = findSet(catalog, idOrPrefix);
   if (!entry.restorable) {
     const why = entry.problems.map((p) => p.message);
     throw new VolbackError(

@@ -110,7 +110,7 @@ describe('planRemoval', () => {
       /no backup of disk vdz/,
     );
     expect(resolveSetId(catalog, b.id.slice(0, 4))).toBe(b.id);
-    expect(() => resolveSetId(catalog, '0000')).toThrow(/no backup set matches/);
+    expect(() => resolveSetId(catalog, '0000')).toThrow(/no backup set with id 0000 in any active pool/);
   });
 });
 

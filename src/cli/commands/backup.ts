@@ -352,7 +352,7 @@ const backupList: CommandSpec = {
 const backupShow: CommandSpec = {
   path: ['backup', 'show'],
   args: ['<set-id>'],
-  summary: 'show one backup set (id or unique prefix of at least 4 characters)',
+  summary: 'show one backup set (id or a unique prefix of it)',
   async run(ctx, [id]) {
     const listed = await findBackupSet(await ctx.connect(), id);
     return { data: setJson(listed), human: () => renderSet(listed) };
