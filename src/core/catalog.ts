@@ -3,12 +3,12 @@
 import type { Connection } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
-import type { BackupSet } from '../model';
+import type { BackupKind, BackupSet } from '../model';
 import { closePools, openActivePools, type OpenPool } from '../pool/pool-layer';
 import { readIndex, writeIndex } from '../pool/catalog-index';
 import { parseBackupVolumeName, parseMetadataVolumeName } from '../pool/volume-names';
 import { parseBackupSets } from '../xml';
-import { buildCatalog, filterSets, type Catalog, type SetFilter } from './chains';
+import { buildCatalog, filterSets, findSet, type Catalog, type ChainProblem, type SetFilter } from './chains';
 
 const log = logger('catalog');
 
@@ -126,4 +126,103 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
 export function selectSets(scan: CatalogScan, filter: SetFilter = {}): BackupSet[] {
   const unique = [...scan.catalog.sets.values()].map((entry) => entry.set);
   return filterSets(unique, filter).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+}
+
+export interface ListBackupsOptions {
+  /** Pools to scan; every active pool of a supported type when absent. */
+  pools?: readonly string[];
+  /** Domain name or UUID. */
+  domain?: string;
+  /** Sets created at or after this time. */
+  since?: Date;
+  /** Sets created at or before this time. */
+  until?: Date;
+  kind?: BackupKind;
+}
+
+/** One backup set as listed: the metadata plus what the catalog knows about it. */
+export interface ListedSet {
+  set: BackupSet;
+  /** Parent set id when it is catalogued. */
+  parentId?: string;
+  /** Child set ids (catalogued), oldest first. */
+  childIds: string[];
+  /** True when the set and every ancestor are free of problems. */
+  restorable: boolean;
+  problems: ChainProblem[];
+  /** Every copy of the set's metadata (one per pool that holds a disk of the set). */
+  metadata: Array<{ pool: string; volume: string }>;
+}
+
+export interface BackupListing {
+  /** Pools scanned. */
+  pools: string[];
+  /** Matching sets, newest first. */
+  sets: ListedSet[];
+  /** Chain problems of the matching sets (orphans, broken chains, …), in catalog order. */
+  problems: ChainProblem[];
+  /** Metadata volumes that could not be read or failed their schema (never listed as backups). */
+  invalidMetadata: Array<{ pool: string; volume: string; error: string }>;
+  /** Backup data volumes that no valid metadata names (an interrupted run, or bad metadata). */
+  strayVolumes: Array<{ pool: string; volume: string }>;
+  /** Active pools that could not be read (stopped or removed during the scan): their backups are missing. */
+  unreadablePools: Array<{ pool: string; error: string }>;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function listed(scan: CatalogScan, set: BackupSet): ListedSet {
+  const entry = scan.catalog.sets.get(set.id)!;
+  return {
+    set,
+    parentId: entry.parentId,
+    childIds: [...entry.childIds],
+    restorable: entry.restorable,
+    problems: [...entry.problems],
+    metadata: scan.stored
+      .filter((s) => s.set.id === set.id)
+      .map((s) => ({ pool: s.pool, volume: s.metadataVolume })),
+  };
+}
+
+/**
+ * Lists the backup sets stored in the pools (only the pools are read: a fresh host sees every
+ * backup), filtered, with the problems the scan found. Stray volumes and invalid metadata are
+ * reported for every scanned pool; chain problems only for the matching sets.
+ */
+export async function listBackups(
+  conn: Connection,
+  options: ListBackupsOptions = {},
+): Promise<BackupListing> {
+  const scan = await scanCatalog(conn, { pools: options.pools });
+  const byUuid = options.domain !== undefined && UUID_RE.test(options.domain);
+  const sets = selectSets(scan, {
+    domainName: byUuid ? undefined : options.domain,
+    domainUuid: byUuid ? options.domain : undefined,
+    from: options.since,
+    to: options.until,
+    kind: options.kind,
+  });
+  const ids = new Set(sets.map((s) => s.id));
+  return {
+    pools: scan.pools,
+    sets: sets.map((s) => listed(scan, s)),
+    problems: scan.catalog.problems.filter((p) => ids.has(p.setId)),
+    invalidMetadata: scan.invalid.map((i) => ({ pool: i.pool, volume: i.volume, error: i.error.message })),
+    strayVolumes: scan.strayVolumes,
+    unreadablePools: scan.unreadable.map((u) => ({ pool: u.pool, error: u.error.message })),
+  };
+}
+
+/**
+ * Finds one backup set by its id or a unique prefix of it. Throws ERR_NOT_FOUND when nothing
+ * matches and ERR_INVALID_INPUT when the prefix is ambiguous (listing the candidates).
+ */
+export async function findBackupSet(
+  conn: Connection,
+  idOrPrefix: string,
+  options: { pools?: readonly string[] } = {},
+): Promise<ListedSet> {
+  const scan = await scanCatalog(conn, { pools: options.pools });
+  return listed(scan, findSet(scan.catalog, idOrPrefix).set);
 }
