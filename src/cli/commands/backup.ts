@@ -214,7 +214,7 @@ const backupCreate: CommandSpec = {
   description:
     'All disks by default, one consistent point in time, into the default backup pool from the config\n' +
     '(created as a dir pool on first use). A shut-off domain is started paused for the job.\n' +
-    'Progress: one bar for the whole job (libvirt reports aggregate bytes over all disks).',
+    "Progress: one bar per disk (each disk's part of the libvirt backup job).",
   flags: {
     definition: {
       type: 'string',
@@ -225,7 +225,8 @@ const backupCreate: CommandSpec = {
     full: { type: 'boolean', description: 'take a full backup' },
     incremental: {
       type: 'boolean',
-      description: 'take an incremental (a full when no valid chain exists; the reason is recorded)',
+      description:
+        'take an incremental; refused when the domain has no backup to build on, a full (with the reason recorded) when its bitmaps cannot be trusted',
     },
     pool: {
       type: 'string',
