@@ -6,11 +6,11 @@ import { logger } from '../log';
 import { scanCatalog, type CatalogScan } from './catalog';
 import { dependents, findSet, type Catalog } from './chains';
 import { lockDomain } from './domain-lock';
+import { PoolCache } from '../pool/pool-layer';
 import type { BackupSet } from '../model';
 import {
   catalogOf,
   findIntents,
-  PoolCache,
   recoverIntents,
   remainingSet,
   rewrittenChild,

@@ -13,7 +13,8 @@ export interface DomainLock {
   release(): void;
 }
 
-function processAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -18,7 +18,7 @@ import { logger } from '../log';
 import type { BackupKind } from '../model';
 import { openPool } from '../pool/pool-layer';
 import { removeCheckpoint } from './checkpoints';
-import { DEFAULT_LOCK_DIR } from './domain-lock';
+import { DEFAULT_LOCK_DIR, processAlive } from './domain-lock';
 import { parseLivePullJob } from './external-plan';
 
 const log = logger('external-session');
@@ -158,15 +158,6 @@ export function judgeSession(session: SessionRecord, facts: SessionFacts): Sessi
     return { live: false, reason: `it expired at ${session.expiresAt}` };
   }
   return { live: true };
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The domain's running pull job, or undefined when it has none (or is not running). */

@@ -5,7 +5,7 @@ import { isLibvirtNotFound, type Connection } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupSet, DiskBackup } from '../model';
-import { closePools, openActivePools, openPool, type OpenPool } from '../pool/pool-layer';
+import { closePools, deleteVolumeIfPresent, openActivePools, PoolCache } from '../pool/pool-layer';
 import { METADATA_VOLUME_SUFFIX } from '../pool/volume-names';
 import { formatBackupSet, parseBackupSet } from '../xml';
 import { scanCatalog } from './catalog';
@@ -211,41 +211,9 @@ export function rewrittenChild(child: BackupSet, removed: BackupSet, step: Remov
 }
 
 /** Open pools by name for one run; `close()` frees them all. */
-export class PoolCache {
-  private pools = new Map<string, OpenPool>();
-  constructor(private readonly conn: Connection) {}
-
-  async get(name: string): Promise<OpenPool> {
-    let pool = this.pools.get(name);
-    if (!pool) {
-      pool = await openPool(this.conn, name);
-      this.pools.set(name, pool);
-    }
-    return pool;
-  }
-
-  close(): void {
-    closePools([...this.pools.values()]);
-    this.pools.clear();
-  }
-}
-
-async function deleteVolumeIfPresent(pools: PoolCache, ref: VolumeRef): Promise<void> {
-  const pool = await pools.get(ref.pool);
-  let volume;
-  try {
-    volume = await pool.pool.lookupVolumeByName(ref.name);
-  } catch (err) {
-    if (isLibvirtNotFound(err)) return;
-    throw err;
-  }
-  try {
-    await pool.driver.deleteVolume(pool, volume);
-  } catch (err) {
-    if (!isLibvirtNotFound(err)) throw err;
-  } finally {
-    volume.free();
-  }
+/** Deletes a volume named by its pool and name, if it is still there. */
+async function deleteRef(pools: PoolCache, ref: VolumeRef): Promise<void> {
+  await deleteVolumeIfPresent(await pools.get(ref.pool), ref.name);
 }
 
 async function writeCopies(pools: PoolCache, copies: readonly VolumeRef[], set: BackupSet): Promise<void> {
@@ -329,13 +297,13 @@ export async function finishRemoval(
   crashPoint('children');
   if (step.wholeSet) await removeSetCheckpoint(conn, original);
   crashPoint('checkpoint');
-  for (const ref of removedVolumes(original, step)) await deleteVolumeIfPresent(pools, ref);
+  for (const ref of removedVolumes(original, step)) await deleteRef(pools, ref);
   crashPoint('volumes');
-  if (step.wholeSet) for (const copy of intent.set.copies) await deleteVolumeIfPresent(pools, copy);
+  if (step.wholeSet) for (const copy of intent.set.copies) await deleteRef(pools, copy);
   else await writeCopies(pools, intent.set.copies, remainingSet(original, step));
   crashPoint('metadata');
   for (const copy of intent.set.copies)
-    await deleteVolumeIfPresent(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
+    await deleteRef(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
   crashPoint('done');
 }
 
@@ -506,7 +474,7 @@ export async function recoverIntents(
       log.warn(
         `dropping intent ${bad.name} in pool ${bad.pool}, cut short before its removal began: ${bad.error.message}`,
       );
-      await deleteVolumeIfPresent(pools, bad);
+      await deleteRef(pools, bad);
       report.droppedUnreadable.push({ pool: bad.pool, name: bad.name });
     }
     const mine = found.filter(
@@ -527,7 +495,7 @@ export async function recoverIntents(
         log.info(
           `backup set ${setId}: removal had not started (or had finished a disk removal); dropping its intent`,
         );
-        for (const v of f.volumes) await deleteVolumeIfPresent(pools, v);
+        for (const v of f.volumes) await deleteRef(pools, v);
         report.rolledBack.push(setId);
         continue;
       }

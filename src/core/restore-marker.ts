@@ -2,9 +2,9 @@
 // crashed (killed process, power loss) is found and its half-written volume removed by the next one.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isLibvirtNotFound } from '../libvirt';
 import { logger } from '../log';
-import type { OpenPool } from '../pool/pool-layer';
+import { deleteVolumeIfPresent, type OpenPool } from '../pool/pool-layer';
+import { processAlive } from './domain-lock';
 
 const log = logger('restore');
 
@@ -25,15 +25,6 @@ export function restoreMarkerName(volume: string): string {
 
 export const isRestoreMarker = (name: string): boolean => MARKER_RE.test(name);
 
-async function deleteIfPresent(pool: OpenPool, name: string): Promise<void> {
-  try {
-    const volume = await pool.pool.lookupVolumeByName(name);
-    await pool.driver.deleteVolume(pool, volume).finally(() => volume.free());
-  } catch (err) {
-    if (!isLibvirtNotFound(err)) throw err;
-  }
-}
-
 /**
  * Writes the marker of a restore into `volume` before the volume is created. The returned function
  * removes it once the restore of that volume is complete (or undone).
@@ -52,16 +43,7 @@ export async function markRestore(
   };
   const name = restoreMarkerName(volume);
   await pool.driver.writeMetadata(pool, name, JSON.stringify(marker));
-  return () => deleteIfPresent(pool, name);
-}
-
-function ownerAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return () => deleteVolumeIfPresent(pool, name);
 }
 
 /**
@@ -80,15 +62,15 @@ export async function undoCrashedRestores(pool: OpenPool): Promise<string[]> {
     } catch {
       marker = undefined;
     }
-    if (marker && (marker.host !== hostname() || ownerAlive(marker.pid))) continue;
+    if (marker && (marker.host !== hostname() || processAlive(marker.pid))) continue;
     if (marker && restoreMarkerName(marker.volume) === read.name) {
       log.warn(
         `removing ${marker.volume} in pool ${pool.name}: its restore of backup ${marker.setId} (pid ${marker.pid}, started ${marker.startedAt}) did not finish`,
       );
-      await deleteIfPresent(pool, marker.volume);
+      await deleteVolumeIfPresent(pool, marker.volume);
       removed.push(marker.volume);
     }
-    await deleteIfPresent(pool, read.name); // a marker cut short while being written names nothing yet
+    await deleteVolumeIfPresent(pool, read.name); // a marker cut short while being written names nothing yet
   }
   return removed;
 }

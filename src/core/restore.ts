@@ -13,7 +13,7 @@ import {
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupSet, VolumeFormat } from '../model';
-import { assertRoom, closePools, openPool, type OpenPool } from '../pool/pool-layer';
+import { assertRoom, findVolume, PoolCache, type OpenPool } from '../pool/pool-layer';
 import { isSafeVolumeName, restoredVolumeName } from '../pool/volume-names';
 import { convertImage, imageInfo, removeBitmaps, type ImageRef } from '../tools/qemu-img';
 import { parseDomainXml, rewriteDomainXml, type DomainDisk } from '../xml/libvirt-domain';
@@ -102,34 +102,6 @@ export interface RestoreDomainResult {
 }
 
 /** Opens pools by name once per operation and closes them all at the end. */
-class PoolCache {
-  private readonly open = new Map<string, OpenPool>();
-  constructor(private readonly conn: Connection) {}
-
-  async get(name: string): Promise<OpenPool> {
-    let pool = this.open.get(name);
-    if (!pool) {
-      pool = await openPool(this.conn, name);
-      this.open.set(name, pool);
-    }
-    return pool;
-  }
-
-  close(): void {
-    closePools([...this.open.values()]);
-    this.open.clear();
-  }
-}
-
-async function findVolume(pool: OpenPool, name: string): Promise<StorageVolume | undefined> {
-  try {
-    return await pool.pool.lookupVolumeByName(name);
-  } catch (err) {
-    if (isLibvirtNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
 async function findDomain(lookup: () => Promise<Domain>): Promise<Domain | undefined> {
   try {
     return await lookup();

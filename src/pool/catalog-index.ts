@@ -10,10 +10,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isLibvirtNotFound } from '../libvirt';
 import { logger } from '../log';
 import type { BackupSet } from '../model';
 import type { PoolRef } from './driver';
+import { findVolume, rawVolumeXml } from './pool-layer';
 
 const log = logger('catalog-index');
 
@@ -33,17 +33,9 @@ export const isCatalogVolume = (name: string): boolean =>
 /** The generation markers in a pool listing, sorted: what an index built now is valid for. */
 export const generationOf = (names: readonly string[]): string[] => names.filter(isGenerationMarker).sort();
 
-const rawVolumeXml = (name: string, bytes: number): string =>
-  `<volume type='file'><name>${name}</name><capacity unit='bytes'>${bytes}</capacity>` +
-  `<allocation unit='bytes'>0</allocation><target><format type='raw'/><permissions><mode>0600</mode></permissions></target></volume>`;
-
 async function deleteIfPresent(pool: PoolRef, name: string): Promise<void> {
-  try {
-    const volume = await pool.pool.lookupVolumeByName(name);
-    await volume.delete().finally(() => volume.free());
-  } catch (err) {
-    if (!isLibvirtNotFound(err)) throw err;
-  }
+  const volume = await findVolume(pool, name);
+  if (volume) await volume.delete().finally(() => volume.free());
 }
 
 /**

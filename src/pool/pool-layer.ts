@@ -5,6 +5,7 @@ import {
   virConnectListAllStoragePoolsFlags,
   type Connection,
   type StoragePool,
+  type StorageVolume,
 } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
@@ -138,4 +139,56 @@ export async function openActivePools(conn: Connection, names?: readonly string[
 /** Releases the libvirt handles of opened pools. */
 export function closePools(pools: readonly OpenPool[]): void {
   for (const pool of pools) pool.pool.free();
+}
+
+/** Opens pools by name once per operation, and closes them together at its end. */
+export class PoolCache {
+  private readonly open = new Map<string, OpenPool>();
+  constructor(private readonly conn: Connection) {}
+
+  async get(name: string): Promise<OpenPool> {
+    let pool = this.open.get(name);
+    if (!pool) {
+      pool = await openPool(this.conn, name);
+      this.open.set(name, pool);
+    }
+    return pool;
+  }
+
+  close(): void {
+    closePools([...this.open.values()]);
+    this.open.clear();
+  }
+}
+
+/** The named volume of a pool, or undefined when it does not exist. The caller frees it. */
+export async function findVolume(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
+  try {
+    return await pool.pool.lookupVolumeByName(name);
+  } catch (err) {
+    if (isLibvirtNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Deletes the named volume through the pool's driver; a volume already gone is fine. */
+export async function deleteVolumeIfPresent(pool: OpenPool, name: string): Promise<void> {
+  const volume = await findVolume(pool, name);
+  if (!volume) return;
+  try {
+    await pool.driver.deleteVolume(pool, volume);
+  } catch (err) {
+    if (!isLibvirtNotFound(err)) throw err;
+  } finally {
+    volume.free();
+  }
+}
+
+/** Volume XML of a raw volume holding exactly `bytes` bytes, readable by its owner only. Pure. */
+export function rawVolumeXml(name: string, bytes: number): string {
+  return (
+    `<volume type='file'><name>${escapeXml(name)}</name>` +
+    `<capacity unit='bytes'>${bytes}</capacity><allocation unit='bytes'>0</allocation>` +
+    `<target><format type='raw'/><permissions><mode>0600</mode></permissions></target></volume>`
+  );
 }

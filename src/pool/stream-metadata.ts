@@ -2,34 +2,15 @@
 // Shared by the drivers whose pools support virStorageVolUpload/Download (dir, logical).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isLibvirtNotFound, type StorageVolume } from '../libvirt';
+import type { StorageVolume } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { bumpGeneration } from './catalog-index';
 import type { MetadataRead, PoolRef } from './driver';
+import { findVolume, rawVolumeXml } from './pool-layer';
 import { parseMetadataVolumeName } from './volume-names';
 
 /** Far above any real document (the domain XML dominates); guards against reading a wrong volume. */
 export const MAX_METADATA_BYTES = 16 * 1024 * 1024;
-
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-/** Volume XML of a raw volume holding exactly `bytes` bytes, readable by its owner only. */
-export function metadataVolumeXml(name: string, bytes: number): string {
-  return (
-    `<volume type='file'><name>${escapeXml(name)}</name>` +
-    `<capacity unit='bytes'>${bytes}</capacity><allocation unit='bytes'>0</allocation>` +
-    `<target><format type='raw'/><permissions><mode>0600</mode></permissions></target></volume>`
-  );
-}
-
-async function lookupOptional(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
-  try {
-    return await pool.pool.lookupVolumeByName(name);
-  } catch (err) {
-    if (isLibvirtNotFound(err)) return undefined;
-    throw err;
-  }
-}
 
 /**
  * Writes `xml` as volume `name` (replacing an older one). The volume's capacity is the document's
@@ -37,9 +18,9 @@ async function lookupOptional(pool: PoolRef, name: string): Promise<StorageVolum
  */
 export async function writeStreamMetadata(pool: PoolRef, name: string, xml: string): Promise<void> {
   const bytes = Buffer.from(xml, 'utf8');
-  const old = await lookupOptional(pool, name);
+  const old = await findVolume(pool, name);
   if (old) await deleteStreamVolume(pool, old).finally(() => old.free());
-  const volume = await pool.pool.createVolume(metadataVolumeXml(name, bytes.length));
+  const volume = await pool.pool.createVolume(rawVolumeXml(name, bytes.length));
   try {
     await pipeline(Readable.from([bytes]), volume.upload({ offset: 0, length: bytes.length }));
   } catch (err) {
