@@ -18,3 +18,5 @@ export {
 } from './libvirt';
 export { TEST_PREFIX, uniqueName } from './names';
 export { createTestDomain, sameContent, type TestDomain, type TestDomainDisk } from './test-domain';
+export { backupLocation, poolVolumeNames } from './backup-location';
+export { REPO_ROOT, tsChildArgs } from './ts-child';

@@ -1,8 +1,6 @@
 // The backup coordinator against real libvirtd and real QEMU domains with known writes (HMP qemu-io):
 // chains restore byte for byte, increments copy only what changed, cancel leaves nothing, drift is
 // recovered, shut-off domains and concurrency behave.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup';
 import { scanCatalog } from '../../src/core/catalog';
@@ -19,11 +17,10 @@ import { run } from '../../src/tools/exec';
 import { imageInfo } from '../../src/tools/qemu-img';
 import {
   Cleanup,
-  TEST_POOL_ROOT,
+  backupLocation,
   createTestDomain,
   openSystemConnection,
   sameContent,
-  uniqueName,
   type TestDomain,
 } from '../support';
 
@@ -60,18 +57,7 @@ describe('backup coordinator on real domains', () => {
 
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
-    const pool = uniqueName('backups');
-    defaults = { pool, path: path.join(TEST_POOL_ROOT, pool), format: 'qcow2' };
-    lockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-locks-'));
-    cleanup.add(`backup pool ${pool}`, async () => {
-      const p = await conn.lookupStoragePoolByName(pool);
-      await p.refresh();
-      for (const v of await p.listAllVolumes()) await v.delete();
-      await p.destroy();
-      await p.delete();
-      await p.undefine();
-      p.free();
-    });
+    ({ defaults, lockDir } = backupLocation(conn, cleanup));
   });
   afterAll(() => cleanup.run());
 

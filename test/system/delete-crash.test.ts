@@ -7,13 +7,11 @@ import path from 'node:path';
 import { recoverInterrupted } from '../../src/core/delete';
 import { REMOVAL_STEPS } from '../../src/core/journal';
 import type { Connection } from '../../src/libvirt';
-import { Cleanup, createTestDomain, openSystemConnection } from '../support';
+import { Cleanup, backupLocation, createTestDomain, openSystemConnection, poolVolumeNames } from '../support';
 import {
-  backupPool,
   catalogSets,
   checkpointNames,
   expectPointsIntact,
-  poolVolumes,
   takePoint,
   type Point,
 } from './fixtures/delete-helpers';
@@ -25,11 +23,11 @@ jest.setTimeout(900_000);
 describe('an interrupted merge is finished by recovery', () => {
   const cleanup = new Cleanup();
   let conn: Connection;
-  let env: ReturnType<typeof backupPool>;
+  let env: ReturnType<typeof backupLocation>;
 
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
-    env = backupPool(cleanup, () => conn);
+    env = backupLocation(conn, cleanup);
     // The child runs the compiled build; tsc emits even when unrelated files have type errors.
     spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
     expect(fs.existsSync(path.join(ROOT, 'dist/src/core/delete.js'))).toBe(true);
@@ -72,7 +70,7 @@ describe('an interrupted merge is finished by recovery', () => {
       expect({ step, present: sets.has(root.set.id) }).toEqual({ step, present: step === 'intent' });
       expect([...sets.values()].every((e) => e.restorable)).toBe(true);
       expect(
-        (await poolVolumes(conn, defaults.pool)).filter((n) => n.endsWith('.volback-intent.json')),
+        (await poolVolumeNames(conn, defaults.pool)).filter((n) => n.endsWith('.volback-intent.json')),
       ).toEqual([]);
       await expectPointsIntact(conn, defaults, points);
       const remaining = [...sets.values()].map((e) => e.set.checkpoint!.name).sort();

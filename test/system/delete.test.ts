@@ -6,13 +6,11 @@ import { deleteBackup } from '../../src/core/delete';
 import { isVolbackError } from '../../src/errors';
 import type { Connection } from '../../src/libvirt';
 import { imageInfo } from '../../src/tools/qemu-img';
-import { Cleanup, createTestDomain, openSystemConnection } from '../support';
+import { Cleanup, backupLocation, createTestDomain, openSystemConnection, poolVolumeNames } from '../support';
 import {
-  backupPool,
   catalogSets,
   checkpointNames,
   expectPointsIntact,
-  poolVolumes,
   takePoint,
   type Point,
 } from './fixtures/delete-helpers';
@@ -23,11 +21,11 @@ jest.setTimeout(600_000);
 describe('deleteBackup on real chains', () => {
   const cleanup = new Cleanup();
   let conn: Connection;
-  let env: ReturnType<typeof backupPool>;
+  let env: ReturnType<typeof backupLocation>;
 
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
-    env = backupPool(cleanup, () => conn);
+    env = backupLocation(conn, cleanup);
   });
   afterAll(() => cleanup.run());
 
@@ -60,7 +58,7 @@ describe('deleteBackup on real chains', () => {
     expect((refused as Error).message).toContain(inc2.set.id);
 
     // Dry run by unique prefix: a plan, and nothing changes.
-    const volumesBefore = await poolVolumes(conn, defaults.pool);
+    const volumesBefore = await poolVolumeNames(conn, defaults.pool);
     const catalogBefore = [...(await catalogSets(conn, defaults.pool)).values()].map((e) => e.set);
     const dry = await deleteBackup(conn, {
       setId: full.set.id.slice(0, 8),
@@ -72,7 +70,7 @@ describe('deleteBackup on real chains', () => {
     expect(dry.plan).toHaveLength(1);
     expect(dry.plan[0].merges.map((m) => m.intoSet)).toEqual([inc1.set.id, inc1.set.id]);
     expect(dry.removed).toEqual([]);
-    expect(await poolVolumes(conn, defaults.pool)).toEqual(volumesBefore);
+    expect(await poolVolumeNames(conn, defaults.pool)).toEqual(volumesBefore);
     expect([...(await catalogSets(conn, defaults.pool)).values()].map((e) => e.set)).toEqual(catalogBefore);
 
     // Merge the full into its child: the child becomes a full, every remaining point is unchanged.
@@ -93,7 +91,7 @@ describe('deleteBackup on real chains', () => {
       ).toBeUndefined();
     }
     expect(
-      (await poolVolumes(conn, defaults.pool)).filter((n) => n.includes(full.set.id.slice(0, 8))),
+      (await poolVolumeNames(conn, defaults.pool)).filter((n) => n.includes(full.set.id.slice(0, 8))),
     ).toEqual([]);
     await expectPointsIntact(conn, defaults, all);
     expect(await checkpointNames(vm)).toEqual([cp(inc1), cp(inc2)].sort());
@@ -130,7 +128,7 @@ describe('deleteBackup on real chains', () => {
     expect(sets.get(inc3.set.id)!.set.disks.map((d) => d.target)).toEqual(['vda']);
     expect(sets.get(inc3.set.id)!.restorable).toBe(true);
     expect(
-      (await poolVolumes(conn, defaults.pool)).some(
+      (await poolVolumeNames(conn, defaults.pool)).some(
         (n) => n.includes(`.vdb.`) && n.includes(inc3.set.id.slice(0, 8)),
       ),
     ).toBe(false);
@@ -143,7 +141,7 @@ describe('deleteBackup on real chains', () => {
     expect(cascade.plan.map((s) => s.setId)).toEqual([inc3.set.id, inc1.set.id]);
     sets = await catalogSets(conn, defaults.pool);
     expect(sets.size).toBe(0);
-    expect(await poolVolumes(conn, defaults.pool)).toEqual([]);
+    expect(await poolVolumeNames(conn, defaults.pool)).toEqual([]);
     expect(await checkpointNames(vm)).toEqual([]);
   });
 });

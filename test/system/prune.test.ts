@@ -3,13 +3,11 @@
 // unchanged, and libvirt's checkpoint list holds just their checkpoints.
 import { pruneBackups } from '../../src/core/prune';
 import type { Connection } from '../../src/libvirt';
-import { Cleanup, createTestDomain, openSystemConnection } from '../support';
+import { Cleanup, backupLocation, createTestDomain, openSystemConnection, poolVolumeNames } from '../support';
 import {
-  backupPool,
   catalogSets,
   checkpointNames,
   expectPointsIntact,
-  poolVolumes,
   takePoint,
   type Point,
 } from './fixtures/delete-helpers';
@@ -20,11 +18,11 @@ jest.setTimeout(600_000);
 describe('pruneBackups on a real chain', () => {
   const cleanup = new Cleanup();
   let conn: Connection;
-  let env: ReturnType<typeof backupPool>;
+  let env: ReturnType<typeof backupLocation>;
 
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
-    env = backupPool(cleanup, () => conn);
+    env = backupLocation(conn, cleanup);
   });
   afterAll(() => cleanup.run());
 
@@ -48,7 +46,7 @@ describe('pruneBackups on a real chain', () => {
     const now = new Date(points[5].set.createdAt.getTime() + 60_000);
     const policy = { keepLast: 2 };
 
-    const volumesBefore = await poolVolumes(conn, defaults.pool);
+    const volumesBefore = await poolVolumeNames(conn, defaults.pool);
     const setsBefore = [...(await catalogSets(conn, defaults.pool)).values()].map((e) => e.set);
     const checkpointsBefore = await checkpointNames(vm);
     const dry = await pruneBackups(conn, { domain: vm.name, policy, now, dryRun: true, pools, lockDir });
@@ -58,7 +56,7 @@ describe('pruneBackups on a real chain', () => {
     expect(dry.plan.remove.map((r) => [r.set.id, r.action])).toEqual(
       [3, 2, 1, 0].map((i) => [points[i].set.id, 'merge-into-child']),
     );
-    expect(await poolVolumes(conn, defaults.pool)).toEqual(volumesBefore);
+    expect(await poolVolumeNames(conn, defaults.pool)).toEqual(volumesBefore);
     expect([...(await catalogSets(conn, defaults.pool)).values()].map((e) => e.set)).toEqual(setsBefore);
     expect(await checkpointNames(vm)).toEqual(checkpointsBefore);
 
@@ -72,7 +70,7 @@ describe('pruneBackups on a real chain', () => {
       parentId: points[4].set.id,
     });
     await expectPointsIntact(conn, defaults, points);
-    expect((await poolVolumes(conn, defaults.pool)).length).toBe(4); // two data volumes, two metadata volumes
+    expect((await poolVolumeNames(conn, defaults.pool)).length).toBe(4); // two data volumes, two metadata volumes
     expect(await checkpointNames(vm)).toEqual(
       [points[4].set.checkpoint!.name, points[5].set.checkpoint!.name].sort(),
     );

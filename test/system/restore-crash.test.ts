@@ -2,30 +2,27 @@
 // marker; the next restore into that pool finds them, removes the partial volume, and succeeds.
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import path from 'node:path';
 import { createBackup } from '../../src/core/backup';
 import { restoreBackup } from '../../src/core/restore';
 import { isRestoreMarker, restoreMarkerName, undoCrashedRestores } from '../../src/core/restore-marker';
 import { closePools, openPool } from '../../src/pool/pool-layer';
 import type { Connection } from '../../src/libvirt';
-import { Cleanup, createTestDomain, openSystemConnection, sameContent } from '../support';
-import { MiB, backupLocation, volumeNames } from './restore-helpers';
+import {
+  Cleanup,
+  createTestDomain,
+  openSystemConnection,
+  sameContent,
+  REPO_ROOT,
+  backupLocation,
+  poolVolumeNames,
+  tsChildArgs,
+} from '../support';
+import { MiB } from './restore-helpers';
 
 jest.setTimeout(240_000);
 
-const ROOT = path.resolve(__dirname, '../..');
-
 /** Restores in a child process that reports progress on stdout; the test kills it mid-copy. */
 const CHILD = `
-const ts = require('typescript');
-const fs = require('fs');
-require.extensions['.ts'] = (module, filename) => {
-  const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-    fileName: filename,
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-  });
-  module._compile(outputText, filename);
-};
 const [uri, pool, setId, lockDir] = process.argv.slice(1);
 (async () => {
   const { Connection } = require('./src/libvirt');
@@ -53,13 +50,13 @@ describe('a restore killed mid-copy', () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [256 * MiB], label: 'rcrash' });
     for (let i = 0; i < 6; i++) await vm.write('vda', 0x50 + i, i * 40 * MiB, 32 * MiB);
     const full = await createBackup(conn, vm.name, { defaults, lockDir });
-    const before = await volumeNames(conn, defaults.pool);
+    const before = await poolVolumeNames(conn, defaults.pool);
 
     const child = spawn(
       process.execPath,
-      ['-e', CHILD, 'qemu:///system', defaults.pool, full.set.id, lockDir],
+      tsChildArgs(CHILD, ['qemu:///system', defaults.pool, full.set.id, lockDir]),
       {
-        cwd: ROOT,
+        cwd: REPO_ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -76,7 +73,7 @@ describe('a restore killed mid-copy', () => {
 
     // What the crash left: one partial volume and the marker that names it.
     const created = async (): Promise<string[]> =>
-      (await volumeNames(conn, defaults.pool)).filter(
+      (await poolVolumeNames(conn, defaults.pool)).filter(
         (n) => !before.includes(n) && !n.startsWith('volback-catalog'),
       );
     const leftover = await created();

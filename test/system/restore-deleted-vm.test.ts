@@ -3,31 +3,26 @@
 // connection, which never saw the domain, lists the backups from the pool alone and rebuilds the VM
 // from the incremental point; it boots with every disk equal, byte for byte, to that moment.
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { createBackup } from '../../src/core/backup';
 import { virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
 import { parseDomainXml } from '../../src/xml/libvirt-domain';
-import { Cleanup, SYSTEM_URI, createTestDomain, openSystemConnection, sameContent } from '../support';
-import { MiB, backupLocation, cleanupDomainByName, volumeNames } from './restore-helpers';
+import {
+  Cleanup,
+  SYSTEM_URI,
+  createTestDomain,
+  openSystemConnection,
+  sameContent,
+  REPO_ROOT,
+  backupLocation,
+  poolVolumeNames,
+  tsChildArgs,
+} from '../support';
+import { MiB, cleanupDomainByName } from './restore-helpers';
 
 jest.setTimeout(240_000);
 
-const ROOT = path.resolve(__dirname, '../..');
-
-/**
- * The child runs volback's TypeScript sources through a small require hook (typescript's
- * transpileModule), so it tests this checkout even when dist/ is stale, and needs no ts-node.
- */
+/** What an admin does on a fresh host, run in a fresh process (see test/support/ts-child.ts). */
 const CHILD = `
-const ts = require('typescript');
-const fs = require('fs');
-require.extensions['.ts'] = (module, filename) => {
-  const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-    fileName: filename,
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-  });
-  module._compile(outputText, filename);
-};
 const [uri, pool, domainName] = process.argv.slice(1);
 (async () => {
   const { Connection } = require('./src/libvirt');
@@ -52,8 +47,8 @@ const [uri, pool, domainName] = process.argv.slice(1);
 
 function runChild(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD, ...args], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, tsChildArgs(CHILD, args), {
+      cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -97,7 +92,7 @@ describe('restoring a deleted VM from pool contents alone', () => {
     const uuid = await vm.domain.getUUIDString();
     await vm.domain.destroy();
     await vm.domain.undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA);
-    for (const name of await volumeNames(conn, vm.pool.name)) {
+    for (const name of await poolVolumeNames(conn, vm.pool.name)) {
       const vol = await vm.pool.pool.lookupVolumeByName(name);
       await vol.delete().finally(() => vol.free());
     }

@@ -16,8 +16,10 @@ import {
   sameContent,
   uniqueName,
   type TestDomain,
+  backupLocation,
+  poolVolumeNames,
 } from '../support';
-import { MiB, backupLocation, cleanupDomainByName, volumeNames } from './restore-helpers';
+import { MiB, cleanupDomainByName } from './restore-helpers';
 
 jest.setTimeout(240_000);
 
@@ -190,7 +192,7 @@ describe('restore on real domains', () => {
 
   it('refuses to clobber an existing domain (same name or same UUID) and to replace a running one', async () => {
     const setId = points[0].result.set.id;
-    const before = await volumeNames(conn, defaults.pool);
+    const before = await poolVolumeNames(conn, defaults.pool);
     await expectCode(
       restoreDomain(conn, { scanPools: [defaults.pool], setId }),
       ErrorCodes.CONFLICT,
@@ -207,7 +209,7 @@ describe('restore on real domains', () => {
       /only a shut-off domain can be replaced/,
     );
     // Refused before anything was created.
-    expect(await volumeNames(conn, defaults.pool)).toEqual(before);
+    expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
   });
 
   it('overwrites the original disks only when the domain is shut off; the next backup is full and correct', async () => {
@@ -270,7 +272,7 @@ describe('cancelling a restore', () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [256 * MiB], label: 'cancel' });
     for (let i = 0; i < 6; i++) await vm.write('vda', 0x40 + i, i * 40 * MiB, 32 * MiB);
     const full = await createBackup(conn, vm.name, { defaults, lockDir });
-    const before = await volumeNames(conn, defaults.pool);
+    const before = await poolVolumeNames(conn, defaults.pool);
 
     const controller = new AbortController();
     const seen: RestoreProgress[] = [];
@@ -288,13 +290,13 @@ describe('cancelling a restore', () => {
     // The copy was running (qemu-img reported partial progress) when it was killed.
     expect(seen.some((p) => p.bytesDone > 0 && p.bytesDone < p.bytesTotal)).toBe(true);
     expect(seen.some((p) => p.bytesDone === p.bytesTotal)).toBe(false);
-    expect(await volumeNames(conn, defaults.pool)).toEqual(before);
+    expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
 
     // An already aborted signal creates nothing either.
     await expectCode(
       restoreBackup(conn, { scanPools: [defaults.pool], setId: full.set.id, signal: AbortSignal.abort() }),
       ErrorCodes.CANCELLED,
     );
-    expect(await volumeNames(conn, defaults.pool)).toEqual(before);
+    expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
   });
 });
