@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   isLibvirtError,
-  isLibvirtNotFound,
   virDomainCreateFlags,
   virDomainDestroyFlagsValues,
   virDomainXMLFlags,
@@ -26,6 +25,7 @@ import { runPushJob, type JobProgress } from './backup-job';
 import { scanCatalog, type CatalogScan } from './catalog';
 import { assessBase, checkpointRecord, dropVolbackCheckpoints, removeCheckpoint } from './checkpoints';
 import { lockDomain } from './domain-lock';
+import { lookupDomain } from './domain-lookup';
 import { settleExternalSession } from './external-session';
 import { UndoStack } from './undo';
 
@@ -309,18 +309,7 @@ export async function createBackup(
       },
     );
   }
-  let domain: Domain;
-  try {
-    domain = await conn.lookupDomainByName(domainName);
-  } catch (err) {
-    if (isLibvirtNotFound(err)) {
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, {
-        fault: 'user',
-        cause: err,
-      });
-    }
-    throw err;
-  }
+  const domain = await lookupDomain(conn, domainName);
   const uuid = await domain.getUUIDString();
   const lock = lockDomain(uuid, `backup of ${domainName}`, options.lockDir);
   const setId = randomUUID();

@@ -5,13 +5,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, stat
 import { createServer } from 'node:net';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  isLibvirtNotFound,
-  virDomainBackupBeginFlags,
-  virDomainXMLFlags,
-  type Connection,
-  type Domain,
-} from '../libvirt';
+import { virDomainBackupBeginFlags, virDomainXMLFlags, type Connection, type Domain } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup } from '../model';
@@ -25,6 +19,7 @@ import { checkpointXml } from './backup-plan';
 import { scanCatalog } from './catalog';
 import { assessBase, checkpointRecord, dropVolbackCheckpoints, removeCheckpoint } from './checkpoints';
 import { DEFAULT_LOCK_DIR, lockDomain } from './domain-lock';
+import { lookupDomain } from './domain-lookup';
 import {
   assertSafeServer,
   chooseExternalBase,
@@ -106,19 +101,6 @@ export interface ExternalSession {
 }
 
 const DEFAULT_DEFINITION: BackupDefinition = { mode: 'pull', kind: 'auto', disks: [] };
-
-async function lookupDomain(conn: Connection, domainName: string): Promise<Domain> {
-  try {
-    return await conn.lookupDomainByName(domainName);
-  } catch (err) {
-    if (isLibvirtNotFound(err))
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `domain '${domainName}' does not exist`, {
-        fault: 'user',
-        cause: err,
-      });
-    throw err;
-  }
-}
 
 /** A TCP port free on `host` right now (the kernel's choice); QEMU binds it a moment later. */
 function freePort(host: string): Promise<number> {
