@@ -3,18 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, VolbackError } from './errors';
 import type { LogLevel } from './log';
+import type { RetentionPolicy } from './model';
 
 export const DEFAULT_CONFIG_PATH = '/etc/volback/volback.conf';
-
-export interface RetentionDefaults {
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-  keepWithin?: string;
-}
 
 export interface VolbackConfig {
   /** libvirt URI; `LIBVIRT_DEFAULT_URI`, then `qemu:///system` when unset. */
@@ -26,7 +17,7 @@ export interface VolbackConfig {
   backupFormat: 'qcow2' | 'raw';
   logLevel: LogLevel;
   logFile?: string;
-  retention: RetentionDefaults;
+  retention: RetentionPolicy;
 }
 
 export type ConfigSource = 'default' | 'file' | 'environment' | 'flag';
@@ -76,7 +67,7 @@ const FILE_KEYS: Record<string, Setting> = {
   keep_within: { kind: 'string', path: ['retention', 'keepWithin'] },
 };
 
-type Overrides = Partial<Omit<VolbackConfig, 'retention'>> & { retention?: RetentionDefaults };
+type Overrides = Partial<Omit<VolbackConfig, 'retention'>> & { retention?: RetentionPolicy };
 
 /** Parses a config file's text; errors name the file and line. Pure. */
 export function parseConfigText(text: string, file: string): Overrides {
@@ -152,7 +143,7 @@ export function mergeConfig(
     for (const [key, value] of Object.entries(layer)) {
       if (value === undefined) continue;
       if (key === 'retention') {
-        for (const [rkey, rvalue] of Object.entries(value as RetentionDefaults)) {
+        for (const [rkey, rvalue] of Object.entries(value as RetentionPolicy)) {
           if (rvalue === undefined) continue;
           (merged.retention as Record<string, unknown>)[rkey] = rvalue;
           sources[`retention.${rkey}`] = source;

@@ -23,7 +23,6 @@ export {
   type ConfigSource,
   type LoadConfigOptions,
   type ResolvedConfig,
-  type RetentionDefaults,
   type VolbackConfig,
 } from './config';
 export { addLogFile, logger, setLogLevel, type LogLevel } from './log';
@@ -58,7 +57,7 @@ export {
   type RestoreResult,
 } from './core/restore';
 export { pruneBackups, type ExecutedRemoval, type PruneBackupsOptions, type PruneResult } from './core/prune';
-export type { PrunePlan, PruneKeep, PruneRemoval, PruneUntouched, RetentionPolicy } from './core/retention';
+export type { PrunePlan, PruneKeep, PruneRemoval, PruneUntouched } from './core/retention';
 export {
   beginExternalBackup,
   endExternalBackup,

@@ -90,3 +90,18 @@ export interface BackupSet {
   /** The domain's inactive XML at backup time: enough to rebuild a deleted VM. */
   domainXml: string;
 }
+
+/** A retention policy in the manner of restic / Proxmox. Counts of 0 or absent options are off. */
+export interface RetentionPolicy {
+  /** Keep the N newest backups. */
+  keepLast?: number;
+  /** Keep the newest backup of each of the N newest hours (UTC) that have backups. */
+  keepHourly?: number;
+  keepDaily?: number;
+  /** Weeks are ISO 8601 weeks (Monday to Sunday, UTC). */
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  /** Keep every backup created within this duration before `now`: `12h`, `2d`, `1w3d`, `1y6mo`. */
+  keepWithin?: string;
+}

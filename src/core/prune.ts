@@ -14,7 +14,8 @@ import {
 } from './delete';
 import { lockDomain } from './domain-lock';
 import { recoverIntents } from './journal';
-import { planPrune, type PrunePlan, type PruneOptions, type RetentionPolicy } from './retention';
+import { planPrune, type PrunePlan, type PruneOptions } from './retention';
+import type { RetentionPolicy } from '../model';
 
 const log = logger('prune');
 

@@ -3,23 +3,8 @@
 // Pure: it returns a plan (keep / remove in execution order / untouched); the coordinator executes it.
 // Semantics are documented with a worked example in docs/retention.md.
 import { ErrorCodes, VolbackError } from '../errors';
-import type { BackupSet } from '../model';
+import type { BackupSet, RetentionPolicy } from '../model';
 import { buildCatalog, type Catalog, type CatalogSet } from './chains';
-
-/** A retention policy in the manner of restic / Proxmox. Counts of 0 or absent options are off. */
-export interface RetentionPolicy {
-  /** Keep the N newest backups. */
-  keepLast?: number;
-  /** Keep the newest backup of each of the N newest hours (UTC) that have backups. */
-  keepHourly?: number;
-  keepDaily?: number;
-  /** Weeks are ISO 8601 weeks (Monday to Sunday, UTC). */
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-  /** Keep every backup created within this duration before `now`: `12h`, `2d`, `1w3d`, `1y6mo`. */
-  keepWithin?: string;
-}
 
 /** A parsed `keepWithin` duration. Years and months are calendar units (UTC); the others are fixed. */
 export interface Duration {

@@ -1,6 +1,6 @@
 // Unit tests of the prune planner: restic-style bucket counts on a synthetic calendar, chain-aware merges, policy errors.
 import { ErrorCodes, isVolbackError } from '../../src/errors';
-import type { BackupSet, BackupState } from '../../src/model';
+import type { BackupSet, BackupState, RetentionPolicy } from '../../src/model';
 import {
   bucketKey,
   isoWeek,
@@ -9,7 +9,6 @@ import {
   subtractDuration,
   validateRetentionPolicy,
   type PrunePlan,
-  type RetentionPolicy,
 } from '../../src/core/retention';
 
 const VM1 = { name: 'vm1', uuid: '11111111-1111-4111-8111-111111111111' };
