@@ -8,7 +8,6 @@ import type {
   RequestedKind,
   VolumeFormat,
 } from '../model';
-import type { XmlValidationError } from '../errors';
 import {
   absFilePathProblem,
   absNormalizedPathProblem,
@@ -20,7 +19,15 @@ import {
   portProblem,
   volumeNameProblem,
 } from './names';
-import { documentError, parseTree, renderXml, TreeReader, type OutElement, type XmlElement } from './tree';
+import {
+  documentError,
+  parseTree,
+  readDocument,
+  renderXml,
+  TreeReader,
+  type OutElement,
+  type XmlElement,
+} from './tree';
 import { validateXml, type ValidatorOptions } from './validate';
 
 const MODES = ['push', 'pull'] as const;
@@ -164,17 +171,7 @@ export async function parseBackupDefinition(
   options: ValidatorOptions = {},
 ): Promise<BackupDefinition> {
   const validation = await validateXml(xml, 'backup-definition', source, options);
-  const schemaError: XmlValidationError | undefined = validation.ok ? undefined : validation.error;
-  let root: XmlElement;
-  try {
-    root = await parseTree(xml, source);
-  } catch (err) {
-    throw schemaError ?? err;
-  }
-  const r = new TreeReader();
-  const def = readDefinition(r, root);
-  if (r.problems.length > 0 || schemaError) throw documentError(source, r.problems, schemaError);
-  return def;
+  return readDocument(xml, source, validation.ok ? undefined : validation.error, readDefinition);
 }
 
 function definitionTree(def: BackupDefinition): OutElement {

@@ -12,7 +12,15 @@ import {
   timestampProblem,
   volumeNameProblem,
 } from './names';
-import { documentError, parseTree, renderXml, TreeReader, type OutElement, type XmlElement } from './tree';
+import {
+  documentError,
+  parseTree,
+  readDocument,
+  renderXml,
+  TreeReader,
+  type OutElement,
+  type XmlElement,
+} from './tree';
 import {
   validateMany,
   validateXml,
@@ -263,16 +271,7 @@ async function readValidated(
   source: string,
   schemaError?: XmlValidationError,
 ): Promise<BackupSet> {
-  let root: XmlElement;
-  try {
-    root = await parseTree(xml, source);
-  } catch (err) {
-    throw schemaError ?? err;
-  }
-  const r = new TreeReader();
-  const set = readBackupSet(r, root);
-  if (!set || r.problems.length > 0 || schemaError) throw documentError(source, r.problems, schemaError);
-  return set;
+  return readDocument(xml, source, schemaError, readBackupSet);
 }
 
 /** Outcome of reading one document of a batch. */

@@ -302,3 +302,28 @@ export function renderXml(root: OutElement): string {
   renderInto(root, '', out);
   return out.join('');
 }
+
+/**
+ * Reads a document whose schema validation already ran (`schemaError` when it failed) with `read`,
+ * which records rule problems on the reader. Throws one XmlValidationError naming the source, line
+ * and element of the first problem: a parse error, the schema's, or a rule's.
+ */
+export async function readDocument<T>(
+  xml: string,
+  source: string,
+  schemaError: XmlValidationError | undefined,
+  read: (reader: TreeReader, root: XmlElement) => T | undefined,
+): Promise<T> {
+  let root: XmlElement;
+  try {
+    root = await parseTree(xml, source);
+  } catch (err) {
+    throw schemaError ?? err;
+  }
+  const reader = new TreeReader();
+  const value = read(reader, root);
+  if (value === undefined || reader.problems.length > 0 || schemaError) {
+    throw documentError(source, reader.problems, schemaError);
+  }
+  return value;
+}
