@@ -47,6 +47,17 @@ class StreamCalls {
     );
   }
 
+  /** Starts the transfer (a Node stream's _construct): the stream is usable once `callback` runs. */
+  begin(start: Start, callback: (err?: Error | null) => void): void {
+    start().then(
+      (h) => {
+        this.handle = h;
+        callback();
+      },
+      (err: Error) => callback(err),
+    );
+  }
+
   finish(): Promise<void> {
     return this.call('virStreamFinish', {}, (n, h) => n.streamFinish(h)).then(() => {
       this.ended = true;
@@ -87,13 +98,7 @@ export class VolumeReadStream extends Readable {
   }
 
   override _construct(callback: (err?: Error | null) => void): void {
-    this.start().then(
-      (h) => {
-        this.calls.handle = h;
-        callback();
-      },
-      (err: Error) => callback(err),
-    );
+    this.calls.begin(this.start, callback);
   }
 
   override _read(): void {
@@ -144,13 +149,7 @@ export class VolumeWriteStream extends Writable {
   }
 
   override _construct(callback: (err?: Error | null) => void): void {
-    this.start().then(
-      (h) => {
-        this.calls.handle = h;
-        callback();
-      },
-      (err: Error) => callback(err),
-    );
+    this.calls.begin(this.start, callback);
   }
 
   private send(chunk: unknown): Promise<void> {
