@@ -10,6 +10,7 @@ import {
 } from '../../src/pool/stream-metadata';
 import type { VolumeFormat } from '../../src/model';
 import { ErrorCodes, VolbackError } from '../../src/errors';
+import { parseVolumeXml } from '../../src/xml/libvirt-domain';
 import { run } from '../../src/tools/exec';
 import { imageInfo, rebaseArgv, type ImageRef } from '../../src/tools/qemu-img';
 
@@ -34,13 +35,10 @@ export function dirVolumeXml(spec: {
   );
 }
 
-async function pathOf(volume: StorageVolume): Promise<string> {
-  return volume.getPath();
-}
-
-async function imageOf(volume: StorageVolume): Promise<ImageRef> {
-  const [path, xml] = await Promise.all([pathOf(volume), volume.getXMLDesc()]);
-  return { path, format: /<format type='raw'\/>/.test(xml) ? 'raw' : 'qcow2' };
+/** The volume's file and format, from its libvirt XML (volback's volumes are raw or qcow2). */
+async function imageOf(volume: StorageVolume): Promise<ImageRef & { format: VolumeFormat }> {
+  const { path, format } = await parseVolumeXml(await volume.getXMLDesc());
+  return { path: path ?? (await volume.getPath()), format: format === 'raw' ? 'raw' : 'qcow2' };
 }
 
 export const dirDriver: PoolDriver = {
@@ -63,7 +61,7 @@ export const dirDriver: PoolDriver = {
       }
       const parent = await pool.pool.lookupVolumeByName(spec.parent.name);
       try {
-        backingPath = await pathOf(parent);
+        backingPath = await parent.getPath();
       } finally {
         parent.free();
       }
@@ -76,8 +74,7 @@ export const dirDriver: PoolDriver = {
   },
 
   async pushTarget(_pool, volume): Promise<PushTarget> {
-    const [path, xml] = await Promise.all([pathOf(volume), volume.getXMLDesc()]);
-    return { type: 'file', path, format: /<format type='raw'\/>/.test(xml) ? 'raw' : 'qcow2' };
+    return { type: 'file', ...(await imageOf(volume)) };
   },
 
   image(_pool, volume) {
