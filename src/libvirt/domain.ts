@@ -194,11 +194,32 @@ export class Domain extends LibvirtObject {
     );
   }
 
-  /** QMP convenience: sends {execute, arguments} and returns the parsed `return` member. */
-  async qmp<T = unknown>(execute: string, args?: Record<string, unknown>): Promise<T> {
-    const reply = JSON.parse(
-      await this.qemuMonitorCommand(JSON.stringify(args ? { execute, arguments: args } : { execute })),
-    ) as { return: T };
-    return reply.return;
+  /**
+   * QMP: sends {execute, arguments} and returns the parsed `return` member; a QMP error reply
+   * rejects with QmpError. `fds` are passed along to QEMU (virDomainQemuMonitorCommandWithFiles),
+   * e.g. for `add-fd`; the caller keeps and closes its own copies.
+   */
+  async qmp<T = unknown>(execute: string, args?: Record<string, unknown>, fds: number[] = []): Promise<T> {
+    const cmd = JSON.stringify(args ? { execute, arguments: args } : { execute });
+    const text = fds.length
+      ? await invoke('virDomainQemuMonitorCommandWithFiles', this.args({ cmd: cmd.slice(0, 200) }), (n) =>
+          n.domainQemuMonitorCommandWithFiles(this.handle, cmd, fds, 0),
+        )
+      : await this.qemuMonitorCommand(cmd);
+    const reply = JSON.parse(text) as { return?: T; error?: { class: string; desc: string } };
+    if (reply.error) throw new QmpError(execute, reply.error.class, reply.error.desc);
+    return reply.return as T;
+  }
+}
+
+/** QEMU answered a QMP command with an error. */
+export class QmpError extends Error {
+  constructor(
+    readonly execute: string,
+    readonly errorClass: string,
+    readonly desc: string,
+  ) {
+    super(`QEMU refused ${execute}: ${desc}`);
+    this.name = 'QmpError';
   }
 }

@@ -16,6 +16,7 @@ export {
 } from './connection';
 export {
   Domain,
+  QmpError,
   type BlockInfo,
   type BlockJobInfo,
   type DomainInfo,

@@ -109,6 +109,7 @@ export interface NativeBinding {
   domainBackupBegin(dom: H, backupXml: string, checkpointXml: string | null, flags: number): P<void>;
   domainBackupGetXMLDesc(dom: H, flags: number): P<string>;
   domainQemuMonitorCommand(dom: H, cmd: string, flags: number): P<string>;
+  domainQemuMonitorCommandWithFiles(dom: H, cmd: string, fds: number[], flags: number): P<string>;
   domainCheckpointCreateXML(dom: H, xml: string, flags: number): P<H>;
   domainListAllCheckpoints(dom: H, flags: number): P<H[]>;
   domainCheckpointLookupByName(dom: H, name: string, flags: number): P<H>;

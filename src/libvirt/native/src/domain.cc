@@ -1,4 +1,8 @@
 // Domain API: lifecycle, state, XML, checkpoints, backup jobs, job stats and QEMU monitor pass-through.
+#include <unistd.h>
+
+#include <vector>
+
 #include "shapes.h"
 
 namespace vb {
@@ -172,6 +176,33 @@ VB_FN(DomainQemuMonitorCommand) {
   });
 }
 
+// The command carries open file descriptors to QEMU (SCM_RIGHTS through libvirtd), e.g. for
+// `add-fd`: QEMU then needs no access of its own to the file. Descriptors QEMU sends back are closed.
+VB_FN(DomainQemuMonitorCommandWithFiles) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainQemuMonitorCommandWithFiles");
+  auto cmd = ArgStr(info, 1);
+  std::vector<int> fds;
+  if (!info[2].IsArray()) {
+    Napi::TypeError::New(info.Env(), "virDomainQemuMonitorCommandWithFiles: argument 3 must be an array of fds")
+        .ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  auto list = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) fds.push_back(list.Get(i).As<Napi::Number>().Int32Value());
+  uint32_t flags = ArgU32(info, 3);
+  return StrCall(info.Env(), "virDomainQemuMonitorCommandWithFiles", [=]() mutable -> char* {
+    char* result = nullptr;
+    unsigned int nout = 0;
+    int* outfiles = nullptr;
+    int rc = virDomainQemuMonitorCommandWithFiles(D(d), cmd.c_str(), fds.size(), fds.data(), &nout, &outfiles,
+                                                  &result, flags);
+    for (unsigned int i = 0; i < nout; i++) close(outfiles[i]);
+    free(outfiles);
+    if (rc < 0) return nullptr;
+    return result ? result : strdup("");
+  });
+}
+
 // ---- checkpoints
 
 VB_FN(DomainCheckpointCreateXML) {
@@ -251,6 +282,8 @@ static Registrar reg({
     {"domainBackupBegin", DomainBackupBegin, {"virDomainBackupBegin"}},
     {"domainBackupGetXMLDesc", DomainBackupGetXMLDesc, {"virDomainBackupGetXMLDesc"}},
     {"domainQemuMonitorCommand", DomainQemuMonitorCommand, {"virDomainQemuMonitorCommand"}},
+    {"domainQemuMonitorCommandWithFiles", DomainQemuMonitorCommandWithFiles,
+     {"virDomainQemuMonitorCommandWithFiles"}},
     {"domainCheckpointCreateXML", DomainCheckpointCreateXML, {"virDomainCheckpointCreateXML"}},
     {"domainListAllCheckpoints", DomainListAllCheckpoints, {"virDomainListAllCheckpoints"}},
     {"domainCheckpointLookupByName", DomainCheckpointLookupByName, {"virDomainCheckpointLookupByName"}},
