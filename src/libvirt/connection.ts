@@ -68,8 +68,15 @@ const EVENT_IDS: Record<DomainEventKind, number> = {
 /** Stops an event subscription; idempotent. */
 export type Unsubscribe = () => Promise<void>;
 
+/** One libvirt registration for an (event, domain) pair, shared by every subscriber of that pair. */
+interface EventFanout {
+  registration: Promise<number>;
+  listeners: Set<(ev: NativeDomainEvent) => void>;
+}
+
 export class Connection extends LibvirtObject {
   private readonly subscriptions = new Set<number>();
+  private readonly fanouts = new Map<string, EventFanout>();
 
   private constructor(
     handle: NativeHandle,
@@ -94,6 +101,7 @@ export class Connection extends LibvirtObject {
    */
   async close(): Promise<number> {
     if (this.freed) return 0;
+    this.fanouts.clear();
     for (const id of [...this.subscriptions]) await this.deregister(id).catch(() => undefined);
     return invoke('virConnectClose', { uri: this.uri }, (n) => n.connectClose(this.handle));
   }
@@ -271,11 +279,46 @@ export class Connection extends LibvirtObject {
         });
       }
     };
-    const id = await invoke('virConnectDomainEventRegisterAny', { kind, domain: opts.domain?.label }, (n) =>
-      n.domainEventRegister(this.handle, opts.domain?.handle ?? null, eventId, deliver),
-    );
-    this.subscriptions.add(id);
-    return () => (this.subscriptions.has(id) ? this.deregister(id) : Promise.resolve());
+    // libvirt tracks one callback per connection, event and domain ("event callback already
+    // tracked"), so subscribers of the same pair share one registration and a JS fan-out.
+    const key = `${eventId}:${opts.domain ? await opts.domain.getUUIDString() : '*'}`;
+    let fanout = this.fanouts.get(key);
+    if (!fanout) {
+      const listeners = new Set<(ev: NativeDomainEvent) => void>();
+      const registration = invoke(
+        'virConnectDomainEventRegisterAny',
+        { kind, domain: opts.domain?.label },
+        (n) =>
+          n.domainEventRegister(this.handle, opts.domain?.handle ?? null, eventId, (ev) => {
+            for (const listener of [...listeners]) listener(ev);
+          }),
+      );
+      const created: EventFanout = { registration, listeners };
+      fanout = created;
+      this.fanouts.set(key, created);
+      registration.then(
+        (id) => this.subscriptions.add(id),
+        () => this.fanouts.get(key) === created && this.fanouts.delete(key),
+      );
+    }
+    const shared = fanout;
+    shared.listeners.add(deliver);
+    try {
+      await shared.registration;
+    } catch (err) {
+      shared.listeners.delete(deliver);
+      throw err;
+    }
+    let subscribed = true;
+    return async () => {
+      if (!subscribed) return;
+      subscribed = false;
+      shared.listeners.delete(deliver);
+      if (shared.listeners.size || this.fanouts.get(key) !== shared) return;
+      this.fanouts.delete(key);
+      const id = await shared.registration;
+      if (this.subscriptions.has(id)) await this.deregister(id);
+    };
   }
 
   private async deregister(id: number): Promise<void> {

@@ -176,6 +176,31 @@ describe('libvirt domains (test:///default)', () => {
     expect(seen.length).toBe(count);
   });
 
+  it('lets several subscribers watch the same domain and event, each unsubscribing alone', async () => {
+    const name = uniqueName('fanout');
+    const dom: Domain = cleanup.domain(await conn.defineDomain(testDomainXml(name)));
+    const first: number[] = [];
+    const second: number[] = [];
+    // libvirt itself refuses a second registration of one callback for the same domain and event.
+    const stopFirst = await conn.onDomainEvent('lifecycle', (ev) => first.push(ev.type), { domain: dom });
+    const stopSecond = await conn.onDomainEvent('lifecycle', (ev) => second.push(ev.type), { domain: dom });
+    await dom.create();
+    await waitFor(() => first.length > 0 && second.length > 0);
+    expect(second).toEqual(first);
+    await stopFirst();
+    const firstCount = first.length;
+    await dom.destroy();
+    await waitFor(() => second.includes(virDomainEventType.VIR_DOMAIN_EVENT_STOPPED));
+    expect(first.length).toBe(firstCount);
+    await stopSecond();
+    const third: number[] = [];
+    const stopThird = await conn.onDomainEvent('lifecycle', (ev) => third.push(ev.type), { domain: dom });
+    await dom.create();
+    await waitFor(() => third.includes(virDomainEventType.VIR_DOMAIN_EVENT_STARTED));
+    await stopThird();
+    await dom.destroy();
+  });
+
   it('does not let a throwing event callback crash the process', async () => {
     const name = uniqueName('throws');
     let calls = 0;
