@@ -15,6 +15,8 @@ export interface VolbackConfig {
   defaultPoolPath: string;
   /** Format of full backup volumes where the pool allows a choice. */
   backupFormat: 'qcow2' | 'raw';
+  /** What copies full backups: QEMU's blockdev-backup with copy offload, or libvirt's push job. */
+  fullBackupEngine: 'qmp' | 'libvirt';
   logLevel: LogLevel;
   logFile?: string;
   retention: RetentionPolicy;
@@ -31,6 +33,7 @@ const DEFAULTS: VolbackConfig = {
   defaultPool: 'volback',
   defaultPoolPath: '/var/lib/libvirt/backups',
   backupFormat: 'qcow2',
+  fullBackupEngine: 'qmp',
   logLevel: 'warn',
   retention: {},
 };
@@ -56,6 +59,7 @@ const FILE_KEYS: Record<string, Setting> = {
   default_pool: { kind: 'string', path: ['defaultPool'] },
   default_pool_path: { kind: 'string', path: ['defaultPoolPath'], check: absolutePath },
   backup_format: { kind: 'string', path: ['backupFormat'], check: oneOf('qcow2', 'raw') },
+  full_backup_engine: { kind: 'string', path: ['fullBackupEngine'], check: oneOf('qmp', 'libvirt') },
   log_level: { kind: 'string', path: ['logLevel'], check: oneOf('error', 'warn', 'info', 'debug') },
   log_file: { kind: 'string', path: ['logFile'], check: absolutePath },
   keep_last: { kind: 'integer', path: ['retention', 'keepLast'], check: nonNegative },

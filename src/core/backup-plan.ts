@@ -132,6 +132,8 @@ export function checkpointXml(
     disks: ReadonlyArray<Pick<PlannedDisk, 'target' | 'bitmap'>>;
   },
   allTargets: readonly string[],
+  /** For a REDEFINE of a checkpoint whose bitmaps volback created itself (QMP engine). */
+  redefine?: { parent?: string; creationTime: Date },
 ): string | undefined {
   if (!plan.checkpointName) return undefined;
   const withBitmap = new Set(plan.disks.filter((d) => d.bitmap).map((d) => d.target));
@@ -142,9 +144,14 @@ export function checkpointXml(
         : `<disk name='${escapeXml(t)}' checkpoint='no'/>`,
     )
     .join('');
+  const parent = redefine?.parent ? `<parent><name>${escapeXml(redefine.parent)}</name></parent>` : '';
+  const created = redefine
+    ? `<creationTime>${Math.floor(redefine.creationTime.getTime() / 1000)}</creationTime>`
+    : '';
   return (
     `<domaincheckpoint><name>${plan.checkpointName}</name>` +
-    `<description>volback backup set ${plan.setId}</description><disks>${disks}</disks></domaincheckpoint>`
+    `<description>volback backup set ${plan.setId}</description>${parent}${created}` +
+    `<disks>${disks}</disks></domaincheckpoint>`
   );
 }
 

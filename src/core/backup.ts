@@ -13,17 +13,31 @@ import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupDefinition, BackupSet, DiskBackup, VolumeFormat } from '../model';
 import type { PushTarget } from '../pool/driver';
-import { assertRoom, closePools, ensureLocationPool, openPool, type OpenPool } from '../pool/pool-layer';
-import { metadataVolumeName } from '../pool/volume-names';
+import {
+  assertRoom,
+  closePools,
+  deleteVolumeIfPresent,
+  ensureLocationPool,
+  openPool,
+  type OpenPool,
+} from '../pool/pool-layer';
+import { metadataVolumeName, parseBackupVolumeName, setIdPrefix } from '../pool/volume-names';
 import { imageInfo, storedDataBytes } from '../tools/qemu-img';
 import { VOLBACK_VERSION } from '../version';
 import { formatBackupSet } from '../xml';
 import { parseDomainXml, type DomainSummary } from '../xml/libvirt-domain';
 import { checkpointXml, planBackup, pushBackupXml, type BackupPlan } from './backup-plan';
+import { runQmpFullJob, sourceNodes, sweepQmpLeftovers } from './qmp-backup-job';
 import type { DiskFacts } from './disk-selection';
 import { runPushJob, type JobProgress } from './backup-job';
 import { scanCatalog, type CatalogScan } from './catalog';
-import { assessBase, checkpointRecord, dropVolbackCheckpoints, removeCheckpoint } from './checkpoints';
+import {
+  assessBase,
+  checkpointRecord,
+  dropVolbackCheckpoints,
+  newestLeafCheckpoint,
+  removeCheckpoint,
+} from './checkpoints';
 import { lockDomain } from './domain-lock';
 import { lookupDomain } from './domain-lookup';
 import { settleExternalSession } from './external-session';
@@ -53,7 +67,15 @@ export interface CreateBackupOptions {
   onProgress?: (progress: BackupProgress) => void;
   /** Directory of the per-domain job locks (tests use their own). */
   lockDir?: string;
+  /**
+   * What copies a full backup: `qmp` (default) starts QEMU's blockdev-backup with copy offload in
+   * one QMP transaction; `libvirt` uses libvirt's push job, as incrementals always do.
+   * docs/architecture.md, "Two copy engines".
+   */
+  fullBackupEngine?: FullBackupEngine;
 }
+
+export type FullBackupEngine = 'qmp' | 'libvirt';
 
 export interface BackupResult {
   set: BackupSet;
@@ -81,6 +103,26 @@ export async function diskFacts(domain: Domain, summary: DomainSummary): Promise
     };
   }
   return facts;
+}
+
+/** Deletes the target volumes of interrupted runs (by set id prefix): they never got metadata. */
+async function removeInterruptedVolumes(
+  conn: Connection,
+  scan: CatalogScan,
+  tags: ReadonlySet<string>,
+): Promise<void> {
+  const strays = scan.strayVolumes.filter((v) =>
+    tags.has(parseBackupVolumeName(v.volume)?.setIdPrefix ?? ''),
+  );
+  for (const stray of strays) {
+    log.warn(`removing volume ${stray.volume} of an interrupted backup from pool ${stray.pool}`);
+    const pool = await openPool(conn, stray.pool);
+    try {
+      await deleteVolumeIfPresent(pool, stray.volume);
+    } finally {
+      closePools([pool]);
+    }
+  }
 }
 
 /** The chain of `set` from its full to itself, from a scan. */
@@ -191,6 +233,49 @@ interface RunContext {
   report: (phase: BackupPhase, progress?: JobProgress) => void;
 }
 
+/** Full backups go through QEMU's blockdev-backup unless the caller asked for libvirt's job. */
+const usesQmpEngine = (plan: BackupPlan, options: CreateBackupOptions): boolean =>
+  (options.fullBackupEngine ?? 'qmp') === 'qmp' && plan.disks.every((d) => d.kind === 'full');
+
+async function copyThroughQmp(
+  ctx: RunContext,
+  plan: BackupPlan,
+  targets: Record<string, PushTarget>,
+): Promise<void> {
+  const { domain, summary } = ctx;
+  const planned = new Set(plan.disks.map((d) => d.target));
+  const nodes = await sourceNodes(
+    domain,
+    summary.disks.filter((d) => planned.has(d.target)),
+  );
+  const checkpoint = plan.checkpointName
+    ? {
+        name: plan.checkpointName,
+        xml: checkpointXml(
+          plan,
+          summary.disks.map((d) => d.target),
+          { parent: await newestLeafCheckpoint(domain), creationTime: new Date() },
+        )!,
+      }
+    : undefined;
+  log.info(`${ctx.domainName}: full backup through QEMU blockdev-backup (copy offload)`);
+  await runQmpFullJob(
+    domain,
+    plan.disks.map((d) => ({
+      target: d.target,
+      sourceNode: nodes.get(d.target)!,
+      destination: targets[d.target],
+      bitmap: d.bitmap,
+    })),
+    {
+      tag: setIdPrefix(plan.setId),
+      checkpoint,
+      signal: ctx.options.signal,
+      onProgress: (p) => ctx.report('copying', p),
+    },
+  );
+}
+
 /**
  * Carries out one plan: target volumes, the job, the metadata. On failure every step it finished
  * is undone, newest first, and the error is rethrown.
@@ -223,13 +308,17 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       undo.push(`checkpoint ${name}`, () => removeCheckpoint(domain, name));
     }
     ctx.report('copying');
-    await runPushJob(conn, domain, {
-      backupXml: pushBackupXml(plan, allTargets, targets),
-      checkpointXml: checkpointXml(plan, allTargets),
-      disks: plan.disks.map((d) => d.target),
-      signal: options.signal,
-      onProgress: (p) => ctx.report('copying', p),
-    });
+    if (usesQmpEngine(plan, options)) {
+      await copyThroughQmp(ctx, plan, targets);
+    } else {
+      await runPushJob(conn, domain, {
+        backupXml: pushBackupXml(plan, allTargets, targets),
+        checkpointXml: checkpointXml(plan, allTargets),
+        disks: plan.disks.map((d) => d.target),
+        signal: options.signal,
+        onProgress: (p) => ctx.report('copying', p),
+      });
+    }
 
     ctx.report('committing');
     const disks: DiskBackup[] = [];
@@ -320,7 +409,8 @@ export async function createBackup(
     // An external (pull-mode) session holds the domain across processes; a crashed one is cleaned up here.
     await settleExternalSession(conn, domain, uuid, options.lockDir);
     report('preparing');
-    if (!(await domain.isActive())) {
+    const wasActive = await domain.isActive();
+    if (!wasActive) {
       // libvirt's backup job needs a running QEMU: paused, no guest code runs and the disks stay as they are.
       log.info(`${domainName} is shut off: starting it paused for the backup`);
       await domain.create(virDomainCreateFlags.VIR_DOMAIN_START_PAUSED);
@@ -331,8 +421,14 @@ export async function createBackup(
       domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
     ]);
     const summary = await parseDomainXml(liveXml);
+    // A volback run that died mid-copy leaves its QEMU job and target nodes; they would block this run.
+    const interrupted =
+      wasActive && (options.fullBackupEngine ?? 'qmp') === 'qmp'
+        ? await sweepQmpLeftovers(domain)
+        : new Set<string>();
     const facts = await diskFacts(domain, summary);
     const scan = await scanCatalog(conn);
+    await removeInterruptedVolumes(conn, scan, interrupted);
     const baseSet = chooseBase(scan, uuid, definition);
     let base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
     const ctx: RunContext = {

@@ -95,6 +95,28 @@ export async function volbackCheckpoints(domain: Domain): Promise<string[]> {
   }
 }
 
+/**
+ * The checkpoint libvirt would make the parent of a new one: the newest leaf. A checkpoint that
+ * volback registers itself (REDEFINE after a QMP job) takes it as parent, so the domain's checkpoint
+ * tree looks as if libvirt's own job had made it.
+ */
+export async function newestLeafCheckpoint(domain: Domain): Promise<string | undefined> {
+  const leaves = await domain.listAllCheckpoints(
+    virDomainCheckpointListFlags.VIR_DOMAIN_CHECKPOINT_LIST_LEAVES,
+  );
+  try {
+    let newest: { name: string; created: number } | undefined;
+    for (const leaf of leaves) {
+      const xml = await leaf.getXMLDesc(virDomainCheckpointXMLFlags.VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN);
+      const created = Number(/<creationTime>(\d+)<\/creationTime>/.exec(xml)?.[1] ?? 0);
+      if (!newest || created >= newest.created) newest = { name: await leaf.getName(), created };
+    }
+    return newest?.name;
+  } finally {
+    for (const leaf of leaves) leaf.free();
+  }
+}
+
 /** Removes every volback checkpoint of the domain (after drift, before a new full chain). */
 export async function dropVolbackCheckpoints(domain: Domain): Promise<void> {
   for (const name of await volbackCheckpoints(domain)) await removeCheckpoint(domain, name);

@@ -20,3 +20,4 @@ export { TEST_PREFIX, uniqueName } from './names';
 export { createTestDomain, sameContent, type TestDomain, type TestDomainDisk } from './test-domain';
 export { backupLocation, poolVolumeNames } from './backup-location';
 export { REPO_ROOT, tsChildArgs } from './ts-child';
+export { qemuBitmaps, qemuLeftovers } from './qemu-objects';

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup';
 import { scanCatalog } from '../../src/core/catalog';
+import { checkpointRecord } from '../../src/core/checkpoints';
 import { isVolbackError } from '../../src/errors';
 import {
   virDomainDestroyFlagsValues,
@@ -20,6 +21,8 @@ import {
   backupLocation,
   createTestDomain,
   openSystemConnection,
+  qemuBitmaps,
+  qemuLeftovers,
   sameContent,
   type TestDomain,
 } from '../support';
@@ -51,6 +54,18 @@ describe('backup coordinator on real domains', () => {
     const names = await Promise.all((await pool.listAllVolumes()).map((v) => v.getName()));
     pool.free();
     return names.filter((n) => n.includes(`-${setIdPrefix(setId)}.`));
+  };
+  /** Runs `fn` and counts the libvirt jobs that completed on the domain meanwhile (job-completed events). */
+  const withLibvirtJobs = async <T>(vm: TestDomain, fn: () => Promise<T>): Promise<[T, number]> => {
+    let jobs = 0;
+    const unsubscribe = await conn.onDomainEvent('jobCompleted', () => jobs++, { domain: vm.domain });
+    try {
+      const result = await fn();
+      await new Promise((r) => setTimeout(r, 200)); // events are delivered asynchronously
+      return [result, jobs];
+    } finally {
+      await unsubscribe();
+    }
   };
   const checkpointNames = async (vm: TestDomain): Promise<string[]> =>
     Promise.all((await vm.domain.listAllCheckpoints()).map((c) => c.getName()));
@@ -107,6 +122,7 @@ describe('backup coordinator on real domains', () => {
         inc2.set.checkpoint!.name,
       ]),
     );
+    expect(await qemuLeftovers(vm.domain)).toEqual([]);
   });
 
   it("gives a disk with backup='no' no volume", async () => {
@@ -156,6 +172,57 @@ describe('backup coordinator on real domains', () => {
     const scan = await scanCatalog(conn, { pools: [defaults.pool] });
     expect(scan.catalog.sets.has(setId)).toBe(false);
     expect(scan.strayVolumes.filter((v) => v.volume.includes(setIdPrefix(setId)))).toEqual([]);
+    expect(await qemuLeftovers(vm.domain)).toEqual([]);
+    expect(await qemuBitmaps(vm.domain)).toEqual([]);
+  });
+
+  it('copies a full through one QMP transaction and registers its checkpoint as libvirt would', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [64 * MiB, 32 * MiB] });
+    await vm.write('vda', 0x61, 3 * MiB, 5 * MiB);
+    await vm.write('vdb', 0x62, 30 * MiB, MiB);
+    // libvirt ran no job of its own: the copy was QEMU's blockdev-backup.
+    const [full1, full1Jobs] = await withLibvirtJobs(vm, () => backup(vm));
+    expect(full1Jobs).toBe(0);
+    await vm.write('vda', 0x63, 40 * MiB, MiB);
+    // Incrementals are libvirt's push job, from the QMP full's bitmaps.
+    const [inc, incJobs] = await withLibvirtJobs(vm, () => backup(vm));
+    expect(incJobs).toBe(1);
+    await vm.write('vdb', 0x64, 0, MiB);
+    const full2 = await backup(vm, { definition: { mode: 'push', kind: 'full', disks: [] } });
+
+    expect([full1.set.kind, inc.set.kind, full2.set.kind]).toEqual(['full', 'incremental', 'full']);
+    expect(inc.set.disks.find((d) => d.target === 'vda')!.bytesCopied).toBe(MiB);
+    for (const target of ['vda', 'vdb'])
+      await expectContent(full2.set, target, vm.disks.find((d) => d.target === target)!.modelPath);
+    // The checkpoint tree is what libvirt's own job builds: each new checkpoint under the newest one.
+    expect(full1.set.checkpoint!.parent).toBeUndefined();
+    expect(inc.set.checkpoint!.parent).toBe(full1.set.checkpoint!.name);
+    expect((await checkpointRecord(vm.domain, full2.set.checkpoint!.name)).parent).toBe(
+      inc.set.checkpoint!.name,
+    );
+    expect((await qemuBitmaps(vm.domain)).sort()).toEqual(
+      [full1.set.checkpoint!.name, inc.set.checkpoint!.name, full2.set.checkpoint!.name].sort(),
+    );
+    expect(await qemuLeftovers(vm.domain)).toEqual([]);
+    // The full's checkpoint carries the next incremental like one libvirt made.
+    await vm.write('vda', 0x65, 50 * MiB, 2 * MiB);
+    const inc2 = await backup(vm);
+    expect(inc2.set).toMatchObject({ kind: 'incremental', parentId: full2.set.id });
+    expect(inc2.set.disks.map((d) => d.bytesCopied)).toEqual([2 * MiB, 0]);
+    await expectContent(inc2.set, 'vda', vm.disks[0].modelPath);
+  });
+
+  it("takes fulls through libvirt's push job when configured so", async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
+    await vm.write('vda', 0x71, MiB, 3 * MiB);
+    const [full, jobs] = await withLibvirtJobs(vm, () => backup(vm, { fullBackupEngine: 'libvirt' }));
+    expect(jobs).toBe(1);
+    await expectContent(full.set, 'vda', vm.disks[0].modelPath);
+    await vm.write('vda', 0x72, 20 * MiB, MiB);
+    const inc = await backup(vm, { fullBackupEngine: 'libvirt' });
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    expect(inc.set.disks[0].bytesCopied).toBe(MiB);
+    await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
   });
 
   it('re-registers checkpoints after the domain is undefined and redefined', async () => {

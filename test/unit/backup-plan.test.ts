@@ -168,5 +168,11 @@ describe('planBackup', () => {
         `<disk name='vda' checkpoint='bitmap' bitmap='volback-${SET}'/><disk name='vdb' checkpoint='no'/><disk name='sda' checkpoint='no'/>` +
         '</disks></domaincheckpoint>',
     );
+    // The QMP engine registers the checkpoint itself: parent and creation time as libvirt records them.
+    expect(checkpointXml(plan, ['vda'], { parent: 'volback-older', creationTime: createdAt })).toBe(
+      `<domaincheckpoint><name>volback-${SET}</name><description>volback backup set ${SET}</description>` +
+        `<parent><name>volback-older</name></parent><creationTime>${Math.floor(createdAt.getTime() / 1000)}</creationTime>` +
+        `<disks><disk name='vda' checkpoint='bitmap' bitmap='volback-${SET}'/></disks></domaincheckpoint>`,
+    );
   });
 });

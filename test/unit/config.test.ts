@@ -20,6 +20,7 @@ describe('config file parsing', () => {
     ['default_pool = x', /f\.conf:2: default_pool must be a quoted string/],
     ['default_pool_path = "relative/dir"', /f\.conf:2: default_pool_path must be an absolute path/],
     ['backup_format = "vmdk"', /f\.conf:2: backup_format must be one of qcow2, raw/],
+    ['full_backup_engine = "fast"', /f\.conf:2: full_backup_engine must be one of qmp, libvirt/],
     ['just words', /f\.conf:2: expected 'key = value'/],
   ])('rejects %s with file and line', (line, message) => {
     expect(() => parseConfigText(`# first\n${line}\n`, 'f.conf')).toThrow(message);

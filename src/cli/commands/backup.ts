@@ -263,6 +263,7 @@ const backupCreate: CommandSpec = {
       const result = await createBackup(conn, domain, {
         definition,
         defaults,
+        fullBackupEngine: ctx.config.fullBackupEngine,
         signal: ctx.signal,
         onProgress: (p) =>
           progress.update({
