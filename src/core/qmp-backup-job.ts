@@ -3,7 +3,7 @@
 // transaction, and the checkpoint then registered in libvirt. Why this engine exists, and what it
 // costs, is in docs/architecture.md ("Two copy engines").
 import fs from 'node:fs';
-import { virDomainCheckpointCreateFlags, type Domain } from '../libvirt';
+import { QmpError, virDomainCheckpointCreateFlags, type Domain } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { PushTarget } from '../pool/driver';
@@ -42,7 +42,7 @@ interface QueryBlock {
 
 interface NodeInfo {
   'node-name': string;
-  'dirty-bitmaps'?: Array<{ name: string }>;
+  'dirty-bitmaps'?: Array<{ name?: string }>;
 }
 
 interface QueryJob {
@@ -116,20 +116,28 @@ async function attachTarget(domain: Domain, tag: string, disk: QmpDisk): Promise
     attached.node = name;
     return attached;
   } catch (err) {
-    await detachTarget(domain, attached);
+    await detachTarget(domain, attached, 'discard');
     throw err;
   }
 }
 
-/** Removes what attachTarget created; never throws (logs instead). */
-async function detachTarget(domain: Domain, attached: Attached): Promise<void> {
-  const quietly = (what: string, p: Promise<unknown>): Promise<unknown> =>
-    p.catch((err: Error) => log.warn(`could not remove ${what}: ${err.message}`));
-  if (attached.node)
-    await quietly(`node ${attached.node}`, domain.qmp('blockdev-del', { 'node-name': attached.node }));
-  if (attached.fdset !== undefined)
-    await quietly(`fd set ${attached.fdset}`, domain.qmp('remove-fd', { 'fdset-id': attached.fdset }));
-  fs.closeSync(attached.fd);
+/**
+ * Removes what attachTarget created. `commit`: the copy is complete — closing the node writes
+ * qcow2's cached metadata into the file, then the file is synced; any failure throws. `discard`:
+ * best effort, failures are logged.
+ */
+async function detachTarget(domain: Domain, attached: Attached, mode: 'commit' | 'discard'): Promise<void> {
+  const step = (what: string, p: Promise<unknown>): Promise<unknown> =>
+    mode === 'commit' ? p : p.catch((err: Error) => log.warn(`could not remove ${what}: ${err.message}`));
+  try {
+    if (attached.node)
+      await step(`node ${attached.node}`, domain.qmp('blockdev-del', { 'node-name': attached.node }));
+    if (attached.fdset !== undefined)
+      await step(`fd set ${attached.fdset}`, domain.qmp('remove-fd', { 'fdset-id': attached.fdset }));
+    if (mode === 'commit') fs.fsyncSync(attached.fd);
+  } finally {
+    fs.closeSync(attached.fd);
+  }
 }
 
 async function ourJobs(domain: Domain, ids: ReadonlySet<string>): Promise<QueryJob[]> {
@@ -155,7 +163,7 @@ export async function runQmpFullJob(
   try {
     for (const disk of disks) attached.push(await attachTarget(domain, options.tag, disk));
     const checkpoint = options.checkpoint;
-    const actions = [
+    const actions = (perf: boolean): Array<{ type: string; data: Record<string, unknown> }> => [
       ...disks
         .filter((d) => d.bitmap && checkpoint)
         .map((d) => ({
@@ -171,15 +179,22 @@ export async function runQmpFullJob(
           sync: 'full',
           'auto-dismiss': false,
           // copy_file_range: the kernel copies, no bounce buffer per chunk in QEMU's main loop.
-          'x-perf': { 'use-copy-range': true },
+          ...(perf ? { 'x-perf': { 'use-copy-range': true } } : {}),
         },
       })),
     ];
     // One transaction: every copy and every bitmap start at the same instant.
-    await domain.qmp('transaction', { actions });
-    bitmapsAdded = actions.some((a) => a.type === 'block-dirty-bitmap-add');
+    try {
+      await domain.qmp('transaction', { actions: actions(true) });
+    } catch (err) {
+      // x-perf is experimental: a QEMU without it refuses the whole transaction, so nothing started.
+      if (!(err instanceof QmpError && err.desc.includes('x-perf'))) throw err;
+      log.warn(`QEMU has no x-perf copy offload (${err.desc}); copying through bounce buffers`);
+      await domain.qmp('transaction', { actions: actions(false) });
+    }
+    bitmapsAdded = !!checkpoint && disks.some((d) => d.bitmap);
     await waitForJobs(domain, attached, options);
-    for (const a of attached) fs.fsyncSync(a.fd);
+    while (attached.length) await detachTarget(domain, attached.pop()!, 'commit');
     if (checkpoint) {
       const flags =
         virDomainCheckpointCreateFlags.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE |
@@ -188,7 +203,7 @@ export async function runQmpFullJob(
     }
     succeeded = true;
   } finally {
-    for (const a of attached.reverse()) await detachTarget(domain, a);
+    for (const a of attached.reverse()) await detachTarget(domain, a, 'discard');
     if (bitmapsAdded && !succeeded) await removeBitmaps(domain, disks, options.checkpoint!.name);
   }
 }
@@ -299,13 +314,14 @@ export async function sweepQmpLeftovers(domain: Domain): Promise<Set<string>> {
  * is referenced by no committed backup: removed from libvirt if it got that far, else its bitmaps.
  */
 async function removeInterruptedCheckpoints(domain: Domain, tags: ReadonlySet<string>): Promise<void> {
-  const interrupted = (name: string): boolean =>
-    [...tags].some((tag) => name.startsWith(`${QMP_NAME_PREFIX}${tag}`));
+  // Running jobs also show anonymous bitmaps (their copy bitmaps): those have no name.
+  const interrupted = (name?: string): boolean =>
+    !!name && [...tags].some((tag) => name.startsWith(`${QMP_NAME_PREFIX}${tag}`));
   const leftBitmaps = async (): Promise<Array<{ node: string; name: string }>> =>
     (await domain.qmp<NodeInfo[]>('query-named-block-nodes', { flat: true })).flatMap((n) =>
       (n['dirty-bitmaps'] ?? [])
         .filter((b) => interrupted(b.name))
-        .map((b) => ({ node: n['node-name'], name: b.name })),
+        .map((b) => ({ node: n['node-name'], name: b.name! })),
     );
   for (const name of new Set((await leftBitmaps()).map((b) => b.name))) {
     log.warn(`removing checkpoint ${name} of an interrupted volback run`);

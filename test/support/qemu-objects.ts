@@ -16,13 +16,15 @@ export async function qemuLeftovers(domain: Domain): Promise<string[]> {
   ];
 }
 
-/** Names of the persistent dirty bitmaps QEMU holds on any node. */
+/** Names of the named dirty bitmaps QEMU holds on any node (a running job's copy bitmap has none). */
 export async function qemuBitmaps(domain: Domain): Promise<string[]> {
-  const nodes = await domain.qmp<Array<{ 'dirty-bitmaps'?: Array<{ name: string }> }>>(
+  const nodes = await domain.qmp<Array<{ 'dirty-bitmaps'?: Array<{ name?: string }> }>>(
     'query-named-block-nodes',
     {
       flat: true,
     },
   );
-  return [...new Set(nodes.flatMap((n) => (n['dirty-bitmaps'] ?? []).map((b) => b.name)))];
+  return [
+    ...new Set(nodes.flatMap((n) => (n['dirty-bitmaps'] ?? []).flatMap((b) => (b.name ? [b.name] : [])))),
+  ];
 }
