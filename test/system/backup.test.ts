@@ -138,43 +138,47 @@ describe('backup coordinator on real domains', () => {
     await expectContent(result.set, 'vda', vm.disks[0].modelPath);
   });
 
-  it('leaves no volume, no checkpoint and no listed backup when cancelled mid-job', async () => {
-    const vm = await createTestDomain(conn, cleanup, { diskSizes: [1024 * MiB], label: 'cancel' });
-    await vm.write('vda', 0x5a, 0, 512 * MiB);
-    const before = await checkpointNames(vm);
-    const controller = new AbortController();
-    let setId = '';
-    let sawProgress = false;
-    let diskSeen: { target: string; bytesDone: number; bytesTotal: number } | undefined;
-    const attempt = backup(vm, {
-      signal: controller.signal,
-      onProgress: (p) => {
-        setId = p.setId;
-        diskSeen ??= p.disks?.find((d) => d.bytesDone > 0 && d.bytesDone < d.bytesTotal);
-        // Cancel once the job and its disk both report partial progress.
-        if (
-          p.phase === 'copying' &&
-          p.bytesDone > 0 &&
-          p.bytesDone < p.bytesTotal &&
-          diskSeen &&
-          !sawProgress
-        ) {
-          sawProgress = true;
-          controller.abort();
-        }
-      },
-    });
-    await expect(attempt).rejects.toMatchObject({ code: 'ERR_CANCELLED' });
-    expect(sawProgress).toBe(true);
-    expect(diskSeen).toMatchObject({ target: 'vda', bytesTotal: 1024 * MiB }); // the disk's own part of the job
-    expect(await volumesOfSet(setId)).toEqual([]);
-    expect(await checkpointNames(vm)).toEqual(before);
-    const scan = await scanCatalog(conn, { pools: [defaults.pool] });
-    expect(scan.catalog.sets.has(setId)).toBe(false);
-    expect(scan.strayVolumes.filter((v) => v.volume.includes(setIdPrefix(setId)))).toEqual([]);
-    expect(await qemuLeftovers(vm.domain)).toEqual([]);
-    expect(await qemuBitmaps(vm.domain)).toEqual([]);
-  });
+  it.each(['qmp', 'libvirt'] as const)(
+    'leaves no volume, no checkpoint and no listed backup when cancelled mid-job (%s engine)',
+    async (fullBackupEngine) => {
+      const vm = await createTestDomain(conn, cleanup, { diskSizes: [1024 * MiB], label: 'cancel' });
+      await vm.write('vda', 0x5a, 0, 512 * MiB);
+      const before = await checkpointNames(vm);
+      const controller = new AbortController();
+      let setId = '';
+      let sawProgress = false;
+      let diskSeen: { target: string; bytesDone: number; bytesTotal: number } | undefined;
+      const attempt = backup(vm, {
+        fullBackupEngine,
+        signal: controller.signal,
+        onProgress: (p) => {
+          setId = p.setId;
+          diskSeen ??= p.disks?.find((d) => d.bytesDone > 0 && d.bytesDone < d.bytesTotal);
+          // Cancel once the job and its disk both report partial progress.
+          if (
+            p.phase === 'copying' &&
+            p.bytesDone > 0 &&
+            p.bytesDone < p.bytesTotal &&
+            diskSeen &&
+            !sawProgress
+          ) {
+            sawProgress = true;
+            controller.abort();
+          }
+        },
+      });
+      await expect(attempt).rejects.toMatchObject({ code: 'ERR_CANCELLED' });
+      expect(sawProgress).toBe(true);
+      expect(diskSeen).toMatchObject({ target: 'vda', bytesTotal: 1024 * MiB }); // the disk's own part of the job
+      expect(await volumesOfSet(setId)).toEqual([]);
+      expect(await checkpointNames(vm)).toEqual(before);
+      const scan = await scanCatalog(conn, { pools: [defaults.pool] });
+      expect(scan.catalog.sets.has(setId)).toBe(false);
+      expect(scan.strayVolumes.filter((v) => v.volume.includes(setIdPrefix(setId)))).toEqual([]);
+      expect(await qemuLeftovers(vm.domain)).toEqual([]);
+      expect(await qemuBitmaps(vm.domain)).toEqual([]);
+    },
+  );
 
   it('copies a full through one QMP transaction and registers its checkpoint as libvirt would', async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [64 * MiB, 32 * MiB] });
