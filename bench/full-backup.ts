@@ -19,7 +19,7 @@ import {
   type Domain,
   type StoragePool,
 } from '../src/libvirt';
-import { createBackup } from '../src/core/backup';
+import { createBackup, type FullBackupEngine } from '../src/core/backup';
 import { dropVolbackCheckpoints, removeCheckpoint } from '../src/core/checkpoints';
 import { buildDomainXml, chooseVirtType, writeDiskPattern } from '../src/core/host';
 import { dirVolumeXml } from '../pool-drivers/dir';
@@ -132,6 +132,7 @@ async function qemuImgConvert(ctx: Ctx, extraArgs: string[]): Promise<number> {
 async function volbackFull(
   ctx: Ctx,
   keep = false,
+  fullBackupEngine: FullBackupEngine = 'qmp',
 ): Promise<{ wall: number; job: number; setVolume: string }> {
   let copyStart = 0;
   let copyEnd = 0;
@@ -145,6 +146,7 @@ async function volbackFull(
     },
     defaults: { pool: path.basename(bakDir), path: bakDir, format: 'qcow2' },
     lockDir,
+    fullBackupEngine,
     onProgress: (p) => {
       if (p.phase === 'copying' && !copyStart) copyStart = performance.now();
       if (p.phase === 'committing' && !copyEnd) copyEnd = performance.now();
@@ -153,7 +155,7 @@ async function volbackFull(
   const wall = performance.now() - t0;
   const vol = result.set.disks[0].volume!;
   const volPath = path.join(bakDir, vol.name);
-  // libvirt's job closes (and flushes) the target; the fsync here is the same one every variant pays.
+  // Both engines have synced the target; the fsync here is the same one every variant pays.
   fsyncFile(volPath);
   await assertSameAsSource(ctx, volPath, 'volback full');
   if (!keep) {
@@ -226,7 +228,7 @@ async function qmp(domain: Domain, execute: string, args?: object): Promise<unkn
   return out.return;
 }
 
-async function qmpBackup(ctx: Ctx, maxChunk: number): Promise<{ wall: number }> {
+async function qmpBackup(ctx: Ctx, perf: Record<string, unknown>, noFlush = true): Promise<{ wall: number }> {
   const id = randomUUID().slice(0, 8);
   const target = await newVolume(ctx, `vbbench-qmp-${id}.qcow2`);
   fs.chownSync(target, ctx.qemu.uid, ctx.qemu.gid);
@@ -246,11 +248,11 @@ async function qmpBackup(ctx: Ctx, maxChunk: number): Promise<{ wall: number }> 
     await qmp(ctx.domain, 'blockdev-add', {
       driver: 'qcow2',
       'node-name': node,
-      cache: { 'no-flush': true },
-      file: { driver: 'file', filename: target, cache: { 'no-flush': true } },
+      cache: { 'no-flush': noFlush },
+      file: { driver: 'file', filename: target, cache: { 'no-flush': noFlush } },
     });
     added = true;
-    const xPerf = maxChunk ? { 'x-perf': { 'max-chunk': maxChunk } } : {};
+    const xPerf = Object.keys(perf).length ? { 'x-perf': perf } : {};
     // One transaction: the bitmap (the checkpoint) starts exactly at the copy's point in time.
     await qmp(ctx.domain, 'transaction', {
       actions: [
@@ -282,7 +284,7 @@ async function qmpBackup(ctx: Ctx, maxChunk: number): Promise<{ wall: number }> 
     added = false;
     fsyncFile(target); // no-flush: the one flush of the whole copy
     const wall = performance.now() - t0;
-    await assertSameAsSource(ctx, target, `QMP blockdev-backup max-chunk ${maxChunk}`);
+    await assertSameAsSource(ctx, target, `QMP blockdev-backup ${JSON.stringify(perf)}`);
     return { wall };
   } finally {
     if (jobStarted) {
@@ -509,6 +511,13 @@ async function main(): Promise<void> {
         },
       ],
       [
+        'b2 volback createBackup full, libvirt engine',
+        async () => {
+          const r = await volbackFull(ctx, false, 'libvirt');
+          add('b2 volback createBackup full, libvirt engine', r.wall);
+        },
+      ],
+      [
         'i  pull + qemu-img convert -W -m 16 from NBD',
         async () => {
           const r = await pullConvert(ctx);
@@ -524,11 +533,46 @@ async function main(): Promise<void> {
       [
         'ii QMP blockdev-backup no-flush, max-chunk 4M',
         async () =>
-          add('ii QMP blockdev-backup no-flush, max-chunk 4M', (await qmpBackup(ctx, 4 * MiB)).wall),
+          add(
+            'ii QMP blockdev-backup no-flush, max-chunk 4M',
+            (await qmpBackup(ctx, { 'max-chunk': 4 * MiB })).wall,
+          ),
       ],
       [
         'ii QMP blockdev-backup no-flush, default chunk',
-        async () => add('ii QMP blockdev-backup no-flush, default chunk', (await qmpBackup(ctx, 0)).wall),
+        async () => add('ii QMP blockdev-backup no-flush, default chunk', (await qmpBackup(ctx, {})).wall),
+      ],
+      [
+        'ii QMP blockdev-backup no-flush, max-chunk 64K',
+        async () =>
+          add(
+            'ii QMP blockdev-backup no-flush, max-chunk 64K',
+            (await qmpBackup(ctx, { 'max-chunk': 64 * 1024 })).wall,
+          ),
+      ],
+      [
+        'ii QMP blockdev-backup flush, max-chunk 64K',
+        async () =>
+          add(
+            'ii QMP blockdev-backup flush, max-chunk 64K',
+            (await qmpBackup(ctx, { 'max-chunk': 64 * 1024 }, false)).wall,
+          ),
+      ],
+      [
+        'ii QMP blockdev-backup no-flush, copy-range',
+        async () =>
+          add(
+            'ii QMP blockdev-backup no-flush, copy-range',
+            (await qmpBackup(ctx, { 'use-copy-range': true })).wall,
+          ),
+      ],
+      [
+        'ii QMP blockdev-backup flush, copy-range',
+        async () =>
+          add(
+            'ii QMP blockdev-backup flush, copy-range',
+            (await qmpBackup(ctx, { 'use-copy-range': true }, false)).wall,
+          ),
       ],
       [
         'iii push job, 64 KiB target clusters',
