@@ -123,6 +123,46 @@ describe('libvirt binding on qemu:///system', () => {
     expect(await dom.qmp<{ status: string }>('query-status')).toMatchObject({ status: 'running' });
     const hmp = await dom.qemuMonitorCommand('info status', { hmp: true });
     expect(hmp).toMatch(/running/);
+    await expect(dom.qmp('no-such-command')).rejects.toMatchObject({
+      name: 'QmpError',
+      errorClass: 'CommandNotFound',
+    });
+  });
+
+  it('hands QEMU an open file with a QMP command (add-fd), which QEMU then uses', async () => {
+    const file = path.join(pool.dir, 'fd-passed.raw');
+    fs.writeFileSync(file, Buffer.alloc(1024 * 1024, 0x5e), { mode: 0o600 }); // root-only: QEMU cannot open it
+    const fd = fs.openSync(file, 'r+');
+    try {
+      const { 'fdset-id': fdset } = await dom.qmp<{ 'fdset-id': number }>(
+        'add-fd',
+        { opaque: 'binding-test' },
+        [fd],
+      );
+      const sets =
+        await dom.qmp<Array<{ 'fdset-id': number; fds: Array<{ opaque?: string }> }>>('query-fdsets');
+      expect(sets.find((s) => s['fdset-id'] === fdset)?.fds).toEqual([
+        expect.objectContaining({ opaque: 'binding-test' }),
+      ]);
+      // QEMU runs as its own user: by path it may not open the file, through the fd set it can.
+      await expect(
+        dom.qmp('blockdev-add', {
+          driver: 'raw',
+          'node-name': 'binding-test-node',
+          file: { driver: 'file', filename: file },
+        }),
+      ).rejects.toMatchObject({ desc: expect.stringMatching(/Permission denied/) });
+      await dom.qmp('blockdev-add', {
+        driver: 'raw',
+        'node-name': 'binding-test-node',
+        file: { driver: 'file', filename: `/dev/fdset/${fdset}` },
+      });
+      await dom.qmp('blockdev-del', { 'node-name': 'binding-test-node' });
+      await dom.qmp('remove-fd', { 'fdset-id': fdset });
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it('runs a push backup with a checkpoint; the JOB_COMPLETED event arrives and the copy equals the disk', async () => {
