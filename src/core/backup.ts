@@ -233,9 +233,22 @@ interface RunContext {
   report: (phase: BackupPhase, progress?: JobProgress) => void;
 }
 
-/** Full backups go through QEMU's blockdev-backup unless the caller asked for libvirt's job. */
-const usesQmpEngine = (plan: BackupPlan, options: CreateBackupOptions): boolean =>
-  (options.fullBackupEngine ?? 'qmp') === 'qmp' && plan.disks.every((d) => d.kind === 'full');
+/**
+ * Full backups go through QEMU's blockdev-backup unless the caller asked for libvirt's job, or QEMU
+ * is confined by AppArmor/SELinux: its profile would refuse the target fds that libvirt's own job
+ * gets relabelled for it.
+ */
+function usesQmpEngine(ctx: RunContext, plan: BackupPlan): boolean {
+  if ((ctx.options.fullBackupEngine ?? 'qmp') !== 'qmp' || plan.disks.some((d) => d.kind !== 'full'))
+    return false;
+  if (ctx.summary.confinedBy.length) {
+    log.info(
+      `${ctx.domainName} is confined by ${ctx.summary.confinedBy.join(', ')}: full backup through libvirt's job`,
+    );
+    return false;
+  }
+  return true;
+}
 
 async function copyThroughQmp(
   ctx: RunContext,
@@ -308,7 +321,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       undo.push(`checkpoint ${name}`, () => removeCheckpoint(domain, name));
     }
     ctx.report('copying');
-    if (usesQmpEngine(plan, options)) {
+    if (usesQmpEngine(ctx, plan)) {
       await copyThroughQmp(ctx, plan, targets);
     } else {
       await runPushJob(conn, domain, {

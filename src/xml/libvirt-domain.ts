@@ -43,6 +43,11 @@ export interface DomainSummary {
   uuid: string;
   type: string;
   disks: DomainDisk[];
+  /**
+   * Mandatory-access-control models that confine the running QEMU (`apparmor`, `selinux`), from the
+   * live XML's `<seclabel>`s; `dac` (file ownership) and `none` are not confinement of that kind.
+   */
+  confinedBy: string[];
 }
 
 export async function parseDomainXml(xml: string): Promise<DomainSummary> {
@@ -67,6 +72,9 @@ export async function parseDomainXml(xml: string): Promise<DomainSummary> {
     uuid: text(first(domain, 'uuid')) ?? '',
     type: domain.$?.type ?? '',
     disks,
+    confinedBy: all(domain, 'seclabel')
+      .filter((l) => l.$?.type !== 'none' && ['apparmor', 'selinux'].includes(l.$?.model ?? ''))
+      .map((l) => l.$!.model),
   };
 }
 

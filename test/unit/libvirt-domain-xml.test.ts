@@ -70,6 +70,20 @@ describe('libvirt domain XML', () => {
     ]);
   });
 
+  it('names the access-control models that confine the running QEMU', async () => {
+    expect((await parseDomainXml(DOMAIN)).confinedBy).toEqual([]);
+    const live = (labels: string): string => DOMAIN.replace('</devices>', `</devices>${labels}`);
+    const dac = "<seclabel type='dynamic' model='dac' relabel='yes'><label>+64055:+64055</label></seclabel>";
+    expect((await parseDomainXml(live(dac))).confinedBy).toEqual([]);
+    const apparmor =
+      "<seclabel type='dynamic' model='apparmor' relabel='yes'><label>libvirt-1111</label></seclabel>";
+    expect((await parseDomainXml(live(apparmor + dac))).confinedBy).toEqual(['apparmor']);
+    expect((await parseDomainXml(live("<seclabel type='none' model='selinux'/>"))).confinedBy).toEqual([]);
+    expect(
+      (await parseDomainXml(live("<seclabel type='dynamic' model='selinux' relabel='yes'/>"))).confinedBy,
+    ).toEqual(['selinux']);
+  });
+
   it('rewrites name, UUID and disk sources for a restore, keeping other devices', async () => {
     const xml = await rewriteDomainXml(DOMAIN, {
       name: 'vm1-restored',
