@@ -27,7 +27,13 @@ import { VOLBACK_VERSION } from '../version';
 import { formatBackupSet } from '../xml';
 import { parseDomainXml, type DomainSummary } from '../xml/libvirt-domain';
 import { checkpointXml, planBackup, pushBackupXml, type BackupPlan } from './backup-plan';
-import { runQmpFullJob, sourceNodes, sweepQmpLeftovers } from './qmp-backup-job';
+import {
+  QmpEngineUnavailable,
+  removeInterruptedCheckpoints,
+  runQmpFullJob,
+  sourceNodes,
+  sweepQmpLeftovers,
+} from './qmp-backup-job';
 import type { DiskFacts } from './disk-selection';
 import { runPushJob, type JobProgress } from './backup-job';
 import { scanCatalog, type CatalogScan } from './catalog';
@@ -105,12 +111,19 @@ export async function diskFacts(domain: Domain, summary: DomainSummary): Promise
   return facts;
 }
 
-/** Deletes the target volumes of interrupted runs (by set id prefix): they never got metadata. */
-async function removeInterruptedVolumes(
+/**
+ * Removes what interrupted runs (by set id prefix) left outside QEMU: their checkpoints, unless a
+ * stored backup uses one, and their target volumes, which never got metadata.
+ */
+async function removeInterrupted(
   conn: Connection,
+  domain: Domain,
   scan: CatalogScan,
   tags: ReadonlySet<string>,
 ): Promise<void> {
+  if (!tags.size) return;
+  const used = new Set(scan.stored.map((s) => s.set.checkpoint?.name));
+  await removeInterruptedCheckpoints(domain, tags, (name) => used.has(name));
   const strays = scan.strayVolumes.filter((v) =>
     tags.has(parseBackupVolumeName(v.volume)?.setIdPrefix ?? ''),
   );
@@ -250,17 +263,25 @@ function usesQmpEngine(ctx: RunContext, plan: BackupPlan): boolean {
   return true;
 }
 
+/** Copies the plan through the QMP engine; false when that engine cannot copy this domain. */
 async function copyThroughQmp(
   ctx: RunContext,
   plan: BackupPlan,
   targets: Record<string, PushTarget>,
-): Promise<void> {
+): Promise<boolean> {
   const { domain, summary } = ctx;
   const planned = new Set(plan.disks.map((d) => d.target));
-  const nodes = await sourceNodes(
-    domain,
-    summary.disks.filter((d) => planned.has(d.target)),
-  );
+  let nodes: Map<string, string>;
+  try {
+    nodes = await sourceNodes(
+      domain,
+      summary.disks.filter((d) => planned.has(d.target)),
+    );
+  } catch (err) {
+    if (!(err instanceof QmpEngineUnavailable)) throw err;
+    log.warn(`${ctx.domainName}: full backup through libvirt's job: ${err.message}`);
+    return false;
+  }
   const checkpoint = plan.checkpointName
     ? {
         name: plan.checkpointName,
@@ -287,6 +308,7 @@ async function copyThroughQmp(
       onProgress: (p) => ctx.report('copying', p),
     },
   );
+  return true;
 }
 
 /**
@@ -321,9 +343,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       undo.push(`checkpoint ${name}`, () => removeCheckpoint(domain, name));
     }
     ctx.report('copying');
-    if (usesQmpEngine(ctx, plan)) {
-      await copyThroughQmp(ctx, plan, targets);
-    } else {
+    if (!(usesQmpEngine(ctx, plan) && (await copyThroughQmp(ctx, plan, targets)))) {
       await runPushJob(conn, domain, {
         backupXml: pushBackupXml(plan, allTargets, targets),
         checkpointXml: checkpointXml(plan, allTargets),
@@ -441,7 +461,7 @@ export async function createBackup(
         : new Set<string>();
     const facts = await diskFacts(domain, summary);
     const scan = await scanCatalog(conn);
-    await removeInterruptedVolumes(conn, scan, interrupted);
+    await removeInterrupted(conn, domain, scan, interrupted);
     const baseSet = chooseBase(scan, uuid, definition);
     let base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
     const ctx: RunContext = {

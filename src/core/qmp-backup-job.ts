@@ -18,7 +18,7 @@ export const QMP_NAME_PREFIX = 'volback-';
 
 export interface QmpDisk {
   target: string;
-  /** QEMU's node of the disk, the copy's source (`sourceNodes`). */
+  /** QEMU's format node of the disk, the copy's source (`sourceNodes`). */
   sourceNode: string;
   destination: PushTarget;
   /** True when the new checkpoint records a bitmap on this disk. */
@@ -35,9 +35,14 @@ export interface QmpJobOptions {
   pollMs?: number;
 }
 
+/** This engine cannot copy the domain (nothing was changed in QEMU): libvirt's job is the way. */
+export class QmpEngineUnavailable extends Error {
+  override name = 'QmpEngineUnavailable';
+}
+
 interface QueryBlock {
   qdev?: string;
-  inserted?: { 'node-name'?: string; file?: string };
+  inserted?: { 'node-name'?: string; file?: string; drv?: string };
 }
 
 interface NodeInfo {
@@ -56,8 +61,10 @@ interface QueryJob {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * QEMU's node for each disk, found by the device alias libvirt gave it (checked against the
- * disk's source file). Throws when a disk has none: libvirt's engine is then the way.
+ * QEMU's format node for each disk, found by the device alias libvirt gave it and checked against
+ * the disk's source file and format. Throws QmpEngineUnavailable when a disk's top node is not
+ * that (a filter such as copy-on-read, a `json:` file name): its bitmap would not be the one libvirt
+ * checks, so libvirt's job copies that domain.
  */
 export async function sourceNodes(
   domain: Domain,
@@ -70,25 +77,27 @@ export async function sourceNodes(
     const block = blocks.find(
       (b) =>
         peripheral &&
-        (b.qdev === disk.alias || b.qdev === peripheral || b.qdev?.startsWith(`${peripheral}/`)) &&
-        (!disk.sourcePath || b.inserted?.file === disk.sourcePath),
+        (b.qdev === disk.alias || b.qdev === peripheral || b.qdev?.startsWith(`${peripheral}/`)),
     );
-    const node = block?.inserted?.['node-name'];
-    if (!node) {
-      throw new VolbackError(
-        ErrorCodes.JOB_FAILED,
-        `QEMU shows no block node for disk ${disk.target} (alias ${disk.alias ?? 'none'}, source ${disk.sourcePath ?? 'none'})`,
-      );
-    }
-    nodes.set(disk.target, node);
+    const inserted = block?.inserted;
+    const problem = !inserted?.['node-name']
+      ? 'QEMU shows no block node for it'
+      : disk.sourcePath && inserted.file !== disk.sourcePath
+        ? `its top node reads ${inserted.file}, not ${disk.sourcePath}`
+        : disk.format && inserted.drv !== disk.format
+          ? `its top node is a ${inserted.drv} node, not ${disk.format}`
+          : undefined;
+    if (problem)
+      throw new QmpEngineUnavailable(`disk ${disk.target} (alias ${disk.alias ?? 'none'}): ${problem}`);
+    nodes.set(disk.target, inserted!['node-name']!);
   }
   return nodes;
 }
 
-/** One disk's QEMU objects, as far as they were created (for the cleanup). */
+/** One disk's QEMU objects; each field is cleared once its object is gone. */
 interface Attached {
   disk: QmpDisk;
-  fd: number;
+  fd?: number;
   fdset?: number;
   node?: string;
   job: string;
@@ -99,7 +108,7 @@ async function attachTarget(domain: Domain, tag: string, disk: QmpDisk): Promise
   // QEMU gets the open file, not a path: it needs no access of its own to the pool.
   const attached: Attached = { disk, fd: fs.openSync(disk.destination.path, 'r+'), job: name };
   try {
-    const added = await domain.qmp<{ 'fdset-id': number }>('add-fd', { opaque: name }, [attached.fd]);
+    const added = await domain.qmp<{ 'fdset-id': number }>('add-fd', { opaque: name }, [attached.fd!]);
     attached.fdset = added['fdset-id'];
     // no-flush: QEMU's qcow2 layer would otherwise sync the file on every metadata update; the
     // whole target is synced once, before the metadata commit.
@@ -122,33 +131,69 @@ async function attachTarget(domain: Domain, tag: string, disk: QmpDisk): Promise
 }
 
 /**
- * Removes what attachTarget created. `commit`: the copy is complete — closing the node writes
- * qcow2's cached metadata into the file, then the file is synced; any failure throws. `discard`:
- * best effort, failures are logged.
+ * Removes what attachTarget created, as far as it is still there. `commit`: the copy is complete —
+ * closing the node writes qcow2's cached metadata into the file, then the file is synced; a failure
+ * throws. `discard`: best effort, failures are logged.
  */
 async function detachTarget(domain: Domain, attached: Attached, mode: 'commit' | 'discard'): Promise<void> {
-  const step = (what: string, p: Promise<unknown>): Promise<unknown> =>
-    mode === 'commit' ? p : p.catch((err: Error) => log.warn(`could not remove ${what}: ${err.message}`));
+  const step = async (what: string, run: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await run();
+      return true;
+    } catch (err) {
+      if (mode === 'commit') throw err;
+      log.warn(`could not remove ${what}: ${(err as Error).message}`);
+      return false;
+    }
+  };
   try {
-    if (attached.node)
-      await step(`node ${attached.node}`, domain.qmp('blockdev-del', { 'node-name': attached.node }));
-    if (attached.fdset !== undefined)
-      await step(`fd set ${attached.fdset}`, domain.qmp('remove-fd', { 'fdset-id': attached.fdset }));
-    if (mode === 'commit') fs.fsyncSync(attached.fd);
+    const node = attached.node;
+    if (node && (await step(`node ${node}`, () => domain.qmp('blockdev-del', { 'node-name': node }))))
+      attached.node = undefined;
+    const fdset = attached.fdset;
+    // On a paused QEMU (7.2) the fd set may linger until it runs again; the node no longer uses it.
+    if (
+      fdset !== undefined &&
+      (await step(`fd set ${fdset}`, () => domain.qmp('remove-fd', { 'fdset-id': fdset })))
+    )
+      attached.fdset = undefined;
+    if (mode === 'commit' && attached.fd !== undefined) fs.fsyncSync(attached.fd);
   } finally {
-    fs.closeSync(attached.fd);
+    if (attached.fd !== undefined) fs.closeSync(attached.fd);
+    attached.fd = undefined;
   }
 }
 
-async function ourJobs(domain: Domain, ids: ReadonlySet<string>): Promise<QueryJob[]> {
-  return (await domain.qmp<QueryJob[]>('query-jobs')).filter((j) => ids.has(j.id));
+const ourJobs = async (domain: Domain, ids: ReadonlySet<string>): Promise<QueryJob[]> =>
+  (await domain.qmp<QueryJob[]>('query-jobs')).filter((j) => ids.has(j.id));
+
+/**
+ * Brings jobs to an end and dismisses them: cancels the running ones, waits until each concluded.
+ * Returns false when QEMU still lists one after `timeoutMs` (it is then still writing).
+ */
+async function settleJobs(domain: Domain, ids: ReadonlySet<string>, timeoutMs = 60_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let cancelled = false; ;) {
+    const jobs = await ourJobs(domain, ids);
+    if (!cancelled) {
+      for (const j of jobs.filter((x) => x.status !== 'concluded'))
+        await domain.qmp('job-cancel', { id: j.id }).catch(() => undefined);
+      cancelled = true;
+    }
+    for (const j of jobs.filter((x) => x.status === 'concluded'))
+      await domain.qmp('job-dismiss', { id: j.id }).catch(() => undefined);
+    if (jobs.every((j) => j.status === 'concluded')) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(100);
+  }
 }
 
 /**
  * Copies every disk in full into its destination, all from one point in time, and creates the
  * checkpoint at that same point. Resolves once every copy is on stable storage and the checkpoint is
- * known to libvirt. Rejects with ERR_CANCELLED (signal) or ERR_JOB_FAILED, after removing every QEMU
- * object it created, bitmaps included; the destination volumes are the caller's.
+ * known to libvirt. Rejects with ERR_CANCELLED (signal) or ERR_JOB_FAILED, after stopping its jobs
+ * and removing every QEMU object it created, bitmaps included; the destination volumes are the
+ * caller's.
  */
 export async function runQmpFullJob(
   domain: Domain,
@@ -157,12 +202,12 @@ export async function runQmpFullJob(
 ): Promise<void> {
   if (options.signal?.aborted)
     throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled before it started');
+  const checkpoint = options.checkpoint;
   const attached: Attached[] = [];
-  let bitmapsAdded = false;
+  let transactionSent = false;
   let succeeded = false;
   try {
     for (const disk of disks) attached.push(await attachTarget(domain, options.tag, disk));
-    const checkpoint = options.checkpoint;
     const actions = (perf: boolean): Array<{ type: string; data: Record<string, unknown> }> => [
       ...disks
         .filter((d) => d.bitmap && checkpoint)
@@ -184,6 +229,7 @@ export async function runQmpFullJob(
       })),
     ];
     // One transaction: every copy and every bitmap start at the same instant.
+    transactionSent = true;
     try {
       await domain.qmp('transaction', { actions: actions(true) });
     } catch (err) {
@@ -192,9 +238,8 @@ export async function runQmpFullJob(
       log.warn(`QEMU has no x-perf copy offload (${err.desc}); copying through bounce buffers`);
       await domain.qmp('transaction', { actions: actions(false) });
     }
-    bitmapsAdded = !!checkpoint && disks.some((d) => d.bitmap);
     await waitForJobs(domain, attached, options);
-    while (attached.length) await detachTarget(domain, attached.pop()!, 'commit');
+    for (const a of attached) await detachTarget(domain, a, 'commit');
     if (checkpoint) {
       const flags =
         virDomainCheckpointCreateFlags.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE |
@@ -203,16 +248,34 @@ export async function runQmpFullJob(
     }
     succeeded = true;
   } finally {
-    for (const a of attached.reverse()) await detachTarget(domain, a, 'discard');
-    if (bitmapsAdded && !succeeded) await removeBitmaps(domain, disks, options.checkpoint!.name);
+    if (!succeeded) await abandon(domain, attached, transactionSent ? disks : [], checkpoint?.name);
   }
 }
 
-async function removeBitmaps(domain: Domain, disks: readonly QmpDisk[], name: string): Promise<void> {
-  for (const d of disks.filter((x) => x.bitmap)) {
+/**
+ * Undoes a run that did not succeed: its jobs stopped and dismissed (a failed poll or a lost reply
+ * may have left them running), its target nodes and fd sets removed, the bitmaps it added removed.
+ * Never throws; what it cannot remove is logged and left to the next backup's sweep.
+ */
+async function abandon(
+  domain: Domain,
+  attached: readonly Attached[],
+  started: readonly QmpDisk[],
+  bitmap: string | undefined,
+): Promise<void> {
+  if (started.length) {
+    const settled = await settleJobs(domain, new Set(attached.map((a) => a.job))).catch(() => false);
+    if (!settled)
+      log.warn(
+        `backup jobs ${attached.map((a) => a.job).join(', ')} may still be running; the next backup removes them`,
+      );
+  }
+  for (const a of [...attached].reverse()) await detachTarget(domain, a, 'discard');
+  if (!bitmap) return;
+  for (const d of started.filter((x) => x.bitmap)) {
     await domain
-      .qmp('block-dirty-bitmap-remove', { node: d.sourceNode, name })
-      .catch((err: Error) => log.warn(`could not remove bitmap ${name} of ${d.target}: ${err.message}`));
+      .qmp('block-dirty-bitmap-remove', { node: d.sourceNode, name: bitmap })
+      .catch((err: Error) => log.warn(`could not remove bitmap ${bitmap} of ${d.target}: ${err.message}`));
   }
 }
 
@@ -224,18 +287,17 @@ async function waitForJobs(
 ): Promise<void> {
   const ids = new Set(attached.map((a) => a.job));
   const targetOf = new Map(attached.map((a) => [a.job, a.disk.target]));
-  let cancelled = false;
-  const cancel = (): void => {
-    cancelled = true;
-  };
+  let cancelled = options.signal?.aborted ?? false;
+  const cancel = (): void => void (cancelled = true);
   options.signal?.addEventListener('abort', cancel, { once: true });
-  if (options.signal?.aborted) cancel();
   let cancelSent = false;
+  // The first failure is the cause; the other jobs then end as cancelled.
+  let firstFailure: QueryJob | undefined;
   try {
     for (;;) {
       const jobs = await ourJobs(domain, ids);
-      const failed = jobs.find((j) => j.error);
-      if ((cancelled || failed) && !cancelSent) {
+      firstFailure ??= jobs.find((j) => j.error);
+      if ((cancelled || firstFailure) && !cancelSent) {
         cancelSent = true;
         if (cancelled) log.info(`cancelling the backup jobs ${[...ids].join(', ')}`);
         for (const j of jobs.filter((x) => x.status !== 'concluded'))
@@ -249,14 +311,13 @@ async function waitForJobs(
       const sum = (k: 'bytesDone' | 'bytesTotal'): number => perDisk.reduce((s, d) => s + d[k], 0);
       options.onProgress?.({ bytesDone: sum('bytesDone'), bytesTotal: sum('bytesTotal'), disks: perDisk });
       if (jobs.every((j) => j.status === 'concluded')) {
-        for (const j of jobs) await domain.qmp('job-dismiss', { id: j.id }).catch(() => undefined);
+        for (const j of jobs) await domain.qmp('job-dismiss', { id: j.id });
         if (cancelled) throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled', { fault: 'user' });
-        const error = jobs.find((j) => j.error);
-        if (error || jobs.length !== ids.size) {
-          throw new VolbackError(
-            ErrorCodes.JOB_FAILED,
-            `backup job failed: ${error ? `${targetOf.get(error.id)}: ${error.error}` : 'a job vanished'}`,
-          );
+        if (firstFailure || jobs.length !== ids.size) {
+          const why = firstFailure
+            ? `${targetOf.get(firstFailure.id)}: ${firstFailure.error}`
+            : 'a job vanished';
+          throw new VolbackError(ErrorCodes.JOB_FAILED, `backup job failed: ${why}`);
         }
         return;
       }
@@ -268,10 +329,11 @@ async function waitForJobs(
 }
 
 /**
- * Removes what a volback process that died mid-job left in QEMU: its jobs, target nodes and fd sets
- * (all named with QMP_NAME_PREFIX). Called under the domain's backup lock, so nothing of that name
- * belongs to a live volback run. Returns the tags (set id prefixes) of the interrupted runs, whose
- * target volumes the caller removes.
+ * Removes what a volback process that died mid-copy left in QEMU: its jobs and target nodes (named
+ * QMP_NAME_PREFIX + tag), and fd sets of that prefix. Called under the domain's backup lock, so none
+ * of them belongs to a live volback run. Returns the tags (set id prefixes) of the interrupted runs:
+ * their checkpoints and target volumes are the caller's to remove, once it knows no committed backup
+ * uses them. Fd sets alone name no run: QEMU 7.2 keeps removed fd sets of a paused domain listed.
  */
 export async function sweepQmpLeftovers(domain: Domain): Promise<Set<string>> {
   const tags = new Set<string>();
@@ -283,13 +345,13 @@ export async function sweepQmpLeftovers(domain: Domain): Promise<Set<string>> {
   for (const j of jobs) {
     log.warn(`removing backup job ${j.id} left by an interrupted volback run`);
     tagOf(j.id);
-    if (j.status !== 'concluded') await domain.qmp('job-cancel', { id: j.id }).catch(() => undefined);
-    for (let i = 0; i < 300; i++) {
-      const now = (await domain.qmp<QueryJob[]>('query-jobs')).find((x) => x.id === j.id);
-      if (!now || now.status === 'concluded') break;
-      await sleep(100);
-    }
-    await domain.qmp('job-dismiss', { id: j.id });
+  }
+  if (jobs.length && !(await settleJobs(domain, new Set(jobs.map((j) => j.id)), 30_000))) {
+    throw new VolbackError(
+      ErrorCodes.CONFLICT,
+      `backup jobs left by an interrupted volback run (${jobs.map((j) => j.id).join(', ')}) are still winding down`,
+      { fault: 'user', hint: 'try again in a minute' },
+    );
   }
   const nodes = await domain.qmp<NodeInfo[]>('query-named-block-nodes', { flat: true });
   for (const n of nodes.filter((x) => x['node-name'].startsWith(QMP_NAME_PREFIX))) {
@@ -299,29 +361,31 @@ export async function sweepQmpLeftovers(domain: Domain): Promise<Set<string>> {
   }
   const fdsets =
     await domain.qmp<Array<{ 'fdset-id': number; fds: Array<{ opaque?: string }> }>>('query-fdsets');
-  for (const set of fdsets) {
-    const ours = set.fds.filter((f) => f.opaque?.startsWith(QMP_NAME_PREFIX));
-    if (!ours.length) continue;
-    for (const f of ours) tagOf(f.opaque!);
-    await domain.qmp('remove-fd', { 'fdset-id': set['fdset-id'] });
+  for (const set of fdsets.filter((s) => s.fds.some((f) => f.opaque?.startsWith(QMP_NAME_PREFIX)))) {
+    await domain.qmp('remove-fd', { 'fdset-id': set['fdset-id'] }).catch(() => undefined);
   }
-  if (tags.size) await removeInterruptedCheckpoints(domain, tags);
   return tags;
 }
 
 /**
- * The checkpoint of an interrupted run (named volback-<set id>, the set id starting with its tag)
- * is referenced by no committed backup: removed from libvirt if it got that far, else its bitmaps.
+ * Removes the checkpoints (from libvirt if the run got that far, else its bitmaps) of interrupted
+ * runs, named volback-<set id> with the set id starting with a tag — except those `committed` says
+ * a backup in the catalog uses.
  */
-async function removeInterruptedCheckpoints(domain: Domain, tags: ReadonlySet<string>): Promise<void> {
+export async function removeInterruptedCheckpoints(
+  domain: Domain,
+  tags: ReadonlySet<string>,
+  committed: (checkpoint: string) => boolean,
+): Promise<void> {
+  if (!tags.size) return;
   // Running jobs also show anonymous bitmaps (their copy bitmaps): those have no name.
-  const interrupted = (name?: string): boolean =>
-    !!name && [...tags].some((tag) => name.startsWith(`${QMP_NAME_PREFIX}${tag}`));
+  const interrupted = (name?: string): name is string =>
+    !!name && !committed(name) && [...tags].some((tag) => name.startsWith(`${QMP_NAME_PREFIX}${tag}`));
   const leftBitmaps = async (): Promise<Array<{ node: string; name: string }>> =>
     (await domain.qmp<NodeInfo[]>('query-named-block-nodes', { flat: true })).flatMap((n) =>
-      (n['dirty-bitmaps'] ?? [])
-        .filter((b) => interrupted(b.name))
-        .map((b) => ({ node: n['node-name'], name: b.name! })),
+      (n['dirty-bitmaps'] ?? []).flatMap((b) =>
+        interrupted(b.name) ? [{ node: n['node-name'], name: b.name }] : [],
+      ),
     );
   for (const name of new Set((await leftBitmaps()).map((b) => b.name))) {
     log.warn(`removing checkpoint ${name} of an interrupted volback run`);

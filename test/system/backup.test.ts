@@ -216,6 +216,24 @@ describe('backup coordinator on real domains', () => {
     await expectContent(inc2.set, 'vda', vm.disks[0].modelPath);
   });
 
+  it("copies a disk whose top node is a filter (copy-on-read) through libvirt's job", async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB], start: false, label: 'cor' });
+    // Same definition (the domain object stays valid), with a copy-on-read filter over vda's image.
+    const defined = await vm.domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE);
+    const withFilter = defined.replace(
+      /<driver name='qemu' type='qcow2'\/>/,
+      "<driver name='qemu' type='qcow2' copy_on_read='on'/>",
+    );
+    expect(withFilter).not.toBe(defined);
+    (await conn.defineDomain(withFilter)).free();
+    await vm.domain.create();
+    await vm.write('vda', 0x73, 2 * MiB, MiB);
+    const [full, jobs] = await withLibvirtJobs(vm, () => backup(vm));
+    expect(jobs).toBe(1);
+    await expectContent(full.set, 'vda', vm.disks[0].modelPath);
+    expect(await qemuLeftovers(vm.domain)).toEqual([]);
+  });
+
   it("takes fulls through libvirt's push job when configured so", async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
     await vm.write('vda', 0x71, MiB, 3 * MiB);
