@@ -77,6 +77,8 @@ interface EventFanout {
 export class Connection extends LibvirtObject {
   private readonly subscriptions = new Set<number>();
   private readonly fanouts = new Map<string, EventFanout>();
+  /** Deregistrations in flight, by fan-out key: a new subscriber of the pair waits for its end. */
+  private readonly releasing = new Map<string, Promise<void>>();
 
   private constructor(
     handle: NativeHandle,
@@ -282,6 +284,7 @@ export class Connection extends LibvirtObject {
     // libvirt tracks one callback per connection, event and domain ("event callback already
     // tracked"), so subscribers of the same pair share one registration and a JS fan-out.
     const key = `${eventId}:${opts.domain ? await opts.domain.getUUIDString() : '*'}`;
+    if (!this.fanouts.has(key)) await this.releasing.get(key)?.catch(() => undefined);
     let fanout = this.fanouts.get(key);
     if (!fanout) {
       const listeners = new Set<(ev: NativeDomainEvent) => void>();
@@ -316,8 +319,15 @@ export class Connection extends LibvirtObject {
       shared.listeners.delete(deliver);
       if (shared.listeners.size || this.fanouts.get(key) !== shared) return;
       this.fanouts.delete(key);
-      const id = await shared.registration;
-      if (this.subscriptions.has(id)) await this.deregister(id);
+      const release = shared.registration.then((id) =>
+        this.subscriptions.has(id) ? this.deregister(id) : undefined,
+      );
+      this.releasing.set(key, release);
+      try {
+        await release;
+      } finally {
+        if (this.releasing.get(key) === release) this.releasing.delete(key);
+      }
     };
   }
 

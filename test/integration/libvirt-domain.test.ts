@@ -197,8 +197,14 @@ describe('libvirt domains (test:///default)', () => {
     const stopThird = await conn.onDomainEvent('lifecycle', (ev) => third.push(ev.type), { domain: dom });
     await dom.create();
     await waitFor(() => third.includes(virDomainEventType.VIR_DOMAIN_EVENT_STARTED));
-    await stopThird();
+    // A subscriber arriving while the last one's deregistration is in flight waits for it.
+    const stopping = stopThird();
+    const fourth: number[] = [];
+    const stopFourth = await conn.onDomainEvent('lifecycle', (ev) => fourth.push(ev.type), { domain: dom });
+    await stopping;
     await dom.destroy();
+    await waitFor(() => fourth.includes(virDomainEventType.VIR_DOMAIN_EVENT_STOPPED));
+    await stopFourth();
   });
 
   it('does not let a throwing event callback crash the process', async () => {
