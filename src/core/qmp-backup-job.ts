@@ -151,7 +151,7 @@ async function detachTarget(domain: Domain, attached: Attached, mode: 'commit' |
     if (node && (await step(`node ${node}`, () => domain.qmp('blockdev-del', { 'node-name': node }))))
       attached.node = undefined;
     const fdset = attached.fdset;
-    // On a paused QEMU (7.2) the fd set may linger until it runs again; the node no longer uses it.
+    // A paused QEMU (7.2) keeps the set listed, file open, until a later remove-fd while it runs.
     if (
       fdset !== undefined &&
       (await step(`fd set ${fdset}`, () => domain.qmp('remove-fd', { 'fdset-id': fdset })))

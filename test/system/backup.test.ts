@@ -216,6 +216,23 @@ describe('backup coordinator on real domains', () => {
     await expectContent(inc2.set, 'vda', vm.disks[0].modelPath);
   });
 
+  it('backs up a paused domain; the fd set QEMU keeps while paused costs no later backup its base', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB], label: 'paused' });
+    await vm.write('vda', 0x74, 0, 2 * MiB);
+    await vm.domain.qmp('stop');
+    const full = await backup(vm);
+    await expectContent(full.set, 'vda', vm.disks[0].modelPath);
+    // QEMU 7.2 closes removed fds only while running: the set stays listed, naming the full's run.
+    expect(await qemuLeftovers(vm.domain)).toEqual([expect.stringMatching(/^fd set \d+$/)]);
+    await vm.domain.qmp('cont');
+    await vm.write('vda', 0x75, 8 * MiB, MiB);
+    const inc = await backup(vm);
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    expect(inc.set.fallbackReason).toBeUndefined();
+    await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
+    expect(await qemuLeftovers(vm.domain)).toEqual([]); // the lingering fd set is gone too
+  });
+
   it("copies a disk whose top node is a filter (copy-on-read) through libvirt's job", async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB], start: false, label: 'cor' });
     // Same definition (the domain object stays valid), with a copy-on-read filter over vda's image.
