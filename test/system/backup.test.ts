@@ -251,6 +251,29 @@ describe('backup coordinator on real domains', () => {
     expect(await qemuLeftovers(vm.domain)).toEqual([]);
   });
 
+  it.each(['qmp', 'libvirt'] as const)(
+    'writes a full into a raw volume when asked (%s engine)',
+    async (engine) => {
+      const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB, 16 * MiB] });
+      await vm.write('vda', 0x76, 5 * MiB, 3 * MiB);
+      await vm.write('vdb', 0x77, 0, MiB);
+      const full = await backup(vm, {
+        fullBackupEngine: engine,
+        definition: {
+          mode: 'push',
+          kind: 'full',
+          disks: [{ name: 'vda', backup: true, target: { format: 'raw' } }],
+        },
+      });
+      const vda = full.set.disks.find((d) => d.target === 'vda')!;
+      expect(vda.volume!.format).toBe('raw');
+      expect(
+        await sameContent({ path: volumePath(full.set, 'vda'), format: 'raw' }, vm.disks[0].modelPath),
+      ).toBe(true);
+      await expectContent(full.set, 'vdb', vm.disks[1].modelPath);
+    },
+  );
+
   it("takes fulls through libvirt's push job when configured so", async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
     await vm.write('vda', 0x71, MiB, 3 * MiB);
