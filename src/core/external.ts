@@ -9,7 +9,7 @@ import { virDomainBackupBeginFlags, virDomainXMLFlags, type Connection, type Dom
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup } from '../model';
-import { closePools, ensureLocationPool, openPool, type OpenPool } from '../pool/pool-layer';
+import { assertRoom, closePools, ensureLocationPool, openPool, type OpenPool } from '../pool/pool-layer';
 import { metadataVolumeName } from '../pool/volume-names';
 import { VOLBACK_VERSION } from '../version';
 import { formatBackupSet } from '../xml';
@@ -264,10 +264,8 @@ export async function beginExternalBackup(
     const scan = await scanCatalog(conn);
     const baseSet = chooseExternalBase([...scan.catalog.sets.values()], uuid, definition);
     const base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
-    if (base && !base.usable) {
+    if (base && !base.usable)
       log.warn(`${domainName}: exporting in full instead of incrementally: ${base.reason}`);
-      await dropVolbackCheckpoints(domain);
-    }
     const createdAt = new Date();
     const plan: ExternalPlan = planExternalBackup({
       domain: { name: domainName, uuid, disks: summary.disks },
@@ -286,6 +284,18 @@ export async function beginExternalBackup(
     for (const name of new Set(plan.disks.map((d) => d.scratchPool))) {
       if (!pools.has(name)) pools.set(name, await openPool(conn, name));
     }
+    // The scratch receives the old data of every cluster the guest overwrites while the export is
+    // open; full, QEMU fails the guest's writes (or pauses it). Worst case: all the disk's data.
+    for (const [name, pool] of pools) {
+      const disks = plan.disks.filter((d) => d.scratchPool === name);
+      if (!disks.length) continue;
+      await assertRoom(
+        pool,
+        disks.reduce((sum, d) => sum + Math.min(facts[d.target].allocation, d.virtualSize), 0),
+        `the scratch space of ${disks.map((d) => d.target).join(', ')}`,
+      );
+    }
+    if (base && !base.usable) await dropVolbackCheckpoints(domain);
     const scratchPaths: Record<string, string> = {};
     for (const disk of plan.disks) {
       const pool = pools.get(disk.scratchPool)!;

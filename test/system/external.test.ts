@@ -296,6 +296,47 @@ describe('external (pull-mode) backups', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  it('refuses a scratch pool without room for the disk data the guest may overwrite, before touching the domain', async () => {
+    // A dir pool on an 8 MiB tmpfs: a real pool that is really short of space.
+    const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-small-'));
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0711', 'tmpfs', mountPoint]);
+    expect(mounted.status).toBe(0);
+    cleanup.add(`tmpfs ${mountPoint}`, async () => {
+      spawnSync('umount', [mountPoint]);
+      fs.rmSync(mountPoint, { recursive: true, force: true });
+    });
+    const poolName = `vbt-small-${process.pid}`;
+    const small = await conn.createStoragePool(
+      `<pool type='dir'><name>${poolName}</name><target><path>${mountPoint}</path></target></pool>`,
+    );
+    cleanup.add(`pool ${poolName}`, async () => {
+      await small.destroy().catch(() => undefined);
+      small.free();
+    });
+    await write('vdb', 0x6b, 16 * MiB, 12 * MiB, false); // vdb now holds more than 8 MiB of data
+    const checkpointsBefore = await volbackCheckpoints(dom.domain);
+    const err = await beginExternalBackup(conn, dom.name, {
+      definition: pull({
+        kind: 'full',
+        disks: [
+          { name: 'vda', backup: false },
+          { name: 'vdb', backup: true, scratchPool: poolName },
+        ],
+      }),
+      defaults: defaults(),
+      lockDir,
+    }).catch((e: unknown) => e);
+    expect(isVolbackError(err, 'ERR_POOL_UNAVAILABLE')).toBe(true);
+    expect((err as Error).message).toMatch(
+      new RegExp(`pool '${poolName}' has \\d+ bytes free but the scratch space of vdb needs`),
+    );
+    await expect(dom.domain.backupGetXMLDesc()).rejects.toThrow();
+    expect(await volbackCheckpoints(dom.domain)).toEqual(checkpointsBefore);
+    await small.refresh();
+    expect(await small.listAllVolumes()).toEqual([]);
+    expect(readSession(await dom.domain.getUUIDString(), lockDir)).toBeUndefined();
+  });
+
   it('refuses an export without TLS on a non-loopback address, before touching the domain', async () => {
     const err = await beginExternalBackup(conn, dom.name, {
       definition: pull({ server: { transport: 'tcp', name: '0.0.0.0' } }),
