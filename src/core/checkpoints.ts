@@ -1,6 +1,7 @@
 // Checkpoint drift: decides whether an incremental's base checkpoint can be trusted, re-registering
 // lost checkpoint metadata from what the backups stored, and removes checkpoints without losing data.
 import {
+  isLibvirtError,
   isLibvirtNotFound,
   virDomainCheckpointCreateFlags,
   virDomainCheckpointDeleteFlags,
@@ -47,10 +48,14 @@ export async function assessBase(domain: Domain, ancestry: readonly BackupSet[])
         virDomainCheckpointCreateFlags.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE;
       (await domain.createCheckpoint(set.checkpoint.xml, flags)).free();
     } catch (err) {
+      const message = (err as Error).message;
       return {
         set: base,
         usable: false,
-        reason: `checkpoint ${set.checkpoint.name} was lost and could not be re-registered: ${(err as Error).message}`,
+        // Metadata and bitmap both gone: the disks were restored over or replaced, or bitmaps removed.
+        reason: isLibvirtError(err, 'VIR_ERR_CHECKPOINT_INCONSISTENT')
+          ? `checkpoint ${set.checkpoint.name} is gone from the domain and its bitmap from the disks (restored over, replaced, or bitmaps removed), so what changed since backup ${set.id} is unknown (libvirt: ${message})`
+          : `checkpoint ${set.checkpoint.name} was lost and could not be re-registered: ${message}`,
       };
     }
   }

@@ -246,6 +246,9 @@ describe('restore on real domains', () => {
 
     const next = await createBackup(conn, vm.name, { defaults, lockDir });
     expect(next.set.kind).toBe('full');
+    expect(next.set.fallbackReason).toMatch(
+      /is gone from the domain and its bitmap from the disks \(restored over/,
+    );
     expect(next.set.disks.every((d) => d.kind === 'full')).toBe(true);
     const restored = await restoreBackup(conn, {
       scanPools: [defaults.pool],
