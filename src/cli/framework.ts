@@ -18,6 +18,13 @@ export interface FlagSpec {
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 
+/** A string flag's value; undefined when absent (or given as a boolean). */
+export const flagString = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** A repeatable string flag's values; undefined when absent. */
+export const flagList = (v: Flags[string]): string[] | undefined =>
+  Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
+
 /** What a command returns: the data (printed as-is with --json) and how to show it to a person. */
 export interface CommandResult {
   data: unknown;

@@ -12,6 +12,7 @@ import {
   commandHelp,
   commandsHelp,
   confirmOnTerminal,
+  flagString,
   makeProgress,
   parseCommandArgs,
   type CommandContext,
@@ -75,14 +76,14 @@ function unknownCommand(words: string[], next: string | undefined): UsageError {
 }
 
 function configure(flags: Flags): ResolvedConfig {
-  const logFlag = typeof flags['log-level'] === 'string' ? flags['log-level'] : undefined;
+  const logFlag = flagString(flags['log-level']);
   if (logFlag && !LOG_LEVELS.includes(logFlag)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logFlag}'`);
   }
   const config = loadConfig({
-    path: typeof flags.config === 'string' ? flags.config : undefined,
+    path: flagString(flags.config),
     flags: {
-      connectUri: typeof flags.connect === 'string' ? flags.connect : undefined,
+      connectUri: flagString(flags.connect),
       logLevel: flags.debug ? 'debug' : (logFlag as LogLevel | undefined),
     },
   });

@@ -17,11 +17,9 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import type { BackupKind } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { formatBytes, formatUtc, keyValues, shortId, table } from '../format';
-import type { CommandSpec, Flags } from '../framework';
+import { flagList, flagString, type CommandSpec, type Flags } from '../framework';
 import type { ProgressSink } from '../progress';
 import { listingJson, setJson } from '../json';
-
-const str = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
 
 const DURATION_RE = /^(\d+)([smhdw])$/;
 const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
@@ -49,11 +47,6 @@ function parseKind(value: string | undefined): BackupKind | undefined {
     throw new UsageError(`--kind must be full or incremental, got '${value}'`);
   return value;
 }
-
-const poolsFlag = (flags: Flags): string[] | undefined => {
-  const v = flags.pool;
-  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
-};
 
 const sum = (ns: number[]): number => ns.reduce((a, b) => a + b, 0);
 
@@ -184,7 +177,7 @@ export async function definitionFrom(
   flags: Flags,
   mode: 'push' | 'pull' = 'push',
 ): Promise<BackupDefinition | undefined> {
-  const file = str(flags.definition);
+  const file = flagString(flags.definition);
   let definition: BackupDefinition | undefined;
   if (file) {
     let xml: string;
@@ -201,7 +194,7 @@ export async function definitionFrom(
   }
   if (flags.full && flags.incremental) throw new UsageError('--full and --incremental exclude each other');
   const kind = flags.full ? 'full' : flags.incremental ? 'incremental' : undefined;
-  const description = str(flags.description);
+  const description = flagString(flags.description);
   if (!kind && !description) return definition;
   const base: BackupDefinition = definition ?? { mode, kind: 'auto', disks: [] };
   return { ...base, kind: kind ?? base.kind, description: description ?? base.description };
@@ -245,7 +238,7 @@ const backupCreate: CommandSpec = {
     let definition = await definitionFrom(flags);
     const defaults = backupDefaults(ctx.config);
     const conn = await ctx.connect();
-    const pool = str(flags.pool);
+    const pool = flagString(flags.pool);
     if (pool && pool !== ctx.config.defaultPool) {
       const found = (await listPools(conn)).find((p) => p.name === pool);
       if (!found) {
@@ -340,11 +333,11 @@ const backupList: CommandSpec = {
   ],
   async run(ctx, _args, flags) {
     const options = {
-      pools: poolsFlag(flags),
-      domain: str(flags.domain),
-      since: flags.since ? parseTime(str(flags.since)!, 'since') : undefined,
-      until: flags.until ? parseTime(str(flags.until)!, 'until') : undefined,
-      kind: parseKind(str(flags.kind)),
+      pools: flagList(flags.pool),
+      domain: flagString(flags.domain),
+      since: flags.since ? parseTime(flagString(flags.since)!, 'since') : undefined,
+      until: flags.until ? parseTime(flagString(flags.until)!, 'until') : undefined,
+      kind: parseKind(flagString(flags.kind)),
     };
     const listing = await listBackups(await ctx.connect(), options);
     return { data: listingJson(listing), human: () => renderTree(listing) };

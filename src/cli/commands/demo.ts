@@ -17,7 +17,7 @@ import { buildDomainXml, writeDiskPattern } from '../../core/host';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues } from '../../libvirt';
 import { imagesEqual } from '../../tools/qemu-img';
 import { formatBytes, keyValues, shortId, table } from '../format';
-import type { CommandContext, CommandSpec } from '../framework';
+import { flagString, type CommandContext, type CommandSpec } from '../framework';
 import { listingJson, setJson } from '../json';
 import { renderTree, showBackupProgress } from './backup';
 
@@ -90,9 +90,9 @@ const demo: CommandSpec = {
     },
   },
   async run(ctx: CommandContext, _args, flags) {
-    const name = typeof flags.domain === 'string' ? flags.domain : 'volback-demo';
-    const demoPool = typeof flags['demo-pool'] === 'string' ? flags['demo-pool'] : 'volback-demo';
-    const demoPath = typeof flags['demo-path'] === 'string' ? flags['demo-path'] : '/var/lib/volback-demo';
+    const name = flagString(flags.domain) ?? 'volback-demo';
+    const demoPool = flagString(flags['demo-pool']) ?? 'volback-demo';
+    const demoPath = flagString(flags['demo-path']) ?? '/var/lib/volback-demo';
     const step = (text: string): void => ctx.note(`demo: ${text}`);
     const conn = await ctx.connect();
 

@@ -2,7 +2,7 @@
 import { backupDefaults, beginExternalBackup, endExternalBackup, type ExternalSession } from '../../index';
 import { UsageError } from '../exit-codes';
 import { formatBytes, keyValues, table } from '../format';
-import type { CommandSpec } from '../framework';
+import { flagString, type CommandSpec } from '../framework';
 import { setJson } from '../json';
 import { definitionFrom, parseTime } from './backup';
 
@@ -67,7 +67,8 @@ const beginExternal: CommandSpec = {
     const ownerPid = typeof flags['owner-pid'] === 'string' ? Number(flags['owner-pid']) : undefined;
     if (ownerPid !== undefined && !(Number.isInteger(ownerPid) && ownerPid > 0))
       throw new UsageError(`--owner-pid must be a process id, got '${String(flags['owner-pid'])}'`);
-    const expiresAt = typeof flags.expires === 'string' ? parseTime(flags.expires, 'expires') : undefined;
+    const expires = flagString(flags.expires);
+    const expiresAt = expires !== undefined ? parseTime(expires, 'expires') : undefined;
     const session = await beginExternalBackup(await ctx.connect(), domain, {
       definition,
       defaults: backupDefaults(ctx.config),

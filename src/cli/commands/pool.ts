@@ -2,7 +2,7 @@
 import { initPool, listPools } from '../../index';
 import { UsageError } from '../exit-codes';
 import { formatBytes, keyValues, table } from '../format';
-import type { CommandSpec } from '../framework';
+import { flagString, type CommandSpec } from '../framework';
 import { poolJson } from '../json';
 
 const poolList: CommandSpec = {
@@ -47,7 +47,7 @@ const poolInit: CommandSpec = {
   examples: ['volback pool init', 'volback pool init backups2 --path /srv/backups2'],
   async run(ctx, [name], flags) {
     const poolName = name ?? ctx.config.defaultPool;
-    let dir = typeof flags.path === 'string' ? flags.path : undefined;
+    let dir = flagString(flags.path);
     if (!dir && poolName === ctx.config.defaultPool) dir = ctx.config.defaultPoolPath;
     if (!dir) {
       const existing = (await listPools(await ctx.connect())).find((p) => p.name === poolName);

@@ -8,11 +8,16 @@ import {
 } from '../../index';
 import { ExitCode, UsageError } from '../exit-codes';
 import { formatUtc, shortId, table } from '../format';
-import type { CommandSpec, Flags } from '../framework';
+import { flagList, flagString, type CommandSpec, type FlagSpec } from '../framework';
 
-const str = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
-const list = (v: Flags[string]): string[] | undefined =>
-  Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
+/** Where delete and prune look for sets (every active pool by default). */
+const POOL_FLAG: FlagSpec = {
+  type: 'string',
+  short: 'p',
+  multiple: true,
+  value: 'POOL',
+  description: 'look only in this pool (repeatable)',
+};
 
 const stepJson = (s: RemovalStep) => ({
   setId: s.setId,
@@ -44,24 +49,18 @@ const backupDelete: CommandSpec = {
   flags: {
     disk: { type: 'string', multiple: true, value: 'TARGET', description: 'only this disk (repeatable)' },
     dependents: { type: 'string', value: 'MODE', description: 'refuse (default), merge or cascade' },
-    pool: {
-      type: 'string',
-      short: 'p',
-      multiple: true,
-      value: 'POOL',
-      description: 'look only in this pool (repeatable)',
-    },
+    pool: POOL_FLAG,
   },
   examples: [
     'volback backup delete 1a2b3c4d --dry-run',
     'volback backup delete 1a2b3c4d --dependents cascade --yes',
   ],
   async run(ctx, [id], flags) {
-    const mode = (str(flags.dependents) ?? 'refuse') as DependentsMode;
+    const mode = (flagString(flags.dependents) ?? 'refuse') as DependentsMode;
     if (!['refuse', 'merge', 'cascade'].includes(mode))
       throw new UsageError(`--dependents must be refuse, merge or cascade, got '${mode}'`);
     const conn = await ctx.connect();
-    const options = { setId: id, disks: list(flags.disk), dependents: mode, pools: list(flags.pool) };
+    const options = { setId: id, disks: flagList(flags.disk), dependents: mode, pools: flagList(flags.pool) };
     const planned = await deleteBackup(conn, { ...options, dryRun: true });
     const planText = planned.plan.map(describeStep).join('\n');
     if (flags['dry-run']) {
@@ -127,13 +126,7 @@ const backupPrune: CommandSpec = {
       description: 'keep everything newer than this (12h, 2d, 1w3d, 1y6mo)',
     },
     'no-merge': { type: 'boolean', description: 'keep sets that kept ones need instead of merging them' },
-    pool: {
-      type: 'string',
-      short: 'p',
-      multiple: true,
-      value: 'POOL',
-      description: 'look only in this pool (repeatable)',
-    },
+    pool: POOL_FLAG,
   },
   examples: [
     'volback backup prune vm1 --keep-last 3 --keep-daily 7 --dry-run',
@@ -142,18 +135,18 @@ const backupPrune: CommandSpec = {
   async run(ctx, [domain], flags) {
     const policy: RetentionPolicy = {};
     for (const [flag, key] of POLICY_FLAGS) {
-      const v = str(flags[flag]);
+      const v = flagString(flags[flag]);
       if (v === undefined) continue;
       if (!/^\d+$/.test(v)) throw new UsageError(`--${flag} must be a non-negative integer, got '${v}'`);
       (policy as Record<string, unknown>)[key] = Number(v);
     }
-    if (str(flags['keep-within'])) policy.keepWithin = str(flags['keep-within']);
+    if (flagString(flags['keep-within'])) policy.keepWithin = flagString(flags['keep-within']);
     const effective: RetentionPolicy = Object.keys(policy).length ? policy : { ...ctx.config.retention };
     if (!Object.values(effective).some((v) => v !== undefined && v !== 0)) {
       throw new UsageError('no retention policy: give --keep-* flags or set keep_* in the config file');
     }
     const conn = await ctx.connect();
-    const options = { domain, policy: effective, merge: !flags['no-merge'], pools: list(flags.pool) };
+    const options = { domain, policy: effective, merge: !flags['no-merge'], pools: flagList(flags.pool) };
     const { plan } = await pruneBackups(conn, { ...options, dryRun: true });
     const planData = {
       domain: plan.domain ?? null,

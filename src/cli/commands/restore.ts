@@ -3,12 +3,8 @@ import { findBackupSet, restoreBackup, restoreDomain, type RestoredVolume } from
 import type { VolumeFormat } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { shortId, table } from '../format';
-import type { CommandContext, CommandSpec, Flags } from '../framework';
+import { flagList, flagString, type CommandContext, type CommandSpec } from '../framework';
 import type { ProgressSink } from '../progress';
-
-const str = (v: Flags[string]): string | undefined => (typeof v === 'string' ? v : undefined);
-const list = (v: Flags[string]): string[] | undefined =>
-  Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
 
 /** `vda=name.qcow2` pairs into a map. */
 function volumeNames(values: string[] | undefined): Record<string, string> | undefined {
@@ -94,7 +90,7 @@ const backupRestore: CommandSpec = {
     'volback backup restore 1a2b3c4d --overwrite --yes',
   ],
   async run(ctx, [id], flags) {
-    const format = str(flags.format) as VolumeFormat | undefined;
+    const format = flagString(flags.format) as VolumeFormat | undefined;
     if (format && format !== 'qcow2' && format !== 'raw')
       throw new UsageError(`--format must be qcow2 or raw, got '${format}'`);
     const define = Boolean(flags.define);
@@ -105,12 +101,12 @@ const backupRestore: CommandSpec = {
       throw new UsageError('--overwrite and --define exclude each other (use --define --replace)');
     const conn = await ctx.connect();
     const { set } = await findBackupSet(conn, id);
-    const disks = list(flags.disk);
+    const disks = flagList(flags.disk);
     const destructive = Boolean(flags.overwrite || flags.replace);
     const what = flags.overwrite
       ? `overwrite disks ${(disks ?? set.disks.map((d) => d.target)).join(', ')} of domain ${set.domain.name} with backup ${shortId(set.id)}`
       : define
-        ? `${flags.replace ? 'replace' : 'define'} domain ${str(flags.name) ?? set.domain.name} from backup ${shortId(set.id)}`
+        ? `${flags.replace ? 'replace' : 'define'} domain ${flagString(flags.name) ?? set.domain.name} from backup ${shortId(set.id)}`
         : `restore disks ${(disks ?? set.disks.map((d) => d.target)).join(', ')} of backup ${shortId(set.id)} into new volumes`;
     if (flags['dry-run']) {
       return {
@@ -129,9 +125,9 @@ const backupRestore: CommandSpec = {
     const common = {
       setId: set.id,
       disks,
-      pool: str(flags.pool),
+      pool: flagString(flags.pool),
       format,
-      volumeNames: volumeNames(list(flags['volume-name'])),
+      volumeNames: volumeNames(flagList(flags['volume-name'])),
       signal: ctx.signal,
       onProgress: progress.update,
     };
@@ -139,7 +135,7 @@ const backupRestore: CommandSpec = {
       if (define) {
         const result = await restoreDomain(conn, {
           ...common,
-          name: str(flags.name),
+          name: flagString(flags.name),
           newUuid: Boolean(flags['new-uuid']),
           replace: Boolean(flags.replace),
           start: Boolean(flags.start),
