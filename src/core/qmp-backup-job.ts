@@ -279,7 +279,10 @@ async function abandon(
   }
 }
 
-/** Polls the jobs to their end, reporting progress and cancelling them on abort; dismisses them. */
+/**
+ * Polls the jobs to their end, reporting progress, and dismisses them. On abort, or when one job
+ * fails (the first failure is the cause; the others then end as cancelled), the rest are stopped.
+ */
 async function waitForJobs(
   domain: Domain,
   attached: readonly Attached[],
@@ -290,19 +293,9 @@ async function waitForJobs(
   let cancelled = options.signal?.aborted ?? false;
   const cancel = (): void => void (cancelled = true);
   options.signal?.addEventListener('abort', cancel, { once: true });
-  let cancelSent = false;
-  // The first failure is the cause; the other jobs then end as cancelled.
-  let firstFailure: QueryJob | undefined;
   try {
     for (;;) {
       const jobs = await ourJobs(domain, ids);
-      firstFailure ??= jobs.find((j) => j.error);
-      if ((cancelled || firstFailure) && !cancelSent) {
-        cancelSent = true;
-        if (cancelled) log.info(`cancelling the backup jobs ${[...ids].join(', ')}`);
-        for (const j of jobs.filter((x) => x.status !== 'concluded'))
-          await domain.qmp('job-cancel', { id: j.id }).catch(() => undefined);
-      }
       const perDisk: DiskProgress[] = jobs.map((j) => ({
         target: targetOf.get(j.id)!,
         bytesDone: j['current-progress'],
@@ -310,15 +303,16 @@ async function waitForJobs(
       }));
       const sum = (k: 'bytesDone' | 'bytesTotal'): number => perDisk.reduce((s, d) => s + d[k], 0);
       options.onProgress?.({ bytesDone: sum('bytesDone'), bytesTotal: sum('bytesTotal'), disks: perDisk });
+      const failure = jobs.find((j) => j.error);
+      if (cancelled || failure || jobs.length !== ids.size) {
+        if (cancelled) log.info(`cancelling the backup jobs ${[...ids].join(', ')}`);
+        await settleJobs(domain, ids);
+        if (cancelled) throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled', { fault: 'user' });
+        const why = failure ? `${targetOf.get(failure.id)}: ${failure.error}` : 'a job vanished';
+        throw new VolbackError(ErrorCodes.JOB_FAILED, `backup job failed: ${why}`);
+      }
       if (jobs.every((j) => j.status === 'concluded')) {
         for (const j of jobs) await domain.qmp('job-dismiss', { id: j.id });
-        if (cancelled) throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled', { fault: 'user' });
-        if (firstFailure || jobs.length !== ids.size) {
-          const why = firstFailure
-            ? `${targetOf.get(firstFailure.id)}: ${firstFailure.error}`
-            : 'a job vanished';
-          throw new VolbackError(ErrorCodes.JOB_FAILED, `backup job failed: ${why}`);
-        }
         return;
       }
       await sleep(options.pollMs ?? 250);
