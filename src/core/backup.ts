@@ -92,8 +92,25 @@ export interface BackupResult {
 
 const DEFAULT_DEFINITION: BackupDefinition = { mode: 'push', kind: 'auto', disks: [] };
 
+/** What planning needs of a running domain: its live disks and labels, its definition, disk facts. */
+export interface DomainState {
+  summary: DomainSummary;
+  /** The persistent definition, stored with every backup set. */
+  inactiveXml: string;
+  facts: Record<string, DiskFacts>;
+}
+
+export async function readDomainState(domain: Domain): Promise<DomainState> {
+  const [liveXml, inactiveXml] = await Promise.all([
+    domain.getXMLDesc(),
+    domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
+  ]);
+  const summary = await parseDomainXml(liveXml);
+  return { summary, inactiveXml, facts: await diskFacts(domain, summary) };
+}
+
 /** Size, allocation and qcow2 compat of each disk of the domain that has a source. */
-export async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record<string, DiskFacts>> {
+async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record<string, DiskFacts>> {
   const facts: Record<string, DiskFacts> = {};
   for (const disk of summary.disks) {
     if (disk.device !== 'disk' || !disk.sourcePath) continue;
@@ -246,14 +263,16 @@ interface RunContext {
   report: (phase: BackupPhase, progress?: JobProgress) => void;
 }
 
+const qmpEngineEnabled = (options: CreateBackupOptions): boolean =>
+  (options.fullBackupEngine ?? 'qmp') === 'qmp';
+
 /**
  * Full backups go through QEMU's blockdev-backup unless the caller asked for libvirt's job, or QEMU
  * is confined by AppArmor/SELinux: its profile would refuse the target fds that libvirt's own job
  * gets relabelled for it.
  */
 function usesQmpEngine(ctx: RunContext, plan: BackupPlan): boolean {
-  if ((ctx.options.fullBackupEngine ?? 'qmp') !== 'qmp' || plan.disks.some((d) => d.kind !== 'full'))
-    return false;
+  if (!qmpEngineEnabled(ctx.options) || plan.disks.some((d) => d.kind !== 'full')) return false;
   if (ctx.summary.confinedBy.length) {
     log.info(
       `${ctx.domainName} is confined by ${ctx.summary.confinedBy.join(', ')}: full backup through libvirt's job`,
@@ -449,17 +468,10 @@ export async function createBackup(
       await domain.create(virDomainCreateFlags.VIR_DOMAIN_START_PAUSED);
       startedPaused = true;
     }
-    const [liveXml, inactiveXml] = await Promise.all([
-      domain.getXMLDesc(),
-      domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
-    ]);
-    const summary = await parseDomainXml(liveXml);
+    const { summary, inactiveXml, facts } = await readDomainState(domain);
     // A volback run that died mid-copy leaves its QEMU job and target nodes; they would block this run.
     const interrupted =
-      wasActive && (options.fullBackupEngine ?? 'qmp') === 'qmp'
-        ? await sweepQmpLeftovers(domain)
-        : new Set<string>();
-    const facts = await diskFacts(domain, summary);
+      wasActive && qmpEngineEnabled(options) ? await sweepQmpLeftovers(domain) : new Set<string>();
     const scan = await scanCatalog(conn);
     await removeInterrupted(conn, domain, scan, interrupted);
     const baseSet = chooseBase(scan, uuid, definition);

@@ -5,7 +5,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, stat
 import { createServer } from 'node:net';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { virDomainBackupBeginFlags, virDomainXMLFlags, type Connection, type Domain } from '../libvirt';
+import { virDomainBackupBeginFlags, type Connection, type Domain } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup } from '../model';
@@ -13,8 +13,7 @@ import { assertRoom, closePools, ensureLocationPool, openPool, type OpenPool } f
 import { metadataVolumeName } from '../pool/volume-names';
 import { VOLBACK_VERSION } from '../version';
 import { formatBackupSet } from '../xml';
-import { parseDomainXml } from '../xml/libvirt-domain';
-import { ancestry, diskFacts, type BackupDefaults } from './backup';
+import { ancestry, readDomainState, type BackupDefaults } from './backup';
 import { checkpointXml } from './backup-plan';
 import { scanCatalog } from './catalog';
 import { assessBase, checkpointRecord, dropVolbackCheckpoints, removeCheckpoint } from './checkpoints';
@@ -114,12 +113,6 @@ function freePort(host: string): Promise<number> {
       );
     });
   });
-}
-
-/** uid:gid QEMU runs as, from the live domain's DAC label (`+64055:+994`). */
-function qemuIds(liveXml: string): { uid: number; gid: number } | undefined {
-  const m = /<seclabel[^>]*model='dac'[^>]*>\s*<label>\+?(\d+):\+?(\d+)<\/label>/.exec(liveXml);
-  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : undefined;
 }
 
 /**
@@ -255,12 +248,7 @@ export async function beginExternalBackup(
         },
       );
     }
-    const [liveXml, inactiveXml] = await Promise.all([
-      domain.getXMLDesc(),
-      domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
-    ]);
-    const summary = await parseDomainXml(liveXml);
-    const facts = await diskFacts(domain, summary);
+    const { summary, inactiveXml, facts } = await readDomainState(domain);
     const scan = await scanCatalog(conn);
     const baseSet = chooseExternalBase([...scan.catalog.sets.values()], uuid, definition);
     const base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
@@ -315,7 +303,7 @@ export async function beginExternalBackup(
     let socketDir: string | undefined;
     if (requested.transport === 'unix') {
       server = { transport: 'unix', socket: requested.socket };
-      socketDir = prepareSocketDir(requested.socket, qemuIds(liveXml));
+      socketDir = prepareSocketDir(requested.socket, summary.qemuUser);
       if (socketDir) {
         const dir = socketDir;
         undo.push(`socket directory ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));

@@ -48,6 +48,8 @@ export interface DomainSummary {
    * live XML's `<seclabel>`s; `dac` (file ownership) and `none` are not confinement of that kind.
    */
   confinedBy: string[];
+  /** uid:gid the running QEMU has, from the live XML's DAC label (`+64055:+994`). */
+  qemuUser?: { uid: number; gid: number };
 }
 
 export async function parseDomainXml(xml: string): Promise<DomainSummary> {
@@ -67,14 +69,24 @@ export async function parseDomainXml(xml: string): Promise<DomainSummary> {
       alias: first(disk, 'alias')?.$?.name,
     };
   });
+  const seclabels = all(domain, 'seclabel');
+  const dac = /^\+?(\d+):\+?(\d+)$/.exec(
+    text(
+      first(
+        seclabels.find((l) => l.$?.model === 'dac'),
+        'label',
+      ),
+    )?.trim() ?? '',
+  );
   return {
     name: text(first(domain, 'name')) ?? '',
     uuid: text(first(domain, 'uuid')) ?? '',
     type: domain.$?.type ?? '',
     disks,
-    confinedBy: all(domain, 'seclabel')
+    confinedBy: seclabels
       .filter((l) => l.$?.type !== 'none' && ['apparmor', 'selinux'].includes(l.$?.model ?? ''))
       .map((l) => l.$!.model),
+    qemuUser: dac ? { uid: Number(dac[1]), gid: Number(dac[2]) } : undefined,
   };
 }
 

@@ -75,6 +75,8 @@ describe('libvirt domain XML', () => {
     const live = (labels: string): string => DOMAIN.replace('</devices>', `</devices>${labels}`);
     const dac = "<seclabel type='dynamic' model='dac' relabel='yes'><label>+64055:+64055</label></seclabel>";
     expect((await parseDomainXml(live(dac))).confinedBy).toEqual([]);
+    expect((await parseDomainXml(live(dac))).qemuUser).toEqual({ uid: 64055, gid: 64055 });
+    expect((await parseDomainXml(DOMAIN)).qemuUser).toBeUndefined();
     const apparmor =
       "<seclabel type='dynamic' model='apparmor' relabel='yes'><label>libvirt-1111</label></seclabel>";
     expect((await parseDomainXml(live(apparmor + dac))).confinedBy).toEqual(['apparmor']);
