@@ -7,6 +7,7 @@ import path from 'node:path';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
 import {
   Cleanup,
+  REPO_ROOT,
   TEST_POOL_ROOT,
   createTestDomain,
   openSystemConnection,
@@ -14,8 +15,7 @@ import {
   uniqueName,
 } from '../support';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'dist/src/cli/main.js');
+const BIN = path.join(REPO_ROOT, 'dist/src/cli/main.js');
 const MiB = 1024 * 1024;
 
 interface Run {

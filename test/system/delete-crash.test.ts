@@ -7,7 +7,14 @@ import path from 'node:path';
 import { recoverInterrupted } from '../../src/core/delete';
 import { REMOVAL_STEPS } from '../../src/core/journal';
 import type { Connection } from '../../src/libvirt';
-import { Cleanup, backupLocation, createTestDomain, openSystemConnection, poolVolumeNames } from '../support';
+import {
+  Cleanup,
+  REPO_ROOT,
+  backupLocation,
+  createTestDomain,
+  openSystemConnection,
+  poolVolumeNames,
+} from '../support';
 import {
   catalogSets,
   checkpointNames,
@@ -17,7 +24,6 @@ import {
 } from './fixtures/delete-helpers';
 
 const MiB = 1024 * 1024;
-const ROOT = path.resolve(__dirname, '..', '..');
 jest.setTimeout(900_000);
 
 describe('an interrupted merge is finished by recovery', () => {
@@ -29,8 +35,8 @@ describe('an interrupted merge is finished by recovery', () => {
     conn = cleanup.connection(await openSystemConnection());
     env = backupLocation(conn, cleanup);
     // The child runs the compiled build; tsc emits even when unrelated files have type errors.
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-    expect(fs.existsSync(path.join(ROOT, 'dist/src/core/delete.js'))).toBe(true);
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
+    expect(fs.existsSync(path.join(REPO_ROOT, 'dist/src/core/delete.js'))).toBe(true);
   });
   afterAll(() => cleanup.run());
 
@@ -51,7 +57,7 @@ describe('an interrupted merge is finished by recovery', () => {
       const child = spawnSync(
         process.execPath,
         [path.join(__dirname, 'fixtures/delete-child.js'), root.set.id, 'merge', defaults.pool, lockDir],
-        { cwd: ROOT, env: { ...process.env, VOLBACK_TEST_CRASH_AT: step }, encoding: 'utf8' },
+        { cwd: REPO_ROOT, env: { ...process.env, VOLBACK_TEST_CRASH_AT: step }, encoding: 'utf8' },
       );
       expect({ step, signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({
         step,

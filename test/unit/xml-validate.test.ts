@@ -16,9 +16,9 @@ import {
   type SchemaName,
 } from '../../src/xml/validate';
 import { LVM_RESERVED_PREFIXES, LVM_RESERVED_SUBSTRINGS } from '../../src/xml/names';
+import { REPO_ROOT } from '../support/ts-child';
 
-const REPO = path.resolve(__dirname, '../..');
-const METADATA = readFileSync(path.join(REPO, 'test/data/xml/metadata/incremental-push.xml'), 'utf8');
+const METADATA = readFileSync(path.join(REPO_ROOT, 'test/data/xml/metadata/incremental-push.xml'), 'utf8');
 
 test('unlocated messages take the location of the next located one', () => {
   const diagnostics = locateDiagnostics([
@@ -44,8 +44,8 @@ test('unlocated messages take the location of the next located one', () => {
 });
 
 test('schema directory resolves from src/ (ts-jest) and dist/src/ (compiled)', () => {
-  expect(resolveSchemaDir(path.join(REPO, 'src/xml'), {})).toBe(path.join(REPO, 'schemas'));
-  expect(resolveSchemaDir(path.join(REPO, 'dist/src/xml'), {})).toBe(path.join(REPO, 'schemas'));
+  expect(resolveSchemaDir(path.join(REPO_ROOT, 'src/xml'), {})).toBe(path.join(REPO_ROOT, 'schemas'));
+  expect(resolveSchemaDir(path.join(REPO_ROOT, 'dist/src/xml'), {})).toBe(path.join(REPO_ROOT, 'schemas'));
   expect(resolveSchemaDir('/anywhere', { VOLBACK_SCHEMA_DIR: '/opt/schemas' })).toBe('/opt/schemas');
   expect(() => resolveSchemaDir('/', {})).toThrow(VolbackError);
   expect(schemaFile('backup-metadata', '/s')).toBe('/s/backup-metadata.rng');
@@ -165,13 +165,13 @@ const SCHEMA_OF: Record<string, SchemaName> = {
   metadata: 'backup-metadata',
 };
 const invalidCases = ['definition', 'metadata'].flatMap((dir) =>
-  readdirSync(path.join(REPO, 'test/data/xml', dir))
+  readdirSync(path.join(REPO_ROOT, 'test/data/xml', dir))
     .filter((f) => f.endsWith('-invalid.xml'))
     .map((f) => `${dir}/${f}`),
 );
 
 test.each(invalidCases)('libxml2 on %s', async (name) => {
-  const xml = readFileSync(path.join(REPO, 'test/data/xml', name), 'utf8');
+  const xml = readFileSync(path.join(REPO_ROOT, 'test/data/xml', name), 'utf8');
   const result = await validateXml(xml, SCHEMA_OF[name.split('/')[0] as string] as SchemaName, name);
   expect(result.ok).toBe(CODE_ONLY.has(name));
   if (result.ok) return;
@@ -195,7 +195,7 @@ test('no DTD, no entities: a DOCTYPE is refused before any declaration is read',
 });
 
 test('the schema and the code share one LVM reserved-name list', () => {
-  const rng = readFileSync(path.join(REPO, 'schemas/common.rng'), 'utf8');
+  const rng = readFileSync(path.join(REPO_ROOT, 'schemas/common.rng'), 'utf8');
   const substrings = /\.\*_\(([a-z|]+)\)\.\*/
     .exec(rng)?.[1]
     ?.split('|')
