@@ -461,8 +461,7 @@ export async function createBackup(
     // An external (pull-mode) session holds the domain across processes; a crashed one is cleaned up here.
     await settleExternalSession(conn, domain, uuid, options.lockDir);
     report('preparing');
-    const wasActive = await domain.isActive();
-    if (!wasActive) {
+    if (!(await domain.isActive())) {
       // libvirt's backup job needs a running QEMU: paused, no guest code runs and the disks stay as they are.
       log.info(`${domainName} is shut off: starting it paused for the backup`);
       await domain.create(virDomainCreateFlags.VIR_DOMAIN_START_PAUSED);
@@ -471,7 +470,7 @@ export async function createBackup(
     const { summary, inactiveXml, facts } = await readDomainState(domain);
     // A volback run that died mid-copy leaves its QEMU job and target nodes; they would block this run.
     const interrupted =
-      wasActive && qmpEngineEnabled(options) ? await sweepQmpLeftovers(domain) : new Set<string>();
+      !startedPaused && qmpEngineEnabled(options) ? await sweepQmpLeftovers(domain) : new Set<string>();
     const scan = await scanCatalog(conn);
     await removeInterrupted(conn, domain, scan, interrupted);
     const baseSet = chooseBase(scan, uuid, definition);

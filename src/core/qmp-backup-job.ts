@@ -173,13 +173,10 @@ const ourJobs = async (domain: Domain, ids: ReadonlySet<string>): Promise<QueryJ
  */
 async function settleJobs(domain: Domain, ids: ReadonlySet<string>, timeoutMs = 60_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  for (let cancelled = false; ;) {
+  for (const j of (await ourJobs(domain, ids)).filter((x) => x.status !== 'concluded'))
+    await domain.qmp('job-cancel', { id: j.id }).catch(() => undefined);
+  for (;;) {
     const jobs = await ourJobs(domain, ids);
-    if (!cancelled) {
-      for (const j of jobs.filter((x) => x.status !== 'concluded'))
-        await domain.qmp('job-cancel', { id: j.id }).catch(() => undefined);
-      cancelled = true;
-    }
     for (const j of jobs.filter((x) => x.status === 'concluded'))
       await domain.qmp('job-dismiss', { id: j.id }).catch(() => undefined);
     if (jobs.every((j) => j.status === 'concluded')) return true;
