@@ -101,6 +101,16 @@ export class Domain extends LibvirtObject {
     );
   }
 
+  /** Lets a paused domain's vCPUs run. */
+  resume(): Promise<void> {
+    return invoke('virDomainResume', this.args(), (n) => n.domainResume(this.handle));
+  }
+
+  /** Pauses every vCPU; the disks stay attached and QEMU keeps running. */
+  suspend(): Promise<void> {
+    return invoke('virDomainSuspend', this.args(), (n) => n.domainSuspend(this.handle));
+  }
+
   /** flags: virDomainUndefineFlagsValues (e.g. CHECKPOINTS_METADATA, NVRAM). */
   undefine(flags = 0): Promise<void> {
     return invoke('virDomainUndefineFlags', this.args({ flags }), (n) =>

@@ -80,6 +80,8 @@ export interface NativeBinding {
   domainUndefineFlags(dom: H, flags: number): P<void>;
   domainCreateWithFlags(dom: H, flags: number): P<void>;
   domainDestroyFlags(dom: H, flags: number): P<void>;
+  domainResume(dom: H): P<void>;
+  domainSuspend(dom: H): P<void>;
   domainIsActive(dom: H): P<boolean>;
   domainIsPersistent(dom: H): P<boolean>;
   domainAbortJob(dom: H): P<void>;

@@ -21,6 +21,8 @@ static virDomainCheckpointPtr CP(const Ref& r) { return Get<virDomainCheckpointP
 DOM_INT(DomainUndefineFlags, virDomainUndefineFlags, IntResult::Undefined, virDomainUndefineFlags(D(d), flags))
 DOM_INT(DomainCreateWithFlags, virDomainCreateWithFlags, IntResult::Undefined, virDomainCreateWithFlags(D(d), flags))
 DOM_INT(DomainDestroyFlags, virDomainDestroyFlags, IntResult::Undefined, virDomainDestroyFlags(D(d), flags))
+DOM_INT(DomainResume, virDomainResume, IntResult::Undefined, virDomainResume(D(d)))
+DOM_INT(DomainSuspend, virDomainSuspend, IntResult::Undefined, virDomainSuspend(D(d)))
 DOM_INT(DomainIsActive, virDomainIsActive, IntResult::Boolean, virDomainIsActive(D(d)))
 DOM_INT(DomainIsPersistent, virDomainIsPersistent, IntResult::Boolean, virDomainIsPersistent(D(d)))
 DOM_INT(DomainAbortJob, virDomainAbortJob, IntResult::Undefined, virDomainAbortJob(D(d)))
@@ -266,6 +268,8 @@ static Registrar reg({
     {"domainUndefineFlags", DomainUndefineFlags, {"virDomainUndefineFlags"}},
     {"domainCreateWithFlags", DomainCreateWithFlags, {"virDomainCreateWithFlags"}},
     {"domainDestroyFlags", DomainDestroyFlags, {"virDomainDestroyFlags"}},
+    {"domainResume", DomainResume, {"virDomainResume"}},
+    {"domainSuspend", DomainSuspend, {"virDomainSuspend"}},
     {"domainIsActive", DomainIsActive, {"virDomainIsActive"}},
     {"domainIsPersistent", DomainIsPersistent, {"virDomainIsPersistent"}},
     {"domainAbortJob", DomainAbortJob, {"virDomainAbortJob"}},
