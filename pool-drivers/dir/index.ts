@@ -13,8 +13,7 @@ import { ErrorCodes, VolbackError } from '../../src/errors';
 import { parseVolumeXml } from '../../src/xml/libvirt-domain';
 import { run } from '../../src/tools/exec';
 import { imageInfo, rebaseArgv, type ImageRef } from '../../src/tools/qemu-img';
-
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+import { escapeXml } from '../../src/xml/escape';
 
 /** Volume XML for a new backup or restore volume. Pure; `backingPath` makes it an overlay. */
 export function dirVolumeXml(spec: {

@@ -4,6 +4,7 @@ import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, VolumeFormat 
 import { backupVolumeName } from '../pool/volume-names';
 import type { DomainDisk } from '../xml/libvirt-domain';
 import { resolveBase, setOutcome, selectDisks, type BaseState, type DiskFacts } from './disk-selection';
+import { escapeXml } from '../xml/escape';
 
 export interface PlanInput {
   domain: { name: string; uuid: string; disks: DomainDisk[] };
@@ -119,9 +120,6 @@ export function planBackup(input: PlanInput): BackupPlan {
     notes,
   };
 }
-
-const escapeXml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
 
 /**
  * libvirt `<domaincheckpoint>` for the plan: a bitmap on every planned disk that can carry one,

@@ -7,6 +7,7 @@ import { domainVolumePart, formatUtcStamp, setIdPrefix } from '../pool/volume-na
 import { parseTree, type XmlElement } from '../xml/tree';
 import { setOutcome, resolveBase, selectDisks, type BaseState, type DiskFacts } from './disk-selection';
 import type { DomainDisk } from '../xml/libvirt-domain';
+import { escapeXml } from '../xml/escape';
 
 /** QEMU's default dirty-bitmap granularity: extents reported by a bitmap are rounded to it. */
 export const BITMAP_GRANULE = 64 * 1024;
@@ -184,9 +185,6 @@ export function assertSafeServer(server: NbdServer): void {
     );
   }
 }
-
-const escapeXml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
 
 /** The resolved NBD server of one session (a TCP port is always chosen before the job starts). */
 export type ResolvedServer =

@@ -13,6 +13,7 @@ import type { BackupLocation } from '../model';
 import { parsePoolXml } from '../xml/libvirt-domain';
 import type { PoolDriver, PoolRef } from './driver';
 import { driverFor } from './registry';
+import { escapeXml } from '../xml/escape';
 
 const log = logger('pool');
 
@@ -20,8 +21,6 @@ const log = logger('pool');
 export interface OpenPool extends PoolRef {
   readonly driver: PoolDriver;
 }
-
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 async function describe(conn: Connection, pool: StoragePool): Promise<OpenPool> {
   const { type, name, path } = await parsePoolXml(await pool.getXMLDesc());

@@ -2,6 +2,7 @@
 // collected problems) and writing (libvirt-style indentation and escaping). xml2js shapes stop here.
 import { parseStringPromise } from 'xml2js';
 import { ErrorCodes, VolbackError, XmlValidationError, type VolbackErrorOptions } from '../errors';
+import { escapeAttr, escapeText } from './escape';
 
 /** One parsed element. Children keep document order among elements of the same name. */
 export interface XmlElement {
@@ -260,20 +261,6 @@ function checkChars(value: string, where: string): void {
       },
     );
   }
-}
-
-export function escapeText(value: string): string {
-  // '\r' as a character reference: a raw CR would be turned into '\n' by any XML parser.
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
-}
-
-export function escapeAttr(value: string): string {
-  // Whitespace as references: XML attribute-value normalisation would turn raw ones into spaces.
-  return escapeText(value)
-    .replace(/'/g, '&apos;')
-    .replace(/"/g, '&quot;')
-    .replace(/\n/g, '&#10;')
-    .replace(/\t/g, '&#9;');
 }
 
 function renderInto(el: OutElement, indent: string, out: string[]): void {
