@@ -21,7 +21,9 @@ import {
 } from '../src/libvirt';
 import { createBackup, type FullBackupEngine } from '../src/core/backup';
 import { dropVolbackCheckpoints, removeCheckpoint } from '../src/core/checkpoints';
-import { buildDomainXml, chooseVirtType, writeDiskPattern } from '../src/core/host';
+import { buildDomainXml, writeDiskPattern } from '../src/host/scratch-domain';
+import { chooseVirtType } from '../src/host/virt-type';
+import { configFromEnvironment } from '../src/config';
 import { dirVolumeXml } from '../pool-drivers/dir';
 import { storedDataBytes } from '../src/tools/qemu-img';
 
@@ -469,8 +471,10 @@ async function main(): Promise<void> {
     await srcPool.refresh();
 
     const name = tag;
-    const { virtType } = await chooseVirtType(conn);
-    const domain = await conn.defineDomain(buildDomainXml({ name, virtType, disks: [{ path: srcPath }] }));
+    const forced = configFromEnvironment(process.env).virtType;
+    const virt = await chooseVirtType(conn, forced ?? 'auto', `VOLBACK_VIRT_TYPE=${forced}`);
+    log(`domains run as ${virt.virtType} (cpu ${virt.cpu}): ${virt.reason}`);
+    const domain = await conn.defineDomain(buildDomainXml({ name, virt, disks: [{ path: srcPath }] }));
     cleanups.push(async () => {
       await domain.destroy().catch(() => undefined);
       await domain

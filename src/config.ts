@@ -2,6 +2,7 @@
 // that also remembers where each value came from (for `volback config show`).
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, VolbackError } from './errors';
+import type { VirtPreference } from './host/virt-type';
 import type { LogLevel } from './log';
 import type { RetentionPolicy } from './model';
 
@@ -17,6 +18,8 @@ export interface VolbackConfig {
   backupFormat: 'qcow2' | 'raw';
   /** What copies full backups: QEMU's blockdev-backup with copy offload, or libvirt's push job. */
   fullBackupEngine: 'qmp' | 'libvirt';
+  /** Kind of the domains volback starts itself (demo, tests, bench): `auto` probes the host. */
+  virtType: VirtPreference;
   logLevel: LogLevel;
   logFile?: string;
   retention: RetentionPolicy;
@@ -34,6 +37,7 @@ const DEFAULTS: VolbackConfig = {
   defaultPoolPath: '/var/lib/libvirt/backups',
   backupFormat: 'qcow2',
   fullBackupEngine: 'qmp',
+  virtType: 'auto',
   logLevel: 'warn',
   retention: {},
 };
@@ -60,6 +64,7 @@ const FILE_KEYS: Record<string, Setting> = {
   default_pool_path: { kind: 'string', path: ['defaultPoolPath'], check: absolutePath },
   backup_format: { kind: 'string', path: ['backupFormat'], check: oneOf('qcow2', 'raw') },
   full_backup_engine: { kind: 'string', path: ['fullBackupEngine'], check: oneOf('qmp', 'libvirt') },
+  virt_type: { kind: 'string', path: ['virtType'], check: oneOf('auto', 'kvm', 'qemu') },
   log_level: { kind: 'string', path: ['logLevel'], check: oneOf('error', 'warn', 'info', 'debug') },
   log_file: { kind: 'string', path: ['logFile'], check: absolutePath },
   keep_last: { kind: 'integer', path: ['retention', 'keepLast'], check: nonNegative },
@@ -131,7 +136,27 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): Overrides {
     if (problem) throw new VolbackError(ErrorCodes.CONFIG, `VOLBACK_LOG_LEVEL ${problem}`, { fault: 'user' });
     result.logLevel = env.VOLBACK_LOG_LEVEL as LogLevel;
   }
+  if (env.VOLBACK_VIRT_TYPE) {
+    const problem = oneOf('auto', 'kvm', 'qemu')(env.VOLBACK_VIRT_TYPE);
+    if (problem)
+      throw new VolbackError(
+        ErrorCodes.CONFIG,
+        `VOLBACK_VIRT_TYPE ${problem}, got ${JSON.stringify(env.VOLBACK_VIRT_TYPE)}`,
+        {
+          fault: 'user',
+        },
+      );
+    result.virtType = env.VOLBACK_VIRT_TYPE as VirtPreference;
+  }
   return result;
+}
+
+/** Where a forced `virtType` came from, for reports ("forced by VOLBACK_VIRT_TYPE=qemu"). */
+export function virtTypeSource(config: ResolvedConfig): string {
+  const source = config.sources.virtType;
+  if (source === 'environment') return `VOLBACK_VIRT_TYPE=${config.virtType}`;
+  if (source === 'file') return `virt_type = "${config.virtType}" in ${config.file}`;
+  return `virt type ${config.virtType}`;
 }
 
 /** Applies the layers in order and records the source of every value that one of them set. Pure. */

@@ -80,13 +80,14 @@ export {
 export { initPool, listPools, type PoolSummary } from './pool/pool-summary';
 export type { ChainProblem, ChainProblemKind } from './core/chains';
 export { verifyBackup, type VerifyOptions, type VerifyResult, type DiskVerification } from './core/verify';
+export { hostCapabilities, describeVirt, type HostCapabilities } from './host/capabilities';
 export {
   chooseVirtType,
-  hostCapabilities,
-  type HostCapabilities,
+  type CpuMode,
   type VirtChoice,
+  type VirtPreference,
   type VirtType,
-} from './core/host';
+} from './host/virt-type';
 export { VOLBACK_VERSION } from './version';
 
 /**

@@ -5,7 +5,7 @@ export {
   chooseVirtType,
   type TestDisk,
   type TestDomainOptions,
-  type VirtType,
+  type VirtChoice,
 } from './domain-xml';
 export {
   SYSTEM_URI,

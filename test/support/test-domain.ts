@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { virDomainUndefineFlagsValues, type Connection, type Domain } from '../../src/libvirt';
-import { writeDiskPattern } from '../../src/core/host';
+import { writeDiskPattern } from '../../src/host/scratch-domain';
 import { imagesEqual, type ImageRef } from '../../src/tools/qemu-img';
 import type { Cleanup } from './cleanup';
-import { buildDomainXml, chooseVirtType, type VirtType } from './domain-xml';
+import { buildDomainXml, chooseVirtType, type VirtChoice } from './domain-xml';
 import { createDirPool, createVolume, type TestDirPool } from './libvirt';
 import { uniqueName } from './names';
 
@@ -23,7 +23,7 @@ export interface TestDomain {
   name: string;
   domain: Domain;
   pool: TestDirPool;
-  virtType: VirtType;
+  virt: VirtChoice;
   xml: string;
   disks: TestDomainDisk[];
   /** Writes `length` bytes of `pattern` at `offset` into the running domain's disk and into its model. */
@@ -56,7 +56,7 @@ export async function createTestDomain(
   cleanup: Cleanup,
   options: { diskSizes: number[]; start?: boolean; label?: string },
 ): Promise<TestDomain> {
-  const virtType = await chooseVirtType(conn);
+  const virt = await chooseVirtType(conn);
   const pool = await createDirPool(conn, cleanup, options.label ?? 'dom');
   const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-model-'));
   cleanup.add(`model ${modelDir}`, async () => fs.rmSync(modelDir, { recursive: true, force: true }));
@@ -72,7 +72,7 @@ export async function createTestDomain(
   const name = uniqueName(options.label ?? 'vm');
   const xml = buildDomainXml({
     name,
-    virtType,
+    virt,
     disks: disks.map((d) => ({ path: d.path, target: d.target })),
   });
   const domain = await conn.defineDomain(xml);
@@ -82,7 +82,7 @@ export async function createTestDomain(
     name,
     domain,
     pool,
-    virtType,
+    virt,
     xml,
     disks,
     async write(target, pattern, offset, length) {

@@ -37,7 +37,7 @@ import {
   uniqueName,
   volumeXml,
   type TestDirPool,
-  type VirtType,
+  type VirtChoice,
 } from '../support';
 
 const run = promisify(execFile);
@@ -48,7 +48,7 @@ jest.setTimeout(60_000);
 describe('libvirt binding on qemu:///system', () => {
   const cleanup = new Cleanup();
   let conn: Connection;
-  let virtType: VirtType;
+  let virt: VirtChoice;
   let pool: TestDirPool;
   let disk: StorageVolume;
   let diskPath: string;
@@ -57,12 +57,12 @@ describe('libvirt binding on qemu:///system', () => {
 
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
-    virtType = await chooseVirtType(conn);
+    virt = await chooseVirtType(conn);
     pool = await createDirPool(conn, cleanup, 'qemu');
     disk = await createVolume(pool.pool, cleanup, 'disk.qcow2', 64 * MiB);
     diskPath = await disk.getPath();
     domName = uniqueName('dom');
-    dom = await conn.defineDomain(buildDomainXml({ name: domName, virtType, disks: [{ path: diskPath }] }));
+    dom = await conn.defineDomain(buildDomainXml({ name: domName, virt, disks: [{ path: diskPath }] }));
     cleanup.domain(dom, virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA);
     await dom.create();
   });
@@ -74,7 +74,7 @@ describe('libvirt binding on qemu:///system', () => {
     expect(await conn.getVersion()).toBeGreaterThanOrEqual(7000000);
     expect(await conn.getLibVersion()).toBeGreaterThanOrEqual(9000000);
     expect(await conn.getURI()).toBe('qemu:///system');
-    expect(await conn.getDomainCapabilities({ virttype: virtType })).toMatch(/<domainCapabilities>/);
+    expect(await conn.getDomainCapabilities({ virttype: virt.virtType })).toMatch(/<domainCapabilities>/);
     expect(await conn.getCapabilities()).toMatch(/<host>/);
     expect(await conn.setKeepAlive(5, 3)).toBe(0);
     expect(await conn.isAlive()).toBe(true);
@@ -107,7 +107,7 @@ describe('libvirt binding on qemu:///system', () => {
 
   it('starts a transient domain paused (createXML with VIR_DOMAIN_START_PAUSED)', async () => {
     const t = await conn.createDomain(
-      buildDomainXml({ name: uniqueName('paused'), virtType, memoryMiB: 64 }),
+      buildDomainXml({ name: uniqueName('paused'), virt, memoryMiB: 64 }),
       virDomainCreateFlags.VIR_DOMAIN_START_PAUSED,
     );
     try {

@@ -13,7 +13,9 @@ import {
   type BackupResult,
   type Connection,
 } from '../../index';
-import { buildDomainXml, writeDiskPattern } from '../../core/host';
+import { buildDomainXml, writeDiskPattern } from '../../host/scratch-domain';
+import { describeVirt } from '../../host/capabilities';
+import { virtTypeSource } from '../../config';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues } from '../../libvirt';
 import { imagesEqual } from '../../tools/qemu-img';
 import { formatBytes, keyValues, shortId, table } from '../format';
@@ -96,10 +98,9 @@ const demo: CommandSpec = {
     const step = (text: string): void => ctx.note(`demo: ${text}`);
     const conn = await ctx.connect();
 
-    const host = await hostCapabilities(conn);
+    const host = await hostCapabilities(conn, ctx.config.virtType, virtTypeSource(ctx.config));
     step(
-      `host ${host.hostname}: libvirt ${host.libvirtVersion}, QEMU ${host.hypervisorVersion}, ` +
-        (host.virt.virtType === 'kvm' ? 'KVM' : `TCG (${host.virt.reason})`),
+      `host ${host.hostname}: libvirt ${host.libvirtVersion}, QEMU ${host.hypervisorVersion}, ${describeVirt(host.virt)}`,
     );
 
     const backupPool = await initPool(conn, {
@@ -135,7 +136,7 @@ const demo: CommandSpec = {
       libvirtPool.free();
     }
 
-    const xml = buildDomainXml({ name, uuid: demoUuid(name), virtType: host.virt.virtType, disks });
+    const xml = buildDomainXml({ name, uuid: demoUuid(name), virt: host.virt, disks });
     const domain = await conn.defineDomain(xml);
     const results: BackupResult[] = [];
     try {
@@ -243,7 +244,7 @@ const demo: CommandSpec = {
         host,
         backupPool: backupPool.name,
         demoPool: pool.name,
-        domain: { name, uuid: demoUuid(name), virtType: host.virt.virtType },
+        domain: { name, uuid: demoUuid(name), virtType: host.virt.virtType, cpu: host.virt.cpu },
         backups: results.map((r) =>
           setJson({
             set: r.set,
@@ -269,7 +270,7 @@ const demo: CommandSpec = {
             ['host', `${host.hostname} (${host.uri})`],
             ['libvirt', host.libvirtVersion],
             ['QEMU', host.hypervisorVersion],
-            ['virtualisation', host.virt.virtType === 'kvm' ? 'KVM' : `TCG, because ${host.virt.reason}`],
+            ['virtualisation', describeVirt(host.virt)],
             ['backup pool', `${backupPool.name} at ${backupPool.path}`],
             ['demo domain', `${name} (disks in pool ${pool.name} at ${pool.path})`],
             ['backups', results.map((r) => `${r.set.kind} ${r.set.id}`).join(', ')],
