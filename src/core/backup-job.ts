@@ -28,8 +28,8 @@ export interface JobProgress {
 export interface PushJobOptions {
   backupXml: string;
   checkpointXml?: string;
-  /** Disk targets the job copies, for per-disk progress. */
-  disks?: readonly string[];
+  /** Disk targets the job copies: per-disk progress, and whose targets must be closed before it resolves. */
+  disks: readonly string[];
   signal?: AbortSignal;
   onProgress?: (progress: JobProgress) => void;
   /** How often job stats are polled for progress (the completion event usually ends the wait first). */
@@ -57,8 +57,35 @@ async function diskProgress(
   return targets.filter((t) => last.has(t)).map((t) => last.get(t)!);
 }
 
+/** How long libvirt may take to close the targets after reporting the job complete. */
+const CLOSE_TIMEOUT_MS = 120_000;
+
 /**
- * Starts the job and resolves with its final statistics once QEMU finished every disk. Rejects with
+ * Waits until libvirt has closed every target of a completed push job. libvirt 9.0 reports the job
+ * complete (event, job stats) *before* it removes each target's block node from QEMU, and only that
+ * removal writes QEMU's cached qcow2 metadata of the copied clusters into the target and flushes it.
+ * Read earlier, a target shows too little data; a crash then would leave a committed backup whose
+ * volume is incomplete. virDomainGetBlockJobInfo takes a domain job, so it waits for the one in which
+ * libvirt tears the target down, and answers "no job" once that is over.
+ */
+async function awaitTargetsClosed(domain: Domain, targets: readonly string[]): Promise<void> {
+  const deadline = Date.now() + CLOSE_TIMEOUT_MS;
+  for (const target of targets) {
+    while ((await domain.getBlockJobInfo(target)) !== null) {
+      if (Date.now() > deadline) {
+        throw new VolbackError(
+          ErrorCodes.JOB_FAILED,
+          `libvirt reported the backup complete but has not closed the target of ${target} after ${CLOSE_TIMEOUT_MS / 1000} s`,
+        );
+      }
+      await sleep(50);
+    }
+  }
+}
+
+/**
+ * Starts the job and resolves with its final statistics once QEMU finished every disk and libvirt
+ * closed every target (so each target holds the whole copy, flushed). Rejects with
  * ERR_CANCELLED after an abort (the signal), ERR_JOB_FAILED when the job failed. The caller owns
  * cleanup of targets and checkpoint in both cases.
  */
@@ -102,7 +129,7 @@ export async function runPushJob(
       if (!completed) {
         const current = await domain.getJobStats();
         if (current.type !== virDomainJobType.VIR_DOMAIN_JOB_NONE) {
-          const disks = options.disks ? await diskProgress(domain, options.disks, perDisk) : undefined;
+          const disks = await diskProgress(domain, options.disks, perDisk);
           options.onProgress?.({ ...progressOf(current.stats), disks });
           await Promise.race([
             sleep(options.pollMs ?? 250),
@@ -115,8 +142,9 @@ export async function runPushJob(
       const final = await domain.getJobStats(virDomainGetJobStatsFlags.VIR_DOMAIN_JOB_STATS_COMPLETED);
       const stats = { ...(completed ?? {}), ...final.stats };
       if (final.type === virDomainJobType.VIR_DOMAIN_JOB_COMPLETED && !aborted) {
+        await awaitTargetsClosed(domain, options.disks);
         const disks = [...perDisk.values()].map((d) => ({ ...d, bytesDone: d.bytesTotal }));
-        options.onProgress?.({ ...progressOf(stats), disks: options.disks ? disks : undefined });
+        options.onProgress?.({ ...progressOf(stats), disks });
         return stats;
       }
       if (aborted || final.type === virDomainJobType.VIR_DOMAIN_JOB_CANCELLED) {

@@ -287,6 +287,27 @@ describe('backup coordinator on real domains', () => {
     await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
   });
 
+  it('commits each incremental only after QEMU closed its target: exact bytes and content at once', async () => {
+    // libvirt reports its push job complete before it closes the target; read then, the target's
+    // qcow2 metadata still sits in QEMU's cache. Several rounds: the window is a few milliseconds.
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
+    await vm.write('vda', 0x80, 0, MiB);
+    await backup(vm);
+    for (let round = 1; round <= 8; round++) {
+      await vm.write('vda', 0x80 + round, round * 2 * MiB, MiB);
+      const inc = await backup(vm);
+      const target = volumePath(inc.set, 'vda');
+      // Without -U, qemu-img needs the image's write lock: QEMU no longer holds the target open.
+      await run(['qemu-img', 'info', '-f', 'qcow2', target]);
+      expect({ round, kind: inc.set.kind, bytes: inc.set.disks[0].bytesCopied }).toEqual({
+        round,
+        kind: 'incremental',
+        bytes: MiB,
+      });
+      await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
+    }
+  });
+
   it('re-registers checkpoints after the domain is undefined and redefined', async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
     await vm.write('vda', 0x41, 0, MiB);
