@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { virDomainUndefineFlagsValues, type Connection, type Domain } from '../../src/libvirt';
-import { writeDiskPattern } from '../../src/host/scratch-domain';
+import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
 import { imagesEqual, type ImageRef } from '../../src/tools/qemu-img';
 import type { Cleanup } from './cleanup';
 import { buildDomainXml, chooseVirtType, type VirtChoice } from './domain-xml';
@@ -30,6 +30,12 @@ export interface TestDomain {
   write(target: string, pattern: number, offset: number, length: number): Promise<void>;
   /** Copies the disk's current model, to compare a backup of this moment with later. */
   snapshotModel(target: string, label: string): string;
+  /**
+   * True when the domain's own disk holds exactly `modelPath`. A running domain's disk is flushed
+   * first: until then QEMU may hold new clusters' qcow2 metadata in its cache, and a reader outside
+   * QEMU sees old content. Every test that reads a live disk goes through here.
+   */
+  diskMatches(target: string, modelPath: string): Promise<boolean>;
 }
 
 /** Fills [offset, offset+length) of a local file with one byte value. */
@@ -89,6 +95,11 @@ export async function createTestDomain(
       const disk = disks.find((d) => d.target === target)!;
       await writeDiskPattern(domain, target, pattern, offset, length);
       writePattern(disk.modelPath, pattern, offset, length);
+    },
+    async diskMatches(target, modelPath) {
+      const disk = disks.find((d) => d.target === target)!;
+      if (await domain.isActive()) await flushDisk(domain, target);
+      return sameContent({ path: disk.path, format: 'qcow2' }, modelPath);
     },
     snapshotModel(target, label) {
       const disk = disks.find((d) => d.target === target)!;
