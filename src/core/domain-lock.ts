@@ -43,6 +43,9 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** What a lock's name may be: a uuid (or a test's id) — never a path, never a dot file. */
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
 // A refused locker whose holder has not named itself yet (it has the lock and is renaming its
 // record into place, microseconds) or has just cleared its record (and is closing): try again a few
 // times before reporting a holder it cannot name.
@@ -50,7 +53,8 @@ const SETTLE_TRIES = 20;
 const SETTLE_PAUSE_MS = 5;
 
 /**
- * Takes the job lock of one domain or throws ERR_CONFLICT naming the holder.
+ * Takes the job lock of one domain or throws ERR_CONFLICT naming the holder (ERR_INVALID_INPUT when
+ * `domainUuid` is not a plain uuid-like name, so that it cannot point outside `lockDir`).
  *
  * Exclusive under any interleaving of any number of processes (and of calls in one process): the
  * lock is flock(2)'s exclusive lock on `<lockDir>/<uuid>.lock`, taken without waiting and held by an
@@ -72,6 +76,13 @@ export function lockDomain(
   what: string,
   lockDir = DEFAULT_LOCK_DIR,
 ): DomainLock & { tookOverFrom?: { pid: number; what: string } } {
+  if (!SAFE_ID.test(domainUuid)) {
+    // Uuids also come from documents in pools (removal intents): never let one name a path.
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `refusing to lock domain ${JSON.stringify(domainUuid)}: not a domain uuid`,
+    );
+  }
   prepareLockDir(lockDir);
   const lockPath = join(lockDir, `${domainUuid}.lock`);
   const recordPath = join(lockDir, `${domainUuid}.holder.json`);

@@ -92,6 +92,14 @@ describe('domain lock', () => {
     expect(statSync(lockDir).mode & 0o777).toBe(0o777);
   });
 
+  it('refuses a domain uuid that would name a path outside its directory', () => {
+    const lockDir = join(dir(), 'locks');
+    for (const bad of ['../escaped', 'a/b', '.hidden', '', 'x'.repeat(65)])
+      expect(() => lockDomain(bad, 'delete', lockDir)).toThrow(/not a domain uuid/);
+    expect(existsSync(join(lockDir, '..', 'escaped.lock'))).toBe(false);
+    lockDomain('0b7f5b2e-3c1d-4c3a-9a57-4f3e2d1c0b9a', 'delete', lockDir).release();
+  });
+
   it('is not inherited by child processes (they could outlive the holder)', () => {
     const lockDir = dir();
     const lock = lockDomain('u-7', 'backup create', lockDir);
