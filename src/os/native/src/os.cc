@@ -1,0 +1,48 @@
+// volback_os: OS primitives Node lacks, on file descriptors that Node opened.
+//
+// Contract:
+//  - Every call is synchronous and never blocks: flock() accepts only non-blocking operations
+//    (LOCK_NB, or LOCK_UN), so it can run on the main thread without stalling the event loop.
+//  - A system error is returned as its errno (0 on success), never thrown: the facade decides which
+//    errno is an answer (EWOULDBLOCK: someone else holds the lock) and which is a failure.
+//  - Bad arguments (not integers, a blocking operation) throw TypeError/RangeError.
+#include <napi.h>
+#include <sys/file.h>
+
+#include <cerrno>
+
+namespace {
+
+// flock(fd, operation) -> 0 | errno
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "flock(fd: number, operation: number)");
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  const int op = info[1].As<Napi::Number>().Int32Value();
+  const int kind = op & ~LOCK_NB;
+  if (fd < 0) throw Napi::RangeError::New(env, "flock: fd must be >= 0");
+  if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN)
+    throw Napi::RangeError::New(env, "flock: operation must be LOCK_SH, LOCK_EX or LOCK_UN");
+  if (kind != LOCK_UN && (op & LOCK_NB) == 0)
+    throw Napi::RangeError::New(env, "flock: LOCK_SH and LOCK_EX need LOCK_NB (a blocking lock would stall the event loop)");
+  int rc;
+  do {
+    rc = flock(fd, op);
+  } while (rc != 0 && errno == EINTR);
+  return Napi::Number::New(env, rc == 0 ? 0 : errno);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("LOCK_SH", Napi::Number::New(env, LOCK_SH));
+  exports.Set("LOCK_EX", Napi::Number::New(env, LOCK_EX));
+  exports.Set("LOCK_NB", Napi::Number::New(env, LOCK_NB));
+  exports.Set("LOCK_UN", Napi::Number::New(env, LOCK_UN));
+  exports.Set("EWOULDBLOCK", Napi::Number::New(env, EWOULDBLOCK));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(volback_os, Init)
