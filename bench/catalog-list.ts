@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Connection } from '../src/libvirt';
 import type { BackupSet } from '../src/model';
-import { scanCatalog } from '../src/core/catalog';
+import { scanCatalog } from '../src/core/catalog/scan';
 import { backupVolumeName, metadataVolumeName } from '../src/pool/volume-names';
 import { formatBackupSet } from '../src/xml';
 

@@ -19,8 +19,8 @@ import {
   type Domain,
   type StoragePool,
 } from '../src/libvirt';
-import { createBackup, type FullBackupEngine } from '../src/core/backup';
-import { dropVolbackCheckpoints, removeCheckpoint } from '../src/core/checkpoints';
+import { createBackup, type FullBackupEngine } from '../src/core/backup/coordinator';
+import { dropVolbackCheckpoints, removeCheckpoint } from '../src/core/shared/checkpoints';
 import { buildDomainXml, writeDiskPattern } from '../src/host/scratch-domain';
 import { chooseVirtType } from '../src/host/virt-type';
 import { configFromEnvironment } from '../src/config';

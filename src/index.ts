@@ -4,7 +4,7 @@
 // (`signal`); every error is a VolbackError with a stable `code` (see ErrorCodes) and a `fault`.
 import { Connection } from './libvirt';
 import type { ResolvedConfig } from './config';
-import type { BackupDefaults } from './core/backup';
+import type { BackupDefaults } from './core/backup/coordinator';
 
 export { Connection, LibvirtError, isLibvirtError, isLibvirtNotFound } from './libvirt';
 export {
@@ -35,7 +35,7 @@ export {
   type BackupProgress,
   type BackupResult,
   type CreateBackupOptions,
-} from './core/backup';
+} from './core/backup/coordinator';
 export {
   deleteBackup,
   recoverInterrupted,
@@ -45,7 +45,7 @@ export {
   type DiskMerge,
   type RecoveryReport,
   type RemovalStep,
-} from './core/delete';
+} from './core/removal/delete';
 export {
   restoreBackup,
   restoreDomain,
@@ -55,9 +55,14 @@ export {
   type RestoreOptions,
   type RestoreProgress,
   type RestoreResult,
-} from './core/restore';
-export { pruneBackups, type ExecutedRemoval, type PruneBackupsOptions, type PruneResult } from './core/prune';
-export type { PrunePlan, PruneKeep, PruneRemoval, PruneUntouched } from './core/retention';
+} from './core/restore/restore';
+export {
+  pruneBackups,
+  type ExecutedRemoval,
+  type PruneBackupsOptions,
+  type PruneResult,
+} from './core/removal/prune';
+export type { PrunePlan, PruneKeep, PruneRemoval, PruneUntouched } from './core/removal/retention';
 export {
   beginExternalBackup,
   endExternalBackup,
@@ -67,7 +72,7 @@ export {
   type EndExternalResult,
   type ExternalDiskExport,
   type ExternalSession,
-} from './core/external';
+} from './core/external/session-lifecycle';
 export {
   findBackupSet,
   listBackups,
@@ -76,10 +81,15 @@ export {
   type ListBackupsOptions,
   type ListedSet,
   type StoredSet,
-} from './core/catalog';
+} from './core/catalog/scan';
 export { initPool, listPools, type PoolSummary } from './pool/pool-summary';
-export type { ChainProblem, ChainProblemKind } from './core/chains';
-export { verifyBackup, type VerifyOptions, type VerifyResult, type DiskVerification } from './core/verify';
+export type { ChainProblem, ChainProblemKind } from './core/catalog/chains';
+export {
+  verifyBackup,
+  type VerifyOptions,
+  type VerifyResult,
+  type DiskVerification,
+} from './core/catalog/verify';
 export { hostCapabilities, describeVirt, type HostCapabilities } from './host/capabilities';
 export {
   chooseVirtType,

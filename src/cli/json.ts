@@ -1,7 +1,7 @@
 // The documented JSON shapes of `--json` output (docs/cli.md). Field names here are a public contract:
 // add fields freely, never rename or remove one.
 import type { BackupSet } from '../model';
-import type { ChainProblem } from '../core/chains';
+import type { ChainProblem } from '../core/catalog/chains';
 import type { BackupListing, ListedSet, PoolSummary } from '../index';
 
 export interface ProblemJson {

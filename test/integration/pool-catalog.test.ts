@@ -11,7 +11,7 @@ import { formatBackupSet } from '../../src/xml';
 import { INDEX_VOLUME_NAME, isGenerationMarker } from '../../src/pool/catalog-index';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { scanCatalog, selectSets } from '../../src/core/catalog';
+import { scanCatalog, selectSets } from '../../src/core/catalog/scan';
 import {
   Cleanup,
   TEST_POOL_ROOT,

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BackupDefaults } from '../../src/core/backup';
+import type { BackupDefaults } from '../../src/core/backup/coordinator';
 import { isLibvirtNotFound, type Connection } from '../../src/libvirt';
 import { isCatalogVolume } from '../../src/pool/catalog-index';
 import type { Cleanup } from './cleanup';

@@ -2,8 +2,8 @@
 // its target node, fd set and bitmap, and a target volume without metadata. The next backup of the
 // domain removes all of it, then succeeds; the interrupted set is never listed.
 import { spawn } from 'node:child_process';
-import { createBackup } from '../../src/core/backup';
-import { scanCatalog } from '../../src/core/catalog';
+import { createBackup } from '../../src/core/backup/coordinator';
+import { scanCatalog } from '../../src/core/catalog/scan';
 import type { Connection } from '../../src/libvirt';
 import { setIdPrefix } from '../../src/pool/volume-names';
 import {
@@ -27,7 +27,7 @@ const CHILD = `
 const [uri, domain, pool, path, lockDir] = process.argv.slice(1);
 (async () => {
   const { Connection } = require('./src/libvirt');
-  const { createBackup } = require('./src/core/backup');
+  const { createBackup } = require('./src/core/backup/coordinator');
   const conn = await Connection.open(uri);
   await createBackup(conn, domain, {
     defaults: { pool, path, format: 'qcow2' }, lockDir,

@@ -2,9 +2,9 @@
 // chains restore byte for byte, increments copy only what changed, cancel leaves nothing, drift is
 // recovered, shut-off domains and concurrency behave.
 import path from 'node:path';
-import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup';
-import { scanCatalog } from '../../src/core/catalog';
-import { checkpointRecord } from '../../src/core/checkpoints';
+import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup/coordinator';
+import { scanCatalog } from '../../src/core/catalog/scan';
+import { checkpointRecord } from '../../src/core/shared/checkpoints';
 import { isVolbackError } from '../../src/errors';
 import {
   virDomainDestroyFlagsValues,

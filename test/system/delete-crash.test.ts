@@ -4,8 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { recoverInterrupted } from '../../src/core/delete';
-import { REMOVAL_STEPS } from '../../src/core/journal';
+import { recoverInterrupted } from '../../src/core/removal/delete';
+import { REMOVAL_STEPS } from '../../src/core/removal/journal';
 import type { Connection } from '../../src/libvirt';
 import {
   Cleanup,
@@ -36,7 +36,7 @@ describe('an interrupted merge is finished by recovery', () => {
     env = backupLocation(conn, cleanup);
     // The child runs the compiled build; tsc emits even when unrelated files have type errors.
     spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
-    expect(fs.existsSync(path.join(REPO_ROOT, 'dist/src/core/delete.js'))).toBe(true);
+    expect(fs.existsSync(path.join(REPO_ROOT, 'dist/src/core/removal/delete.js'))).toBe(true);
   });
   afterAll(() => cleanup.run());
 
@@ -83,7 +83,7 @@ describe('an interrupted merge is finished by recovery', () => {
       expect(await checkpointNames(vm)).toEqual(remaining);
       if (step === 'intent') {
         // Finish the interrupted user request the ordinary way, so the next step starts from the next full.
-        const { deleteBackup } = await import('../../src/core/delete');
+        const { deleteBackup } = await import('../../src/core/removal/delete');
         await deleteBackup(conn, { setId: root.set.id, dependents: 'merge', pools, lockDir });
         await expectPointsIntact(conn, defaults, points);
       }

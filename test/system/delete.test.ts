@@ -2,7 +2,7 @@
 // dependents, merge of a full and of a middle incremental with content proven unchanged, single-disk
 // delete, cascade, dry run, and libvirt's checkpoint list kept in step.
 import path from 'node:path';
-import { deleteBackup } from '../../src/core/delete';
+import { deleteBackup } from '../../src/core/removal/delete';
 import { isVolbackError } from '../../src/errors';
 import type { Connection } from '../../src/libvirt';
 import { imageInfo } from '../../src/tools/qemu-img';

@@ -7,17 +7,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Connection } from '../../src/libvirt';
-import { createBackup } from '../../src/core/backup';
-import { scanCatalog } from '../../src/core/catalog';
-import { volbackCheckpoints } from '../../src/core/checkpoints';
+import { createBackup } from '../../src/core/backup/coordinator';
+import { scanCatalog } from '../../src/core/catalog/scan';
+import { volbackCheckpoints } from '../../src/core/shared/checkpoints';
 import {
   beginExternalBackup,
   defaultUnixSocket,
   endExternalBackup,
   type ExternalSession,
-} from '../../src/core/external';
-import { BITMAP_GRANULE } from '../../src/core/external-plan';
-import { readSession } from '../../src/core/external-session';
+} from '../../src/core/external/session-lifecycle';
+import { BITMAP_GRANULE } from '../../src/core/external/plan';
+import { readSession } from '../../src/core/external/session';
 import { isVolbackError } from '../../src/errors';
 import type { BackupDefinition } from '../../src/model';
 import { imagesEqual } from '../../src/tools/qemu-img';

@@ -1,7 +1,7 @@
 // pruneBackups on a real chain of six backups: a dry run changes nothing (volumes and catalog), then
 // keepLast 2 leaves exactly the two newest, the older kept one merged into a full with its content
 // unchanged, and libvirt's checkpoint list holds just their checkpoints.
-import { pruneBackups } from '../../src/core/prune';
+import { pruneBackups } from '../../src/core/removal/prune';
 import type { Connection } from '../../src/libvirt';
 import { Cleanup, backupLocation, createTestDomain, openSystemConnection, poolVolumeNames } from '../support';
 import {

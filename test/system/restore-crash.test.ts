@@ -2,9 +2,9 @@
 // marker; the next restore into that pool finds them, removes the partial volume, and succeeds.
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import { createBackup } from '../../src/core/backup';
-import { restoreBackup } from '../../src/core/restore';
-import { isRestoreMarker, restoreMarkerName, undoCrashedRestores } from '../../src/core/restore-marker';
+import { createBackup } from '../../src/core/backup/coordinator';
+import { restoreBackup } from '../../src/core/restore/restore';
+import { isRestoreMarker, restoreMarkerName, undoCrashedRestores } from '../../src/core/restore/marker';
 import { closePools, openPool } from '../../src/pool/pool-layer';
 import type { Connection } from '../../src/libvirt';
 import {
@@ -26,7 +26,7 @@ const CHILD = `
 const [uri, pool, setId, lockDir] = process.argv.slice(1);
 (async () => {
   const { Connection } = require('./src/libvirt');
-  const { restoreBackup } = require('./src/core/restore');
+  const { restoreBackup } = require('./src/core/restore/restore');
   const conn = await Connection.open(uri);
   await restoreBackup(conn, {
     setId, scanPools: [pool], lockDir,

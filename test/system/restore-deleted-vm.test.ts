@@ -3,7 +3,7 @@
 // connection, which never saw the domain, lists the backups from the pool alone and rebuilds the VM
 // from the incremental point; it boots with every disk equal, byte for byte, to that moment.
 import { spawn } from 'node:child_process';
-import { createBackup } from '../../src/core/backup';
+import { createBackup } from '../../src/core/backup/coordinator';
 import { virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
 import { parseDomainXml } from '../../src/xml/libvirt-domain';
 import {
@@ -26,8 +26,8 @@ const CHILD = `
 const [uri, pool, domainName] = process.argv.slice(1);
 (async () => {
   const { Connection } = require('./src/libvirt');
-  const { scanCatalog, selectSets } = require('./src/core/catalog');
-  const { restoreDomain } = require('./src/core/restore');
+  const { scanCatalog, selectSets } = require('./src/core/catalog/scan');
+  const { restoreDomain } = require('./src/core/restore/restore');
   const conn = await Connection.open(uri);
   try {
     // What an admin does: list what the pool holds, pick the newest backup of the VM, restore it.

@@ -2,8 +2,8 @@
 // every point of a chain restores byte for byte into raw and qcow2, sparse stays sparse, another pool,
 // clones boot beside their original, clobbering is refused, overwrite only when shut off (then the
 // next backup is full), and a cancelled restore leaves no volume.
-import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup';
-import { restoreBackup, restoreDomain, type RestoreProgress } from '../../src/core/restore';
+import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup/coordinator';
+import { restoreBackup, restoreDomain, type RestoreProgress } from '../../src/core/restore/restore';
 import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { Connection } from '../../src/libvirt';
 import { imageInfo } from '../../src/tools/qemu-img';

@@ -1,6 +1,6 @@
 // The backup planner: disk selection, full vs incremental per disk, targets, names, libvirt XML.
 import type { BackupDefinition, BackupSet } from '../../src/model';
-import { checkpointXml, planBackup, pushBackupXml, type PlanInput } from '../../src/core/backup-plan';
+import { checkpointXml, planBackup, pushBackupXml, type PlanInput } from '../../src/core/backup/plan';
 import type { DomainDisk } from '../../src/xml/libvirt-domain';
 
 const disk = (target: string, over: Partial<DomainDisk> = {}): DomainDisk => ({

@@ -10,7 +10,7 @@ import {
   restorePath,
   type Catalog,
   type ChainProblemKind,
-} from '../../src/core/chains';
+} from '../../src/core/catalog/chains';
 
 const VM1 = { name: 'vm1', uuid: '11111111-1111-4111-8111-111111111111' };
 const VM2 = { name: 'vm2', uuid: '22222222-2222-4222-8222-222222222222' };

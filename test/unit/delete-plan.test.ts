@@ -1,7 +1,7 @@
 // The pure parts of delete and its journal: which removals a delete plans under each dependents mode,
 // how a child's metadata is rewritten, intent names and parsing, and when a removal counts as started.
-import { planRemoval, resolveSetId } from '../../src/core/delete';
-import { buildCatalog } from '../../src/core/chains';
+import { planRemoval, resolveSetId } from '../../src/core/removal/delete';
+import { buildCatalog } from '../../src/core/catalog/chains';
 import {
   intentVolumeName,
   parseIntent,
@@ -9,7 +9,7 @@ import {
   removalStarted,
   rewrittenChild,
   type RemovalIntent,
-} from '../../src/core/journal';
+} from '../../src/core/removal/journal';
 import type { BackupSet, DiskBackup } from '../../src/model';
 import { isVolbackError } from '../../src/errors';
 

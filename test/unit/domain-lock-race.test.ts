@@ -22,7 +22,7 @@ const KILL_ROUNDS = 8;
 const RACER = `
 const [lockDir, uuid, logFile] = process.argv.slice(1);
 const { appendFileSync } = require('fs');
-const { lockDomain } = require('./src/core/domain-lock');
+const { lockDomain } = require('./src/core/shared/domain-lock');
 const pause = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const say = (s) => process.stdout.write('@@ ' + s + '\\n');
 require('readline').createInterface({ input: process.stdin }).on('line', (line) => {

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lockDomain } from '../../src/core/domain-lock';
+import { lockDomain } from '../../src/core/shared/domain-lock';
 import { REPO_ROOT, tsChildArgs } from '../support/ts-child';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'volback-lock-'));
@@ -11,7 +11,7 @@ const dir = () => mkdtempSync(join(tmpdir(), 'volback-lock-'));
 /** A child process that takes the lock and holds it until killed; resolves with it once it holds. */
 const HOLDER = `
 const [uuid, lockDir] = process.argv.slice(1);
-const { lockDomain } = require('./src/core/domain-lock');
+const { lockDomain } = require('./src/core/shared/domain-lock');
 lockDomain(uuid, 'backup create', lockDir);
 process.stdout.write('held\\n');
 setInterval(() => {}, 1000);

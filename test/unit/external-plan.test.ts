@@ -10,8 +10,8 @@ import {
   pullBackupXml,
   scratchVolumeName,
   type ExternalPlanInput,
-} from '../../src/core/external-plan';
-import { judgeSession, type SessionRecord } from '../../src/core/external-session';
+} from '../../src/core/external/plan';
+import { judgeSession, type SessionRecord } from '../../src/core/external/session';
 import { parseBackupVolumeName, parseMetadataVolumeName } from '../../src/pool/volume-names';
 import { isVolbackError } from '../../src/errors';
 import type { DomainDisk } from '../../src/xml/libvirt-domain';

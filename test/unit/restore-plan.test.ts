@@ -1,13 +1,13 @@
 // Unit tests of the pure parts of restore: set lookup by id or prefix, disk selection, size estimate,
 // dropped disks, convert progress parsing, restored volume names and the clone rewrite of domain XML.
-import { buildCatalog } from '../../src/core/chains';
+import { buildCatalog } from '../../src/core/catalog/chains';
 import {
   disksToDrop,
   domainStateName,
   findRestorableSet,
   restoreSizeEstimate,
   selectDisks,
-} from '../../src/core/restore-plan';
+} from '../../src/core/restore/plan';
 import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { BackupSet, DiskBackup } from '../../src/model';
 import {

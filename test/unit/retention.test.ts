@@ -9,7 +9,7 @@ import {
   subtractDuration,
   validateRetentionPolicy,
   type PrunePlan,
-} from '../../src/core/retention';
+} from '../../src/core/removal/retention';
 
 const VM1 = { name: 'vm1', uuid: '11111111-1111-4111-8111-111111111111' };
 const HOUR = 3_600_000;

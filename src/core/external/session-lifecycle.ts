@@ -5,20 +5,25 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, stat
 import { createServer } from 'node:net';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { virDomainBackupBeginFlags, type Connection, type Domain } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import type { BackupDefinition, BackupKind, BackupSet, DiskBackup } from '../model';
-import { assertRoom, closePools, ensureLocationPool, openPool, type OpenPool } from '../pool/pool-layer';
-import { metadataVolumeName } from '../pool/volume-names';
-import { VOLBACK_VERSION } from '../version';
-import { formatBackupSet } from '../xml';
-import { ancestry, readDomainState, type BackupDefaults } from './backup';
-import { checkpointXml } from './backup-plan';
-import { scanCatalog } from './catalog';
-import { assessBase, checkpointRecord, dropVolbackCheckpoints, removeCheckpoint } from './checkpoints';
-import { DEFAULT_LOCK_DIR, lockDomain } from './domain-lock';
-import { lookupDomain } from './domain-lookup';
+import { virDomainBackupBeginFlags, type Connection, type Domain } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { BackupDefinition, BackupKind, BackupSet, DiskBackup } from '../../model';
+import { assertRoom, closePools, ensureLocationPool, openPool, type OpenPool } from '../../pool/pool-layer';
+import { metadataVolumeName } from '../../pool/volume-names';
+import { VOLBACK_VERSION } from '../../version';
+import { formatBackupSet } from '../../xml';
+import { ancestry, readDomainState, type BackupDefaults } from '../backup/coordinator';
+import { checkpointXml } from '../backup/plan';
+import { scanCatalog } from '../catalog/scan';
+import {
+  assessBase,
+  checkpointRecord,
+  dropVolbackCheckpoints,
+  removeCheckpoint,
+} from '../shared/checkpoints';
+import { DEFAULT_LOCK_DIR, lockDomain } from '../shared/domain-lock';
+import { lookupDomain } from '../shared/domain-lookup';
 import {
   assertSafeServer,
   chooseExternalBase,
@@ -29,7 +34,7 @@ import {
   pullBackupXml,
   type ExternalPlan,
   type ResolvedServer,
-} from './external-plan';
+} from './plan';
 import {
   readSession,
   removeSessionFile,
@@ -39,8 +44,8 @@ import {
   teardownSession,
   writeSession,
   type SessionRecord,
-} from './external-session';
-import { UndoStack } from './undo';
+} from './session';
+import { UndoStack } from '../shared/undo';
 
 const log = logger('external');
 

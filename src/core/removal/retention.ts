@@ -2,9 +2,9 @@
 //
 // Pure: it returns a plan (keep / remove in execution order / untouched); the coordinator executes it.
 // Semantics are documented with a worked example in docs/retention.md.
-import { ErrorCodes, VolbackError } from '../errors';
-import type { BackupSet, RetentionPolicy } from '../model';
-import { buildCatalog, type Catalog, type CatalogSet } from './chains';
+import { ErrorCodes, VolbackError } from '../../errors';
+import type { BackupSet, RetentionPolicy } from '../../model';
+import { buildCatalog, type Catalog, type CatalogSet } from '../catalog/chains';
 
 /** A parsed `keepWithin` duration. Years and months are calendar units (UTC); the others are fixed. */
 export interface Duration {

@@ -1,8 +1,8 @@
 // Pure decisions of a restore: which set (id or unique prefix), which disks, which domain disks to drop.
-import { ErrorCodes, VolbackError } from '../errors';
-import type { BackupSet, DiskBackup } from '../model';
-import type { DomainDisk } from '../xml/libvirt-domain';
-import { findSet, restorePath, type Catalog, type CatalogSet } from './chains';
+import { ErrorCodes, VolbackError } from '../../errors';
+import type { BackupSet, DiskBackup } from '../../model';
+import type { DomainDisk } from '../../xml/libvirt-domain';
+import { findSet, restorePath, type Catalog, type CatalogSet } from '../catalog/chains';
 
 /**
  * The catalogued set whose id is `idOrPrefix` or starts with it (see findSet), which must be

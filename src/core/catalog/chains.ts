@@ -2,8 +2,8 @@
 //
 // Pure: the caller reads the metadata volumes of every pool and passes the sets; nothing here touches a pool.
 import isEqual from 'lodash/isEqual';
-import { ErrorCodes, VolbackError } from '../errors';
-import type { BackupKind, BackupSet, DiskBackup } from '../model';
+import { ErrorCodes, VolbackError } from '../../errors';
+import type { BackupKind, BackupSet, DiskBackup } from '../../model';
 
 /**
  * Stable names of what can be wrong with a set. Every set with a problem is not restorable.

@@ -1,8 +1,8 @@
 // What push and pull backups plan alike: which disks a definition selects, whether each can carry a
 // dirty bitmap, and what an incremental builds on. Pure.
-import { ErrorCodes, VolbackError } from '../errors';
-import type { BackupDefinition, BackupKind, BackupSet, DiskSelection } from '../model';
-import type { DomainDisk } from '../xml/libvirt-domain';
+import { ErrorCodes, VolbackError } from '../../errors';
+import type { BackupDefinition, BackupKind, BackupSet, DiskSelection } from '../../model';
+import type { DomainDisk } from '../../xml/libvirt-domain';
 
 /** What the coordinator measured about one disk's image. */
 export interface DiskFacts {

@@ -1,9 +1,9 @@
 // Executes a retention policy for one domain: planPrune decides (retention.ts), this runs the plan's
 // deletes and merges in its order through the same crash-safe removals as deleteBackup.
-import type { Connection } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import { scanCatalog, type CatalogScan } from './catalog';
+import type { Connection } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import {
   catalogOfIndex,
   copyIndex,
@@ -12,10 +12,10 @@ import {
   type DiskMerge,
   type RecoveryReport,
 } from './delete';
-import { lockDomain } from './domain-lock';
+import { lockDomain } from '../shared/domain-lock';
 import { recoverIntents } from './journal';
 import { planPrune, type PrunePlan, type PruneOptions } from './retention';
-import type { RetentionPolicy } from '../model';
+import type { RetentionPolicy } from '../../model';
 
 const log = logger('prune');
 

@@ -2,9 +2,9 @@
 // crashed (killed process, power loss) is found and its half-written volume removed by the next one.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { logger } from '../log';
-import { deleteVolumeIfPresent, type OpenPool } from '../pool/pool-layer';
-import { processAlive } from './domain-lock';
+import { logger } from '../../log';
+import { deleteVolumeIfPresent, type OpenPool } from '../../pool/pool-layer';
+import { processAlive } from '../shared/domain-lock';
 
 const log = logger('restore');
 

@@ -1,10 +1,16 @@
 // Plans one backup run: which disks, full or incremental, where each goes and under what name.
 // Pure: the coordinator gathers the facts (domain disks, image facts, base set) and executes the plan.
-import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, VolumeFormat } from '../model';
-import { backupVolumeName } from '../pool/volume-names';
-import type { DomainDisk } from '../xml/libvirt-domain';
-import { resolveBase, setOutcome, selectDisks, type BaseState, type DiskFacts } from './disk-selection';
-import { escapeXml } from '../xml/escape';
+import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, VolumeFormat } from '../../model';
+import { backupVolumeName } from '../../pool/volume-names';
+import type { DomainDisk } from '../../xml/libvirt-domain';
+import {
+  resolveBase,
+  setOutcome,
+  selectDisks,
+  type BaseState,
+  type DiskFacts,
+} from '../shared/disk-selection';
+import { escapeXml } from '../../xml/escape';
 
 export interface PlanInput {
   domain: { name: string; uuid: string; disks: DomainDisk[] };

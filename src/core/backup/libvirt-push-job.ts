@@ -6,9 +6,9 @@ import {
   type Connection,
   type Domain,
   type TypedParams,
-} from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
+} from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
 
 const log = logger('backup-job');
 

@@ -1,14 +1,14 @@
 // Backup verification: every disk volume of a set exists, its image is sound, its backing chain is the
 // one the metadata describes, and (deep) every byte of the flattened image can be read.
 import { resolve } from 'node:path';
-import { isLibvirtNotFound, type Connection } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import type { DiskBackup } from '../model';
-import { closePools, openPool, type OpenPool } from '../pool/pool-layer';
-import { run } from '../tools/exec';
-import type { ImageRef } from '../tools/qemu-img';
-import { scanCatalog } from './catalog';
+import { isLibvirtNotFound, type Connection } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { DiskBackup } from '../../model';
+import { closePools, openPool, type OpenPool } from '../../pool/pool-layer';
+import { run } from '../../tools/exec';
+import type { ImageRef } from '../../tools/qemu-img';
+import { scanCatalog } from './scan';
 import { restorePath } from './chains';
 
 const log = logger('verify');

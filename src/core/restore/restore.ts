@@ -9,17 +9,17 @@ import {
   type Connection,
   type Domain,
   type StorageVolume,
-} from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import type { BackupSet, VolumeFormat } from '../model';
-import { assertRoom, findVolume, PoolCache, type OpenPool } from '../pool/pool-layer';
-import { isSafeVolumeName, restoredVolumeName } from '../pool/volume-names';
-import { convertImage, imageInfo, removeBitmaps, type ImageRef } from '../tools/qemu-img';
-import { parseDomainXml, rewriteDomainXml, type DomainDisk } from '../xml/libvirt-domain';
-import { scanCatalog } from './catalog';
-import { dropVolbackCheckpoints } from './checkpoints';
-import { lockDomain } from './domain-lock';
+} from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { BackupSet, VolumeFormat } from '../../model';
+import { assertRoom, findVolume, PoolCache, type OpenPool } from '../../pool/pool-layer';
+import { isSafeVolumeName, restoredVolumeName } from '../../pool/volume-names';
+import { convertImage, imageInfo, removeBitmaps, type ImageRef } from '../../tools/qemu-img';
+import { parseDomainXml, rewriteDomainXml, type DomainDisk } from '../../xml/libvirt-domain';
+import { scanCatalog } from '../catalog/scan';
+import { dropVolbackCheckpoints } from '../shared/checkpoints';
+import { lockDomain } from '../shared/domain-lock';
 import {
   disksToDrop,
   domainStateName,
@@ -27,9 +27,9 @@ import {
   restoreSizeEstimate,
   selectDisks,
   type DiskToRestore,
-} from './restore-plan';
-import { markRestore, undoCrashedRestores } from './restore-marker';
-import { UndoStack } from './undo';
+} from './plan';
+import { markRestore, undoCrashedRestores } from './marker';
+import { UndoStack } from '../shared/undo';
 
 const log = logger('restore');
 

@@ -1,16 +1,16 @@
 // Crash-safe removal of backup sets and disk backups: an intent journal kept in the pool, one step runner
 // that finishes a removal from its intent, and recovery of removals a killed process left half done.
 // The design (why each step is where it is) is in docs/delete-and-prune.md.
-import { isLibvirtNotFound, type Connection } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import type { BackupSet, DiskBackup } from '../model';
-import { closePools, deleteVolumeIfPresent, openActivePools, PoolCache } from '../pool/pool-layer';
-import { METADATA_VOLUME_SUFFIX } from '../pool/volume-names';
-import { formatBackupSet, parseBackupSet } from '../xml';
-import { scanCatalog } from './catalog';
-import { buildCatalog, type Catalog } from './chains';
-import { removeCheckpoint } from './checkpoints';
+import { isLibvirtNotFound, type Connection } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { BackupSet, DiskBackup } from '../../model';
+import { closePools, deleteVolumeIfPresent, openActivePools, PoolCache } from '../../pool/pool-layer';
+import { METADATA_VOLUME_SUFFIX } from '../../pool/volume-names';
+import { formatBackupSet, parseBackupSet } from '../../xml';
+import { scanCatalog } from '../catalog/scan';
+import { buildCatalog, type Catalog } from '../catalog/chains';
+import { removeCheckpoint } from '../shared/checkpoints';
 
 const log = logger('journal');
 

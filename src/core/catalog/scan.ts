@@ -1,13 +1,13 @@
 // The catalog scan: finds every backup set stored in the chosen pools, validates each metadata
 // document, and builds chains. Only what the pools hold is used, so a fresh host sees every backup.
-import type { Connection } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import type { BackupKind, BackupSet } from '../model';
-import { closePools, openActivePools, type OpenPool } from '../pool/pool-layer';
-import { readIndex, writeIndex } from '../pool/catalog-index';
-import { parseBackupVolumeName, parseMetadataVolumeName } from '../pool/volume-names';
-import { parseBackupSets } from '../xml';
+import type { Connection } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { BackupKind, BackupSet } from '../../model';
+import { closePools, openActivePools, type OpenPool } from '../../pool/pool-layer';
+import { readIndex, writeIndex } from '../../pool/catalog-index';
+import { parseBackupVolumeName, parseMetadataVolumeName } from '../../pool/volume-names';
+import { parseBackupSets } from '../../xml';
 import { buildCatalog, filterSets, findSet, type Catalog, type ChainProblem, type SetFilter } from './chains';
 
 const log = logger('catalog');

@@ -12,14 +12,14 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { isLibvirtError, isLibvirtNotFound, type Connection, type Domain } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import type { BackupKind } from '../model';
-import { openPool } from '../pool/pool-layer';
-import { removeCheckpoint } from './checkpoints';
-import { DEFAULT_LOCK_DIR, processAlive } from './domain-lock';
-import { parseLivePullJob } from './external-plan';
+import { isLibvirtError, isLibvirtNotFound, type Connection, type Domain } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { BackupKind } from '../../model';
+import { openPool } from '../../pool/pool-layer';
+import { removeCheckpoint } from '../shared/checkpoints';
+import { DEFAULT_LOCK_DIR, processAlive } from '../shared/domain-lock';
+import { parseLivePullJob } from './plan';
 
 const log = logger('external-session');
 

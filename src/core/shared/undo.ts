@@ -1,7 +1,7 @@
 // An undo stack for multi-step operations: each finished step registers how to revert it; on
 // failure the steps are reverted newest first, and a failing revert is logged, never masking the
 // original error.
-import { logger } from '../log';
+import { logger } from '../../log';
 
 const log = logger('undo');
 

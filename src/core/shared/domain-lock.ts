@@ -13,9 +13,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import { tryLockExclusive } from '../os';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import { tryLockExclusive } from '../../os';
 
 const log = logger('lock');
 

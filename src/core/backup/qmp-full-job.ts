@@ -3,13 +3,13 @@
 // transaction, and the checkpoint then registered in libvirt. Why this engine exists, and what it
 // costs, is in docs/architecture.md ("Two copy engines").
 import fs from 'node:fs';
-import { QmpError, virDomainCheckpointCreateFlags, type Domain } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import type { PushTarget } from '../pool/driver';
-import type { DomainDisk } from '../xml/libvirt-domain';
-import type { DiskProgress, JobProgress } from './backup-job';
-import { removeCheckpoint } from './checkpoints';
+import { QmpError, virDomainCheckpointCreateFlags, type Domain } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { PushTarget } from '../../pool/driver';
+import type { DomainDisk } from '../../xml/libvirt-domain';
+import type { DiskProgress, JobProgress } from './libvirt-push-job';
+import { removeCheckpoint } from '../shared/checkpoints';
 
 const log = logger('qmp-backup-job');
 

@@ -8,9 +8,9 @@ import {
   virDomainCheckpointListFlags,
   virDomainCheckpointXMLFlags,
   type Domain,
-} from '../libvirt';
-import { logger } from '../log';
-import type { BackupSet } from '../model';
+} from '../../libvirt';
+import { logger } from '../../log';
+import type { BackupSet } from '../../model';
 import type { BaseState } from './disk-selection';
 
 const log = logger('checkpoints');

@@ -8,11 +8,11 @@ import {
   virDomainXMLFlags,
   type Connection,
   type Domain,
-} from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import type { BackupDefinition, BackupSet, DiskBackup, VolumeFormat } from '../model';
-import type { PushTarget } from '../pool/driver';
+} from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { BackupDefinition, BackupSet, DiskBackup, VolumeFormat } from '../../model';
+import type { PushTarget } from '../../pool/driver';
 import {
   assertRoom,
   closePools,
@@ -20,34 +20,34 @@ import {
   ensureLocationPool,
   openPool,
   type OpenPool,
-} from '../pool/pool-layer';
-import { metadataVolumeName, parseBackupVolumeName, setIdPrefix } from '../pool/volume-names';
-import { imageInfo, storedDataBytes } from '../tools/qemu-img';
-import { VOLBACK_VERSION } from '../version';
-import { formatBackupSet } from '../xml';
-import { parseDomainXml, type DomainSummary } from '../xml/libvirt-domain';
-import { checkpointXml, planBackup, pushBackupXml, type BackupPlan } from './backup-plan';
+} from '../../pool/pool-layer';
+import { metadataVolumeName, parseBackupVolumeName, setIdPrefix } from '../../pool/volume-names';
+import { imageInfo, storedDataBytes } from '../../tools/qemu-img';
+import { VOLBACK_VERSION } from '../../version';
+import { formatBackupSet } from '../../xml';
+import { parseDomainXml, type DomainSummary } from '../../xml/libvirt-domain';
+import { checkpointXml, planBackup, pushBackupXml, type BackupPlan } from './plan';
 import {
   QmpEngineUnavailable,
   removeInterruptedCheckpoints,
   runQmpFullJob,
   sourceNodes,
   sweepQmpLeftovers,
-} from './qmp-backup-job';
-import type { DiskFacts } from './disk-selection';
-import { runPushJob, type JobProgress } from './backup-job';
-import { scanCatalog, type CatalogScan } from './catalog';
+} from './qmp-full-job';
+import type { DiskFacts } from '../shared/disk-selection';
+import { runPushJob, type JobProgress } from './libvirt-push-job';
+import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import {
   assessBase,
   checkpointRecord,
   dropVolbackCheckpoints,
   newestLeafCheckpoint,
   removeCheckpoint,
-} from './checkpoints';
-import { lockDomain } from './domain-lock';
-import { lookupDomain } from './domain-lookup';
-import { settleExternalSession } from './external-session';
-import { UndoStack } from './undo';
+} from '../shared/checkpoints';
+import { lockDomain } from '../shared/domain-lock';
+import { lookupDomain } from '../shared/domain-lookup';
+import { settleExternalSession } from '../external/session';
+import { UndoStack } from '../shared/undo';
 
 const log = logger('backup');
 

@@ -1,13 +1,13 @@
 // Deleting backups without breaking a chain: refuse when others depend on them, merge them into their
 // only child, or cascade to the dependents; every removal runs through the crash-safe journal.
-import type { Connection } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
-import { logger } from '../log';
-import { scanCatalog, type CatalogScan } from './catalog';
-import { dependents, findSet, type Catalog } from './chains';
-import { lockDomain } from './domain-lock';
-import { PoolCache } from '../pool/pool-layer';
-import type { BackupSet } from '../model';
+import type { Connection } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import { scanCatalog, type CatalogScan } from '../catalog/scan';
+import { dependents, findSet, type Catalog } from '../catalog/chains';
+import { lockDomain } from '../shared/domain-lock';
+import { PoolCache } from '../../pool/pool-layer';
+import type { BackupSet } from '../../model';
 import {
   catalogOf,
   findIntents,

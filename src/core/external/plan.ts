@@ -1,13 +1,19 @@
 // Plans an external (pull-mode) backup and builds its libvirt XML: disks, full or incremental per
 // disk, scratch volumes, NBD server, export names. Pure: src/core/external.ts gathers facts and acts.
 import { isIP } from 'node:net';
-import { ErrorCodes, VolbackError } from '../errors';
-import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, NbdServer } from '../model';
-import { domainVolumePart, formatUtcStamp, setIdPrefix } from '../pool/volume-names';
-import { parseTree, type XmlElement } from '../xml/tree';
-import { setOutcome, resolveBase, selectDisks, type BaseState, type DiskFacts } from './disk-selection';
-import type { DomainDisk } from '../xml/libvirt-domain';
-import { escapeXml } from '../xml/escape';
+import { ErrorCodes, VolbackError } from '../../errors';
+import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, NbdServer } from '../../model';
+import { domainVolumePart, formatUtcStamp, setIdPrefix } from '../../pool/volume-names';
+import { parseTree, type XmlElement } from '../../xml/tree';
+import {
+  setOutcome,
+  resolveBase,
+  selectDisks,
+  type BaseState,
+  type DiskFacts,
+} from '../shared/disk-selection';
+import type { DomainDisk } from '../../xml/libvirt-domain';
+import { escapeXml } from '../../xml/escape';
 
 /** QEMU's default dirty-bitmap granularity: extents reported by a bitmap are rounded to it. */
 export const BITMAP_GRANULE = 64 * 1024;
