@@ -24,7 +24,7 @@ import { dropVolbackCheckpoints, removeCheckpoint } from '../src/core/shared/che
 import { buildDomainXml, writeDiskPattern } from '../src/host/scratch-domain';
 import { chooseVirtType } from '../src/host/virt-type';
 import { configFromEnvironment } from '../src/config';
-import { dirVolumeXml } from '../pool-drivers/dir';
+import { volumeXml } from '../src/xml/libvirt-storage';
 import { storedDataBytes } from '../src/tools/qemu-img';
 
 const sh = promisify(execFile);
@@ -67,10 +67,15 @@ interface Ctx {
 
 /** Creates a qcow2 (compat 1.1) volume in the backup pool and returns its path. */
 async function newVolume(ctx: Ctx, name: string, extra = ''): Promise<string> {
-  const xml = dirVolumeXml({ name, format: 'qcow2', capacity: diskSize }).replace(
-    '</target>',
-    `${extra}</target>`,
-  );
+  const xml = volumeXml({
+    name,
+    type: 'file',
+    format: 'qcow2',
+    compat: '1.1',
+    mode: '0600',
+    capacity: diskSize,
+    allocation: 0,
+  }).replace('</target>', `${extra}</target>`);
   const vol = await ctx.bakPool.createVolume(xml);
   try {
     return await vol.getPath();

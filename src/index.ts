@@ -46,9 +46,9 @@ export {
   type RecoveryReport,
   type RemovalStep,
 } from './core/removal/delete';
+export { restoreDomain } from './core/restore/domain';
 export {
   restoreBackup,
-  restoreDomain,
   type RestoreDomainOptions,
   type RestoreDomainResult,
   type RestoredVolume,
@@ -83,6 +83,7 @@ export {
   type StoredSet,
 } from './core/catalog/scan';
 export { initPool, listPools, type PoolSummary } from './pool/pool-summary';
+export { volumeImage } from './pool/pool-layer';
 export type { ChainProblem, ChainProblemKind } from './core/catalog/chains';
 export {
   verifyBackup,

@@ -14,6 +14,19 @@ export interface BackupLocation {
   path?: string;
 }
 
+/** The `<source>` of a domain `<disk>` on a volume, for a restored domain. */
+export type DiskSource =
+  | { type: 'file'; file: string; format: VolumeFormat }
+  | { type: 'block'; dev: string; format: VolumeFormat }
+  | {
+      type: 'network';
+      format: VolumeFormat;
+      protocol: string;
+      name: string;
+      hosts: Array<{ name: string; port?: number }>;
+      auth?: { username: string; secretType: string; secretUuid: string };
+    };
+
 /** Per-disk target of a backup; every field optional (the pool layer fills the rest). */
 export interface DiskTarget {
   pool?: string;
@@ -32,6 +45,10 @@ export interface DiskSelection {
 
 export type NbdServer =
   { transport: 'tcp'; name: string; port?: number; tls?: boolean } | { transport: 'unix'; socket: string };
+
+/** The NBD server of one pull-mode session (a TCP port is always chosen before the job starts). */
+export type ResolvedServer =
+  { transport: 'tcp'; name: string; port: number; tls: boolean } | { transport: 'unix'; socket: string };
 
 /** A parsed `<volbackup>` document. Disks not listed are backed up with defaults. */
 export interface BackupDefinition {

@@ -1,38 +1,31 @@
 // The dir pool driver: backups are qcow2 (compat 1.1) or raw files; an incremental is a qcow2 overlay
 // whose backing file is its parent's volume, so the chain is plain qcow2 that any tool can read.
-import type { StorageVolume } from '../../src/libvirt';
-import type { NewBackupVolume, PoolDriver, PoolRef, PushTarget } from '../../src/pool/driver';
-import {
-  deleteStreamVolume,
-  listStreamVolumeNames,
-  readStreamMetadata,
-  writeStreamMetadata,
-} from '../../src/pool/stream-metadata';
-import type { VolumeFormat } from '../../src/model';
+// Documents are small raw files written and read through libvirt's volume streams.
+import { closeSync, constants, fsyncSync, lstatSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Connection, StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
-import { parseVolumeXml } from '../../src/xml/libvirt-domain';
-import { run } from '../../src/tools/exec';
-import { imageInfo, rebaseArgv, type ImageRef } from '../../src/tools/qemu-img';
+import type { VolumeFormat } from '../../src/model';
+import type { CopyTarget, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
+import type { PoolDriverRegistry } from '../../src/pool/registry';
+import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
 import { escapeXml } from '../../src/xml/escape';
+import {
+  parsePoolIdentity,
+  parsePoolTargetPath,
+  parseVolumeXml,
+  volumeXml,
+} from '../../src/xml/libvirt-storage';
+import { run } from '../../src/tools/exec';
+import { checkImage, imageInfo, rebaseArgv, storedDataBytes, type ImageRef } from '../../src/tools/qemu-img';
 
-/** Volume XML for a new backup or restore volume. Pure; `backingPath` makes it an overlay. */
-export function dirVolumeXml(spec: {
-  name: string;
-  format: VolumeFormat;
-  capacity: number;
-  backingPath?: string;
-}): string {
-  const compat = spec.format === 'qcow2' ? '<compat>1.1</compat>' : '';
-  const backing = spec.backingPath
-    ? `<backingStore><path>${escapeXml(spec.backingPath)}</path><format type='qcow2'/></backingStore>`
-    : '';
-  return (
-    `<volume type='file'><name>${escapeXml(spec.name)}</name>` +
-    `<capacity unit='bytes'>${spec.capacity}</capacity><allocation unit='bytes'>0</allocation>` +
-    `<target><format type='${spec.format}'/>${compat}<permissions><mode>0600</mode></permissions></target>` +
-    `${backing}</volume>`
-  );
+export interface DirDriverOptions {
+  /** Permission bits of every volume the driver creates (octal string); default `0600`, owner only. */
+  volumeMode?: string;
 }
+
+/** Only the owner (root) reads and writes backups unless the admin widens it to a group. */
+const ALLOWED_MODES = ['0600', '0640', '0660'];
 
 /** The volume's file and format, from its libvirt XML (volback's volumes are raw or qcow2). */
 async function imageOf(volume: StorageVolume): Promise<ImageRef & { format: VolumeFormat }> {
@@ -40,67 +33,222 @@ async function imageOf(volume: StorageVolume): Promise<ImageRef & { format: Volu
   return { path: path ?? (await volume.getPath()), format: format === 'raw' ? 'raw' : 'qcow2' };
 }
 
-export const dirDriver: PoolDriver = {
-  type: 'dir',
-  capabilities: {
-    fullFormats: ['qcow2', 'raw'],
-    incrementalOverlays: true,
-    pushTarget: 'file',
-  },
+/**
+ * XML of a new dir pool. An existing directory gets no `<permissions>`, so libvirt leaves its mode
+ * and owner alone; a new one is made 0711: QEMU (libvirt-qemu) must reach the volumes of a running
+ * job, nobody needs to list them. Pure.
+ */
+export function dirPoolXml(name: string, path: string, exists: boolean): string {
+  const permissions = exists ? '' : '<permissions><mode>0711</mode></permissions>';
+  return `<pool type='dir'><name>${escapeXml(name)}</name><target><path>${escapeXml(path)}</path>${permissions}</target></pool>`;
+}
 
-  async createBackupVolume(pool: PoolRef, spec: NewBackupVolume): Promise<StorageVolume> {
-    let backingPath: string | undefined;
-    if (spec.parent) {
-      if (spec.format !== 'qcow2' || spec.parent.format !== 'qcow2') {
+/**
+ * Where a new dir pool may live: an absolute path, normalised; an existing one must be a real
+ * directory (not a symlink) that only its owner can write, or backups could be swapped under it.
+ */
+function checkPoolPath(path: string): { path: string; exists: boolean } {
+  if (!path.startsWith('/')) {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `pool path ${path} is not absolute`, { fault: 'user' });
+  }
+  const normal = resolve(path);
+  let stat;
+  try {
+    stat = lstatSync(normal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { path: normal, exists: false };
+    throw err;
+  }
+  if (!stat.isDirectory()) {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `pool path ${normal} exists and is not a directory`, {
+      fault: 'user',
+    });
+  }
+  if ((stat.mode & 0o022) !== 0) {
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `directory ${normal} is writable by other users (mode ${(stat.mode & 0o7777).toString(8)}): anyone could put volumes into a backup pool there`,
+      {
+        fault: 'user',
+        hint: 'choose a directory only its owner can write, or a path that does not exist yet (volback creates it 0711)',
+      },
+    );
+  }
+  return { path: normal, exists: true };
+}
+
+/** Creates the dir driver; `options` are checked here, before any pool is touched. */
+export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {}) => {
+  const mode = options.volumeMode ?? '0600';
+  if (!ALLOWED_MODES.includes(mode)) {
+    throw new VolbackError(
+      ErrorCodes.CONFIG,
+      `dir driver: volumeMode must be one of ${ALLOWED_MODES.join(', ')}, got ${mode}`,
+      {
+        fault: 'user',
+      },
+    );
+  }
+  const fileVolume = (name: string, capacity: number, format: VolumeFormat, backing?: ImageRef): string =>
+    volumeXml({
+      name,
+      type: 'file',
+      capacity,
+      allocation: 0,
+      format,
+      compat: format === 'qcow2' ? '1.1' : undefined,
+      mode,
+      backingStore: backing && { path: backing.path, format: backing.format as VolumeFormat },
+    });
+
+  const driver: PoolDriver = {
+    type: 'dir',
+    capabilities: {
+      fullFormats: ['qcow2', 'raw'],
+      incremental: { kind: 'overlay', format: 'qcow2' },
+      libvirtPushTarget: true,
+    },
+
+    async describePool(xml) {
+      const { type } = await parsePoolIdentity(xml);
+      if (type !== 'dir') throw new Error(`the dir driver cannot describe a pool of type ${type}`);
+      return { path: await parsePoolTargetPath(xml) };
+    },
+
+    async createPool(conn: Connection, spec) {
+      const { path, exists } = checkPoolPath(spec.path);
+      const pool = await conn.defineStoragePool(dirPoolXml(spec.name, path, exists));
+      try {
+        if (!exists) await pool.build();
+        await pool.create();
+        await pool.setAutostart(true);
+      } catch (err) {
+        await pool.destroy().catch(() => undefined);
+        await pool.undefine().catch(() => undefined);
+        throw err;
+      } finally {
+        pool.free();
+      }
+    },
+
+    async createBackupVolume(pool, spec) {
+      let backing: ImageRef | undefined;
+      if (spec.parent) {
+        // An overlay is qcow2 whatever its parent is: qcow2 on a raw parent is valid qcow2.
+        if (spec.format !== 'qcow2') {
+          throw new VolbackError(
+            ErrorCodes.INVALID_INPUT,
+            `incremental backup ${spec.name} must be qcow2: dir pools keep increments as qcow2 overlays`,
+            { fault: 'user' },
+          );
+        }
+        backing = await imageOf(spec.parent);
+      }
+      return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, spec.format, backing));
+    },
+
+    createRestoreVolume(pool, spec) {
+      return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, spec.format));
+    },
+
+    createScratchVolume(pool, spec) {
+      return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, 'qcow2'));
+    },
+
+    async copyTarget(_pool, volume): Promise<CopyTarget> {
+      const { path, format } = await imageOf(volume);
+      return {
+        format,
+        libvirt: { type: 'file', path },
+        qemu: {
+          via: 'fd',
+          protocol: 'file',
+          // QEMU gets the open file, not a path: it needs no access of its own to the pool.
+          async open() {
+            const fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
+            return {
+              fd,
+              async close(commit) {
+                try {
+                  if (commit) fsyncSync(fd);
+                } finally {
+                  closeSync(fd);
+                }
+              },
+            };
+          },
+        },
+      };
+    },
+
+    async storedBytes(_pool, volume) {
+      return storedDataBytes(await imageOf(volume));
+    },
+
+    image(_pool, volume) {
+      return imageOf(volume);
+    },
+
+    async diskSource(_pool, volume) {
+      const { path, format } = await imageOf(volume);
+      return { type: 'file', file: path, format };
+    },
+
+    async checkLayer(_pool, volume, parent) {
+      const image = await imageOf(volume);
+      const problems = await checkImage(image);
+      if (problems.length) return problems;
+      const backing = (await imageInfo(image)).backingFile;
+      const actual = backing === undefined ? undefined : resolve(dirname(image.path), backing);
+      const expected = parent ? resolve((await imageOf(parent)).path) : undefined;
+      if (actual !== expected) {
+        return [
+          expected
+            ? `${image.path} stands on ${actual ?? 'nothing'}, not on its parent ${expected}`
+            : `${image.path} stands on ${actual}, but it should stand alone`,
+        ];
+      }
+      return [];
+    },
+
+    async rebase(pool, volume, newBacking) {
+      const image = await imageOf(volume);
+      if (image.format !== 'qcow2') {
         throw new VolbackError(
           ErrorCodes.INVALID_INPUT,
-          `incremental backup ${spec.name} must be qcow2 on a qcow2 parent (dir pools keep increments as qcow2 overlays)`,
-          { fault: 'user' },
+          `cannot rebase ${image.path}: only qcow2 volumes have a backing file`,
+          {
+            fault: 'user',
+          },
         );
       }
-      const parent = await pool.pool.lookupVolumeByName(spec.parent.name);
-      try {
-        backingPath = await parent.getPath();
-      } finally {
-        parent.free();
-      }
-    }
-    return pool.pool.createVolume(dirVolumeXml({ ...spec, backingPath }));
-  },
+      const target = newBacking ? await imageOf(newBacking) : undefined;
+      // The backing file is a path in the volume's header: already there means a previous run finished.
+      const current = (await imageInfo(image)).backingFile;
+      if (current !== target?.path) await run(rebaseArgv(image, target));
+      await pool.pool.refresh();
+    },
 
-  createRestoreVolume(pool, spec) {
-    return pool.pool.createVolume(dirVolumeXml(spec));
-  },
+    deleteVolume(_pool, volume) {
+      return volume.delete();
+    },
 
-  async pushTarget(_pool, volume): Promise<PushTarget> {
-    return { type: 'file', ...(await imageOf(volume)) };
-  },
+    listVolumeNames(pool) {
+      return pool.pool.listVolumeNames();
+    },
 
-  image(_pool, volume) {
-    return imageOf(volume);
-  },
+    writeDocumentVolume(pool: PoolRef, name, bytes) {
+      return uploadNewVolume(pool, fileVolume(name, bytes.length, 'raw'), name, bytes);
+    },
 
-  async rebase(pool, volume, newBacking) {
-    const image = await imageOf(volume);
-    const target = newBacking ? await imageOf(newBacking) : undefined;
-    if (image.format !== 'qcow2' || (target && target.format !== 'qcow2')) {
-      throw new VolbackError(
-        ErrorCodes.INVALID_INPUT,
-        `cannot rebase ${image.path}: dir pools chain qcow2 volumes only`,
-        {
-          fault: 'user',
-        },
-      );
-    }
-    // The backing file is a path in the volume's header: already there means a previous run finished.
-    const current = (await imageInfo(image)).backingFile;
-    if (current !== target?.path) await run(rebaseArgv(image, target));
-    await pool.pool.refresh();
-  },
-
-  writeMetadata: writeStreamMetadata,
-  readMetadata: readStreamMetadata,
-  listVolumeNames: listStreamVolumeNames,
-
-  deleteVolume: deleteStreamVolume,
+    readDocumentVolumes(pool, names, maxBytes) {
+      return downloadVolumes(pool, names, maxBytes);
+    },
+  };
+  return driver;
 };
+
+/** Registers the dir driver (libvirt pool type `dir`). */
+export function registerDirDriver(registry: PoolDriverRegistry): void {
+  registry.register({ type: 'dir', create: () => createDirDriver() });
+}

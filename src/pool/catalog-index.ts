@@ -7,47 +7,23 @@
 // (`volback-catalog.<12 hex>.gen`, an empty volume). The index records the markers it was built under;
 // a reader trusts it only when the pool shows exactly those markers, so an index can never serve a
 // document that was rewritten or deleted after the index's scan began.
-import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
 import { logger } from '../log';
 import type { BackupSet } from '../model';
-import type { PoolRef } from './driver';
-import { findVolume, rawVolumeXml } from './pool-layer';
+import { readDocuments, writeDocument } from './documents';
+import { bumpGeneration, generationOf, isGenerationMarker, type OpenPool } from './pool-layer';
 
 const log = logger('catalog-index');
 
 export const INDEX_VOLUME_NAME = 'volback-catalog.index.json';
-const GENERATION_RE = /^volback-catalog\.[0-9a-f]{12}\.gen$/;
 const FORMAT = 'volback-catalog-index';
 const VERSION = 1;
 /** An index is read whole; far above what 100,000 sets need. */
 const MAX_INDEX_BYTES = 512 * 1024 * 1024;
 
-export const isGenerationMarker = (name: string): boolean => GENERATION_RE.test(name);
-
 /** True for the volumes the catalog keeps for itself in a pool (the index and generation markers). */
 export const isCatalogVolume = (name: string): boolean =>
   name === INDEX_VOLUME_NAME || isGenerationMarker(name);
-
-/** The generation markers in a pool listing, sorted: what an index built now is valid for. */
-export const generationOf = (names: readonly string[]): string[] => names.filter(isGenerationMarker).sort();
-
-async function deleteIfPresent(pool: PoolRef, name: string): Promise<void> {
-  const volume = await findVolume(pool, name);
-  if (volume) await volume.delete().finally(() => volume.free());
-}
-
-/**
- * Replaces the pool's generation marker: every cached index becomes untrusted. Called before any
- * metadata volume is deleted or rewritten.
- */
-export async function bumpGeneration(pool: PoolRef): Promise<void> {
-  const old = generationOf(await pool.pool.listVolumeNames());
-  const name = `volback-catalog.${randomBytes(6).toString('hex')}.gen`;
-  (await pool.pool.createVolume(rawVolumeXml(name, 0))).free();
-  for (const marker of old) await deleteIfPresent(pool, marker);
-}
 
 interface StoredEntry extends Omit<BackupSet, 'createdAt' | 'completedAt' | 'domainXml'> {
   createdAt: string;
@@ -126,13 +102,13 @@ export function decodeIndex(text: string, generation: readonly string[]): Map<st
 
 /** The pool's index, when present and valid for the generation in `names` (a fresh listing). */
 export async function readIndex(
-  pool: PoolRef,
+  pool: OpenPool,
   names: readonly string[],
 ): Promise<Map<string, BackupSet> | undefined> {
   if (!names.includes(INDEX_VOLUME_NAME)) return undefined;
-  const [content] = await pool.pool.readVolumes([INDEX_VOLUME_NAME], MAX_INDEX_BYTES, 1);
-  if (!('data' in content)) return undefined;
-  const index = decodeIndex(content.data.toString('utf8'), generationOf(names));
+  const [content] = await readDocuments(pool, [INDEX_VOLUME_NAME], MAX_INDEX_BYTES);
+  if (!('text' in content)) return undefined;
+  const index = decodeIndex(content.text, generationOf(names));
   if (!index) log.debug(`the catalog index of pool ${pool.name} is stale or damaged; reading every document`);
   return index;
 }
@@ -142,7 +118,7 @@ export async function readIndex(
  * only costs the next reader a full scan). A pool without a generation marker gets one first.
  */
 export async function writeIndex(
-  pool: PoolRef,
+  pool: OpenPool,
   names: readonly string[],
   sets: ReadonlyMap<string, BackupSet>,
 ): Promise<void> {
@@ -150,16 +126,9 @@ export async function writeIndex(
     let generation = generationOf(names);
     if (generation.length === 0) {
       await bumpGeneration(pool);
-      generation = generationOf(await pool.pool.listVolumeNames());
+      generation = generationOf(await pool.driver.listVolumeNames(pool));
     }
-    const bytes = Buffer.from(encodeIndex(generation, sets), 'utf8');
-    await deleteIfPresent(pool, INDEX_VOLUME_NAME);
-    const volume = await pool.pool.createVolume(rawVolumeXml(INDEX_VOLUME_NAME, bytes.length));
-    try {
-      await pipeline(Readable.from([bytes]), volume.upload({ offset: 0, length: bytes.length }));
-    } finally {
-      volume.free();
-    }
+    await writeDocument(pool, INDEX_VOLUME_NAME, encodeIndex(generation, sets));
   } catch (err) {
     log.debug(`could not write the catalog index of pool ${pool.name}: ${(err as Error).message}`);
   }

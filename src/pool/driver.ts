@@ -1,9 +1,14 @@
-// The pool-driver contract: everything that differs between libvirt pool types when they hold backups.
-// The generic pool layer (src/pool/pool-layer.ts) calls only these methods and capabilities; it never
-// branches on a pool type. A method a driver cannot offer is left out, and the layer answers
-// ERR_POOL_UNSUPPORTED for it.
+// The pool-driver contract: everything that differs between libvirt pool types when they hold
+// backups. A driver owns how its pool stores a full or an incremental backup, its small documents,
+// how QEMU writes into its volumes and how restores and verify reach them. The generic layer
+// (pool-layer.ts, documents.ts, catalog-index.ts) and core call only what is declared here and never
+// branch on a pool type or open a path of their own.
+//
+// Rules, as in libvirt's storage backends: a method that creates something removes what it created
+// when it fails; an optional method a driver cannot offer is absent, and callers answer
+// ERR_POOL_UNSUPPORTED for it (drivers never stub); every input that came from a pool is untrusted.
 import type { Connection, StoragePool, StorageVolume } from '../libvirt';
-import type { VolumeFormat } from '../model';
+import type { DiskSource, VolumeFormat } from '../model';
 import type { ImageRef } from '../tools/qemu-img';
 
 /** An open, active pool as the layer hands it to its driver. */
@@ -13,8 +18,26 @@ export interface PoolRef {
   readonly name: string;
   /** libvirt pool type (`dir`, `rbd`, `logical`, ...). */
   readonly type: string;
-  /** `<target><path>` of the pool, when it has one. */
-  readonly path?: string;
+  /** The pool's libvirt XML, read when it was opened; only its driver reads past type and name. */
+  readonly xml: string;
+}
+
+/** How an incremental backup is stored in a pool of this type. */
+export type IncrementalStorage =
+  /** A volume of `format` whose backing is its parent's volume: it holds only what changed. */
+  | { readonly kind: 'overlay'; readonly format: VolumeFormat }
+  /** A copy-on-write child of its parent's volume in the parent's format (an RBD clone, an LVM snapshot). */
+  | { readonly kind: 'clone' }
+  /** Every backup in such a pool is a full one. */
+  | { readonly kind: 'none' };
+
+/** What a driver can do, as data: the planner and the coordinator read it before anything is created. */
+export interface PoolDriverCapabilities {
+  /** Formats a full backup's volume can take, preferred first. */
+  readonly fullFormats: readonly VolumeFormat[];
+  readonly incremental: IncrementalStorage;
+  /** True when libvirt 9.0's push job can write the pool's volumes (files and block devices only). */
+  readonly libvirtPushTarget: boolean;
 }
 
 /** The data volume of one disk's backup, to be created empty. */
@@ -23,27 +46,45 @@ export interface NewBackupVolume {
   format: VolumeFormat;
   /** Virtual size in bytes (the disk's size). */
   capacity: number;
-  /** Incremental: the parent backup's data volume in the same pool; the new one records only changes. */
-  parent?: { name: string; format: VolumeFormat };
+  /** Incremental: the parent backup's volume in the same pool, stored as `capabilities.incremental` says. */
+  parent?: StorageVolume;
 }
 
-/** How a QEMU push backup job writes into a volume (libvirt 9.0 takes file and block targets). */
-export interface PushTarget {
-  type: 'file' | 'block';
-  path: string;
+/** An empty volume of a given format and size: a restore target, or pull mode's scratch. */
+export interface NewPlainVolume {
+  name: string;
   format: VolumeFormat;
+  capacity: number;
 }
 
-export type MetadataRead = { name: string; xml: string } | { name: string; error: Error };
+/** A target QEMU holds open through a file descriptor volback opened (local connections only). */
+export interface OpenedTarget {
+  readonly fd: number;
+  /** Closes the descriptor; `commit` first makes everything written through it durable. */
+  close(commit: boolean): Promise<void>;
+}
 
-/** What a driver can do, as data the layer and the coordinator consult. */
-export interface PoolDriverCapabilities {
-  /** Formats a full backup volume can take, preferred first. */
-  readonly fullFormats: readonly VolumeFormat[];
-  /** True when an incremental can be stored as an overlay on its parent's volume. */
-  readonly incrementalOverlays: boolean;
-  /** How QEMU reaches the volumes: through libvirt's push job (file/block) or a network protocol. */
-  readonly pushTarget: 'file' | 'block' | 'network';
+/**
+ * Where a copy engine writes one volume, as its driver describes it: the engines use it as is.
+ * `libvirt` is the `<target>` of libvirt's push job (absent where libvirt cannot write the volume);
+ * `qemu` is how QEMU's blockdev-backup reaches it: a descriptor the driver opens, or the protocol
+ * layer of a `blockdev-add` for a network image.
+ */
+export interface CopyTarget {
+  format: VolumeFormat;
+  libvirt?: { type: 'file' | 'block'; path: string };
+  qemu:
+    | { via: 'fd'; protocol: 'file' | 'host_device'; open(): Promise<OpenedTarget> }
+    | { via: 'node'; node: Record<string, unknown> };
+}
+
+/** One document volume's bytes as read, or why it could not be read. */
+export type DocumentBytes = { name: string; bytes: Buffer } | { name: string; error: Error };
+
+/** What `volback pool list` shows of a pool beyond libvirt's generic facts. */
+export interface PoolDescription {
+  /** Where the volumes live, when that is a local path (a directory, a volume group's device dir). */
+  path?: string;
 }
 
 export interface PoolDriver {
@@ -51,39 +92,48 @@ export interface PoolDriver {
   readonly type: string;
   readonly capabilities: PoolDriverCapabilities;
 
+  /** Reads what this driver needs of its pool's XML. Pure; refuses XML of another type. */
+  describePool(xml: string): Promise<PoolDescription>;
+
   /**
-   * Creates the empty target volume of a full (no parent) or incremental backup. On error it removes
-   * whatever it created; on success the caller owns the volume (and deletes it on a later failure).
+   * Optional. Defines, builds, starts and autostarts a new pool of this type at `path` (volback's
+   * default location on first use). Never changes anything that exists already (an existing
+   * directory keeps its owner and mode); on failure nothing it defined stays defined.
+   */
+  createPool?(conn: Connection, spec: { name: string; path: string }): Promise<void>;
+
+  /**
+   * Creates the empty volume of a full (no parent) or incremental backup, stored as the capabilities
+   * declare. On error it removes whatever it created; on success the caller owns the volume.
    */
   createBackupVolume(pool: PoolRef, spec: NewBackupVolume): Promise<StorageVolume>;
 
-  /** Creates an empty volume for a restore (flattened, no backing store). Same cleanup duty. */
-  createRestoreVolume(
-    pool: PoolRef,
-    spec: { name: string; format: VolumeFormat; capacity: number },
-  ): Promise<StorageVolume>;
+  /** Creates an empty, self-contained volume (a restore's target). Same cleanup duty. */
+  createRestoreVolume(pool: PoolRef, spec: NewPlainVolume): Promise<StorageVolume>;
 
-  /** Where a push backup job writes into `volume`. */
-  pushTarget(pool: PoolRef, volume: StorageVolume): Promise<PushTarget>;
+  /**
+   * Optional. Creates pull mode's copy-before-write scratch volume (qcow2, which libvirt's pull job
+   * requires), reachable through `copyTarget(...).libvirt`. Same cleanup duty.
+   */
+  createScratchVolume?(pool: PoolRef, spec: { name: string; capacity: number }): Promise<StorageVolume>;
 
-  /** The volume as an image qemu-img can read (following its backing chain) or write. */
+  /** Where the copy engines write `volume`. Opens nothing until `qemu.open()` is called. */
+  copyTarget(pool: PoolRef, volume: StorageVolume): Promise<CopyTarget>;
+
+  /** Bytes of guest data `volume` itself stores (an incremental: only its own layer). */
+  storedBytes(pool: PoolRef, volume: StorageVolume): Promise<number>;
+
+  /** The volume as qemu-img reads (following its parents) or writes it. */
   image(pool: PoolRef, volume: StorageVolume): Promise<ImageRef>;
 
-  /**
-   * Stores a metadata document as volume `name`, replacing an older one of that name. Written last by
-   * every operation, it is the commit point: the volume never holds a document that validates but is
-   * cut short (the document is checked as a whole when read).
-   */
-  writeMetadata(pool: PoolRef, name: string, xml: string): Promise<void>;
+  /** The `<disk>` source of a domain whose disk is `volume`. */
+  diskSource(pool: PoolRef, volume: StorageVolume): Promise<DiskSource>;
 
   /**
-   * Reads many metadata documents at once (a catalog scan reads thousands); one unreadable volume
-   * gives an error entry, not a rejection. Results are in the order of `names`.
+   * What is wrong with `volume` as one layer of a backup chain: its own image is unsound, or it does
+   * not stand on exactly `parent` (undefined: it must stand alone). Empty when it is sound. Read-only.
    */
-  readMetadata(pool: PoolRef, names: readonly string[]): Promise<MetadataRead[]>;
-
-  /** Names of every volume in the pool (one listing call; the layer picks metadata volumes out). */
-  listVolumeNames(pool: PoolRef): Promise<string[]>;
+  checkLayer(pool: PoolRef, volume: StorageVolume, parent?: StorageVolume): Promise<string[]>;
 
   /**
    * Optional. Makes `volume` (an incremental) stand on `newBacking` instead of its current parent, or
@@ -94,6 +144,24 @@ export interface PoolDriver {
    */
   rebase?(pool: PoolRef, volume: StorageVolume, newBacking?: StorageVolume): Promise<void>;
 
-  /** Deletes a volume; the caller has already checked no other backup depends on it. */
+  /** Deletes a volume. The caller has checked that nothing depends on it. */
   deleteVolume(pool: PoolRef, volume: StorageVolume): Promise<void>;
+
+  /** Names of every volume in the pool (one listing call). */
+  listVolumeNames(pool: PoolRef): Promise<string[]>;
+
+  /**
+   * Creates volume `name` holding `bytes` from offset 0 (it may be larger: the generic layer frames
+   * what it writes). Fails when `name` exists. On error it removes what it created.
+   */
+  writeDocumentVolume(pool: PoolRef, name: string, bytes: Buffer): Promise<void>;
+
+  /**
+   * Reads up to `maxBytes` of each named volume at once (a catalog scan reads thousands); one
+   * unreadable or larger volume gives an error entry, not a rejection. Results follow `names`.
+   */
+  readDocumentVolumes(pool: PoolRef, names: readonly string[], maxBytes: number): Promise<DocumentBytes[]>;
 }
+
+/** A driver's factory: validates its options before anything runs, and returns the driver. */
+export type PoolDriverFactory<Options = Record<string, never>> = (options?: Options) => PoolDriver;

@@ -1,5 +1,7 @@
-// The generic pool layer: opens pools with their driver, creates the default backup pool on first use,
-// checks room, and finds and reads backup metadata volumes. It never branches on a pool type.
+// The generic pool layer: opens pools with their driver, creates the location pool on first use,
+// checks room, finds and deletes volumes, and keeps each pool's generation marker. It never branches
+// on a pool type: whatever differs is a driver method or capability (driver.ts).
+import { randomBytes } from 'node:crypto';
 import {
   isLibvirtNotFound,
   virConnectListAllStoragePoolsFlags,
@@ -10,10 +12,11 @@ import {
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 import type { BackupLocation } from '../model';
-import { parsePoolXml } from '../xml/libvirt-domain';
+import type { ImageRef } from '../tools/qemu-img';
+import { parsePoolIdentity } from '../xml/libvirt-storage';
 import type { PoolDriver, PoolRef } from './driver';
 import { driverFor } from './registry';
-import { escapeXml } from '../xml/escape';
+import { parseMetadataVolumeName } from './volume-names';
 
 const log = logger('pool');
 
@@ -22,9 +25,13 @@ export interface OpenPool extends PoolRef {
   readonly driver: PoolDriver;
 }
 
+/** The pool type volback creates its location pool as, when the location names a path. */
+export const LOCATION_POOL_TYPE = 'dir';
+
 async function describe(conn: Connection, pool: StoragePool): Promise<OpenPool> {
-  const { type, name, path } = await parsePoolXml(await pool.getXMLDesc());
-  return { conn, pool, name, type, path, driver: driverFor(type, name) };
+  const xml = await pool.getXMLDesc();
+  const { type, name } = await parsePoolIdentity(xml);
+  return { conn, pool, name, type, xml, driver: driverFor(type, name) };
 }
 
 async function lookupPool(conn: Connection, name: string): Promise<StoragePool | undefined> {
@@ -36,15 +43,16 @@ async function lookupPool(conn: Connection, name: string): Promise<StoragePool |
   }
 }
 
+const missingPool = (name: string): VolbackError =>
+  new VolbackError(ErrorCodes.NOT_FOUND, `storage pool '${name}' does not exist`, {
+    fault: 'user',
+    hint: `create it (virsh pool-define-as ...) or use 'volback pool init ${name} --path DIR'`,
+  });
+
 /** Opens an active pool by name; a missing, inactive or unsupported pool is a clear user error. */
 export async function openPool(conn: Connection, name: string): Promise<OpenPool> {
   const pool = await lookupPool(conn, name);
-  if (!pool) {
-    throw new VolbackError(ErrorCodes.POOL_UNAVAILABLE, `storage pool '${name}' does not exist`, {
-      fault: 'user',
-      hint: `create it (virsh pool-define-as ...) or use 'volback pool init ${name}'`,
-    });
-  }
+  if (!pool) throw missingPool(name);
   if (!(await pool.isActive())) {
     pool.free();
     throw new VolbackError(ErrorCodes.POOL_UNAVAILABLE, `storage pool '${name}' is not active`, {
@@ -60,48 +68,55 @@ export async function openPool(conn: Connection, name: string): Promise<OpenPool
   }
 }
 
-/** XML of the dir pool volback creates as its default location. Pure. */
-export function defaultPoolXml(location: Required<BackupLocation>): string {
-  // 0711: QEMU (libvirt-qemu) must reach the volumes of a running job, nobody needs to list them.
-  return (
-    `<pool type='dir'><name>${escapeXml(location.pool)}</name>` +
-    `<target><path>${escapeXml(location.path)}</path>` +
-    `<permissions><mode>0711</mode></permissions></target></pool>`
-  );
+/**
+ * The libvirt type of pool `name`, or, when it does not exist yet, the type it would be created as
+ * for `location` (its driver's capabilities then decide a plan before anything is created).
+ * Throws the missing-pool error when it neither exists nor can be created.
+ */
+export async function poolTypeOf(conn: Connection, name: string, location?: BackupLocation): Promise<string> {
+  const pool = await lookupPool(conn, name);
+  if (!pool) {
+    if (location?.pool === name && location.path !== undefined) return LOCATION_POOL_TYPE;
+    throw missingPool(name);
+  }
+  try {
+    return (await parsePoolIdentity(await pool.getXMLDesc())).type;
+  } finally {
+    pool.free();
+  }
 }
 
 /**
- * Opens the pool of a backup location, creating it as a dir pool (defined, built, started,
- * autostarted) when it does not exist, and starting it when it is defined but inactive.
+ * Opens the pool of a backup location. A location with a `path` whose pool does not exist yet is
+ * created by the LOCATION_POOL_TYPE driver (defined, built, started, autostarted); a defined but
+ * inactive one is started. A location without a path names a pool that must exist.
  */
-export async function ensureLocationPool(
-  conn: Connection,
-  location: Required<BackupLocation>,
-): Promise<OpenPool> {
-  let pool = await lookupPool(conn, location.pool);
+export async function ensureLocationPool(conn: Connection, location: BackupLocation): Promise<OpenPool> {
+  const pool = await lookupPool(conn, location.pool);
   if (!pool) {
-    log.info(`creating the backup pool '${location.pool}' at ${location.path}`);
-    pool = await conn.defineStoragePool(defaultPoolXml(location));
+    if (location.path === undefined) throw missingPool(location.pool);
+    const driver = driverFor(LOCATION_POOL_TYPE);
+    if (!driver.createPool) {
+      throw new VolbackError(
+        ErrorCodes.POOL_UNSUPPORTED,
+        `pools of type ${driver.type} cannot be created by volback`,
+      );
+    }
+    log.info(`creating the backup pool '${location.pool}' (${driver.type}) at ${location.path}`);
     try {
-      await pool.build();
-      await pool.create();
-      await pool.setAutostart(true);
+      await driver.createPool(conn, { name: location.pool, path: location.path });
     } catch (err) {
-      await pool.undefine().catch(() => undefined);
-      pool.free();
       throw new VolbackError(
         ErrorCodes.POOL_UNAVAILABLE,
-        `cannot create the backup pool '${location.pool}' at ${location.path}`,
-        {
-          cause: err,
-        },
+        `cannot create the backup pool '${location.pool}' at ${location.path}: ${(err as Error).message}`,
+        { cause: err, fault: err instanceof VolbackError ? err.fault : 'system' },
       );
     }
   } else if (!(await pool.isActive())) {
     log.info(`starting the backup pool '${location.pool}'`);
     await pool.create();
   }
-  pool.free();
+  pool?.free();
   return openPool(conn, location.pool);
 }
 
@@ -170,11 +185,36 @@ export async function findVolume(pool: PoolRef, name: string): Promise<StorageVo
   }
 }
 
-/** Deletes the named volume through the pool's driver; a volume already gone is fine. */
+/** The named volume of a pool as qemu-img reads it (its parents included), through the pool's driver. */
+export async function volumeImage(conn: Connection, poolName: string, name: string): Promise<ImageRef> {
+  const pool = await openPool(conn, poolName);
+  try {
+    const volume = await findVolume(pool, name);
+    if (!volume) {
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `volume ${name} does not exist in pool '${poolName}'`, {
+        fault: 'user',
+      });
+    }
+    try {
+      return await pool.driver.image(pool, volume);
+    } finally {
+      volume.free();
+    }
+  } finally {
+    closePools([pool]);
+  }
+}
+
+/**
+ * Deletes the named volume through the pool's driver; a volume already gone is fine. Deleting a
+ * metadata document first replaces the pool's generation marker, so no catalog index built before
+ * can serve it again (catalog-index.ts).
+ */
 export async function deleteVolumeIfPresent(pool: OpenPool, name: string): Promise<void> {
   const volume = await findVolume(pool, name);
   if (!volume) return;
   try {
+    if (parseMetadataVolumeName(name)) await bumpGeneration(pool);
     await pool.driver.deleteVolume(pool, volume);
   } catch (err) {
     if (!isLibvirtNotFound(err)) throw err;
@@ -183,11 +223,24 @@ export async function deleteVolumeIfPresent(pool: OpenPool, name: string): Promi
   }
 }
 
-/** Volume XML of a raw volume holding exactly `bytes` bytes, readable by its owner only. Pure. */
-export function rawVolumeXml(name: string, bytes: number): string {
-  return (
-    `<volume type='file'><name>${escapeXml(name)}</name>` +
-    `<capacity unit='bytes'>${bytes}</capacity><allocation unit='bytes'>0</allocation>` +
-    `<target><format type='raw'/><permissions><mode>0600</mode></permissions></target></volume>`
+const GENERATION_RE = /^volback-catalog\.[0-9a-f]{12}\.gen$/;
+
+/** Generation markers: empty documents whose random names change whenever a metadata document goes. */
+export const isGenerationMarker = (name: string): boolean => GENERATION_RE.test(name);
+
+/** The generation markers in a pool listing, sorted: what an index built now is valid for. Pure. */
+export const generationOf = (names: readonly string[]): string[] => names.filter(isGenerationMarker).sort();
+
+/**
+ * Replaces the pool's generation marker: every cached index becomes untrusted. The generic layer
+ * calls it before any metadata document is deleted or rewritten; drivers never need to.
+ */
+export async function bumpGeneration(pool: OpenPool): Promise<void> {
+  const old = generationOf(await pool.driver.listVolumeNames(pool));
+  await pool.driver.writeDocumentVolume(
+    pool,
+    `volback-catalog.${randomBytes(6).toString('hex')}.gen`,
+    Buffer.alloc(0),
   );
+  for (const marker of old) await deleteVolumeIfPresent(pool, marker);
 }

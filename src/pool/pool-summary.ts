@@ -1,9 +1,9 @@
 // What `volback pool list|init` show: every storage pool of a connection as volback sees it.
 import { virConnectListAllStoragePoolsFlags, type Connection } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
-import { parsePoolXml } from '../xml/libvirt-domain';
+import { parsePoolIdentity } from '../xml/libvirt-storage';
 import { closePools, ensureLocationPool } from './pool-layer';
-import { supportedPoolTypes } from './registry';
+import { driverFor, supportedPoolTypes } from './registry';
 
 /** A libvirt storage pool as volback sees it. */
 export interface PoolSummary {
@@ -12,6 +12,7 @@ export interface PoolSummary {
   type: string;
   active: boolean;
   autostart: boolean;
+  /** Where the volumes live, when that is a local path (its driver says; absent for unsupported types). */
   path?: string;
   /** Bytes; 0 when the pool is inactive. */
   capacity: number;
@@ -38,7 +39,8 @@ export async function listPools(conn: Connection): Promise<PoolSummary[]> {
         pool.getAutostart(),
         pool.getInfo(),
       ]);
-      const { name, type, path } = await parsePoolXml(xml);
+      const { name, type } = await parsePoolIdentity(xml);
+      const path = supported.has(type) ? (await driverFor(type, name).describePool(xml)).path : undefined;
       out.push({
         name,
         uuid,
@@ -59,8 +61,8 @@ export async function listPools(conn: Connection): Promise<PoolSummary[]> {
 }
 
 /**
- * Makes sure a backup pool exists and is active: creates it as a dir pool at `path` (defined,
- * built, started, autostarted) when missing, starts it when inactive, and leaves it alone otherwise.
+ * Makes sure a backup pool exists and is active: creates it at `path` (as the location pool type,
+ * see ensureLocationPool) when missing, starts it when inactive, and leaves it alone otherwise.
  */
 export async function initPool(
   conn: Connection,

@@ -8,6 +8,11 @@ export interface ImageRef {
   format: string;
 }
 
+/** The most bytes an image of `format` holding `dataBytes` of a `virtualSize` disk takes (qcow2: + its tables). Pure. */
+export function maxImageBytes(format: VolumeFormat, dataBytes: number, virtualSize: number): number {
+  return dataBytes + (format === 'qcow2' ? Math.ceil(virtualSize / 8192) : 0);
+}
+
 export const infoArgv = (image: ImageRef, backingChain = false): string[] => [
   'qemu-img',
   'info',
@@ -117,6 +122,44 @@ export async function imagesEqual(a: ImageRef, b: ImageRef): Promise<boolean> {
   const { exitCode } = await run(compareArgv(a, b), { okExitCodes: [1] });
   return exitCode === 0;
 }
+
+/** `qemu-img check` of one image layer (its backing files are not checked). Pure. */
+export const checkArgv = (image: ImageRef): string[] => [
+  'qemu-img',
+  'check',
+  '-U',
+  '--output=json',
+  '-f',
+  image.format,
+  image.path,
+];
+
+/**
+ * What is wrong with one image layer, as `qemu-img check` sees it (exit 2: corrupt, 3: leaked
+ * clusters, 1: the check could not run); empty when it is sound.
+ */
+export async function checkImage(image: ImageRef, signal?: AbortSignal): Promise<string[]> {
+  // A raw image has no structure of its own to be unsound (qemu-img refuses to check one).
+  if (image.format === 'raw') return [];
+  const check = await run(checkArgv(image), { signal, okExitCodes: [1, 2, 3] });
+  if (check.exitCode === 0) return [];
+  return [
+    `qemu-img check failed (exit ${check.exitCode}): ${(check.stderr || check.stdout).trim().split('\n')[0]}`,
+  ];
+}
+
+/** Reads the whole flattened image into QEMU's null device: any unreadable cluster fails it. Pure. */
+export const readAllArgv = (image: ImageRef, virtualSize: number): string[] => [
+  'qemu-img',
+  'convert',
+  '-U',
+  '-n',
+  '-f',
+  image.format,
+  image.path,
+  '--target-image-opts',
+  `driver=null-co,size=${virtualSize}`,
+];
 
 /** `qemu-img map` of the top layer only: which extents the image itself holds. */
 export const mapArgv = (image: ImageRef): string[] => [

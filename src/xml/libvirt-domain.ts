@@ -1,25 +1,8 @@
-// Reads and rewrites the parts of libvirt's domain, pool and volume XML that volback needs.
+// Reads and rewrites the parts of libvirt's domain XML that volback needs.
 // Typed results only: xml2js shapes stay inside this file.
-import { Builder, parseStringPromise } from 'xml2js';
-import { ErrorCodes, VolbackError } from '../errors';
-
-type Node = Record<string, unknown> & { $?: Record<string, string>; _?: string };
-
-const first = (node: Node | undefined, key: string): Node | undefined =>
-  (node?.[key] as Node[] | undefined)?.[0];
-const all = (node: Node | undefined, key: string): Node[] => (node?.[key] as Node[] | undefined) ?? [];
-const text = (node: Node | undefined): string | undefined =>
-  node === undefined ? undefined : typeof node === 'string' ? node : node._;
-
-async function parse(xml: string, what: string): Promise<Node> {
-  try {
-    return (await parseStringPromise(xml, { explicitArray: true })) as Node;
-  } catch (err) {
-    throw new VolbackError(ErrorCodes.XML_INVALID, `cannot parse ${what} XML: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
+import { Builder } from 'xml2js';
+import type { DiskSource } from '../model';
+import { all, first, parse, text, type Node } from './libvirt-nodes';
 
 /** One `<disk>` of a domain as the coordinator sees it. */
 export interface DomainDisk {
@@ -94,12 +77,42 @@ export interface DomainRewrite {
   name?: string;
   /** Drop the UUID so libvirt assigns a new one. */
   newUuid?: boolean;
-  /** Disk target → new source (a file or block path with its format). */
-  disks?: Record<string, { path: string; format: string; type: 'file' | 'block' }>;
+  /** Disk target → new source (a file, block device or network image, as its pool's driver says). */
+  disks?: Record<string, DiskSource>;
   /** Disk targets to remove from the domain (disks that were not restored). */
   dropDisks?: string[];
   /** Remove every interface's `<mac>` so libvirt generates new ones (a clone beside its original). */
   dropMacs?: boolean;
+}
+
+/**
+ * The `<source>` element of a disk on `source`: the stored source's children that describe how the
+ * guest uses it (e.g. `<reservations>`) stay, its attributes and hosts go.
+ */
+function sourceNode(source: DiskSource, old: Node | undefined): Node {
+  const rest: Node = { ...(old ?? {}) };
+  delete rest.$;
+  delete rest.host;
+  delete rest.auth;
+  if (source.type === 'file') return { ...rest, $: { file: source.file } };
+  if (source.type === 'block') return { ...rest, $: { dev: source.dev } };
+  return {
+    ...rest,
+    $: { protocol: source.protocol, name: source.name },
+    host: source.hosts.map((h) => ({
+      $: h.port === undefined ? { name: h.name } : { name: h.name, port: String(h.port) },
+    })),
+    ...(source.auth
+      ? {
+          auth: [
+            {
+              $: { username: source.auth.username },
+              secret: [{ $: { type: source.auth.secretType, uuid: source.auth.secretUuid } }],
+            },
+          ],
+        }
+      : {}),
+  };
 }
 
 /** Rewrites a domain XML for restore: name, UUID, disk sources; other devices stay as they are. */
@@ -117,15 +130,9 @@ export async function rewriteDomainXml(xml: string, change: DomainRewrite): Prom
       const replacement = change.disks?.[target];
       if (replacement) {
         disk.$ = { ...disk.$, type: replacement.type };
-        const source = first(disk, 'source');
-        const rest = { ...(source ?? {}) };
-        delete rest.$;
-        disk.source = [
-          {
-            ...rest,
-            $: replacement.type === 'file' ? { file: replacement.path } : { dev: replacement.path },
-          },
-        ];
+        disk.source = [sourceNode(replacement, first(disk, 'source'))];
+        // Authentication belongs to the old source; a network source brings its own.
+        delete disk.auth;
         delete disk.backingStore;
         const driver = first(disk, 'driver');
         disk.driver = [
@@ -138,35 +145,4 @@ export async function rewriteDomainXml(xml: string, change: DomainRewrite): Prom
     if (change.dropMacs) for (const nic of all(devices, 'interface')) delete nic.mac;
   }
   return new Builder({ headless: true }).buildObject(doc);
-}
-
-/** The pool type and target path from `<pool>` XML. */
-export async function parsePoolXml(xml: string): Promise<{ type: string; name: string; path?: string }> {
-  const pool = (await parse(xml, 'pool')).pool as Node;
-  return {
-    type: pool.$?.type ?? '',
-    name: text(first(pool, 'name')) ?? '',
-    path: text(first(first(pool, 'target'), 'path')),
-  };
-}
-
-/** Path, format and backing store from `<volume>` XML. */
-export async function parseVolumeXml(xml: string): Promise<{
-  name: string;
-  path?: string;
-  format?: string;
-  compat?: string;
-  backingPath?: string;
-  capacity: number;
-}> {
-  const volume = (await parse(xml, 'volume')).volume as Node;
-  const target = first(volume, 'target');
-  return {
-    name: text(first(volume, 'name')) ?? '',
-    path: text(first(target, 'path')),
-    format: first(target, 'format')?.$?.type,
-    compat: text(first(target, 'compat')),
-    backingPath: text(first(first(volume, 'backingStore'), 'path')),
-    capacity: Number(text(first(volume, 'capacity')) ?? 0),
-  };
 }

@@ -2,13 +2,21 @@
 // back by a fresh connection; chains, orphans, invalid metadata and stray volumes are told apart.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { Connection } from '../../src/libvirt';
+import type { Connection, StorageVolume } from '../../src/libvirt';
 import { Connection as LibvirtConnection } from '../../src/libvirt';
 import type { BackupSet, DiskBackup } from '../../src/model';
-import { ensureLocationPool, openPool, assertRoom, closePools } from '../../src/pool/pool-layer';
+import {
+  assertRoom,
+  closePools,
+  deleteVolumeIfPresent,
+  ensureLocationPool,
+  isGenerationMarker,
+  openPool,
+} from '../../src/pool/pool-layer';
 import { backupVolumeName, metadataVolumeName } from '../../src/pool/volume-names';
 import { formatBackupSet } from '../../src/xml';
-import { INDEX_VOLUME_NAME, isGenerationMarker } from '../../src/pool/catalog-index';
+import { INDEX_VOLUME_NAME } from '../../src/pool/catalog-index';
+import { writeDocument } from '../../src/pool/documents';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { scanCatalog, selectSets } from '../../src/core/catalog/scan';
@@ -85,7 +93,12 @@ describe('pool layer and catalog on real dir pools', () => {
       await pool.undefine();
       pool.free();
     });
-    expect(created).toMatchObject({ name, type: 'dir', path: location.path });
+    const { path: createdAt } = await created.driver.describePool(created.xml);
+    expect({ name: created.name, type: created.type, path: createdAt }).toEqual({
+      name,
+      type: 'dir',
+      path: location.path,
+    });
     expect(await created.pool.getAutostart()).toBe(true);
     await created.pool.destroy(); // an inactive default pool is started again
     const again = await ensureLocationPool(conn, location);
@@ -119,22 +132,24 @@ describe('pool layer and catalog on real dir pools', () => {
     });
 
     // Real data volumes: the full and two overlays chained through backing stores.
-    let parent: BackupSet | undefined;
+    let parent: StorageVolume | undefined;
     for (const set of [full, inc1, inc2]) {
       const vol = await pool.driver.createBackupVolume(pool, {
         name: set.disks[0].volume!.name,
         format: 'qcow2',
         capacity: 16 * MiB,
-        parent: parent ? { name: parent.disks[0].volume!.name, format: 'qcow2' } : undefined,
+        parent,
       });
-      vol.free();
-      parent = set;
+      parent?.free();
+      parent = vol;
     }
+    parent?.free();
     const incXml = await (await pool.pool.lookupVolumeByName(inc2.disks[0].volume!.name)).getXMLDesc();
-    expect(incXml).toContain(`<path>${pool.path}/${inc1.disks[0].volume!.name}</path>`);
+    const { path: poolPath } = await pool.driver.describePool(pool.xml);
+    expect(incXml).toContain(`<path>${poolPath}/${inc1.disks[0].volume!.name}</path>`);
 
     for (const set of [full, inc1, inc2, orphan]) {
-      await pool.driver.writeMetadata(
+      await writeDocument(
         pool,
         metadataVolumeName({ domain, createdAt: set.createdAt, setId: set.id }),
         await formatBackupSet(set),
@@ -143,7 +158,7 @@ describe('pool layer and catalog on real dir pools', () => {
     // A half-written document and a data volume nobody names (an interrupted backup).
     const cut = (await formatBackupSet(makeSet({ pool: poolName, domain, at: t0 }))).slice(0, 200);
     const cutName = metadataVolumeName({ domain, createdAt: t0, setId: randomUUID() });
-    await pool.driver.writeMetadata(pool, cutName, cut);
+    await writeDocument(pool, cutName, cut);
     const strayName = backupVolumeName({
       domain,
       disk: 'vdb',
@@ -184,7 +199,7 @@ describe('pool layer and catalog on real dir pools', () => {
     );
     const nameOf = (set: BackupSet) =>
       metadataVolumeName({ domain, createdAt: set.createdAt, setId: set.id });
-    for (const set of sets) await pool.driver.writeMetadata(pool, nameOf(set), await formatBackupSet(set));
+    for (const set of sets) await writeDocument(pool, nameOf(set), await formatBackupSet(set));
     const listed = async () => selectSets(await scanCatalog(conn, { pools: [poolName] }), {});
 
     expect((await listed()).map((s) => s.id).sort()).toEqual(sets.map((s) => s.id).sort());
@@ -194,13 +209,11 @@ describe('pool layer and catalog on real dir pools', () => {
 
     // A rewrite through the pool layer is seen at once, though the index held the old document.
     const rewritten = { ...sets[0], description: 'rewritten after the index was built' };
-    await pool.driver.writeMetadata(pool, nameOf(sets[0]), await formatBackupSet(rewritten));
+    await writeDocument(pool, nameOf(sets[0]), await formatBackupSet(rewritten));
     expect((await listed()).find((s) => s.id === sets[0].id)).toEqual(rewritten);
 
     // A deletion too.
-    const gone = await pool.pool.lookupVolumeByName(nameOf(sets[1]));
-    await pool.driver.deleteVolume(pool, gone);
-    gone.free();
+    await deleteVolumeIfPresent(pool, nameOf(sets[1]));
     expect((await listed()).map((s) => s.id).sort()).toEqual([sets[0].id, sets[2].id].sort());
 
     // A damaged index is ignored, not trusted.

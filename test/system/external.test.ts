@@ -12,10 +12,10 @@ import { scanCatalog } from '../../src/core/catalog/scan';
 import { volbackCheckpoints } from '../../src/core/shared/checkpoints';
 import {
   beginExternalBackup,
-  defaultUnixSocket,
   endExternalBackup,
   type ExternalSession,
 } from '../../src/core/external/session-lifecycle';
+import { defaultUnixSocket } from '../../src/host/nbd-endpoints';
 import { BITMAP_GRANULE } from '../../src/core/external/plan';
 import { readSession } from '../../src/core/external/session';
 import { isVolbackError } from '../../src/errors';

@@ -18,6 +18,7 @@ import {
   tsChildArgs,
 } from '../support';
 import { MiB } from './restore-helpers';
+import { writeDocument } from '../../src/pool/documents';
 
 jest.setTimeout(240_000);
 
@@ -104,7 +105,7 @@ describe('a restore killed mid-copy', () => {
         host: hostname(),
         startedAt: new Date().toISOString(),
       };
-      await p2.driver.writeMetadata(p2, restoreMarkerName(leftoverName), JSON.stringify(dead));
+      await writeDocument(p2, restoreMarkerName(leftoverName), JSON.stringify(dead));
     } finally {
       closePools([p2]);
     }

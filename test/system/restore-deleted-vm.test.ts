@@ -27,7 +27,7 @@ const [uri, pool, domainName] = process.argv.slice(1);
 (async () => {
   const { Connection } = require('./src/libvirt');
   const { scanCatalog, selectSets } = require('./src/core/catalog/scan');
-  const { restoreDomain } = require('./src/core/restore/restore');
+  const { restoreDomain } = require('./src/core/restore/domain');
   const conn = await Connection.open(uri);
   try {
     // What an admin does: list what the pool holds, pick the newest backup of the VM, restore it.

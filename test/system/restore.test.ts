@@ -3,7 +3,8 @@
 // clones boot beside their original, clobbering is refused, overwrite only when shut off (then the
 // next backup is full), and a cancelled restore leaves no volume.
 import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup/coordinator';
-import { restoreBackup, restoreDomain, type RestoreProgress } from '../../src/core/restore/restore';
+import { restoreDomain } from '../../src/core/restore/domain';
+import { restoreBackup, type RestoreProgress } from '../../src/core/restore/restore';
 import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { Connection } from '../../src/libvirt';
 import { imageInfo } from '../../src/tools/qemu-img';

@@ -1,6 +1,8 @@
 // The backup planner: disk selection, full vs incremental per disk, targets, names, libvirt XML.
 import type { BackupDefinition, BackupSet } from '../../src/model';
-import { checkpointXml, planBackup, pushBackupXml, type PlanInput } from '../../src/core/backup/plan';
+import { planBackup, type PlanInput } from '../../src/core/backup/plan';
+import type { PoolDriverCapabilities } from '../../src/pool/driver';
+import { checkpointXml, pushBackupXml } from '../../src/xml/libvirt-backup';
 import type { DomainDisk } from '../../src/xml/libvirt-domain';
 
 const disk = (target: string, over: Partial<DomainDisk> = {}): DomainDisk => ({
@@ -14,6 +16,12 @@ const disk = (target: string, over: Partial<DomainDisk> = {}): DomainDisk => ({
 });
 
 const MiB = 1024 * 1024;
+/** What the dir driver declares; the planner reads nothing else of a pool. */
+const DIR: PoolDriverCapabilities = {
+  fullFormats: ['qcow2', 'raw'],
+  incremental: { kind: 'overlay', format: 'qcow2' },
+  libvirtPushTarget: true,
+};
 const createdAt = new Date(Date.UTC(2026, 10, 26, 0, 15, 0, 123));
 const SET = '1a2b3c4d-0000-4000-8000-000000000001';
 
@@ -31,6 +39,7 @@ function input(over: Partial<PlanInput> = {}): PlanInput {
     },
     base: undefined,
     defaults: { pool: 'volback', format: 'qcow2' },
+    capabilities: () => DIR,
     setId: SET,
     createdAt,
     ...over,
@@ -121,6 +130,66 @@ describe('planBackup', () => {
         "<disk name='vdb' backup='yes' type='file' backupmode='full'><target file='/b/vdb.qcow2'/><driver type='qcow2'/></disk>" +
         "<disk name='sda' backup='no'/></disks></domainbackup>",
     );
+  });
+
+  describe('reads how each pool stores backups from its driver', () => {
+    const rawBase = (): BackupSet => {
+      const set = baseSet();
+      set.disks[0].volume = { pool: 'fast', name: 'vm1.vda.old.raw', format: 'raw' };
+      return set;
+    };
+    const caps = (over: Partial<PoolDriverCapabilities>): PoolDriverCapabilities => ({ ...DIR, ...over });
+    const vdaOf = (plan: ReturnType<typeof planBackup>) => plan.disks.find((d) => d.target === 'vda')!;
+
+    it('continues a raw full with a qcow2 overlay where the driver stores increments as overlays', () => {
+      const plan = planBackup(input({ base: { set: rawBase(), usable: true } }));
+      expect([vdaOf(plan).kind, vdaOf(plan).pool, vdaOf(plan).format, vdaOf(plan).parent?.id]).toEqual([
+        'incremental',
+        'fast',
+        'qcow2',
+        'd-vda',
+      ]);
+    });
+
+    it("stores a clone in its parent's format", () => {
+      const capabilities = (pool: string) =>
+        pool === 'fast' ? caps({ incremental: { kind: 'clone' } }) : DIR;
+      const plan = planBackup(input({ base: { set: rawBase(), usable: true }, capabilities }));
+      expect([vdaOf(plan).kind, vdaOf(plan).format]).toEqual(['incremental', 'raw']);
+    });
+
+    it.each([
+      [
+        'stores only fulls',
+        caps({ incremental: { kind: 'none' } }),
+        /pool fast cannot hold an increment \(its pool stores only full backups\)/,
+      ],
+      [
+        "cannot be written by libvirt's push job",
+        caps({ libvirtPushTarget: false }),
+        /push job.*cannot write its pool/,
+      ],
+      ['is gone', undefined, /pool fast cannot hold an increment \(that pool is not there any more\)/],
+    ])('takes a full, saying why, when the chain pool %s', (_what, chainCaps, note) => {
+      const capabilities = (pool: string) => (pool === 'fast' ? chainCaps : DIR);
+      const plan = planBackup(input({ base: { set: baseSet(), usable: true }, capabilities }));
+      expect([vdaOf(plan).kind, vdaOf(plan).pool]).toEqual(['full', 'volback']);
+      expect(plan.notes.join('\n')).toMatch(note);
+    });
+
+    it("refuses a full format the target pool's driver does not take, and prefers one it does", () => {
+      const rawOnly = () => caps({ fullFormats: ['raw'] });
+      const definition: BackupDefinition = {
+        mode: 'push',
+        kind: 'full',
+        disks: [{ name: 'vda', backup: true, target: { format: 'qcow2' } }],
+      };
+      expect(() => planBackup(input({ definition, capabilities: rawOnly }))).toThrow(
+        'disk vda asks for a qcow2 volume, but pool volback stores full backups as raw',
+      );
+      const plan = planBackup(input({ capabilities: rawOnly }));
+      expect(plan.disks.map((d) => d.format)).toEqual(['raw', 'raw']);
+    });
   });
 
   it('falls back to a full with the reason when the base cannot be trusted', () => {

@@ -2,16 +2,15 @@
 import type { BackupDefinition, BackupSet } from '../../src/model';
 import {
   assertSafeServer,
-  chooseExternalBase,
   isLoopbackName,
   nbdUri,
-  parseLivePullJob,
   planExternalBackup,
-  pullBackupXml,
   scratchVolumeName,
   type ExternalPlanInput,
 } from '../../src/core/external/plan';
 import { judgeSession, type SessionRecord } from '../../src/core/external/session';
+import { chooseBase } from '../../src/core/shared/base';
+import { parseLivePullJob, pullBackupXml } from '../../src/xml/libvirt-backup';
 import { parseBackupVolumeName, parseMetadataVolumeName } from '../../src/pool/volume-names';
 import { isVolbackError } from '../../src/errors';
 import type { DomainDisk } from '../../src/xml/libvirt-domain';
@@ -128,20 +127,24 @@ describe('planExternalBackup', () => {
   });
 });
 
-describe('chooseExternalBase', () => {
+describe('chooseBase for a pull backup', () => {
   const push = set({ id: 'p', mode: 'push', state: 'complete', createdAt: new Date(1000) });
   const ext = set({ id: 'e', createdAt: new Date(2000) });
   const merging = set({ id: 'm', state: 'merging', createdAt: new Date(3000) });
   const sets = [push, ext, merging].map((s) => ({ set: s, restorable: true }));
   it('picks the newest push or external set with a checkpoint for latest', () => {
-    expect(chooseExternalBase(sets, 'u-1', pull())?.id).toBe('e');
-    expect(chooseExternalBase(sets.slice(0, 1), 'u-1', pull({ incrementalFrom: 'latest' }))?.id).toBe('p');
-    expect(chooseExternalBase(sets, 'u-1', pull({ kind: 'full' }))).toBeUndefined();
+    expect(chooseBase(sets, 'u-1', pull(), 'checkpoint')?.id).toBe('e');
+    expect(chooseBase(sets.slice(0, 1), 'u-1', pull({ incrementalFrom: 'latest' }), 'checkpoint')?.id).toBe(
+      'p',
+    );
+    expect(chooseBase(sets, 'u-1', pull({ kind: 'full' }), 'checkpoint')).toBeUndefined();
   });
   it('refuses a named set of another domain or without a checkpoint', () => {
-    expect(() => chooseExternalBase(sets, 'u-2', pull({ incrementalFrom: 'p' }))).toThrow(/not found/);
+    expect(() => chooseBase(sets, 'u-2', pull({ incrementalFrom: 'p' }), 'checkpoint')).toThrow(/not found/);
     const bare = [{ set: set({ id: 'x', checkpoint: undefined }), restorable: true }];
-    expect(() => chooseExternalBase(bare, 'u-1', pull({ incrementalFrom: 'x' }))).toThrow(/no checkpoint/);
+    expect(() => chooseBase(bare, 'u-1', pull({ incrementalFrom: 'x' }), 'checkpoint')).toThrow(
+      /no checkpoint/,
+    );
   });
 });
 
@@ -153,8 +156,8 @@ describe('pull XML and exports', () => {
       ['vda', 'vdb', 'hdc'],
       { transport: 'tcp', name: '127.0.0.1', port: 10809, tls: false },
       {
-        vda: '/p/a.scratch',
-        vdb: '/p/b.scratch',
+        vda: { type: 'file', path: '/p/a.scratch', format: 'qcow2' },
+        vdb: { type: 'file', path: '/p/b.scratch', format: 'qcow2' },
       },
     );
     expect(xml).toBe(

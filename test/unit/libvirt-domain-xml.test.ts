@@ -1,5 +1,10 @@
 // Reading and rewriting libvirt domain/pool/volume XML for the coordinator and restore.
-import { parseDomainXml, parsePoolXml, parseVolumeXml, rewriteDomainXml } from '../../src/xml/libvirt-domain';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDomainXml, rewriteDomainXml } from '../../src/xml/libvirt-domain';
+import { parsePoolIdentity, parsePoolTargetPath, parseVolumeXml } from '../../src/xml/libvirt-storage';
 
 const DOMAIN = `<domain type='qemu'>
   <name>vm1</name>
@@ -91,8 +96,8 @@ describe('libvirt domain XML', () => {
       name: 'vm1-restored',
       newUuid: true,
       disks: {
-        vda: { path: '/r/vm1.vda.raw', format: 'raw', type: 'file' },
-        vdb: { path: '/r/vdb.qcow2', format: 'qcow2', type: 'file' },
+        vda: { type: 'file', file: '/r/vm1.vda.raw', format: 'raw' },
+        vdb: { type: 'file', file: '/r/vdb.qcow2', format: 'qcow2' },
       },
       dropDisks: ['sda'],
     });
@@ -106,10 +111,55 @@ describe('libvirt domain XML', () => {
     expect(xml).toContain('<interface type="user">');
   });
 
+  it('points a restored disk at a network image with its auth, and a file disk away from one', async () => {
+    const onRbd = DOMAIN.replace(
+      "<source dev='/dev/vg/vm1-b'/>",
+      "<source protocol='rbd' name='old/img'><host name='10.0.0.9' port='6789'/></source><auth username='old'><secret type='ceph' uuid='00000000-0000-4000-8000-000000000000'/></auth>",
+    ).replace("<disk type='block' device='disk'>", "<disk type='network' device='disk'>");
+    const xml = await rewriteDomainXml(onRbd, {
+      disks: {
+        vda: {
+          type: 'network',
+          format: 'raw',
+          protocol: 'rbd',
+          name: 'backups/vm1.vda.restored',
+          hosts: [{ name: '127.0.0.1', port: 16789 }],
+          auth: {
+            username: 'volback',
+            secretType: 'ceph',
+            secretUuid: '6d1e3b14-5800-4a13-a18d-6416993377e2',
+          },
+        },
+        vdb: { type: 'file', file: '/r/vdb.raw', format: 'raw' },
+      },
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'volback-dom-')), 'd.xml');
+    writeFileSync(file, xml);
+    const check = spawnSync(
+      'xmllint',
+      ['--noout', '--relaxng', '/usr/share/libvirt/schemas/domain.rng', file],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(check.stderr).toBe(`${file} validates\n`);
+    expect(xml).toContain('<disk type="network" device="disk">');
+    expect(xml).toMatch(
+      /<source protocol="rbd" name="backups\/vm1.vda.restored">\s*<host name="127.0.0.1" port="16789"\/>\s*<auth username="volback">\s*<secret type="ceph" uuid="6d1e3b14-5800-4a13-a18d-6416993377e2"\/>\s*<\/auth>\s*<\/source>/,
+    );
+    // The disk that moved from the network to a file keeps neither hosts nor the old credentials.
+    expect(xml).not.toContain('10.0.0.9');
+    expect(xml).not.toContain('username="old"');
+    expect((await parseDomainXml(xml)).disks.find((d) => d.target === 'vdb')).toMatchObject({
+      type: 'file',
+      sourcePath: '/r/vdb.raw',
+      format: 'raw',
+    });
+  });
+
   it('reads pool type and path, and volume path, format, compat and backing store', async () => {
-    expect(
-      await parsePoolXml("<pool type='dir'><name>volback</name><target><path>/b</path></target></pool>"),
-    ).toEqual({
+    const pool = "<pool type='dir'><name>volback</name><target><path>/b</path></target></pool>";
+    expect({ ...(await parsePoolIdentity(pool)), path: await parsePoolTargetPath(pool) }).toEqual({
       type: 'dir',
       name: 'volback',
       path: '/b',
@@ -120,10 +170,12 @@ describe('libvirt domain XML', () => {
       <backingStore><path>/b/p.qcow2</path><format type='qcow2'/></backingStore></volume>`);
     expect(vol).toEqual({
       name: 'x.qcow2',
+      type: 'file',
       path: '/b/x.qcow2',
       format: 'qcow2',
       compat: '1.1',
       backingPath: '/b/p.qcow2',
+      backingFormat: 'qcow2',
       capacity: 1048576,
     });
   });

@@ -230,7 +230,7 @@ describe('rewriteDomainXml for a clone', () => {
     const out = await rewriteDomainXml(xml, {
       name: 'vm1-clone',
       newUuid: true,
-      disks: { vda: { path: '/pool/vm1.vda.restored.raw', format: 'raw', type: 'file' } },
+      disks: { vda: { type: 'file', file: '/pool/vm1.vda.restored.raw', format: 'raw' } },
       dropDisks: ['vdb'],
       dropMacs: true,
     });

@@ -5,7 +5,6 @@ import {
   createBackup,
   findBackupSet,
   listBackups,
-  listPools,
   parseBackupDefinition,
   verifyBackup,
   type BackupDefinition,
@@ -238,17 +237,9 @@ const backupCreate: CommandSpec = {
     let definition = await definitionFrom(flags);
     const defaults = backupDefaults(ctx.config);
     const conn = await ctx.connect();
+    // --pool names an existing pool for the disks without a target; the resolver (core) checks it.
     const pool = flagString(flags.pool);
     if (pool && pool !== ctx.config.defaultPool) {
-      const found = (await listPools(conn)).find((p) => p.name === pool);
-      if (!found) {
-        throw new VolbackError(ErrorCodes.NOT_FOUND, `storage pool '${pool}' does not exist`, {
-          fault: 'user',
-          hint: `create it with: volback pool init ${pool} --path DIR`,
-        });
-      }
-      defaults.pool = pool;
-      defaults.path = found.path ?? defaults.path;
       definition = { ...(definition ?? { mode: 'push', kind: 'auto', disks: [] }), location: { pool } };
     }
     const progress = ctx.progress(`backup ${domain}`);

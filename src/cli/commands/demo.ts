@@ -10,6 +10,7 @@ import {
   initPool,
   listBackups,
   verifyBackup,
+  volumeImage,
   type BackupResult,
   type Connection,
 } from '../../index';
@@ -189,11 +190,10 @@ const demo: CommandSpec = {
       [];
     for (const disk of latest.disks) {
       const source = disks.find((d) => d.target === disk.target)!;
-      const backupPath = `${backupPool.path}/${disk.volume!.name}`;
-      const identical = await imagesEqual(
-        { path: backupPath, format: disk.volume!.format },
-        { path: source.path, format: 'qcow2' },
-      );
+      const identical = await imagesEqual(await volumeImage(conn, disk.volume!.pool, disk.volume!.name), {
+        path: source.path,
+        format: 'qcow2',
+      });
       comparisons.push({
         target: disk.target,
         backupVolume: disk.volume!.name,

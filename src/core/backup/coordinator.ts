@@ -5,28 +5,28 @@ import {
   isLibvirtError,
   virDomainCreateFlags,
   virDomainDestroyFlagsValues,
-  virDomainXMLFlags,
   type Connection,
   type Domain,
+  type StorageVolume,
 } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
-import type { BackupDefinition, BackupSet, DiskBackup, VolumeFormat } from '../../model';
-import type { PushTarget } from '../../pool/driver';
+import type { BackupDefinition, BackupLocation, BackupSet, DiskBackup, VolumeFormat } from '../../model';
+import { writeDocument } from '../../pool/documents';
+import type { CopyTarget } from '../../pool/driver';
 import {
-  assertRoom,
   closePools,
   deleteVolumeIfPresent,
-  ensureLocationPool,
+  findVolume,
   openPool,
   type OpenPool,
 } from '../../pool/pool-layer';
 import { metadataVolumeName, parseBackupVolumeName, setIdPrefix } from '../../pool/volume-names';
-import { imageInfo, storedDataBytes } from '../../tools/qemu-img';
 import { VOLBACK_VERSION } from '../../version';
 import { formatBackupSet } from '../../xml';
-import { parseDomainXml, type DomainSummary } from '../../xml/libvirt-domain';
-import { checkpointXml, planBackup, pushBackupXml, type BackupPlan } from './plan';
+import { checkpointXml, pushBackupXml, type JobTarget } from '../../xml/libvirt-backup';
+import type { DomainSummary } from '../../xml/libvirt-domain';
+import { planBackup, type BackupPlan } from './plan';
 import {
   QmpEngineUnavailable,
   removeInterruptedCheckpoints,
@@ -34,9 +34,9 @@ import {
   sourceNodes,
   sweepQmpLeftovers,
 } from './qmp-full-job';
-import type { DiskFacts } from '../shared/disk-selection';
 import { runPushJob, type JobProgress } from './libvirt-push-job';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
+import { ancestry, chooseBase } from '../shared/base';
 import {
   assessBase,
   checkpointRecord,
@@ -46,6 +46,8 @@ import {
 } from '../shared/checkpoints';
 import { lockDomain } from '../shared/domain-lock';
 import { lookupDomain } from '../shared/domain-lookup';
+import { readDomainState } from '../shared/domain-state';
+import { capabilitiesOf, openRunPools, resolveLocation } from '../shared/targets';
 import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
 
@@ -92,42 +94,6 @@ export interface BackupResult {
 
 const DEFAULT_DEFINITION: BackupDefinition = { mode: 'push', kind: 'auto', disks: [] };
 
-/** What planning needs of a running domain: its live disks and labels, its definition, disk facts. */
-export interface DomainState {
-  summary: DomainSummary;
-  /** The persistent definition, stored with every backup set. */
-  inactiveXml: string;
-  facts: Record<string, DiskFacts>;
-}
-
-export async function readDomainState(domain: Domain): Promise<DomainState> {
-  const [liveXml, inactiveXml] = await Promise.all([
-    domain.getXMLDesc(),
-    domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE),
-  ]);
-  const summary = await parseDomainXml(liveXml);
-  return { summary, inactiveXml, facts: await diskFacts(domain, summary) };
-}
-
-/** Size, allocation and qcow2 compat of each disk of the domain that has a source. */
-async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record<string, DiskFacts>> {
-  const facts: Record<string, DiskFacts> = {};
-  for (const disk of summary.disks) {
-    if (disk.device !== 'disk' || !disk.sourcePath) continue;
-    const block = await domain.getBlockInfo(disk.target);
-    const compat =
-      disk.format === 'qcow2'
-        ? (await imageInfo({ path: disk.sourcePath, format: 'qcow2' })).compat
-        : undefined;
-    facts[disk.target] = {
-      virtualSize: block.capacity,
-      allocation: block.allocation || block.capacity,
-      compat,
-    };
-  }
-  return facts;
-}
-
 /**
  * Removes what interrupted runs (by set id prefix) left outside QEMU: their checkpoints, unless a
  * stored backup uses one, and their target volumes, which never got metadata.
@@ -155,102 +121,6 @@ async function removeInterrupted(
   }
 }
 
-/** The chain of `set` from its full to itself, from a scan. */
-export function ancestry(scan: CatalogScan, set: BackupSet): BackupSet[] {
-  const chain: BackupSet[] = [];
-  for (let current: BackupSet | undefined = set; current;) {
-    chain.unshift(current);
-    current = current.parentId ? scan.catalog.sets.get(current.parentId)?.set : undefined;
-  }
-  return chain;
-}
-
-/** The set an incremental builds on: the named one, or the domain's latest restorable push backup. */
-function chooseBase(scan: CatalogScan, uuid: string, definition: BackupDefinition): BackupSet | undefined {
-  if (definition.kind === 'full') return undefined;
-  const from = definition.incrementalFrom;
-  if (from && from !== 'latest') {
-    const entry = scan.catalog.sets.get(from);
-    if (!entry || entry.set.domain.uuid !== uuid) {
-      throw new VolbackError(
-        ErrorCodes.NOT_FOUND,
-        `backup set ${from} of this domain was not found in any active pool`,
-        {
-          fault: 'user',
-        },
-      );
-    }
-    if (entry.set.state === 'external') {
-      throw new VolbackError(
-        ErrorCodes.CHAIN_BROKEN,
-        `backup set ${from} is an external (pull-mode) backup: its data is not in a pool, so a push incremental cannot build on it`,
-        {
-          fault: 'user',
-          hint: "name a push backup set, or use 'latest'",
-        },
-      );
-    }
-    if (!entry.restorable) {
-      throw new VolbackError(
-        ErrorCodes.CHAIN_BROKEN,
-        `backup set ${from} is not restorable: ${entry.problems.map((p) => p.message).join('; ')}`,
-        {
-          fault: 'user',
-        },
-      );
-    }
-    return entry.set;
-  }
-  return [...scan.catalog.sets.values()]
-    .filter(
-      (e) => e.restorable && e.set.domain.uuid === uuid && e.set.state === 'complete' && e.set.checkpoint,
-    )
-    .map((e) => e.set)
-    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
-}
-
-async function openTargetPools(
-  conn: Connection,
-  plan: BackupPlan,
-  definition: BackupDefinition,
-  defaults: BackupDefaults,
-): Promise<Map<string, OpenPool>> {
-  const location = {
-    pool: definition.location?.pool ?? defaults.pool,
-    path: definition.location?.path ?? defaults.path,
-  };
-  const pools = new Map<string, OpenPool>();
-  try {
-    for (const name of new Set(plan.disks.map((d) => d.pool))) {
-      pools.set(
-        name,
-        name === location.pool ? await ensureLocationPool(conn, location) : await openPool(conn, name),
-      );
-    }
-    for (const [name, pool] of pools) {
-      const disks = plan.disks.filter((d) => d.pool === name);
-      await assertRoom(
-        pool,
-        disks.reduce((sum, d) => sum + d.maxBytes, 0),
-        `the backup of ${disks.map((d) => d.target).join(', ')}`,
-      );
-      if (pool.driver.capabilities.pushTarget === 'network') {
-        throw new VolbackError(
-          ErrorCodes.POOL_UNSUPPORTED,
-          `pool '${name}' (${pool.type}) cannot receive push backups yet`,
-          {
-            fault: 'user',
-          },
-        );
-      }
-    }
-    return pools;
-  } catch (err) {
-    closePools([...pools.values()]);
-    throw err;
-  }
-}
-
 interface RunContext {
   conn: Connection;
   domain: Domain;
@@ -259,6 +129,7 @@ interface RunContext {
   summary: DomainSummary;
   inactiveXml: string;
   definition: BackupDefinition;
+  location: BackupLocation;
   options: CreateBackupOptions;
   report: (phase: BackupPhase, progress?: JobProgress) => void;
 }
@@ -266,41 +137,65 @@ interface RunContext {
 const qmpEngineEnabled = (options: CreateBackupOptions): boolean =>
   (options.fullBackupEngine ?? 'qmp') === 'qmp';
 
+/** How the plan is copied: QEMU's blockdev-backup (with each disk's source node) or libvirt's push job. */
+type Engine = { kind: 'qmp'; nodes: Map<string, string> } | { kind: 'libvirt'; why: string };
+
 /**
- * Full backups go through QEMU's blockdev-backup unless the caller asked for libvirt's job, or QEMU
- * is confined by AppArmor/SELinux: its profile would refuse the target fds that libvirt's own job
- * gets relabelled for it.
+ * Chooses the copy engine before anything is created. Fulls go through QEMU's blockdev-backup unless
+ * the caller asked for libvirt's job, QEMU is confined by AppArmor/SELinux (its profile would refuse
+ * target fds that libvirt's own job gets relabelled for it), or a disk's graph is not plain;
+ * incrementals always through libvirt's job. libvirt's job must be able to write every target pool
+ * (its driver says): otherwise the plan is refused here, with nothing changed.
  */
-function usesQmpEngine(ctx: RunContext, plan: BackupPlan): boolean {
-  if (!qmpEngineEnabled(ctx.options) || plan.disks.some((d) => d.kind !== 'full')) return false;
-  if (ctx.summary.confinedBy.length) {
-    log.info(
-      `${ctx.domainName} is confined by ${ctx.summary.confinedBy.join(', ')}: full backup through libvirt's job`,
-    );
-    return false;
+async function chooseEngine(
+  ctx: RunContext,
+  plan: BackupPlan,
+  pools: ReadonlyMap<string, OpenPool>,
+): Promise<Engine> {
+  let engine: Engine | undefined;
+  if (plan.disks.some((d) => d.kind !== 'full')) engine = { kind: 'libvirt', why: 'incremental' };
+  else if (!qmpEngineEnabled(ctx.options)) engine = { kind: 'libvirt', why: 'full_backup_engine is libvirt' };
+  else if (ctx.summary.confinedBy.length) {
+    engine = {
+      kind: 'libvirt',
+      why: `${ctx.domainName} is confined by ${ctx.summary.confinedBy.join(', ')}`,
+    };
+  } else {
+    const planned = new Set(plan.disks.map((d) => d.target));
+    try {
+      return {
+        kind: 'qmp',
+        nodes: await sourceNodes(
+          ctx.domain,
+          ctx.summary.disks.filter((d) => planned.has(d.target)),
+        ),
+      };
+    } catch (err) {
+      if (!(err instanceof QmpEngineUnavailable)) throw err;
+      engine = { kind: 'libvirt', why: err.message };
+    }
   }
-  return true;
+  const unwritable = [...new Set(plan.disks.map((d) => d.pool))].filter(
+    (name) => !pools.get(name)!.driver.capabilities.libvirtPushTarget,
+  );
+  if (unwritable.length) {
+    throw new VolbackError(
+      ErrorCodes.POOL_UNSUPPORTED,
+      `this backup needs libvirt's push job (${engine.why}), which cannot write pool ${unwritable.join(', ')}`,
+      { fault: 'user', hint: 'choose a pool libvirt can write (dir, logical) for these disks' },
+    );
+  }
+  return engine;
 }
 
-/** Copies the plan through the QMP engine; false when that engine cannot copy this domain. */
+/** Copies the plan through QEMU's blockdev-backup, creating the checkpoint in the same transaction. */
 async function copyThroughQmp(
   ctx: RunContext,
   plan: BackupPlan,
-  targets: Record<string, PushTarget>,
-): Promise<boolean> {
+  nodes: ReadonlyMap<string, string>,
+  targets: Record<string, CopyTarget>,
+): Promise<void> {
   const { domain, summary } = ctx;
-  const planned = new Set(plan.disks.map((d) => d.target));
-  let nodes: Map<string, string>;
-  try {
-    nodes = await sourceNodes(
-      domain,
-      summary.disks.filter((d) => planned.has(d.target)),
-    );
-  } catch (err) {
-    if (!(err instanceof QmpEngineUnavailable)) throw err;
-    log.warn(`${ctx.domainName}: full backup through libvirt's job: ${err.message}`);
-    return false;
-  }
   const checkpoint = plan.checkpointName
     ? {
         name: plan.checkpointName,
@@ -327,7 +222,32 @@ async function copyThroughQmp(
       onProgress: (p) => ctx.report('copying', p),
     },
   );
-  return true;
+}
+
+/** libvirt's `<target>` of every disk (chooseEngine made sure each pool's driver gives one). */
+function jobTargets(targets: Record<string, CopyTarget>): Record<string, JobTarget> {
+  const out: Record<string, JobTarget> = {};
+  for (const [disk, target] of Object.entries(targets))
+    out[disk] = { ...target.libvirt!, format: target.format };
+  return out;
+}
+
+/** The parent volume an incremental builds on (the planner put it in the same pool); the caller frees it. */
+async function parentVolume(
+  pool: OpenPool,
+  disk: BackupPlan['disks'][number],
+): Promise<StorageVolume | undefined> {
+  const name = disk.parent?.volume?.name;
+  if (!name) return undefined;
+  const volume = await findVolume(pool, name);
+  if (!volume) {
+    throw new VolbackError(
+      ErrorCodes.CHAIN_BROKEN,
+      `the parent of disk ${disk.target}'s incremental, volume ${name}, is missing from pool ${pool.name}`,
+      { fault: 'user' },
+    );
+  }
+  return volume;
 }
 
 /**
@@ -337,23 +257,41 @@ async function copyThroughQmp(
 async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupResult> {
   const { conn, domain, domainName, uuid, summary, definition, options } = ctx;
   const undo = new UndoStack();
-  const pools = await openTargetPools(conn, plan, definition, options.defaults);
+  const pools = await openRunPools(
+    conn,
+    [...new Set(plan.disks.map((d) => d.pool))].map((pool) => {
+      const disks = plan.disks.filter((d) => d.pool === pool);
+      return {
+        pool,
+        bytes: disks.reduce((sum, d) => sum + d.maxBytes, 0),
+        what: `the backup of ${disks.map((d) => d.target).join(', ')}`,
+      };
+    }),
+    ctx.location,
+  );
   try {
-    const targets: Record<string, PushTarget> = {};
+    const engine = await chooseEngine(ctx, plan, pools);
+    const volumes = new Map<string, { pool: OpenPool; volume: StorageVolume }>();
+    const targets: Record<string, CopyTarget> = {};
     for (const disk of plan.disks) {
       const pool = pools.get(disk.pool)!;
-      const volume = await pool.driver.createBackupVolume(pool, {
-        name: disk.volumeName,
-        format: disk.format,
-        capacity: disk.virtualSize,
-        parent: disk.parent?.volume
-          ? { name: disk.parent.volume.name, format: disk.parent.volume.format }
-          : undefined,
-      });
+      const parent = await parentVolume(pool, disk);
+      let volume: StorageVolume;
+      try {
+        volume = await pool.driver.createBackupVolume(pool, {
+          name: disk.volumeName,
+          format: disk.format,
+          capacity: disk.virtualSize,
+          parent,
+        });
+      } finally {
+        parent?.free();
+      }
       undo.push(`volume ${disk.volumeName} in pool ${disk.pool}`, () =>
         pool.driver.deleteVolume(pool, volume).finally(() => volume.free()),
       );
-      targets[disk.target] = await pool.driver.pushTarget(pool, volume);
+      volumes.set(disk.target, { pool, volume });
+      targets[disk.target] = await pool.driver.copyTarget(pool, volume);
     }
 
     const allTargets = summary.disks.map((d) => d.target);
@@ -362,9 +300,12 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       undo.push(`checkpoint ${name}`, () => removeCheckpoint(domain, name));
     }
     ctx.report('copying');
-    if (!(usesQmpEngine(ctx, plan) && (await copyThroughQmp(ctx, plan, targets)))) {
+    if (engine.kind === 'qmp') await copyThroughQmp(ctx, plan, engine.nodes, targets);
+    else {
+      if (engine.why !== 'incremental')
+        log.info(`${domainName}: full backup through libvirt's job: ${engine.why}`);
       await runPushJob(conn, domain, {
-        backupXml: pushBackupXml(plan, allTargets, targets),
+        backupXml: pushBackupXml(plan, allTargets, jobTargets(targets)),
         checkpointXml: checkpointXml(plan, allTargets),
         disks: plan.disks.map((d) => d.target),
         signal: options.signal,
@@ -375,6 +316,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     ctx.report('committing');
     const disks: DiskBackup[] = [];
     for (const disk of plan.disks) {
+      const { pool, volume } = volumes.get(disk.target)!;
       disks.push({
         id: randomUUID(),
         target: disk.target,
@@ -385,7 +327,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
         parentId: disk.parent?.id,
         bitmap: disk.bitmap ? plan.checkpointName : undefined,
         virtualSize: disk.virtualSize,
-        bytesCopied: await storedDataBytes({ path: targets[disk.target].path, format: disk.format }),
+        bytesCopied: await pool.driver.storedBytes(pool, volume),
       });
     }
     const set: BackupSet = {
@@ -412,14 +354,14 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       setId: plan.setId,
     });
     for (const pool of pools.values()) {
-      await pool.driver.writeMetadata(pool, metadataName, xml);
-      undo.push(`metadata ${metadataName} in pool ${pool.name}`, async () => {
-        const volume = await pool.pool.lookupVolumeByName(metadataName);
-        await pool.driver.deleteVolume(pool, volume).finally(() => volume.free());
-      });
+      await writeDocument(pool, metadataName, xml);
+      undo.push(`metadata ${metadataName} in pool ${pool.name}`, () =>
+        deleteVolumeIfPresent(pool, metadataName),
+      );
       metadata.push({ pool: pool.name, volume: metadataName });
     }
     undo.commit();
+    for (const { volume } of volumes.values()) volume.free();
     return { set, plan, metadata };
   } catch (err) {
     const failed = await undo.revert();
@@ -473,8 +415,20 @@ export async function createBackup(
       !startedPaused && qmpEngineEnabled(options) ? await sweepQmpLeftovers(domain) : new Set<string>();
     const scan = await scanCatalog(conn);
     await removeInterrupted(conn, domain, scan, interrupted);
-    const baseSet = chooseBase(scan, uuid, definition);
-    let base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
+    const baseSet = chooseBase([...scan.catalog.sets.values()], uuid, definition, 'volumes');
+    let base = baseSet ? await assessBase(domain, ancestry(scan.catalog.sets, baseSet)) : undefined;
+    const location = resolveLocation(definition, options.defaults);
+    const capabilities = await capabilitiesOf(
+      conn,
+      {
+        required: [
+          location.pool,
+          ...definition.disks.flatMap((d) => (d.target?.pool ? [d.target.pool] : [])),
+        ],
+        optional: (baseSet?.disks ?? []).flatMap((d) => (d.volume ? [d.volume.pool] : [])),
+      },
+      location,
+    );
     const ctx: RunContext = {
       conn,
       domain,
@@ -483,6 +437,7 @@ export async function createBackup(
       summary,
       inactiveXml,
       definition,
+      location,
       options,
       report,
     };
@@ -496,7 +451,8 @@ export async function createBackup(
         definition,
         facts,
         base,
-        defaults: { pool: options.defaults.pool, format: options.defaults.format },
+        defaults: { pool: location.pool, format: options.defaults.format },
+        capabilities,
         setId,
         createdAt: new Date(),
       });

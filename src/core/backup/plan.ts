@@ -1,6 +1,9 @@
 // Plans one backup run: which disks, full or incremental, where each goes and under what name.
 // Pure: the coordinator gathers the facts (domain disks, image facts, base set) and executes the plan.
+import { ErrorCodes, VolbackError } from '../../errors';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, VolumeFormat } from '../../model';
+import type { PoolDriverCapabilities } from '../../pool/driver';
+import { maxImageBytes } from '../../tools/qemu-img';
 import { backupVolumeName } from '../../pool/volume-names';
 import type { DomainDisk } from '../../xml/libvirt-domain';
 import {
@@ -10,14 +13,19 @@ import {
   type BaseState,
   type DiskFacts,
 } from '../shared/disk-selection';
-import { escapeXml } from '../../xml/escape';
 
 export interface PlanInput {
   domain: { name: string; uuid: string; disks: DomainDisk[] };
   definition: BackupDefinition;
   facts: Record<string, DiskFacts>;
   base: BaseState;
+  /** `pool`: where disks without a target go (the resolved location); `format`: the preferred full format. */
   defaults: { pool: string; format: VolumeFormat };
+  /**
+   * What the driver of each pool a disk could go to declares: every target pool, and each pool of
+   * the base's volumes that still exists (undefined for one that is gone).
+   */
+  capabilities: (pool: string) => PoolDriverCapabilities | undefined;
   setId: string;
   createdAt: Date;
 }
@@ -33,7 +41,7 @@ export interface PlannedDisk {
   volumeName: string;
   format: VolumeFormat;
   kind: BackupKind;
-  /** Incremental disks: the parent disk backup, whose volume this one overlays. */
+  /** Incremental disks: the parent disk backup, whose volume this one builds on. */
   parent?: DiskBackup;
   /** True when the new checkpoint records a bitmap for this disk (qcow2 compat 1.1). */
   bitmap: boolean;
@@ -54,9 +62,51 @@ export interface BackupPlan {
   notes: string[];
 }
 
+/**
+ * The format an incremental on `parent` takes in its pool, or why that pool cannot store one: the
+ * driver's declared storage decides (an overlay has the overlay's format, a clone its parent's).
+ * Incrementals are copied by libvirt's push job, so its pool must be one that job can write. Pure.
+ */
+export function incrementalFormat(
+  caps: PoolDriverCapabilities,
+  parent: VolumeFormat,
+): { format: VolumeFormat } | { refused: string } {
+  const storage = caps.incremental;
+  if (storage.kind === 'none') return { refused: 'its pool stores only full backups' };
+  if (!caps.libvirtPushTarget)
+    return { refused: "libvirt's push job, which copies increments, cannot write its pool" };
+  return { format: storage.kind === 'overlay' ? storage.format : parent };
+}
+
+/** A target pool's capabilities; the coordinator read every target pool before planning. */
+function targetCapabilities(capabilities: PlanInput['capabilities'], pool: string): PoolDriverCapabilities {
+  const caps = capabilities(pool);
+  if (!caps)
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `storage pool '${pool}' does not exist`, { fault: 'user' });
+  return caps;
+}
+
+/** The format of a full in a pool: the one asked for, else the preferred one if the pool takes it. */
+function fullFormat(
+  caps: PoolDriverCapabilities,
+  pool: string,
+  target: string,
+  requested: VolumeFormat | undefined,
+  preferred: VolumeFormat,
+): VolumeFormat {
+  if (requested && !caps.fullFormats.includes(requested)) {
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `disk ${target} asks for a ${requested} volume, but pool ${pool} stores full backups as ${caps.fullFormats.join(' or ')}`,
+      { fault: 'user' },
+    );
+  }
+  return requested ?? (caps.fullFormats.includes(preferred) ? preferred : caps.fullFormats[0]);
+}
+
 /** Plans the run, or throws ERR_INVALID_INPUT naming the definition's mistake. */
 export function planBackup(input: PlanInput): BackupPlan {
-  const { domain, definition, facts, base, defaults, setId, createdAt } = input;
+  const { domain, definition, facts, base, defaults, capabilities, setId, createdAt } = input;
   const { selected, skipped } = selectDisks(domain, definition, facts);
   const { parent, fallbackReason } = resolveBase(domain.name, definition, base);
   const notes: string[] = [];
@@ -71,43 +121,50 @@ export function planBackup(input: PlanInput): BackupPlan {
     }
     const parentDisk = parent?.disks.find((d) => d.target === disk.target && d.volume);
     const requestedPool = selection?.target?.pool;
-    let kind: BackupKind = 'full';
+    const requestedFormat = selection?.target?.format;
+    let increment: { pool: string; format: VolumeFormat } | undefined;
     if (parent && bitmap && parentDisk) {
-      if (requestedPool && requestedPool !== parentDisk.volume!.pool) {
+      const chainPool = parentDisk.volume!.pool;
+      const chainCaps = capabilities(chainPool);
+      const stored = chainCaps
+        ? incrementalFormat(chainCaps, parentDisk.volume!.format)
+        : { refused: 'that pool is not there any more' };
+      if (requestedPool && requestedPool !== chainPool) {
         notes.push(
-          `disk ${disk.target} goes to pool ${requestedPool}, not its chain's pool ${parentDisk.volume!.pool}: copied in full`,
+          `disk ${disk.target} goes to pool ${requestedPool}, not its chain's pool ${chainPool}: copied in full`,
         );
-      } else if (selection?.target?.format === 'raw') {
+      } else if ('refused' in stored) {
         notes.push(
-          `disk ${disk.target} asks for a raw target: copied in full (increments are qcow2 overlays)`,
+          `disk ${disk.target} is copied in full: pool ${chainPool} cannot hold an increment (${stored.refused})`,
+        );
+      } else if (requestedFormat && requestedFormat !== stored.format) {
+        notes.push(
+          `disk ${disk.target} asks for a ${requestedFormat} target: copied in full (increments in pool ${chainPool} are ${stored.format})`,
         );
       } else {
-        kind = 'incremental';
+        increment = { pool: chainPool, format: stored.format };
       }
     } else if (parent) {
       notes.push(`disk ${disk.target} has no usable parent in backup ${parent.id}: copied in full`);
     }
-    const pool =
-      kind === 'incremental'
-        ? parentDisk!.volume!.pool
-        : (requestedPool ?? definition.location?.pool ?? defaults.pool);
-    const format: VolumeFormat =
-      kind === 'incremental' ? 'qcow2' : (selection?.target?.format ?? defaults.format);
+    const pool = increment?.pool ?? requestedPool ?? defaults.pool;
+    const format =
+      increment?.format ??
+      fullFormat(targetCapabilities(capabilities, pool), pool, disk.target, requestedFormat, defaults.format);
+    const kind: BackupKind = increment ? 'incremental' : 'full';
     disks.push({
       target: disk.target,
       sourcePath: disk.sourcePath,
       sourceFormat,
       virtualSize: fact.virtualSize,
-      maxBytes:
-        Math.min(fact.allocation, fact.virtualSize) +
-        (format === 'qcow2' ? Math.ceil(fact.virtualSize / 8192) : 0),
+      maxBytes: maxImageBytes(format, Math.min(fact.allocation, fact.virtualSize), fact.virtualSize),
       pool,
       volumeName:
         selection?.target?.volume ??
         backupVolumeName({ domain: domain.name, disk: disk.target, createdAt, setId, format }),
       format,
       kind,
-      parent: kind === 'incremental' ? parentDisk : undefined,
+      parent: increment ? parentDisk : undefined,
       bitmap,
     });
   }
@@ -125,67 +182,4 @@ export function planBackup(input: PlanInput): BackupPlan {
     skipped,
     notes,
   };
-}
-
-/**
- * libvirt `<domaincheckpoint>` for the plan: a bitmap on every planned disk that can carry one,
- * `checkpoint='no'` on every other disk of the domain.
- */
-export function checkpointXml(
-  plan: Pick<BackupPlan, 'setId' | 'checkpointName'> & {
-    disks: ReadonlyArray<Pick<PlannedDisk, 'target' | 'bitmap'>>;
-  },
-  allTargets: readonly string[],
-  /** For a REDEFINE of a checkpoint whose bitmaps volback created itself (QMP engine). */
-  redefine?: { parent?: string; creationTime: Date },
-): string | undefined {
-  if (!plan.checkpointName) return undefined;
-  const withBitmap = new Set(plan.disks.filter((d) => d.bitmap).map((d) => d.target));
-  const disks = allTargets
-    .map((t) =>
-      withBitmap.has(t)
-        ? `<disk name='${escapeXml(t)}' checkpoint='bitmap' bitmap='${plan.checkpointName}'/>`
-        : `<disk name='${escapeXml(t)}' checkpoint='no'/>`,
-    )
-    .join('');
-  const parent = redefine?.parent ? `<parent><name>${escapeXml(redefine.parent)}</name></parent>` : '';
-  const created = redefine
-    ? `<creationTime>${Math.floor(redefine.creationTime.getTime() / 1000)}</creationTime>`
-    : '';
-  return (
-    `<domaincheckpoint><name>${plan.checkpointName}</name>` +
-    `<description>volback backup set ${plan.setId}</description>${parent}${created}` +
-    `<disks>${disks}</disks></domaincheckpoint>`
-  );
-}
-
-/**
- * libvirt push-mode `<domainbackup>` for the plan; `targets` maps each planned disk to where QEMU
- * writes it. Disks of the domain outside the plan get backup='no'.
- */
-export function pushBackupXml(
-  plan: BackupPlan,
-  allTargets: readonly string[],
-  targets: Record<string, { type: 'file' | 'block'; path: string; format: VolumeFormat }>,
-): string {
-  const planned = new Map(plan.disks.map((d) => [d.target, d]));
-  const base = plan.parent?.checkpoint?.name;
-  const disks = allTargets
-    .map((t) => {
-      const disk = planned.get(t);
-      if (!disk) return `<disk name='${escapeXml(t)}' backup='no'/>`;
-      const target = targets[t];
-      const mode = base
-        ? ` backupmode='${disk.kind}'${disk.kind === 'incremental' ? ` incremental='${escapeXml(base)}'` : ''}`
-        : '';
-      const where =
-        target.type === 'file' ? `file='${escapeXml(target.path)}'` : `dev='${escapeXml(target.path)}'`;
-      return (
-        `<disk name='${escapeXml(t)}' backup='yes' type='${target.type}'${mode}>` +
-        `<target ${where}/><driver type='${target.format}'/></disk>`
-      );
-    })
-    .join('');
-  const incremental = base ? `<incremental>${escapeXml(base)}</incremental>` : '';
-  return `<domainbackup mode='push'>${incremental}<disks>${disks}</disks></domainbackup>`;
 }

@@ -2,11 +2,10 @@
 // copy offload (copy_file_range), the dirty bitmaps of the new checkpoint added in the same
 // transaction, and the checkpoint then registered in libvirt. Why this engine exists, and what it
 // costs, is in docs/architecture.md ("Two copy engines").
-import fs from 'node:fs';
 import { QmpError, virDomainCheckpointCreateFlags, type Domain } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
-import type { PushTarget } from '../../pool/driver';
+import type { CopyTarget, OpenedTarget } from '../../pool/driver';
 import type { DomainDisk } from '../../xml/libvirt-domain';
 import type { DiskProgress, JobProgress } from './libvirt-push-job';
 import { removeCheckpoint } from '../shared/checkpoints';
@@ -20,7 +19,8 @@ export interface QmpDisk {
   target: string;
   /** QEMU's format node of the disk, the copy's source (`sourceNodes`). */
   sourceNode: string;
-  destination: PushTarget;
+  /** Where the copy goes, as the target pool's driver describes it. */
+  destination: CopyTarget;
   /** True when the new checkpoint records a bitmap on this disk. */
   bitmap: boolean;
 }
@@ -97,31 +97,44 @@ export async function sourceNodes(
 /** One disk's QEMU objects; each field is cleared once its object is gone. */
 interface Attached {
   disk: QmpDisk;
-  fd?: number;
+  opened?: OpenedTarget;
   fdset?: number;
   node?: string;
   job: string;
 }
 
-async function attachTarget(domain: Domain, tag: string, disk: QmpDisk): Promise<Attached> {
-  const name = `${QMP_NAME_PREFIX}${tag}-${disk.target}`;
-  // QEMU gets the open file, not a path: it needs no access of its own to the pool.
-  const attached: Attached = { disk, fd: fs.openSync(disk.destination.path, 'r+'), job: name };
-  try {
-    const added = await domain.qmp<{ 'fdset-id': number }>('add-fd', { opaque: name }, [attached.fd!]);
-    attached.fdset = added['fdset-id'];
-    // no-flush: QEMU's qcow2 layer would otherwise sync the file on every metadata update; the
-    // whole target is synced once, before the metadata commit.
-    await domain.qmp('blockdev-add', {
-      driver: disk.destination.format,
+/**
+ * The target node's options: the format layer over the protocol layer the driver described, either
+ * a descriptor QEMU received (`/dev/fdset/N`) or the driver's own network node. With a descriptor,
+ * no-flush: QEMU's qcow2 layer would otherwise sync the file on every metadata update, and volback
+ * syncs the descriptor once before the commit; a network node keeps QEMU's flush on close.
+ */
+function targetNode(name: string, destination: CopyTarget, fdset?: number): Record<string, unknown> {
+  const { qemu } = destination;
+  if (qemu.via === 'fd') {
+    return {
+      driver: destination.format,
       'node-name': name,
       cache: { 'no-flush': true },
-      file: {
-        driver: disk.destination.type === 'block' ? 'host_device' : 'file',
-        filename: `/dev/fdset/${attached.fdset}`,
-        cache: { 'no-flush': true },
-      },
-    });
+      file: { driver: qemu.protocol, filename: `/dev/fdset/${fdset}`, cache: { 'no-flush': true } },
+    };
+  }
+  return { driver: destination.format, 'node-name': name, file: qemu.node };
+}
+
+async function attachTarget(domain: Domain, tag: string, disk: QmpDisk): Promise<Attached> {
+  const name = `${QMP_NAME_PREFIX}${tag}-${disk.target}`;
+  const attached: Attached = { disk, job: name };
+  try {
+    if (disk.destination.qemu.via === 'fd') {
+      // QEMU gets the open file, not a path: it needs no access of its own to the pool.
+      attached.opened = await disk.destination.qemu.open();
+      const added = await domain.qmp<{ 'fdset-id': number }>('add-fd', { opaque: name }, [
+        attached.opened.fd,
+      ]);
+      attached.fdset = added['fdset-id'];
+    }
+    await domain.qmp('blockdev-add', targetNode(name, disk.destination, attached.fdset));
     attached.node = name;
     return attached;
   } catch (err) {
@@ -132,8 +145,8 @@ async function attachTarget(domain: Domain, tag: string, disk: QmpDisk): Promise
 
 /**
  * Removes what attachTarget created, as far as it is still there. `commit`: the copy is complete —
- * closing the node writes qcow2's cached metadata into the file, then the file is synced; a failure
- * throws. `discard`: best effort, failures are logged.
+ * closing the node writes qcow2's cached metadata into the target, then the driver makes the
+ * target durable; a failure throws. `discard`: best effort, failures are logged.
  */
 async function detachTarget(domain: Domain, attached: Attached, mode: 'commit' | 'discard'): Promise<void> {
   const step = async (what: string, run: () => Promise<unknown>): Promise<boolean> => {
@@ -146,6 +159,7 @@ async function detachTarget(domain: Domain, attached: Attached, mode: 'commit' |
       return false;
     }
   };
+  let committed = false;
   try {
     const node = attached.node;
     if (node && (await step(`node ${node}`, () => domain.qmp('blockdev-del', { 'node-name': node }))))
@@ -157,10 +171,11 @@ async function detachTarget(domain: Domain, attached: Attached, mode: 'commit' |
       (await step(`fd set ${fdset}`, () => domain.qmp('remove-fd', { 'fdset-id': fdset })))
     )
       attached.fdset = undefined;
-    if (mode === 'commit' && attached.fd !== undefined) fs.fsyncSync(attached.fd);
+    committed = mode === 'commit';
   } finally {
-    if (attached.fd !== undefined) fs.closeSync(attached.fd);
-    attached.fd = undefined;
+    const opened = attached.opened;
+    attached.opened = undefined;
+    await opened?.close(committed);
   }
 }
 

@@ -9,6 +9,7 @@ import { readIndex, writeIndex } from '../../pool/catalog-index';
 import { parseBackupVolumeName, parseMetadataVolumeName } from '../../pool/volume-names';
 import { parseBackupSets } from '../../xml';
 import { buildCatalog, filterSets, findSet, type Catalog, type ChainProblem, type SetFilter } from './chains';
+import { readDocuments } from '../../pool/documents';
 
 const log = logger('catalog');
 
@@ -53,9 +54,9 @@ async function scanPool(pool: OpenPool): Promise<Pick<CatalogScan, 'stored' | 'i
   }
   const invalid: CatalogScan['invalid'] = [];
   const docs: Array<{ xml: string; source: string; volume: string }> = [];
-  for (const read of await pool.driver.readMetadata(pool, misses)) {
+  for (const read of await readDocuments(pool, misses)) {
     if ('error' in read) invalid.push({ pool: pool.name, volume: read.name, error: read.error });
-    else docs.push({ xml: read.xml, source: `volume ${read.name} in pool ${pool.name}`, volume: read.name });
+    else docs.push({ xml: read.text, source: `volume ${read.name} in pool ${pool.name}`, volume: read.name });
   }
   const parsed = await parseBackupSets(docs);
   parsed.forEach((result, i) => {

@@ -1,13 +1,12 @@
-// Backup verification: every disk volume of a set exists, its image is sound, its backing chain is the
-// one the metadata describes, and (deep) every byte of the flattened image can be read.
-import { resolve } from 'node:path';
-import { isLibvirtNotFound, type Connection } from '../../libvirt';
+// Backup verification: every disk volume of a set exists, its driver finds each layer sound and
+// standing on the parent the metadata names, and (deep) every byte of the flattened image can be read.
+import type { Connection, StorageVolume } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { DiskBackup } from '../../model';
-import { closePools, openPool, type OpenPool } from '../../pool/pool-layer';
+import { findVolume, PoolCache, type OpenPool } from '../../pool/pool-layer';
 import { run } from '../../tools/exec';
-import type { ImageRef } from '../../tools/qemu-img';
+import { readAllArgv } from '../../tools/qemu-img';
 import { scanCatalog } from './scan';
 import { restorePath } from './chains';
 
@@ -44,45 +43,14 @@ export interface VerifyResult {
   disks: DiskVerification[];
 }
 
-/** `qemu-img check` of one image layer (its backing files are not checked). Pure. */
-export const checkArgv = (image: ImageRef): string[] => [
-  'qemu-img',
-  'check',
-  '-U',
-  '--output=json',
-  '-f',
-  image.format,
-  image.path,
-];
-
-/** Reads the whole flattened image into QEMU's null device: any unreadable cluster fails it. Pure. */
-export const readAllArgv = (image: ImageRef, virtualSize: number): string[] => [
-  'qemu-img',
-  'convert',
-  '-U',
-  '-n',
-  '-f',
-  image.format,
-  image.path,
-  '--target-image-opts',
-  `driver=null-co,size=${virtualSize}`,
-];
-
-/** `qemu-img info --backing-chain` of an image: the file name of each layer, top first. Pure. */
-export const chainArgv = (image: ImageRef): string[] => [
-  'qemu-img',
-  'info',
-  '-U',
-  '--output=json',
-  '--backing-chain',
-  '-f',
-  image.format,
-  image.path,
-];
+/** Where a layer of a chain is: its volume, open in its pool (the caller frees it). */
+interface OpenLayer {
+  pool: OpenPool;
+  volume: StorageVolume;
+}
 
 async function verifyDisk(
-  pools: Map<string, OpenPool>,
-  conn: Connection,
+  pools: PoolCache,
   chain: DiskBackup[],
   options: VerifyOptions,
   position: { index: number; count: number },
@@ -99,69 +67,47 @@ async function verifyDisk(
     result.ok = false;
     result.problems.push(message);
   };
-  // Every layer, top first: exists, and passes qemu-img check.
-  const paths: string[] = [];
-  let top: ImageRef | undefined;
-  for (const layer of [...chain].reverse()) {
-    if (!layer.volume) {
-      problem(`disk backup ${layer.id} has no volume`);
-      return result;
-    }
-    const { pool: poolName, name, format } = layer.volume;
-    let pool = pools.get(poolName);
-    if (!pool) {
+  // Every layer, full first: it exists, and its driver finds it sound and standing on its parent.
+  const layers: Array<OpenLayer | undefined> = [];
+  try {
+    for (const layer of chain) {
+      if (!layer.volume) {
+        problem(`disk backup ${layer.id} has no volume`);
+        return result;
+      }
+      const { pool: poolName, name } = layer.volume;
+      let pool: OpenPool;
       try {
-        pool = await openPool(conn, poolName);
-        pools.set(poolName, pool);
+        pool = await pools.get(poolName);
       } catch (err) {
         problem(`pool ${poolName} of volume ${name}: ${(err as Error).message}`);
         return result;
       }
+      await pool.pool.refresh().catch(() => undefined);
+      const volume = await findVolume(pool, name);
+      if (!volume) problem(`volume ${name} is missing from pool ${poolName}`);
+      layers.push(volume && { pool, volume });
     }
-    await pool.pool.refresh().catch(() => undefined);
-    let image: ImageRef;
-    try {
-      const volume = await pool.pool.lookupVolumeByName(name);
-      try {
-        image = await pool.driver.image(pool, volume);
-      } finally {
-        volume.free();
-      }
-    } catch (err) {
-      if (isLibvirtNotFound(err)) problem(`volume ${name} is missing from pool ${poolName}`);
-      else problem(`volume ${name} in pool ${poolName}: ${(err as Error).message}`);
-      continue;
+    if (!result.ok) return result;
+    for (const [i, layer] of layers.entries()) {
+      const parent = i > 0 ? layers[i - 1]!.volume : undefined;
+      for (const p of await layer!.pool.driver.checkLayer(layer!.pool, layer!.volume, parent))
+        problem(`${chain[i].volume!.name}: ${p}`);
     }
-    paths.push(resolve(image.path));
-    top ??= { path: image.path, format };
-    const check = await run(checkArgv({ path: image.path, format }), {
-      signal: options.signal,
-      okExitCodes: [1, 2, 3],
-    });
-    if (check.exitCode !== 0) {
-      problem(
-        `qemu-img check of ${name} failed (exit ${check.exitCode}): ${(check.stderr || check.stdout).trim().split('\n')[0]}`,
-      );
-    }
-  }
-  if (!result.ok || !top) return result;
-
-  // The image's own backing chain must be the metadata chain, layer by layer.
-  const { stdout } = await run(chainArgv(top), { signal: options.signal });
-  const actual = (JSON.parse(stdout) as Array<{ filename: string }>).map((l) => resolve(l.filename));
-  if (actual.length !== paths.length || actual.some((file, i) => file !== paths[i])) {
-    problem(
-      `backing chain of ${result.volume!.name} is ${actual.join(' → ')}, but the metadata says ${paths.join(' → ')}`,
-    );
-    return result;
-  }
-  if (options.deep) {
+    if (!result.ok || !options.deep) return result;
     options.onProgress?.({ disk: disk.target, ...position, step: 'read' });
-    const read = await run(readAllArgv(top, disk.virtualSize), { signal: options.signal, okExitCodes: [1] });
+    const top = layers[layers.length - 1]!;
+    const image = await top.pool.driver.image(top.pool, top.volume);
+    const read = await run(readAllArgv(image, disk.virtualSize), {
+      signal: options.signal,
+      okExitCodes: [1],
+    });
     if (read.exitCode !== 0)
       problem(`reading all of ${result.volume!.name} failed: ${read.stderr.trim().split('\n')[0]}`);
+    return result;
+  } finally {
+    for (const layer of layers) layer?.volume.free();
   }
-  return result;
 }
 
 /**
@@ -184,7 +130,7 @@ export async function verifyBackup(conn: Connection, options: VerifyOptions): Pr
     problems: entry.problems.map((p) => p.message),
     disks: [],
   };
-  const pools = new Map<string, OpenPool>();
+  const pools = new PoolCache(conn);
   try {
     const disks = entry.set.disks;
     for (const [index, disk] of disks.entries()) {
@@ -208,12 +154,12 @@ export async function verifyBackup(conn: Connection, options: VerifyOptions): Pr
         });
         continue;
       }
-      const verdict = await verifyDisk(pools, conn, chain, options, { index, count: disks.length });
+      const verdict = await verifyDisk(pools, chain, options, { index, count: disks.length });
       log.info(`verify ${entry.set.id} ${disk.target}: ${verdict.ok ? 'ok' : verdict.problems.join('; ')}`);
       result.disks.push(verdict);
     }
   } finally {
-    closePools([...pools.values()]);
+    pools.close();
   }
   result.ok = result.problems.length === 0 && result.disks.every((d) => d.ok);
   return result;

@@ -2,9 +2,15 @@
 // disk, scratch volumes, NBD server, export names. Pure: src/core/external.ts gathers facts and acts.
 import { isIP } from 'node:net';
 import { ErrorCodes, VolbackError } from '../../errors';
-import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, NbdServer } from '../../model';
+import type {
+  BackupDefinition,
+  BackupKind,
+  BackupSet,
+  DiskBackup,
+  NbdServer,
+  ResolvedServer,
+} from '../../model';
 import { domainVolumePart, formatUtcStamp, setIdPrefix } from '../../pool/volume-names';
-import { parseTree, type XmlElement } from '../../xml/tree';
 import {
   setOutcome,
   resolveBase,
@@ -13,7 +19,6 @@ import {
   type DiskFacts,
 } from '../shared/disk-selection';
 import type { DomainDisk } from '../../xml/libvirt-domain';
-import { escapeXml } from '../../xml/escape';
 
 /** QEMU's default dirty-bitmap granularity: extents reported by a bitmap are rounded to it. */
 export const BITMAP_GRANULE = 64 * 1024;
@@ -70,53 +75,6 @@ export function scratchVolumeName(input: {
   setId: string;
 }): string {
   return `${domainVolumePart(input.domain)}.${input.disk}.${formatUtcStamp(input.createdAt)}-${setIdPrefix(input.setId)}.scratch`;
-}
-
-/**
- * The set an external incremental starts from: the named set, or with `latest` the domain's newest
- * restorable set that recorded a checkpoint, push (`complete`) or pull (`external`): an external
- * incremental needs only a checkpoint, never a parent volume. `restorable` tells whether the catalog
- * found the set free of problems.
- */
-export function chooseExternalBase(
-  sets: ReadonlyArray<{ set: BackupSet; restorable: boolean }>,
-  uuid: string,
-  definition: BackupDefinition,
-): BackupSet | undefined {
-  if (definition.kind === 'full') return undefined;
-  const from = definition.incrementalFrom;
-  if (from && from !== 'latest') {
-    const entry = sets.find((e) => e.set.id === from);
-    if (!entry || entry.set.domain.uuid !== uuid) {
-      throw new VolbackError(
-        ErrorCodes.NOT_FOUND,
-        `backup set ${from} of this domain was not found in any active pool`,
-        {
-          fault: 'user',
-        },
-      );
-    }
-    if (!entry.set.checkpoint) {
-      throw new VolbackError(
-        ErrorCodes.CHAIN_BROKEN,
-        `backup set ${from} recorded no checkpoint: an incremental cannot start from it`,
-        {
-          fault: 'user',
-        },
-      );
-    }
-    return entry.set;
-  }
-  return sets
-    .filter(
-      (e) =>
-        e.restorable &&
-        e.set.domain.uuid === uuid &&
-        (e.set.state === 'complete' || e.set.state === 'external') &&
-        e.set.checkpoint,
-    )
-    .map((e) => e.set)
-    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
 }
 
 /** Plans the session, or throws ERR_INVALID_INPUT naming the definition's mistake. */
@@ -190,91 +148,6 @@ export function assertSafeServer(server: NbdServer): void {
       },
     );
   }
-}
-
-/** The resolved NBD server of one session (a TCP port is always chosen before the job starts). */
-export type ResolvedServer =
-  { transport: 'tcp'; name: string; port: number; tls: boolean } | { transport: 'unix'; socket: string };
-
-/**
- * libvirt pull-mode `<domainbackup>`: one export per planned disk (export name = disk target), its
- * scratch file, and `backupmode`/`incremental` per disk when the plan has a base. Disks of the domain
- * outside the plan get backup='no'. Use with VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL (scratch volumes
- * are made beforehand by the pool layer).
- */
-export function pullBackupXml(
-  plan: ExternalPlan,
-  allTargets: readonly string[],
-  server: ResolvedServer,
-  scratchPaths: Record<string, string>,
-): string {
-  const planned = new Map(plan.disks.map((d) => [d.target, d]));
-  const base = plan.parent?.checkpoint?.name;
-  const disks = allTargets
-    .map((t) => {
-      const disk = planned.get(t);
-      if (!disk) return `<disk name='${escapeXml(t)}' backup='no'/>`;
-      const mode = base
-        ? ` backupmode='${disk.kind}'${disk.kind === 'incremental' ? ` incremental='${escapeXml(base)}'` : ''}`
-        : '';
-      return (
-        `<disk name='${escapeXml(t)}' backup='yes' type='file'${mode} exportname='${escapeXml(t)}'>` +
-        `<scratch file='${escapeXml(scratchPaths[t])}'/><driver type='qcow2'/></disk>`
-      );
-    })
-    .join('');
-  const serverXml =
-    server.transport === 'tcp'
-      ? `<server transport='tcp' name='${escapeXml(server.name)}' port='${server.port}'${server.tls ? " tls='yes'" : ''}/>`
-      : `<server transport='unix' socket='${escapeXml(server.socket)}'/>`;
-  const incremental = base ? `<incremental>${escapeXml(base)}</incremental>` : '';
-  return `<domainbackup mode='pull'>${incremental}${serverXml}<disks>${disks}</disks></domainbackup>`;
-}
-
-/** One disk export as libvirt reports it for the running job. */
-export interface LiveExport {
-  target: string;
-  exportName: string;
-  /** Name of the bitmap exported with it (incremental disks only). */
-  exportBitmap?: string;
-  scratchFile?: string;
-}
-
-export interface LivePullJob {
-  server?: { transport: string; name?: string; port?: number; socket?: string; tls: boolean };
-  exports: LiveExport[];
-}
-
-const child = (el: XmlElement, name: string): XmlElement | undefined =>
-  el.children.find((c) => c.name === name);
-
-/** Reads the running job's `virDomainBackupGetXMLDesc` document: server and actual export names. */
-export async function parseLivePullJob(xml: string): Promise<LivePullJob> {
-  const root = await parseTree(xml, 'the running backup job');
-  if (root.name !== 'domainbackup' || root.attrs.mode !== 'pull') {
-    throw new VolbackError(ErrorCodes.JOB_FAILED, `the domain's backup job is not a pull-mode job`);
-  }
-  const serverEl = child(root, 'server');
-  const server = serverEl
-    ? {
-        transport: serverEl.attrs.transport ?? 'tcp',
-        name: serverEl.attrs.name,
-        port: serverEl.attrs.port ? Number(serverEl.attrs.port) : undefined,
-        socket: serverEl.attrs.socket,
-        tls: serverEl.attrs.tls === 'yes',
-      }
-    : undefined;
-  const exports: LiveExport[] = [];
-  for (const disk of child(root, 'disks')?.children ?? []) {
-    if (disk.name !== 'disk' || disk.attrs.backup === 'no') continue;
-    exports.push({
-      target: disk.attrs.name,
-      exportName: disk.attrs.exportname ?? disk.attrs.name,
-      exportBitmap: disk.attrs.exportbitmap,
-      scratchFile: child(disk, 'scratch')?.attrs.file,
-    });
-  }
-  return { server, exports };
 }
 
 /** NBD URI of one export (RFC-style, as nbdinfo/nbdcopy/qemu-img accept it). */

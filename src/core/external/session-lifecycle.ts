@@ -1,20 +1,22 @@
 // External (pull-mode) backups: libvirt exports the disks over NBD at one point in time and a third
 // party reads them; volback plans, starts and ends the session and records it. See docs/external-backups.md.
 import { randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { hostname, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
-import { virDomainBackupBeginFlags, type Connection, type Domain } from '../../libvirt';
+import { virDomainBackupBeginFlags, type Connection, type Domain, type StorageVolume } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
-import type { BackupDefinition, BackupKind, BackupSet, DiskBackup } from '../../model';
-import { assertRoom, closePools, ensureLocationPool, openPool, type OpenPool } from '../../pool/pool-layer';
+import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, ResolvedServer } from '../../model';
+import { closePools, openPool, type OpenPool } from '../../pool/pool-layer';
+import { assertTlsConfigured } from '../../host/qemu-conf';
+import { freePort, prepareSocketDir, removeSocketDir } from '../../host/nbd-endpoints';
+import { who } from '../../host/identity';
+import { checkpointXml, parseLivePullJob, pullBackupXml, type JobTarget } from '../../xml/libvirt-backup';
 import { metadataVolumeName } from '../../pool/volume-names';
 import { VOLBACK_VERSION } from '../../version';
 import { formatBackupSet } from '../../xml';
-import { ancestry, readDomainState, type BackupDefaults } from '../backup/coordinator';
-import { checkpointXml } from '../backup/plan';
+import type { BackupDefaults } from '../backup/coordinator';
+import { ancestry, chooseBase } from '../shared/base';
+import { readDomainState } from '../shared/domain-state';
+import { openRunPools, resolveLocation } from '../shared/targets';
 import { scanCatalog } from '../catalog/scan';
 import {
   assessBase,
@@ -24,17 +26,7 @@ import {
 } from '../shared/checkpoints';
 import { DEFAULT_LOCK_DIR, lockDomain } from '../shared/domain-lock';
 import { lookupDomain } from '../shared/domain-lookup';
-import {
-  assertSafeServer,
-  chooseExternalBase,
-  dirtyBitmapContext,
-  nbdUri,
-  parseLivePullJob,
-  planExternalBackup,
-  pullBackupXml,
-  type ExternalPlan,
-  type ResolvedServer,
-} from './plan';
+import { assertSafeServer, dirtyBitmapContext, nbdUri, planExternalBackup, type ExternalPlan } from './plan';
 import {
   readSession,
   removeSessionFile,
@@ -46,15 +38,9 @@ import {
   type SessionRecord,
 } from './session';
 import { UndoStack } from '../shared/undo';
+import { writeDocument } from '../../pool/documents';
 
 const log = logger('external');
-
-/** Where volback makes unix sockets when the caller asks for one without a path (see `defaultUnixSocket`). */
-export const NBD_SOCKET_ROOT = process.env.VOLBACK_NBD_DIR ?? '/run/volback/nbd';
-
-/** A socket path in a dedicated per-domain directory, for `<server transport='unix' socket=…/>`. */
-export const defaultUnixSocket = (domainUuid: string): string =>
-  join(NBD_SOCKET_ROOT, domainUuid, 'nbd.sock');
 
 export interface BeginExternalOptions {
   /** Parsed `<volbackup mode='pull'>`; all disks, kind auto, TCP on 127.0.0.1 with a free port when absent. */
@@ -105,100 +91,6 @@ export interface ExternalSession {
 }
 
 const DEFAULT_DEFINITION: BackupDefinition = { mode: 'pull', kind: 'auto', disks: [] };
-
-/** A TCP port free on `host` right now (the kernel's choice); QEMU binds it a moment later. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-/**
- * Refuses TLS when this host's libvirt has no certificates for backup exports. libvirt takes them from
- * qemu.conf `backup_tls_x509_cert_dir` (else `default_tls_x509_cert_dir`, else /etc/pki/qemu). Only
- * checked for local connections: a remote daemon's files are not visible here.
- */
-function assertTlsConfigured(uri: string): void {
-  if (!/^qemu:\/\/\//.test(uri)) return;
-  let conf = '';
-  try {
-    conf = readFileSync('/etc/libvirt/qemu.conf', 'utf8');
-  } catch {
-    /* defaults apply */
-  }
-  const setting = (key: string): string | undefined =>
-    new RegExp(`^\\s*${key}\\s*=\\s*"([^"]*)"`, 'm').exec(conf)?.[1];
-  const dir = setting('backup_tls_x509_cert_dir') ?? setting('default_tls_x509_cert_dir') ?? '/etc/pki/qemu';
-  const missing = ['ca-cert.pem', 'server-cert.pem', 'server-key.pem'].filter(
-    (f) => !existsSync(join(dir, f)),
-  );
-  if (missing.length) {
-    throw new VolbackError(
-      ErrorCodes.CONFIG,
-      `TLS for backup exports is not configured on this host: ${dir} lacks ${missing.join(', ')}`,
-      {
-        fault: 'user',
-        hint: 'put ca-cert.pem, server-cert.pem and server-key.pem (readable by QEMU) in that directory, or set backup_tls_x509_cert_dir in /etc/libvirt/qemu.conf and restart libvirtd',
-      },
-    );
-  }
-}
-
-/**
- * Makes the directory of a unix socket that QEMU (not root) binds: a dedicated directory owned by
- * QEMU's user, mode 0700, so only QEMU and root reach the socket. Missing ancestors are made 0711
- * (traverse, no listing); volback's own run directories get o+x if they lack it; any other ancestor
- * QEMU cannot traverse is a CONFIG error. Returns the directory it made (removed with the session),
- * or undefined when the directory existed (then it is the caller's, used as it is).
- */
-function prepareSocketDir(socket: string, ids: { uid: number; gid: number } | undefined): string | undefined {
-  const dir = dirname(socket);
-  if (existsSync(dir)) return undefined;
-  const ancestors: string[] = [];
-  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) ancestors.unshift(d);
-  const ours = new Set([NBD_SOCKET_ROOT, dirname(NBD_SOCKET_ROOT)]);
-  for (const d of ancestors) {
-    if (!existsSync(d)) {
-      mkdirSync(d, { mode: 0o711 });
-      chmodSync(d, 0o711);
-      continue;
-    }
-    const mode = statSync(d).mode;
-    if ((mode & 0o001) === 0) {
-      if (!ours.has(d)) {
-        throw new VolbackError(
-          ErrorCodes.CONFIG,
-          `QEMU cannot reach a socket under ${d}: the directory is not searchable by other users`,
-          {
-            fault: 'user',
-            hint: `choose a socket path under ${NBD_SOCKET_ROOT}, or chmod o+x ${d}`,
-          },
-        );
-      }
-      chmodSync(d, (mode & 0o7777) | 0o011);
-    }
-  }
-  mkdirSync(dir, { mode: 0o700 });
-  if (ids) chownSync(dir, ids.uid, ids.gid);
-  return dir;
-}
-
-const who = (): { user: string; host: string; pid: number } => {
-  let user = String(process.getuid?.() ?? '?');
-  try {
-    user = userInfo().username;
-  } catch {
-    /* uid without a passwd entry */
-  }
-  return { user, host: hostname(), pid: process.pid };
-};
 
 /**
  * Starts an external backup: one libvirt pull-mode job exporting every selected disk over NBD at
@@ -255,53 +147,74 @@ export async function beginExternalBackup(
     }
     const { summary, inactiveXml, facts } = await readDomainState(domain);
     const scan = await scanCatalog(conn);
-    const baseSet = chooseExternalBase([...scan.catalog.sets.values()], uuid, definition);
-    const base = baseSet ? await assessBase(domain, ancestry(scan, baseSet)) : undefined;
+    const baseSet = chooseBase([...scan.catalog.sets.values()], uuid, definition, 'checkpoint');
+    const base = baseSet ? await assessBase(domain, ancestry(scan.catalog.sets, baseSet)) : undefined;
     if (base && !base.usable)
       log.warn(`${domainName}: exporting in full instead of incrementally: ${base.reason}`);
     const createdAt = new Date();
+    const location = resolveLocation(definition, options.defaults);
     const plan: ExternalPlan = planExternalBackup({
       domain: { name: domainName, uuid, disks: summary.disks },
       definition,
       facts,
       base,
-      defaultPool: options.defaults.pool,
+      defaultPool: location.pool,
       setId,
       createdAt,
     });
     for (const note of plan.notes) log.warn(`${domainName}: ${note}`);
 
-    // The metadata pool must exist before anything is exported: end writes into it.
-    const location = { pool: plan.metadataPool, path: definition.location?.path ?? options.defaults.path };
-    pools.set(plan.metadataPool, await ensureLocationPool(conn, location));
-    for (const name of new Set(plan.disks.map((d) => d.scratchPool))) {
-      if (!pools.has(name)) pools.set(name, await openPool(conn, name));
-    }
-    // The scratch receives the old data of every cluster the guest overwrites while the export is
-    // open; full, QEMU fails the guest's writes (or pauses it). Worst case: all the disk's data.
-    for (const [name, pool] of pools) {
-      const disks = plan.disks.filter((d) => d.scratchPool === name);
-      if (!disks.length) continue;
-      await assertRoom(
-        pool,
-        disks.reduce((sum, d) => sum + Math.min(facts[d.target].allocation, d.virtualSize), 0),
-        `the scratch space of ${disks.map((d) => d.target).join(', ')}`,
-      );
-    }
+    // The metadata pool must exist before anything is exported: end writes into it. The scratch
+    // receives the old data of every cluster the guest overwrites while the export is open; full,
+    // QEMU fails the guest's writes (or pauses it). Worst case: all the disk's data.
+    const scratchPools = [...new Set(plan.disks.map((d) => d.scratchPool))];
+    const opened = await openRunPools(
+      conn,
+      [
+        ...(scratchPools.includes(plan.metadataPool)
+          ? []
+          : [{ pool: plan.metadataPool, bytes: 0, what: 'the metadata' }]),
+        ...scratchPools.map((pool) => {
+          const disks = plan.disks.filter((d) => d.scratchPool === pool);
+          return {
+            pool,
+            bytes: disks.reduce((sum, d) => sum + Math.min(facts[d.target].allocation, d.virtualSize), 0),
+            what: `the scratch space of ${disks.map((d) => d.target).join(', ')}`,
+          };
+        }),
+      ],
+      location,
+    );
+    for (const [name, pool] of opened) pools.set(name, pool);
     if (base && !base.usable) await dropVolbackCheckpoints(domain);
-    const scratchPaths: Record<string, string> = {};
+    const scratch: Record<string, JobTarget> = {};
     for (const disk of plan.disks) {
       const pool = pools.get(disk.scratchPool)!;
-      const volume = await pool.driver.createRestoreVolume(pool, {
+      if (!pool.driver.createScratchVolume) {
+        throw new VolbackError(
+          ErrorCodes.POOL_UNSUPPORTED,
+          `pool '${pool.name}' (${pool.type}) cannot hold pull mode's scratch volumes`,
+          { fault: 'user', hint: `name another pool in the definition's <disk scratchPool=...>` },
+        );
+      }
+      const volume: StorageVolume = await pool.driver.createScratchVolume(pool, {
         name: disk.scratchVolume,
-        format: 'qcow2',
         capacity: disk.virtualSize,
       });
       undo.push(`scratch volume ${disk.scratchVolume}`, () =>
         pool.driver.deleteVolume(pool, volume).finally(() => volume.free()),
       );
-      const image = await pool.driver.image(pool, volume);
-      scratchPaths[disk.target] = image.path;
+      const target = await pool.driver.copyTarget(pool, volume);
+      if (!target.libvirt) {
+        throw new VolbackError(
+          ErrorCodes.POOL_UNSUPPORTED,
+          `libvirt's pull job cannot write scratch volumes of pool '${pool.name}'`,
+          {
+            fault: 'user',
+          },
+        );
+      }
+      scratch[disk.target] = { ...target.libvirt, format: target.format };
     }
 
     let server: ResolvedServer;
@@ -311,7 +224,7 @@ export async function beginExternalBackup(
       socketDir = prepareSocketDir(requested.socket, summary.qemuUser);
       if (socketDir) {
         const dir = socketDir;
-        undo.push(`socket directory ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));
+        undo.push(`socket directory ${dir}`, async () => removeSocketDir(dir));
       }
     } else {
       server = {
@@ -348,7 +261,7 @@ export async function beginExternalBackup(
         virtualSize: d.virtualSize,
         bitmap: d.bitmap,
         parentId: d.parent?.id,
-        scratch: { pool: d.scratchPool, volume: d.scratchVolume, path: scratchPaths[d.target] },
+        scratch: { pool: d.scratchPool, volume: d.scratchVolume, path: scratch[d.target].path },
       })),
       domainXml: inactiveXml,
     };
@@ -361,7 +274,7 @@ export async function beginExternalBackup(
       const name = plan.checkpointName;
       undo.push(`checkpoint ${name}`, () => removeCheckpoint(domain, name));
     }
-    const backupXml = pullBackupXml(plan, allTargets, server, scratchPaths);
+    const backupXml = pullBackupXml(plan, allTargets, server, scratch);
     log.debug(`${domainName}: virDomainBackupBegin ${backupXml}`);
     await domain.backupBegin(
       backupXml,
@@ -557,7 +470,7 @@ async function recordSet(
   const name = metadataVolumeName({ domain: session.domain.name, createdAt: set.createdAt, setId: set.id });
   const pool = await openPool(conn, session.metadataPool);
   try {
-    await pool.driver.writeMetadata(pool, name, xml);
+    await writeDocument(pool, name, xml);
   } finally {
     pool.pool.free();
   }

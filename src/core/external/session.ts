@@ -1,16 +1,7 @@
 // The record of a running external (pull-mode) backup session, which outlives the process that began
 // it: the session file is the domain's long-lived job lock; crashed sessions are detected and undone.
 // See docs/external-backups.md, "Sessions, locking and crash recovery".
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLibvirtError, isLibvirtNotFound, type Connection, type Domain } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
@@ -19,7 +10,8 @@ import type { BackupKind } from '../../model';
 import { openPool } from '../../pool/pool-layer';
 import { removeCheckpoint } from '../shared/checkpoints';
 import { DEFAULT_LOCK_DIR, processAlive } from '../shared/domain-lock';
-import { parseLivePullJob } from './plan';
+import { parseLivePullJob } from '../../xml/libvirt-backup';
+import { removeSocketDir } from '../../host/nbd-endpoints';
 
 const log = logger('external-session');
 
@@ -32,6 +24,7 @@ export interface SessionDisk {
   virtualSize: number;
   bitmap: boolean;
   parentId?: string;
+  /** `path`: where libvirt's job keeps the scratch (its `<scratch file>` or `dev`), to recognise the job. */
   scratch: { pool: string; volume: string; path?: string };
   exportName?: string;
   exportBitmap?: string;
@@ -182,7 +175,10 @@ export async function sessionJobRunning(domain: Domain, session: SessionRecord):
   const scratch = new Set(session.disks.map((d) => d.scratch.path).filter(Boolean));
   return (
     job.exports.length > 0 &&
-    job.exports.every((e) => e.scratchFile !== undefined && scratch.has(e.scratchFile))
+    job.exports.every((e) => {
+      const path = e.scratchFile ?? e.scratchDev;
+      return path !== undefined && scratch.has(path);
+    })
   );
 }
 
@@ -245,7 +241,7 @@ export async function teardownSession(
   }
   if (session.socketDir) {
     const dir = session.socketDir;
-    await step(`socket directory ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));
+    await step(`socket directory ${dir}`, async () => removeSocketDir(dir));
   }
   if (failed.length === 0) removeSessionFile(session.domain.uuid, options.lockDir);
   else

@@ -11,6 +11,8 @@ import { formatBackupSet, parseBackupSet } from '../../xml';
 import { scanCatalog } from '../catalog/scan';
 import { buildCatalog, type Catalog } from '../catalog/chains';
 import { removeCheckpoint } from '../shared/checkpoints';
+import { readDocuments, writeDocument } from '../../pool/documents';
+import { replaceCheckpointParent } from '../../xml/libvirt-backup';
 
 const log = logger('journal');
 
@@ -154,13 +156,6 @@ export function remainingSet(set: BackupSet, step: RemovalStep): BackupSet {
   return { ...set, disks: set.disks.filter((d) => !gone.has(d.id)) };
 }
 
-const replaceCheckpointParent = (xml: string, from: string, to: string | undefined): string =>
-  xml.replace(
-    new RegExp(`(\\s*)<parent>\\s*<name>${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</name>\\s*</parent>`),
-    (_m, space: string) =>
-      to === undefined ? '' : `${space}<parent>${space}  <name>${to}</name>${space}</parent>`,
-  );
-
 /**
  * A child set after the removal of (part of) `removed`: each disk that stood on a removed disk
  * backup stands on that one's parent (or becomes a full); when the whole set goes, the child stands
@@ -220,7 +215,7 @@ async function writeCopies(pools: PoolCache, copies: readonly VolumeRef[], set: 
   const xml = await formatBackupSet(set);
   for (const copy of copies) {
     const pool = await pools.get(copy.pool);
-    await pool.driver.writeMetadata(pool, copy.name, xml);
+    await writeDocument(pool, copy.name, xml);
   }
 }
 
@@ -365,7 +360,7 @@ export async function runRemoval(
   const text = JSON.stringify(intent, null, 1);
   for (const copy of entry.copies) {
     const pool = await pools.get(copy.pool);
-    await pool.driver.writeMetadata(pool, intentVolumeName(copy.name), text);
+    await writeDocument(pool, intentVolumeName(copy.name), text);
   }
   crashPoint('intent');
   log.info(
@@ -392,11 +387,11 @@ export async function findIntents(
     const unreadable: Array<VolumeRef & { error: Error }> = [];
     for (const pool of pools) {
       const names = (await pool.driver.listVolumeNames(pool)).filter((n) => n.endsWith(INTENT_VOLUME_SUFFIX));
-      for (const read of await pool.driver.readMetadata(pool, names)) {
+      for (const read of await readDocuments(pool, names)) {
         const ref = { pool: pool.name, name: read.name };
         try {
           if ('error' in read) throw read.error;
-          const intent = parseIntent(read.xml, `volume ${read.name} in pool ${pool.name}`);
+          const intent = parseIntent(read.text, `volume ${read.name} in pool ${pool.name}`);
           const known = bySet.get(intent.step.setId);
           if (known) known.volumes.push(ref);
           else bySet.set(intent.step.setId, { intent, volumes: [ref] });
@@ -518,10 +513,10 @@ export async function recoverIntents(
 
 async function readSetCopy(pools: PoolCache, ref: VolumeRef): Promise<BackupSet | undefined> {
   const pool = await pools.get(ref.pool);
-  const [read] = await pool.driver.readMetadata(pool, [ref.name]);
+  const [read] = await readDocuments(pool, [ref.name]);
   if ('error' in read) return undefined;
   try {
-    return await parseBackupSet(read.xml, `volume ${ref.name} in pool ${ref.pool}`);
+    return await parseBackupSet(read.text, `volume ${ref.name} in pool ${ref.pool}`);
   } catch {
     return undefined;
   }

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { logger } from '../../log';
 import { deleteVolumeIfPresent, type OpenPool } from '../../pool/pool-layer';
 import { processAlive } from '../shared/domain-lock';
+import { readDocuments, writeDocument } from '../../pool/documents';
 
 const log = logger('restore');
 
@@ -42,7 +43,7 @@ export async function markRestore(
     startedAt: new Date().toISOString(),
   };
   const name = restoreMarkerName(volume);
-  await pool.driver.writeMetadata(pool, name, JSON.stringify(marker));
+  await writeDocument(pool, name, JSON.stringify(marker));
   return () => deleteVolumeIfPresent(pool, name);
 }
 
@@ -55,10 +56,10 @@ export async function undoCrashedRestores(pool: OpenPool): Promise<string[]> {
   const markers = (await pool.driver.listVolumeNames(pool)).filter(isRestoreMarker);
   if (markers.length === 0) return [];
   const removed: string[] = [];
-  for (const read of await pool.driver.readMetadata(pool, markers)) {
+  for (const read of await readDocuments(pool, markers)) {
     let marker: Marker | undefined;
     try {
-      if ('xml' in read) marker = JSON.parse(read.xml) as Marker;
+      if ('text' in read) marker = JSON.parse(read.text) as Marker;
     } catch {
       marker = undefined;
     }

@@ -1,0 +1,134 @@
+// What every restore shares: its options and results, the backup image it copies from, progress
+// and cancel.
+import { isLibvirtNotFound, type Domain } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import type { VolumeFormat } from '../../model';
+import { findVolume, type PoolCache } from '../../pool/pool-layer';
+import type { ImageRef } from '../../tools/qemu-img';
+import type { DiskToRestore } from './plan';
+
+/** Progress of one disk's copy; `bytesTotal` is the disk's virtual size. */
+export interface RestoreProgress {
+  target: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface RestoreOptions {
+  /** Backup set id, or a unique prefix of it. Any set of a chain (full or incremental). */
+  setId: string;
+  /** Disk targets to restore (`vda`, ...); every disk of the set when absent. */
+  disks?: string[];
+  /** Pool for the new volumes (active, of a supported type); default: the pool each disk's backup is in. */
+  pool?: string;
+  /**
+   * Format of the new volumes; default: what the target pool's driver prefers (qcow2 in dir pools).
+   * Ignored with `overwrite` (the disk keeps its format).
+   */
+  format?: VolumeFormat;
+  /** Names of the new volumes per disk target; default `<domain>.<disk>.restored-<UTC time>.<format>`. */
+  volumeNames?: Record<string, string>;
+  /**
+   * Write over the domain's current disk volumes instead of creating new ones. The domain must exist
+   * and be shut off; its volback checkpoints (and their bitmaps) are deleted first, so its next
+   * backup is a full one.
+   */
+  overwrite?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: RestoreProgress) => void;
+  /** Directory of the per-domain job locks (taken with `overwrite`; tests use their own). */
+  lockDir?: string;
+  /** Pools to look for the set in (all the pools of its chain); every active pool when absent. */
+  scanPools?: readonly string[];
+}
+
+/** One restored disk. With `overwrite`, `pool` and `volume` are '' when the disk is a file outside any pool. */
+export interface RestoredVolume {
+  target: string;
+  pool: string;
+  volume: string;
+  path: string;
+  format: VolumeFormat;
+}
+
+export interface RestoreResult {
+  /** The backup set restored (the full id, also when a prefix was given). */
+  setId: string;
+  volumes: RestoredVolume[];
+}
+
+export interface RestoreDomainOptions extends Omit<RestoreOptions, 'overwrite'> {
+  /** Name of the restored domain; default the name stored with the backup. */
+  name?: string;
+  /** Give the domain a new UUID (and new interface MACs): a clone beside the original. */
+  newUuid?: boolean;
+  /**
+   * Replace an existing domain with the same name (or, without `newUuid`, the same UUID): it is
+   * undefined first (its disks are kept). Only a shut-off domain is replaced.
+   */
+  replace?: boolean;
+  /** Start the domain once it is defined. */
+  start?: boolean;
+}
+
+export interface RestoreDomainResult {
+  name: string;
+  uuid: string;
+  setId: string;
+  volumes: RestoredVolume[];
+}
+
+/** The domain a lookup finds, or undefined when there is none. */
+export async function findDomain(lookup: () => Promise<Domain>): Promise<Domain | undefined> {
+  try {
+    return await lookup();
+  } catch (err) {
+    if (isLibvirtNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** The image of the asked-for backup (qemu-img follows its backing chain); checks every layer exists. */
+export async function openChain(pools: PoolCache, item: DiskToRestore): Promise<ImageRef> {
+  let top: ImageRef | undefined;
+  for (const layer of item.chain) {
+    const where = layer.volume!;
+    const pool = await pools.get(where.pool).catch((err: unknown) => {
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `cannot restore ${item.disk.target}: pool '${where.pool}' of disk backup ${layer.id} is not usable`,
+        {
+          fault: 'user',
+          cause: err,
+        },
+      );
+    });
+    const volume = await findVolume(pool, where.name);
+    if (!volume) {
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `cannot restore ${item.disk.target}: data volume ${where.name} of disk backup ${layer.id} is missing from pool '${where.pool}'`,
+        { fault: 'user' },
+      );
+    }
+    try {
+      if (layer === item.disk) top = await pool.driver.image(pool, volume);
+    } finally {
+      volume.free();
+    }
+  }
+  return top!;
+}
+
+export function progressReporter(
+  options: RestoreOptions,
+  target: string,
+  total: number,
+): (fraction: number) => void {
+  return (fraction) =>
+    options.onProgress?.({ target, bytesDone: Math.round(fraction * total), bytesTotal: total });
+}
+
+export function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new VolbackError(ErrorCodes.CANCELLED, 'restore cancelled', { fault: 'user' });
+}

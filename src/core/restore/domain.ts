@@ -1,0 +1,139 @@
+// restoreDomain: rebuilds a domain from a backup set, its disks restored into new volumes and its
+// definition taken from the XML stored with the backup. See docs/restore.md.
+import { virDomainUndefineFlagsValues, virDomainXMLFlags, type Connection, type Domain } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import { PoolCache } from '../../pool/pool-layer';
+import { parseDomainXml, rewriteDomainXml } from '../../xml/libvirt-domain';
+import { scanCatalog } from '../catalog/scan';
+import { UndoStack } from '../shared/undo';
+import { findDomain, throwIfAborted, type RestoreDomainOptions, type RestoreDomainResult } from './common';
+import { restoreToNewVolumes } from './new-volumes';
+import { disksToDrop, domainStateName, findRestorableSet, selectDisks } from './plan';
+
+const log = logger('restore');
+
+/**
+ * Rebuilds a domain from a backup set: restores its disks into new volumes (as `restoreBackup`),
+ * then defines the domain from the XML stored with the backup, its disks pointing at the restored
+ * volumes; hard disks that were not restored are dropped from it (with a warning), every other device
+ * stays. With `newUuid` the domain gets a new UUID and its interfaces new MAC addresses (a clone).
+ * An existing domain with the same name, or the same UUID when it is kept, is ERR_CONFLICT unless
+ * `replace` (then it must be shut off; it is undefined, its disks kept). `start` starts it after.
+ *
+ * On failure every volume created is deleted and a replaced domain is defined again (without its
+ * checkpoint metadata). If only the start fails, the domain stays defined and the error says so.
+ */
+export async function restoreDomain(
+  conn: Connection,
+  options: RestoreDomainOptions,
+): Promise<RestoreDomainResult> {
+  throwIfAborted(options.signal);
+  const scan = await scanCatalog(conn, { pools: options.scanPools });
+  const { set } = findRestorableSet(scan.catalog, options.setId);
+  const items = selectDisks(scan.catalog, set, options.disks);
+  const stored = await parseDomainXml(set.domainXml);
+  const name = options.name ?? set.domain.name;
+  if (name.trim() === '' || name.includes('/')) {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${name}" is not a usable domain name`, {
+      fault: 'user',
+    });
+  }
+
+  // Domains in the way: same name, and (keeping the UUID) same UUID.
+  const clashes: Domain[] = [];
+  const pools = new PoolCache(conn);
+  const undo = new UndoStack();
+  let defined: Domain | undefined;
+  try {
+    const byName = await findDomain(() => conn.lookupDomainByName(name));
+    if (byName) clashes.push(byName);
+    const byUuid = options.newUuid
+      ? undefined
+      : await findDomain(() => conn.lookupDomainByUUID(set.domain.uuid));
+    if (byUuid) {
+      if (byName && (await byName.getUUIDString()) === (await byUuid.getUUIDString())) byUuid.free();
+      else clashes.push(byUuid);
+    }
+    for (const other of clashes) {
+      const otherName = await other.getName();
+      const otherUuid = await other.getUUIDString();
+      const { state } = await other.getState();
+      if (!options.replace) {
+        throw new VolbackError(
+          ErrorCodes.CONFLICT,
+          `domain ${otherName} (${otherUuid}, ${domainStateName(state)}) is in the way of restoring ${name}${options.newUuid ? '' : ` with UUID ${set.domain.uuid}`}`,
+          {
+            fault: 'user',
+            hint: 'restore as a clone (a new name and newUuid), or replace it (replace: true, only when shut off)',
+          },
+        );
+      }
+      if (await other.isActive()) {
+        throw new VolbackError(
+          ErrorCodes.CONFLICT,
+          `domain ${otherName} is ${domainStateName(state)}: only a shut-off domain can be replaced`,
+          {
+            fault: 'user',
+            hint: `shut it down first (virsh shutdown ${otherName})`,
+          },
+        );
+      }
+    }
+
+    const restored = await restoreToNewVolumes(pools, set, items, options, undo);
+    const volumes = restored.map(({ source: _source, ...volume }) => volume);
+    const restoredTargets = volumes.map((v) => v.target);
+    const dropDisks = disksToDrop(stored.disks, restoredTargets);
+    if (dropDisks.length)
+      log.warn(`${name}: disks ${dropDisks.join(', ')} were not restored and are left out of the domain`);
+    const disks = Object.fromEntries(restored.map((v) => [v.target, v.source]));
+    const xml = await rewriteDomainXml(set.domainXml, {
+      name,
+      newUuid: options.newUuid,
+      disks,
+      dropDisks,
+      dropMacs: options.newUuid,
+    });
+
+    for (const other of clashes) {
+      const otherName = await other.getName();
+      const oldXml = await other.getXMLDesc(
+        virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | virDomainXMLFlags.VIR_DOMAIN_XML_SECURE,
+      );
+      log.info(`replacing domain ${otherName}: undefining it (its disks are kept)`);
+      await other.undefine(
+        virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA |
+          virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+          virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM |
+          virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
+      );
+      undo.push(`undefinition of ${otherName}`, async () => (await conn.defineDomain(oldXml)).free());
+    }
+    throwIfAborted(options.signal);
+    defined = await conn.defineDomain(xml);
+    const uuid = await defined.getUUIDString();
+    undo.commit();
+    log.info(`restored domain ${name} (${uuid}) from backup ${set.id}`);
+    if (options.start) {
+      try {
+        await defined.create();
+      } catch (err) {
+        throw new VolbackError(
+          ErrorCodes.JOB_FAILED,
+          `domain ${name} was restored and defined, but it could not be started`,
+          { cause: err },
+        );
+      }
+    }
+    return { name, uuid, setId: set.id, volumes };
+  } catch (err) {
+    const failed = await undo.revert();
+    if (failed.length) log.warn(`restore of domain ${name}: cleanup left behind: ${failed.join(', ')}`);
+    throw err;
+  } finally {
+    defined?.free();
+    for (const d of clashes) d.free();
+    pools.close();
+  }
+}

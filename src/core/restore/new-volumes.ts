@@ -1,0 +1,163 @@
+// Restore into new volumes: any point of a chain, flattened, into any active pool of a supported
+// type; every volume made is undone on failure, and a crashed restore's leftovers are found by marker.
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { BackupSet, DiskSource, VolumeFormat } from '../../model';
+import { assertRoom, findVolume, type OpenPool, type PoolCache } from '../../pool/pool-layer';
+import { isSafeVolumeName, restoredVolumeName } from '../../pool/volume-names';
+import { convertImage } from '../../tools/qemu-img';
+import type { UndoStack } from '../shared/undo';
+import {
+  openChain,
+  progressReporter,
+  throwIfAborted,
+  type RestoredVolume,
+  type RestoreOptions,
+} from './common';
+import { markRestore, undoCrashedRestores } from './marker';
+import { restoreSizeEstimate, type DiskToRestore } from './plan';
+
+const log = logger('restore');
+
+/** A free default name for a restored volume in `pool`. */
+async function freeRestoredName(
+  pool: OpenPool,
+  set: BackupSet,
+  target: string,
+  format: VolumeFormat,
+  at: Date,
+): Promise<string> {
+  for (let sequence = 1; sequence < 100; sequence++) {
+    const name = restoredVolumeName({
+      domain: set.domain.name,
+      disk: target,
+      restoredAt: at,
+      format,
+      sequence: sequence > 1 ? sequence : undefined,
+    });
+    const taken = await findVolume(pool, name);
+    if (!taken) return name;
+    taken.free();
+  }
+  throw new VolbackError(
+    ErrorCodes.CONFLICT,
+    `no free name for the restore of ${target} in pool '${pool.name}'`,
+  );
+}
+
+/**
+ * Restores disks into new volumes, each with the `<disk>` source a domain on it would have. Every volume it created is deleted again on failure or cancel
+ * (registered on `undo`, which the caller reverts or commits).
+ */
+export async function restoreToNewVolumes(
+  pools: PoolCache,
+  set: BackupSet,
+  items: DiskToRestore[],
+  options: RestoreOptions,
+  undo: UndoStack,
+): Promise<Array<RestoredVolume & { source: DiskSource }>> {
+  if (options.format !== undefined && options.format !== 'qcow2' && options.format !== 'raw') {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `unknown volume format "${String(options.format)}"`, {
+      fault: 'user',
+    });
+  }
+  for (const target of Object.keys(options.volumeNames ?? {})) {
+    const name = options.volumeNames![target];
+    if (!items.some((i) => i.disk.target === target)) {
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `a volume name is given for disk ${target}, which is not being restored`,
+        { fault: 'user' },
+      );
+    }
+    if (!isSafeVolumeName(name)) {
+      throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${name}" is not a safe volume name`, {
+        fault: 'user',
+        hint: '1–127 characters of [A-Za-z0-9+_.-], not starting with - or . (see docs/naming.md)',
+      });
+    }
+  }
+  const plan = [];
+  for (const item of items) {
+    const source = await openChain(pools, item);
+    const target = await pools.get(options.pool ?? item.disk.volume!.pool);
+    // The asked-for format if the pool's driver takes it, else the driver's preferred one.
+    const formats = target.driver.capabilities.fullFormats;
+    if (options.format && !formats.includes(options.format)) {
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `pool '${target.name}' (${target.type}) keeps volumes as ${formats.join(' or ')}, not ${options.format}`,
+        { fault: 'user' },
+      );
+    }
+    plan.push({ item, source, target, format: options.format ?? formats[0] });
+  }
+  // Room per target pool, before anything is created; a crashed earlier restore's leftovers go first.
+  for (const pool of new Set(plan.map((p) => p.target))) {
+    await undoCrashedRestores(pool);
+    const mine = plan.filter((p) => p.target === pool);
+    await assertRoom(
+      pool,
+      mine.reduce((sum, p) => sum + restoreSizeEstimate(p.item.chain), 0),
+      `the restore of ${mine.map((p) => p.item.disk.target).join(', ')}`,
+    );
+  }
+  const at = new Date();
+  const restored: Array<RestoredVolume & { source: DiskSource }> = [];
+  for (const { item, source, target, format } of plan) {
+    throwIfAborted(options.signal);
+    const disk = item.disk;
+    const custom = options.volumeNames?.[disk.target];
+    let name: string;
+    if (custom) {
+      const taken = await findVolume(target, custom);
+      if (taken) {
+        taken.free();
+        throw new VolbackError(
+          ErrorCodes.CONFLICT,
+          `volume ${custom} already exists in pool '${target.name}'`,
+          {
+            fault: 'user',
+            hint: 'choose another name; a restore never writes over an existing volume unless asked to (overwrite)',
+          },
+        );
+      }
+      name = custom;
+    } else {
+      name = await freeRestoredName(target, set, disk.target, format, at);
+    }
+    // The marker goes first and comes off last: a crash in between leaves it to name the partial volume.
+    const unmark = await markRestore(target, name, set.id);
+    undo.push(`restore marker of ${name} in pool ${target.name}`, unmark);
+    const volume = await target.driver.createRestoreVolume(target, {
+      name,
+      format,
+      capacity: disk.virtualSize,
+    });
+    undo.push(`restored volume ${name} in pool ${target.name}`, () =>
+      target.driver.deleteVolume(target, volume).finally(() => volume.free()),
+    );
+    const image = await target.driver.image(target, volume);
+    log.info(
+      `restoring ${disk.target} of backup ${set.id} (${set.kind}, ${item.chain.length} layer(s)) into ${name} in pool ${target.name}`,
+    );
+    const report = progressReporter(options, disk.target, disk.virtualSize);
+    report(0);
+    await convertImage(
+      source,
+      { path: image.path, format },
+      { targetExists: true, signal: options.signal, onProgress: report },
+    );
+    report(1);
+    await unmark();
+    restored.push({
+      target: disk.target,
+      pool: target.name,
+      volume: name,
+      path: image.path,
+      format,
+      source: await target.driver.diskSource(target, volume),
+    });
+  }
+  return restored;
+}

@@ -1,0 +1,7 @@
+// The drivers volback ships: each registers itself, the registry calls this once on first use.
+import { registerDirDriver } from '../../pool-drivers/dir';
+import type { PoolDriverRegistry } from './registry';
+
+export function registerBuiltinDrivers(registry: PoolDriverRegistry): void {
+  registerDirDriver(registry);
+}

@@ -1,0 +1,76 @@
+// Reads and writes the parts of libvirt's pool and volume XML that volback needs. Generic pieces only:
+// each pool driver decides the values (and parses what is specific to its pool type).
+import type { VolumeFormat } from '../model';
+import { escapeXml } from './escape';
+import { first, parse, text, type Node } from './libvirt-nodes';
+
+/** A pool's type and name: all the generic pool layer reads of a pool's XML. */
+export async function parsePoolIdentity(xml: string): Promise<{ type: string; name: string }> {
+  const pool = (await parse(xml, 'pool')).pool as Node;
+  return { type: pool.$?.type ?? '', name: text(first(pool, 'name')) ?? '' };
+}
+
+/** `<target><path>` of a pool (dir, logical, ...), when it has one. */
+export async function parsePoolTargetPath(xml: string): Promise<string | undefined> {
+  const pool = (await parse(xml, 'pool')).pool as Node;
+  return text(first(first(pool, 'target'), 'path'));
+}
+
+/** Path, format and backing store from `<volume>` XML. */
+export async function parseVolumeXml(xml: string): Promise<{
+  name: string;
+  /** libvirt's volume type: `file`, `block`, `network`, ... */
+  type?: string;
+  path?: string;
+  format?: string;
+  compat?: string;
+  backingPath?: string;
+  backingFormat?: string;
+  capacity: number;
+}> {
+  const volume = (await parse(xml, 'volume')).volume as Node;
+  const target = first(volume, 'target');
+  const backing = first(volume, 'backingStore');
+  return {
+    name: text(first(volume, 'name')) ?? '',
+    type: volume.$?.type,
+    path: text(first(target, 'path')),
+    format: first(target, 'format')?.$?.type,
+    compat: text(first(target, 'compat')),
+    backingPath: text(first(backing, 'path')),
+    backingFormat: first(backing, 'format')?.$?.type,
+    capacity: Number(text(first(volume, 'capacity')) ?? 0),
+  };
+}
+
+export interface VolumeSpec {
+  name: string;
+  /** libvirt's volume type attribute (`file` for dir pools); absent: the pool's default. */
+  type?: string;
+  capacity: number;
+  /** Bytes to allocate up front; absent: libvirt's default for the pool. */
+  allocation?: number;
+  format: VolumeFormat;
+  /** qcow2 compat level; `1.1` is what persistent bitmaps need. */
+  compat?: string;
+  /** Octal permission bits, e.g. `0600`. */
+  mode?: string;
+  backingStore?: { path: string; format: VolumeFormat };
+}
+
+/** `<volume>` XML for a new volume. Pure. */
+export function volumeXml(spec: VolumeSpec): string {
+  const type = spec.type ? ` type='${escapeXml(spec.type)}'` : '';
+  const allocation =
+    spec.allocation !== undefined ? `<allocation unit='bytes'>${spec.allocation}</allocation>` : '';
+  const compat = spec.compat ? `<compat>${escapeXml(spec.compat)}</compat>` : '';
+  const mode = spec.mode ? `<permissions><mode>${escapeXml(spec.mode)}</mode></permissions>` : '';
+  const backing = spec.backingStore
+    ? `<backingStore><path>${escapeXml(spec.backingStore.path)}</path><format type='${spec.backingStore.format}'/></backingStore>`
+    : '';
+  return (
+    `<volume${type}><name>${escapeXml(spec.name)}</name>` +
+    `<capacity unit='bytes'>${spec.capacity}</capacity>${allocation}` +
+    `<target><format type='${spec.format}'/>${compat}${mode}</target>${backing}</volume>`
+  );
+}
