@@ -274,6 +274,28 @@ describe('backup coordinator on real domains', () => {
     },
   );
 
+  it('continues a raw full with qcow2 increments: a later backup create needs no --full', async () => {
+    // Once, every backup after a raw full failed: the planner chose an increment the driver refused.
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
+    await vm.write('vda', 0x91, 0, 2 * MiB);
+    const full = await backup(vm, {
+      definition: {
+        mode: 'push',
+        kind: 'full',
+        disks: [{ name: 'vda', backup: true, target: { format: 'raw' } }],
+      },
+    });
+    expect(full.set.disks[0].volume!.format).toBe('raw');
+    await vm.write('vda', 0x92, 4 * MiB, MiB);
+    const inc = await backup(vm);
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    expect(inc.set.disks[0]).toMatchObject({ kind: 'incremental', bytesCopied: MiB });
+    expect(inc.set.disks[0].volume!.format).toBe('qcow2');
+    const info = await imageInfo({ path: volumePath(inc.set, 'vda'), format: 'qcow2' });
+    expect(info.backingFile).toBe(volumePath(full.set, 'vda'));
+    await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
+  });
+
   it("takes fulls through libvirt's push job when configured so", async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
     await vm.write('vda', 0x71, MiB, 3 * MiB);

@@ -1,0 +1,386 @@
+// The pool-driver conformance suite: what every driver must do against a real pool of its type, so
+// that core can rely on the contract (src/pool/driver.ts) alone. A driver's test file provides a
+// fixture (how to get a fresh, empty pool of its type) and calls describeDriverConformance; a
+// fixture whose service is missing must throw with the command that starts it, never skip.
+import { randomUUID } from 'node:crypto';
+import { createBackup } from '../../src/core/backup/coordinator';
+import { scanCatalog } from '../../src/core/catalog/scan';
+import { beginExternalBackup, endExternalBackup } from '../../src/core/external/session-lifecycle';
+import type { Connection, StorageVolume } from '../../src/libvirt';
+import type { BackupSet, VolumeFormat } from '../../src/model';
+import { frameDocument, readDocuments, writeDocument } from '../../src/pool/documents';
+import { deleteVolumeIfPresent, findVolume, generationOf, type OpenPool } from '../../src/pool/pool-layer';
+import { metadataVolumeName } from '../../src/pool/volume-names';
+import { run } from '../../src/tools/exec';
+import { imageInfo, imagesEqual, type ImageRef } from '../../src/tools/qemu-img';
+import { formatBackupSet } from '../../src/xml';
+import { rewriteDomainXml } from '../../src/xml/libvirt-domain';
+import { Cleanup, createTestDomain, openSystemConnection, uniqueName } from '../support';
+
+const MiB = 1024 * 1024;
+/** QEMU's and qcow2's usual granule: a write of whole granules stores exactly that many bytes. */
+const GRANULE = 64 * 1024;
+
+export interface ConformanceFixture {
+  /** libvirt pool type under test. */
+  type: string;
+  /** A fresh, empty, active pool of that type, removed again by `cleanup`. */
+  openPool(conn: Connection, cleanup: Cleanup): Promise<OpenPool>;
+}
+
+/** Writes `length` bytes of `pattern` at `offset` into an image no QEMU has open. */
+async function writeImage(image: ImageRef, pattern: number, offset: number, length: number): Promise<void> {
+  await run([
+    'qemu-io',
+    '-f',
+    image.format,
+    '-c',
+    `write -P 0x${pattern.toString(16)} ${offset} ${length}`,
+    image.path,
+  ]);
+}
+
+/** The bytes [offset, offset+length) of an image as a guest reads them (its parents included). */
+async function readsAs(image: ImageRef, pattern: number, offset: number, length: number): Promise<boolean> {
+  const out = await run(
+    [
+      'qemu-io',
+      '-r',
+      '-f',
+      image.format,
+      '-c',
+      `read -P 0x${pattern.toString(16)} ${offset} ${length}`,
+      image.path,
+    ],
+    { okExitCodes: [1] },
+  );
+  return !/Pattern verification failed/.test(out.stdout + out.stderr) && out.exitCode === 0;
+}
+
+const names = async (pool: OpenPool): Promise<string[]> => (await pool.driver.listVolumeNames(pool)).sort();
+
+export function describeDriverConformance(fixture: ConformanceFixture): void {
+  describe(`pool driver '${fixture.type}' conformance`, () => {
+    const cleanup = new Cleanup();
+    let conn: Connection;
+    let pool: OpenPool;
+    const made: StorageVolume[] = [];
+    /** A backup volume (full, or incremental on `parent`), freed at the end. */
+    const volume = async (format: VolumeFormat, parent?: StorageVolume): Promise<StorageVolume> => {
+      const v = await pool.driver.createBackupVolume(pool, {
+        name: `${uniqueName('conf')}.${format}`,
+        format,
+        capacity: 8 * MiB,
+        parent,
+      });
+      made.push(v);
+      return v;
+    };
+    const imageOf = (v: StorageVolume): Promise<ImageRef> => pool.driver.image(pool, v);
+
+    beforeAll(async () => {
+      conn = await openSystemConnection();
+      pool = await fixture.openPool(conn, cleanup);
+    });
+    afterAll(async () => {
+      for (const v of made) v.free();
+      await cleanup.run();
+      await conn?.close();
+    });
+
+    it('declares its capabilities as data and describes its own pool', async () => {
+      const caps = pool.driver.capabilities;
+      expect(pool.driver.type).toBe(fixture.type);
+      expect(caps.fullFormats.length).toBeGreaterThan(0);
+      for (const f of caps.fullFormats) expect(['qcow2', 'raw']).toContain(f);
+      expect(['overlay', 'clone', 'none']).toContain(caps.incremental.kind);
+      expect(typeof caps.libvirtPushTarget).toBe('boolean');
+      // An optional method is a function or absent, never a stub: the callers answer "not supported".
+      for (const name of ['createPool', 'createScratchVolume', 'rebase'] as const) {
+        expect(['undefined', 'function']).toContain(typeof pool.driver[name]);
+      }
+      await expect(pool.driver.describePool(pool.xml)).resolves.toBeDefined();
+      await expect(
+        pool.driver.describePool("<pool type='volback-none'><name>x</name></pool>"),
+      ).rejects.toThrow();
+    });
+
+    it.each(['qcow2', 'raw'] as const)(
+      'creates an empty %s full that reads as zeros and stores nothing',
+      async (format) => {
+        if (!pool.driver.capabilities.fullFormats.includes(format)) return;
+        const v = await volume(format);
+        const image = await imageOf(v);
+        expect((await imageInfo(image)).virtualSize).toBe(8 * MiB);
+        expect(await pool.driver.storedBytes(pool, v)).toBe(0);
+        expect(await readsAs(image, 0, 0, 8 * MiB)).toBe(true);
+        expect(await pool.driver.checkLayer(pool, v)).toEqual([]);
+        await writeImage(image, 0x5a, 2 * MiB, 3 * GRANULE);
+        expect(await pool.driver.storedBytes(pool, v)).toBe(3 * GRANULE);
+      },
+    );
+
+    it('leaves nothing behind when a create fails', async () => {
+      const taken = await volume(pool.driver.capabilities.fullFormats[0]);
+      const name = await taken.getName();
+      const before = await names(pool);
+      await expect(
+        pool.driver.createBackupVolume(pool, {
+          name,
+          format: pool.driver.capabilities.fullFormats[0],
+          capacity: MiB,
+        }),
+      ).rejects.toThrow();
+      // A parent that is gone: the incremental cannot be made, and no half of it stays.
+      const doomed = await volume(pool.driver.capabilities.fullFormats[0]);
+      await pool.driver.deleteVolume(pool, doomed);
+      const orphanName = `${uniqueName('conf')}.qcow2`;
+      if (pool.driver.capabilities.incremental.kind !== 'none') {
+        await expect(
+          pool.driver.createBackupVolume(pool, {
+            name: orphanName,
+            format: 'qcow2',
+            capacity: MiB,
+            parent: doomed,
+          }),
+        ).rejects.toThrow();
+      }
+      expect(await names(pool)).toEqual(before);
+      await expect(pool.driver.writeDocumentVolume(pool, name, Buffer.from('x'))).rejects.toThrow();
+      expect(await names(pool)).toEqual(before);
+    });
+
+    it('stores an incremental as it declares: reads as its parent, holds only what changed', async () => {
+      const storage = pool.driver.capabilities.incremental;
+      const parentFormat = pool.driver.capabilities.fullFormats[0];
+      const parent = await volume(parentFormat);
+      await writeImage(await imageOf(parent), 0x11, 0, 4 * MiB);
+      if (storage.kind === 'none') {
+        await expect(volume(parentFormat, parent)).rejects.toThrow();
+        return;
+      }
+      const format = storage.kind === 'overlay' ? storage.format : parentFormat;
+      const child = await volume(format, parent);
+      const childImage = await imageOf(child);
+      expect(childImage.format).toBe(format);
+      expect(await imagesEqual(childImage, await imageOf(parent))).toBe(true);
+      expect(await pool.driver.storedBytes(pool, child)).toBe(0);
+      await writeImage(childImage, 0x22, MiB, 2 * GRANULE);
+      expect(await pool.driver.storedBytes(pool, child)).toBe(2 * GRANULE);
+      expect(await readsAs(childImage, 0x22, MiB, 2 * GRANULE)).toBe(true);
+      expect(await readsAs(childImage, 0x11, 2 * MiB, 2 * MiB)).toBe(true);
+      expect(await readsAs(await imageOf(parent), 0x11, MiB, 2 * GRANULE)).toBe(true); // parent untouched
+      // checkLayer knows the chain: the right parent passes, none or another one does not.
+      expect(await pool.driver.checkLayer(pool, child, parent)).toEqual([]);
+      expect((await pool.driver.checkLayer(pool, child)).length).toBeGreaterThan(0);
+      const other = await volume(parentFormat);
+      expect((await pool.driver.checkLayer(pool, child, other)).length).toBeGreaterThan(0);
+    });
+
+    it('a raw full can carry an incremental when the driver takes raw fulls', async () => {
+      const storage = pool.driver.capabilities.incremental;
+      if (!pool.driver.capabilities.fullFormats.includes('raw') || storage.kind === 'none') return;
+      const parent = await volume('raw');
+      await writeImage(await imageOf(parent), 0x33, 0, MiB);
+      const child = await volume(storage.kind === 'overlay' ? storage.format : 'raw', parent);
+      expect(await readsAs(await imageOf(child), 0x33, 0, MiB)).toBe(true);
+      expect(await pool.driver.checkLayer(pool, child, parent)).toEqual([]);
+    });
+
+    it('rebases an incremental without changing what it reads, or declares it cannot', async () => {
+      const rebase = pool.driver.rebase;
+      if (!rebase) {
+        expect(rebase).toBeUndefined(); // absent, never a stub
+        return;
+      }
+      const format = pool.driver.capabilities.fullFormats[0];
+      const storage = pool.driver.capabilities.incremental;
+      const incFormat = storage.kind === 'overlay' ? storage.format : format;
+      const full = await volume(format);
+      await writeImage(await imageOf(full), 0x41, 0, 2 * MiB);
+      const inc1 = await volume(incFormat, full);
+      await writeImage(await imageOf(inc1), 0x42, MiB, MiB);
+      const inc2 = await volume(incFormat, inc1);
+      await writeImage(await imageOf(inc2), 0x43, 3 * MiB, GRANULE);
+      const expected = await volume(format);
+      await writeImage(await imageOf(expected), 0x41, 0, MiB);
+      await writeImage(await imageOf(expected), 0x42, MiB, MiB);
+      await writeImage(await imageOf(expected), 0x43, 3 * MiB, GRANULE);
+
+      await rebase(pool, inc2, full); // inc1 leaves the chain
+      expect(await pool.driver.checkLayer(pool, inc2, full)).toEqual([]);
+      expect(await imagesEqual(await imageOf(inc2), await imageOf(expected))).toBe(true);
+      await rebase(pool, inc2, full); // idempotent
+      await rebase(pool, inc2); // stands alone now
+      expect(await pool.driver.checkLayer(pool, inc2)).toEqual([]);
+      expect(await imagesEqual(await imageOf(inc2), await imageOf(expected))).toBe(true);
+    });
+
+    it('keeps documents whole: round trip, framing in a larger volume, cut short, legacy, missing', async () => {
+      const texts = ['', 'plain', `é ü 中 \n<a b='1'/>\r\n`, 'x'.repeat(MiB + 17)];
+      const docNames = texts.map(() => `${uniqueName('doc')}.json`);
+      for (const [i, text] of texts.entries()) await writeDocument(pool, docNames[i], text);
+      const missing = `${uniqueName('doc')}.json`;
+      const read = await readDocuments(pool, [...docNames, missing]);
+      expect(read.map((r) => r.name)).toEqual([...docNames, missing]);
+      expect(read.slice(0, texts.length).map((r) => ('text' in r ? r.text : r.error.message))).toEqual(texts);
+      expect('error' in read[texts.length]).toBe(true);
+
+      // A volume larger than its document (an LV's extent, an RBD object): trailing bytes are ignored.
+      const padded = `${uniqueName('doc')}.json`;
+      await pool.driver.writeDocumentVolume(
+        pool,
+        padded,
+        Buffer.concat([frameDocument('{"whole":true}'), Buffer.alloc(4096, 0xee)]),
+      );
+      // A write cut short: the header promises more than the volume holds; or the header itself is cut.
+      const cut = `${uniqueName('doc')}.json`;
+      const whole = frameDocument('{"whole":false}');
+      await pool.driver.writeDocumentVolume(pool, cut, whole.subarray(0, whole.length - 5));
+      const cutHeader = `${uniqueName('doc')}.json`;
+      await pool.driver.writeDocumentVolume(pool, cutHeader, whole.subarray(0, 40));
+      // A document written before framing existed is read whole.
+      const legacy = `${uniqueName('doc')}.json`;
+      await pool.driver.writeDocumentVolume(pool, legacy, Buffer.from('{"legacy":1}'));
+      const [p, c, h, l] = await readDocuments(pool, [padded, cut, cutHeader, legacy]);
+      expect(p).toEqual({ name: padded, text: '{"whole":true}' });
+      expect('error' in c && c.error.message).toMatch(
+        /holds 10 of the 15 bytes its header announces: the write was cut short/,
+      );
+      expect('error' in h && h.error.message).toMatch(/its document header is damaged/);
+      expect(l).toEqual({ name: legacy, text: '{"legacy":1}' });
+
+      const all = [...docNames, padded, cut, cutHeader, legacy];
+      expect(await pool.driver.listVolumeNames(pool)).toEqual(expect.arrayContaining(all));
+      for (const name of all) await deleteVolumeIfPresent(pool, name);
+      const left = await pool.driver.listVolumeNames(pool);
+      expect(all.filter((n) => left.includes(n))).toEqual([]);
+    });
+
+    it('keeps the catalog index valid when metadata is rewritten or deleted through the generic layer', async () => {
+      const domain = uniqueName('vm');
+      const at = new Date(Date.UTC(2026, 11, 1, 12, 0, 0, 0));
+      const sets: BackupSet[] = [0, 1].map((i) => ({
+        id: randomUUID(),
+        volbackVersion: '0.1.0',
+        mode: 'pull',
+        kind: 'full',
+        state: 'external',
+        createdAt: new Date(at.getTime() + i * 1000),
+        domain: { name: domain, uuid: randomUUID() },
+        disks: [
+          {
+            id: randomUUID(),
+            target: 'vda',
+            sourcePath: '/x',
+            sourceFormat: 'qcow2',
+            kind: 'full',
+            virtualSize: MiB,
+            bytesCopied: 0,
+          },
+        ],
+        domainXml: `<domain type='kvm'><name>${domain}</name></domain>`,
+      }));
+      const nameOf = (s: BackupSet): string =>
+        metadataVolumeName({ domain, createdAt: s.createdAt, setId: s.id });
+      for (const s of sets) await writeDocument(pool, nameOf(s), await formatBackupSet(s));
+      const listed = async (): Promise<BackupSet[]> =>
+        (await scanCatalog(conn, { pools: [pool.name] })).stored
+          .map((s) => s.set)
+          .filter((s) => s.domain.name === domain);
+      expect((await listed()).map((s) => s.id).sort()).toEqual(sets.map((s) => s.id).sort());
+      const generation = generationOf(await pool.driver.listVolumeNames(pool));
+      expect(generation).toHaveLength(1);
+
+      const rewritten = { ...sets[0], description: 'rewritten after the index was built' };
+      await writeDocument(pool, nameOf(sets[0]), await formatBackupSet(rewritten));
+      expect(generationOf(await pool.driver.listVolumeNames(pool))).not.toEqual(generation);
+      expect((await listed()).find((s) => s.id === sets[0].id)).toEqual(rewritten);
+      await deleteVolumeIfPresent(pool, nameOf(sets[1]));
+      expect((await listed()).map((s) => s.id)).toEqual([sets[0].id]);
+      await deleteVolumeIfPresent(pool, nameOf(sets[0]));
+    });
+
+    it('gives copy targets that both engines write, and disk sources a domain starts on', async () => {
+      const vm = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB], label: 'conf' });
+      await vm.write('vda', 0x6c, MiB, 2 * MiB);
+      const format = pool.driver.capabilities.fullFormats[0];
+      const copied: StorageVolume[] = [];
+      // QEMU's blockdev-backup, the way the coordinator runs it (a full backup).
+      const result = await createBackup(conn, vm.name, {
+        defaults: { pool: pool.name, path: '/nonexistent-never-created', format },
+        definition: { mode: 'push', kind: 'full', disks: [], location: { pool: pool.name } },
+        fullBackupEngine: 'qmp',
+        lockDir: `/tmp/volback-conformance-locks-${process.pid}`,
+      });
+      const target = (await findVolume(pool, result.set.disks[0].volume!.name))!;
+      copied.push(target);
+      expect(await vm.diskMatches('vda', vm.disks[0].modelPath)).toBe(true);
+      expect(await imagesEqual(await imageOf(target), { path: vm.disks[0].modelPath, format: 'raw' })).toBe(
+        true,
+      );
+      const copyTarget = await pool.driver.copyTarget(pool, target);
+      expect(copyTarget.format).toBe(format);
+      expect(copyTarget.libvirt !== undefined).toBe(pool.driver.capabilities.libvirtPushTarget);
+      if (pool.driver.capabilities.libvirtPushTarget) {
+        // libvirt's push job, the way the coordinator runs it (here a full, with full_backup_engine libvirt).
+        await vm.write('vda', 0x6d, 5 * MiB, GRANULE);
+        const inc = await createBackup(conn, vm.name, {
+          defaults: { pool: pool.name, path: '/nonexistent-never-created', format },
+          definition: { mode: 'push', kind: 'full', disks: [], location: { pool: pool.name } },
+          fullBackupEngine: 'libvirt',
+          lockDir: `/tmp/volback-conformance-locks-${process.pid}`,
+        });
+        const v = (await findVolume(pool, inc.set.disks[0].volume!.name))!;
+        copied.push(v);
+        expect(await imagesEqual(await imageOf(v), { path: vm.disks[0].modelPath, format: 'raw' })).toBe(
+          true,
+        );
+      }
+      // A domain whose disk is the backup volume, as a restored domain's would be, starts.
+      const source = await pool.driver.diskSource(pool, target);
+      const xml = await rewriteDomainXml(vm.xml, {
+        name: uniqueName('conf-src'),
+        newUuid: true,
+        disks: { vda: source },
+      });
+      const started = await conn.createDomain(xml, 1 /* VIR_DOMAIN_START_PAUSED */);
+      try {
+        expect(await started.isActive()).toBe(true);
+      } finally {
+        await started.destroy();
+        started.free();
+      }
+      for (const v of copied) v.free();
+      const stored = await scanCatalog(conn, { pools: [pool.name] });
+      for (const s of stored.stored.filter((x) => x.set.domain.name === vm.name)) {
+        await deleteVolumeIfPresent(pool, s.metadataVolume);
+        for (const d of s.set.disks) await deleteVolumeIfPresent(pool, d.volume!.name);
+      }
+    });
+
+    it("makes pull-mode scratch volumes that libvirt's pull job uses, or declares it cannot", async () => {
+      if (!pool.driver.createScratchVolume) {
+        expect(pool.driver.createScratchVolume).toBeUndefined();
+        return;
+      }
+      const vm = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB], label: 'conf-pull' });
+      const lockDir = `/tmp/volback-conformance-locks-${process.pid}`;
+      const session = await beginExternalBackup(conn, vm.name, {
+        definition: {
+          mode: 'pull',
+          kind: 'full',
+          location: { pool: pool.name },
+          disks: [{ name: 'vda', backup: true, scratchPool: pool.name }],
+        },
+        defaults: { pool: pool.name, path: '/nonexistent-never-created', format: 'qcow2' },
+        lockDir,
+      });
+      const scratch = session.disks[0].scratch;
+      expect(scratch.pool).toBe(pool.name);
+      expect(await pool.driver.listVolumeNames(pool)).toContain(scratch.volume);
+      await endExternalBackup(conn, vm.name, { success: false, lockDir });
+      expect(await pool.driver.listVolumeNames(pool)).not.toContain(scratch.volume);
+    });
+  });
+}
