@@ -7,6 +7,12 @@ export type RequestedKind = BackupKind | 'auto';
 export type BackupMode = 'push' | 'pull';
 export type VolumeFormat = 'qcow2' | 'raw';
 
+/** libvirt's `<domain type=…>`: `kvm` (hardware virtualisation) or `qemu` (TCG, software emulation). */
+export type VirtType = 'kvm' | 'qemu';
+
+/** The guest CPU: the host's own (`host-passthrough`) or the model libvirt picks when none is given. */
+export type CpuMode = 'host-passthrough' | 'default';
+
 /** Where backups go when a disk names no target pool. */
 export interface BackupLocation {
   pool: string;

@@ -9,8 +9,8 @@ import type { VolumeFormat } from '../../src/model';
 import type { CopyTarget, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
 import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
-import { escapeXml } from '../../src/xml/escape';
 import {
+  dirPoolXml,
   parsePoolIdentity,
   parsePoolTargetPath,
   parseVolumeXml,
@@ -31,16 +31,6 @@ const ALLOWED_MODES = ['0600', '0640', '0660'];
 async function imageOf(volume: StorageVolume): Promise<ImageRef & { format: VolumeFormat }> {
   const { path, format } = await parseVolumeXml(await volume.getXMLDesc());
   return { path: path ?? (await volume.getPath()), format: format === 'raw' ? 'raw' : 'qcow2' };
-}
-
-/**
- * XML of a new dir pool. An existing directory gets no `<permissions>`, so libvirt leaves its mode
- * and owner alone; a new one is made 0711: QEMU (libvirt-qemu) must reach the volumes of a running
- * job, nobody needs to list them. Pure.
- */
-export function dirPoolXml(name: string, path: string, exists: boolean): string {
-  const permissions = exists ? '' : '<permissions><mode>0711</mode></permissions>';
-  return `<pool type='dir'><name>${escapeXml(name)}</name><target><path>${escapeXml(path)}</path>${permissions}</target></pool>`;
 }
 
 /**

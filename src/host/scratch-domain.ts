@@ -1,59 +1,7 @@
-// Small OS-less domains that volback itself starts (the demo, the tests, the bench), and exact writes
-// into their disks through QEMU, so that no guest OS is needed to know what a disk holds.
+// Exact writes into the disks of the OS-less domains volback starts itself (the demo, the tests, the
+// bench), through QEMU, so that no guest OS is needed to know what a disk holds.
 import type { Domain } from '../libvirt';
-import { escapeXml } from '../xml/escape';
-import { cpuXml, type VirtChoice } from './virt-type';
-
-export interface ScratchDisk {
-  /** Source file path. */
-  path: string;
-  /** 'qcow2' (default) or 'raw'. */
-  format?: 'qcow2' | 'raw';
-  /** Target dev, e.g. 'vda' (default vda, vdb, ... by position). */
-  target?: string;
-}
-
-export interface ScratchDomainOptions {
-  name: string;
-  /** Fixed UUID; libvirt picks one when absent. */
-  uuid?: string;
-  /** The host's domain kind and CPU, from chooseVirtType(). */
-  virt: Pick<VirtChoice, 'virtType' | 'cpu'>;
-  memoryMiB?: number;
-  disks?: ScratchDisk[];
-}
-
-/**
- * A minimal x86_64 domain that boots no OS and idles in firmware: `memoryMiB` (128), one vCPU,
- * virtio disks (the first gets libvirt's default alias virtio-disk0, whose QOM path
- * /machine/peripheral/virtio-disk0/virtio-backend accepts HMP `qemu-io -d`). Pure.
- */
-export function buildDomainXml(o: ScratchDomainOptions): string {
-  const disks = (o.disks ?? [])
-    .map((d, i) => {
-      const target = d.target ?? `vd${String.fromCharCode(97 + i)}`;
-      return `    <disk type='file' device='disk'>
-      <driver name='qemu' type='${d.format ?? 'qcow2'}'/>
-      <source file='${escapeXml(d.path)}'/>
-      <target dev='${target}' bus='virtio'/>
-    </disk>`;
-    })
-    .join('\n');
-  const cpu = cpuXml(o.virt.cpu);
-  return `<domain type='${o.virt.virtType}'>
-  <name>${escapeXml(o.name)}</name>
-${o.uuid ? `  <uuid>${escapeXml(o.uuid)}</uuid>\n` : ''}  <memory unit='MiB'>${o.memoryMiB ?? 128}</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-${cpu ? `  ${cpu}\n` : ''}  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-${disks}
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
-}
+export { buildDomainXml, type ScratchDisk, type ScratchDomainOptions } from '../xml/scratch-domains';
 
 /** HMP `qemu-io` on disk `target` of a domain built by buildDomainXml; throws on QEMU's error. */
 async function qemuIo(domain: Domain, target: string, command: string): Promise<void> {

@@ -4,17 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { virDomainCreateFlags, type Connection } from '../libvirt';
 import { logger } from '../log';
+import type { CpuMode, VirtType } from '../model';
+import { probeDomainXml } from '../xml/scratch-domains';
+
+export type { CpuMode, VirtType };
 
 const log = logger('virt-type');
 
-/** libvirt's `<domain type=…>`: `kvm` (hardware virtualisation) or `qemu` (TCG, software emulation). */
-export type VirtType = 'kvm' | 'qemu';
-
 /** What the user may ask for (config `virt_type`, environment `VOLBACK_VIRT_TYPE`). */
 export type VirtPreference = 'auto' | VirtType;
-
-/** The guest CPU: the host's own (`host-passthrough`) or the model libvirt picks when none is given. */
-export type CpuMode = 'host-passthrough' | 'default';
 
 export interface VirtChoice {
   virtType: VirtType;
@@ -89,20 +87,6 @@ export async function decideVirtType(
     reason: `a KVM probe domain failed to start: ${plain}`,
     forced: false,
   };
-}
-
-/** `<cpu>` element for a mode; empty for libvirt's default. Pure. */
-export const cpuXml = (cpu: CpuMode): string =>
-  cpu === 'host-passthrough' ? `<cpu mode='host-passthrough'/>` : '';
-
-/** A transient domain that only proves QEMU starts and runs: no disks, no devices it could touch. Pure. */
-export function probeDomainXml(name: string, virtType: VirtType, cpu: CpuMode): string {
-  return (
-    `<domain type='${virtType}'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>` +
-    `<os><type arch='x86_64' machine='pc'>hvm</type></os>${cpuXml(cpu)}` +
-    `<on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>` +
-    `<devices><memballoon model='none'/></devices></domain>`
-  );
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

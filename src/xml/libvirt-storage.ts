@@ -74,3 +74,13 @@ export function volumeXml(spec: VolumeSpec): string {
     `<target><format type='${spec.format}'/>${compat}${mode}</target>${backing}</volume>`
   );
 }
+
+/**
+ * XML of a new dir pool. An existing directory gets no `<permissions>`, so libvirt leaves its mode
+ * and owner alone; a new one is made 0711: QEMU (libvirt-qemu) must reach the volumes of a running
+ * job, nobody needs to list them. Pure.
+ */
+export function dirPoolXml(name: string, path: string, exists: boolean): string {
+  const permissions = exists ? '' : '<permissions><mode>0711</mode></permissions>';
+  return `<pool type='dir'><name>${escapeXml(name)}</name><target><path>${escapeXml(path)}</path>${permissions}</target></pool>`;
+}

@@ -2,6 +2,7 @@
 import fs from 'fs';
 import path from 'path';
 import { Connection, StoragePool, StorageVolume } from '../../src/libvirt';
+import { volumeXml as buildVolumeXml } from '../../src/xml/libvirt-storage';
 import { Cleanup } from './cleanup';
 import { uniqueName } from './names';
 
@@ -57,13 +58,13 @@ export async function createDirPool(
 
 /** Volume XML; qcow2 volumes get compat 1.1 (persistent dirty bitmaps need it). */
 export function volumeXml(name: string, capacityBytes: number, format: 'qcow2' | 'raw' = 'qcow2'): string {
-  const compat = format === 'qcow2' ? '<compat>1.1</compat>' : '';
-  return `<volume>
-  <name>${name}</name>
-  <capacity unit='bytes'>${capacityBytes}</capacity>
-  <allocation unit='bytes'>0</allocation>
-  <target><format type='${format}'/>${compat}</target>
-</volume>`;
+  return buildVolumeXml({
+    name,
+    capacity: capacityBytes,
+    allocation: 0,
+    format,
+    compat: format === 'qcow2' ? '1.1' : undefined,
+  });
 }
 
 /** Creates a volume in `pool`, registering its deletion on `cleanup`. */

@@ -6,11 +6,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromEnvironment, parseConfigText } from '../../src/config';
-import { buildDomainXml } from '../../src/host/scratch-domain';
+import { buildDomainXml, probeDomainXml } from '../../src/xml/scratch-domains';
 import { describeVirt } from '../../src/host/capabilities';
 import {
   decideVirtType,
-  probeDomainXml,
   qemuErrorLine,
   type CpuMode,
   type Probe,

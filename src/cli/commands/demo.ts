@@ -19,6 +19,7 @@ import { describeVirt } from '../../host/capabilities';
 import { virtTypeSource } from '../../config';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues } from '../../libvirt';
 import { imagesEqual } from '../../tools/qemu-img';
+import { volumeXml } from '../../xml/libvirt-storage';
 import { formatBytes, keyValues, shortId, table } from '../format';
 import { flagString, type CommandContext, type CommandSpec } from '../framework';
 import { listingJson, setJson } from '../json';
@@ -43,9 +44,8 @@ export function demoUuid(name: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-const volumeXml = (name: string): string =>
-  `<volume><name>${name}</name><capacity unit='bytes'>${DISK_SIZE}</capacity><allocation unit='bytes'>0</allocation>` +
-  `<target><format type='qcow2'/><compat>1.1</compat></target></volume>`;
+const demoVolumeXml = (name: string): string =>
+  volumeXml({ name, capacity: DISK_SIZE, allocation: 0, format: 'qcow2', compat: '1.1' });
 
 /** Removes the demo domain of a previous run (running or not, with its checkpoint metadata). */
 async function removeDomain(conn: Connection, name: string): Promise<boolean> {
@@ -129,7 +129,7 @@ const demo: CommandSpec = {
       for (const vol of await libvirtPool.listAllVolumes()) await vol.delete().finally(() => vol.free());
       for (const target of ['vda', 'vdb']) {
         const volName = `${name}-${target}.qcow2`;
-        const vol = await libvirtPool.createVolume(volumeXml(volName));
+        const vol = await libvirtPool.createVolume(demoVolumeXml(volName));
         disks.push({ target, path: await vol.getPath() });
         vol.free();
       }
