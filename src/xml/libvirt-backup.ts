@@ -56,13 +56,16 @@ export function checkpointXml(
 }
 
 /**
- * libvirt push-mode `<domainbackup>` for the plan; `targets` maps each planned disk to where QEMU
- * writes it. Disks of the domain outside the plan get backup='no'.
+ * A `<domainbackup>` of either mode: per planned disk its `backupmode`/`incremental` when the plan has
+ * a base, and where libvirt writes (push: the `<target>`; pull: the copy-before-write `<scratch>`,
+ * exported under the disk's target name); disks of the domain outside the plan get backup='no'.
  */
-export function pushBackupXml(
+function backupJobXml(
+  mode: 'push' | 'pull',
   plan: JobPlan,
   allTargets: readonly string[],
-  targets: Record<string, JobTarget>,
+  where: Record<string, JobTarget>,
+  server?: ResolvedServer,
 ): string {
   const planned = new Map(plan.disks.map((d) => [d.target, d]));
   const base = plan.parent?.checkpoint?.name;
@@ -70,27 +73,39 @@ export function pushBackupXml(
     .map((t) => {
       const disk = planned.get(t);
       if (!disk) return `<disk name='${escapeXml(t)}' backup='no'/>`;
-      const target = targets[t];
-      const mode = base
+      const at = where[t];
+      const kind = base
         ? ` backupmode='${disk.kind}'${disk.kind === 'incremental' ? ` incremental='${escapeXml(base)}'` : ''}`
         : '';
-      const where =
-        target.type === 'file' ? `file='${escapeXml(target.path)}'` : `dev='${escapeXml(target.path)}'`;
+      const exported = mode === 'pull' ? ` exportname='${escapeXml(t)}'` : '';
+      const path = at.type === 'file' ? `file='${escapeXml(at.path)}'` : `dev='${escapeXml(at.path)}'`;
       return (
-        `<disk name='${escapeXml(t)}' backup='yes' type='${target.type}'${mode}>` +
-        `<target ${where}/><driver type='${target.format}'/></disk>`
+        `<disk name='${escapeXml(t)}' backup='yes' type='${at.type}'${kind}${exported}>` +
+        `<${mode === 'push' ? 'target' : 'scratch'} ${path}/><driver type='${at.format}'/></disk>`
       );
     })
     .join('');
+  const serverXml = !server
+    ? ''
+    : server.transport === 'tcp'
+      ? `<server transport='tcp' name='${escapeXml(server.name)}' port='${server.port}'${server.tls ? " tls='yes'" : ''}/>`
+      : `<server transport='unix' socket='${escapeXml(server.socket)}'/>`;
   const incremental = base ? `<incremental>${escapeXml(base)}</incremental>` : '';
-  return `<domainbackup mode='push'>${incremental}<disks>${disks}</disks></domainbackup>`;
+  return `<domainbackup mode='${mode}'>${incremental}${serverXml}<disks>${disks}</disks></domainbackup>`;
+}
+
+/** libvirt push-mode `<domainbackup>`: `targets` maps each planned disk to where QEMU writes it. */
+export function pushBackupXml(
+  plan: JobPlan,
+  allTargets: readonly string[],
+  targets: Record<string, JobTarget>,
+): string {
+  return backupJobXml('push', plan, allTargets, targets);
 }
 
 /**
- * libvirt pull-mode `<domainbackup>`: one export per planned disk (export name = disk target), its
- * scratch file, and `backupmode`/`incremental` per disk when the plan has a base. Disks of the domain
- * outside the plan get backup='no'. Use with VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL (scratch volumes
- * are made beforehand by the pool layer).
+ * libvirt pull-mode `<domainbackup>`: one NBD export per planned disk, its scratch volume, the server.
+ * Use with VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL (scratch volumes are made beforehand by the drivers).
  */
 export function pullBackupXml(
   plan: JobPlan,
@@ -98,29 +113,7 @@ export function pullBackupXml(
   server: ResolvedServer,
   scratch: Record<string, JobTarget>,
 ): string {
-  const planned = new Map(plan.disks.map((d) => [d.target, d]));
-  const base = plan.parent?.checkpoint?.name;
-  const disks = allTargets
-    .map((t) => {
-      const disk = planned.get(t);
-      if (!disk) return `<disk name='${escapeXml(t)}' backup='no'/>`;
-      const mode = base
-        ? ` backupmode='${disk.kind}'${disk.kind === 'incremental' ? ` incremental='${escapeXml(base)}'` : ''}`
-        : '';
-      const where = scratch[t];
-      const at = where.type === 'file' ? `file='${escapeXml(where.path)}'` : `dev='${escapeXml(where.path)}'`;
-      return (
-        `<disk name='${escapeXml(t)}' backup='yes' type='${where.type}'${mode} exportname='${escapeXml(t)}'>` +
-        `<scratch ${at}/><driver type='${where.format}'/></disk>`
-      );
-    })
-    .join('');
-  const serverXml =
-    server.transport === 'tcp'
-      ? `<server transport='tcp' name='${escapeXml(server.name)}' port='${server.port}'${server.tls ? " tls='yes'" : ''}/>`
-      : `<server transport='unix' socket='${escapeXml(server.socket)}'/>`;
-  const incremental = base ? `<incremental>${escapeXml(base)}</incremental>` : '';
-  return `<domainbackup mode='pull'>${incremental}${serverXml}<disks>${disks}</disks></domainbackup>`;
+  return backupJobXml('pull', plan, allTargets, scratch, server);
 }
 
 /** One disk export as libvirt reports it for the running job. */
