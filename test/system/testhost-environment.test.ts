@@ -1,0 +1,119 @@
+// The LVM test host (scripts/testhost) through volback's own binding: a remote libvirtd whose
+// logical pool is active, an LV volume that gives back through a volume stream the bytes it was
+// sent, and the same host over qemu+ssh with the image's key.
+import { randomBytes } from 'crypto';
+import { Readable } from 'stream';
+import { pipeline } from 'stream/promises';
+import {
+  Connection,
+  StoragePool,
+  isLibvirtError,
+  virStoragePoolState,
+  virStorageVolType,
+} from '../../src/libvirt';
+import {
+  Cleanup,
+  TESTHOST_DIR_POOL,
+  TESTHOST_FIX,
+  TESTHOST_VG,
+  openTestHost,
+  testHostSshUri,
+  uniqueName,
+} from '../support';
+
+const MiB = 1024 * 1024;
+
+jest.setTimeout(60_000);
+
+/** The pool `name` of the test host, or an Error naming the fix. */
+async function testHostPool(conn: Connection, name: string): Promise<StoragePool> {
+  try {
+    return await conn.lookupStoragePoolByName(name);
+  } catch (err) {
+    throw new Error(`the test host at ${conn.uri} has no pool '${name}'. ${TESTHOST_FIX}`, { cause: err });
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+describe('the LVM test host', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+  let lvm: StoragePool;
+
+  beforeAll(async () => {
+    conn = cleanup.connection(await openTestHost());
+    lvm = await testHostPool(conn, TESTHOST_VG);
+    cleanup.add(`pool handle ${TESTHOST_VG}`, async () => lvm.free());
+  });
+
+  afterAll(() => cleanup.run());
+
+  it('is a remote libvirtd (not this machine) with an active logical pool on its volume group', async () => {
+    expect(await conn.getHostname()).toBe('testhost');
+    expect(await conn.getType()).toBe('QEMU');
+    expect(await lvm.isActive()).toBe(true);
+    const info = await lvm.getInfo();
+    expect(info.state).toBe(virStoragePoolState.VIR_STORAGE_POOL_RUNNING);
+    expect(info.capacity).toBeGreaterThan(1024 * MiB);
+    const xml = await lvm.getXMLDesc();
+    expect(xml).toMatch(/<pool type='logical'>/);
+    expect(xml).toContain(`<name>${TESTHOST_VG}</name>`);
+
+    const dir = await testHostPool(conn, TESTHOST_DIR_POOL);
+    try {
+      expect(await dir.isActive()).toBe(true);
+      expect(await dir.getXMLDesc()).toMatch(/<pool type='dir'>/);
+    } finally {
+      dir.free();
+    }
+  });
+
+  it('creates an LV volume, streams bytes into it and back unchanged, and deletes it', async () => {
+    const name = uniqueName('lv');
+    // allocation = capacity: a smaller allocation would make libvirt create a sparse (snapshot) LV
+    const vol = await lvm.createVolume(`<volume>
+  <name>${name}</name>
+  <capacity unit='bytes'>${16 * MiB}</capacity>
+  <allocation unit='bytes'>${16 * MiB}</allocation>
+  <target><format type='raw'/></target>
+</volume>`);
+    cleanup.volume(vol);
+    expect(await vol.getPath()).toBe(`/dev/${TESTHOST_VG}/${name}`);
+    expect(await vol.getInfo()).toMatchObject({
+      type: virStorageVolType.VIR_STORAGE_VOL_BLOCK,
+      capacity: 16 * MiB,
+    });
+
+    const data = randomBytes(5 * MiB + 4096);
+    await pipeline(Readable.from([data.subarray(0, 3 * MiB), data.subarray(3 * MiB)]), vol.upload());
+    const back = await readAll(vol.download({ length: data.length }));
+    expect(back.length).toBe(data.length);
+    expect(back.equals(data)).toBe(true);
+    // past the uploaded bytes the new LV reads as zeros
+    const tail = await readAll(vol.download({ offset: data.length, length: 4096 }));
+    expect(tail.equals(Buffer.alloc(4096))).toBe(true);
+
+    await vol.delete();
+    const err = await lvm.lookupVolumeByName(name).catch((e: unknown) => e);
+    expect(isLibvirtError(err, 'VIR_ERR_NO_STORAGE_VOL')).toBe(true);
+  });
+
+  it('answers over qemu+ssh with the key made for its image, checking its host key', async () => {
+    const uri = await testHostSshUri();
+    expect(uri).toMatch(/^qemu\+ssh:\/\/root@127\.0\.0\.1:\d+\/system\?keyfile=/);
+    const ssh = await openTestHost(uri);
+    try {
+      expect(await ssh.getHostname()).toBe('testhost');
+      const pool = await testHostPool(ssh, TESTHOST_VG);
+      expect(await pool.isActive()).toBe(true);
+      pool.free();
+    } finally {
+      await ssh.close();
+    }
+  });
+});
