@@ -1,6 +1,6 @@
 // The LVM test host (scripts/testhost) through volback's own binding: a remote libvirtd whose
 // logical pool is active, an LV volume that gives back through a volume stream the bytes it was
-// sent, and the same host over qemu+ssh with the image's key.
+// sent, a TCG domain on an LV and a qcow2 file, and the same host over qemu+ssh with the image's key.
 import { randomBytes } from 'crypto';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
@@ -8,6 +8,7 @@ import {
   Connection,
   StoragePool,
   isLibvirtError,
+  virDomainState,
   virStoragePoolState,
   virStorageVolType,
 } from '../../src/libvirt';
@@ -16,6 +17,7 @@ import {
   TESTHOST_DIR_POOL,
   TESTHOST_FIX,
   TESTHOST_VG,
+  createVolume,
   openTestHost,
   testHostSshUri,
   uniqueName,
@@ -32,6 +34,16 @@ async function testHostPool(conn: Connection, name: string): Promise<StoragePool
   } catch (err) {
     throw new Error(`the test host at ${conn.uri} has no pool '${name}'. ${TESTHOST_FIX}`, { cause: err });
   }
+}
+
+/** A plain LV: allocation = capacity (a smaller allocation makes libvirt create a sparse snapshot LV). */
+function lvXml(name: string, bytes: number): string {
+  return `<volume>
+  <name>${name}</name>
+  <capacity unit='bytes'>${bytes}</capacity>
+  <allocation unit='bytes'>${bytes}</allocation>
+  <target><format type='raw'/></target>
+</volume>`;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -75,14 +87,7 @@ describe('the LVM test host', () => {
 
   it('creates an LV volume, streams bytes into it and back unchanged, and deletes it', async () => {
     const name = uniqueName('lv');
-    // allocation = capacity: a smaller allocation would make libvirt create a sparse (snapshot) LV
-    const vol = await lvm.createVolume(`<volume>
-  <name>${name}</name>
-  <capacity unit='bytes'>${16 * MiB}</capacity>
-  <allocation unit='bytes'>${16 * MiB}</allocation>
-  <target><format type='raw'/></target>
-</volume>`);
-    cleanup.volume(vol);
+    const vol = cleanup.volume(await lvm.createVolume(lvXml(name, 16 * MiB)));
     expect(await vol.getPath()).toBe(`/dev/${TESTHOST_VG}/${name}`);
     expect(await vol.getInfo()).toMatchObject({
       type: virStorageVolType.VIR_STORAGE_VOL_BLOCK,
@@ -101,6 +106,37 @@ describe('the LVM test host', () => {
     await vol.delete();
     const err = await lvm.lookupVolumeByName(name).catch((e: unknown) => e);
     expect(isLibvirtError(err, 'VIR_ERR_NO_STORAGE_VOL')).toBe(true);
+  });
+
+  it('runs a tiny OS-less TCG domain whose disks are an LV and a qcow2 file of the dir pool', async () => {
+    const lv = cleanup.volume(await lvm.createVolume(lvXml(uniqueName('dom-lv'), 16 * MiB)));
+    const dir = await testHostPool(conn, TESTHOST_DIR_POOL);
+    cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dir.free());
+    const qcow2 = await createVolume(dir, cleanup, `${uniqueName('dom-q')}.qcow2`, 16 * MiB);
+    const [lvPath, qcow2Path] = [await lv.getPath(), await qcow2.getPath()];
+    const name = uniqueName('dom');
+    // type='qemu': the test host has no /dev/kvm, its domains run under TCG inside its own TCG
+    const dom = cleanup.domain(
+      await conn.createDomain(`<domain type='qemu'>
+  <name>${name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <disk type='block' device='disk'><driver name='qemu' type='raw' cache='none'/>
+      <source dev='${lvPath}'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+      <source file='${qcow2Path}'/><target dev='vdb' bus='virtio'/></disk>
+    <memballoon model='none'/>
+  </devices>
+</domain>`),
+    );
+    expect(await dom.getState()).toMatchObject({ state: virDomainState.VIR_DOMAIN_RUNNING });
+    expect(await dom.getBlockInfo('vda')).toMatchObject({ capacity: 16 * MiB });
+    expect(await dom.getBlockInfo('vdb')).toMatchObject({ capacity: 16 * MiB });
+    await dom.destroy();
+    const gone = await conn.lookupDomainByName(name).catch((e: unknown) => e);
+    expect(isLibvirtError(gone, 'VIR_ERR_NO_DOMAIN')).toBe(true); // transient: destroy removes it
   });
 
   it('answers over qemu+ssh with the key made for its image, checking its host key', async () => {
