@@ -17,6 +17,7 @@ import {
   TESTHOST_DIR_POOL,
   TESTHOST_FIX,
   TESTHOST_VG,
+  chooseVirtType,
   createVolume,
   openTestHost,
   testHostSshUri,
@@ -65,9 +66,12 @@ describe('the LVM test host', () => {
 
   afterAll(() => cleanup.run());
 
-  it('is a remote libvirtd (not this machine) with an active logical pool on its volume group', async () => {
+  it('is a remote libvirtd (not this machine) without KVM, with an active logical pool on its VG', async () => {
     expect(await conn.getHostname()).toBe('testhost');
     expect(await conn.getType()).toBe('QEMU');
+    // no KVM inside (its CPU has no SVM/VMX): volback must pick TCG for the test host's domains
+    expect(await conn.getCapabilities()).not.toMatch(/<domain type='kvm'/);
+    expect(await chooseVirtType(conn)).toBe('qemu');
     expect(await lvm.isActive()).toBe(true);
     const info = await lvm.getInfo();
     expect(info.state).toBe(virStoragePoolState.VIR_STORAGE_POOL_RUNNING);
