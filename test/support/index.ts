@@ -21,3 +21,12 @@ export { createTestDomain, sameContent, type TestDomain, type TestDomainDisk } f
 export { backupLocation, poolVolumeNames } from './backup-location';
 export { REPO_ROOT, tsChildArgs } from './ts-child';
 export { qemuBitmaps, qemuLeftovers } from './qemu-objects';
+export {
+  TESTHOST_DIR_POOL,
+  TESTHOST_FIX,
+  TESTHOST_VG,
+  openTestHost,
+  testHost,
+  testHostSshUri,
+  testHostUri,
+} from './testhost';
