@@ -119,6 +119,52 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect((await cli(withConfig('backup', 'list', '--since', 'yesterday-ish'))).code).toBe(2);
   });
 
+  test.each([
+    ['since', '2026-02-30'],
+    ['until', '2026-13-01'],
+    ['since', '2026-04-31T10:00:00Z'],
+    ['until', '2026-11-26T24:00'],
+    ['since', '1'],
+  ])('an impossible --%s %s is exit 2 naming the flag and the value', async (flag, value) => {
+    const run = await cli(withConfig('backup', 'list', `--${flag}`, value));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`--${flag} '${value}'`);
+  });
+
+  test.each([
+    ['backup', 'delete', 'a', '--yes'],
+    ['backup', 'restore', '1a2', '--define'],
+    ['backup', 'show', '1a'],
+    ['backup', 'verify', '1-2-3'],
+  ])('a set-id prefix shorter than 4 hex digits is refused before connecting: %s %s %s', async (...args) => {
+    // An unreachable URI: the refusal must come before the connection (which would be exit 1).
+    const run = await cli(withConfig(...args, '-c', 'test:///no/such/file.xml'));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('at least 4');
+    expect(run.stderr).not.toContain('cannot connect');
+  });
+
+  test('a repeated --volume-name for one disk and a device as definition are exit 2 before connecting', async () => {
+    const unreachable = ['-c', 'test:///no/such/file.xml'];
+    const twice = await cli(
+      withConfig(
+        'backup',
+        'restore',
+        'ffffffff',
+        '--volume-name',
+        'vda=a.qcow2',
+        '--volume-name',
+        'vda=b.qcow2',
+        ...unreachable,
+      ),
+    );
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('disk vda more than once');
+    const zero = await cli(withConfig('backup', 'create', 'vm', '-d', '/dev/zero', ...unreachable));
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('/dev/zero is a character device');
+  });
+
   test('config show reports each value with its source; a bad config file is exit 2', async () => {
     const shown = json(
       await cli(['config', 'show', '--json', '--config', configFile, '-c', 'qemu:///system']),

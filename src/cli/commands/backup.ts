@@ -1,5 +1,4 @@
 // `volback backup create|list|show|verify`: thin layers over the library API.
-import { readFileSync } from 'node:fs';
 import {
   backupDefaults,
   createBackup,
@@ -18,27 +17,51 @@ import type { BackupKind } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { formatBytes, formatUtc, keyValues, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type Flags } from '../framework';
+import { readInputFile } from '../input';
 import type { ProgressSink } from '../progress';
 import { listingJson, setJson } from '../json';
 
 const DURATION_RE = /^(\d+)([smhdw])$/;
 const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+// The documented forms only: a date, or a date and time with an optional Z or ±HH:MM offset.
+const TIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
-/** `2026-11-26`, `2026-11-26T10:00:00Z` (UTC unless an offset is given), or a relative `30m`, `12h`, `7d`, `2w` ago. */
+const daysInMonth = (year: number, month: number): number => new Date(Date.UTC(year, month, 0)).getUTCDate();
+
+/**
+ * `2026-11-26`, `2026-11-26T10:00[:00[.000]]` (UTC unless `Z` or an offset `+02:00` is given), or a
+ * relative `30m`, `12h`, `7d`, `2w` ago. Impossible dates (`2026-02-30`, `T24:00`) and anything else
+ * Date.parse would guess at (`1`, `March 7`, a space instead of `T`) are refused. Pure.
+ * @throws UsageError naming the flag and the value.
+ */
 export function parseTime(value: string, flag: string, now = new Date()): Date {
-  const rel = DURATION_RE.exec(value);
-  if (rel) return new Date(now.getTime() - Number(rel[1]) * UNIT_MS[rel[2]]);
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(value)
-    ? `${value}${value.includes('T') ? 'Z' : 'T00:00:00Z'}`
-    : value;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) {
+  const refuse = (why: string): never => {
     throw new UsageError(
-      `--${flag} '${value}' is not a time`,
-      'use an ISO 8601 UTC time (2026-11-26, 2026-11-26T10:00:00Z) or an age (30m, 12h, 7d, 2w)',
+      `--${flag} '${value}' ${why}`,
+      'use an ISO 8601 time (2026-11-26, 2026-11-26T10:00:00Z, 2026-11-26T10:00:00+02:00; UTC unless an offset is given) or an age (30m, 12h, 7d, 2w)',
     );
+  };
+  const rel = DURATION_RE.exec(value);
+  if (rel) {
+    const t = now.getTime() - Number(rel[1]) * (UNIT_MS[rel[2] as string] as number);
+    if (!Number.isFinite(t) || Number.isNaN(new Date(t).getTime())) refuse('is too long an age');
+    return new Date(t);
   }
-  return new Date(t);
+  const m = TIME_RE.exec(value);
+  if (!m) return refuse('is not a time');
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as number[];
+  const millis = Number(((m[7] ?? '') + '000').slice(0, 3));
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) refuse('is not a real date');
+  if (hour > 23 || minute > 59 || second > 59) refuse('is not a real time of day');
+  let offsetMinutes = 0;
+  const offset = m[8];
+  if (offset && offset !== 'Z') {
+    const [oh, om] = offset.slice(1).split(':').map(Number) as [number, number];
+    if (oh > 23 || om > 59) refuse('has an impossible UTC offset');
+    offsetMinutes = (offset.startsWith('-') ? -1 : 1) * (oh * 60 + om);
+  }
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60e3);
 }
 
 function parseKind(value: string | undefined): BackupKind | undefined {
@@ -179,19 +202,7 @@ export async function definitionFrom(
 ): Promise<BackupDefinition | undefined> {
   const file = flagString(flags.definition);
   let definition: BackupDefinition | undefined;
-  if (file) {
-    let xml: string;
-    try {
-      xml = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new VolbackError(
-        ErrorCodes.INVALID_INPUT,
-        `cannot read definition ${file}: ${(err as Error).message}`,
-        { fault: 'user' },
-      );
-    }
-    definition = await parseBackupDefinition(xml, file);
-  }
+  if (file) definition = await parseBackupDefinition(await readInputFile(file, 'definition'), file);
   if (flags.full && flags.incremental) throw new UsageError('--full and --incremental exclude each other');
   const kind = flags.full ? 'full' : flags.incremental ? 'incremental' : undefined;
   const description = flagString(flags.description);
@@ -213,7 +224,8 @@ const backupCreate: CommandSpec = {
       type: 'string',
       short: 'd',
       value: 'FILE',
-      description: 'a <volbackup> definition (disks, targets, kind, location)',
+      description:
+        'a <volbackup> definition (disks, targets, kind, location); - reads stdin; at most 1 MiB, UTF-8',
     },
     full: { type: 'boolean', description: 'take a full backup' },
     incremental: {

@@ -40,7 +40,7 @@ const beginExternal: CommandSpec = {
       type: 'string',
       short: 'd',
       value: 'FILE',
-      description: "a <volbackup mode='pull'> definition (server, disks, scratch pools)",
+      description: "a <volbackup mode='pull'> definition (server, disks, scratch pools); - reads stdin",
     },
     full: { type: 'boolean', description: 'export everything' },
     incremental: {

@@ -6,16 +6,23 @@ import { shortId, table } from '../format';
 import { flagList, flagString, type CommandContext, type CommandSpec } from '../framework';
 import type { ProgressSink } from '../progress';
 
-/** `vda=name.qcow2` pairs into a map. */
-function volumeNames(values: string[] | undefined): Record<string, string> | undefined {
+/** `vda=name.qcow2` pairs into a map; a disk named twice is refused (the last one would win silently). */
+export function parseVolumeNames(values: string[] | undefined): Record<string, string> | undefined {
   if (!values) return undefined;
-  const out: Record<string, string> = {};
+  const out = new Map<string, string>(); // a Map: a disk called __proto__ must not touch a prototype
   for (const v of values) {
-    const m = /^([a-z0-9]+)=(.+)$/i.exec(v);
+    const m = /^([A-Za-z0-9_]+)=(.+)$/.exec(v);
     if (!m) throw new UsageError(`--volume-name must be DISK=NAME, got '${v}'`);
-    out[m[1]] = m[2];
+    const [, disk, name] = m as unknown as [string, string, string];
+    if (out.has(disk)) {
+      throw new UsageError(
+        `--volume-name names disk ${disk} more than once ('${disk}=${out.get(disk)}' and '${v}')`,
+        'give one --volume-name per disk',
+      );
+    }
+    out.set(disk, name);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** One progress display per disk (the core reports each disk's copy on its own). */
@@ -90,6 +97,7 @@ const backupRestore: CommandSpec = {
     'volback backup restore 1a2b3c4d --overwrite --yes',
   ],
   async run(ctx, [id], flags) {
+    const volumeNames = parseVolumeNames(flagList(flags['volume-name']));
     const format = flagString(flags.format) as VolumeFormat | undefined;
     if (format && format !== 'qcow2' && format !== 'raw')
       throw new UsageError(`--format must be qcow2 or raw, got '${format}'`);
@@ -127,7 +135,7 @@ const backupRestore: CommandSpec = {
       disks,
       pool: flagString(flags.pool),
       format,
-      volumeNames: volumeNames(flagList(flags['volume-name'])),
+      volumeNames,
       signal: ctx.signal,
       onProgress: progress.update,
     };
