@@ -165,6 +165,21 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect(zero.stderr).toContain('/dev/zero is a character device');
   });
 
+  test('a pool named on the command line that does not exist is exit 2 (ERR_NOT_FOUND)', async () => {
+    const absent = uniqueName('no-pool');
+    for (const args of [
+      ['backup', 'list', '--pool', absent],
+      ['backup', 'delete', 'ffffffff', '--pool', absent, '--yes'],
+      ['backup', 'prune', 'vm', '--keep-last', '1', '--pool', absent, '--yes'],
+      ['backup', 'restore', 'ffffffff', '--pool', absent],
+    ]) {
+      const run = await cli(withConfig(...args, '--json'));
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(json(run).error.code).toBe('ERR_NOT_FOUND');
+      expect(run.stderr).toContain(`storage pool '${absent}' does not exist`);
+    }
+  });
+
   test('config show reports each value with its source; a bad config file is exit 2', async () => {
     const shown = json(
       await cli(['config', 'show', '--json', '--config', configFile, '-c', 'qemu:///system']),

@@ -17,7 +17,7 @@ import type { BackupKind } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { formatBytes, formatUtc, keyValues, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type Flags } from '../framework';
-import { readInputFile } from '../input';
+import { assertPoolsExist, readInputFile } from '../input';
 import type { ProgressSink } from '../progress';
 import { listingJson, setJson } from '../json';
 
@@ -351,7 +351,9 @@ const backupList: CommandSpec = {
       until: flags.until ? parseTime(flagString(flags.until)!, 'until') : undefined,
       kind: parseKind(flagString(flags.kind)),
     };
-    const listing = await listBackups(await ctx.connect(), options);
+    const conn = await ctx.connect();
+    await assertPoolsExist(conn, options.pools);
+    const listing = await listBackups(conn, options);
     return { data: listingJson(listing), human: () => renderTree(listing) };
   },
 };

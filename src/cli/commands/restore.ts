@@ -4,6 +4,7 @@ import type { VolumeFormat } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { shortId, table } from '../format';
 import { flagList, flagString, type CommandContext, type CommandSpec } from '../framework';
+import { assertPoolsExist } from '../input';
 import type { ProgressSink } from '../progress';
 
 /** `vda=name.qcow2` pairs into a map; a disk named twice is refused (the last one would win silently). */
@@ -108,6 +109,10 @@ const backupRestore: CommandSpec = {
     if (define && flags.overwrite)
       throw new UsageError('--overwrite and --define exclude each other (use --define --replace)');
     const conn = await ctx.connect();
+    await assertPoolsExist(
+      conn,
+      [flagString(flags.pool)].filter((p): p is string => p !== undefined),
+    );
     const { set } = await findBackupSet(conn, id);
     const disks = flagList(flags.disk);
     const destructive = Boolean(flags.overwrite || flags.replace);
