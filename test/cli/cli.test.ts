@@ -119,6 +119,13 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect((await cli(withConfig('backup', 'list', '--since', 'yesterday-ish'))).code).toBe(2);
   });
 
+  test('--version --json prints one JSON document', async () => {
+    const run = await cli(['--version', '--json']);
+    expect(run.code).toBe(0);
+    expect(json(run)).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(json(await cli(['--json', '--version'])).version).toBe(json(run).version);
+  });
+
   test.each([
     ['since', '2026-02-30'],
     ['until', '2026-13-01'],
