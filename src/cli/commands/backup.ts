@@ -15,7 +15,7 @@ import {
 import { ErrorCodes, VolbackError } from '../../errors';
 import type { BackupKind } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
-import { formatBytes, formatUtc, keyValues, shortId, table } from '../format';
+import { formatBytes, formatUtc, keyValues, printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type Flags } from '../framework';
 import { assertPoolsExist, readInputFile } from '../input';
 import type { ProgressSink } from '../progress';
@@ -99,7 +99,7 @@ export function renderTree(listing: BackupListing): string {
     !listing.strayVolumes.length &&
     !listing.unreadablePools.length
   ) {
-    return `no backups in pools: ${listing.pools.join(', ') || '(no active pools)'}`;
+    return `no backups in pools: ${printable(listing.pools.join(', ')) || '(no active pools)'}`;
   }
   const byId = new Map(listing.sets.map((s) => [s.set.id, s]));
   const domains = new Map<string, ListedSet[]>();
@@ -111,7 +111,7 @@ export function renderTree(listing: BackupListing): string {
   const out: string[] = [];
   for (const sets of domains.values()) {
     const newest = sets[sets.length - 1].set.domain;
-    out.push(`domain ${newest.name} (${newest.uuid})`);
+    out.push(`domain ${printable(newest.name)} (${printable(newest.uuid)})`);
     const rows: string[][] = [];
     const visit = (s: ListedSet, prefix: string, last: boolean, root: boolean): void => {
       const branch = root ? '' : last ? '└─ ' : '├─ ';
@@ -144,22 +144,25 @@ export function renderTree(listing: BackupListing): string {
     out.push('');
   }
   const problems: string[] = [
-    ...listing.problems.map((p) => `  ${p.kind}: ${p.message}`),
+    ...listing.problems.map((p) => `  ${p.kind}: ${printable(p.message)}`),
     ...listing.invalidMetadata.map(
-      (i) => `  invalid metadata: volume ${i.volume} in pool ${i.pool}: ${i.error}`,
+      (i) =>
+        `  invalid metadata: volume ${printable(i.volume)} in pool ${printable(i.pool)}: ${printable(i.error)}`,
     ),
     ...listing.strayVolumes.map(
-      (v) => `  stray volume: ${v.volume} in pool ${v.pool} (no valid metadata names it)`,
+      (v) =>
+        `  stray volume: ${printable(v.volume)} in pool ${printable(v.pool)} (no valid metadata names it)`,
     ),
     ...listing.unreadablePools.map(
-      (u) => `  unreadable pool: ${u.pool}: ${u.error} (its backups are not listed)`,
+      (u) => `  unreadable pool: ${printable(u.pool)}: ${printable(u.error)} (its backups are not listed)`,
     ),
   ];
   if (problems.length) out.push('Problems:', ...problems);
   return out.join('\n').trimEnd();
 }
 
-function renderSet(s: ListedSet): string {
+/** One set in detail (`backup show`). Pure. */
+export function renderSet(s: ListedSet): string {
   const { set } = s;
   const head = keyValues([
     ['set', set.id],
@@ -190,7 +193,7 @@ function renderSet(s: ListedSet): string {
     ]),
   );
   const problems = s.problems.length
-    ? ['', 'Problems:', ...s.problems.map((p) => `  ${p.kind}: ${p.message}`)]
+    ? ['', 'Problems:', ...s.problems.map((p) => `  ${p.kind}: ${printable(p.message)}`)]
     : [];
   return [head, '', disks, ...problems].join('\n');
 }
@@ -293,8 +296,10 @@ const backupCreate: CommandSpec = {
         data: { set: setJson(listed), notes: result.plan.notes, skipped: result.plan.skipped },
         human: () =>
           [
-            `${result.set.kind} backup ${result.set.id} of ${domain} complete` +
-              (result.set.fallbackReason ? ` (full because: ${result.set.fallbackReason})` : ''),
+            printable(
+              `${result.set.kind} backup ${result.set.id} of ${domain} complete` +
+                (result.set.fallbackReason ? ` (full because: ${result.set.fallbackReason})` : ''),
+            ),
             '',
             table(
               ['DISK', 'KIND', 'POOL', 'VOLUME', 'ON DISK', 'VIRTUAL'],
@@ -307,7 +312,7 @@ const backupCreate: CommandSpec = {
                 formatBytes(d.virtualSize),
               ]),
             ),
-            ...result.plan.skipped.map((s) => `skipped ${s.target}: ${s.reason}`),
+            ...result.plan.skipped.map((s) => printable(`skipped ${s.target}: ${s.reason}`)),
           ].join('\n'),
       };
     } finally {
@@ -397,8 +402,10 @@ const backupVerify: CommandSpec = {
       exitCode,
       human: () =>
         [
-          `set ${result.setId} (${result.domain}): ${result.ok ? 'ok' : 'PROBLEMS'}${result.deep ? ' (deep)' : ''}`,
-          ...result.problems.map((p) => `  ${p}`),
+          printable(
+            `set ${result.setId} (${result.domain}): ${result.ok ? 'ok' : 'PROBLEMS'}${result.deep ? ' (deep)' : ''}`,
+          ),
+          ...result.problems.map((p) => `  ${printable(p)}`),
           '',
           table(
             ['DISK', 'VOLUME', 'CHAIN', 'RESULT'],

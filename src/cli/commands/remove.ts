@@ -7,7 +7,7 @@ import {
   type RetentionPolicy,
 } from '../../index';
 import { ExitCode, UsageError } from '../exit-codes';
-import { formatUtc, shortId, table } from '../format';
+import { formatUtc, printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type FlagSpec } from '../framework';
 import { assertPoolsExist } from '../input';
 
@@ -205,7 +205,7 @@ const backupPrune: CommandSpec = {
       return { data: { dryRun: Boolean(flags['dry-run']), ...planData, executed: [] }, human: planText };
     }
     if (!ctx.json) ctx.note(planText());
-    if (!(await ctx.confirm(`remove ${plan.remove.length} backup set(s) of ${domain}?`, flags))) {
+    if (!(await ctx.confirm(printable(`remove ${plan.remove.length} backup set(s) of ${domain}?`), flags))) {
       ctx.note('nothing removed');
       return {
         data: { dryRun: false, declined: true, ...planData, executed: [] },

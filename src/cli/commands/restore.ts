@@ -2,7 +2,7 @@
 import { findBackupSet, restoreBackup, restoreDomain, type RestoredVolume } from '../../index';
 import type { VolumeFormat } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
-import { shortId, table } from '../format';
+import { printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandContext, type CommandSpec } from '../framework';
 import { assertPoolsExist } from '../input';
 import type { ProgressSink } from '../progress';
@@ -124,10 +124,10 @@ const backupRestore: CommandSpec = {
     if (flags['dry-run']) {
       return {
         data: { dryRun: true, setId: set.id, action: what, domain: null, volumes: [] },
-        human: () => `would ${what}`,
+        human: () => printable(`would ${what}`),
       };
     }
-    if (destructive && !(await ctx.confirm(`${what}?`, flags))) {
+    if (destructive && !(await ctx.confirm(`${printable(what)}?`, flags))) {
       ctx.note('nothing restored');
       return {
         data: { dryRun: false, declined: true, setId: set.id, action: what, domain: null, volumes: [] },
@@ -163,7 +163,7 @@ const backupRestore: CommandSpec = {
             volumes: volumesJson(result.volumes),
           },
           human: () =>
-            `domain ${result.name} (${result.uuid}) defined from backup ${result.setId}\n\n${volumesTable(result.volumes)}`,
+            `${printable(`domain ${result.name} (${result.uuid}) defined from backup ${result.setId}`)}\n\n${volumesTable(result.volumes)}`,
         };
       }
       const result = await restoreBackup(conn, { ...common, overwrite: Boolean(flags.overwrite) });
