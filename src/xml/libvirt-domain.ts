@@ -102,7 +102,10 @@ export interface DomainRewrite {
   dropMacs?: boolean;
 }
 
-/** Rewrites a domain XML for restore: name, UUID, disk sources; other devices stay as they are. */
+/**
+ * Rewrites a domain XML for restore: name, UUID, disk sources (a restored disk's source is only its new
+ * volume); other devices stay as they are — see applyRestorePolicy (restore-policy.ts) for those.
+ */
 export async function rewriteDomainXml(xml: string, change: DomainRewrite): Promise<string> {
   const doc = await parse(xml, 'domain');
   const domain = doc.domain as Node;
@@ -117,16 +120,13 @@ export async function rewriteDomainXml(xml: string, change: DomainRewrite): Prom
       const replacement = change.disks?.[target];
       if (replacement) {
         disk.$ = { ...disk.$, type: replacement.type };
-        const source = first(disk, 'source');
-        const rest = { ...(source ?? {}) };
-        delete rest.$;
+        // The restored volume is the whole source. The old source's children (network hosts,
+        // seclabels, reservations, slices), its backing chain, credentials and encryption describe
+        // other storage: kept, they would relabel wrongly, break the flattened plain image or leak secrets.
         disk.source = [
-          {
-            ...rest,
-            $: replacement.type === 'file' ? { file: replacement.path } : { dev: replacement.path },
-          },
+          { $: replacement.type === 'file' ? { file: replacement.path } : { dev: replacement.path } },
         ];
-        delete disk.backingStore;
+        for (const key of ['backingStore', 'auth', 'encryption', 'mirror']) delete disk[key];
         const driver = first(disk, 'driver');
         disk.driver = [
           { ...(driver ?? {}), $: { ...(driver?.$ ?? { name: 'qemu' }), type: replacement.format } },
