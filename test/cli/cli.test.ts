@@ -276,7 +276,10 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect((await cli(withConfig('backup', 'restore', incrSet.id, '--overwrite', '--dry-run'))).code).toBe(0);
 
     // --dry-run changes nothing; without --yes and without a terminal, delete refuses (exit 2).
-    const before = (await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).stdout;
+    // The domain's sets, not the whole document: its pool list shows other sessions' pools coming and going.
+    const setsNow = async (): Promise<unknown> =>
+      json(await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).sets;
+    const before = await setsNow();
     const dry = await cli(
       withConfig('backup', 'delete', fullSet.id, '--dependents', 'cascade', '--dry-run', '--json'),
     );
@@ -289,7 +292,7 @@ describe('volback CLI (built binary, real libvirt)', () => {
     const refused = await cli(withConfig('backup', 'delete', incrSet.id));
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--yes');
-    expect((await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).stdout).toBe(before);
+    expect(await setsNow()).toEqual(before);
     const dependents = await cli(withConfig('backup', 'delete', fullSet.id, '--yes'));
     expect(dependents.code).toBe(1); // ERR_CONFLICT: the incremental depends on it
     expect(dependents.stderr).toContain('ERR_CONFLICT');
