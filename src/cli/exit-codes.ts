@@ -1,5 +1,6 @@
 // The one mapping from outcomes to the documented exit codes, and how errors are printed.
 import { ErrorCodes, VolbackError, isVolbackError, type ErrorCode } from '../errors';
+import { printable } from './format';
 
 export const ExitCode = {
   OK: 0,
@@ -39,19 +40,22 @@ export function exitCodeFor(err: unknown): number {
   return ExitCode.FAILURE;
 }
 
-/** The lines printed on stderr for an error: what went wrong, why (causes), and how to fix it. */
+/**
+ * The lines printed on stderr for an error: what went wrong, why (causes), and how to fix it. Messages
+ * quote names read from pools and libvirt, so each line is made printable() (one line per item).
+ */
 export function describeError(err: unknown, debug: boolean): string {
   const lines: string[] = [];
-  const message = err instanceof Error ? err.message : String(err);
+  const message = printable((err instanceof Error ? err.message : String(err)).trimEnd());
   const code = err instanceof VolbackError ? ` [${err.code}]` : '';
   lines.push(`volback: error: ${message}${code}`);
   const seen = new Set<unknown>([err]);
   for (let cause = (err as Error)?.cause; cause && !seen.has(cause); cause = (cause as Error).cause) {
     seen.add(cause);
-    const text = cause instanceof Error ? cause.message : String(cause);
+    const text = printable((cause instanceof Error ? cause.message : String(cause)).trimEnd());
     if (text && !message.includes(text)) lines.push(`  caused by: ${text}`);
   }
-  if (err instanceof VolbackError && err.hint) lines.push(`  hint: ${err.hint}`);
+  if (err instanceof VolbackError && err.hint) lines.push(`  hint: ${printable(err.hint)}`);
   else if (!(err instanceof VolbackError))
     lines.push('  hint: this looks like a bug in volback; run again with --debug and report it');
   if (debug && err instanceof Error && err.stack) lines.push(err.stack);

@@ -1,4 +1,28 @@
-// Human output helpers: aligned tables, byte sizes, UTC times, durations. Pure.
+// Human output helpers: aligned tables, byte sizes, UTC times, durations, and the one escaping of
+// values from pools for a terminal. Pure.
+
+// C0 and C1 controls, DEL, line/paragraph separators, bidi overrides and marks, and '\' itself (so an
+// escape in the output is never ambiguous). JSON output needs none of this: JSON.stringify escapes.
+const UNPRINTABLE = /[\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A value as it may be shown on a terminal: control characters (newlines that would fake rows, ANSI
+ * escapes that would rewrite the screen, bidi overrides that reorder it) become visible escapes
+ * (`\n`, `\x1b`, `\u202e`). Every value a human renderer prints that came from a pool or from
+ * libvirt — domain names, descriptions, volume names, paths, messages — goes through this;
+ * table() and keyValues() apply it to every cell.
+ */
+export function printable(value: string): string {
+  return value.replace(UNPRINTABLE, (c) => {
+    const named = NAMED[c];
+    if (named) return named;
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
 
 /** 1536 → "1.5 KiB"; exact bytes below 1 KiB. */
 export function formatBytes(bytes: number): string {
@@ -29,9 +53,9 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
 }
 
-/** Columns padded to their widest cell; the last column is not padded. */
+/** Columns padded to their widest cell; the last column is not padded. Cells are made printable(). */
 export function table(headers: string[], rows: string[][]): string {
-  const all = [headers, ...rows];
+  const all = [headers, ...rows].map((row) => row.map(printable));
   const widths = headers.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
   return all
     .map((row) =>
@@ -43,9 +67,11 @@ export function table(headers: string[], rows: string[][]): string {
     .join('\n');
 }
 
-/** "key: value" lines with the keys aligned. */
+/** "key: value" lines with the keys aligned; keys and values are made printable(). */
 export function keyValues(pairs: Array<[string, string | undefined]>): string {
-  const shown = pairs.filter(([, v]) => v !== undefined) as Array<[string, string]>;
+  const shown = pairs
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => [printable(k), printable(v as string)]) as Array<[string, string]>;
   const width = Math.max(...shown.map(([k]) => k.length));
   return shown.map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${v}`).join('\n');
 }

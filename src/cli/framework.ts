@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Connection } from '../libvirt';
 import type { ResolvedConfig } from '../config';
 import { UsageError } from './exit-codes';
+import { setIdArgument } from './input';
 import { progressSink, type ProgressSink } from './progress';
 
 export interface FlagSpec {
@@ -123,6 +124,11 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): { args: str
       `usage: ${usageLine(spec)}`,
     );
   }
+  // Checked here, before a command connects or acts: every `<set-id>` is a real id or a long enough prefix.
+  declared.forEach((arg, i) => {
+    const value = parsed.positionals[i];
+    if (arg === '<set-id>' && value !== undefined) setIdArgument(value);
+  });
   return { args: parsed.positionals, flags: values };
 }
 

@@ -129,13 +129,6 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    if (argv.length === 1 && argv[0] === '--version') {
-      await write(
-        process.stdout,
-        json ? JSON.stringify({ version: VOLBACK_VERSION }) : `volback ${VOLBACK_VERSION}`,
-      );
-      return ExitCode.OK;
-    }
     const { words, rest } = findCommand(argv);
     if (words[0] === 'help' || (words.length === 0 && (rest.includes('--help') || rest.includes('-h')))) {
       const topic = words[0] === 'help' ? rest.filter((t) => !t.startsWith('-')) : [];
@@ -147,7 +140,11 @@ export async function main(argv: string[]): Promise<number> {
       throw unknownCommand(topic.slice(0, -1), topic[topic.length - 1]);
     }
     if (words.length === 0 && rest.includes('--version')) {
-      await write(process.stdout, `volback ${VOLBACK_VERSION}`);
+      // docs/cli.md: `--version --json` is `{"version"}`, like every other --json document.
+      await write(
+        process.stdout,
+        json ? JSON.stringify({ version: VOLBACK_VERSION }, null, 2) : `volback ${VOLBACK_VERSION}`,
+      );
       return ExitCode.OK;
     }
     const spec = resolveCommand(words);

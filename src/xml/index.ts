@@ -20,4 +20,12 @@ export {
   type BatchOptions,
   type XmlDiagnostic,
 } from './validate';
+export {
+  applyRestorePolicy,
+  RESTORE_ALLOWANCES,
+  type RestoreAllowance,
+  type RestorePolicyOptions,
+  type RestorePolicyResult,
+  type PolicyFinding,
+} from './restore-policy';
 export * as names from './names';

@@ -86,18 +86,15 @@ export interface DomainRewrite {
 }
 
 /**
- * The `<source>` element of a disk on `source`: the stored source's children that describe how the
- * guest uses it (e.g. `<reservations>`) stay, its attributes and hosts go.
+/**
+ * The `<source>` of a restored disk: only its new volume. The old source's children (network hosts,
+ * seclabels, reservations, slices) describe other storage; kept, they would relabel wrongly or
+ * point at what the restore does not own. A network source brings its own hosts and `<auth>`.
  */
-function sourceNode(source: DiskSource, old: Node | undefined): Node {
-  const rest: Node = { ...(old ?? {}) };
-  delete rest.$;
-  delete rest.host;
-  delete rest.auth;
-  if (source.type === 'file') return { ...rest, $: { file: source.file } };
-  if (source.type === 'block') return { ...rest, $: { dev: source.dev } };
+function sourceNode(source: DiskSource): Node {
+  if (source.type === 'file') return { $: { file: source.file } };
+  if (source.type === 'block') return { $: { dev: source.dev } };
   return {
-    ...rest,
     $: { protocol: source.protocol, name: source.name },
     host: source.hosts.map((h) => ({
       $: h.port === undefined ? { name: h.name } : { name: h.name, port: String(h.port) },
@@ -115,7 +112,10 @@ function sourceNode(source: DiskSource, old: Node | undefined): Node {
   };
 }
 
-/** Rewrites a domain XML for restore: name, UUID, disk sources; other devices stay as they are. */
+/**
+ * Rewrites a domain XML for restore: name, UUID, disk sources (a restored disk's source is only its new
+ * volume); other devices stay as they are — see applyRestorePolicy (restore-policy.ts) for those.
+ */
 export async function rewriteDomainXml(xml: string, change: DomainRewrite): Promise<string> {
   const doc = await parse(xml, 'domain');
   const domain = doc.domain as Node;
@@ -130,10 +130,10 @@ export async function rewriteDomainXml(xml: string, change: DomainRewrite): Prom
       const replacement = change.disks?.[target];
       if (replacement) {
         disk.$ = { ...disk.$, type: replacement.type };
-        disk.source = [sourceNode(replacement, first(disk, 'source'))];
-        // Authentication belongs to the old source; a network source brings its own.
-        delete disk.auth;
-        delete disk.backingStore;
+        disk.source = [sourceNode(replacement)];
+        // The old backing chain, credentials and encryption describe other storage: kept, they would
+        // break the flattened plain image or leak secrets; a network source carries its own auth.
+        for (const key of ['backingStore', 'auth', 'encryption', 'mirror']) delete disk[key];
         const driver = first(disk, 'driver');
         disk.driver = [
           { ...(driver ?? {}), $: { ...(driver?.$ ?? { name: 'qemu' }), type: replacement.format } },

@@ -74,6 +74,20 @@ function convert(
   return el;
 }
 
+function refuseDoctypeMasked(normalized: string, masked: string, source: string): void {
+  const doctype = /<!DOCTYPE/i.exec(masked);
+  if (doctype) {
+    const line = normalized.slice(0, doctype.index).split('\n').length;
+    throw new XmlValidationError({ source, line }, ['DOCTYPE declarations are not allowed']);
+  }
+}
+
+/** Throws ERR_XML_INVALID when `xml` has a DOCTYPE declaration (outside comments and CDATA). */
+export function refuseDoctype(xml: string, source: string): void {
+  const normalized = xml.replace(/\r\n?/g, '\n');
+  refuseDoctypeMasked(normalized, maskNonTags(normalized), source);
+}
+
 /**
  * Parses a document into the neutral tree. Line ends are normalised as XML requires (so `&#13;`
  * survives, raw CRs do not). DOCTYPE declarations are refused: volback documents never need them and
@@ -83,11 +97,7 @@ export async function parseTree(xml: string, source: string): Promise<XmlElement
   const normalized = xml.replace(/\r\n?/g, '\n');
   // Masked once: the DOCTYPE check and the start-tag line table both read it.
   const masked = maskNonTags(normalized);
-  const doctype = /<!DOCTYPE/i.exec(masked);
-  if (doctype) {
-    const line = normalized.slice(0, doctype.index).split('\n').length;
-    throw new XmlValidationError({ source, line }, ['DOCTYPE declarations are not allowed']);
-  }
+  refuseDoctypeMasked(normalized, masked, source);
   let parsed: Record<string, Xml2jsNode>;
   try {
     parsed = await parseStringPromise(normalized, {

@@ -119,6 +119,74 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect((await cli(withConfig('backup', 'list', '--since', 'yesterday-ish'))).code).toBe(2);
   });
 
+  test('--version --json prints one JSON document', async () => {
+    const run = await cli(['--version', '--json']);
+    expect(run.code).toBe(0);
+    expect(json(run)).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(json(await cli(['--json', '--version'])).version).toBe(json(run).version);
+  });
+
+  test.each([
+    ['since', '2026-02-30'],
+    ['until', '2026-13-01'],
+    ['since', '2026-04-31T10:00:00Z'],
+    ['until', '2026-11-26T24:00'],
+    ['since', '1'],
+  ])('an impossible --%s %s is exit 2 naming the flag and the value', async (flag, value) => {
+    const run = await cli(withConfig('backup', 'list', `--${flag}`, value));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`--${flag} '${value}'`);
+  });
+
+  test.each([
+    ['backup', 'delete', 'a', '--yes'],
+    ['backup', 'restore', '1a2', '--define'],
+    ['backup', 'show', '1a'],
+    ['backup', 'verify', '1-2-3'],
+  ])('a set-id prefix shorter than 4 hex digits is refused before connecting: %s %s %s', async (...args) => {
+    // An unreachable URI: the refusal must come before the connection (which would be exit 1).
+    const run = await cli(withConfig(...args, '-c', 'test:///no/such/file.xml'));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('at least 4');
+    expect(run.stderr).not.toContain('cannot connect');
+  });
+
+  test('a repeated --volume-name for one disk and a device as definition are exit 2 before connecting', async () => {
+    const unreachable = ['-c', 'test:///no/such/file.xml'];
+    const twice = await cli(
+      withConfig(
+        'backup',
+        'restore',
+        'ffffffff',
+        '--volume-name',
+        'vda=a.qcow2',
+        '--volume-name',
+        'vda=b.qcow2',
+        ...unreachable,
+      ),
+    );
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('disk vda more than once');
+    const zero = await cli(withConfig('backup', 'create', 'vm', '-d', '/dev/zero', ...unreachable));
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('/dev/zero is a character device');
+  });
+
+  test('a pool named on the command line that does not exist is exit 2 (ERR_NOT_FOUND)', async () => {
+    const absent = uniqueName('no-pool');
+    for (const args of [
+      ['backup', 'list', '--pool', absent],
+      ['backup', 'delete', 'ffffffff', '--pool', absent, '--yes'],
+      ['backup', 'prune', 'vm', '--keep-last', '1', '--pool', absent, '--yes'],
+      ['backup', 'restore', 'ffffffff', '--pool', absent],
+    ]) {
+      const run = await cli(withConfig(...args, '--json'));
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(json(run).error.code).toBe('ERR_NOT_FOUND');
+      expect(run.stderr).toContain(`storage pool '${absent}' does not exist`);
+    }
+  });
+
   test('config show reports each value with its source; a bad config file is exit 2', async () => {
     const shown = json(
       await cli(['config', 'show', '--json', '--config', configFile, '-c', 'qemu:///system']),
@@ -208,7 +276,10 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect((await cli(withConfig('backup', 'restore', incrSet.id, '--overwrite', '--dry-run'))).code).toBe(0);
 
     // --dry-run changes nothing; without --yes and without a terminal, delete refuses (exit 2).
-    const before = (await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).stdout;
+    // The domain's sets, not the whole document: its pool list shows other sessions' pools coming and going.
+    const setsNow = async (): Promise<unknown> =>
+      json(await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).sets;
+    const before = await setsNow();
     const dry = await cli(
       withConfig('backup', 'delete', fullSet.id, '--dependents', 'cascade', '--dry-run', '--json'),
     );
@@ -221,7 +292,7 @@ describe('volback CLI (built binary, real libvirt)', () => {
     const refused = await cli(withConfig('backup', 'delete', incrSet.id));
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--yes');
-    expect((await cli(withConfig('backup', 'list', '--domain', vm.name, '--json'))).stdout).toBe(before);
+    expect(await setsNow()).toEqual(before);
     const dependents = await cli(withConfig('backup', 'delete', fullSet.id, '--yes'));
     expect(dependents.code).toBe(1); // ERR_CONFLICT: the incremental depends on it
     expect(dependents.stderr).toContain('ERR_CONFLICT');

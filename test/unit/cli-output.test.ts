@@ -1,6 +1,6 @@
 // The CLI's pure pieces: the chain tree of `backup list`, sizes and times, and the exit-code mapping.
-import { renderTree } from '../../src/cli/commands/backup';
-import { ExitCode, UsageError, exitCodeFor } from '../../src/cli/exit-codes';
+import { renderSet, renderTree } from '../../src/cli/commands/backup';
+import { ExitCode, UsageError, describeError, exitCodeFor } from '../../src/cli/exit-codes';
 import { formatBytes, formatDuration, formatUtc } from '../../src/cli/format';
 import { progressSink } from '../../src/cli/progress';
 import { ErrorCodes, VolbackError } from '../../src/errors';
@@ -146,5 +146,61 @@ describe('progress display', () => {
     expect(out.match(/backup vm1 vdb \[#+-+\] copying 50%/g)).toHaveLength(1);
     expect(out).toContain('\x1b[2A'); // back up over both bars to redraw them, and to clear them
     expect(out.endsWith('\x1b[2A\r\x1b[J')).toBe(true);
+  });
+});
+
+describe('values read from pools are shown with their control characters escaped', () => {
+  // A domain name (free text in metadata any host can write) that fakes a row and clears the screen.
+  const evil =
+    'vm1\n  ffffffff     2026-11-26 00:00:00Z  full  vda  2.0 MiB  64 MiB   ok\x1b[2J\x1b]0;pwned\x07';
+  const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+  const hostile = (): ListedSet => {
+    const s = listed('aaaaaaaa-1', 0);
+    s.set.domain.name = evil;
+    s.set.description = 'nightly\r\nrestorable: yes';
+    s.set.disks[0]!.sourcePath = '/img/\u202egpj.exe';
+    s.set.disks[0]!.volume = { pool: 'volback', name: 'vm1.vda\x1b[8m', format: 'qcow2' };
+    return s;
+  };
+
+  it('in the backup list tree: one row per set, no raw control characters', () => {
+    const tree = renderTree({
+      ...empty,
+      sets: [hostile()],
+      strayVolumes: [{ pool: 'volback', volume: 'x\ny' }],
+      invalidMetadata: [{ pool: 'volback', volume: 'm\x1b[1A.volback.xml', error: 'bad\rworse' }],
+    });
+    expect(tree).not.toMatch(CONTROL);
+    const lines = tree.split('\n');
+    expect(lines[0]).toBe(
+      'domain vm1\\n  ffffffff     2026-11-26 00:00:00Z  full  vda  2.0 MiB  64 MiB   ok\\x1b[2J\\x1b]0;pwned\\x07 (u-1)',
+    );
+    expect(lines.filter((l) => /^\s+[0-9a-f]{8}\s/.test(l))).toHaveLength(1); // the one real set row
+    expect(tree).toContain('stray volume: x\\ny in pool volback');
+    expect(tree).toContain('invalid metadata: volume m\\x1b[1A.volback.xml in pool volback: bad\\rworse');
+  });
+
+  it('in backup show', () => {
+    const out = renderSet(hostile());
+    expect(out).not.toMatch(CONTROL);
+    expect(out).toMatch(/^description: +nightly\\r\\nrestorable: yes$/m);
+    expect(out).toContain('vm1.vda\\x1b[8m');
+    expect(out).toContain('/img/\\u202egpj.exe');
+    expect(out.split('\n').filter((l) => l.startsWith('restorable:'))).toHaveLength(1);
+  });
+
+  it('in error messages on stderr', () => {
+    const err = new VolbackError(ErrorCodes.CHAIN_BROKEN, `backup set of ${evil} cannot be restored`, {
+      hint: 'see\x1b[2K',
+    });
+    const text = describeError(err, false);
+    expect(text).not.toMatch(CONTROL);
+    expect(text.split('\n')).toHaveLength(2); // the error line and the hint line
+  });
+
+  it('keeps ordinary text, including non-ASCII names, as it is', () => {
+    const s = listed('aaaaaaaa-1', 0);
+    s.set.domain.name = 'café-vm ✓';
+    expect(renderTree({ ...empty, sets: [s] }).split('\n')[0]).toBe('domain café-vm ✓ (u-1)');
   });
 });

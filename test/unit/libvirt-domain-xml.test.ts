@@ -157,6 +157,27 @@ describe('libvirt domain XML', () => {
     });
   });
 
+  it("gives a restored disk a bare new source: nothing of the old one's children, secrets or encryption", async () => {
+    const stored = `<domain type='kvm'><name>vm1</name><devices>
+      <disk type='network' device='disk'>
+        <driver name='qemu' type='raw' cache='none'/>
+        <source protocol='rbd' name='pool/vm1'><host name='10.0.0.1'/><seclabel model='dac' relabel='no'/></source>
+        <auth username='libvirt'><secret type='ceph' uuid='2ec115d7-3a88-3ceb-bc12-0ac909a6fd87'/></auth>
+        <encryption format='luks'><secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/></encryption>
+        <backingStore/>
+        <target dev='vda' bus='virtio'/>
+        <serial>abc</serial>
+      </disk></devices></domain>`;
+    const xml = await rewriteDomainXml(stored, {
+      disks: { vda: { type: 'file', file: '/r/vda.qcow2', format: 'qcow2' } },
+    });
+    expect(xml).toContain('<source file="/r/vda.qcow2"/>');
+    for (const gone of ['host', 'seclabel', 'auth', 'secret', 'encryption', 'backingStore', 'rbd'])
+      expect({ gone, found: xml.includes(gone) }).toEqual({ gone, found: false });
+    expect(xml).toContain('<driver name="qemu" type="qcow2" cache="none"/>');
+    expect(xml).toContain('<serial>abc</serial>');
+  });
+
   it('reads pool type and path, and volume path, format, compat and backing store', async () => {
     const pool = "<pool type='dir'><name>volback</name><target><path>/b</path></target></pool>";
     expect({ ...(await parsePoolIdentity(pool)), path: await parsePoolTargetPath(pool) }).toEqual({

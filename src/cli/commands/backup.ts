@@ -1,5 +1,4 @@
 // `volback backup create|list|show|verify`: thin layers over the library API.
-import { readFileSync } from 'node:fs';
 import {
   backupDefaults,
   createBackup,
@@ -15,29 +14,53 @@ import {
 import { ErrorCodes, VolbackError } from '../../errors';
 import type { BackupKind } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
-import { formatBytes, formatUtc, keyValues, shortId, table } from '../format';
+import { formatBytes, formatUtc, keyValues, printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type Flags } from '../framework';
+import { assertPoolsExist, readInputFile } from '../input';
 import type { ProgressSink } from '../progress';
 import { listingJson, setJson } from '../json';
 
 const DURATION_RE = /^(\d+)([smhdw])$/;
 const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+// The documented forms only: a date, or a date and time with an optional Z or ±HH:MM offset.
+const TIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
-/** `2026-11-26`, `2026-11-26T10:00:00Z` (UTC unless an offset is given), or a relative `30m`, `12h`, `7d`, `2w` ago. */
+const daysInMonth = (year: number, month: number): number => new Date(Date.UTC(year, month, 0)).getUTCDate();
+
+/**
+ * `2026-11-26`, `2026-11-26T10:00[:00[.000]]` (UTC unless `Z` or an offset `+02:00` is given), or a
+ * relative `30m`, `12h`, `7d`, `2w` ago. Impossible dates (`2026-02-30`, `T24:00`) and anything else
+ * Date.parse would guess at (`1`, `March 7`, a space instead of `T`) are refused. Pure.
+ * @throws UsageError naming the flag and the value.
+ */
 export function parseTime(value: string, flag: string, now = new Date()): Date {
-  const rel = DURATION_RE.exec(value);
-  if (rel) return new Date(now.getTime() - Number(rel[1]) * UNIT_MS[rel[2]]);
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(value)
-    ? `${value}${value.includes('T') ? 'Z' : 'T00:00:00Z'}`
-    : value;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) {
+  const refuse = (why: string): never => {
     throw new UsageError(
-      `--${flag} '${value}' is not a time`,
-      'use an ISO 8601 UTC time (2026-11-26, 2026-11-26T10:00:00Z) or an age (30m, 12h, 7d, 2w)',
+      `--${flag} '${value}' ${why}`,
+      'use an ISO 8601 time (2026-11-26, 2026-11-26T10:00:00Z, 2026-11-26T10:00:00+02:00; UTC unless an offset is given) or an age (30m, 12h, 7d, 2w)',
     );
+  };
+  const rel = DURATION_RE.exec(value);
+  if (rel) {
+    const t = now.getTime() - Number(rel[1]) * (UNIT_MS[rel[2] as string] as number);
+    if (!Number.isFinite(t) || Number.isNaN(new Date(t).getTime())) refuse('is too long an age');
+    return new Date(t);
   }
-  return new Date(t);
+  const m = TIME_RE.exec(value);
+  if (!m) return refuse('is not a time');
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as number[];
+  const millis = Number(((m[7] ?? '') + '000').slice(0, 3));
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) refuse('is not a real date');
+  if (hour > 23 || minute > 59 || second > 59) refuse('is not a real time of day');
+  let offsetMinutes = 0;
+  const offset = m[8];
+  if (offset && offset !== 'Z') {
+    const [oh, om] = offset.slice(1).split(':').map(Number) as [number, number];
+    if (oh > 23 || om > 59) refuse('has an impossible UTC offset');
+    offsetMinutes = (offset.startsWith('-') ? -1 : 1) * (oh * 60 + om);
+  }
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60e3);
 }
 
 function parseKind(value: string | undefined): BackupKind | undefined {
@@ -75,7 +98,7 @@ export function renderTree(listing: BackupListing): string {
     !listing.strayVolumes.length &&
     !listing.unreadablePools.length
   ) {
-    return `no backups in pools: ${listing.pools.join(', ') || '(no active pools)'}`;
+    return `no backups in pools: ${printable(listing.pools.join(', ')) || '(no active pools)'}`;
   }
   const byId = new Map(listing.sets.map((s) => [s.set.id, s]));
   const domains = new Map<string, ListedSet[]>();
@@ -87,7 +110,7 @@ export function renderTree(listing: BackupListing): string {
   const out: string[] = [];
   for (const sets of domains.values()) {
     const newest = sets[sets.length - 1].set.domain;
-    out.push(`domain ${newest.name} (${newest.uuid})`);
+    out.push(`domain ${printable(newest.name)} (${printable(newest.uuid)})`);
     const rows: string[][] = [];
     const visit = (s: ListedSet, prefix: string, last: boolean, root: boolean): void => {
       const branch = root ? '' : last ? '└─ ' : '├─ ';
@@ -120,22 +143,25 @@ export function renderTree(listing: BackupListing): string {
     out.push('');
   }
   const problems: string[] = [
-    ...listing.problems.map((p) => `  ${p.kind}: ${p.message}`),
+    ...listing.problems.map((p) => `  ${p.kind}: ${printable(p.message)}`),
     ...listing.invalidMetadata.map(
-      (i) => `  invalid metadata: volume ${i.volume} in pool ${i.pool}: ${i.error}`,
+      (i) =>
+        `  invalid metadata: volume ${printable(i.volume)} in pool ${printable(i.pool)}: ${printable(i.error)}`,
     ),
     ...listing.strayVolumes.map(
-      (v) => `  stray volume: ${v.volume} in pool ${v.pool} (no valid metadata names it)`,
+      (v) =>
+        `  stray volume: ${printable(v.volume)} in pool ${printable(v.pool)} (no valid metadata names it)`,
     ),
     ...listing.unreadablePools.map(
-      (u) => `  unreadable pool: ${u.pool}: ${u.error} (its backups are not listed)`,
+      (u) => `  unreadable pool: ${printable(u.pool)}: ${printable(u.error)} (its backups are not listed)`,
     ),
   ];
   if (problems.length) out.push('Problems:', ...problems);
   return out.join('\n').trimEnd();
 }
 
-function renderSet(s: ListedSet): string {
+/** One set in detail (`backup show`). Pure. */
+export function renderSet(s: ListedSet): string {
   const { set } = s;
   const head = keyValues([
     ['set', set.id],
@@ -166,7 +192,7 @@ function renderSet(s: ListedSet): string {
     ]),
   );
   const problems = s.problems.length
-    ? ['', 'Problems:', ...s.problems.map((p) => `  ${p.kind}: ${p.message}`)]
+    ? ['', 'Problems:', ...s.problems.map((p) => `  ${p.kind}: ${printable(p.message)}`)]
     : [];
   return [head, '', disks, ...problems].join('\n');
 }
@@ -178,19 +204,7 @@ export async function definitionFrom(
 ): Promise<BackupDefinition | undefined> {
   const file = flagString(flags.definition);
   let definition: BackupDefinition | undefined;
-  if (file) {
-    let xml: string;
-    try {
-      xml = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new VolbackError(
-        ErrorCodes.INVALID_INPUT,
-        `cannot read definition ${file}: ${(err as Error).message}`,
-        { fault: 'user' },
-      );
-    }
-    definition = await parseBackupDefinition(xml, file);
-  }
+  if (file) definition = await parseBackupDefinition(await readInputFile(file, 'definition'), file);
   if (flags.full && flags.incremental) throw new UsageError('--full and --incremental exclude each other');
   const kind = flags.full ? 'full' : flags.incremental ? 'incremental' : undefined;
   const description = flagString(flags.description);
@@ -212,7 +226,8 @@ const backupCreate: CommandSpec = {
       type: 'string',
       short: 'd',
       value: 'FILE',
-      description: 'a <volbackup> definition (disks, targets, kind, location)',
+      description:
+        'a <volbackup> definition (disks, targets, kind, location); - reads stdin; at most 1 MiB, UTF-8',
     },
     full: { type: 'boolean', description: 'take a full backup' },
     incremental: {
@@ -272,8 +287,10 @@ const backupCreate: CommandSpec = {
         data: { set: setJson(listed), notes: result.plan.notes, skipped: result.plan.skipped },
         human: () =>
           [
-            `${result.set.kind} backup ${result.set.id} of ${domain} complete` +
-              (result.set.fallbackReason ? ` (full because: ${result.set.fallbackReason})` : ''),
+            printable(
+              `${result.set.kind} backup ${result.set.id} of ${domain} complete` +
+                (result.set.fallbackReason ? ` (full because: ${result.set.fallbackReason})` : ''),
+            ),
             '',
             table(
               ['DISK', 'KIND', 'POOL', 'VOLUME', 'ON DISK', 'VIRTUAL'],
@@ -286,7 +303,7 @@ const backupCreate: CommandSpec = {
                 formatBytes(d.virtualSize),
               ]),
             ),
-            ...result.plan.skipped.map((s) => `skipped ${s.target}: ${s.reason}`),
+            ...result.plan.skipped.map((s) => printable(`skipped ${s.target}: ${s.reason}`)),
           ].join('\n'),
       };
     } finally {
@@ -330,7 +347,9 @@ const backupList: CommandSpec = {
       until: flags.until ? parseTime(flagString(flags.until)!, 'until') : undefined,
       kind: parseKind(flagString(flags.kind)),
     };
-    const listing = await listBackups(await ctx.connect(), options);
+    const conn = await ctx.connect();
+    await assertPoolsExist(conn, options.pools);
+    const listing = await listBackups(conn, options);
     return { data: listingJson(listing), human: () => renderTree(listing) };
   },
 };
@@ -374,8 +393,10 @@ const backupVerify: CommandSpec = {
       exitCode,
       human: () =>
         [
-          `set ${result.setId} (${result.domain}): ${result.ok ? 'ok' : 'PROBLEMS'}${result.deep ? ' (deep)' : ''}`,
-          ...result.problems.map((p) => `  ${p}`),
+          printable(
+            `set ${result.setId} (${result.domain}): ${result.ok ? 'ok' : 'PROBLEMS'}${result.deep ? ' (deep)' : ''}`,
+          ),
+          ...result.problems.map((p) => `  ${printable(p)}`),
           '',
           table(
             ['DISK', 'VOLUME', 'CHAIN', 'RESULT'],

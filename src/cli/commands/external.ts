@@ -1,7 +1,7 @@
 // `volback backup begin-external|end-external`: pull-mode backups read by another program over NBD.
 import { backupDefaults, beginExternalBackup, endExternalBackup, type ExternalSession } from '../../index';
 import { UsageError } from '../exit-codes';
-import { formatBytes, keyValues, table } from '../format';
+import { formatBytes, keyValues, printable, table } from '../format';
 import { flagString, type CommandSpec } from '../framework';
 import { setJson } from '../json';
 import { definitionFrom, parseTime } from './backup';
@@ -40,7 +40,7 @@ const beginExternal: CommandSpec = {
       type: 'string',
       short: 'd',
       value: 'FILE',
-      description: "a <volbackup mode='pull'> definition (server, disks, scratch pools)",
+      description: "a <volbackup mode='pull'> definition (server, disks, scratch pools); - reads stdin",
     },
     full: { type: 'boolean', description: 'export everything' },
     incremental: {
@@ -100,7 +100,7 @@ const beginExternal: CommandSpec = {
             ]),
           ),
           '',
-          `when done: volback backup end-external ${session.domain.name} --success (or --failure)`,
+          printable(`when done: volback backup end-external ${session.domain.name} --success (or --failure)`),
         ].join('\n'),
     };
   },
@@ -140,9 +140,11 @@ const endExternal: CommandSpec = {
         removedCheckpoint: result.removedCheckpoint ?? null,
       },
       human: () =>
-        result.set
-          ? `external backup ${result.set.id} of ${domain} recorded (${result.metadata ? `${result.metadata.pool}/${result.metadata.volume}` : 'no metadata'})`
-          : `external backup of ${domain} discarded${result.removedCheckpoint ? ` (checkpoint ${result.removedCheckpoint} removed)` : ''}`,
+        printable(
+          result.set
+            ? `external backup ${result.set.id} of ${domain} recorded (${result.metadata ? `${result.metadata.pool}/${result.metadata.volume}` : 'no metadata'})`
+            : `external backup of ${domain} discarded${result.removedCheckpoint ? ` (checkpoint ${result.removedCheckpoint} removed)` : ''}`,
+        ),
     };
   },
 };

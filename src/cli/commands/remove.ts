@@ -7,8 +7,9 @@ import {
   type RetentionPolicy,
 } from '../../index';
 import { ExitCode, UsageError } from '../exit-codes';
-import { formatUtc, shortId, table } from '../format';
+import { formatUtc, printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type FlagSpec } from '../framework';
+import { assertPoolsExist } from '../input';
 
 /** Where delete and prune look for sets (every active pool by default). */
 const POOL_FLAG: FlagSpec = {
@@ -60,6 +61,7 @@ const backupDelete: CommandSpec = {
     if (!['refuse', 'merge', 'cascade'].includes(mode))
       throw new UsageError(`--dependents must be refuse, merge or cascade, got '${mode}'`);
     const conn = await ctx.connect();
+    await assertPoolsExist(conn, flagList(flags.pool));
     const options = { setId: id, disks: flagList(flags.disk), dependents: mode, pools: flagList(flags.pool) };
     const planned = await deleteBackup(conn, { ...options, dryRun: true });
     const planText = planned.plan.map(describeStep).join('\n');
@@ -146,6 +148,7 @@ const backupPrune: CommandSpec = {
       throw new UsageError('no retention policy: give --keep-* flags or set keep_* in the config file');
     }
     const conn = await ctx.connect();
+    await assertPoolsExist(conn, flagList(flags.pool));
     const options = { domain, policy: effective, merge: !flags['no-merge'], pools: flagList(flags.pool) };
     const { plan } = await pruneBackups(conn, { ...options, dryRun: true });
     const planData = {
@@ -202,7 +205,7 @@ const backupPrune: CommandSpec = {
       return { data: { dryRun: Boolean(flags['dry-run']), ...planData, executed: [] }, human: planText };
     }
     if (!ctx.json) ctx.note(planText());
-    if (!(await ctx.confirm(`remove ${plan.remove.length} backup set(s) of ${domain}?`, flags))) {
+    if (!(await ctx.confirm(printable(`remove ${plan.remove.length} backup set(s) of ${domain}?`), flags))) {
       ctx.note('nothing removed');
       return {
         data: { dryRun: false, declined: true, ...planData, executed: [] },

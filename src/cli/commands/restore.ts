@@ -2,20 +2,28 @@
 import { findBackupSet, restoreBackup, restoreDomain, type RestoredVolume } from '../../index';
 import type { VolumeFormat } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
-import { shortId, table } from '../format';
+import { printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandContext, type CommandSpec } from '../framework';
+import { assertPoolsExist } from '../input';
 import type { ProgressSink } from '../progress';
 
-/** `vda=name.qcow2` pairs into a map. */
-function volumeNames(values: string[] | undefined): Record<string, string> | undefined {
+/** `vda=name.qcow2` pairs into a map; a disk named twice is refused (the last one would win silently). */
+export function parseVolumeNames(values: string[] | undefined): Record<string, string> | undefined {
   if (!values) return undefined;
-  const out: Record<string, string> = {};
+  const out = new Map<string, string>(); // a Map: a disk called __proto__ must not touch a prototype
   for (const v of values) {
-    const m = /^([a-z0-9]+)=(.+)$/i.exec(v);
+    const m = /^([A-Za-z0-9_]+)=(.+)$/.exec(v);
     if (!m) throw new UsageError(`--volume-name must be DISK=NAME, got '${v}'`);
-    out[m[1]] = m[2];
+    const [, disk, name] = m as unknown as [string, string, string];
+    if (out.has(disk)) {
+      throw new UsageError(
+        `--volume-name names disk ${disk} more than once ('${disk}=${out.get(disk)}' and '${v}')`,
+        'give one --volume-name per disk',
+      );
+    }
+    out.set(disk, name);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** One progress display per disk (the core reports each disk's copy on its own). */
@@ -90,6 +98,7 @@ const backupRestore: CommandSpec = {
     'volback backup restore 1a2b3c4d --overwrite --yes',
   ],
   async run(ctx, [id], flags) {
+    const volumeNames = parseVolumeNames(flagList(flags['volume-name']));
     const format = flagString(flags.format) as VolumeFormat | undefined;
     if (format && format !== 'qcow2' && format !== 'raw')
       throw new UsageError(`--format must be qcow2 or raw, got '${format}'`);
@@ -100,6 +109,10 @@ const backupRestore: CommandSpec = {
     if (define && flags.overwrite)
       throw new UsageError('--overwrite and --define exclude each other (use --define --replace)');
     const conn = await ctx.connect();
+    await assertPoolsExist(
+      conn,
+      [flagString(flags.pool)].filter((p): p is string => p !== undefined),
+    );
     const { set } = await findBackupSet(conn, id);
     const disks = flagList(flags.disk);
     const destructive = Boolean(flags.overwrite || flags.replace);
@@ -111,10 +124,10 @@ const backupRestore: CommandSpec = {
     if (flags['dry-run']) {
       return {
         data: { dryRun: true, setId: set.id, action: what, domain: null, volumes: [] },
-        human: () => `would ${what}`,
+        human: () => printable(`would ${what}`),
       };
     }
-    if (destructive && !(await ctx.confirm(`${what}?`, flags))) {
+    if (destructive && !(await ctx.confirm(`${printable(what)}?`, flags))) {
       ctx.note('nothing restored');
       return {
         data: { dryRun: false, declined: true, setId: set.id, action: what, domain: null, volumes: [] },
@@ -127,7 +140,7 @@ const backupRestore: CommandSpec = {
       disks,
       pool: flagString(flags.pool),
       format,
-      volumeNames: volumeNames(flagList(flags['volume-name'])),
+      volumeNames,
       signal: ctx.signal,
       onProgress: progress.update,
     };
@@ -150,7 +163,7 @@ const backupRestore: CommandSpec = {
             volumes: volumesJson(result.volumes),
           },
           human: () =>
-            `domain ${result.name} (${result.uuid}) defined from backup ${result.setId}\n\n${volumesTable(result.volumes)}`,
+            `${printable(`domain ${result.name} (${result.uuid}) defined from backup ${result.setId}`)}\n\n${volumesTable(result.volumes)}`,
         };
       }
       const result = await restoreBackup(conn, { ...common, overwrite: Boolean(flags.overwrite) });

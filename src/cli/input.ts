@@ -1,0 +1,193 @@
+// What a person hands the CLI besides flags: set-id prefixes and files named on the command line
+// (read with a size cap, only from regular files, pipes or stdin, and only as strict UTF-8).
+import fs from 'node:fs';
+import { ErrorCodes, VolbackError } from '../errors';
+import { isLibvirtNotFound, type Connection } from '../libvirt';
+import { UsageError } from './exit-codes';
+
+/** Shortest set-id prefix a command accepts: `backup list` shows 8, docs/cli.md promises ≥ 4. */
+export const MIN_SET_ID_PREFIX = 4;
+
+/**
+ * A set id or prefix as typed: hex digits and dashes, at least MIN_SET_ID_PREFIX hex digits, so a
+ * one-letter typo cannot pick (and delete) whichever set happens to start with it. Pure.
+ * @throws UsageError (exit 2) before anything connects or runs.
+ */
+export function setIdArgument(value: string): string {
+  if (!/^[0-9a-fA-F-]*$/.test(value) || value.startsWith('-')) {
+    throw new UsageError(
+      `'${value}' is not a backup set id or id prefix`,
+      'set ids are UUIDs; list them with `volback backup list`',
+    );
+  }
+  const digits = value.replace(/-/g, '').length;
+  if (digits < MIN_SET_ID_PREFIX) {
+    throw new UsageError(
+      `set id prefix '${value}' is too short: give at least ${MIN_SET_ID_PREFIX} hex digits`,
+      '`volback backup list` shows 8 digits of each set id',
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks that every pool named on the command line (`--pool`) exists, so a typo is ERR_NOT_FOUND
+ * (exit 2, as docs/cli.md says) and not the pool layer's ERR_POOL_UNAVAILABLE (exit 1), which stays
+ * the answer for a pool that exists but is inactive or full.
+ */
+export async function assertPoolsExist(
+  conn: Connection,
+  names: readonly string[] | undefined,
+): Promise<void> {
+  for (const name of new Set(names ?? [])) {
+    try {
+      (await conn.lookupStoragePoolByName(name)).free();
+    } catch (err) {
+      if (!isLibvirtNotFound(err)) throw err;
+      throw new VolbackError(ErrorCodes.NOT_FOUND, `storage pool '${name}' does not exist`, {
+        fault: 'user',
+        cause: err,
+        hint: `list the pools with \`volback pool list\`; create a dir pool with \`volback pool init ${name} --path DIR\``,
+      });
+    }
+  }
+}
+
+/** Largest file (or standard input) the CLI reads: a backup definition is a few hundred bytes. */
+export const MAX_INPUT_FILE_BYTES = 1024 * 1024;
+
+/** Where the first byte that is not UTF-8 is: 0-based byte offset, 1-based line and column (in bytes). */
+export interface Utf8Problem {
+  offset: number;
+  line: number;
+  column: number;
+}
+
+/**
+ * The first position where `bytes` is not well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or undefined. Pure.
+ */
+export function utf8Problem(bytes: Uint8Array): Utf8Problem | undefined {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i] as number;
+    let length = 0;
+    let min = 0;
+    if (b < 0x80) {
+      if (b === 0x0a) {
+        line++;
+        lineStart = i + 1;
+      }
+      i++;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) [length, min] = [2, 0x80];
+    else if (b >= 0xe0 && b <= 0xef) [length, min] = [3, 0x800];
+    else if (b >= 0xf0 && b <= 0xf4) [length, min] = [4, 0x10000];
+    let cp = length === 2 ? b & 0x1f : length === 3 ? b & 0x0f : b & 0x07;
+    let ok = length > 0 && i + length <= bytes.length;
+    for (let k = 1; ok && k < length; k++) {
+      const c = bytes[i + k] as number;
+      if ((c & 0xc0) !== 0x80) ok = false;
+      else cp = (cp << 6) | (c & 0x3f);
+    }
+    if (!ok || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return { offset: i, line, column: i - lineStart + 1 };
+    }
+    i += length;
+  }
+  return undefined;
+}
+
+const inputError = (message: string, hint?: string): VolbackError =>
+  new VolbackError(ErrorCodes.INVALID_INPUT, message, { fault: 'user', hint });
+
+function kindOf(stat: fs.Stats): string | undefined {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return undefined;
+}
+
+async function readCapped(
+  chunks: AsyncIterable<Buffer | string>,
+  limit: number,
+): Promise<Buffer | undefined> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of chunks) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    total += buf.length;
+    if (total > limit) return undefined;
+    parts.push(buf);
+  }
+  return Buffer.concat(parts);
+}
+
+export interface ReadInputOptions {
+  /** Default MAX_INPUT_FILE_BYTES. */
+  maxBytes?: number;
+  /** What `-` reads; default process.stdin. */
+  stdin?: AsyncIterable<Buffer | string> & { destroy?: () => void };
+}
+
+/**
+ * Reads a file named on the command line as text. `-` is standard input. Regular files and pipes
+ * (`<(…)`, `/dev/stdin` when it is a pipe) are read, at most `maxBytes`; devices and directories are
+ * refused before reading, so `/dev/zero` fails at once instead of filling memory. The bytes must be
+ * UTF-8: a stray Latin-1 byte is refused with its line and byte offset instead of turning into U+FFFD.
+ * @throws VolbackError ERR_INVALID_INPUT, fault user (exit 2), naming the file.
+ */
+export async function readInputFile(
+  file: string,
+  what: string,
+  options: ReadInputOptions = {},
+): Promise<string> {
+  const limit = options.maxBytes ?? MAX_INPUT_FILE_BYTES;
+  const name = file === '-' ? 'standard input' : file;
+  const tooLarge = (): VolbackError =>
+    inputError(
+      `${what} ${name} is larger than ${limit === MAX_INPUT_FILE_BYTES ? '1 MiB' : `${limit} bytes`}; volback reads at most that`,
+    );
+  let bytes: Buffer | undefined;
+  if (file === '-') {
+    const stdin = options.stdin ?? process.stdin;
+    bytes = await readCapped(stdin, limit);
+    if (!bytes) {
+      stdin.destroy?.();
+      throw tooLarge();
+    }
+  } else {
+    let handle: fs.promises.FileHandle | undefined;
+    try {
+      // stat first: opening a device can itself block or have effects; the fstat below closes the race.
+      const before = kindOf(await fs.promises.stat(file));
+      if (before)
+        throw inputError(`${what} ${file} is ${before}, not a file`, 'give a regular file, or - for stdin');
+      handle = await fs.promises.open(file, 'r');
+      const stat = await handle.stat();
+      const kind = kindOf(stat);
+      if (kind)
+        throw inputError(`${what} ${file} is ${kind}, not a file`, 'give a regular file, or - for stdin');
+      if (stat.isFile() && stat.size > limit) throw tooLarge();
+      bytes = await readCapped(
+        handle.createReadStream({ autoClose: false, highWaterMark: 64 * 1024 }),
+        limit,
+      );
+      if (!bytes) throw tooLarge();
+    } catch (err) {
+      if (err instanceof VolbackError) throw err;
+      throw inputError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+    } finally {
+      await handle?.close().catch(() => undefined);
+    }
+  }
+  const bad = utf8Problem(bytes);
+  if (bad) {
+    throw inputError(
+      `${what} ${name} is not UTF-8: byte 0x${(bytes[bad.offset] as number).toString(16).padStart(2, '0')} at line ${bad.line}, column ${bad.column} (byte offset ${bad.offset})`,
+      'save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)',
+    );
+  }
+  return bytes.toString('utf8');
+}
