@@ -2,7 +2,6 @@
 // (read with a size cap, only from regular files, pipes or stdin, and only as strict UTF-8).
 import fs from 'node:fs';
 import { ErrorCodes, VolbackError } from '../errors';
-import { isLibvirtNotFound, type Connection } from '../libvirt';
 import { UsageError } from './exit-codes';
 
 /** Shortest set-id prefix a command accepts: `backup list` shows 8, docs/cli.md promises ≥ 4. */
@@ -28,29 +27,6 @@ export function setIdArgument(value: string): string {
     );
   }
   return value;
-}
-
-/**
- * Checks that every pool named on the command line (`--pool`) exists, so a typo is ERR_NOT_FOUND
- * (exit 2, as docs/cli.md says) and not the pool layer's ERR_POOL_UNAVAILABLE (exit 1), which stays
- * the answer for a pool that exists but is inactive or full.
- */
-export async function assertPoolsExist(
-  conn: Connection,
-  names: readonly string[] | undefined,
-): Promise<void> {
-  for (const name of new Set(names ?? [])) {
-    try {
-      (await conn.lookupStoragePoolByName(name)).free();
-    } catch (err) {
-      if (!isLibvirtNotFound(err)) throw err;
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `storage pool '${name}' does not exist`, {
-        fault: 'user',
-        cause: err,
-        hint: `list the pools with \`volback pool list\`; create a dir pool with \`volback pool init ${name} --path DIR\``,
-      });
-    }
-  }
 }
 
 /** Largest file (or standard input) the CLI reads: a backup definition is a few hundred bytes. */

@@ -46,7 +46,7 @@ async function lookupPool(conn: Connection, name: string): Promise<StoragePool |
 const missingPool = (name: string): VolbackError =>
   new VolbackError(ErrorCodes.NOT_FOUND, `storage pool '${name}' does not exist`, {
     fault: 'user',
-    hint: `create it (virsh pool-define-as ...) or use 'volback pool init ${name} --path DIR'`,
+    hint: `list the pools with \`volback pool list\`; create a dir pool with \`volback pool init ${name} --path DIR\``,
   });
 
 /** Opens an active pool by name; a missing, inactive or unsupported pool is a clear user error. */

@@ -7,20 +7,6 @@ import { GLOBAL_FLAGS, flagsOf, type CommandSpec } from '../../src/cli/framework
 
 const ROOT = path.join(__dirname, '../..');
 
-/**
- * Wrong references in directories this branch may not edit (src/core is being restructured): each
- * must still be there — remove it from this list when it is fixed.
- */
-const KNOWN_ELSEWHERE: Array<{ file: string; command: string; fix: string }> = [
-  { file: 'src/core/chains.ts', command: 'volback catalog check', fix: 'volback backup list' },
-  { file: 'src/core/restore-plan.ts', command: 'volback catalog check', fix: 'volback backup show <set-id>' },
-  {
-    file: 'src/core/restore.ts',
-    command: 'volback backup restore --domain',
-    fix: 'volback backup restore <set-id> --define',
-  },
-];
-
 function files(dir: string, ext: string): string[] {
   return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
     const rel = path.join(dir, e.name);
@@ -131,13 +117,6 @@ test.each(sources)('%s names only commands and flags that exist', (file) => {
   const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
   const wrong = references(text)
     .map((line) => ({ line, why: problem(line) }))
-    .filter((r) => r.why !== undefined)
-    .filter((r) => !KNOWN_ELSEWHERE.some((k) => k.file === file && r.line.startsWith(k.command)));
+    .filter((r) => r.why !== undefined);
   expect(wrong).toEqual([]);
-});
-
-test.each(KNOWN_ELSEWHERE)('$file still names `$command` (fix: `$fix`)', ({ file, command }) => {
-  expect(references(fs.readFileSync(path.join(ROOT, file), 'utf8')).some((l) => l.startsWith(command))).toBe(
-    true,
-  );
 });

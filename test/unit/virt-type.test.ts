@@ -17,7 +17,7 @@ import {
 } from '../../src/host/virt-type';
 
 // Start errors as libvirt 9.0 / QEMU 7.2 reported them on this project's kind of host (kvm-pvm with the
-// host CPU; /dev/kvm made unreadable for QEMU's user).
+// host CPU; /dev/kvm made unreadable for QEMU's user; the LVM test host, whose CPU has no SVM).
 const PVM_PASSTHROUGH =
   "virDomainCreateXML: internal error: qemu unexpectedly closed the monitor: 2026-12-01T19:22:24.417591Z qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69\nqemu-system-x86_64: ../../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed.";
 const KVM_PERMISSION =
@@ -84,11 +84,11 @@ describe('decideVirtType', () => {
     const probe = fakeProbe({});
     const choice = await decideVirtType(
       'auto',
-      "virConnectGetDomainCapabilities: invalid argument: KVM is not supported by '/usr/bin/qemu-system-x86_64' on this host",
+      "virConnectGetDomainCapabilities: invalid argument: the accel 'kvm' is not supported by '/usr/bin/qemu-system-x86_64' on this host",
       probe,
     );
     expect(choice.virtType).toBe('qemu');
-    expect(choice.reason).toContain('KVM is not supported');
+    expect(choice.reason).toContain("the accel 'kvm' is not supported");
     expect(probe.calls).toEqual([]);
   });
 

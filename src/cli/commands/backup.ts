@@ -11,12 +11,11 @@ import {
   type BackupProgress,
   type ListedSet,
 } from '../../index';
-import { ErrorCodes, VolbackError } from '../../errors';
 import type { BackupKind } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { formatBytes, formatUtc, keyValues, printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type Flags } from '../framework';
-import { assertPoolsExist, readInputFile } from '../input';
+import { readInputFile } from '../input';
 import type { ProgressSink } from '../progress';
 import { listingJson, setJson } from '../json';
 
@@ -348,7 +347,6 @@ const backupList: CommandSpec = {
       kind: parseKind(flagString(flags.kind)),
     };
     const conn = await ctx.connect();
-    await assertPoolsExist(conn, options.pools);
     const listing = await listBackups(conn, options);
     return { data: listingJson(listing), human: () => renderTree(listing) };
   },

@@ -9,7 +9,6 @@ import {
 import { ExitCode, UsageError } from '../exit-codes';
 import { formatUtc, printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type FlagSpec } from '../framework';
-import { assertPoolsExist } from '../input';
 
 /** Where delete and prune look for sets (every active pool by default). */
 const POOL_FLAG: FlagSpec = {
@@ -61,7 +60,6 @@ const backupDelete: CommandSpec = {
     if (!['refuse', 'merge', 'cascade'].includes(mode))
       throw new UsageError(`--dependents must be refuse, merge or cascade, got '${mode}'`);
     const conn = await ctx.connect();
-    await assertPoolsExist(conn, flagList(flags.pool));
     const options = { setId: id, disks: flagList(flags.disk), dependents: mode, pools: flagList(flags.pool) };
     const planned = await deleteBackup(conn, { ...options, dryRun: true });
     const planText = planned.plan.map(describeStep).join('\n');
@@ -148,7 +146,6 @@ const backupPrune: CommandSpec = {
       throw new UsageError('no retention policy: give --keep-* flags or set keep_* in the config file');
     }
     const conn = await ctx.connect();
-    await assertPoolsExist(conn, flagList(flags.pool));
     const options = { domain, policy: effective, merge: !flags['no-merge'], pools: flagList(flags.pool) };
     const { plan } = await pruneBackups(conn, { ...options, dryRun: true });
     const planData = {

@@ -1,10 +1,16 @@
 // `volback backup restore`: a set's disks into new volumes (or over the shut-off original), or the whole VM.
-import { findBackupSet, restoreBackup, restoreDomain, type RestoredVolume } from '../../index';
+import {
+  findBackupSet,
+  restoreBackup,
+  restoreDomain,
+  type RestoreDomainResult,
+  type RestoredVolume,
+} from '../../index';
+import { RESTORE_ALLOWANCES, type RestoreAllowance } from '../../xml/restore-policy';
 import type { VolumeFormat } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandContext, type CommandSpec } from '../framework';
-import { assertPoolsExist } from '../input';
 import type { ProgressSink } from '../progress';
 
 /** `vda=name.qcow2` pairs into a map; a disk named twice is refused (the last one would win silently). */
@@ -52,6 +58,37 @@ const volumesTable = (vs: RestoredVolume[]): string =>
     vs.map((v) => [v.target, v.pool || '-', v.volume || '-', v.format, v.path]),
   );
 
+/** `--allow` values: the policy's allowance kinds, or `all`; anything else is a usage error. */
+export function parseAllowances(values: string[] | undefined): RestoreAllowance[] | undefined {
+  if (!values) return undefined;
+  const out = new Set<RestoreAllowance>();
+  for (const v of values) {
+    if (v === 'all') RESTORE_ALLOWANCES.forEach((a) => out.add(a));
+    else if ((RESTORE_ALLOWANCES as readonly string[]).includes(v)) out.add(v as RestoreAllowance);
+    else throw new UsageError(`--allow takes ${RESTORE_ALLOWANCES.join(', ')} or all, got '${v}'`);
+  }
+  return [...out];
+}
+
+/** What the restore policy did to the stored XML, for people: changed, dropped, kept, and the notes. */
+function policyReport(policy: RestoreDomainResult['policy']): string {
+  const section = (
+    title: string,
+    items: ReadonlyArray<{ element: string; detail: string; reason: string }>,
+  ) =>
+    items.length
+      ? [`\n${title}:`, ...items.map((f) => printable(`  ${f.element} ${f.detail}: ${f.reason}`))].join('\n')
+      : '';
+  return [
+    section('Changed from the stored XML', policy.changed),
+    section('Left out of the stored XML', policy.dropped),
+    section('Kept as stored because of --allow', policy.kept),
+    policy.notes.length ? ['\nNotes:', ...policy.notes.map((n) => printable(`  ${n}`))].join('\n') : '',
+  ]
+    .filter((part) => part !== '')
+    .join('\n');
+}
+
 const backupRestore: CommandSpec = {
   path: ['backup', 'restore'],
   args: ['<set-id>'],
@@ -61,7 +98,9 @@ const backupRestore: CommandSpec = {
     'Default: every disk of the set, flattened into new volumes in the pool of its backup (or --pool).\n' +
     "--overwrite writes over the domain's current disks (it must be shut off; its volback checkpoints go,\n" +
     'so its next backup is a full). --define also defines the domain from the XML stored with the backup\n' +
-    '(--name, --new-uuid for a clone beside the original, --replace an existing shut-off domain, --start).\n' +
+    '(--name, --new-uuid for a clone beside the original, --replace an existing shut-off domain, --start);\n' +
+    'the stored XML is untrusted: what reaches this host (files, devices, programs, network, labels) is\n' +
+    'refused unless --allow KIND or --drop-refused, and what it changed is printed (docs/restore.md).\n' +
     '--overwrite and --replace change existing things: they ask first, and take --dry-run and --yes.\n' +
     'Progress: one bar per disk.',
   destructive: true,
@@ -91,6 +130,16 @@ const backupRestore: CommandSpec = {
       description: 'with --define: replace an existing shut-off domain of that name/UUID',
     },
     start: { type: 'boolean', description: 'with --define: start the domain' },
+    allow: {
+      type: 'string',
+      multiple: true,
+      value: 'KIND',
+      description: `with --define: let the stored XML keep what reaches this host (repeatable): ${RESTORE_ALLOWANCES.join(', ')}, or all`,
+    },
+    'drop-refused': {
+      type: 'boolean',
+      description: 'with --define: leave out what would need --allow instead of refusing',
+    },
   },
   examples: [
     'volback backup restore 1a2b3c4d',
@@ -103,16 +152,23 @@ const backupRestore: CommandSpec = {
     if (format && format !== 'qcow2' && format !== 'raw')
       throw new UsageError(`--format must be qcow2 or raw, got '${format}'`);
     const define = Boolean(flags.define);
-    if (!define && (flags.name || flags['new-uuid'] || flags.replace || flags.start)) {
-      throw new UsageError('--name, --new-uuid, --replace and --start go with --define');
+    if (
+      !define &&
+      (flags.name ||
+        flags['new-uuid'] ||
+        flags.replace ||
+        flags.start ||
+        flags.allow ||
+        flags['drop-refused'])
+    ) {
+      throw new UsageError(
+        '--name, --new-uuid, --replace, --start, --allow and --drop-refused go with --define',
+      );
     }
+    const allow = parseAllowances(flagList(flags.allow));
     if (define && flags.overwrite)
       throw new UsageError('--overwrite and --define exclude each other (use --define --replace)');
     const conn = await ctx.connect();
-    await assertPoolsExist(
-      conn,
-      [flagString(flags.pool)].filter((p): p is string => p !== undefined),
-    );
     const { set } = await findBackupSet(conn, id);
     const disks = flagList(flags.disk);
     const destructive = Boolean(flags.overwrite || flags.replace);
@@ -152,6 +208,8 @@ const backupRestore: CommandSpec = {
           newUuid: Boolean(flags['new-uuid']),
           replace: Boolean(flags.replace),
           start: Boolean(flags.start),
+          allow,
+          dropRefused: Boolean(flags['drop-refused']),
         });
         progress.done();
         return {
@@ -161,9 +219,17 @@ const backupRestore: CommandSpec = {
             action: what,
             domain: { name: result.name, uuid: result.uuid },
             volumes: volumesJson(result.volumes),
+            policy: result.policy,
           },
           human: () =>
-            `${printable(`domain ${result.name} (${result.uuid}) defined from backup ${result.setId}`)}\n\n${volumesTable(result.volumes)}`,
+            [
+              printable(`domain ${result.name} (${result.uuid}) defined from backup ${result.setId}`),
+              '',
+              volumesTable(result.volumes),
+              policyReport(result.policy),
+            ]
+              .filter((part) => part !== '')
+              .join('\n'),
         };
       }
       const result = await restoreBackup(conn, { ...common, overwrite: Boolean(flags.overwrite) });

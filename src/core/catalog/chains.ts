@@ -454,7 +454,7 @@ export function restorePath(catalog: Catalog, diskBackupId: string): DiskBackup[
     if (blocking) {
       throw chainBroken(
         `cannot restore disk backup ${diskBackupId}: ${blocking.message}`,
-        'see `volback catalog check`',
+        'see `volback backup list`',
       );
     }
     path.push(disk);

@@ -5,6 +5,7 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import type { VolumeFormat } from '../../model';
 import { findVolume, type PoolCache } from '../../pool/pool-layer';
 import type { ImageRef } from '../../tools/qemu-img';
+import type { RestoreAllowance, RestorePolicyResult } from '../../xml/restore-policy';
 import type { DiskToRestore } from './plan';
 
 /** Progress of one disk's copy; `bytesTotal` is the disk's virtual size. */
@@ -69,6 +70,14 @@ export interface RestoreDomainOptions extends Omit<RestoreOptions, 'overwrite'> 
   replace?: boolean;
   /** Start the domain once it is defined. */
   start?: boolean;
+  /**
+   * What the stored XML may keep of its old host (files, devices, programs, network, labels): none by
+   * default. Anything it has that needs an allowance not given refuses the restore before anything
+   * is created, unless `dropRefused`. docs/restore.md, "What a restored domain keeps".
+   */
+  allow?: readonly RestoreAllowance[];
+  /** Drop what would need an allowance instead of refusing. */
+  dropRefused?: boolean;
 }
 
 export interface RestoreDomainResult {
@@ -76,6 +85,8 @@ export interface RestoreDomainResult {
   uuid: string;
   setId: string;
   volumes: RestoredVolume[];
+  /** What the restore policy changed, dropped or kept of the stored XML, and what the admin must know. */
+  policy: Omit<RestorePolicyResult, 'xml' | 'needsFlag'>;
 }
 
 /** The domain a lookup finds, or undefined when there is none. */

@@ -5,6 +5,7 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
 import { parseDomainXml, rewriteDomainXml } from '../../xml/libvirt-domain';
+import { applyRestorePolicy } from '../../xml/restore-policy';
 import { scanCatalog } from '../catalog/scan';
 import { UndoStack } from '../shared/undo';
 import { findDomain, throwIfAborted, type RestoreDomainOptions, type RestoreDomainResult } from './common';
@@ -34,10 +35,29 @@ export async function restoreDomain(
   const items = selectDisks(scan.catalog, set, options.disks);
   const stored = await parseDomainXml(set.domainXml);
   const name = options.name ?? set.domain.name;
-  if (name.trim() === '' || name.includes('/')) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${name}" is not a usable domain name`, {
+  // Everything is checked before anything is copied: the name, and what the stored XML may keep.
+  if (name.trim() === '' || name.includes('/') || /[\u0000-\u001f\u007f]/.test(name) || name.length > 200) {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `${JSON.stringify(name)} is not a usable domain name`, {
       fault: 'user',
+      hint: "1-200 characters, no '/' and no control characters",
     });
+  }
+  const policy = await applyRestorePolicy(set.domainXml, {
+    restoredDisks: items.map((i) => i.disk.target),
+    allow: options.allow,
+    dropRefused: options.dropRefused,
+  });
+  if (policy.needsFlag.length) {
+    const kinds = [...new Set(policy.needsFlag.map((f) => f.allowance).filter((a) => a !== undefined))];
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `the domain XML stored with backup ${set.id} reaches this host in ways a restore keeps only when allowed:\n` +
+        policy.needsFlag.map((f) => `  ${f.element} ${f.detail}: ${f.reason}`).join('\n'),
+      {
+        fault: 'user',
+        hint: `allow them (${kinds.map((k) => `--allow ${k}`).join(' ')}) or leave them out (--drop-refused)`,
+      },
+    );
   }
 
   // Domains in the way: same name, and (keeping the UUID) same UUID.
@@ -88,7 +108,7 @@ export async function restoreDomain(
     if (dropDisks.length)
       log.warn(`${name}: disks ${dropDisks.join(', ')} were not restored and are left out of the domain`);
     const disks = Object.fromEntries(restored.map((v) => [v.target, v.source]));
-    const xml = await rewriteDomainXml(set.domainXml, {
+    const xml = await rewriteDomainXml(policy.xml, {
       name,
       newUuid: options.newUuid,
       disks,
@@ -126,7 +146,9 @@ export async function restoreDomain(
         );
       }
     }
-    return { name, uuid, setId: set.id, volumes };
+    const { xml: _xml, needsFlag: _none, ...report } = policy;
+    for (const note of report.notes) log.warn(`${name}: ${note}`);
+    return { name, uuid, setId: set.id, volumes, policy: report };
   } catch (err) {
     const failed = await undo.revert();
     if (failed.length) log.warn(`restore of domain ${name}: cleanup left behind: ${failed.join(', ')}`);

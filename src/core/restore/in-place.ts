@@ -63,7 +63,7 @@ export async function restoreOverOriginal(
       `domain ${set.domain.name} (${set.domain.uuid}) does not exist, so its disks cannot be overwritten`,
       {
         fault: 'user',
-        hint: 'restore into new volumes, or rebuild the domain with restoreDomain (`volback backup restore --domain`)',
+        hint: 'restore into new volumes, or rebuild the domain with restoreDomain (`volback backup restore --define`)',
       },
     );
   }

@@ -15,7 +15,7 @@ export function findRestorableSet(catalog: Catalog, idOrPrefix: string): Catalog
     throw new VolbackError(
       ErrorCodes.CHAIN_BROKEN,
       `backup set ${entry.set.id} cannot be restored: ${why.length ? why.join('; ') : 'an ancestor is not restorable'}`,
-      { fault: 'user', hint: 'see `volback catalog check`' },
+      { fault: 'user', hint: 'see `volback backup show <id>`' },
     );
   }
   return entry;
