@@ -15,7 +15,8 @@ import type { BackupKind, BackupSet, DiskBackup } from '../../model';
  * - `disk-mismatch`: an incremental disk's parent disk backup is of another disk target or domain, or
  *   lies in a set that is not an ancestor of this one; or the parent set is of another domain.
  * - `duplicate-conflict`: two copies of the set's metadata (two pools) disagree, or two sets claim the
- *   same disk backup id. The first copy given is the one catalogued.
+ *   same disk backup id, or name the same data volume (at most one of them can be right, and a
+ *   removal of either would take the other's data). The first copy given is the one catalogued.
  * - `incomplete`: the set is in state `merging` or `deleting`.
  */
 export type ChainProblemKind =
@@ -157,6 +158,29 @@ export function buildCatalog(sets: readonly BackupSet[]): Catalog {
         setId: node.set.id,
         message: `backup set ${node.set.id} is in state ${node.set.state}`,
       });
+    }
+  }
+
+  // A data volume that two sets name is a conflict on both: one of the documents is wrong.
+  const volumeOwners = new Map<string, string>();
+  for (const node of ordered) {
+    for (const disk of node.set.disks) {
+      if (!disk.volume) continue;
+      const key = `${disk.volume.pool}\n${disk.volume.name}`;
+      const other = volumeOwners.get(key);
+      if (other === undefined) {
+        volumeOwners.set(key, node.set.id);
+        continue;
+      }
+      if (other === node.set.id) continue;
+      const message = `volume ${disk.volume.name} in pool ${disk.volume.pool} is named by sets ${other} and ${node.set.id}`;
+      report(nodes.get(other)!, {
+        kind: 'duplicate-conflict',
+        setId: other,
+        relatedId: node.set.id,
+        message,
+      });
+      report(node, { kind: 'duplicate-conflict', setId: node.set.id, relatedId: other, message });
     }
   }
 
