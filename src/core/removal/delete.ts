@@ -283,7 +283,11 @@ export async function deleteBackup(conn: Connection, options: DeleteOptions): Pr
   const setId = resolveSetId(scan.catalog, options.setId);
   const domainUuid = scan.catalog.sets.get(setId)!.set.domain.uuid;
   if (options.dryRun) {
-    return { plan: withVolumes(planRemoval(scan.catalog, setId, options), copyIndex(scan)), removed: [], merged: [] };
+    return {
+      plan: withVolumes(planRemoval(scan.catalog, setId, options), copyIndex(scan)),
+      removed: [],
+      merged: [],
+    };
   }
   const lock = lockDomain(domainUuid, `delete of backup set ${setId}`, options.lockDir);
   try {

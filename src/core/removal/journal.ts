@@ -278,7 +278,9 @@ async function removeSetCheckpoint(conn: Connection, set: BackupSet): Promise<vo
  */
 export function removalTouches(
   original: BackupSet,
-  intent: Pick<RemovalIntent, 'step' | 'set' | 'rebases'> & { rewrites: Array<{ set: BackupSet; copies: VolumeRef[] }> },
+  intent: Pick<RemovalIntent, 'step' | 'set' | 'rebases'> & {
+    rewrites: Array<{ set: BackupSet; copies: VolumeRef[] }>;
+  },
   known: Iterable<BackupSet>,
 ): { copies: VolumeRef[]; foreignCopies: VolumeRef[]; volumes: VolumeRef[]; kept: KeptVolume[] } {
   const sets = [...known];
@@ -289,17 +291,32 @@ export function removalTouches(
   intent.step.merges.forEach((m, i) => {
     const rebase = intent.rebases[i];
     const refuse = (why: string): never => {
-      throw new VolbackError(ErrorCodes.CONFLICT, `the removal of set ${original.id} asks to rebase ${rebase?.volume.name ?? '?'}: ${why}`, {
-        fault: 'user',
-      });
+      throw new VolbackError(
+        ErrorCodes.CONFLICT,
+        `the removal of set ${original.id} asks to rebase ${rebase?.volume.name ?? '?'}: ${why}`,
+        {
+          fault: 'user',
+        },
+      );
     };
-    const child = intent.rewrites.find((r) => r.set.id === m.intoSet) ?? refuse(`set ${m.intoSet} is not in the intent`);
-    const into = child.set.disks.find((d) => d.id === m.into && d.volume) ?? refuse(`disk backup ${m.into} is not in set ${m.intoSet}`);
-    const own = proveDataVolume(child.set, into, child.copies.filter((c) => isOwnMetadataCopy(child.set, c)), claims);
+    const child =
+      intent.rewrites.find((r) => r.set.id === m.intoSet) ?? refuse(`set ${m.intoSet} is not in the intent`);
+    const into =
+      child.set.disks.find((d) => d.id === m.into && d.volume) ??
+      refuse(`disk backup ${m.into} is not in set ${m.intoSet}`);
+    const own = proveDataVolume(
+      child.set,
+      into,
+      child.copies.filter((c) => isOwnMetadataCopy(child.set, c)),
+      claims,
+    );
     if (!own.mine) refuse(own.kept.reason);
     if (!rebase || rebase.volume.pool !== into.volume!.pool || rebase.volume.name !== into.volume!.name)
       refuse(`it is not the volume of disk backup ${m.into}`);
-    const parent = m.newParent === undefined ? undefined : [...sets, original].flatMap((s) => s.disks).find((d) => d.id === m.newParent);
+    const parent =
+      m.newParent === undefined
+        ? undefined
+        : [...sets, original].flatMap((s) => s.disks).find((d) => d.id === m.newParent);
     const expected = parent?.volume && { pool: parent.volume.pool, name: parent.volume.name };
     if (m.newParent !== undefined && !expected) refuse(`its new parent ${m.newParent} is not in the catalog`);
     if (expected?.pool !== rebase.newBacking?.pool || expected?.name !== rebase.newBacking?.name)
@@ -330,7 +347,9 @@ export async function finishRemoval(
   );
   const touch = removalTouches(original, { ...intent, rewrites }, known);
   for (const copy of touch.foreignCopies)
-    log.warn(`removal of set ${step.setId}: leaving ${copy.name} in pool ${copy.pool}: it is not named as that set's metadata`);
+    log.warn(
+      `removal of set ${step.setId}: leaving ${copy.name} in pool ${copy.pool}: it is not named as that set's metadata`,
+    );
   for (const v of touch.kept)
     log.warn(`removal of set ${step.setId}: keeping volume ${v.name} in pool ${v.pool}: ${v.reason}`);
   await writeCopies(pools, touch.copies, markedSet(original, step));
@@ -349,7 +368,8 @@ export async function finishRemoval(
   if (step.wholeSet) for (const copy of touch.copies) await deleteRef(pools, copy);
   else await writeCopies(pools, touch.copies, remainingSet(original, step));
   crashPoint('metadata');
-  for (const copy of touch.copies) await deleteRef(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
+  for (const copy of touch.copies)
+    await deleteRef(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
   crashPoint('done');
 }
 
@@ -418,7 +438,12 @@ export async function runRemoval(
     `removing ${step.wholeSet ? 'backup set' : `disks ${step.removeDisks.join(', ')} of backup set`} ${step.setId}` +
       (step.merges.length ? ` (merging into ${step.merges.map((m) => m.into).join(', ')})` : ''),
   );
-  await finishRemoval(conn, pools, intent, [...index.values()].map((e) => e.set));
+  await finishRemoval(
+    conn,
+    pools,
+    intent,
+    [...index.values()].map((e) => e.set),
+  );
 }
 
 /** An intent found in a pool, with where it was read. */
@@ -530,15 +555,17 @@ export async function recoverIntents(
     for (const bad of unreadable) {
       // Only a write volback began and was stopped in (its own frame, cut short) beside the set it names.
       const metadata = bad.name.slice(0, -INTENT_VOLUME_SUFFIX.length) + METADATA_VOLUME_SUFFIX;
-      const beside = (await (await pools.get(bad.pool)).driver.listVolumeNames(await pools.get(bad.pool))).includes(
-        metadata,
-      );
+      const beside = (
+        await (await pools.get(bad.pool)).driver.listVolumeNames(await pools.get(bad.pool))
+      ).includes(metadata);
       if (bad.error instanceof CutShortDocument && beside) {
         log.warn(`dropping intent ${bad.name} in pool ${bad.pool}, cut short before its removal began`);
         await deleteRef(pools, bad);
         report.droppedUnreadable.push({ pool: bad.pool, name: bad.name });
       } else {
-        log.warn(`leaving ${bad.name} in pool ${bad.pool}: it does not read as a removal intent (${bad.error.message})`);
+        log.warn(
+          `leaving ${bad.name} in pool ${bad.pool}: it does not read as a removal intent (${bad.error.message})`,
+        );
         report.unreadable.push({ pool: bad.pool, name: bad.name, reason: bad.error.message });
       }
     }
@@ -573,7 +600,12 @@ export async function recoverIntents(
       }
       log.info(`backup set ${setId}: finishing an interrupted removal started at ${intent.startedAt}`);
       try {
-        await finishRemoval(conn, pools, intent, [...scan.catalog.sets.values()].map((e) => e.set));
+        await finishRemoval(
+          conn,
+          pools,
+          intent,
+          [...scan.catalog.sets.values()].map((e) => e.set),
+        );
       } catch (err) {
         if (!isVolbackError(err, ErrorCodes.CONFLICT)) throw err;
         log.warn(`backup set ${setId}: interrupted removal left as it is: ${(err as Error).message}`);

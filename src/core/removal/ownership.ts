@@ -59,13 +59,20 @@ export function proveDataVolume(
     format: volume.format,
   });
   if (volume.name !== expected) {
-    return kept(`its name is not the one volback gives the ${disk.target} backup of set ${set.id} (${expected})`);
+    return kept(
+      `its name is not the one volback gives the ${disk.target} backup of set ${set.id} (${expected})`,
+    );
   }
   if (!copies.some((c) => c.pool === volume.pool)) {
-    return kept(`set ${set.id} keeps no metadata in pool ${volume.pool}, so its metadata cannot claim the volume`);
+    return kept(
+      `set ${set.id} keeps no metadata in pool ${volume.pool}, so its metadata cannot claim the volume`,
+    );
   }
   const others = (claims.get(key(ref)) ?? []).filter((id) => id !== set.id);
-  if (others.length) return kept(`set${others.length > 1 ? 's' : ''} ${others.join(', ')} also name${others.length > 1 ? '' : 's'} it`);
+  if (others.length)
+    return kept(
+      `set${others.length > 1 ? 's' : ''} ${others.join(', ')} also name${others.length > 1 ? '' : 's'} it`,
+    );
   return { mine: true, ref };
 }
 
@@ -90,5 +97,7 @@ export function volumesToDelete(
 
 /** A metadata copy is the set's own when it has the name volback gives that set's metadata. */
 export function isOwnMetadataCopy(set: BackupSet, copy: VolumeRef): boolean {
-  return copy.name === metadataVolumeName({ domain: set.domain.name, createdAt: set.createdAt, setId: set.id });
+  return (
+    copy.name === metadataVolumeName({ domain: set.domain.name, createdAt: set.createdAt, setId: set.id })
+  );
 }
