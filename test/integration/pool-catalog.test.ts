@@ -7,6 +7,7 @@ import { Connection as LibvirtConnection } from '../../src/libvirt';
 import type { BackupSet, DiskBackup } from '../../src/model';
 import {
   assertRoom,
+  bumpGeneration,
   closePools,
   deleteVolumeIfPresent,
   ensureLocationPool,
@@ -215,6 +216,16 @@ describe('pool layer and catalog on real dir pools', () => {
     // A deletion too.
     await deleteVolumeIfPresent(pool, nameOf(sets[1]));
     expect((await listed()).map((s) => s.id).sort()).toEqual([sets[0].id, sets[2].id].sort());
+
+    // A volume of someone else's named like a generation marker, holding data, survives a bump.
+    const lookalike = 'volback-catalog.0123456789ab.gen';
+    await pool.driver.writeDocumentVolume(pool, lookalike, Buffer.from('not a marker: user data'));
+    await bumpGeneration(pool);
+    await bumpGeneration(pool);
+    const markers = (await pool.pool.listVolumeNames()).filter(isGenerationMarker);
+    expect(markers).toContain(lookalike);
+    expect(markers).toHaveLength(2);
+    await pool.driver.deleteVolume(pool, await pool.pool.lookupVolumeByName(lookalike));
 
     // A damaged index is ignored, not trusted.
     const index = await pool.pool.lookupVolumeByName(INDEX_VOLUME_NAME);
