@@ -106,10 +106,12 @@ export async function ensureLocationPool(conn: Connection, location: BackupLocat
     try {
       await driver.createPool(conn, { name: location.pool, path: location.path });
     } catch (err) {
+      // A refusal of the path itself (unsafe directory, not absolute) stays the user's input error.
+      const refused = err instanceof VolbackError && err.fault === 'user';
       throw new VolbackError(
-        ErrorCodes.POOL_UNAVAILABLE,
+        refused ? err.code : ErrorCodes.POOL_UNAVAILABLE,
         `cannot create the backup pool '${location.pool}' at ${location.path}: ${(err as Error).message}`,
-        { cause: err, fault: err instanceof VolbackError ? err.fault : 'system' },
+        { cause: err, fault: refused ? 'user' : 'system', hint: refused ? err.hint : undefined },
       );
     }
   } else if (!(await pool.isActive())) {

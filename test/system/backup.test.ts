@@ -274,6 +274,21 @@ describe('backup coordinator on real domains', () => {
     },
   );
 
+  it('refuses a description XML cannot hold before anything is made', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB] });
+    const fresh = backupLocation(conn, cleanup); // a location no backup created yet
+    const err = await createBackup(conn, vm.name, {
+      ...fresh,
+      definition: { mode: 'push', kind: 'auto', disks: [], description: 'nightly\u0007 bell' },
+    }).catch((e: unknown) => e);
+    expect(isVolbackError(err, 'ERR_INVALID_INPUT')).toBe(true);
+    expect((err as Error).message).toMatch(/U\+0007/);
+    expect(await checkpointNames(vm)).toEqual([]);
+    // Refused before the first step: the location pool was not even created (once it was, and
+    // copied every disk, before the commit refused the description).
+    await expect(conn.lookupStoragePoolByName(fresh.defaults.pool)).rejects.toThrow();
+  });
+
   it('continues a raw full with qcow2 increments: a later backup create needs no --full', async () => {
     // Once, every backup after a raw full failed: the planner chose an increment the driver refused.
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });

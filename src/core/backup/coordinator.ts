@@ -23,7 +23,7 @@ import {
 } from '../../pool/pool-layer';
 import { metadataVolumeName, parseBackupVolumeName, setIdPrefix } from '../../pool/volume-names';
 import { VOLBACK_VERSION } from '../../version';
-import { formatBackupSet } from '../../xml';
+import { formatBackupDefinition, formatBackupSet } from '../../xml';
 import { checkpointXml, pushBackupXml, type JobTarget } from '../../xml/libvirt-backup';
 import type { DomainSummary } from '../../xml/libvirt-domain';
 import { planBackup, type BackupPlan } from './plan';
@@ -392,6 +392,9 @@ export async function createBackup(
       },
     );
   }
+  // The whole definition is checked as a document before anything runs: a value it cannot hold (a
+  // control character in the description, say) must not be found only at the commit, after the copy.
+  await formatBackupDefinition(definition);
   const domain = await lookupDomain(conn, domainName);
   const uuid = await domain.getUUIDString();
   const lock = lockDomain(uuid, `backup of ${domainName}`, options.lockDir);
