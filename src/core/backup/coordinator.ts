@@ -121,6 +121,23 @@ async function removeInterrupted(
   }
 }
 
+/**
+ * The domain's newest push backup when it is newer than `base` and cannot be built on (a volume of
+ * its chain deleted outside volback, say), with the catalog's reason.
+ */
+function newestUnusable(
+  scan: CatalogScan,
+  uuid: string,
+  base: BackupSet | undefined,
+): { set: BackupSet; reason: string } | undefined {
+  const newest = [...scan.catalog.sets.values()]
+    .filter((e) => e.set.domain.uuid === uuid && e.set.mode === 'push' && e.set.state === 'complete')
+    .sort((a, b) => b.set.createdAt.getTime() - a.set.createdAt.getTime())[0];
+  if (!newest || newest.restorable || (base && base.createdAt >= newest.set.createdAt)) return undefined;
+  const why = newest.problems.map((p) => p.message).join('; ');
+  return { set: newest.set, reason: `the newest backup ${newest.set.id} cannot be built on: ${why}` };
+}
+
 interface RunContext {
   conn: Connection;
   domain: Domain;
@@ -420,6 +437,12 @@ export async function createBackup(
     await removeInterrupted(conn, domain, scan, interrupted);
     const baseSet = chooseBase([...scan.catalog.sets.values()], uuid, definition, 'volumes');
     let base = baseSet ? await assessBase(domain, ancestry(scan.catalog.sets, baseSet)) : undefined;
+    const unusable = newestUnusable(scan, uuid, baseSet);
+    if (unusable && definition.kind !== 'full') {
+      if (base) log.warn(`${domainName}: building on backup ${base.set.id}: ${unusable.reason}`);
+      // No base left: the full says why the newest backup could not be continued.
+      else base = { set: unusable.set, usable: false, reason: unusable.reason };
+    }
     const location = resolveLocation(definition, options.defaults);
     const capabilities = await capabilitiesOf(
       conn,

@@ -18,9 +18,17 @@ import type { BackupKind, BackupSet, DiskBackup } from '../../model';
  *   same disk backup id, or name the same data volume (at most one of them can be right, and a
  *   removal of either would take the other's data). The first copy given is the one catalogued.
  * - `incomplete`: the set is in state `merging` or `deleting`.
+ * - `missing-volume`: a data volume the set names is not in its pool (deleted outside volback); the
+ *   pool was listed, so this is known, not guessed.
  */
 export type ChainProblemKind =
-  'orphan' | 'broken' | 'cycle' | 'disk-mismatch' | 'duplicate-conflict' | 'incomplete';
+  'orphan' | 'broken' | 'cycle' | 'disk-mismatch' | 'duplicate-conflict' | 'incomplete' | 'missing-volume';
+
+/** What a catalog knows of the pools beyond the documents: whether a named volume is there. */
+export interface CatalogFacts {
+  /** True/false when the volume's pool was listed, undefined when it was not (nothing is known). */
+  volumeExists?: (pool: string, name: string) => boolean | undefined;
+}
 
 export interface ChainProblem {
   kind: ChainProblemKind;
@@ -122,7 +130,7 @@ function differingFields(a: BackupSet, b: BackupSet): string[] {
  * disk's `parentId` are ignored (a full needs nothing). Never throws for bad metadata: every defect
  * becomes a problem on the sets concerned.
  */
-export function buildCatalog(sets: readonly BackupSet[]): Catalog {
+export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {}): Catalog {
   const nodes = new Map<string, MutableSet>();
   const problems: ChainProblem[] = [];
   const report = (node: MutableSet, problem: ChainProblem): void => {
@@ -333,6 +341,22 @@ export function buildCatalog(sets: readonly BackupSet[]): Catalog {
     parent.childIds.push(disk.id);
   }
 
+  // A data volume its pool does not hold: the set cannot be restored, nor anything built on it.
+  for (const node of ordered) {
+    for (const disk of node.set.disks) {
+      if (!disk.volume || facts.volumeExists?.(disk.volume.pool, disk.volume.name) !== false) continue;
+      const problem: ChainProblem = {
+        kind: 'missing-volume',
+        setId: node.set.id,
+        diskBackupId: disk.id,
+        message: `data volume ${disk.volume.name} of disk ${disk.target} is missing from pool ${disk.volume.pool}`,
+      };
+      report(node, problem);
+      const entry = disks.get(disk.id);
+      if (entry && entry.setId === node.set.id) entry.ownProblem ??= problem;
+    }
+  }
+
   // A set is bad on its own when it has any problem so far; everything below a bad set is broken.
   const selfBad = new Set(ordered.filter((n) => n.problems.length > 0).map((n) => n.set.id));
   const dependentSetIds = (id: string): string[] => {
@@ -358,7 +382,7 @@ export function buildCatalog(sets: readonly BackupSet[]): Catalog {
           kind: 'broken',
           setId: id,
           relatedId: node.set.id,
-          message: `backup set ${id} depends on ${node.set.id}, which is not restorable`,
+          message: `backup set ${id} depends on ${node.set.id}, which is not restorable (${node.problems[0].message})`,
         });
       }
       queue.push(...dependentSetIds(id));
@@ -433,6 +457,7 @@ export function buildCatalog(sets: readonly BackupSet[]): Catalog {
     'orphan',
     'cycle',
     'disk-mismatch',
+    'missing-volume',
     'broken',
   ];
   problems.sort(

@@ -40,7 +40,9 @@ export interface ScanOptions {
   pools?: readonly string[];
 }
 
-async function scanPool(pool: OpenPool): Promise<Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes'>> {
+async function scanPool(
+  pool: OpenPool,
+): Promise<Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes'> & { names: string[] }> {
   const names = await pool.driver.listVolumeNames(pool);
   const metadataNames = names.filter((name) => parseMetadataVolumeName(name) !== undefined);
   // Documents the index already holds were validated when they entered it and cannot have changed since.
@@ -80,7 +82,7 @@ async function scanPool(pool: OpenPool): Promise<Pick<CatalogScan, 'stored' | 'i
     .map((volume) => ({ pool: pool.name, volume }));
   for (const bad of invalid)
     log.warn(`metadata ${bad.volume} in pool ${bad.pool} is not a valid backup: ${bad.error.message}`);
-  return { stored, invalid, strayVolumes };
+  return { stored, invalid, strayVolumes, names };
 }
 
 /**
@@ -105,13 +107,21 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
           if (options.pools) throw error;
           log.warn(`${error.message}: ${(err as Error).message}`);
           unreadable.push({ pool: pool.name, error });
-          return { stored: [], invalid: [], strayVolumes: [] };
+          return { stored: [], invalid: [], strayVolumes: [], names: undefined };
         }),
       ),
     );
     const stored = results.flatMap((r) => r.stored);
+    const listed = new Map<string, Set<string>>();
+    results.forEach((r, i) => {
+      if (r.names) listed.set(pools[i].name, new Set(r.names));
+    });
     return {
-      catalog: buildCatalog(stored.map((s) => s.set)),
+      // A volume a set names in a pool that was listed is known to be there or not.
+      catalog: buildCatalog(
+        stored.map((s) => s.set),
+        { volumeExists: (pool, name) => listed.get(pool)?.has(name) },
+      ),
       stored,
       invalid: results.flatMap((r) => r.invalid),
       strayVolumes: results.flatMap((r) => r.strayVolumes),
