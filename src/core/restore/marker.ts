@@ -88,14 +88,18 @@ function ownMarker(text: string): Marker | undefined {
  * alone (its owner may still run), and one nobody here signed (written by someone else) is reported
  * and left, with the volume it names. Returns the names of the volumes removed.
  */
-export async function undoCrashedRestores(pool: OpenPool, options: { dryRun?: boolean } = {}): Promise<string[]> {
+export async function undoCrashedRestores(
+  pool: OpenPool,
+  options: { dryRun?: boolean } = {},
+): Promise<string[]> {
   const markers = (await pool.driver.listVolumeNames(pool)).filter(isRestoreMarker);
   if (markers.length === 0) return [];
   const removed: string[] = [];
   for (const read of await readDocuments(pool, markers)) {
     if ('error' in read) {
       // A marker volback began to write and was stopped in names nothing yet.
-      if (read.error instanceof CutShortDocument && !options.dryRun) await deleteVolumeIfPresent(pool, read.name);
+      if (read.error instanceof CutShortDocument && !options.dryRun)
+        await deleteVolumeIfPresent(pool, read.name);
       else
         log.warn(
           `leaving ${read.name} in pool ${pool.name}: it does not read as a restore marker (${read.error.message})`,
