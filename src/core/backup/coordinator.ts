@@ -50,6 +50,7 @@ import { readDomainState } from '../shared/domain-state';
 import { capabilitiesOf, openRunPools, resolveLocation } from '../shared/targets';
 import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
+import { crashPoint } from '../shared/crash-point';
 
 const log = logger('backup');
 
@@ -311,6 +312,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       targets[disk.target] = await pool.driver.copyTarget(pool, volume);
     }
 
+    crashPoint('backup-volumes');
     const allTargets = summary.disks.map((d) => d.target);
     if (plan.checkpointName) {
       const name = plan.checkpointName;
@@ -330,6 +332,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       });
     }
 
+    crashPoint('backup-copied');
     ctx.report('committing');
     const disks: DiskBackup[] = [];
     for (const disk of plan.disks) {
@@ -378,6 +381,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       metadata.push({ pool: pool.name, volume: metadataName });
     }
     undo.commit();
+    crashPoint('backup-committed');
     for (const { volume } of volumes.values()) volume.free();
     return { set, plan, metadata };
   } catch (err) {

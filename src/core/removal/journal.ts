@@ -13,6 +13,7 @@ import { buildCatalog, type Catalog } from '../catalog/chains';
 import { removeCheckpoint } from '../shared/checkpoints';
 import { CutShortDocument, readDocuments, writeDocument } from '../../pool/documents';
 import { replaceCheckpointParent } from '../../xml/libvirt-backup';
+import { crashPoint } from '../shared/crash-point';
 import {
   claimsOf,
   isOwnMetadataCopy,
@@ -87,17 +88,6 @@ export const REMOVAL_STEPS = [
 ] as const;
 export type RemovalStepName = (typeof REMOVAL_STEPS)[number];
 
-/**
- * Test hook, read here and nowhere else: with `VOLBACK_TEST_CRASH_AT=<step>` in the environment the
- * process kills itself (SIGKILL, no cleanup, no finally) right after that step of a removal, so
- * system tests can prove that recovery finishes every interrupted removal.
- */
-function crashPoint(step: RemovalStepName): void {
-  if (process.env.VOLBACK_TEST_CRASH_AT === step) {
-    log.warn(`VOLBACK_TEST_CRASH_AT=${step}: killing the process`);
-    process.kill(process.pid, 'SIGKILL');
-  }
-}
 
 export const INTENT_VOLUME_SUFFIX = '.volback-intent.json';
 
