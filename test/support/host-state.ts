@@ -94,16 +94,19 @@ export async function readHostState(conn: Connection, scope: StateScope): Promis
 
 /**
  * The state without what a case may change: volumes whose `<pool>/<name>` matches one of `mayChange`,
- * and the checkpoints when `mayChange` holds `checkpoints`. Pure.
+ * and the checkpoints, pools or domains when `mayChange` names them. Pure.
  */
 export function comparable(state: HostState, mayChange: readonly string[]): HostState {
-  const patterns = mayChange.filter((m) => m !== 'checkpoints').map((m) => new RegExp(`^(?:${m})$`));
+  const keywords = ['checkpoints', 'pools', 'domains'];
+  const patterns = mayChange.filter((m) => !keywords.includes(m)).map((m) => new RegExp(`^(?:${m})$`));
   return {
     ...state,
     volumes: Object.fromEntries(
       Object.entries(state.volumes).filter(([key]) => !patterns.some((re) => re.test(key))),
     ),
     checkpoints: mayChange.includes('checkpoints') ? [] : state.checkpoints,
+    pools: mayChange.includes('pools') ? [] : state.pools,
+    domains: mayChange.includes('domains') ? [] : state.domains,
   };
 }
 

@@ -12,6 +12,8 @@ export interface FileSpec {
   bytes?: number;
   /** A directory instead of a file. */
   directory?: boolean;
+  /** Octal mode set after creation (`1777`). */
+  mode?: string;
 }
 
 /** A backup set made from one of the shared chain's real sets, with fields replaced. */
@@ -53,7 +55,14 @@ export interface TamperStep {
     domainUuid?: string;
   };
   /** A restore marker naming `volume`, of a process (`dead` or `alive`) on this or another host. */
-  marker?: { pool?: string; volume: string; pid?: 'dead' | 'alive'; host?: 'this' | 'other' };
+  marker?: {
+    pool?: string;
+    volume: string;
+    pid?: 'dead' | 'alive';
+    host?: 'this' | 'other';
+    /** Name the marker volume as the marker of this volume instead (a marker that lies about itself). */
+    namedFor?: string;
+  };
   /** A raw volume (not framed unless `framed`). */
   volume?: { pool?: string; name: string; content: FileSpec; framed?: boolean };
   /** Rewrites the metadata of a real set of the chain (restored byte for byte afterwards). */
@@ -70,6 +79,10 @@ export interface RunSpec {
   /** Run against an unreachable URI: the refusal must come before any connection. */
   offline?: boolean;
   env?: Record<string, string>;
+  /** Kill the CLI after this long (default 120 s); a killed CLI has exit code null and fails the case. */
+  timeoutMs?: number;
+  /** Config file instead of the shared one (`{file:bad.conf}`). */
+  config?: string;
   /** While this holds the domain lock: a process that took it, or a CLI stopped (SIGSTOP) once its stderr matches `until`. */
   holder?: { lock?: true; cli?: string[]; until?: string };
   /** N processes try to take the domain's lock at the same instant. */
@@ -134,7 +147,17 @@ const CASE_KEYS = new Set([
   'mayChange',
   'dirs',
 ]);
-const RUN_KEYS = new Set(['cli', 'stdin', 'json', 'offline', 'env', 'holder', 'lockRace']);
+const RUN_KEYS = new Set([
+  'cli',
+  'stdin',
+  'json',
+  'offline',
+  'env',
+  'timeoutMs',
+  'config',
+  'holder',
+  'lockRace',
+]);
 const EXPECT_KEYS = new Set([
   'exit',
   'code',

@@ -251,7 +251,10 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
   });
 
   /** Runs the built CLI. */
-  function cli(args: string[], opts: { stdin?: Buffer; env?: Record<string, string> } = {}): Promise<Run> {
+  function cli(
+    args: string[],
+    opts: { stdin?: Buffer; env?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<Run> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [BIN, ...args], {
         env: {
@@ -263,7 +266,7 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
         },
         stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       });
-      collect(child).then(resolve, reject);
+      collect(child, undefined, opts.timeoutMs).then(resolve, reject);
       if (opts.stdin) {
         child.stdin!.on('error', () => undefined); // the CLI stops reading at its limit
         child.stdin!.end(opts.stdin);
@@ -271,11 +274,16 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
     });
   }
 
-  function collect(child: ChildProcess, onStderr?: (text: string) => void): Promise<Run> {
+  /** A child's output and exit code; it is killed after `timeoutMs` (exit code null). */
+  function collect(
+    child: ChildProcess,
+    onStderr?: (text: string) => void,
+    timeoutMs = 120_000,
+  ): Promise<Run> {
     return new Promise((resolve, reject) => {
       let stdout = '';
       let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr!.on('data', (d: Buffer) => {
         stderr += d.toString();
@@ -573,7 +581,7 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
       await writeVolume(
         ctx,
         poolOf(step.marker.pool),
-        restoreMarkerName(volume),
+        restoreMarkerName(step.marker.namedFor ? substitute(step.marker.namedFor, resolve) : volume),
         frameDocument(JSON.stringify(marker)),
       );
     } else if (step.rewrite) {
@@ -622,6 +630,7 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
         const file = path.join(dir, name);
         if (spec.directory) fs.mkdirSync(file);
         else fs.writeFileSync(file, fileBytes(substituteDeep(spec, resolve)));
+        if (spec.mode) fs.chmodSync(file, parseInt(spec.mode, 8));
       }
       for (const step of c.setup ?? []) await tamper(ctx, step);
       const exclude = ctx.fresh
@@ -631,7 +640,7 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
       const before = await snapshot(extraDirs, exclude);
 
       const { run, expect: want } = c;
-      const config = ctx.fresh?.config ?? configFile;
+      const config = run.config ? substitute(run.config, resolve) : (ctx.fresh?.config ?? configFile);
       const argv = (args: string[], json: boolean): string[] => [
         ...args.map((a) => substitute(a, resolve)),
         '--config',
@@ -701,6 +710,7 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
           result = await cli(argv(run.cli!, run.json !== false), {
             stdin,
             env: run.env && substituteDeep(run.env, resolve),
+            timeoutMs: run.timeoutMs,
           });
         } finally {
           if (holderRun) {
@@ -713,6 +723,10 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
             await new Promise((r) => holder!.once('exit', r));
           }
         }
+        if (process.env.VOLBACK_HOSTILE_TRACE)
+          process.stderr.write(
+            `${c.id}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}\n`,
+          );
         problems.push(...checkRun(c, result, resolve));
       }
 
@@ -798,7 +812,7 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
   async function undoCase(c: HostileCase, ctx: CaseContext): Promise<void> {
     for (const u of ctx.undo.reverse()) await u.run();
     await ctx.fresh?.cleanup.run();
-    const now = await snapshot();
+    let now = await snapshot();
     for (const entry of now.domains) {
       const name = entry.slice(0, entry.lastIndexOf(' '));
       if (!baseline.domains.some((d) => d.startsWith(`${name} `))) await removeDomain(name);
@@ -807,6 +821,16 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
       const name = entry.slice(0, entry.lastIndexOf(' '));
       if (!baseline.pools.some((p) => p.startsWith(`${name} `))) await removePool(name);
     }
+    // What a case added (a backup that should have been refused): removed, newest checkpoint first.
+    for (const key of Object.keys(now.volumes).filter((k) => !(k in baseline.volumes))) {
+      const at = key.indexOf('/');
+      await withPool(key.slice(0, at), (pool) => deleteVolumeIfPresent(pool, key.slice(at + 1)));
+    }
+    for (const name of now.checkpoints.filter((n) => !baseline.checkpoints.includes(n)).reverse()) {
+      const cp = await shared.vm.domain.lookupCheckpointByName(name);
+      await cp.delete().finally(() => cp.free());
+    }
+    if (JSON.stringify(now) !== JSON.stringify(baseline)) now = await snapshot();
     const damaged = poolsThatDiffer(baseline, now);
     const chainDamaged =
       [...damaged].some((p) => p !== shared.victimPool) ||
