@@ -14,10 +14,10 @@ export interface HostState {
   volumes: Record<string, string>;
   /** Checkpoint names of the watched domain. */
   checkpoints: string[];
-  /** `name state` of every domain whose name carries the tag. */
-  domains: string[];
-  /** `name active|inactive` of every pool whose name carries the tag. */
-  pools: string[];
+  /** Domain name → `running` or `shut off`, for every domain whose name carries the tag. */
+  domains: Record<string, string>;
+  /** Pool name → `active` or `inactive`, for every pool whose name carries the tag. */
+  pools: Record<string, string>;
   /** Directory → octal mode with its special bits. */
   modes: Record<string, string>;
 }
@@ -32,6 +32,9 @@ export interface StateScope {
   exclude?: ReadonlySet<string>;
 }
 
+const sortedKeys = (r: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
 async function hashFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
@@ -40,14 +43,14 @@ async function hashFile(file: string): Promise<string> {
 
 /** Reads the state of everything in `scope`. The catalog's own index and generation markers are caches, left out. */
 export async function readHostState(conn: Connection, scope: StateScope): Promise<HostState> {
-  const state: HostState = { volumes: {}, checkpoints: [], domains: [], pools: [], modes: {} };
+  const state: HostState = { volumes: {}, checkpoints: [], domains: {}, pools: {}, modes: {} };
   const skip = (name: string): boolean => !name.includes(scope.tag) || !!scope.exclude?.has(name);
   for (const pool of await conn.listAllStoragePools()) {
     try {
       const name = await pool.getName();
       if (skip(name)) continue;
       const active = await pool.isActive();
-      state.pools.push(`${name} ${active ? 'active' : 'inactive'}`);
+      state.pools[name] = active ? 'active' : 'inactive';
       if (!active) continue;
       await pool.refresh();
       for (const vol of await pool.listAllVolumes()) {
@@ -78,7 +81,7 @@ export async function readHostState(conn: Connection, scope: StateScope): Promis
         state.checkpoints = (await Promise.all(cps.map((c) => c.getName().finally(() => c.free())))).sort();
       }
       if (skip(name)) continue;
-      state.domains.push(`${name} ${(await dom.isActive()) ? 'running' : 'shut off'}`);
+      state.domains[name] = (await dom.isActive()) ? 'running' : 'shut off';
     } finally {
       dom.free();
     }
@@ -87,9 +90,7 @@ export async function readHostState(conn: Connection, scope: StateScope): Promis
     const stat = fs.statSync(dir, { throwIfNoEntry: false });
     state.modes[dir] = stat ? (stat.mode & 0o7777).toString(8).padStart(4, '0') : 'absent';
   }
-  state.pools.sort();
-  state.domains.sort();
-  return state;
+  return { ...state, pools: sortedKeys(state.pools), domains: sortedKeys(state.domains) };
 }
 
 /**
@@ -105,8 +106,8 @@ export function comparable(state: HostState, mayChange: readonly string[]): Host
       Object.entries(state.volumes).filter(([key]) => !patterns.some((re) => re.test(key))),
     ),
     checkpoints: mayChange.includes('checkpoints') ? [] : state.checkpoints,
-    pools: mayChange.includes('pools') ? [] : state.pools,
-    domains: mayChange.includes('domains') ? [] : state.domains,
+    pools: mayChange.includes('pools') ? {} : state.pools,
+    domains: mayChange.includes('domains') ? {} : state.domains,
   };
 }
 

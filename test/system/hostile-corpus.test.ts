@@ -813,20 +813,16 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
     for (const u of ctx.undo.reverse()) await u.run();
     await ctx.fresh?.cleanup.run();
     let now = await snapshot();
-    for (const entry of now.domains) {
-      const name = entry.slice(0, entry.lastIndexOf(' '));
-      if (!baseline.domains.some((d) => d.startsWith(`${name} `))) await removeDomain(name);
-    }
-    for (const entry of now.pools) {
-      const name = entry.slice(0, entry.lastIndexOf(' '));
-      if (!baseline.pools.some((p) => p.startsWith(`${name} `))) await removePool(name);
-    }
-    // What a case added (a backup that should have been refused): removed, newest checkpoint first.
-    for (const key of Object.keys(now.volumes).filter((k) => !(k in baseline.volumes))) {
+    for (const name of Object.keys(now.domains)) if (!(name in baseline.domains)) await removeDomain(name);
+    for (const name of Object.keys(now.pools)) if (!(name in baseline.pools)) await removePool(name);
+    // What a case added to the shared pools and domain (a backup that should have been refused) goes;
+    // a checkpoint is deleted as libvirt deletes one, its bitmap merged into its parent's.
+    for (const key of Object.keys(now.volumes)) {
       const at = key.indexOf('/');
+      if (key in baseline.volumes || !(key.slice(0, at) in baseline.pools)) continue;
       await withPool(key.slice(0, at), (pool) => deleteVolumeIfPresent(pool, key.slice(at + 1)));
     }
-    for (const name of now.checkpoints.filter((n) => !baseline.checkpoints.includes(n)).reverse()) {
+    for (const name of now.checkpoints.filter((n) => !baseline.checkpoints.includes(n))) {
       const cp = await shared.vm.domain.lookupCheckpointByName(name);
       await cp.delete().finally(() => cp.free());
     }
@@ -872,7 +868,8 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
       outcomes.push({ id: c.id, pending: c.pending, ok: problems.length === 0 });
       if (problems.length) throw new Error(`${c.id}: ${c.description}\n${problems.join('\n')}`);
     };
-    if (c.pending) test.failing(title, body);
+    // VOLBACK_HOSTILE_PENDING=show runs pending cases as plain tests, to read why each still fails.
+    if (c.pending && process.env.VOLBACK_HOSTILE_PENDING !== 'show') test.failing(title, body);
     else test(title, body);
   }
 });
