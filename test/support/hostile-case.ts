@@ -114,6 +114,8 @@ export interface Expectation {
   winners?: number;
   /** Fresh fixture: how many backup sets its domain has afterwards. */
   sets?: number;
+  /** Path → octal mode (`0600`) it must have afterwards (files the command creates, such as its log). */
+  modes?: Record<string, string>;
 }
 
 export interface HostileCase {
@@ -170,6 +172,7 @@ const EXPECT_KEYS = new Set([
   'holderExit',
   'winners',
   'sets',
+  'modes',
 ]);
 const STEP_KEYS = new Set(['metadata', 'index', 'intent', 'marker', 'volume', 'rewrite']);
 const ERROR_CODES = /^ERR_[A-Z_]+$/;
