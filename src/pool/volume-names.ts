@@ -9,7 +9,12 @@ import { createHash } from 'node:crypto';
 import { ErrorCodes, VolbackError } from '../errors';
 import type { VolumeFormat } from '../model';
 // The name rules of every pool type (LVM's are the strictest) are defined once, beside the schemas.
-import { LVM_RESERVED_PREFIXES, LVM_RESERVED_SUBSTRINGS, MAX_VOLUME_NAME_LENGTH } from '../xml/names';
+import {
+  LVM_RESERVED_PREFIXES,
+  LVM_RESERVED_SUBSTRINGS,
+  MAX_VOLUME_NAME_LENGTH,
+  newVolumeNameProblem,
+} from '../xml/names';
 
 /** Longest volume name volback creates (LVM allows 127 characters for an LV name). */
 export { MAX_VOLUME_NAME_LENGTH };
@@ -227,18 +232,10 @@ export function parseBackupVolumeName(name: string): ParsedBackupVolumeName | un
 
 /**
  * True when `name` is valid as a dir-pool file name, a Ceph RBD image name and an LVM LV name:
- * 1–127 characters from `[A-Za-z0-9+_.-]`, not starting with `-` or `.`, no LVM-reserved substring
- * (`_tmeta`, …) and no `snapshot`/`pvmove` prefix. volback's own names also avoid `+` (ZFS forbids it).
+ * the one rule for names volback creates (`newVolumeNameProblem`, schemas/common.rng newVolumeName).
  */
 export function isSafeVolumeName(name: string): boolean {
-  return (
-    name.length >= 1 &&
-    name.length <= MAX_VOLUME_NAME_LENGTH &&
-    /^[A-Za-z0-9+_.-]+$/.test(name) &&
-    !name.startsWith('-') &&
-    !name.startsWith('.') &&
-    !hasLvmRestriction(name)
-  );
+  return newVolumeNameProblem(name) === undefined;
 }
 
 /**

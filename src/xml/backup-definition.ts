@@ -17,7 +17,7 @@ import {
   isUuid,
   poolNameProblem,
   portProblem,
-  volumeNameProblem,
+  newVolumeNameProblem,
 } from './names';
 import {
   documentError,
@@ -38,7 +38,7 @@ const YES_NO = ['yes', 'no'] as const;
 function readTarget(r: TreeReader, el: XmlElement): DiskTarget {
   r.allowOnly(el, ['pool', 'volume', 'format'], []);
   r.check(el, el.attrs.pool, 'pool', poolNameProblem);
-  r.check(el, el.attrs.volume, 'volume', volumeNameProblem);
+  r.check(el, el.attrs.volume, 'volume', newVolumeNameProblem);
   const format = r.enumAttr<VolumeFormat>(el, 'format', FORMATS, 'optional');
   const target: DiskTarget = {};
   if (el.attrs.pool !== undefined) target.pool = el.attrs.pool;

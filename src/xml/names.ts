@@ -59,6 +59,19 @@ export function volumeNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A name volback creates a volume under (`<target volume>`, `--volume-name`, its own names): a
+ * volume name that also works unquoted everywhere, so no leading '.' (a hidden file in a directory
+ * pool) and no ':' (RBD reads it as a snapshot separator in some specs).
+ */
+export function newVolumeNameProblem(name: string): string | undefined {
+  const basic = volumeNameProblem(name);
+  if (basic) return basic;
+  if (name.startsWith('.')) return "must not start with '.' (a hidden file in a directory pool)";
+  if (name.includes(':')) return "must not contain ':'";
+  return undefined;
+}
+
 /** Disk target names as libvirt writes them: vda, sdb, hdc. */
 export function diskNameProblem(name: string): string | undefined {
   return /^[A-Za-z0-9_]+$/.test(name) ? undefined : 'must match [a-zA-Z0-9_]+ (a disk target such as vda)';

@@ -166,6 +166,8 @@ describe('isSafeVolumeName', () => {
   it('accepts the LVM character set', () => {
     expect(isSafeVolumeName('vm1.vda.20261126T001500Z-1a2b3c4d.qcow2')).toBe(true);
     expect(isSafeVolumeName('a+b_c-d.e')).toBe(true);
+    // lvm2 matches its reserved words case-sensitively (strstr), so this is a valid LV name.
+    expect(isSafeVolumeName('x_MLOG1')).toBe(true);
   });
   it.each([
     '',
@@ -176,7 +178,7 @@ describe('isSafeVolumeName', () => {
     'a b',
     'é',
     'x_tmeta',
-    'x_MLOG1',
+    'a:b',
     'snapshot-1',
     'pvmove0',
     'x'.repeat(128),
