@@ -3,6 +3,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ErrorCodes, VolbackError } from './errors';
 import { MAX_INPUT_FILE_BYTES, utf8Problem } from './tools/user-text';
+import { absNormalizedPathProblem } from './xml/names';
 import type { VirtPreference } from './host/virt-type';
 import type { LogLevel } from './log';
 import type { RetentionPolicy } from './model';
@@ -62,7 +63,11 @@ const nonNegative = (v: string | number): string | undefined =>
 const FILE_KEYS: Record<string, Setting> = {
   connect_uri: { kind: 'string', path: ['connectUri'] },
   default_pool: { kind: 'string', path: ['defaultPool'] },
-  default_pool_path: { kind: 'string', path: ['defaultPoolPath'], check: absolutePath },
+  default_pool_path: {
+    kind: 'string',
+    path: ['defaultPoolPath'],
+    check: (v) => absNormalizedPathProblem(String(v)),
+  },
   backup_format: { kind: 'string', path: ['backupFormat'], check: oneOf('qcow2', 'raw') },
   full_backup_engine: { kind: 'string', path: ['fullBackupEngine'], check: oneOf('qmp', 'libvirt') },
   virt_type: { kind: 'string', path: ['virtType'], check: oneOf('auto', 'kvm', 'qemu') },

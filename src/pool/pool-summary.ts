@@ -2,6 +2,7 @@
 import { virConnectListAllStoragePoolsFlags, type Connection } from '../libvirt';
 import { ErrorCodes, VolbackError } from '../errors';
 import { parsePoolIdentity } from '../xml/libvirt-storage';
+import { absNormalizedPathProblem } from '../xml/names';
 import { closePools, ensureLocationPool } from './pool-layer';
 import { driverFor, supportedPoolTypes } from './registry';
 
@@ -68,6 +69,10 @@ export async function initPool(
   conn: Connection,
   location: { name: string; path: string },
 ): Promise<PoolSummary> {
+  // As <location path>: a path with '..' would put the pool wherever the segments lead.
+  const pathProblem = absNormalizedPathProblem(location.path);
+  if (pathProblem)
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `pool path '${location.path}' ${pathProblem}`);
   const open = await ensureLocationPool(conn, { pool: location.name, path: location.path });
   closePools([open]);
   const pool = (await listPools(conn)).find((p) => p.name === location.name);

@@ -1,5 +1,6 @@
 // `volback pool list|init`: the storage pools volback can keep backups in.
 import { initPool, listPools } from '../../index';
+import { absNormalizedPathProblem } from '../../xml/names';
 import { UsageError } from '../exit-codes';
 import { formatBytes, keyValues, table } from '../format';
 import { flagString, type CommandSpec } from '../framework';
@@ -59,8 +60,9 @@ const poolInit: CommandSpec = {
         `volback pool init ${poolName} --path DIR`,
       );
     }
-    if (!dir.startsWith('/')) {
-      throw new UsageError(`--path must be absolute, got '${dir}'`);
+    const pathProblem = absNormalizedPathProblem(dir);
+    if (pathProblem) {
+      throw new UsageError(`--path '${dir}' ${pathProblem}`);
     }
     const pool = await initPool(await ctx.connect(), { name: poolName, path: dir });
     return {
