@@ -244,20 +244,29 @@ async function rebaseOne(pools: PoolCache, volume: VolumeRef, newBacking?: Volum
   }
 }
 
-async function removeSetCheckpoint(conn: Connection, set: BackupSet): Promise<void> {
-  if (!set.checkpoint) return;
+async function removeSetCheckpoint(conn: Connection, domainUuid: string, checkpoint: string): Promise<void> {
   let domain;
   try {
-    domain = await conn.lookupDomainByUUID(set.domain.uuid);
+    domain = await conn.lookupDomainByUUID(domainUuid);
   } catch (err) {
     if (isLibvirtNotFound(err)) return; // the domain is gone, and its checkpoints with it
     throw err;
   }
   try {
-    await removeCheckpoint(domain, set.checkpoint.name);
+    await removeCheckpoint(domain, checkpoint);
   } finally {
     domain.free();
   }
+}
+
+/** What one removal deletes, rewrites and rebases, once proven (see `removalTouches`). */
+export interface RemovalTouches {
+  copies: VolumeRef[];
+  foreignCopies: VolumeRef[];
+  volumes: VolumeRef[];
+  kept: KeptVolume[];
+  /** The checkpoint to delete from the domain, or why it stays. */
+  checkpoint?: { name: string; keptBecause?: string };
 }
 
 /**
@@ -272,12 +281,20 @@ export function removalTouches(
     rewrites: Array<{ set: BackupSet; copies: VolumeRef[] }>;
   },
   known: Iterable<BackupSet>,
-): { copies: VolumeRef[]; foreignCopies: VolumeRef[]; volumes: VolumeRef[]; kept: KeptVolume[] } {
+): RemovalTouches {
   const sets = [...known];
   const claims = claimsOf([...sets, original]);
   const copies = intent.set.copies.filter((c) => isOwnMetadataCopy(original, c));
   const foreignCopies = intent.set.copies.filter((c) => !isOwnMetadataCopy(original, c));
   const { delete: volumes, kept } = volumesToDelete(original, intent.step.removeDisks, copies, claims);
+  // One rebase per merge, each proven below: an intent is a document anyone could have written.
+  if (intent.rebases.length !== intent.step.merges.length) {
+    throw new VolbackError(
+      ErrorCodes.CONFLICT,
+      `the removal of set ${original.id} asks for ${intent.rebases.length} rebase(s) for ${intent.step.merges.length} merge(s)`,
+      { fault: 'user' },
+    );
+  }
   intent.step.merges.forEach((m, i) => {
     const rebase = intent.rebases[i];
     const refuse = (why: string): never => {
@@ -312,7 +329,24 @@ export function removalTouches(
     if (expected?.pool !== rebase.newBacking?.pool || expected?.name !== rebase.newBacking?.name)
       refuse(`its new backing is not the volume of disk backup ${m.newParent ?? '(none)'}`);
   });
-  return { copies, foreignCopies, volumes, kept };
+  return { copies, foreignCopies, volumes, kept, checkpoint: checkpointToRemove(original, intent.step, sets) };
+}
+
+/**
+ * The libvirt checkpoint a whole-set removal deletes: the set's own, unless another set of the same
+ * domain records it too (then it is not provably this set's, and a later incremental may need it).
+ */
+function checkpointToRemove(
+  original: BackupSet,
+  step: RemovalStep,
+  known: readonly BackupSet[],
+): RemovalTouches['checkpoint'] {
+  const name = original.checkpoint?.name;
+  if (!step.wholeSet || name === undefined) return undefined;
+  const other = known.find(
+    (s) => s.id !== original.id && s.domain.uuid === original.domain.uuid && s.checkpoint?.name === name,
+  );
+  return other ? { name, keptBecause: `set ${other.id} records it too` } : { name };
 }
 
 /**
@@ -351,7 +385,11 @@ export async function finishRemoval(
     await writeCopies(pools, copies, rewrittenChild(rewrite.set, original, step));
   }
   crashPoint('children');
-  if (step.wholeSet) await removeSetCheckpoint(conn, original);
+  if (touch.checkpoint?.keptBecause)
+    log.warn(
+      `removal of set ${step.setId}: keeping checkpoint ${touch.checkpoint.name}: ${touch.checkpoint.keptBecause}`,
+    );
+  else if (touch.checkpoint) await removeSetCheckpoint(conn, original.domain.uuid, touch.checkpoint.name);
   crashPoint('checkpoint');
   for (const ref of touch.volumes) await deleteRef(pools, ref);
   crashPoint('volumes');
