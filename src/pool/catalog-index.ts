@@ -7,17 +7,19 @@
 // (`volback-catalog.<12 hex>.gen`, an empty volume). The index records the markers it was built under;
 // a reader trusts it only when the pool shows exactly those markers, so an index can never serve a
 // document that was rewritten or deleted after the index's scan began.
+//
+// Trust: each host keeps its own index in a pool, signed with its host key. Anyone who can write the
+// pool can write an index; only this host's volback can write one this host believes.
 import { createHash } from 'node:crypto';
-import isEqual from 'lodash/isEqual';
 import { logger } from '../log';
 import type { BackupSet } from '../model';
-import { parseBackupSets, renderBackupSet } from '../xml';
+import { signedByThisHost, signForThisHost } from '../host/host-key';
 import { readDocuments, writeDocument } from './documents';
 import { bumpGeneration, generationOf, isGenerationMarker, type OpenPool } from './pool-layer';
 
 const log = logger('catalog-index');
 
-export const INDEX_VOLUME_NAME = 'volback-catalog.index.json';
+const INDEX_NAME_RE = /^volback-catalog\.index(-[0-9a-f]{12})?\.json$/;
 const FORMAT = 'volback-catalog-index';
 const VERSION = 1;
 /** An index is read whole; far above what 100,000 sets need. */
@@ -25,7 +27,15 @@ const MAX_INDEX_BYTES = 512 * 1024 * 1024;
 
 /** True for the volumes the catalog keeps for itself in a pool (the index and generation markers). */
 export const isCatalogVolume = (name: string): boolean =>
-  name === INDEX_VOLUME_NAME || isGenerationMarker(name);
+  INDEX_NAME_RE.test(name) || isGenerationMarker(name);
+
+/**
+ * The name of this host's index in any pool: `volback-catalog.index-<12 hex>.json`, the hex derived
+ * from the host key (it names the host without revealing the key). Hosts sharing a pool each keep one.
+ */
+export function indexVolumeName(): string {
+  return `volback-catalog.index-${signForThisHost('volback catalog index name').slice(0, 12)}.json`;
+}
 
 interface StoredEntry extends Omit<BackupSet, 'createdAt' | 'completedAt' | 'domainXml'> {
   createdAt: string;
@@ -44,7 +54,12 @@ interface IndexHeader {
   version: number;
   generation: string[];
   sha256: string;
+  /** This host's signature of the four fields above (`signedFields`). */
+  mac: string;
 }
+
+const signedFields = (h: Omit<IndexHeader, 'mac'>): string =>
+  JSON.stringify([h.format, h.version, h.generation, h.sha256]);
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
@@ -63,18 +78,14 @@ export function encodeIndex(generation: readonly string[], sets: ReadonlyMap<str
     };
   }
   const body = JSON.stringify(payload);
-  const header: IndexHeader = {
-    format: FORMAT,
-    version: VERSION,
-    generation: [...generation],
-    sha256: sha256(body),
-  };
+  const fields = { format: FORMAT, version: VERSION, generation: [...generation], sha256: sha256(body) };
+  const header: IndexHeader = { ...fields, mac: signForThisHost(signedFields(fields)) };
   return `${JSON.stringify(header)}\n${body}`;
 }
 
 /**
  * Reads entries back; undefined when the text is not a whole index of this format (cut short, altered,
- * another version) or was built under another generation. Pure.
+ * another version), was built under another generation, or was not signed by this host.
  */
 export function decodeIndex(text: string, generation: readonly string[]): Map<string, BackupSet> | undefined {
   const newline = text.indexOf('\n');
@@ -84,6 +95,7 @@ export function decodeIndex(text: string, generation: readonly string[]): Map<st
     const body = text.slice(newline + 1);
     if (header.format !== FORMAT || header.version !== VERSION || sha256(body) !== header.sha256)
       return undefined;
+    if (!signedByThisHost(signedFields(header), header.mac)) return undefined;
     if (header.generation.length === 0 || header.generation.join('\n') !== generation.join('\n'))
       return undefined;
     const payload = JSON.parse(body) as IndexPayload;
@@ -102,42 +114,27 @@ export function decodeIndex(text: string, generation: readonly string[]): Map<st
   }
 }
 
-/** The pool's index, when present and valid for the generation in `names` (a fresh listing). */
+/** This host's index of the pool, when present and valid for the generation in `names` (a fresh listing). */
 export async function readIndex(
   pool: OpenPool,
   names: readonly string[],
 ): Promise<Map<string, BackupSet> | undefined> {
-  if (!names.includes(INDEX_VOLUME_NAME)) return undefined;
-  const [content] = await readDocuments(pool, [INDEX_VOLUME_NAME], MAX_INDEX_BYTES);
+  let name: string;
+  try {
+    name = indexVolumeName();
+  } catch (err) {
+    log.debug(`no host key, so no catalog index: ${(err as Error).message}`);
+    return undefined;
+  }
+  if (!names.includes(name)) return undefined;
+  const [content] = await readDocuments(pool, [name], MAX_INDEX_BYTES);
   if (!('text' in content)) return undefined;
   const index = decodeIndex(content.text, generationOf(names));
-  if (!index) log.debug(`the catalog index of pool ${pool.name} is stale or damaged; reading every document`);
-  if (!index || (await entriesValid(index, pool.name))) return index;
-  log.warn(
-    `the catalog index of pool ${pool.name} holds entries no metadata document could: reading every document`,
-  );
-  return undefined;
-}
-
-/**
- * True when every entry is a set a valid metadata document describes: each is rendered as its
- * document and validated with the same schema and reader as a metadata volume, and must read back
- * unchanged. The index is a file anyone with write access to the pool can forge (generation and
- * checksum included); it may only save reads, never let in what a document could not.
- */
-async function entriesValid(index: ReadonlyMap<string, BackupSet>, pool: string): Promise<boolean> {
-  const entries = [...index];
-  let docs: Array<{ xml: string; source: string }>;
-  try {
-    docs = entries.map(([name, set]) => ({
-      xml: renderBackupSet(set),
-      source: `index entry ${name} in pool ${pool}`,
-    }));
-  } catch {
-    return false; // a value no document can hold (a control character, say)
-  }
-  const parsed = await parseBackupSets(docs);
-  return parsed.every((result, i) => result.ok && isEqual(result.set, entries[i][1]));
+  if (!index)
+    log.debug(
+      `the catalog index of pool ${pool.name} is stale, damaged or not this host's; reading every document`,
+    );
+  return index;
 }
 
 /**
@@ -155,7 +152,7 @@ export async function writeIndex(
       await bumpGeneration(pool);
       generation = generationOf(await pool.driver.listVolumeNames(pool));
     }
-    await writeDocument(pool, INDEX_VOLUME_NAME, encodeIndex(generation, sets));
+    await writeDocument(pool, indexVolumeName(), encodeIndex(generation, sets));
   } catch (err) {
     log.debug(`could not write the catalog index of pool ${pool.name}: ${(err as Error).message}`);
   }

@@ -17,7 +17,8 @@ import {
 } from '../../src/pool/pool-layer';
 import { backupVolumeName, metadataVolumeName } from '../../src/pool/volume-names';
 import { formatBackupSet } from '../../src/xml';
-import { encodeIndex, INDEX_VOLUME_NAME } from '../../src/pool/catalog-index';
+import { encodeIndex, indexVolumeName } from '../../src/pool/catalog-index';
+import { forgeIndex } from '../support/forged-index';
 import { writeDocument } from '../../src/pool/documents';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -206,7 +207,7 @@ describe('pool layer and catalog on real dir pools', () => {
 
     expect((await listed()).map((s) => s.id).sort()).toEqual(sets.map((s) => s.id).sort());
     const names = await pool.pool.listVolumeNames();
-    expect(names).toContain(INDEX_VOLUME_NAME);
+    expect(names).toContain(indexVolumeName());
     expect(names.filter(isGenerationMarker)).toHaveLength(1);
 
     // A rewrite through the pool layer is seen at once, though the index held the old document.
@@ -228,26 +229,34 @@ describe('pool layer and catalog on real dir pools', () => {
     expect(markers).toHaveLength(2);
     await pool.driver.deleteVolume(pool, await pool.pool.lookupVolumeByName(lookalike));
 
-    // A forged index — right generation, right checksum — whose entries no document could hold is
-    // not trusted either: its entries are re-validated like documents.
+    // This host's own index is what listing serves (an entry changed in it, and signed, shows)...
     const real = await listed();
     const generation = generationOf(await pool.pool.listVolumeNames());
+    const byName = new Map(real.map((set) => [nameOf(set), set]));
+    const marked = new Map(
+      [...byName].map(([n, set]) => [n, { ...set, description: 'served by the index' }]),
+    );
+    await writeDocument(pool, indexVolumeName(), encodeIndex(generation, marked));
+    expect((await listed()).map((set) => set.description)).toEqual(real.map(() => 'served by the index'));
+
+    // ...but an index another writer made — right generation, right checksum, another key — is not
+    // trusted: its entries are ignored and every document is read again.
     const forgedEntries = new Map(
-      real.map((set) => [
-        nameOf(set),
+      [...byName].map(([n, set]) => [
+        n,
         {
           ...set,
           disks: set.disks.map((d) => ({ ...d, volume: { ...d.volume!, name: '../../etc/passwd' } })),
         },
       ]),
     );
-    await writeDocument(pool, INDEX_VOLUME_NAME, encodeIndex(generation, forgedEntries));
+    await writeDocument(pool, indexVolumeName(), forgeIndex(generation, forgedEntries));
     const after = await listed();
     expect(after.flatMap((set) => set.disks.map((d) => d.volume!.name))).not.toContain('../../etc/passwd');
-    expect(after.map((set) => set.id).sort()).toEqual(real.map((set) => set.id).sort());
+    expect(after).toEqual(real);
 
     // A damaged index is ignored, not trusted.
-    const index = await pool.pool.lookupVolumeByName(INDEX_VOLUME_NAME);
+    const index = await pool.pool.lookupVolumeByName(indexVolumeName());
     await pipeline(
       Readable.from([Buffer.from('{"format":"volback-catalog-index"')]),
       index.upload({ offset: 0, length: 33 }),

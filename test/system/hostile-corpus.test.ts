@@ -15,7 +15,8 @@ import { intentVolumeName, type RemovalIntent } from '../../src/core/removal/jou
 import { restoreMarkerName } from '../../src/core/restore/marker';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
 import type { BackupSet } from '../../src/model';
-import { encodeIndex, INDEX_VOLUME_NAME } from '../../src/pool/catalog-index';
+import { indexVolumeName } from '../../src/pool/catalog-index';
+import { forgeIndex } from '../support/forged-index';
 import { frameDocument, writeDocument } from '../../src/pool/documents';
 import {
   bumpGeneration,
@@ -534,11 +535,11 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
           await bumpGeneration(pool);
           generation = generationOf(await pool.driver.listVolumeNames(pool));
         }
-        await writeDocument(pool, INDEX_VOLUME_NAME, encodeIndex(generation, sets));
+        await writeDocument(pool, indexVolumeName(), forgeIndex(generation, sets));
       });
       ctx.undo.push({
-        what: `${poolName}/${INDEX_VOLUME_NAME}`,
-        run: () => withPool(poolName, (p) => deleteVolumeIfPresent(p, INDEX_VOLUME_NAME)),
+        what: `${poolName}/${indexVolumeName()}`,
+        run: () => withPool(poolName, (p) => deleteVolumeIfPresent(p, indexVolumeName())),
       });
     } else if (step.intent) {
       const spec = step.intent;

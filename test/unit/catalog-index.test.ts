@@ -1,5 +1,6 @@
 // The catalog index's encoding: lossless for every set field, and refused when cut, altered or stale.
 import { decodeIndex, encodeIndex } from '../../src/pool/catalog-index';
+import { forgeIndex } from '../support/forged-index';
 import type { BackupSet } from '../../src/model';
 
 const set = (id: string, domainXml: string): BackupSet => ({
@@ -60,5 +61,10 @@ describe('catalog index encoding', () => {
     expect(decodeIndex(text, ['volback-catalog.ba9876543210.gen'])).toBeUndefined();
     expect(decodeIndex(text, [])).toBeUndefined();
     expect(decodeIndex('not an index', generation)).toBeUndefined();
+  });
+
+  it("refuses an index signed with another key than this host's", () => {
+    expect(decodeIndex(encodeIndex(generation, sets), generation)).toBeDefined();
+    expect(decodeIndex(forgeIndex(generation, sets), generation)).toBeUndefined();
   });
 });
