@@ -90,7 +90,12 @@ export async function readHostState(conn: Connection, scope: StateScope): Promis
     const stat = fs.statSync(dir, { throwIfNoEntry: false });
     state.modes[dir] = stat ? (stat.mode & 0o7777).toString(8).padStart(4, '0') : 'absent';
   }
-  return { ...state, pools: sortedKeys(state.pools), domains: sortedKeys(state.domains) };
+  return {
+    ...state,
+    volumes: sortedKeys(state.volumes),
+    pools: sortedKeys(state.pools),
+    domains: sortedKeys(state.domains),
+  };
 }
 
 /**
