@@ -17,9 +17,33 @@ import type { BackupKind, BackupSet, DiskBackup } from '../../model';
  * - `duplicate-conflict`: two copies of the set's metadata (two pools) disagree, or two sets claim the
  *   same disk backup id. The first copy given is the one catalogued.
  * - `incomplete`: the set is in state `merging` or `deleting`.
+ * - `damaged`: a verify or a restore found the set's stored data different from its checksums (a
+ *   damage record in the pool says where); the set is not restorable as it is.
+ * - `damaged-ancestor`: an ancestor is `damaged` (and has no other problem), so this set's restore
+ *   reads damaged data unless its own layers cover it; `relatedId` is the nearest such ancestor.
+ *
+ * A restore still reads a set whose only problems are damage kinds: it checks every extent against
+ * the checksums and refuses only when what it reads is damaged (see `isOnlyDamage`).
  */
 export type ChainProblemKind =
-  'orphan' | 'broken' | 'cycle' | 'disk-mismatch' | 'duplicate-conflict' | 'incomplete';
+  | 'orphan'
+  | 'broken'
+  | 'cycle'
+  | 'disk-mismatch'
+  | 'duplicate-conflict'
+  | 'incomplete'
+  | 'damaged'
+  | 'damaged-ancestor';
+
+/** What a damage record says of a set, for the catalog. */
+export interface DamageNote {
+  setId: string;
+  message: string;
+}
+
+/** True when every problem is `damaged` or `damaged-ancestor` (a checked restore may still read the set). Pure. */
+export const isOnlyDamage = (problems: readonly ChainProblem[]): boolean =>
+  problems.every((p) => p.kind === 'damaged' || p.kind === 'damaged-ancestor');
 
 export interface ChainProblem {
   kind: ChainProblemKind;
@@ -119,9 +143,9 @@ function differingFields(a: BackupSet, b: BackupSet): string[] {
  * Builds the catalog. Sets may come from several pools and may repeat: copies with the same id are
  * merged when equal and reported as `duplicate-conflict` when not. A full set's `parentId` and a full
  * disk's `parentId` are ignored (a full needs nothing). Never throws for bad metadata: every defect
- * becomes a problem on the sets concerned.
+ * becomes a problem on the sets concerned. `damage` (the pools' damage records) marks sets `damaged`.
  */
-export function buildCatalog(sets: readonly BackupSet[]): Catalog {
+export function buildCatalog(sets: readonly BackupSet[], damage: readonly DamageNote[] = []): Catalog {
   const nodes = new Map<string, MutableSet>();
   const problems: ChainProblem[] = [];
   const report = (node: MutableSet, problem: ChainProblem): void => {
@@ -156,6 +180,17 @@ export function buildCatalog(sets: readonly BackupSet[]): Catalog {
         kind: 'incomplete',
         setId: node.set.id,
         message: `backup set ${node.set.id} is in state ${node.set.state}`,
+      });
+    }
+  }
+
+  for (const node of ordered) {
+    const notes = damage.filter((d) => d.setId === node.set.id);
+    if (notes.length) {
+      report(node, {
+        kind: 'damaged',
+        setId: node.set.id,
+        message: `backup set ${node.set.id} is damaged: ${[...new Set(notes.map((n) => n.message))].join('; ')}`,
       });
     }
   }
@@ -322,6 +357,8 @@ export function buildCatalog(sets: readonly BackupSet[]): Catalog {
   for (const node of ordered) {
     // Oldest first: a bad ancestor is always visited before its descendants.
     if (!selfBad.has(node.set.id)) continue;
+    const onlyDamaged = node.problems.every((p) => p.kind === 'damaged');
+    const kind: ChainProblemKind = onlyDamaged ? 'damaged-ancestor' : 'broken';
     const queue = dependentSetIds(node.set.id);
     const visited = new Set<string>([node.set.id]);
     while (queue.length > 0) {
@@ -329,12 +366,14 @@ export function buildCatalog(sets: readonly BackupSet[]): Catalog {
       if (visited.has(id)) continue;
       visited.add(id);
       const child = nodes.get(id)!;
-      if (!child.problems.some((p) => p.kind === 'broken')) {
+      if (!child.problems.some((p) => p.kind === kind)) {
         report(child, {
-          kind: 'broken',
+          kind,
           setId: id,
           relatedId: node.set.id,
-          message: `backup set ${id} depends on ${node.set.id}, which is not restorable`,
+          message: onlyDamaged
+            ? `backup set ${id} depends on ${node.set.id}, whose data is damaged`
+            : `backup set ${id} depends on ${node.set.id}, which is not restorable`,
         });
       }
       queue.push(...dependentSetIds(id));
@@ -409,7 +448,9 @@ export function buildCatalog(sets: readonly BackupSet[]): Catalog {
     'orphan',
     'cycle',
     'disk-mismatch',
+    'damaged',
     'broken',
+    'damaged-ancestor',
   ];
   problems.sort(
     (a, b) =>

@@ -12,7 +12,9 @@ import { scanCatalog } from '../catalog/scan';
 import { buildCatalog, type Catalog } from '../catalog/chains';
 import { removeCheckpoint } from '../shared/checkpoints';
 import { readDocuments, writeDocument } from '../../pool/documents';
+import { damageVolumeName } from '../catalog/damage';
 import { replaceCheckpointParent } from '../../xml/libvirt-backup';
+import { mergedChecksums, removedChecksumDocuments } from '../shared/checksum-removal';
 
 const log = logger('journal');
 
@@ -285,20 +287,26 @@ export async function finishRemoval(
   crashPoint('mark');
   for (const rebase of intent.rebases) await rebaseOne(pools, rebase.volume, rebase.newBacking);
   crashPoint('rebase');
-  for (const rewrite of intent.rewrites) {
-    const child = await parseBackupSet(rewrite.xml, `intent copy of set ${rewrite.setId}`);
-    await writeCopies(pools, rewrite.copies, rewrittenChild(child, original, step));
-  }
+  const children = await Promise.all(
+    intent.rewrites.map((r) => parseBackupSet(r.xml, `intent copy of set ${r.setId}`)),
+  );
+  // A disk that absorbs a merged parent takes the parent's checksums too (checksum-removal.ts).
+  const sums = await mergedChecksums(pools, original, children, step);
+  for (const [k, rewrite] of intent.rewrites.entries())
+    await writeCopies(pools, rewrite.copies, sums.apply(rewrittenChild(children[k], original, step)));
   crashPoint('children');
   if (step.wholeSet) await removeSetCheckpoint(conn, original);
   crashPoint('checkpoint');
   for (const ref of removedVolumes(original, step)) await deleteRef(pools, ref);
+  for (const ref of removedChecksumDocuments(original, step, sums)) await deleteRef(pools, ref);
   crashPoint('volumes');
   if (step.wholeSet) for (const copy of intent.set.copies) await deleteRef(pools, copy);
   else await writeCopies(pools, intent.set.copies, remainingSet(original, step));
   crashPoint('metadata');
-  for (const copy of intent.set.copies)
+  for (const copy of intent.set.copies) {
     await deleteRef(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
+    if (step.wholeSet) await deleteRef(pools, { pool: copy.pool, name: damageVolumeName(copy.name) });
+  }
   crashPoint('done');
 }
 

@@ -7,6 +7,58 @@ import { findVolume, type PoolCache } from '../../pool/pool-layer';
 import type { ImageRef } from '../../tools/qemu-img';
 import type { RestoreAllowance, RestorePolicyResult } from '../../xml/restore-policy';
 import type { DiskToRestore } from './plan';
+import { describeFinding, type DamageFinding } from '../shared/checksums';
+import type { CatalogScan } from '../catalog/scan';
+import type { CatalogSet } from '../catalog/chains';
+import { metadataCopies, recordDamage } from '../catalog/damage';
+import type { Connection } from '../../libvirt';
+
+/**
+ * How one restore treats damage: it collects what the checks find, records it in the pools (as a
+ * verify would), and refuses (ERR_DAMAGED) unless `ignoreDamage`.
+ */
+export class DamagePolicy implements RestoreChecks {
+  readonly damage: DamageFinding[] = [];
+  readonly notes: string[] = [];
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly scan: CatalogScan,
+    private readonly setId: string,
+    readonly ignore: boolean,
+  ) {}
+
+  /** The set a disk backup of the chain belongs to. */
+  setOf = (diskBackupId: string): string => this.scan.catalog.disks.get(diskBackupId)!.setId;
+
+  /** Notes what the catalog recorded against the set before the restore began. */
+  noteRecorded(entry: CatalogSet): void {
+    for (const p of entry.problems)
+      if (p.kind === 'damaged' || p.kind === 'damaged-ancestor')
+        this.notes.push(`recorded before this restore: ${p.message}`);
+  }
+
+  /**
+   * Takes findings of one disk: recorded in the pools, then either kept (ignoreDamage) or thrown as
+   * ERR_DAMAGED naming every damaged range (the caller's undo then removes what the restore made).
+   */
+  async found(target: string, findings: readonly DamageFinding[]): Promise<void> {
+    if (!findings.length) return;
+    await recordDamage(this.conn, metadataCopies(this.scan), findings, 'restore');
+    if (this.ignore) {
+      this.damage.push(...findings);
+      return;
+    }
+    throw new VolbackError(
+      ErrorCodes.DAMAGED,
+      `restore of backup ${this.setId} refused: disk ${target} would get damaged data:\n` +
+        findings.map((f) => `  ${describeFinding(f)}`).join('\n'),
+      {
+        hint: 'check the set with `volback backup verify <set> --deep`; --ignore-damage (ignoreDamage) restores anyway and lists the damaged ranges',
+      },
+    );
+  }
+}
 
 /** Progress of one disk's copy; `bytesTotal` is the disk's virtual size. */
 export interface RestoreProgress {
@@ -41,6 +93,11 @@ export interface RestoreOptions {
   lockDir?: string;
   /** Pools to look for the set in (all the pools of its chain); every active pool when absent. */
   scanPools?: readonly string[];
+  /**
+   * Finish a restore whose data does not match its checksums (docs/architecture.md, "Checksums"):
+   * the damaged ranges are listed in the result instead of the restore being refused and undone.
+   */
+  ignoreDamage?: boolean;
 }
 
 /** One restored disk. With `overwrite`, `pool` and `volume` are '' when the disk is a file outside any pool. */
@@ -52,7 +109,15 @@ export interface RestoredVolume {
   format: VolumeFormat;
 }
 
-export interface RestoreResult {
+/** What a restore's checksum checks found (docs/architecture.md, "Checksums"). */
+export interface RestoreChecks {
+  /** Damaged ranges restored anyway (only with `ignoreDamage`; otherwise the restore is refused). */
+  damage: DamageFinding[];
+  /** What could not be checked, and recorded damage the restore did not meet. */
+  notes: string[];
+}
+
+export interface RestoreResult extends RestoreChecks {
   /** The backup set restored (the full id, also when a prefix was given). */
   setId: string;
   volumes: RestoredVolume[];
@@ -80,7 +145,7 @@ export interface RestoreDomainOptions extends Omit<RestoreOptions, 'overwrite'> 
   dropRefused?: boolean;
 }
 
-export interface RestoreDomainResult {
+export interface RestoreDomainResult extends RestoreChecks {
   name: string;
   uuid: string;
   setId: string;

@@ -20,9 +20,11 @@ import {
   openChain,
   progressReporter,
   throwIfAborted,
+  type DamagePolicy,
   type RestoredVolume,
   type RestoreOptions,
 } from './common';
+import { checkView, closeChain, openChainState } from '../shared/checksums';
 import { domainStateName, type DiskToRestore } from './plan';
 
 const log = logger('restore');
@@ -48,13 +50,54 @@ async function describeOriginal(conn: Connection, path: string): Promise<{ pool:
   }
 }
 
-/** Restores disks over the (shut-off) domain's own disks. Not undoable: a failure leaves them partly written. */
+/**
+ * Checks what a restore of `item` will read, before anything is overwritten (an overwrite cannot be
+ * undone): every extent of the backup's view against the checksum of the layer that provides it.
+ */
+async function checkSource(
+  pools: PoolCache,
+  item: DiskToRestore,
+  options: RestoreOptions,
+  damage: DamagePolicy,
+): Promise<void> {
+  const chain = await openChainState(pools, item.chain, damage.setOf);
+  try {
+    await damage.found(item.disk.target, chain.findings);
+    if (chain.extentSize === undefined) {
+      damage.notes.push(
+        `disk ${item.disk.target}: no checksums (taken before volback recorded them): restored unchecked`,
+      );
+      return;
+    }
+    const top = chain.layers[chain.layers.length - 1];
+    const reader = await top.pool.driver.openReader(top.pool, top.volume);
+    try {
+      const checked = await checkView(reader, chain, { signal: options.signal });
+      if (checked.unchecked)
+        damage.notes.push(
+          `disk ${item.disk.target}: ${checked.unchecked} of ${checked.extents} extents come from layers without checksums: restored unchecked`,
+        );
+      await damage.found(item.disk.target, checked.findings);
+    } finally {
+      await reader.close();
+    }
+  } finally {
+    closeChain(chain.layers);
+  }
+}
+
+/**
+ * Restores disks over the (shut-off) domain's own disks. Not undoable: a failure leaves them partly
+ * written. The backup's data is checked against its checksums first; damage refuses the restore
+ * before any disk is touched (ERR_DAMAGED) unless `damage.ignore`.
+ */
 export async function restoreOverOriginal(
   conn: Connection,
   pools: PoolCache,
   set: BackupSet,
   items: DiskToRestore[],
   options: RestoreOptions,
+  damage: DamagePolicy,
 ): Promise<RestoredVolume[]> {
   const domain = await findDomain(() => conn.lookupDomainByUUID(set.domain.uuid));
   if (!domain) {
@@ -120,6 +163,8 @@ export async function restoreOverOriginal(
           format,
         });
       }
+      for (const { item } of work) await checkSource(pools, item, options, damage);
+      throwIfAborted(options.signal);
       // The disks are about to change: no bitmap describes them any more, the next backup must be full.
       // Checkpoints go first, so even a failed or cancelled restore cannot leave a stale bitmap behind.
       await dropVolbackCheckpoints(domain);
