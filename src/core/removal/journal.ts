@@ -274,13 +274,14 @@ export function removedVolumes(set: BackupSet, step: RemovalStep): VolumeRef[] {
  * Finishes a removal from its intent, from whatever point a previous run reached: every step is
  * idempotent (documents are rewritten from the intent's copy of the original, rebases skip volumes
  * already on their target, deletes ignore what is gone). Data volumes are deleted only after every
- * child stands without them, and the removed set's metadata only after its volumes.
+ * child stands without them, and the removed set's metadata only after its volumes. Returns the
+ * children's metadata as written (set id → set).
  */
 export async function finishRemoval(
   conn: Connection,
   pools: PoolCache,
   intent: RemovalIntent,
-): Promise<void> {
+): Promise<Map<string, BackupSet>> {
   const { step } = intent;
   const original = await parseBackupSet(intent.set.xml, `intent of set ${step.setId}`);
   await writeCopies(pools, intent.set.copies, markedSet(original, step));
@@ -292,8 +293,11 @@ export async function finishRemoval(
   );
   // A disk that absorbs a merged parent takes the parent's checksums too (checksum-removal.ts).
   const sums = await mergedChecksums(pools, original, children, step);
-  for (const [k, rewrite] of intent.rewrites.entries())
-    await writeCopies(pools, rewrite.copies, sums.apply(rewrittenChild(children[k], original, step)));
+  const written = new Map<string, BackupSet>();
+  for (const [k, rewrite] of intent.rewrites.entries()) {
+    written.set(rewrite.setId, sums.apply(rewrittenChild(children[k], original, step)));
+    await writeCopies(pools, rewrite.copies, written.get(rewrite.setId)!);
+  }
   crashPoint('children');
   if (step.wholeSet) await removeSetCheckpoint(conn, original);
   crashPoint('checkpoint');
@@ -308,6 +312,7 @@ export async function finishRemoval(
     if (step.wholeSet) await deleteRef(pools, { pool: copy.pool, name: damageVolumeName(copy.name) });
   }
   crashPoint('done');
+  return written;
 }
 
 /** Where each set's metadata copies are, from a scan. */
@@ -316,13 +321,14 @@ export type CopyIndex = ReadonlyMap<string, { set: BackupSet; copies: VolumeRef[
 /**
  * Builds the intent of `step` from the current sets and runs it: the intent is written next to every
  * metadata copy of the set before anything else, so from then on any run can finish the removal.
+ * Returns the rewritten children as written (see finishRemoval).
  */
 export async function runRemoval(
   conn: Connection,
   pools: PoolCache,
   index: CopyIndex,
   step: RemovalStep,
-): Promise<void> {
+): Promise<Map<string, BackupSet>> {
   const entry = index.get(step.setId);
   if (!entry)
     throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${step.setId} is not in the catalog`, {
@@ -375,7 +381,7 @@ export async function runRemoval(
     `removing ${step.wholeSet ? 'backup set' : `disks ${step.removeDisks.join(', ')} of backup set`} ${step.setId}` +
       (step.merges.length ? ` (merging into ${step.merges.map((m) => m.into).join(', ')})` : ''),
   );
-  await finishRemoval(conn, pools, intent);
+  return finishRemoval(conn, pools, intent);
 }
 
 /** An intent found in a pool, with where it was read. */
