@@ -327,6 +327,42 @@ describe('checksums on real backups', () => {
     );
   });
 
+  it("records add up: a verify and a restore keep each other's findings; a deep verify replaces them", async () => {
+    const pool = await openPool(conn, defaults.pool);
+    const vda = full.set.disks.find((d) => d.target === 'vda')!;
+    const vdb = full.set.disks.find((d) => d.target === 'vdb')!;
+    try {
+      const [own] = await readDocuments(pool, [vdb.checksums!.document]);
+      const [other] = await readDocuments(pool, [vda.checksums!.document]);
+      await writeDocument(pool, vdb.checksums!.document, (other as { text: string }).text);
+      expect((await verifyBackup(conn, { setId: full.set.id, sample: 1 })).records.written).toEqual([
+        full.set.id,
+      ]);
+      await writeDocument(pool, vdb.checksums!.document, (own as { text: string }).text);
+    } finally {
+      closePools([pool]);
+    }
+    await writeByte(flip.file, flip.fileOffset, 0xa5);
+    const forced = await restoreBackup(conn, { setId: full.set.id, disks: ['vda'], ignoreDamage: true });
+    cleanup.add('restored volume', async () => {
+      const p = await conn.lookupStoragePoolByName(defaults.pool);
+      const v = await p.lookupVolumeByName(forced.volumes[0].volume).catch(() => undefined);
+      await v?.delete();
+      v?.free();
+      p.free();
+    });
+    expect(forced.damage.map((f) => f.target)).toEqual(['vda']);
+    const damaged = (await setStatus(conn, full.set.id)).problems[0];
+    expect(damaged.message).toMatch(
+      /^backup set \S+ is damaged: restore on .* disk vda volume .* bytes 1048576-2097151: .*\(and 1 more\)$/,
+    );
+    await writeByte(flip.file, flip.fileOffset, flip.original);
+    expect(await verifyBackup(conn, { setId: full.set.id, deep: true })).toMatchObject({
+      verdict: 'ok',
+      records: { cleared: true },
+    });
+  });
+
   it("a merge gives the absorbing incremental the merged parent's checksums, and they still find damage", async () => {
     const removed = await deleteBackup(conn, { setId: full.set.id, dependents: 'merge', lockDir });
     expect(removed.merged.map((m) => m.into).sort()).toEqual(inc.set.disks.map((d) => d.id).sort());

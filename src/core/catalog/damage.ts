@@ -136,15 +136,29 @@ export function metadataCopies(scan: CatalogScan): MetadataCopies {
   return copies;
 }
 
+/** Same finding (set, volume, range, reason) once, first kept. Pure. */
+export function uniqueFindings(findings: readonly DamageFinding[]): DamageFinding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = JSON.stringify([f.setId, f.pool, f.volume, f.range?.start, f.range?.end, f.reason]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /**
  * Records `findings` against the sets whose data they concern, next to every metadata copy of each.
- * A record that cannot be written is logged and returned in `failed`; the findings stand regardless.
+ * What a set's record already holds is kept, unless the set is in `recheckedWhole` (a deep verify of
+ * that very set read every extent its layers store: its findings are the whole truth). A record that
+ * cannot be written is logged and returned in `failed`; the findings stand regardless.
  */
 export async function recordDamage(
   conn: Connection,
   copies: MetadataCopies,
   findings: readonly DamageFinding[],
   by: DamageSource,
+  recheckedWhole: ReadonlySet<string> = new Set(),
 ): Promise<{ failed: string[] }> {
   const bySet = new Map<string, DamageFinding[]>();
   for (const f of findings) bySet.set(f.setId, [...(bySet.get(f.setId) ?? []), f]);
@@ -152,6 +166,13 @@ export async function recordDamage(
   const pools = new PoolCache(conn);
   try {
     for (const [setId, setFindings] of bySet) {
+      const where = copies.get(setId) ?? [];
+      let earlier: DamageFinding[] = [];
+      if (!recheckedWhole.has(setId) && where.length) {
+        const pool = await pools.get(where[0].pool);
+        const found = await readDamageRecords(pool, [damageVolumeName(where[0].volume)]);
+        earlier = found[0]?.record?.setId === setId ? found[0].record.findings : [];
+      }
       const record: DamageRecord = {
         format: 'volback-damage',
         version: 1,
@@ -159,10 +180,10 @@ export async function recordDamage(
         recordedAt: new Date().toISOString(),
         host: os.hostname(),
         by,
-        findings: setFindings,
+        findings: uniqueFindings([...setFindings, ...earlier]),
       };
       const text = JSON.stringify(record, null, 1);
-      for (const copy of copies.get(setId) ?? []) {
+      for (const copy of where) {
         const name = damageVolumeName(copy.volume);
         try {
           await writeRecord(await pools.get(copy.pool), name, text);

@@ -20,7 +20,7 @@ import {
 } from '../shared/checksums';
 import { scanCatalog } from './scan';
 import { restorePath, type Catalog } from './chains';
-import { clearDamage, metadataCopies, recordDamage } from './damage';
+import { clearDamage, metadataCopies, recordDamage, uniqueFindings } from './damage';
 
 const log = logger('verify');
 
@@ -235,17 +235,6 @@ async function checkDiskData(
   }
 }
 
-/** Same finding (set, volume, range, reason) once. Pure. */
-function uniqueFindings(findings: readonly DamageFinding[]): DamageFinding[] {
-  const seen = new Set<string>();
-  return findings.filter((f) => {
-    const key = JSON.stringify([f.setId, f.pool, f.volume, f.range?.start, f.range?.end, f.reason]);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
 /**
  * Verifies one backup set. Problems are returned, not thrown: only an unknown set (ERR_NOT_FOUND),
  * a cancel (ERR_CANCELLED) or an unreadable pool rejects. Reads only the backup's data; unless
@@ -324,11 +313,13 @@ export async function verifyBackup(conn: Connection, options: VerifyOptions): Pr
   if (options.record ?? true) {
     const copies = metadataCopies(scan);
     if (result.damage.length) {
+      // A deep run read every extent this set's own layers store: its own findings replace its record.
       const { failed } = await recordDamage(
         conn,
         copies,
         result.damage,
         result.deep ? 'verify --deep' : 'verify',
+        result.deep ? new Set([entry.set.id]) : undefined,
       );
       result.records.written = [...new Set(result.damage.map((f) => f.setId))];
       result.records.failed = failed;

@@ -44,6 +44,7 @@ export class DamagePolicy implements RestoreChecks {
    */
   async found(target: string, findings: readonly DamageFinding[]): Promise<void> {
     if (!findings.length) return;
+    // Added to what the pools already record of the set (another disk's findings, an earlier verify's).
     await recordDamage(this.conn, metadataCopies(this.scan), findings, 'restore');
     if (this.ignore) {
       this.damage.push(...findings);
