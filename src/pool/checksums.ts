@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { ErrorCodes, VolbackError } from '../errors';
 import type { ChecksumRef } from '../model';
 import { readDocuments, writeDocument } from './documents';
-import type { OpenPool } from './pool-layer';
+import { findVolume, type OpenPool } from './pool-layer';
 
 export const CHECKSUM_ALGORITHM = 'sha256';
 /** Smallest extent: an incremental that changed one 64 KiB granule rereads at most this much. */
@@ -209,8 +209,9 @@ export async function readChecksumDocument(
   const where = `checksum document ${ref.document} in pool ${pool.name}`;
   const damaged = (why: string, cause?: unknown): VolbackError =>
     new VolbackError(ErrorCodes.CHAIN_BROKEN, `${where} ${why}`, { cause });
-  const names = await pool.driver.listVolumeNames(pool);
-  if (!names.includes(ref.document)) throw damaged('is missing');
+  const volume = await findVolume(pool, ref.document);
+  if (!volume) throw damaged('is missing');
+  volume.free();
   const [read] = await readDocuments(pool, [ref.document]);
   if ('error' in read) throw damaged(`cannot be read: ${read.error.message}`, read.error);
   if (sha256Hex(read.text) !== ref.sha256)

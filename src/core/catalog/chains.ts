@@ -510,6 +510,12 @@ export function restorePath(catalog: Catalog, diskBackupId: string): DiskBackup[
   return path.reverse();
 }
 
+/** The set a catalogued disk backup belongs to, as a lookup function. Pure. */
+export const setOfDisk =
+  (catalog: Catalog) =>
+  (diskBackupId: string): string =>
+    catalog.disks.get(diskBackupId)!.setId;
+
 /** The newest restorable set of a domain (by creation time), or undefined when there is none. */
 export function latestRestorable(catalog: Catalog, domainUuid: string): BackupSet | undefined {
   const domain = catalog.domains.get(domainUuid);

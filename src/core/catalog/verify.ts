@@ -19,7 +19,7 @@ import {
   type DamageFinding,
 } from '../shared/checksums';
 import { scanCatalog } from './scan';
-import { restorePath, type Catalog } from './chains';
+import { restorePath, setOfDisk, type Catalog } from './chains';
 import { clearDamage, metadataCopies, recordDamage, uniqueFindings } from './damage';
 
 const log = logger('verify');
@@ -106,12 +106,6 @@ export interface VerifyResult {
 }
 
 const DAMAGE_KINDS = new Set(['damaged', 'damaged-ancestor']);
-
-/** The set a disk backup belongs to, by the catalog. */
-export const setOfDisk =
-  (catalog: Catalog) =>
-  (diskBackupId: string): string =>
-    catalog.disks.get(diskBackupId)!.setId;
 
 /** Where a layer of a chain is: its volume, open in its pool (the caller frees it). */
 interface OpenLayer {

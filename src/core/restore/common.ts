@@ -9,7 +9,7 @@ import type { RestoreAllowance, RestorePolicyResult } from '../../xml/restore-po
 import type { DiskToRestore } from './plan';
 import { describeFinding, type DamageFinding } from '../shared/checksums';
 import type { CatalogScan } from '../catalog/scan';
-import type { CatalogSet } from '../catalog/chains';
+import { setOfDisk, type CatalogSet } from '../catalog/chains';
 import { metadataCopies, recordDamage } from '../catalog/damage';
 import type { Connection } from '../../libvirt';
 
@@ -29,7 +29,9 @@ export class DamagePolicy implements RestoreChecks {
   ) {}
 
   /** The set a disk backup of the chain belongs to. */
-  setOf = (diskBackupId: string): string => this.scan.catalog.disks.get(diskBackupId)!.setId;
+  get setOf(): (diskBackupId: string) => string {
+    return setOfDisk(this.scan.catalog);
+  }
 
   /** Notes what the catalog recorded against the set before the restore began. */
   noteRecorded(entry: CatalogSet): void {
