@@ -1,7 +1,8 @@
 // volback's configuration: defaults → config file → environment → flags, resolved into one frozen object
 // that also remembers where each value came from (for `volback config show`).
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ErrorCodes, VolbackError } from './errors';
+import { MAX_INPUT_FILE_BYTES, utf8Problem } from './tools/user-text';
 import type { VirtPreference } from './host/virt-type';
 import type { LogLevel } from './log';
 import type { RetentionPolicy } from './model';
@@ -112,12 +113,42 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]] = value;
 }
 
+/**
+ * A config file's text: a regular file of at most MAX_INPUT_FILE_BYTES, strict UTF-8 (a device such
+ * as /dev/zero, or a huge file, is refused before it is read).
+ */
+function readUserText(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    const refuse = (why: string): never => {
+      throw new VolbackError(ErrorCodes.CONFIG, `config file ${path} ${why}`, { fault: 'user' });
+    };
+    if (!stat.isFile()) refuse('is not a regular file');
+    if (stat.size > MAX_INPUT_FILE_BYTES)
+      refuse(`is ${stat.size} bytes, more than ${MAX_INPUT_FILE_BYTES} a config can be`);
+    const bytes = Buffer.alloc(stat.size);
+    let done = 0;
+    while (done < bytes.length) {
+      const n = readSync(fd, bytes, done, bytes.length - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    const bad = utf8Problem(bytes.subarray(0, done));
+    if (bad) refuse(`is not UTF-8 at line ${bad.line}, column ${bad.column} (byte ${bad.offset})`);
+    return bytes.subarray(0, done).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads the config file; a missing file at the default path is fine, a missing explicit file is not. */
 export function readConfigFile(path: string, explicit: boolean): Overrides | undefined {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readUserText(path);
   } catch (err) {
+    if (err instanceof VolbackError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return undefined;
     throw new VolbackError(ErrorCodes.CONFIG, `cannot read config file ${path}: ${(err as Error).message}`, {
       fault: 'user',

@@ -46,6 +46,13 @@ export {
   type RecoveryReport,
   type RemovalStep,
 } from './core/removal/delete';
+export {
+  repair,
+  type RepairItem,
+  type RepairKind,
+  type RepairOptions,
+  type RepairResult,
+} from './core/removal/repair';
 export { restoreDomain } from './core/restore/domain';
 export {
   restoreBackup,

@@ -8,8 +8,10 @@
 // a reader trusts it only when the pool shows exactly those markers, so an index can never serve a
 // document that was rewritten or deleted after the index's scan began.
 import { createHash } from 'node:crypto';
+import isEqual from 'lodash/isEqual';
 import { logger } from '../log';
 import type { BackupSet } from '../model';
+import { parseBackupSets, renderBackupSet } from '../xml';
 import { readDocuments, writeDocument } from './documents';
 import { bumpGeneration, generationOf, isGenerationMarker, type OpenPool } from './pool-layer';
 
@@ -110,7 +112,32 @@ export async function readIndex(
   if (!('text' in content)) return undefined;
   const index = decodeIndex(content.text, generationOf(names));
   if (!index) log.debug(`the catalog index of pool ${pool.name} is stale or damaged; reading every document`);
-  return index;
+  if (!index || (await entriesValid(index, pool.name))) return index;
+  log.warn(
+    `the catalog index of pool ${pool.name} holds entries no metadata document could: reading every document`,
+  );
+  return undefined;
+}
+
+/**
+ * True when every entry is a set a valid metadata document describes: each is rendered as its
+ * document and validated with the same schema and reader as a metadata volume, and must read back
+ * unchanged. The index is a file anyone with write access to the pool can forge (generation and
+ * checksum included); it may only save reads, never let in what a document could not.
+ */
+async function entriesValid(index: ReadonlyMap<string, BackupSet>, pool: string): Promise<boolean> {
+  const entries = [...index];
+  let docs: Array<{ xml: string; source: string }>;
+  try {
+    docs = entries.map(([name, set]) => ({
+      xml: renderBackupSet(set),
+      source: `index entry ${name} in pool ${pool}`,
+    }));
+  } catch {
+    return false; // a value no document can hold (a control character, say)
+  }
+  const parsed = await parseBackupSets(docs);
+  return parsed.every((result, i) => result.ok && isEqual(result.set, entries[i][1]));
 }
 
 /**

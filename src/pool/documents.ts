@@ -19,6 +19,17 @@ const MAX_HEADER = 128;
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
+/**
+ * A framed document whose bytes stop before the length its header gives: volback began writing it
+ * (the header is its own) and was stopped. Clean-up may remove such a volume; one that is not
+ * framed, or framed and damaged otherwise, proves nothing about who wrote it.
+ */
+export class CutShortDocument extends VolbackError {
+  constructor(message: string) {
+    super(ErrorCodes.XML_INVALID, message);
+  }
+}
+
 /** The bytes a document volume holds for `content`: header line, then the content. Pure. */
 export function frameDocument(content: string): Buffer {
   const body = Buffer.from(content, 'utf8');
@@ -44,8 +55,7 @@ export function unframeDocument(bytes: Buffer, where: string): string {
   const start = match[0].length;
   const length = Number(match[1]);
   if (start + length > bytes.length) {
-    throw new VolbackError(
-      ErrorCodes.XML_INVALID,
+    throw new CutShortDocument(
       `${where} holds ${bytes.length - start} of the ${length} bytes its header announces: the write was cut short`,
     );
   }

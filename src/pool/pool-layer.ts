@@ -106,10 +106,12 @@ export async function ensureLocationPool(conn: Connection, location: BackupLocat
     try {
       await driver.createPool(conn, { name: location.pool, path: location.path });
     } catch (err) {
+      // A refusal of the path itself (unsafe directory, not absolute) stays the user's input error.
+      const refused = err instanceof VolbackError && err.fault === 'user';
       throw new VolbackError(
-        ErrorCodes.POOL_UNAVAILABLE,
+        refused ? err.code : ErrorCodes.POOL_UNAVAILABLE,
         `cannot create the backup pool '${location.pool}' at ${location.path}: ${(err as Error).message}`,
-        { cause: err, fault: err instanceof VolbackError ? err.fault : 'system' },
+        { cause: err, fault: refused ? 'user' : 'system', hint: refused ? err.hint : undefined },
       );
     }
   } else if (!(await pool.isActive())) {
@@ -242,5 +244,16 @@ export async function bumpGeneration(pool: OpenPool): Promise<void> {
     `volback-catalog.${randomBytes(6).toString('hex')}.gen`,
     Buffer.alloc(0),
   );
-  for (const marker of old) await deleteVolumeIfPresent(pool, marker);
+  // Only markers volback made go: they hold nothing (an LV or RBD image of one reads as zeros).
+  const reads = await pool.driver.readDocumentVolumes(pool, old, MAX_MARKER_BYTES);
+  for (const read of reads) {
+    if ('bytes' in read && read.bytes.every((b) => b === 0)) await deleteVolumeIfPresent(pool, read.name);
+    else
+      log.warn(
+        `leaving ${read.name} in pool ${pool.name}: named like a generation marker, but it holds data`,
+      );
+  }
 }
+
+/** A generation marker is empty; its volume is at most an extent (LV) or an object (RBD) large. */
+const MAX_MARKER_BYTES = 16 * 1024 * 1024;

@@ -240,3 +240,22 @@ export function isSafeVolumeName(name: string): boolean {
     !hasLvmRestriction(name)
   );
 }
+
+/**
+ * Why a name a user chose for a volume (`<target volume>`, `--volume-name`) is one volback keeps for
+ * itself, or undefined when it is free: volback's clean-up acts on these names (metadata documents,
+ * removal intents, the catalog index and generation markers, restore markers, pull-mode scratch, and
+ * the data volumes of backups, which an interrupted run's clean-up removes by set id). Pure.
+ */
+export function reservedNameReason(name: string): string | undefined {
+  if (name.endsWith(METADATA_VOLUME_SUFFIX)) return `'${METADATA_VOLUME_SUFFIX}' names backup metadata`;
+  if (name.endsWith('.volback-intent.json')) return "'.volback-intent.json' names removal intents";
+  if (name.startsWith('volback-catalog.'))
+    return "'volback-catalog.' names the catalog index and its generation markers";
+  if (name.startsWith('volback-restoring-'))
+    return "'volback-restoring-' names the markers of restores in progress";
+  if (name.endsWith('.scratch')) return "'.scratch' names pull-mode scratch volumes";
+  if (parseBackupVolumeName(name))
+    return "it has the form of a backup's data volume (<domain>.<disk>.<time>-<set>.<format>)";
+  return undefined;
+}

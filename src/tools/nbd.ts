@@ -315,7 +315,10 @@ export async function openImageReader(image: ImageRef): Promise<ImageReader> {
     // The handshake keeps what it reads (a copy); the transmission phase takes over the consumer.
     let consumer: Consumer = (chunk) => handshake.push(Buffer.from(chunk));
     socket = await connectWhenReady(socketPath, ended, () => consumer);
-    const socketError = new Promise<never>((_, reject) => socket!.once('error', reject));
+    const socketError = new Promise<never>((_, reject) => {
+      socket!.once('error', reject);
+      socket!.once('close', () => reject(new Error(`the server closed the connection: ${stderr.trim()}`)));
+    });
     socketError.catch(() => undefined);
     const { noZeroes } = parseGreeting(await Promise.race([handshake.take(18), socketError]));
     socket.write(encodeClientStart(noZeroes));

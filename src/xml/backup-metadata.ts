@@ -421,8 +421,13 @@ function backupSetTree(set: BackupSet): OutElement {
  * that a later parseBackupSet would refuse. Failures are XmlValidationError with fault 'system'
  * (or VolbackError INVALID_INPUT for text XML cannot carry, such as control characters).
  */
+/** The document of `set`, unchecked (formatBackupSet checks it; a batch re-check uses parseBackupSets). Pure. */
+export function renderBackupSet(set: BackupSet): string {
+  return renderXml(backupSetTree(set));
+}
+
 export async function formatBackupSet(set: BackupSet, options: ValidatorOptions = {}): Promise<string> {
-  const xml = renderXml(backupSetTree(set));
+  const xml = renderBackupSet(set);
   const source = `<formatted backup set ${set.id}>`;
   const validation = await validateXml(xml, 'backup-metadata', source, options);
   const r = new TreeReader();

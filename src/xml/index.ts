@@ -4,6 +4,7 @@ export {
   parseBackupSet,
   parseBackupSets,
   formatBackupSet,
+  renderBackupSet,
   BACKUP_SET_FORMAT_VERSION,
   type BackupSetResult,
 } from './backup-metadata';

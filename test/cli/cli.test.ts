@@ -1,6 +1,7 @@
 // The built `volback` binary as a subprocess against the real libvirtd: JSON output, exit codes,
 // --dry-run, confirmation, SIGINT during a backup, and the demo (what `npm start` runs).
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -172,13 +173,13 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect(zero.stderr).toContain('/dev/zero is a character device');
   });
 
+  // (`backup restore --pool` names the target of the new volumes: restore.test.ts checks a missing one.)
   test('a pool named on the command line that does not exist is exit 2 (ERR_NOT_FOUND)', async () => {
     const absent = uniqueName('no-pool');
     for (const args of [
       ['backup', 'list', '--pool', absent],
       ['backup', 'delete', 'ffffffff', '--pool', absent, '--yes'],
       ['backup', 'prune', 'vm', '--keep-last', '1', '--pool', absent, '--yes'],
-      ['backup', 'restore', 'ffffffff', '--pool', absent],
     ]) {
       const run = await cli(withConfig(...args, '--json'));
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
@@ -379,6 +380,32 @@ describe('volback CLI (built binary, real libvirt)', () => {
     );
     expect(human.code).toBe(0);
     expect(human.stdout).toContain('Restored from DAMAGED data (--ignore-damage):');
+  });
+
+  test('repair: --dry-run lists and changes nothing; without --yes off a terminal it is refused', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB], label: 'cli-repair' });
+    const full = json(await cli(withConfig('backup', 'create', vm.name, '--json'))).set;
+    // A checkpoint no backup records: what a run killed after registering it leaves.
+    (
+      await vm.domain.createCheckpoint(
+        `<domaincheckpoint><name>volback-${randomUUID()}</name><disks><disk name='vda' checkpoint='bitmap'/></disks></domaincheckpoint>`,
+      )
+    ).free();
+    const names = async () => (await vm.domain.listAllCheckpoints()).length;
+    const dry = await cli(withConfig('repair', '--domain', vm.name, '--dry-run', '--json'));
+    expect(dry.code).toBe(0);
+    const found = json(dry);
+    expect(found.dryRun).toBe(true);
+    expect(found.removed.map((i: { kind: string }) => i.kind)).toEqual(['checkpoint']);
+    expect(await names()).toBe(2);
+    expect((await cli(withConfig('repair', '--domain', vm.name))).code).toBe(2);
+    const done = await cli(withConfig('repair', '--domain', vm.name, '--yes'));
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(/Removed:\n.*checkpoint/s);
+    expect(await names()).toBe(1);
+    expect((await vm.domain.listAllCheckpoints()).length).toBe(1);
+    const listed = json(await cli(withConfig('backup', 'list', '--domain', vm.name, '--json')));
+    expect(listed.sets.map((s: { id: string }) => s.id)).toEqual([full.id]);
   });
 
   test('SIGINT during a backup exits 130 and leaves nothing behind', async () => {

@@ -7,15 +7,17 @@ import { Connection as LibvirtConnection } from '../../src/libvirt';
 import type { BackupSet, DiskBackup } from '../../src/model';
 import {
   assertRoom,
+  bumpGeneration,
   closePools,
   deleteVolumeIfPresent,
   ensureLocationPool,
+  generationOf,
   isGenerationMarker,
   openPool,
 } from '../../src/pool/pool-layer';
 import { backupVolumeName, metadataVolumeName } from '../../src/pool/volume-names';
 import { formatBackupSet } from '../../src/xml';
-import { INDEX_VOLUME_NAME } from '../../src/pool/catalog-index';
+import { encodeIndex, INDEX_VOLUME_NAME } from '../../src/pool/catalog-index';
 import { writeDocument } from '../../src/pool/documents';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -215,6 +217,34 @@ describe('pool layer and catalog on real dir pools', () => {
     // A deletion too.
     await deleteVolumeIfPresent(pool, nameOf(sets[1]));
     expect((await listed()).map((s) => s.id).sort()).toEqual([sets[0].id, sets[2].id].sort());
+
+    // A volume of someone else's named like a generation marker, holding data, survives a bump.
+    const lookalike = 'volback-catalog.0123456789ab.gen';
+    await pool.driver.writeDocumentVolume(pool, lookalike, Buffer.from('not a marker: user data'));
+    await bumpGeneration(pool);
+    await bumpGeneration(pool);
+    const markers = (await pool.pool.listVolumeNames()).filter(isGenerationMarker);
+    expect(markers).toContain(lookalike);
+    expect(markers).toHaveLength(2);
+    await pool.driver.deleteVolume(pool, await pool.pool.lookupVolumeByName(lookalike));
+
+    // A forged index — right generation, right checksum — whose entries no document could hold is
+    // not trusted either: its entries are re-validated like documents.
+    const real = await listed();
+    const generation = generationOf(await pool.pool.listVolumeNames());
+    const forgedEntries = new Map(
+      real.map((set) => [
+        nameOf(set),
+        {
+          ...set,
+          disks: set.disks.map((d) => ({ ...d, volume: { ...d.volume!, name: '../../etc/passwd' } })),
+        },
+      ]),
+    );
+    await writeDocument(pool, INDEX_VOLUME_NAME, encodeIndex(generation, forgedEntries));
+    const after = await listed();
+    expect(after.flatMap((set) => set.disks.map((d) => d.volume!.name))).not.toContain('../../etc/passwd');
+    expect(after.map((set) => set.id).sort()).toEqual(real.map((set) => set.id).sort());
 
     // A damaged index is ignored, not trusted.
     const index = await pool.pool.lookupVolumeByName(INDEX_VOLUME_NAME);

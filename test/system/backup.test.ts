@@ -274,6 +274,62 @@ describe('backup coordinator on real domains', () => {
     },
   );
 
+  it('a data volume deleted outside volback breaks its chain in the catalog; the next backup does not stand on it', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB] });
+    const deleteOutside = async (set: BackupSet): Promise<void> => {
+      const pool = await conn.lookupStoragePoolByName(defaults.pool);
+      const volume = await pool.lookupVolumeByName(set.disks[0].volume!.name);
+      await volume.delete();
+      volume.free();
+      pool.free();
+    };
+    await vm.write('vda', 0xc1, 0, MiB);
+    const full = await backup(vm);
+    await vm.write('vda', 0xc2, 2 * MiB, MiB);
+    const inc1 = await backup(vm);
+    await vm.write('vda', 0xc3, 4 * MiB, MiB);
+    const inc2 = await backup(vm);
+
+    // The middle of the chain goes: it and what stands on it are broken, the full is not.
+    await deleteOutside(inc1.set);
+    let catalog = (await scanCatalog(conn, { pools: [defaults.pool] })).catalog;
+    expect(catalog.sets.get(inc1.set.id)!.problems.map((p) => p.kind)).toContain('missing-volume');
+    expect(catalog.sets.get(inc2.set.id)!.problems.map((p) => p.kind)).toContain('broken');
+    expect(catalog.sets.get(full.set.id)!.restorable).toBe(true);
+    await vm.write('vda', 0xc4, 6 * MiB, MiB);
+    const onFull = await backup(vm);
+    expect(onFull.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    await expectContent(onFull.set, 'vda', vm.disks[0].modelPath);
+
+    // The full goes too: no base is left, and the full that follows says why.
+    await deleteOutside(full.set);
+    catalog = (await scanCatalog(conn, { pools: [defaults.pool] })).catalog;
+    expect(catalog.sets.get(full.set.id)!.problems[0].message).toMatch(/is missing from pool/);
+    expect(catalog.sets.get(onFull.set.id)!.restorable).toBe(false);
+    await vm.write('vda', 0xc5, 8 * MiB, MiB);
+    const next = await backup(vm);
+    expect(next.set.kind).toBe('full');
+    expect(next.set.fallbackReason).toMatch(
+      new RegExp(`the newest backup ${onFull.set.id} cannot be built on: .*missing from pool`),
+    );
+    await expectContent(next.set, 'vda', vm.disks[0].modelPath);
+  });
+
+  it('refuses a description XML cannot hold before anything is made', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB] });
+    const fresh = backupLocation(conn, cleanup); // a location no backup created yet
+    const err = await createBackup(conn, vm.name, {
+      ...fresh,
+      definition: { mode: 'push', kind: 'auto', disks: [], description: 'nightly\u0007 bell' },
+    }).catch((e: unknown) => e);
+    expect(isVolbackError(err, 'ERR_INVALID_INPUT')).toBe(true);
+    expect((err as Error).message).toMatch(/U\+0007/);
+    expect(await checkpointNames(vm)).toEqual([]);
+    // Refused before the first step: the location pool was not even created (once it was, and
+    // copied every disk, before the commit refused the description).
+    await expect(conn.lookupStoragePoolByName(fresh.defaults.pool)).rejects.toThrow();
+  });
+
   it('continues a raw full with qcow2 increments: a later backup create needs no --full', async () => {
     // Once, every backup after a raw full failed: the planner chose an increment the driver refused.
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });

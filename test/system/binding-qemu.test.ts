@@ -214,6 +214,18 @@ describe('libvirt binding on qemu:///system', () => {
       expect(job.domain.name).toBe(domName);
     }
 
+    // libvirt reports completion before it closes the target (only the close writes the target's
+    // qcow2 metadata); virDomainGetBlockJobInfo answers "no job" once that is over. The live disk is
+    // flushed so that reading it from outside QEMU shows what the guest sees.
+    const deadline = Date.now() + 60_000;
+    while ((await dom.getBlockJobInfo('vda')) !== null) {
+      if (Date.now() > deadline) throw new Error('libvirt did not close the backup target within 60 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await dom.qemuMonitorCommand('qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "flush"', {
+      hmp: true,
+    });
+
     // Same guest-visible bytes, and the pattern sits where it was written.
     await run('qemu-img', ['compare', '-U', '-f', 'qcow2', '-F', 'qcow2', diskPath, target]);
     const { stdout } = await run('qemu-io', ['-r', '-U', '-f', 'qcow2', '-c', 'read -P 0xab 1M 2M', target]);

@@ -4,7 +4,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { createBackup } from '../../src/core/backup/coordinator';
 import { restoreBackup } from '../../src/core/restore/restore';
-import { isRestoreMarker, restoreMarkerName, undoCrashedRestores } from '../../src/core/restore/marker';
+import {
+  isRestoreMarker,
+  markerDocument,
+  restoreMarkerName,
+  undoCrashedRestores,
+} from '../../src/core/restore/marker';
 import { closePools, openPool } from '../../src/pool/pool-layer';
 import type { Connection } from '../../src/libvirt';
 import {
@@ -105,7 +110,7 @@ describe('a restore killed mid-copy', () => {
         host: hostname(),
         startedAt: new Date().toISOString(),
       };
-      await writeDocument(p2, restoreMarkerName(leftoverName), JSON.stringify(dead));
+      await writeDocument(p2, restoreMarkerName(leftoverName), markerDocument(dead));
     } finally {
       closePools([p2]);
     }
@@ -115,5 +120,26 @@ describe('a restore killed mid-copy', () => {
     expect(await sameContent({ path: again.volumes[0].path, format: 'qcow2' }, vm.disks[0].modelPath)).toBe(
       true,
     );
+
+    // A marker this host's volback did not sign — someone else wrote it into the pool, naming a
+    // volume of theirs as a crashed restore — is left alone, and so is the volume it names.
+    const theirs = 'someone-elses-disk.qcow2';
+    const forged = restoreMarkerName(theirs);
+    const p3 = await openPool(conn, defaults.pool);
+    try {
+      (await p3.driver.createRestoreVolume(p3, { name: theirs, format: 'qcow2', capacity: MiB })).free();
+      const marker = {
+        volume: theirs,
+        setId: full.set.id,
+        pid: spawnSync('true').pid,
+        host: hostname(),
+        startedAt: new Date().toISOString(),
+      };
+      await writeDocument(p3, forged, JSON.stringify({ marker, mac: '0'.repeat(64) }));
+      expect(await undoCrashedRestores(p3)).toEqual([]);
+    } finally {
+      closePools([p3]);
+    }
+    expect(await created()).toEqual(expect.arrayContaining([theirs, forged]));
   });
 });

@@ -159,6 +159,27 @@ describe('restore on real domains', () => {
       restoreBackup(conn, { scanPools: [defaults.pool], setId: 'not-an-id!' }),
       ErrorCodes.INVALID_INPUT,
     );
+    // A target pool that does not exist: exit 2 for the CLI, and nothing is created anywhere.
+    const before = await poolVolumeNames(conn, defaults.pool);
+    const absent = uniqueName('no-pool');
+    await expectCode(
+      restoreBackup(conn, { scanPools: [defaults.pool], setId: points[0].result.set.id, pool: absent }),
+      ErrorCodes.NOT_FOUND,
+      new RegExp(`storage pool '${absent}' does not exist`),
+    );
+    expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
+    // A name volback keeps for itself (clean-up acts on those) is refused, before anything is made.
+    await expectCode(
+      restoreBackup(conn, {
+        scanPools: [defaults.pool],
+        setId: points[0].result.set.id,
+        disks: ['vda'],
+        volumeNames: { vda: 'decoy.volback-intent.json' },
+      }),
+      ErrorCodes.INVALID_INPUT,
+      /is a name volback reserves: '\.volback-intent\.json' names removal intents/,
+    );
+    expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
   });
 
   it('restores a clone beside the running original (new name and UUID) that boots with the same disks', async () => {

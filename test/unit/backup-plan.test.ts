@@ -102,6 +102,20 @@ describe('planBackup', () => {
     expect(plan.skipped).toContainEqual({ target: 'vdb', reason: "backup='no' in the definition" });
   });
 
+  it.each(['vm1.vda.20200101T000000Z-0badc0de.qcow2', 'x.volback.xml', 'volback-catalog.0123456789ab.gen'])(
+    'refuses a <target volume> that takes a name volback reserves (%s), before anything is made',
+    (volume) => {
+      const definition: BackupDefinition = {
+        mode: 'push',
+        kind: 'full',
+        disks: [{ name: 'vda', backup: true, target: { volume } }],
+      };
+      expect(() => planBackup(input({ definition }))).toThrow(
+        new RegExp(`names volume '${volume.replace(/\./g, '\\.')}' for disk vda, a name volback reserves`),
+      );
+    },
+  );
+
   it('rejects a definition naming a disk the domain does not have', () => {
     const definition: BackupDefinition = {
       mode: 'push',

@@ -305,11 +305,13 @@ describe('damage records', () => {
     set({ id: 'k1', parent: 'gone', hour: 4 }),
     set({ id: 'k2', parent: 'k1', hour: 5 }),
   ];
-  const catalog = buildCatalog(sets, [
-    { setId: 'f', message: 'verify found damaged data: disk vda bytes 0-1048575' },
-    { setId: 'f', message: 'verify found damaged data: disk vda bytes 0-1048575' },
-    { setId: 'k1', message: 'restore found damaged data' },
-  ]);
+  const catalog = buildCatalog(sets, {
+    damage: [
+      { setId: 'f', message: 'verify found damaged data: disk vda bytes 0-1048575' },
+      { setId: 'f', message: 'verify found damaged data: disk vda bytes 0-1048575' },
+      { setId: 'k1', message: 'restore found damaged data' },
+    ],
+  });
 
   it('marks the set damaged once per message, and every descendant as depending on damaged data', () => {
     expect(kinds(catalog, 'f')).toEqual(['damaged']);

@@ -32,7 +32,9 @@ import {
   parseDamageRecord,
   type DamageRecord,
 } from '../../src/core/catalog/damage';
-import { damageNotes, type StoredSet } from '../../src/core/catalog/scan';
+import { damageNotes, type CatalogScan, type StoredSet } from '../../src/core/catalog/scan';
+import { buildCatalog } from '../../src/core/catalog/chains';
+import { strayVolumesOf } from '../../src/core/removal/repair';
 import { topLayerRanges } from '../../src/tools/qemu-img';
 import type { BackupSet } from '../../src/model';
 
@@ -357,5 +359,43 @@ describe('damage records', () => {
         message: 'its damage record b.volback-damage.json in pool p cannot be read (cut short)',
       },
     ]);
+  });
+});
+
+describe('repair: leftovers of checksums', () => {
+  const scan = (strays: string[]): CatalogScan =>
+    ({
+      catalog: buildCatalog([]),
+      stored: [],
+      invalid: [],
+      strayVolumes: strays.map((volume) => ({ pool: 'p', volume })),
+      damage: [],
+      pools: ['p'],
+      unreadable: [],
+    }) as CatalogScan;
+
+  it("removes a stray's checksum document and a gone set's damage record, of this domain only", () => {
+    const data = 'vm1.vda.20261126T001500Z-1a2b3c4d.qcow2';
+    const { mine, kept } = strayVolumesOf(
+      scan([
+        data,
+        `${data}.sums`,
+        `${data}.msums`,
+        'vm1.20261126T001500Z-1a2b3c4d.volback-damage.json',
+        'vm2.vda.20261126T001500Z-1a2b3c4d.qcow2.sums',
+        'vm2.20261126T001500Z-1a2b3c4d.volback-damage.json',
+        'user-notes.sums',
+      ]),
+      'vm1',
+    );
+    expect(mine.map((m) => m.name)).toEqual([
+      data,
+      `${data}.sums`,
+      `${data}.msums`,
+      'vm1.20261126T001500Z-1a2b3c4d.volback-damage.json',
+    ]);
+    expect(mine[1].reason).toContain('the checksum document of a data volume of an interrupted backup');
+    expect(mine[3].reason).toContain('damage record');
+    expect(kept).toEqual([]);
   });
 });

@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { definitionFrom, parseTime } from '../../src/cli/commands/backup';
 import { parseVolumeNames } from '../../src/cli/commands/restore';
 import { ExitCode, UsageError, exitCodeFor } from '../../src/cli/exit-codes';
-import { MAX_INPUT_FILE_BYTES, readInputFile, setIdArgument, utf8Problem } from '../../src/cli/input';
+import { readInputFile, setIdArgument } from '../../src/cli/input';
+import { MAX_INPUT_FILE_BYTES, utf8Problem } from '../../src/tools/user-text';
 
 const usageError = (fn: () => unknown): UsageError => {
   try {

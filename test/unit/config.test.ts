@@ -65,3 +65,19 @@ describe('config layers', () => {
     }
   });
 });
+
+describe('config file reading', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'volback-conf-'));
+  it.each([
+    ['a device', '/dev/zero', /is not a regular file/],
+    ['a huge file', join(dir, 'huge.conf'), /more than 1048576 a config can be/],
+    ['Latin-1 bytes', join(dir, 'latin1.conf'), /is not UTF-8 at line 2, column 20 \(byte 29\)/],
+  ])('refuses %s before reading it', (_what, file, message) => {
+    if (file.endsWith('huge.conf')) writeFileSync(file, Buffer.alloc(1024 * 1024 + 1, 0x20));
+    if (file.endsWith('latin1.conf'))
+      writeFileSync(file, Buffer.from('# volback\ndefault_pool = "caf\xe9"\n', 'latin1'));
+    const started = Date.now();
+    expect(() => loadConfig({ path: file, env: {} })).toThrow(message);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

@@ -11,6 +11,7 @@ import {
   parseBackupVolumeName,
   parseMetadataVolumeName,
   parseUtcStamp,
+  reservedNameReason,
   setIdPrefix,
 } from '../../src/pool/volume-names';
 
@@ -294,5 +295,28 @@ describe('properties (seeded)', () => {
     };
     const expected = [...names].sort((a, b) => cmp(key(a), key(b)) || (a < b ? -1 : a > b ? 1 : 0));
     expect(sorted).toEqual(expected);
+  });
+});
+
+describe('reservedNameReason', () => {
+  it.each([
+    ['vm1.20261126T001500Z-1a2b3c4d.volback.xml', /backup metadata/],
+    ['anything.volback-intent.json', /removal intents/],
+    ['volback-catalog.index.json', /catalog index/],
+    ['volback-catalog.0123456789ab.gen', /generation markers/],
+    ['volback-restoring-0123456789ab.json', /restores in progress/],
+    ['vm1.vda.20261126T001500Z-1a2b3c4d.scratch', /scratch/],
+    ['vm1.vda.20261126T001500Z-1a2b3c4d.qcow2', /data volume/],
+  ])('keeps %s for volback', (name, why) => {
+    expect(reservedNameReason(name)).toMatch(why);
+  });
+
+  it.each([
+    'vm1-vda-manual.qcow2',
+    'restored.raw',
+    'volback.qcow2',
+    'vm1.vda.restored-20261126T001500Z.qcow2',
+  ])('leaves %s to the user', (name) => {
+    expect(reservedNameReason(name)).toBeUndefined();
   });
 });

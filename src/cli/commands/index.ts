@@ -7,12 +7,14 @@ import { demoCommands } from './demo';
 import { externalCommands } from './external';
 import { poolCommands } from './pool';
 import { removeCommands } from './remove';
+import { repairCommands } from './repair';
 import { restoreCommands } from './restore';
 
 export const COMMANDS: readonly CommandSpec[] = [
   ...backupCommands,
   ...restoreCommands,
   ...removeCommands,
+  ...repairCommands,
   ...externalCommands,
   ...poolCommands,
   ...configCommands,

@@ -30,12 +30,18 @@ const stepJson = (s: RemovalStep) => ({
     newParent: m.newParent ?? null,
   })),
   reparent: s.reparent,
+  volumes: s.volumes ?? [],
+  kept: s.kept ?? [],
 });
 
 const describeStep = (s: RemovalStep): string =>
-  `${s.wholeSet ? 'delete set' : `delete ${s.removeDisks.length} disk backup(s) of set`} ${s.setId}` +
-  (s.merges.length ? `, merging into ${s.merges.map((m) => shortId(m.into)).join(', ')}` : '') +
-  (s.reparent.length ? `; ${s.reparent.map(shortId).join(', ')} stand on its parent` : '');
+  [
+    `${s.wholeSet ? 'delete set' : `delete ${s.removeDisks.length} disk backup(s) of set`} ${s.setId}` +
+      (s.merges.length ? `, merging into ${s.merges.map((m) => shortId(m.into)).join(', ')}` : '') +
+      (s.reparent.length ? `; ${s.reparent.map(shortId).join(', ')} stand on its parent` : ''),
+    ...(s.volumes ?? []).map((v) => printable(`  removes volume ${v.name} in pool ${v.pool}`)),
+    ...(s.kept ?? []).map((v) => printable(`  keeps volume ${v.name} in pool ${v.pool}: ${v.reason}`)),
+  ].join('\n');
 
 const backupDelete: CommandSpec = {
   path: ['backup', 'delete'],

@@ -29,7 +29,7 @@ import {
 } from '../../pool/pool-layer';
 import { metadataVolumeName, parseBackupVolumeName, setIdPrefix } from '../../pool/volume-names';
 import { VOLBACK_VERSION } from '../../version';
-import { formatBackupSet } from '../../xml';
+import { formatBackupDefinition, formatBackupSet } from '../../xml';
 import { checkpointXml, pushBackupXml, type JobTarget } from '../../xml/libvirt-backup';
 import type { DomainSummary } from '../../xml/libvirt-domain';
 import { planBackup, type BackupPlan } from './plan';
@@ -57,6 +57,7 @@ import { capabilitiesOf, openRunPools, resolveLocation } from '../shared/targets
 import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
 import { takeLayerDigests } from '../shared/checksums';
+import { crashPoint } from '../shared/crash-point';
 
 const log = logger('backup');
 
@@ -135,6 +136,23 @@ async function removeInterrupted(
       closePools([pool]);
     }
   }
+}
+
+/**
+ * The domain's newest push backup when it is newer than `base` and cannot be built on (a volume of
+ * its chain deleted outside volback, say), with the catalog's reason.
+ */
+function newestUnusable(
+  scan: CatalogScan,
+  uuid: string,
+  base: BackupSet | undefined,
+): { set: BackupSet; reason: string } | undefined {
+  const newest = [...scan.catalog.sets.values()]
+    .filter((e) => e.set.domain.uuid === uuid && e.set.mode === 'push' && e.set.state === 'complete')
+    .sort((a, b) => b.set.createdAt.getTime() - a.set.createdAt.getTime())[0];
+  if (!newest || newest.restorable || (base && base.createdAt >= newest.set.createdAt)) return undefined;
+  const why = newest.problems.map((p) => p.message).join('; ');
+  return { set: newest.set, reason: `the newest backup ${newest.set.id} cannot be built on: ${why}` };
 }
 
 interface RunContext {
@@ -357,6 +375,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       targets[disk.target] = await pool.driver.copyTarget(pool, volume);
     }
 
+    crashPoint('backup-volumes');
     const allTargets = summary.disks.map((d) => d.target);
     if (plan.checkpointName) {
       const name = plan.checkpointName;
@@ -376,6 +395,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       });
     }
 
+    crashPoint('backup-copied');
     const disks: DiskBackup[] = plan.disks.map((disk) => ({
       id: randomUUID(),
       target: disk.target,
@@ -394,6 +414,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     }
     // Checksums are read back from what the pool now holds, and written before the metadata (the commit).
     if (options.checksums ?? true) await recordChecksums(ctx, plan, disks, volumes, undo);
+    crashPoint('backup-checksums');
 
     ctx.report('committing');
     const set: BackupSet = {
@@ -427,6 +448,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       metadata.push({ pool: pool.name, volume: metadataName });
     }
     undo.commit();
+    crashPoint('backup-committed');
     for (const { volume } of volumes.values()) volume.free();
     return { set, plan, metadata };
   } catch (err) {
@@ -458,6 +480,9 @@ export async function createBackup(
       },
     );
   }
+  // The whole definition is checked as a document before anything runs: a value it cannot hold (a
+  // control character in the description, say) must not be found only at the commit, after the copy.
+  await formatBackupDefinition(definition);
   const domain = await lookupDomain(conn, domainName);
   const uuid = await domain.getUUIDString();
   const lock = lockDomain(uuid, `backup of ${domainName}`, options.lockDir);
@@ -483,6 +508,12 @@ export async function createBackup(
     await removeInterrupted(conn, domain, scan, interrupted);
     const baseSet = chooseBase([...scan.catalog.sets.values()], uuid, definition, 'volumes');
     let base = baseSet ? await assessBase(domain, ancestry(scan.catalog.sets, baseSet)) : undefined;
+    const unusable = newestUnusable(scan, uuid, baseSet);
+    if (unusable && definition.kind !== 'full') {
+      if (base) log.warn(`${domainName}: building on backup ${base.set.id}: ${unusable.reason}`);
+      // No base left: the full says why the newest backup could not be continued.
+      else base = { set: unusable.set, usable: false, reason: unusable.reason };
+    }
     const location = resolveLocation(definition, options.defaults);
     const capabilities = await capabilitiesOf(
       conn,

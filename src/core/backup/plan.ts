@@ -4,7 +4,7 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, VolumeFormat } from '../../model';
 import type { PoolDriverCapabilities } from '../../pool/driver';
 import { maxImageBytes } from '../../tools/qemu-img';
-import { backupVolumeName } from '../../pool/volume-names';
+import { backupVolumeName, reservedNameReason } from '../../pool/volume-names';
 import type { DomainDisk } from '../../xml/libvirt-domain';
 import {
   resolveBase,
@@ -108,6 +108,20 @@ function fullFormat(
 export function planBackup(input: PlanInput): BackupPlan {
   const { domain, definition, facts, base, defaults, capabilities, setId, createdAt } = input;
   const { selected, skipped } = selectDisks(domain, definition, facts);
+  for (const { disk, selection } of selected) {
+    const chosen = selection?.target?.volume;
+    const reserved = chosen === undefined ? undefined : reservedNameReason(chosen);
+    if (reserved) {
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `the definition names volume '${chosen}' for disk ${disk.target}, a name volback reserves: ${reserved}`,
+        {
+          fault: 'user',
+          hint: 'choose another name, or leave <target volume> out for volback to name it (docs/naming.md)',
+        },
+      );
+    }
+  }
   const { parent, fallbackReason } = resolveBase(domain.name, definition, base);
   const notes: string[] = [];
   const disks: PlannedDisk[] = [];

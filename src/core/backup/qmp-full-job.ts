@@ -341,6 +341,39 @@ async function waitForJobs(
  * their checkpoints and target volumes are the caller's to remove, once it knows no committed backup
  * uses them. Fd sets alone name no run: QEMU 7.2 keeps removed fd sets of a paused domain listed.
  */
+/**
+ * What volback runs left in QEMU, read only: jobs and block nodes (named QMP_NAME_PREFIX + tag) and
+ * the bitmaps of those runs' checkpoints that no committed backup uses.
+ */
+export async function findQmpLeftovers(
+  domain: Domain,
+  committed: (checkpoint: string) => boolean,
+): Promise<string[]> {
+  const tags = new Set<string>();
+  const tagged = (name: string): boolean => {
+    const tag = new RegExp(`^${QMP_NAME_PREFIX}([0-9a-f]{8})-`).exec(name)?.[1];
+    if (tag) tags.add(tag);
+    return tag !== undefined;
+  };
+  const jobs = (await domain.qmp<QueryJob[]>('query-jobs')).map((j) => j.id).filter(tagged);
+  const nodes = await domain.qmp<NodeInfo[]>('query-named-block-nodes', { flat: true });
+  const ours = nodes.map((n) => n['node-name']).filter(tagged);
+  const bitmaps = nodes.flatMap((n) =>
+    (n['dirty-bitmaps'] ?? []).flatMap((b) =>
+      b.name && !committed(b.name) && [...tags].some((t) => b.name!.startsWith(`${QMP_NAME_PREFIX}${t}`))
+        ? [b.name]
+        : [],
+    ),
+  );
+  return [
+    ...new Set([
+      ...jobs.map((j) => `job ${j}`),
+      ...ours.map((n) => `node ${n}`),
+      ...bitmaps.map((b) => `bitmap ${b}`),
+    ]),
+  ];
+}
+
 export async function sweepQmpLeftovers(domain: Domain): Promise<Set<string>> {
   const tags = new Set<string>();
   const tagOf = (name: string): void => {

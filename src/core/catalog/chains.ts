@@ -15,8 +15,11 @@ import type { BackupKind, BackupSet, DiskBackup } from '../../model';
  * - `disk-mismatch`: an incremental disk's parent disk backup is of another disk target or domain, or
  *   lies in a set that is not an ancestor of this one; or the parent set is of another domain.
  * - `duplicate-conflict`: two copies of the set's metadata (two pools) disagree, or two sets claim the
- *   same disk backup id. The first copy given is the one catalogued.
+ *   same disk backup id, or name the same data volume (at most one of them can be right, and a
+ *   removal of either would take the other's data). The first copy given is the one catalogued.
  * - `incomplete`: the set is in state `merging` or `deleting`.
+ * - `missing-volume`: a data volume the set names is not in its pool (deleted outside volback); the
+ *   pool was listed, so this is known, not guessed.
  * - `damaged`: a verify or a restore found the set's stored data different from its checksums (a
  *   damage record in the pool says where); the set is not restorable as it is.
  * - `damaged-ancestor`: an ancestor is `damaged` (and has no other problem), so this set's restore
@@ -32,6 +35,7 @@ export type ChainProblemKind =
   | 'disk-mismatch'
   | 'duplicate-conflict'
   | 'incomplete'
+  | 'missing-volume'
   | 'damaged'
   | 'damaged-ancestor';
 
@@ -44,6 +48,14 @@ export interface DamageNote {
 /** True when every problem is `damaged` or `damaged-ancestor` (a checked restore may still read the set). Pure. */
 export const isOnlyDamage = (problems: readonly ChainProblem[]): boolean =>
   problems.every((p) => p.kind === 'damaged' || p.kind === 'damaged-ancestor');
+
+/** What a catalog knows of the pools beyond the documents: whether a named volume is there, recorded damage. */
+export interface CatalogFacts {
+  /** True/false when the volume's pool was listed, undefined when it was not (nothing is known). */
+  volumeExists?: (pool: string, name: string) => boolean | undefined;
+  /** The pools' damage records (docs/architecture.md, "Checksums"): each marks its set `damaged`. */
+  damage?: readonly DamageNote[];
+}
 
 export interface ChainProblem {
   kind: ChainProblemKind;
@@ -145,7 +157,7 @@ function differingFields(a: BackupSet, b: BackupSet): string[] {
  * disk's `parentId` are ignored (a full needs nothing). Never throws for bad metadata: every defect
  * becomes a problem on the sets concerned. `damage` (the pools' damage records) marks sets `damaged`.
  */
-export function buildCatalog(sets: readonly BackupSet[], damage: readonly DamageNote[] = []): Catalog {
+export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {}): Catalog {
   const nodes = new Map<string, MutableSet>();
   const problems: ChainProblem[] = [];
   const report = (node: MutableSet, problem: ChainProblem): void => {
@@ -184,8 +196,31 @@ export function buildCatalog(sets: readonly BackupSet[], damage: readonly Damage
     }
   }
 
+  // A data volume that two sets name is a conflict on both: one of the documents is wrong.
+  const volumeOwners = new Map<string, string>();
   for (const node of ordered) {
-    const notes = damage.filter((d) => d.setId === node.set.id);
+    for (const disk of node.set.disks) {
+      if (!disk.volume) continue;
+      const key = `${disk.volume.pool}\n${disk.volume.name}`;
+      const other = volumeOwners.get(key);
+      if (other === undefined) {
+        volumeOwners.set(key, node.set.id);
+        continue;
+      }
+      if (other === node.set.id) continue;
+      const message = `volume ${disk.volume.name} in pool ${disk.volume.pool} is named by sets ${other} and ${node.set.id}`;
+      report(nodes.get(other)!, {
+        kind: 'duplicate-conflict',
+        setId: other,
+        relatedId: node.set.id,
+        message,
+      });
+      report(node, { kind: 'duplicate-conflict', setId: node.set.id, relatedId: other, message });
+    }
+  }
+
+  for (const node of ordered) {
+    const notes = (facts.damage ?? []).filter((d) => d.setId === node.set.id);
     if (notes.length) {
       report(node, {
         kind: 'damaged',
@@ -344,6 +379,22 @@ export function buildCatalog(sets: readonly BackupSet[], damage: readonly Damage
     parent.childIds.push(disk.id);
   }
 
+  // A data volume its pool does not hold: the set cannot be restored, nor anything built on it.
+  for (const node of ordered) {
+    for (const disk of node.set.disks) {
+      if (!disk.volume || facts.volumeExists?.(disk.volume.pool, disk.volume.name) !== false) continue;
+      const problem: ChainProblem = {
+        kind: 'missing-volume',
+        setId: node.set.id,
+        diskBackupId: disk.id,
+        message: `data volume ${disk.volume.name} of disk ${disk.target} is missing from pool ${disk.volume.pool}`,
+      };
+      report(node, problem);
+      const entry = disks.get(disk.id);
+      if (entry && entry.setId === node.set.id) entry.ownProblem ??= problem;
+    }
+  }
+
   // A set is bad on its own when it has any problem so far; everything below a bad set is broken.
   const selfBad = new Set(ordered.filter((n) => n.problems.length > 0).map((n) => n.set.id));
   const dependentSetIds = (id: string): string[] => {
@@ -373,7 +424,7 @@ export function buildCatalog(sets: readonly BackupSet[], damage: readonly Damage
           relatedId: node.set.id,
           message: onlyDamaged
             ? `backup set ${id} depends on ${node.set.id}, whose data is damaged`
-            : `backup set ${id} depends on ${node.set.id}, which is not restorable`,
+            : `backup set ${id} depends on ${node.set.id}, which is not restorable (${node.problems[0].message})`,
         });
       }
       queue.push(...dependentSetIds(id));
@@ -448,6 +499,7 @@ export function buildCatalog(sets: readonly BackupSet[], damage: readonly Damage
     'orphan',
     'cycle',
     'disk-mismatch',
+    'missing-volume',
     'damaged',
     'broken',
     'damaged-ancestor',

@@ -55,7 +55,7 @@ export interface ScanOptions {
   pools?: readonly string[];
 }
 
-type PoolScan = Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes' | 'damage'>;
+type PoolScan = Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes' | 'damage'> & { names?: string[] };
 
 async function scanPool(pool: OpenPool): Promise<PoolScan> {
   const names = await pool.driver.listVolumeNames(pool);
@@ -106,7 +106,7 @@ async function scanPool(pool: OpenPool): Promise<PoolScan> {
   for (const bad of invalid)
     log.warn(`metadata ${bad.volume} in pool ${bad.pool} is not a valid backup: ${bad.error.message}`);
   const damage = (await readDamageRecords(pool, names)).filter((d) => metadataHere.has(d.metadataVolume));
-  return { stored, invalid, strayVolumes, damage };
+  return { stored, invalid, strayVolumes, damage, names };
 }
 
 /**
@@ -131,16 +131,24 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
           if (options.pools) throw error;
           log.warn(`${error.message}: ${(err as Error).message}`);
           unreadable.push({ pool: pool.name, error });
-          return { stored: [], invalid: [], strayVolumes: [], damage: [] };
+          return { stored: [], invalid: [], strayVolumes: [], damage: [], names: undefined };
         }),
       ),
     );
     const stored = results.flatMap((r) => r.stored);
     const damage = results.flatMap((r) => r.damage);
+    const listed = new Map<string, Set<string>>();
+    results.forEach((r, i) => {
+      if (r.names) listed.set(pools[i].name, new Set(r.names));
+    });
     return {
+      // A volume a set names in a pool that was listed is known to be there or not.
       catalog: buildCatalog(
         stored.map((s) => s.set),
-        damageNotes(stored, damage),
+        {
+          volumeExists: (pool, name) => listed.get(pool)?.has(name),
+          damage: damageNotes(stored, damage),
+        },
       ),
       stored,
       invalid: results.flatMap((r) => r.invalid),

@@ -12,7 +12,7 @@ import { who } from '../../host/identity';
 import { checkpointXml, parseLivePullJob, pullBackupXml, type JobTarget } from '../../xml/libvirt-backup';
 import { metadataVolumeName } from '../../pool/volume-names';
 import { VOLBACK_VERSION } from '../../version';
-import { formatBackupSet } from '../../xml';
+import { formatBackupDefinition, formatBackupSet } from '../../xml';
 import type { BackupDefaults } from '../backup/coordinator';
 import { ancestry, chooseBase } from '../shared/base';
 import { readDomainState } from '../shared/domain-state';
@@ -122,6 +122,7 @@ export async function beginExternalBackup(
       { fault: 'user' },
     );
   }
+  await formatBackupDefinition(definition); // every value checked before anything runs
   const lockDir = options.lockDir ?? DEFAULT_LOCK_DIR;
   const requested = definition.server ?? { transport: 'tcp' as const, name: '127.0.0.1' };
   assertSafeServer(requested);

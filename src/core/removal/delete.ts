@@ -8,6 +8,7 @@ import { dependents, findSet, type Catalog } from '../catalog/chains';
 import { lockDomain } from '../shared/domain-lock';
 import { PoolCache } from '../../pool/pool-layer';
 import type { BackupSet } from '../../model';
+import { claimsOf, isOwnMetadataCopy, volumesToDelete } from './ownership';
 import {
   catalogOf,
   findIntents,
@@ -207,6 +208,21 @@ export function planRemoval(
   return [{ ...single, merges, reparent }];
 }
 
+/**
+ * The plan as it will run: each step with the data volumes it deletes and those it keeps because
+ * volback cannot prove they are the set's own (ownership.ts). Pure.
+ */
+export function withVolumes(steps: readonly RemovalStep[], index: CopyIndex): RemovalStep[] {
+  const claims = claimsOf([...index.values()].map((e) => e.set));
+  return steps.map((step) => {
+    const entry = index.get(step.setId);
+    if (!entry) return step;
+    const copies = entry.copies.filter((c) => isOwnMetadataCopy(entry.set, c));
+    const { delete: volumes, kept } = volumesToDelete(entry.set, step.removeDisks, copies, claims);
+    return { ...step, volumes, kept };
+  });
+}
+
 /** Every set with its metadata copies, kept up to date while removals run. */
 export type SetIndex = Map<string, { set: BackupSet; copies: VolumeRef[] }>;
 
@@ -268,7 +284,11 @@ export async function deleteBackup(conn: Connection, options: DeleteOptions): Pr
   const setId = resolveSetId(scan.catalog, options.setId);
   const domainUuid = scan.catalog.sets.get(setId)!.set.domain.uuid;
   if (options.dryRun) {
-    return { plan: planRemoval(scan.catalog, setId, options), removed: [], merged: [] };
+    return {
+      plan: withVolumes(planRemoval(scan.catalog, setId, options), copyIndex(scan)),
+      removed: [],
+      merged: [],
+    };
   }
   const lock = lockDomain(domainUuid, `delete of backup set ${setId}`, options.lockDir);
   try {
@@ -285,7 +305,7 @@ export async function deleteBackup(conn: Connection, options: DeleteOptions): Pr
         },
       );
     }
-    const plan = planRemoval(scan.catalog, setId, options);
+    const plan = withVolumes(planRemoval(scan.catalog, setId, options), copyIndex(scan));
     const done = await executeSteps(conn, copyIndex(scan), plan);
     log.info(
       `deleted ${done.removed.length} backup set part(s) starting from ${setId}; ${done.merged.length} disk merge(s)`,
@@ -307,7 +327,13 @@ export async function recoverInterrupted(
 ): Promise<RecoveryReport> {
   const { found } = await findIntents(conn, options.pools);
   const domains = [...new Set(found.map((f) => f.intent.domainUuid))];
-  const total: RecoveryReport = { finished: [], rolledBack: [], unresolved: [], droppedUnreadable: [] };
+  const total: RecoveryReport = {
+    finished: [],
+    rolledBack: [],
+    unresolved: [],
+    droppedUnreadable: [],
+    unreadable: [],
+  };
   // Unreadable intents belong to no known domain: dropped by the first pass (or by a pass of its own).
   for (const domainUuid of domains.length ? domains : [undefined]) {
     const lock = domainUuid
@@ -319,6 +345,8 @@ export async function recoverInterrupted(
       total.rolledBack.push(...report.rolledBack);
       total.unresolved.push(...report.unresolved);
       total.droppedUnreadable.push(...report.droppedUnreadable);
+      for (const u of report.unreadable)
+        if (!total.unreadable.some((t) => t.pool === u.pool && t.name === u.name)) total.unreadable.push(u);
     } finally {
       lock?.release();
     }

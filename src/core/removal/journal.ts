@@ -2,7 +2,7 @@
 // that finishes a removal from its intent, and recovery of removals a killed process left half done.
 // The design (why each step is where it is) is in docs/delete-and-prune.md.
 import { isLibvirtNotFound, type Connection } from '../../libvirt';
-import { ErrorCodes, VolbackError } from '../../errors';
+import { ErrorCodes, isVolbackError, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupSet, DiskBackup } from '../../model';
 import { closePools, deleteVolumeIfPresent, openActivePools, PoolCache } from '../../pool/pool-layer';
@@ -11,18 +11,23 @@ import { formatBackupSet, parseBackupSet } from '../../xml';
 import { scanCatalog } from '../catalog/scan';
 import { buildCatalog, type Catalog } from '../catalog/chains';
 import { removeCheckpoint } from '../shared/checkpoints';
-import { readDocuments, writeDocument } from '../../pool/documents';
+import { CutShortDocument, readDocuments, writeDocument } from '../../pool/documents';
 import { damageVolumeName } from '../catalog/damage';
 import { replaceCheckpointParent } from '../../xml/libvirt-backup';
 import { mergedChecksums, removedChecksumDocuments } from '../shared/checksum-removal';
+import { crashPoint } from '../shared/crash-point';
+import {
+  claimsOf,
+  isOwnMetadataCopy,
+  proveDataVolume,
+  volumesToDelete,
+  type KeptVolume,
+  type VolumeRef,
+} from './ownership';
 
 const log = logger('journal');
 
-/** A volume by pool and name, as the metadata records it. */
-export interface VolumeRef {
-  pool: string;
-  name: string;
-}
+export type { VolumeRef } from './ownership';
 
 /** One disk backup that absorbs the data of a removed parent. */
 export interface DiskMerge {
@@ -49,6 +54,12 @@ export interface RemovalStep {
   merges: DiskMerge[];
   /** Child sets that stay; when the whole set goes they stand on its parent (or become fulls). */
   reparent: string[];
+  /**
+   * The data volumes it deletes, and those it keeps because volback cannot prove they are the set's
+   * own (ownership.ts) — what a plan shows. The removal itself decides again from the documents.
+   */
+  volumes?: VolumeRef[];
+  kept?: KeptVolume[];
 }
 
 /** The journal record of a removal, stored next to every metadata copy of the removed set. */
@@ -78,18 +89,6 @@ export const REMOVAL_STEPS = [
   'done',
 ] as const;
 export type RemovalStepName = (typeof REMOVAL_STEPS)[number];
-
-/**
- * Test hook, read here and nowhere else: with `VOLBACK_TEST_CRASH_AT=<step>` in the environment the
- * process kills itself (SIGKILL, no cleanup, no finally) right after that step of a removal, so
- * system tests can prove that recovery finishes every interrupted removal.
- */
-function crashPoint(step: RemovalStepName): void {
-  if (process.env.VOLBACK_TEST_CRASH_AT === step) {
-    log.warn(`VOLBACK_TEST_CRASH_AT=${step}: killing the process`);
-    process.kill(process.pid, 'SIGKILL');
-  }
-}
 
 export const INTENT_VOLUME_SUFFIX = '.volback-intent.json';
 
@@ -262,12 +261,59 @@ async function removeSetCheckpoint(conn: Connection, set: BackupSet): Promise<vo
   }
 }
 
-/** The data volumes a removal deletes. Pure. */
-export function removedVolumes(set: BackupSet, step: RemovalStep): VolumeRef[] {
-  const gone = new Set(step.removeDisks);
-  return set.disks
-    .filter((d) => gone.has(d.id) && d.volume)
-    .map((d) => ({ pool: d.volume!.pool, name: d.volume!.name }));
+/**
+ * What a removal may touch, decided from the documents alone (the intent's and the catalog's), never
+ * from what a document claims: metadata copies named as the set's metadata, data volumes provably the
+ * set's own (ownership.ts), rebases only of a merged child's own volume onto its catalogued parent's.
+ * Throws ERR_CONFLICT when a rebase the intent asks for is not that: nothing is touched then.
+ */
+export function removalTouches(
+  original: BackupSet,
+  intent: Pick<RemovalIntent, 'step' | 'set' | 'rebases'> & {
+    rewrites: Array<{ set: BackupSet; copies: VolumeRef[] }>;
+  },
+  known: Iterable<BackupSet>,
+): { copies: VolumeRef[]; foreignCopies: VolumeRef[]; volumes: VolumeRef[]; kept: KeptVolume[] } {
+  const sets = [...known];
+  const claims = claimsOf([...sets, original]);
+  const copies = intent.set.copies.filter((c) => isOwnMetadataCopy(original, c));
+  const foreignCopies = intent.set.copies.filter((c) => !isOwnMetadataCopy(original, c));
+  const { delete: volumes, kept } = volumesToDelete(original, intent.step.removeDisks, copies, claims);
+  intent.step.merges.forEach((m, i) => {
+    const rebase = intent.rebases[i];
+    const refuse = (why: string): never => {
+      throw new VolbackError(
+        ErrorCodes.CONFLICT,
+        `the removal of set ${original.id} asks to rebase ${rebase?.volume.name ?? '?'}: ${why}`,
+        {
+          fault: 'user',
+        },
+      );
+    };
+    const child =
+      intent.rewrites.find((r) => r.set.id === m.intoSet) ?? refuse(`set ${m.intoSet} is not in the intent`);
+    const into =
+      child.set.disks.find((d) => d.id === m.into && d.volume) ??
+      refuse(`disk backup ${m.into} is not in set ${m.intoSet}`);
+    const own = proveDataVolume(
+      child.set,
+      into,
+      child.copies.filter((c) => isOwnMetadataCopy(child.set, c)),
+      claims,
+    );
+    if (!own.mine) refuse(own.kept.reason);
+    if (!rebase || rebase.volume.pool !== into.volume!.pool || rebase.volume.name !== into.volume!.name)
+      refuse(`it is not the volume of disk backup ${m.into}`);
+    const parent =
+      m.newParent === undefined
+        ? undefined
+        : [...sets, original].flatMap((s) => s.disks).find((d) => d.id === m.newParent);
+    const expected = parent?.volume && { pool: parent.volume.pool, name: parent.volume.name };
+    if (m.newParent !== undefined && !expected) refuse(`its new parent ${m.newParent} is not in the catalog`);
+    if (expected?.pool !== rebase.newBacking?.pool || expected?.name !== rebase.newBacking?.name)
+      refuse(`its new backing is not the volume of disk backup ${m.newParent ?? '(none)'}`);
+  });
+  return { copies, foreignCopies, volumes, kept };
 }
 
 /**
@@ -281,33 +327,50 @@ export async function finishRemoval(
   conn: Connection,
   pools: PoolCache,
   intent: RemovalIntent,
+  known: Iterable<BackupSet>,
 ): Promise<Map<string, BackupSet>> {
   const { step } = intent;
   const original = await parseBackupSet(intent.set.xml, `intent of set ${step.setId}`);
-  await writeCopies(pools, intent.set.copies, markedSet(original, step));
+  const rewrites = await Promise.all(
+    intent.rewrites.map(async (r) => ({
+      ...r,
+      set: await parseBackupSet(r.xml, `intent copy of set ${r.setId}`),
+    })),
+  );
+  const touch = removalTouches(original, { ...intent, rewrites }, known);
+  for (const copy of touch.foreignCopies)
+    log.warn(
+      `removal of set ${step.setId}: leaving ${copy.name} in pool ${copy.pool}: it is not named as that set's metadata`,
+    );
+  for (const v of touch.kept)
+    log.warn(`removal of set ${step.setId}: keeping volume ${v.name} in pool ${v.pool}: ${v.reason}`);
+  await writeCopies(pools, touch.copies, markedSet(original, step));
   crashPoint('mark');
   for (const rebase of intent.rebases) await rebaseOne(pools, rebase.volume, rebase.newBacking);
   crashPoint('rebase');
-  const children = await Promise.all(
-    intent.rewrites.map((r) => parseBackupSet(r.xml, `intent copy of set ${r.setId}`)),
-  );
   // A disk that absorbs a merged parent takes the parent's checksums too (checksum-removal.ts).
-  const sums = await mergedChecksums(pools, original, children, step);
+  const sums = await mergedChecksums(
+    pools,
+    original,
+    rewrites.map((r) => r.set),
+    step,
+  );
   const written = new Map<string, BackupSet>();
-  for (const [k, rewrite] of intent.rewrites.entries()) {
-    written.set(rewrite.setId, sums.apply(rewrittenChild(children[k], original, step)));
-    await writeCopies(pools, rewrite.copies, written.get(rewrite.setId)!);
+  for (const rewrite of rewrites) {
+    const copies = rewrite.copies.filter((c) => isOwnMetadataCopy(rewrite.set, c));
+    written.set(rewrite.setId, sums.apply(rewrittenChild(rewrite.set, original, step)));
+    await writeCopies(pools, copies, written.get(rewrite.setId)!);
   }
   crashPoint('children');
   if (step.wholeSet) await removeSetCheckpoint(conn, original);
   crashPoint('checkpoint');
-  for (const ref of removedVolumes(original, step)) await deleteRef(pools, ref);
-  for (const ref of removedChecksumDocuments(original, step, sums)) await deleteRef(pools, ref);
+  for (const ref of touch.volumes) await deleteRef(pools, ref);
+  for (const ref of removedChecksumDocuments(touch.volumes, sums)) await deleteRef(pools, ref);
   crashPoint('volumes');
-  if (step.wholeSet) for (const copy of intent.set.copies) await deleteRef(pools, copy);
-  else await writeCopies(pools, intent.set.copies, remainingSet(original, step));
+  if (step.wholeSet) for (const copy of touch.copies) await deleteRef(pools, copy);
+  else await writeCopies(pools, touch.copies, remainingSet(original, step));
   crashPoint('metadata');
-  for (const copy of intent.set.copies) {
+  for (const copy of touch.copies) {
     await deleteRef(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
     if (step.wholeSet) await deleteRef(pools, { pool: copy.pool, name: damageVolumeName(copy.name) });
   }
@@ -381,7 +444,12 @@ export async function runRemoval(
     `removing ${step.wholeSet ? 'backup set' : `disks ${step.removeDisks.join(', ')} of backup set`} ${step.setId}` +
       (step.merges.length ? ` (merging into ${step.merges.map((m) => m.into).join(', ')})` : ''),
   );
-  return finishRemoval(conn, pools, intent);
+  return finishRemoval(
+    conn,
+    pools,
+    intent,
+    [...index.values()].map((e) => e.set),
+  );
 }
 
 /** An intent found in a pool, with where it was read. */
@@ -427,8 +495,13 @@ export interface RecoveryReport {
   rolledBack: string[];
   /** Removals that cannot be finished safely, with why; the sets stay marked (not restorable). */
   unresolved: Array<{ setId: string; reason: string }>;
-  /** Intent volumes cut short by a crash while being written (nothing had started): deleted. */
+  /**
+   * Intent volumes cut short by a crash while volback wrote them (nothing had started): deleted —
+   * only when framed by volback and named after a metadata volume of their pool.
+   */
   droppedUnreadable: VolumeRef[];
+  /** Intent-named volumes that do not read as intents and that volback cannot prove it wrote: left alone. */
+  unreadable: Array<VolumeRef & { reason: string }>;
 }
 
 /**
@@ -475,16 +548,32 @@ export async function recoverIntents(
   conn: Connection,
   options: { pools?: readonly string[]; domainUuid?: string } = {},
 ): Promise<RecoveryReport> {
-  const report: RecoveryReport = { finished: [], rolledBack: [], unresolved: [], droppedUnreadable: [] };
+  const report: RecoveryReport = {
+    finished: [],
+    rolledBack: [],
+    unresolved: [],
+    droppedUnreadable: [],
+    unreadable: [],
+  };
   const { found, unreadable } = await findIntents(conn, options.pools);
   const pools = new PoolCache(conn);
   try {
     for (const bad of unreadable) {
-      log.warn(
-        `dropping intent ${bad.name} in pool ${bad.pool}, cut short before its removal began: ${bad.error.message}`,
-      );
-      await deleteRef(pools, bad);
-      report.droppedUnreadable.push({ pool: bad.pool, name: bad.name });
+      // Only a write volback began and was stopped in (its own frame, cut short) beside the set it names.
+      const metadata = bad.name.slice(0, -INTENT_VOLUME_SUFFIX.length) + METADATA_VOLUME_SUFFIX;
+      const beside = (
+        await (await pools.get(bad.pool)).driver.listVolumeNames(await pools.get(bad.pool))
+      ).includes(metadata);
+      if (bad.error instanceof CutShortDocument && beside) {
+        log.warn(`dropping intent ${bad.name} in pool ${bad.pool}, cut short before its removal began`);
+        await deleteRef(pools, bad);
+        report.droppedUnreadable.push({ pool: bad.pool, name: bad.name });
+      } else {
+        log.warn(
+          `leaving ${bad.name} in pool ${bad.pool}: it does not read as a removal intent (${bad.error.message})`,
+        );
+        report.unreadable.push({ pool: bad.pool, name: bad.name, reason: bad.error.message });
+      }
     }
     const mine = found.filter(
       (f) => options.domainUuid === undefined || f.intent.domainUuid === options.domainUuid,
@@ -516,7 +605,19 @@ export async function recoverIntents(
         continue;
       }
       log.info(`backup set ${setId}: finishing an interrupted removal started at ${intent.startedAt}`);
-      await finishRemoval(conn, pools, intent);
+      try {
+        await finishRemoval(
+          conn,
+          pools,
+          intent,
+          [...scan.catalog.sets.values()].map((e) => e.set),
+        );
+      } catch (err) {
+        if (!isVolbackError(err, ErrorCodes.CONFLICT)) throw err;
+        log.warn(`backup set ${setId}: interrupted removal left as it is: ${(err as Error).message}`);
+        report.unresolved.push({ setId, reason: (err as Error).message });
+        continue;
+      }
       report.finished.push(setId);
     }
     return report;

@@ -1,22 +1,31 @@
 // A restore in progress leaves a marker volume beside the volume it writes, so that a restore that
 // crashed (killed process, power loss) is found and its half-written volume removed by the next one.
+// The marker is signed with this host's key: a marker someone else wrote into the pool, naming
+// somebody's volume, is never acted on.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { logger } from '../../log';
 import { deleteVolumeIfPresent, type OpenPool } from '../../pool/pool-layer';
 import { processAlive } from '../shared/domain-lock';
-import { readDocuments, writeDocument } from '../../pool/documents';
+import { CutShortDocument, readDocuments, writeDocument } from '../../pool/documents';
+import { signedByThisHost, signForThisHost } from '../../host/host-key';
 
 const log = logger('restore');
 
 const MARKER_RE = /^volback-restoring-[0-9a-f]{12}\.json$/;
 
-interface Marker {
+export interface Marker {
   volume: string;
   setId: string;
   pid: number;
   host: string;
   startedAt: string;
+}
+
+/** The marker as stored: its fields and this host's signature of them. */
+interface SignedMarker {
+  marker: Marker;
+  mac: string;
 }
 
 /** The marker's name: fixed length whatever the restored volume's name (LVM allows 127 characters). Pure. */
@@ -43,35 +52,80 @@ export async function markRestore(
     startedAt: new Date().toISOString(),
   };
   const name = restoreMarkerName(volume);
-  await writeDocument(pool, name, JSON.stringify(marker));
+  await writeDocument(pool, name, markerDocument(marker));
   return () => deleteVolumeIfPresent(pool, name);
+}
+
+/** The document of a marker: its fields and this host's signature of them. */
+export function markerDocument(marker: Marker): string {
+  const signed: SignedMarker = { marker, mac: signForThisHost(JSON.stringify(marker)) };
+  return JSON.stringify(signed);
+}
+
+/** The marker a document holds, when this host's volback wrote it (its signature checks). */
+function ownMarker(text: string): Marker | undefined {
+  try {
+    const doc = JSON.parse(text) as Partial<SignedMarker>;
+    const m = doc.marker;
+    if (!m || typeof m.volume !== 'string' || typeof m.pid !== 'number' || typeof m.host !== 'string')
+      return undefined;
+    const fields: Marker = {
+      volume: m.volume,
+      setId: String(m.setId),
+      pid: m.pid,
+      host: m.host,
+      startedAt: String(m.startedAt),
+    };
+    return signedByThisHost(JSON.stringify(fields), doc.mac) ? fields : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Removes the half-written volumes of restores into this pool whose process died on this host, and
- * their markers. A marker of another host is left alone (its owner may still run). Returns the names
- * of the volumes removed.
+ * their markers. Only markers this host's volback signed are acted on: one of another host is left
+ * alone (its owner may still run), and one nobody here signed (written by someone else) is reported
+ * and left, with the volume it names. Returns the names of the volumes removed.
  */
-export async function undoCrashedRestores(pool: OpenPool): Promise<string[]> {
+export async function undoCrashedRestores(
+  pool: OpenPool,
+  options: { dryRun?: boolean } = {},
+): Promise<string[]> {
   const markers = (await pool.driver.listVolumeNames(pool)).filter(isRestoreMarker);
   if (markers.length === 0) return [];
   const removed: string[] = [];
   for (const read of await readDocuments(pool, markers)) {
-    let marker: Marker | undefined;
-    try {
-      if ('text' in read) marker = JSON.parse(read.text) as Marker;
-    } catch {
-      marker = undefined;
+    if ('error' in read) {
+      // A marker volback began to write and was stopped in names nothing yet.
+      if (read.error instanceof CutShortDocument && !options.dryRun)
+        await deleteVolumeIfPresent(pool, read.name);
+      else
+        log.warn(
+          `leaving ${read.name} in pool ${pool.name}: it does not read as a restore marker (${read.error.message})`,
+        );
+      continue;
     }
-    if (marker && (marker.host !== hostname() || processAlive(marker.pid))) continue;
-    if (marker && restoreMarkerName(marker.volume) === read.name) {
+    const marker = ownMarker(read.text);
+    if (!marker) {
+      log.warn(
+        `leaving ${read.name} in pool ${pool.name}: it is not a restore marker this host's volback signed`,
+      );
+      continue;
+    }
+    if (marker.host !== hostname() || processAlive(marker.pid)) continue;
+    if (options.dryRun) {
+      if (restoreMarkerName(marker.volume) === read.name) removed.push(marker.volume);
+      continue;
+    }
+    if (restoreMarkerName(marker.volume) === read.name) {
       log.warn(
         `removing ${marker.volume} in pool ${pool.name}: its restore of backup ${marker.setId} (pid ${marker.pid}, started ${marker.startedAt}) did not finish`,
       );
       await deleteVolumeIfPresent(pool, marker.volume);
       removed.push(marker.volume);
     }
-    await deleteVolumeIfPresent(pool, read.name); // a marker cut short while being written names nothing yet
+    await deleteVolumeIfPresent(pool, read.name);
   }
   return removed;
 }

@@ -4,7 +4,7 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupSet, DiskSource, VolumeFormat } from '../../model';
 import { assertRoom, findVolume, type OpenPool, type PoolCache } from '../../pool/pool-layer';
-import { isSafeVolumeName, restoredVolumeName } from '../../pool/volume-names';
+import { isSafeVolumeName, reservedNameReason, restoredVolumeName } from '../../pool/volume-names';
 import { convertImage } from '../../tools/qemu-img';
 import type { UndoStack } from '../shared/undo';
 import {
@@ -97,6 +97,13 @@ async function restoreChecked(
       throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${name}" is not a safe volume name`, {
         fault: 'user',
         hint: '1–127 characters of [A-Za-z0-9+_.-], not starting with - or . (see docs/naming.md)',
+      });
+    }
+    const reserved = reservedNameReason(name);
+    if (reserved) {
+      throw new VolbackError(ErrorCodes.INVALID_INPUT, `"${name}" is a name volback reserves: ${reserved}`, {
+        fault: 'user',
+        hint: 'choose another name, or leave it out for volback to name the volume (docs/naming.md)',
       });
     }
   }

@@ -1,16 +1,17 @@
 // What a removal does to checksum documents (docs/architecture.md, "Checksums"): the documents of
 // removed disk backups go with their volumes, and a disk that absorbs a merged parent gets a merged
-// document. Kept apart from the removal journal, which calls these three steps.
+// document. Kept apart from the removal journal, which calls these steps. Only names derived from a
+// data volume the removal proved its own are ever deleted or written: a metadata document that
+// names some other volume as its checksums gets nothing of it touched.
 import { logger } from '../../log';
 import type { BackupSet, ChecksumRef, DiskBackup } from '../../model';
-import { checksumDocumentName, mergeChecksumDocuments } from '../../pool/checksums';
+import { checksumDocumentName, checksumDocumentVolume, mergeChecksumDocuments } from '../../pool/checksums';
 import type { PoolCache } from '../../pool/pool-layer';
 
 const log = logger('checksums');
 
 /** The parts of a removal step these steps read (see RemovalStep in removal/journal.ts). */
 interface Step {
-  removeDisks: readonly string[];
   merges: ReadonlyArray<{ from: string; into: string; intoSet: string }>;
 }
 
@@ -24,7 +25,9 @@ export interface MergedChecksums {
 
 /**
  * Merges the checksum documents of every merge of `step` (`from` of `original` into its child
- * in `children`). Run after the rebases and before the children's metadata is rewritten.
+ * in `children`). Run after the rebases and before the children's metadata is rewritten; the removal
+ * has proved each absorbing disk's data volume its own, and a document is only used under a name
+ * derived from that volume.
  */
 export async function mergedChecksums(
   pools: PoolCache,
@@ -39,6 +42,13 @@ export async function mergedChecksums(
     const child = children.find((c) => c.id === merge.intoSet);
     const into = child?.disks.find((d) => d.id === merge.into);
     if (!from || !child || !into?.checksums || !into.volume) continue;
+    if (checksumDocumentVolume(into.checksums.document) !== into.volume.name) {
+      log.warn(
+        `disk backup ${into.id} names checksums ${into.checksums.document}, not its own: left as they are`,
+      );
+      refs.set(into.id, undefined);
+      continue;
+    }
     const ref = await mergeChecksumDocuments(
       (name) => pools.get(name),
       { setId: original.id, disk: from },
@@ -69,19 +79,18 @@ export async function mergedChecksums(
   };
 }
 
-/** Checksum documents a removal deletes: those of the removed disks (both names), and those merges replaced. Pure. */
+/**
+ * Checksum documents a removal deletes: those of the data volumes it deletes (both names; it proved
+ * those volumes its own), and those merges replaced. Pure.
+ */
 export function removedChecksumDocuments(
-  set: BackupSet,
-  step: Step,
+  deletedVolumes: ReadonlyArray<{ pool: string; name: string }>,
   merged: MergedChecksums,
 ): Array<{ pool: string; name: string }> {
-  const gone = new Set(step.removeDisks);
   return [
-    ...set.disks
-      .filter((d) => gone.has(d.id) && d.volume)
-      .flatMap((d) =>
-        [0, 1].map((g) => ({ pool: d.volume!.pool, name: checksumDocumentName(d.volume!.name, g as 0 | 1) })),
-      ),
+    ...deletedVolumes.flatMap((v) =>
+      ([0, 1] as const).map((g) => ({ pool: v.pool, name: checksumDocumentName(v.name, g) })),
+    ),
     ...merged.replaced,
   ];
 }
