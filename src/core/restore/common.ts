@@ -7,7 +7,15 @@ import { findVolume, type PoolCache } from '../../pool/pool-layer';
 import type { ImageRef } from '../../tools/qemu-img';
 import type { RestoreAllowance, RestorePolicyResult } from '../../xml/restore-policy';
 import type { DiskToRestore } from './plan';
-import { describeFinding, type DamageFinding } from '../shared/checksums';
+import {
+  checkView,
+  closeChain,
+  describeFinding,
+  openChainState,
+  type ChainState,
+  type DamageFinding,
+} from '../shared/checksums';
+import type { VolumeReader } from '../../pool/driver';
 import type { CatalogScan } from '../catalog/scan';
 import { setOfDisk, type CatalogSet } from '../catalog/chains';
 import { metadataCopies, recordDamage } from '../catalog/damage';
@@ -21,23 +29,24 @@ export class DamagePolicy implements RestoreChecks {
   readonly damage: DamageFinding[] = [];
   readonly notes: string[] = [];
 
+  private readonly setId: string;
+
+  /** Notes what the catalog recorded against `entry` (the set restored) before the restore began. */
   constructor(
     private readonly conn: Connection,
     private readonly scan: CatalogScan,
-    private readonly setId: string,
+    entry: CatalogSet,
     readonly ignore: boolean,
-  ) {}
+  ) {
+    this.setId = entry.set.id;
+    for (const p of entry.problems)
+      if (p.kind === 'damaged' || p.kind === 'damaged-ancestor')
+        this.notes.push(`recorded before this restore: ${p.message}`);
+  }
 
   /** The set a disk backup of the chain belongs to. */
   get setOf(): (diskBackupId: string) => string {
     return setOfDisk(this.scan.catalog);
-  }
-
-  /** Notes what the catalog recorded against the set before the restore began. */
-  noteRecorded(entry: CatalogSet): void {
-    for (const p of entry.problems)
-      if (p.kind === 'damaged' || p.kind === 'damaged-ancestor')
-        this.notes.push(`recorded before this restore: ${p.message}`);
   }
 
   /**
@@ -210,4 +219,48 @@ export function progressReporter(
 
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new VolbackError(ErrorCodes.CANCELLED, 'restore cancelled', { fault: 'user' });
+}
+
+/**
+ * Opens the chain of `item` for checking: damage its layers show before any data is read (a checksum
+ * document not as recorded, data no checksum lists) goes to `damage` (which refuses unless told to
+ * ignore it), and a chain without checksums is noted. The caller closes it (`closeChain`).
+ */
+export async function openCheckedChain(
+  pools: PoolCache,
+  item: DiskToRestore,
+  damage: DamagePolicy,
+): Promise<ChainState> {
+  const chain = await openChainState(pools, item.chain, damage.setOf);
+  try {
+    await damage.found(item.disk.target, chain.findings);
+  } catch (err) {
+    closeChain(chain.layers);
+    throw err;
+  }
+  if (chain.extentSize === undefined)
+    damage.notes.push(
+      `disk ${item.disk.target}: no checksums (taken before volback recorded them): restored unchecked`,
+    );
+  return chain;
+}
+
+/**
+ * Reads every extent of `reader` (the backup's view, or with `copyOf` a restored copy of it) and
+ * hands what differs from the checksums to `damage`; extents from layers without checksums are noted.
+ */
+export async function checkReadData(
+  reader: VolumeReader,
+  chain: ChainState,
+  target: string,
+  damage: DamagePolicy,
+  options: { signal?: AbortSignal; copyOf?: string },
+): Promise<void> {
+  if (chain.extentSize === undefined) return;
+  const checked = await checkView(reader, chain, options);
+  if (checked.unchecked)
+    damage.notes.push(
+      `disk ${target}: ${checked.unchecked} of ${checked.extents} extents come from layers without checksums: restored unchecked`,
+    );
+  await damage.found(target, checked.findings);
 }

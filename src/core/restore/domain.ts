@@ -40,8 +40,7 @@ export async function restoreDomain(
   const entry = findRestorableSet(scan.catalog, options.setId);
   const { set } = entry;
   const items = selectDisks(scan.catalog, set, options.disks);
-  const damage = new DamagePolicy(conn, scan, set.id, options.ignoreDamage ?? false);
-  damage.noteRecorded(entry);
+  const damage = new DamagePolicy(conn, scan, entry, options.ignoreDamage ?? false);
   const stored = await parseDomainXml(set.domainXml);
   const name = options.name ?? set.domain.name;
   // Everything is checked before anything is copied: the name, and what the stored XML may keep.

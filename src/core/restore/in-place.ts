@@ -16,15 +16,17 @@ import { parseDomainXml, type DomainDisk } from '../../xml/libvirt-domain';
 import { dropVolbackCheckpoints } from '../shared/checkpoints';
 import { lockDomain } from '../shared/domain-lock';
 import {
+  checkReadData,
   findDomain,
   openChain,
+  openCheckedChain,
   progressReporter,
   throwIfAborted,
   type DamagePolicy,
   type RestoredVolume,
   type RestoreOptions,
 } from './common';
-import { checkView, closeChain, openChainState } from '../shared/checksums';
+import { closeChain } from '../shared/checksums';
 import { domainStateName, type DiskToRestore } from './plan';
 
 const log = logger('restore');
@@ -60,24 +62,13 @@ async function checkSource(
   options: RestoreOptions,
   damage: DamagePolicy,
 ): Promise<void> {
-  const chain = await openChainState(pools, item.chain, damage.setOf);
+  const chain = await openCheckedChain(pools, item, damage);
   try {
-    await damage.found(item.disk.target, chain.findings);
-    if (chain.extentSize === undefined) {
-      damage.notes.push(
-        `disk ${item.disk.target}: no checksums (taken before volback recorded them): restored unchecked`,
-      );
-      return;
-    }
     const top = chain.layers[chain.layers.length - 1];
+    if (chain.extentSize === undefined) return;
     const reader = await top.pool.driver.openReader(top.pool, top.volume);
     try {
-      const checked = await checkView(reader, chain, { signal: options.signal });
-      if (checked.unchecked)
-        damage.notes.push(
-          `disk ${item.disk.target}: ${checked.unchecked} of ${checked.extents} extents come from layers without checksums: restored unchecked`,
-        );
-      await damage.found(item.disk.target, checked.findings);
+      await checkReadData(reader, chain, item.disk.target, damage, { signal: options.signal });
     } finally {
       await reader.close();
     }

@@ -8,14 +8,16 @@ import { isSafeVolumeName, reservedNameReason, restoredVolumeName } from '../../
 import { convertImage } from '../../tools/qemu-img';
 import type { UndoStack } from '../shared/undo';
 import {
+  checkReadData,
   openChain,
+  openCheckedChain,
   progressReporter,
   throwIfAborted,
   type DamagePolicy,
   type RestoredVolume,
   type RestoreOptions,
 } from './common';
-import { checkView, closeChain, openChainState, type ChainState } from '../shared/checksums';
+import { closeChain, type ChainState } from '../shared/checksums';
 import { markRestore, undoCrashedRestores } from './marker';
 import { restoreSizeEstimate, type DiskToRestore } from './plan';
 
@@ -64,13 +66,14 @@ export async function restoreToNewVolumes(
 ): Promise<Array<RestoredVolume & { source: DiskSource }>> {
   const chains: ChainState[] = [];
   try {
-    return await restoreChecked(pools, set, items, options, undo, damage, chains);
+    return await copyAndCheck(pools, set, items, options, undo, damage, chains);
   } finally {
     for (const chain of chains) closeChain(chain.layers);
   }
 }
 
-async function restoreChecked(
+/** restoreToNewVolumes' work; every chain it opens goes into `chains`, which the caller closes. */
+async function copyAndCheck(
   pools: PoolCache,
   set: BackupSet,
   items: DiskToRestore[],
@@ -121,13 +124,8 @@ async function restoreChecked(
       );
     }
     // Damage the layers show before any data is read (a checksum document not as recorded) refuses here.
-    const chain = await openChainState(pools, item.chain, damage.setOf);
+    const chain = await openCheckedChain(pools, item, damage);
     chains.push(chain);
-    await damage.found(item.disk.target, chain.findings);
-    if (chain.extentSize === undefined)
-      damage.notes.push(
-        `disk ${item.disk.target}: no checksums (taken before volback recorded them): restored unchecked`,
-      );
     plan.push({ item, source, target, format: options.format ?? formats[0], chain });
   }
   // Room per target pool, before anything is created; a crashed earlier restore's leftovers go first.
@@ -191,18 +189,10 @@ async function restoreChecked(
       // What the new volume now holds, extent by extent, against the layer of the backup that provided it.
       const reader = await target.driver.openReader(target, volume);
       try {
-        const checked = await checkView(reader, chain, {
+        await checkReadData(reader, chain, disk.target, damage, {
           signal: options.signal,
           copyOf: `restored volume ${name}`,
         });
-        if (checked.unchecked)
-          damage.notes.push(
-            `disk ${disk.target}: ${checked.unchecked} of ${checked.extents} extents come from layers without checksums: restored unchecked`,
-          );
-        log.info(
-          `restore of ${disk.target}: ${checked.checked} extents checked against the backup's checksums`,
-        );
-        await damage.found(disk.target, checked.findings);
       } finally {
         await reader.close();
       }

@@ -42,8 +42,7 @@ export async function restoreBackup(conn: Connection, options: RestoreOptions): 
   const entry = findRestorableSet(scan.catalog, options.setId);
   const { set } = entry;
   const items = selectDisks(scan.catalog, set, options.disks);
-  const damage = new DamagePolicy(conn, scan, set.id, options.ignoreDamage ?? false);
-  damage.noteRecorded(entry);
+  const damage = new DamagePolicy(conn, scan, entry, options.ignoreDamage ?? false);
   const pools = new PoolCache(conn);
   try {
     if (options.overwrite) {
