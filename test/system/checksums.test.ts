@@ -176,6 +176,9 @@ describe('checksums on real backups', () => {
     const sampled = await verifyBackup(conn, { setId: full.set.id, sample: 0 });
     expect(sampled).toMatchObject({ ok: false, verdict: 'damaged', damage: [] });
     expect(sampled.recordedDamage.join()).toContain('damaged data');
+    // The next backup does not build on damaged data: with no sound set to continue, it is a full.
+    const next = await createBackup(conn, vm.name, { defaults, lockDir });
+    expect(next.set.kind).toBe('full');
   });
 
   it('refuses a restore from the damaged data and leaves no volume; with ignoreDamage it restores and lists the range', async () => {
