@@ -136,13 +136,30 @@ async function qemuImgConvert(ctx: Ctx, extraArgs: string[]): Promise<number> {
 }
 
 // ---- (b) volback: createBackup, full -------------------------------------------------------------
+/**
+ * Phase times of one createBackup: the copy (from `copying` to the first later phase) and the
+ * checksum read-back (from `checksums` to `committing`).
+ */
+function phaseClock(): {
+  onProgress: (p: { phase: string }) => void;
+  job: () => number;
+  sums: () => number;
+} {
+  const at: Record<string, number> = {};
+  return {
+    onProgress: (p) => void (at[p.phase] ??= performance.now()),
+    job: () => (at.checksums ?? at.committing) - at.copying,
+    sums: () => (at.checksums === undefined ? 0 : at.committing - at.checksums),
+  };
+}
+
 async function volbackFull(
   ctx: Ctx,
   keep = false,
   fullBackupEngine: FullBackupEngine = 'qmp',
-): Promise<{ wall: number; job: number; setVolume: string }> {
-  let copyStart = 0;
-  let copyEnd = 0;
+  checksums = true,
+): Promise<{ wall: number; job: number; sums: number; setVolume: string }> {
+  const clock = phaseClock();
   const t0 = performance.now();
   const result = await createBackup(ctx.conn, ctx.name, {
     definition: {
@@ -154,10 +171,8 @@ async function volbackFull(
     defaults: { pool: path.basename(bakDir), path: bakDir, format: 'qcow2' },
     lockDir,
     fullBackupEngine,
-    onProgress: (p) => {
-      if (p.phase === 'copying' && !copyStart) copyStart = performance.now();
-      if (p.phase === 'committing' && !copyEnd) copyEnd = performance.now();
-    },
+    checksums,
+    onProgress: clock.onProgress,
   });
   const wall = performance.now() - t0;
   const vol = result.set.disks[0].volume!;
@@ -169,7 +184,7 @@ async function volbackFull(
     await dropVolbackCheckpoints(ctx.domain);
     await emptyBackupPool(ctx);
   }
-  return { wall: wall, job: copyEnd - copyStart, setVolume: volPath };
+  return { wall: wall, job: clock.job(), sums: clock.sums(), setVolume: volPath };
 }
 
 // ---- candidate (i): libvirt pull mode + qemu-img convert from the NBD export ---------------------
@@ -385,18 +400,16 @@ async function copyExtents(
 
 async function volbackIncremental(
   ctx: Ctx,
-): Promise<{ wall: number; job: number; bytes: number; fileBytes: number }> {
-  let copyStart = 0;
-  let copyEnd = 0;
+  checksums = true,
+): Promise<{ wall: number; job: number; sums: number; bytes: number; fileBytes: number }> {
+  const clock = phaseClock();
   const t0 = performance.now();
   const result = await createBackup(ctx.conn, ctx.name, {
     definition: { mode: 'push', kind: 'incremental', disks: [] },
     defaults: { pool: path.basename(bakDir), path: bakDir, format: 'qcow2' },
     lockDir,
-    onProgress: (p) => {
-      if (p.phase === 'copying' && !copyStart) copyStart = performance.now();
-      if (p.phase === 'committing' && !copyEnd) copyEnd = performance.now();
-    },
+    checksums,
+    onProgress: clock.onProgress,
   });
   const wall = performance.now() - t0;
   const disk = result.set.disks[0];
@@ -405,7 +418,8 @@ async function volbackIncremental(
   await assertSameAsSource(ctx, file, 'volback incremental');
   return {
     wall,
-    job: copyEnd - copyStart,
+    job: clock.job(),
+    sums: clock.sums(),
     bytes: disk.bytesCopied,
     fileBytes: fs.statSync(file).blocks * 512,
   };
@@ -517,6 +531,14 @@ async function main(): Promise<void> {
           const r = await volbackFull(ctx);
           add('b  volback createBackup full', r.wall);
           add('b  volback job alone', r.job);
+          add('b  volback checksums alone', r.sums);
+        },
+      ],
+      [
+        'b0 volback createBackup full, no checksums',
+        async () => {
+          const r = await volbackFull(ctx, false, 'qmp', false);
+          add('b0 volback createBackup full, no checksums', r.wall);
         },
       ],
       [
@@ -613,25 +635,39 @@ async function main(): Promise<void> {
         await dropVolbackCheckpoints(domain);
         await emptyBackupPool(ctx);
         const parent = (await volbackFull(ctx, true)).setVolume;
-        const offsets = new Set<number>();
-        while (offsets.size < Math.round(diskSize / MiB / 100)) offsets.add(randomInt(diskSize / MiB) * MiB);
-        for (const off of offsets) await writeDiskPattern(domain, 'vda', randomInt(1, 255), off, MiB);
+        const changes = async (): Promise<number[]> => {
+          const offsets = new Set<number>();
+          while (offsets.size < Math.round(diskSize / MiB / 100))
+            offsets.add(randomInt(diskSize / MiB) * MiB);
+          for (const off of offsets) await writeDiskPattern(domain, 'vda', randomInt(1, 255), off, MiB);
+          return [...offsets];
+        };
+        // Two incrementals of the same size per rep, one with checksums and one without, in turn first.
+        const withFirst = rep % 2 === 0;
+        const incremental = async (checksums: boolean): Promise<void> => {
+          const label = checksums ? 'volback incremental' : 'volback incremental, no checksums';
+          log(`rep ${rep + 1}/${reps}: ${label}`);
+          const r = await volbackIncremental(ctx, checksums);
+          addI(`${label} ms`, r.wall);
+          if (!checksums) return;
+          addI('volback incremental job ms', r.job);
+          addI('volback incremental checksums ms', r.sums);
+          addI('volback incremental bytes', r.bytes);
+          addI('volback incremental file bytes', r.fileBytes);
+        };
+        const offsets = await changes();
         loads.push(os.loadavg());
         const order = rep % 2 ? ['volback', 'extents'] : ['extents', 'volback'];
         for (const which of order) {
-          log(`rep ${rep + 1}/${reps}: incremental ${which}`);
           if (which === 'extents') {
-            const r = await copyExtents(ctx, parent, [...offsets]);
+            log(`rep ${rep + 1}/${reps}: incremental extents`);
+            const r = await copyExtents(ctx, parent, offsets);
             addI('extent copy ms', r.wall);
             addI('extent copy bytes', r.bytes);
-          } else {
-            const r = await volbackIncremental(ctx);
-            addI('volback incremental ms', r.wall);
-            addI('volback incremental job ms', r.job);
-            addI('volback incremental bytes', r.bytes);
-            addI('volback incremental file bytes', r.fileBytes);
-          }
+          } else await incremental(withFirst);
         }
+        await changes();
+        await incremental(!withFirst);
       }
       await dropVolbackCheckpoints(domain);
       await emptyBackupPool(ctx);
@@ -665,6 +701,17 @@ async function main(): Promise<void> {
           : undefined,
         incrementalBytesRatio: incr['volback incremental bytes']
           ? +(median(incr['volback incremental bytes']) / median(incr['extent copy bytes'])).toFixed(2)
+          : undefined,
+        checksumsFullTimeRatio: full['b0 volback createBackup full, no checksums']
+          ? +(
+              median(full['b  volback createBackup full']) /
+              median(full['b0 volback createBackup full, no checksums'])
+            ).toFixed(2)
+          : undefined,
+        checksumsIncrementalTimeRatio: incr['volback incremental, no checksums ms']
+          ? +(
+              median(incr['volback incremental ms']) / median(incr['volback incremental, no checksums ms'])
+            ).toFixed(2)
           : undefined,
       }),
     );

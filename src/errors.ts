@@ -31,6 +31,8 @@ export const ErrorCodes = {
   CONFIG: 'ERR_CONFIG',
   /** An external command (qemu-img, xmllint, ...) failed. */
   COMMAND_FAILED: 'ERR_COMMAND_FAILED',
+  /** A backup's stored data does not match the checksums recorded when it was taken. */
+  DAMAGED: 'ERR_DAMAGED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -60,6 +60,7 @@ export {
   type RestoreDomainResult,
   type RestoredVolume,
   type RestoreOptions,
+  type RestoreChecks,
   type RestoreProgress,
   type RestoreResult,
 } from './core/restore/restore';
@@ -93,11 +94,15 @@ export { initPool, listPools, type PoolSummary } from './pool/pool-summary';
 export { volumeImage } from './pool/pool-layer';
 export type { ChainProblem, ChainProblemKind } from './core/catalog/chains';
 export {
+  DEFAULT_SAMPLE,
   verifyBackup,
+  type DiskChecksums,
   type VerifyOptions,
   type VerifyResult,
+  type VerifyVerdict,
   type DiskVerification,
 } from './core/catalog/verify';
+export { describeFinding, type DamageFinding } from './core/shared/checksums';
 export { hostCapabilities, describeVirt, type HostCapabilities } from './host/capabilities';
 export {
   chooseVirtType,

@@ -71,6 +71,18 @@ export interface BackupDefinition {
 /** Lifecycle of a stored backup set. Only `complete` (and `external`) sets are restorable. */
 export type BackupState = 'complete' | 'external' | 'merging' | 'deleting';
 
+/**
+ * Where the checksums of one disk backup's volume are: a document in the volume's pool, its sha256
+ * (so a changed or swapped document is found), and the extent size they were taken at.
+ */
+export interface ChecksumRef {
+  document: string;
+  /** sha256 (hex) of the document's text. */
+  sha256: string;
+  extentSize: number;
+  algorithm: 'sha256';
+}
+
 /** One backed-up disk inside a set. */
 export interface DiskBackup {
   /** Unique id of this disk's backup (UUID). */
@@ -88,6 +100,8 @@ export interface DiskBackup {
   bitmap?: string;
   virtualSize: number;
   bytesCopied: number;
+  /** Checksums of what the volume stores; absent for sets from before volback recorded them, and external ones. */
+  checksums?: ChecksumRef;
 }
 
 /** The metadata document of one backup run over one or more disks of one domain. */

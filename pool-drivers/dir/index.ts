@@ -17,7 +17,15 @@ import {
   volumeXml,
 } from '../../src/xml/libvirt-storage';
 import { run } from '../../src/tools/exec';
-import { checkImage, imageInfo, rebaseArgv, storedDataBytes, type ImageRef } from '../../src/tools/qemu-img';
+import { openImageReader } from '../../src/tools/nbd';
+import {
+  checkImage,
+  imageInfo,
+  rebaseArgv,
+  storedDataBytes,
+  storedRanges,
+  type ImageRef,
+} from '../../src/tools/qemu-img';
 
 export interface DirDriverOptions {
   /** Permission bits of every volume the driver creates (octal string); default `0600`, owner only. */
@@ -173,6 +181,15 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
 
     async storedBytes(_pool, volume) {
       return storedDataBytes(await imageOf(volume));
+    },
+
+    async layerExtents(_pool, volume) {
+      return storedRanges(await imageOf(volume));
+    },
+
+    async openReader(_pool, volume) {
+      // QEMU's own reader (qemu-nbd, read-only) of the file and its backing chain.
+      return openImageReader(await imageOf(volume));
     },
 
     image(_pool, volume) {

@@ -2,7 +2,28 @@
 // add fields freely, never rename or remove one.
 import type { BackupSet } from '../model';
 import type { ChainProblem } from '../core/catalog/chains';
-import type { BackupListing, ListedSet, PoolSummary } from '../index';
+import type { BackupListing, DamageFinding, ListedSet, PoolSummary } from '../index';
+
+export interface DamageJson {
+  setId: string;
+  diskBackupId: string;
+  target: string;
+  pool: string;
+  volume: string;
+  /** Guest bytes [start, end) (end exclusive); null when the whole volume is concerned. */
+  range: { start: number; end: number } | null;
+  reason: string;
+}
+
+export const damageJson = (f: DamageFinding): DamageJson => ({
+  setId: f.setId,
+  diskBackupId: f.diskBackupId,
+  target: f.target,
+  pool: f.pool,
+  volume: f.volume,
+  range: f.range ?? null,
+  reason: f.reason,
+});
 
 export interface ProblemJson {
   kind: string;
@@ -31,6 +52,8 @@ export interface DiskJson {
   sourcePath: string;
   virtualSize: number;
   bytesCopied: number;
+  /** The checksum document and extent size; null for sets from before checksums, and external ones. */
+  checksums: { document: string; sha256: string; extentSize: number } | null;
 }
 
 export interface SetJson {
@@ -85,6 +108,9 @@ export function setJson(listed: Omit<ListedSet, 'set'> & { set: BackupSet }): Se
       sourcePath: d.sourcePath,
       virtualSize: d.virtualSize,
       bytesCopied: d.bytesCopied,
+      checksums: d.checksums
+        ? { document: d.checksums.document, sha256: d.checksums.sha256, extentSize: d.checksums.extentSize }
+        : null,
     })),
   };
 }

@@ -10,6 +10,7 @@
 import type { Connection, StoragePool, StorageVolume } from '../libvirt';
 import type { DiskSource, VolumeFormat } from '../model';
 import type { ImageRef } from '../tools/qemu-img';
+import type { ImageReader } from '../tools/nbd';
 
 /** An open, active pool as the layer hands it to its driver. */
 export interface PoolRef {
@@ -78,6 +79,19 @@ export interface CopyTarget {
     | { via: 'node'; node: Record<string, unknown> };
 }
 
+/** Guest bytes [start, start + length) of a volume. */
+export interface ByteRange {
+  start: number;
+  length: number;
+}
+
+/**
+ * A volume opened read-only for its guest-visible bytes (an incremental shows its parents where it
+ * holds nothing): what checksums are computed from and checked against. `read` may be called several
+ * times at once; each call streams its range to its sink in order.
+ */
+export type VolumeReader = ImageReader;
+
 /** One document volume's bytes as read, or why it could not be read. */
 export type DocumentBytes = { name: string; bytes: Buffer } | { name: string; error: Error };
 
@@ -122,6 +136,22 @@ export interface PoolDriver {
 
   /** Bytes of guest data `volume` itself stores (an incremental: only its own layer). */
   storedBytes(pool: PoolRef, volume: StorageVolume): Promise<number>;
+
+  /**
+   * The guest byte ranges `volume`'s own layer stores, sorted, not overlapping, adjacent ones merged:
+   * where it holds data, and for an incremental also where it hides its parent (a zero cluster). Never
+   * what it only shows of its parents, never a hole of a full. Read-only. A backup's checksums cover
+   * exactly these ranges (docs/architecture.md, "Checksums"), so they must describe what the layer
+   * stores as faithfully as the pool can tell: a range it stores but does not report goes unchecked.
+   */
+  layerExtents(pool: PoolRef, volume: StorageVolume): Promise<ByteRange[]>;
+
+  /**
+   * Opens `volume` for reading its guest-visible bytes, as a domain on it would see them (an incremental
+   * through its parents), read-only: nothing can change the volume through it. The caller closes it;
+   * an open that fails leaves nothing running.
+   */
+  openReader(pool: PoolRef, volume: StorageVolume): Promise<VolumeReader>;
 
   /** The volume as qemu-img reads (following its parents) or writes it. */
   image(pool: PoolRef, volume: StorageVolume): Promise<ImageRef>;

@@ -172,17 +172,47 @@ export const mapArgv = (image: ImageRef): string[] => [
   image.path,
 ];
 
-interface MapExtent {
+/** One entry of `qemu-img map --output=json`. */
+export interface MapExtent {
   start: number;
   length: number;
   depth: number;
   data: boolean;
   zero?: boolean;
+  /** QEMU 6.1+: the range is allocated in some layer (false: a hole all the way down). */
+  present?: boolean;
 }
 
 /** Bytes of data stored in the image's own layer (not its backing files). Pure. */
 export function topLayerDataBytes(extents: readonly MapExtent[]): number {
   return extents.filter((e) => e.depth === 0 && e.data).reduce((sum, e) => sum + e.length, 0);
+}
+
+/**
+ * The ranges an image's own layer stores, merged: its data, and when it has a backing file also its
+ * zero clusters, which hide the backing's data. Without a backing a zero cluster reads as a hole does
+ * (QEMU's full backups write them for every unallocated cluster), and a raw image reports its holes
+ * as present zeros: neither stores anything. Pure.
+ */
+export function topLayerRanges(
+  extents: readonly MapExtent[],
+  hasBacking: boolean,
+): Array<{ start: number; length: number }> {
+  const out: Array<{ start: number; length: number }> = [];
+  for (const e of extents) {
+    if (e.depth !== 0 || !(e.data || (hasBacking && e.present === true))) continue;
+    const last = out[out.length - 1];
+    if (last && last.start + last.length === e.start) last.length += e.length;
+    else out.push({ start: e.start, length: e.length });
+  }
+  return out;
+}
+
+/** The ranges the image's own layer stores (see topLayerRanges). */
+export async function storedRanges(image: ImageRef): Promise<Array<{ start: number; length: number }>> {
+  const hasBacking = image.format !== 'raw' && (await imageInfo(image)).backingFile !== undefined;
+  const { stdout } = await run(mapArgv(image));
+  return topLayerRanges(JSON.parse(stdout) as MapExtent[], hasBacking);
 }
 
 /** How many bytes of guest data the image itself holds (what a backup into it copied). */

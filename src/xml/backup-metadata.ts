@@ -79,7 +79,7 @@ function readDisk(r: TreeReader, el: XmlElement): DiskBackup {
   r.allowOnly(
     el,
     ['id', 'target', 'kind'],
-    ['parent', 'source', 'volume', 'bitmap', 'virtualSize', 'bytesCopied'],
+    ['parent', 'source', 'volume', 'bitmap', 'virtualSize', 'bytesCopied', 'checksums'],
   );
   const id = r.requiredAttr(el, 'id');
   r.check(el, id, 'id', canonicalUuidProblem);
@@ -128,6 +128,22 @@ function readDisk(r: TreeReader, el: XmlElement): DiskBackup {
   }
   disk.virtualSize = readByteCount(r, r.required(el, 'virtualSize'));
   disk.bytesCopied = readByteCount(r, r.required(el, 'bytesCopied'));
+  const sums = r.optional(el, 'checksums');
+  if (sums) {
+    r.allowOnly(sums, ['algorithm', 'extentSize', 'document', 'sha256'], []);
+    r.enumAttr(sums, 'algorithm', ['sha256'] as const);
+    const document = r.requiredAttr(sums, 'document');
+    r.check(sums, document, 'checksum document', volumeNameProblem);
+    const sha256 = r.requiredAttr(sums, 'sha256') ?? '';
+    if (!/^[0-9a-f]{64}$/.test(sha256)) r.problem(sums, `sha256 '${sha256}' is not 64 lower-case hex digits`);
+    const size = r.requiredAttr(sums, 'extentSize') ?? '';
+    const sizeProblem = byteCountProblem(size);
+    const extentSize = Number(size);
+    if (sizeProblem) r.problem(sums, `extentSize '${size}' ${sizeProblem}`);
+    else if (extentSize < 4096 || (extentSize & (extentSize - 1)) !== 0)
+      r.problem(sums, `extentSize ${size} is not a power of two of at least 4096`);
+    disk.checksums = { document: document ?? '', sha256, extentSize, algorithm: 'sha256' };
+  }
   return disk;
 }
 
@@ -348,6 +364,15 @@ function diskTree(d: DiskBackup): OutElement {
       d.bitmap === undefined ? undefined : { name: 'bitmap', attrs: [['name', d.bitmap]] },
       { name: 'virtualSize', text: String(d.virtualSize) },
       { name: 'bytesCopied', text: String(d.bytesCopied) },
+      d.checksums && {
+        name: 'checksums',
+        attrs: [
+          ['algorithm', d.checksums.algorithm],
+          ['extentSize', String(d.checksums.extentSize)],
+          ['document', d.checksums.document],
+          ['sha256', d.checksums.sha256],
+        ],
+      },
     ],
   };
 }

@@ -305,6 +305,83 @@ describe('volback CLI (built binary, real libvirt)', () => {
     expect(after.sets.map((s: { id: string }) => s.id)).toEqual([fullSet.id]);
   });
 
+  test('verify --deep finds a flipped byte: exit 1, set, disk, volume and range named; list and restore see it', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB], label: 'cli-sums' });
+    await vm.write('vda', 0x5a, 2 * MiB, 2 * MiB);
+    const fullSet = json(await cli(withConfig('backup', 'create', vm.name, '--json'))).set;
+    expect(fullSet.disks[0].checksums).toMatchObject({ extentSize: MiB });
+    await vm.write('vda', 0x33, 8 * MiB, MiB);
+    const incSet = json(await cli(withConfig('backup', 'create', vm.name, '--json'))).set;
+    const sampled = await cli(withConfig('backup', 'verify', incSet.id, '--sample', '2', '--seed', '5'));
+    expect(sampled.code).toBe(0);
+    expect(sampled.stdout).toContain('sample: 2 of 3 extents');
+    expect(sampled.stdout).toContain('(sample seed 5)');
+
+    // One byte inside a data cluster of the full's volume, where qemu-img map says it is.
+    const file = path.join(TEST_POOL_ROOT, backupPool, fullSet.disks[0].volume);
+    const map = JSON.parse(
+      await new Promise<string>((resolve, reject) => {
+        const child = spawn('qemu-img', ['map', '--output=json', '-f', 'qcow2', file]);
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('error', reject);
+        child.on('close', () => resolve(out));
+      }),
+    ) as Array<{ start: number; length: number; data: boolean; offset?: number }>;
+    const guest = 3 * MiB + 7;
+    const cluster = map.find(
+      (e) => e.data && e.offset !== undefined && e.start <= guest && guest < e.start + e.length,
+    )!;
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from([0xa5]), 0, 1, cluster.offset! + guest - cluster.start);
+    fs.closeSync(fd);
+
+    const deep = await cli(withConfig('backup', 'verify', incSet.id, '--deep'));
+    expect(deep.code).toBe(1);
+    expect(deep.stdout).toContain('DAMAGED (deep)');
+    expect(deep.stdout).toContain(
+      `damaged: set ${fullSet.id} disk vda volume ${fullSet.disks[0].volume} (pool ${backupPool}) bytes ${3 * MiB}-${4 * MiB - 1}`,
+    );
+    const deepJson = json(await cli(withConfig('backup', 'verify', incSet.id, '--deep', '--json')));
+    expect(deepJson).toMatchObject({ ok: false, verdict: 'damaged', deep: true });
+    expect(deepJson.damage).toEqual([
+      {
+        setId: fullSet.id,
+        diskBackupId: fullSet.disks[0].id,
+        target: 'vda',
+        pool: backupPool,
+        volume: fullSet.disks[0].volume,
+        range: { start: 3 * MiB, end: 4 * MiB },
+        reason: 'its data does not match the checksum recorded at backup time',
+      },
+    ]);
+
+    const tree = await cli(withConfig('backup', 'list', '--domain', vm.name));
+    expect(tree.stdout).toMatch(new RegExp(`${fullSet.id.slice(0, 8)} .* damaged\\n`));
+    expect(tree.stdout).toMatch(new RegExp(`└─ ${incSet.id.slice(0, 8)} .* damaged-ancestor`));
+    const listed = json(await cli(withConfig('backup', 'list', '--domain', vm.name, '--json')));
+    expect(
+      listed.sets.map((s: { problems: Array<{ kind: string }> }) => s.problems.map((p) => p.kind)),
+    ).toEqual([['damaged-ancestor'], ['damaged']]);
+
+    const refused = await cli(withConfig('backup', 'restore', incSet.id, '--pool', backupPool));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('ERR_DAMAGED');
+    expect(refused.stderr).toContain('--ignore-damage');
+    const forced = await cli(
+      withConfig('backup', 'restore', incSet.id, '--pool', backupPool, '--ignore-damage', '--json'),
+    );
+    expect(forced.code).toBe(0);
+    expect(json(forced).damage).toEqual([
+      expect.objectContaining({ setId: fullSet.id, range: { start: 3 * MiB, end: 4 * MiB } }),
+    ]);
+    const human = await cli(
+      withConfig('backup', 'restore', incSet.id, '--pool', backupPool, '--ignore-damage'),
+    );
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('Restored from DAMAGED data (--ignore-damage):');
+  });
+
   test('repair: --dry-run lists and changes nothing; without --yes off a terminal it is refused', async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB], label: 'cli-repair' });
     const full = json(await cli(withConfig('backup', 'create', vm.name, '--json'))).set;

@@ -5,9 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { createBackup } from '../../src/core/backup/coordinator';
 import { scanCatalog } from '../../src/core/catalog/scan';
+import { verifyBackup } from '../../src/core/catalog/verify';
 import { beginExternalBackup, endExternalBackup } from '../../src/core/external/session-lifecycle';
 import type { Connection, StorageVolume } from '../../src/libvirt';
 import type { BackupSet, VolumeFormat } from '../../src/model';
+import type { ByteRange } from '../../src/pool/driver';
 import { frameDocument, readDocuments, writeDocument } from '../../src/pool/documents';
 import { deleteVolumeIfPresent, findVolume, generationOf, type OpenPool } from '../../src/pool/pool-layer';
 import { metadataVolumeName } from '../../src/pool/volume-names';
@@ -216,6 +218,74 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
       expect(await imagesEqual(await imageOf(inc2), await imageOf(expected))).toBe(true);
     });
 
+    it('reports the ranges a layer stores (what checksums cover) and reads its guest-visible bytes', async () => {
+      const covers = (ranges: ByteRange[], start: number, length: number): boolean =>
+        ranges.some((r) => r.start <= start && start + length <= r.start + r.length);
+      const overlaps = (ranges: ByteRange[], start: number, length: number): boolean =>
+        ranges.some((r) => r.start < start + length && start < r.start + r.length);
+      const sorted = (ranges: ByteRange[]): void => {
+        for (let i = 1; i < ranges.length; i++)
+          expect(ranges[i].start).toBeGreaterThan(ranges[i - 1].start + ranges[i - 1].length - 1);
+      };
+      for (const format of pool.driver.capabilities.fullFormats) {
+        const full = await volume(format);
+        expect(await pool.driver.layerExtents(pool, full)).toEqual([]); // an empty full stores nothing
+        await writeImage(await imageOf(full), 0x51, 2 * MiB, 3 * GRANULE);
+        const ranges = await pool.driver.layerExtents(pool, full);
+        sorted(ranges);
+        expect(covers(ranges, 2 * MiB, 3 * GRANULE)).toBe(true);
+        expect(overlaps(ranges, 6 * MiB, 2 * MiB)).toBe(false); // a hole (raw too) is not stored data
+      }
+      const storage = pool.driver.capabilities.incremental;
+      if (storage.kind === 'none') return;
+      const parentFormat = pool.driver.capabilities.fullFormats[0];
+      const parent = await volume(parentFormat);
+      await writeImage(await imageOf(parent), 0x61, 0, 4 * MiB);
+      const child = await volume(storage.kind === 'overlay' ? storage.format : parentFormat, parent);
+      expect(await pool.driver.layerExtents(pool, child)).toEqual([]);
+      await writeImage(await imageOf(child), 0x62, 5 * MiB, 2 * GRANULE);
+      await writeImage(await imageOf(child), 0x00, MiB, GRANULE); // zeros over the parent's data: stored
+      const own = await pool.driver.layerExtents(pool, child);
+      sorted(own);
+      expect(covers(own, 5 * MiB, 2 * GRANULE)).toBe(true);
+      expect(covers(own, MiB, GRANULE)).toBe(true);
+      expect(overlaps(own, 2 * MiB, 2 * MiB)).toBe(false); // only shown from the parent
+
+      // The reader shows what a domain on the volume sees: the parent where the child holds nothing.
+      const reader = await pool.driver.openReader(pool, child);
+      try {
+        expect(reader.size).toBe(8 * MiB);
+        const read = async (offset: number, length: number): Promise<Buffer> => {
+          const chunks: Buffer[] = [];
+          await reader.read(offset, length, (c) => chunks.push(Buffer.from(c)));
+          return Buffer.concat(chunks);
+        };
+        const [a, b, c, d, whole] = await Promise.all([
+          read(5 * MiB, 2 * GRANULE),
+          read(MiB, GRANULE),
+          read(2 * MiB, 2 * MiB),
+          read(7 * MiB, MiB),
+          read(0, 8 * MiB),
+        ]);
+        expect(a.equals(Buffer.alloc(2 * GRANULE, 0x62))).toBe(true);
+        expect(b.equals(Buffer.alloc(GRANULE, 0))).toBe(true);
+        expect(c.equals(Buffer.alloc(2 * MiB, 0x61))).toBe(true);
+        expect(d.equals(Buffer.alloc(MiB, 0))).toBe(true);
+        expect(whole.length).toBe(8 * MiB);
+        expect(whole.subarray(5 * MiB, 5 * MiB + 2 * GRANULE).equals(a)).toBe(true);
+        await expect(read(8 * MiB - 1, 2)).rejects.toThrow('outside');
+      } finally {
+        await reader.close();
+      }
+      await reader.close(); // idempotent
+      await expect(reader.read(0, 1, () => undefined)).rejects.toThrow();
+      // Read-only: nothing a reader does changes the volume.
+      expect(await pool.driver.storedBytes(pool, child)).toBe(3 * GRANULE);
+      const gone = await volume(parentFormat);
+      await pool.driver.deleteVolume(pool, gone);
+      await expect(pool.driver.openReader(pool, gone)).rejects.toThrow();
+    });
+
     it('keeps documents whole: round trip, framing in a larger volume, cut short, legacy, missing', async () => {
       const texts = ['', 'plain', `é ü 中 \n<a b='1'/>\r\n`, 'x'.repeat(MiB + 17)];
       const docNames = texts.map(() => `${uniqueName('doc')}.json`);
@@ -337,6 +407,18 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
           true,
         );
       }
+      // Each backup recorded checksums of what landed in the pool, and they hold for every extent.
+      for (const s of (await scanCatalog(conn, { pools: [pool.name] })).stored) {
+        if (s.set.domain.name !== vm.name) continue;
+        expect(s.set.disks[0].checksums).toBeDefined();
+        const verified = await verifyBackup(conn, { setId: s.set.id, deep: true, record: false });
+        expect(verified).toMatchObject({ verdict: 'ok', damage: [] });
+        // The data written: MiB 1-3, and for the second full also the granule at 5 MiB.
+        expect(verified.disks[0].checksums).toMatchObject({
+          state: 'complete',
+          checked: s.set.id === result.set.id ? 2 : 3,
+        });
+      }
       // A domain whose disk is the backup volume, as a restored domain's would be, starts.
       const source = await pool.driver.diskSource(pool, target);
       const xml = await rewriteDomainXml(vm.xml, {
@@ -355,7 +437,10 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
       const stored = await scanCatalog(conn, { pools: [pool.name] });
       for (const s of stored.stored.filter((x) => x.set.domain.name === vm.name)) {
         await deleteVolumeIfPresent(pool, s.metadataVolume);
-        for (const d of s.set.disks) await deleteVolumeIfPresent(pool, d.volume!.name);
+        for (const d of s.set.disks) {
+          await deleteVolumeIfPresent(pool, d.volume!.name);
+          if (d.checksums) await deleteVolumeIfPresent(pool, d.checksums.document);
+        }
       }
     });
 

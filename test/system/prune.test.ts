@@ -1,6 +1,7 @@
 // pruneBackups on a real chain of six backups: a dry run changes nothing (volumes and catalog), then
 // keepLast 2 leaves exactly the two newest, the older kept one merged into a full with its content
 // unchanged, and libvirt's checkpoint list holds just their checkpoints.
+import { verifyBackup } from '../../src/core/catalog/verify';
 import { pruneBackups } from '../../src/core/removal/prune';
 import type { Connection } from '../../src/libvirt';
 import { Cleanup, backupLocation, createTestDomain, openSystemConnection, poolVolumeNames } from '../support';
@@ -70,7 +71,21 @@ describe('pruneBackups on a real chain', () => {
       parentId: points[4].set.id,
     });
     await expectPointsIntact(conn, defaults, points);
-    expect((await poolVolumeNames(conn, defaults.pool)).length).toBe(4); // two data volumes, two metadata volumes
+    // Two data volumes, their checksum documents (the merged ones: each merge rewrote the absorbing
+    // disk's), and two metadata volumes; nothing of the removed sets.
+    const kept = [...sets.values()].flatMap((e) => e.set.disks);
+    expect(kept.map((d) => d.checksums?.document)).not.toContain(undefined);
+    const names = await poolVolumeNames(conn, defaults.pool);
+    expect(names.filter((n) => !n.endsWith('.volback.xml'))).toEqual(
+      kept.flatMap((d) => [d.volume!.name, d.checksums!.document]).sort(),
+    );
+    expect(names.length).toBe(6);
+    // The merged checksums hold: every extent of what each kept set restores matches.
+    for (const id of sets.keys()) {
+      const verified = await verifyBackup(conn, { setId: id, deep: true, record: false });
+      expect(verified).toMatchObject({ verdict: 'ok', damage: [] });
+      expect(verified.disks.map((d) => d.checksums?.state)).toEqual(verified.disks.map(() => 'complete'));
+    }
     expect(await checkpointNames(vm)).toEqual(
       [points[4].set.checkpoint!.name, points[5].set.checkpoint!.name].sort(),
     );

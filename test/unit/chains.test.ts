@@ -6,6 +6,7 @@ import {
   buildCatalog,
   dependents,
   filterSets,
+  isOnlyDamage,
   latestRestorable,
   restorePath,
   type Catalog,
@@ -292,5 +293,52 @@ describe('filterSets', () => {
     expect(ids({ from: new Date(Date.UTC(2026, 0, 1, 5)) })).toEqual(['i1', 'g']);
     expect(ids({ to: new Date(Date.UTC(2026, 0, 1, 5)) })).toEqual(['f', 'i1']);
     expect(ids({ domainName: 'vm1', kind: 'full', disk: 'vda' })).toEqual(['f']);
+  });
+});
+
+describe('damage records', () => {
+  const sets = [
+    set({ id: 'f', hour: 0 }),
+    set({ id: 'i1', parent: 'f', hour: 1 }),
+    set({ id: 'i2', parent: 'i1', hour: 2 }),
+    set({ id: 'g', hour: 3 }),
+    set({ id: 'k1', parent: 'gone', hour: 4 }),
+    set({ id: 'k2', parent: 'k1', hour: 5 }),
+  ];
+  const catalog = buildCatalog(sets, {
+    damage: [
+      { setId: 'f', message: 'verify found damaged data: disk vda bytes 0-1048575' },
+      { setId: 'f', message: 'verify found damaged data: disk vda bytes 0-1048575' },
+      { setId: 'k1', message: 'restore found damaged data' },
+    ],
+  });
+
+  it('marks the set damaged once per message, and every descendant as depending on damaged data', () => {
+    expect(kinds(catalog, 'f')).toEqual(['damaged']);
+    expect(catalog.sets.get('f')!.problems[0].message).toBe(
+      'backup set f is damaged: verify found damaged data: disk vda bytes 0-1048575',
+    );
+    expect(catalog.sets.get('i1')!.problems).toEqual([
+      expect.objectContaining({
+        kind: 'damaged-ancestor',
+        relatedId: 'f',
+        message: expect.stringContaining('whose data is damaged'),
+      }),
+    ]);
+    expect(catalog.sets.get('i2')!.problems[0]).toMatchObject({ kind: 'damaged-ancestor', relatedId: 'f' });
+    for (const id of ['f', 'i1', 'i2']) expect(catalog.sets.get(id)!.restorable).toBe(false);
+    expect(catalog.sets.get('g')!.restorable).toBe(true);
+    expect(latestRestorable(catalog, VM1.uuid)?.id).toBe('g');
+    expect(isOnlyDamage(catalog.sets.get('i2')!.problems)).toBe(true);
+  });
+
+  it('a damaged set that is also an orphan breaks its subtree: broken is the stronger word', () => {
+    expect(kinds(catalog, 'k1')).toEqual(['orphan', 'orphan', 'damaged']);
+    expect(kinds(catalog, 'k2')).toEqual(['broken']);
+    expect(isOnlyDamage(catalog.sets.get('k2')!.problems)).toBe(false);
+  });
+
+  it('restorePath still gives the chain of a damaged set: the restore checks what it reads', () => {
+    expect(restorePath(catalog, 'i2-vda').map((d) => d.id)).toEqual(['f-vda', 'i1-vda', 'i2-vda']);
   });
 });

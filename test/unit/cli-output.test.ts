@@ -1,10 +1,10 @@
 // The CLI's pure pieces: the chain tree of `backup list`, sizes and times, and the exit-code mapping.
-import { renderSet, renderTree } from '../../src/cli/commands/backup';
+import { checksumsCell, renderSet, renderTree, renderVerify } from '../../src/cli/commands/backup';
 import { ExitCode, UsageError, describeError, exitCodeFor } from '../../src/cli/exit-codes';
 import { formatBytes, formatDuration, formatUtc } from '../../src/cli/format';
 import { progressSink } from '../../src/cli/progress';
 import { ErrorCodes, VolbackError } from '../../src/errors';
-import type { BackupListing, ListedSet } from '../../src/index';
+import type { BackupListing, DiskVerification, ListedSet, VerifyResult } from '../../src/index';
 import type { BackupSet } from '../../src/model';
 
 const MiB = 1024 * 1024;
@@ -202,5 +202,74 @@ describe('values read from pools are shown with their control characters escaped
     const s = listed('aaaaaaaa-1', 0);
     s.set.domain.name = 'café-vm ✓';
     expect(renderTree({ ...empty, sets: [s] }).split('\n')[0]).toBe('domain café-vm ✓ (u-1)');
+  });
+});
+
+describe('backup verify report', () => {
+  const disk = (
+    target: string,
+    checksums?: DiskVerification['checksums'],
+    volume = true,
+  ): DiskVerification => ({
+    target,
+    volume: volume ? { pool: 'p', name: `${target}.qcow2` } : undefined,
+    chain: [`${target}.qcow2`],
+    ok: true,
+    problems: [],
+    damage: [],
+    checksums,
+  });
+  const base: VerifyResult = {
+    setId: 's1',
+    domain: 'vm1',
+    deep: true,
+    ok: true,
+    verdict: 'ok',
+    problems: [],
+    disks: [],
+    damage: [],
+    recordedDamage: [],
+    records: { written: [], cleared: false, failed: [] },
+  };
+
+  it('states what the checksums allowed for each disk', () => {
+    const c = { extents: 1024, checkable: 1024, checked: 32, sample: true, state: 'complete' as const };
+    expect(checksumsCell(disk('vda', c))).toBe('sample: 32 of 1024 extents');
+    expect(checksumsCell(disk('vda', { ...c, checked: 1024, sample: false }))).toBe('all 1024 extents');
+    expect(
+      checksumsCell(disk('vda', { ...c, state: 'partial', checkable: 1000, checked: 1000, sample: false })),
+    ).toBe('all 1000 extents, 24 unchecked (older layers)');
+    expect(checksumsCell(disk('vda', { ...c, state: 'none' }))).toBe(
+      'no checksums (taken before volback recorded them)',
+    );
+    expect(checksumsCell(disk('vda', undefined, false))).toBe('external: no data stored');
+  });
+
+  it('names the damage and what was recorded', () => {
+    const finding = {
+      setId: 's0',
+      diskBackupId: 'd',
+      target: 'vda',
+      pool: 'p',
+      volume: 'v.qcow2',
+      range: { start: MiB, end: 2 * MiB },
+      reason: 'its data does not match the checksum recorded at backup time',
+    };
+    const text = renderVerify({
+      ...base,
+      ok: false,
+      verdict: 'damaged',
+      damage: [finding],
+      records: { written: ['s0'], cleared: false, failed: [] },
+      disks: [disk('vda')],
+    });
+    expect(text.split('\n').slice(0, 3)).toEqual([
+      'set s1 (vm1): DAMAGED (deep)',
+      `  damaged: set s0 disk vda volume v.qcow2 (pool p) bytes ${MiB}-${2 * MiB - 1}: its data does not match the checksum recorded at backup time`,
+      '  damage recorded in the pools for set s0',
+    ]);
+    expect(renderVerify({ ...base, verdict: 'no-checksums' })).toContain(
+      'set s1 (vm1): no checksums (taken before volback recorded them) (deep)',
+    );
   });
 });

@@ -1,12 +1,16 @@
 // `volback backup restore`: a set's disks into new volumes (or over the shut-off original), or the whole VM.
 import {
+  describeFinding,
   findBackupSet,
   restoreBackup,
   restoreDomain,
+  type RestoreChecks,
   type RestoreDomainResult,
   type RestoredVolume,
 } from '../../index';
 import { RESTORE_ALLOWANCES, type RestoreAllowance } from '../../xml/restore-policy';
+
+import { damageJson } from '../json';
 import type { VolumeFormat } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { printable, shortId, table } from '../format';
@@ -57,6 +61,26 @@ const volumesTable = (vs: RestoredVolume[]): string =>
     ['DISK', 'POOL', 'VOLUME', 'FORMAT', 'PATH'],
     vs.map((v) => [v.target, v.pool || '-', v.volume || '-', v.format, v.path]),
   );
+
+const checksJson = (checks: RestoreChecks) => ({
+  damage: checks.damage.map(damageJson),
+  notes: checks.notes,
+});
+
+/** What the checksum checks found: the damaged ranges restored anyway (--ignore-damage), and notes. */
+function checksReport(checks: RestoreChecks): string {
+  return [
+    checks.damage.length
+      ? [
+          '\nRestored from DAMAGED data (--ignore-damage):',
+          ...checks.damage.map((f) => printable(`  ${describeFinding(f)}`)),
+        ].join('\n')
+      : '',
+    checks.notes.length ? ['\nChecksums:', ...checks.notes.map((n) => printable(`  ${n}`))].join('\n') : '',
+  ]
+    .filter((part) => part !== '')
+    .join('\n');
+}
 
 /** `--allow` values: the policy's allowance kinds, or `all`; anything else is a usage error. */
 export function parseAllowances(values: string[] | undefined): RestoreAllowance[] | undefined {
@@ -140,6 +164,11 @@ const backupRestore: CommandSpec = {
       type: 'boolean',
       description: 'with --define: leave out what would need --allow instead of refusing',
     },
+    'ignore-damage': {
+      type: 'boolean',
+      description:
+        "finish even where the backup's data does not match its checksums; the damaged ranges are listed",
+    },
   },
   examples: [
     'volback backup restore 1a2b3c4d',
@@ -197,6 +226,7 @@ const backupRestore: CommandSpec = {
       pool: flagString(flags.pool),
       format,
       volumeNames,
+      ignoreDamage: Boolean(flags['ignore-damage']),
       signal: ctx.signal,
       onProgress: progress.update,
     };
@@ -220,6 +250,7 @@ const backupRestore: CommandSpec = {
             domain: { name: result.name, uuid: result.uuid },
             volumes: volumesJson(result.volumes),
             policy: result.policy,
+            ...checksJson(result),
           },
           human: () =>
             [
@@ -227,6 +258,7 @@ const backupRestore: CommandSpec = {
               '',
               volumesTable(result.volumes),
               policyReport(result.policy),
+              checksReport(result),
             ]
               .filter((part) => part !== '')
               .join('\n'),
@@ -241,8 +273,12 @@ const backupRestore: CommandSpec = {
           action: what,
           domain: null,
           volumes: volumesJson(result.volumes),
+          ...checksJson(result),
         },
-        human: () => `restored backup ${result.setId}\n\n${volumesTable(result.volumes)}`,
+        human: () =>
+          [`restored backup ${result.setId}`, '', volumesTable(result.volumes), checksReport(result)]
+            .filter((part) => part !== '')
+            .join('\n'),
       };
     } finally {
       progress.done();

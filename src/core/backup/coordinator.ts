@@ -13,6 +13,12 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupDefinition, BackupLocation, BackupSet, DiskBackup, VolumeFormat } from '../../model';
 import { writeDocument } from '../../pool/documents';
+import {
+  checksumDocumentName,
+  checksumDocumentVolume,
+  extentSizeFor,
+  writeChecksumDocument,
+} from '../../pool/checksums';
 import type { CopyTarget } from '../../pool/driver';
 import {
   closePools,
@@ -50,6 +56,7 @@ import { readDomainState } from '../shared/domain-state';
 import { capabilitiesOf, openRunPools, resolveLocation } from '../shared/targets';
 import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
+import { takeLayerDigests } from '../shared/checksums';
 import { crashPoint } from '../shared/crash-point';
 
 const log = logger('backup');
@@ -61,7 +68,8 @@ export interface BackupDefaults {
   format: VolumeFormat;
 }
 
-export type BackupPhase = 'preparing' | 'copying' | 'committing' | 'done';
+/** `checksums`: reading back what was stored to record its checksums (bytes of the data read). */
+export type BackupPhase = 'preparing' | 'copying' | 'checksums' | 'committing' | 'done';
 
 export interface BackupProgress extends JobProgress {
   phase: BackupPhase;
@@ -82,6 +90,13 @@ export interface CreateBackupOptions {
    * docs/architecture.md, "Two copy engines".
    */
   fullBackupEngine?: FullBackupEngine;
+  /**
+   * Record checksums of what was stored (default true): each volume's own extents are read back
+   * through its pool's driver after the copy, and their sha256 stored in a document the metadata
+   * names (docs/architecture.md, "Checksums"). `false` skips it; such a set verifies as having no
+   * checksums. Meant for measurements (bench/full-backup.ts).
+   */
+  checksums?: boolean;
 }
 
 export type FullBackupEngine = 'qmp' | 'libvirt';
@@ -108,8 +123,9 @@ async function removeInterrupted(
   if (!tags.size) return;
   const used = new Set(scan.stored.map((s) => s.set.checkpoint?.name));
   await removeInterruptedCheckpoints(domain, tags, (name) => used.has(name));
+  // Data volumes and their checksum documents (written before the metadata, so a run can leave them).
   const strays = scan.strayVolumes.filter((v) =>
-    tags.has(parseBackupVolumeName(v.volume)?.setIdPrefix ?? ''),
+    tags.has(parseBackupVolumeName(checksumDocumentVolume(v.volume) ?? v.volume)?.setIdPrefix ?? ''),
   );
   for (const stray of strays) {
     log.warn(`removing volume ${stray.volume} of an interrupted backup from pool ${stray.pool}`);
@@ -269,6 +285,53 @@ async function parentVolume(
 }
 
 /**
+ * Reads back every volume's own extents through its driver and stores their checksums, one document
+ * per volume in its pool (removed again by `undo` if the run fails later). The extent size is the
+ * chain's: the parent's when it has checksums, else the one for the disk's size.
+ */
+async function recordChecksums(
+  ctx: RunContext,
+  plan: BackupPlan,
+  disks: DiskBackup[],
+  volumes: ReadonlyMap<string, { pool: OpenPool; volume: StorageVolume }>,
+  undo: UndoStack,
+): Promise<void> {
+  const bytesTotal = disks.reduce((n, d) => n + d.bytesCopied, 0);
+  let before = 0;
+  ctx.report('checksums', { bytesDone: 0, bytesTotal });
+  for (const [i, disk] of disks.entries()) {
+    const { pool, volume } = volumes.get(disk.target)!;
+    const extentSize = plan.disks[i].parent?.checksums?.extentSize ?? extentSizeFor(disk.virtualSize);
+    const started = Date.now();
+    let read = 0;
+    const digests = await takeLayerDigests(pool, volume, extentSize, disk.virtualSize, {
+      signal: ctx.options.signal,
+      onProgress: (done) => {
+        read = done;
+        ctx.report('checksums', {
+          bytesDone: before + done,
+          bytesTotal: Math.max(bytesTotal, before + done),
+        });
+      },
+    });
+    before += read;
+    const name = checksumDocumentName(disk.volume!.name);
+    disk.checksums = await writeChecksumDocument(pool, name, {
+      setId: plan.setId,
+      diskBackupId: disk.id,
+      volume: disk.volume!.name,
+      virtualSize: disk.virtualSize,
+      extentSize,
+      digests,
+    });
+    undo.push(`checksums ${name} in pool ${pool.name}`, () => deleteVolumeIfPresent(pool, name));
+    log.info(
+      `${ctx.domainName} ${disk.target}: checksums of ${digests.size} extents (${read} bytes read back) in ${Date.now() - started} ms`,
+    );
+  }
+}
+
+/**
  * Carries out one plan: target volumes, the job, the metadata. On failure every step it finished
  * is undone, newest first, and the error is rethrown.
  */
@@ -333,23 +396,27 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     }
 
     crashPoint('backup-copied');
-    ctx.report('committing');
-    const disks: DiskBackup[] = [];
-    for (const disk of plan.disks) {
+    const disks: DiskBackup[] = plan.disks.map((disk) => ({
+      id: randomUUID(),
+      target: disk.target,
+      sourcePath: disk.sourcePath,
+      sourceFormat: disk.sourceFormat,
+      volume: { pool: disk.pool, name: disk.volumeName, format: disk.format },
+      kind: disk.kind,
+      parentId: disk.parent?.id,
+      bitmap: disk.bitmap ? plan.checkpointName : undefined,
+      virtualSize: disk.virtualSize,
+      bytesCopied: 0,
+    }));
+    for (const disk of disks) {
       const { pool, volume } = volumes.get(disk.target)!;
-      disks.push({
-        id: randomUUID(),
-        target: disk.target,
-        sourcePath: disk.sourcePath,
-        sourceFormat: disk.sourceFormat,
-        volume: { pool: disk.pool, name: disk.volumeName, format: disk.format },
-        kind: disk.kind,
-        parentId: disk.parent?.id,
-        bitmap: disk.bitmap ? plan.checkpointName : undefined,
-        virtualSize: disk.virtualSize,
-        bytesCopied: await pool.driver.storedBytes(pool, volume),
-      });
+      disk.bytesCopied = await pool.driver.storedBytes(pool, volume);
     }
+    // Checksums are read back from what the pool now holds, and written before the metadata (the commit).
+    if (options.checksums ?? true) await recordChecksums(ctx, plan, disks, volumes, undo);
+    crashPoint('backup-checksums');
+
+    ctx.report('committing');
     const set: BackupSet = {
       id: plan.setId,
       volbackVersion: VOLBACK_VERSION,

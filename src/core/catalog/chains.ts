@@ -20,14 +20,41 @@ import type { BackupKind, BackupSet, DiskBackup } from '../../model';
  * - `incomplete`: the set is in state `merging` or `deleting`.
  * - `missing-volume`: a data volume the set names is not in its pool (deleted outside volback); the
  *   pool was listed, so this is known, not guessed.
+ * - `damaged`: a verify or a restore found the set's stored data different from its checksums (a
+ *   damage record in the pool says where); the set is not restorable as it is.
+ * - `damaged-ancestor`: an ancestor is `damaged` (and has no other problem), so this set's restore
+ *   reads damaged data unless its own layers cover it; `relatedId` is the nearest such ancestor.
+ *
+ * A restore still reads a set whose only problems are damage kinds: it checks every extent against
+ * the checksums and refuses only when what it reads is damaged (see `isOnlyDamage`).
  */
 export type ChainProblemKind =
-  'orphan' | 'broken' | 'cycle' | 'disk-mismatch' | 'duplicate-conflict' | 'incomplete' | 'missing-volume';
+  | 'orphan'
+  | 'broken'
+  | 'cycle'
+  | 'disk-mismatch'
+  | 'duplicate-conflict'
+  | 'incomplete'
+  | 'missing-volume'
+  | 'damaged'
+  | 'damaged-ancestor';
 
-/** What a catalog knows of the pools beyond the documents: whether a named volume is there. */
+/** What a damage record says of a set, for the catalog. */
+export interface DamageNote {
+  setId: string;
+  message: string;
+}
+
+/** True when every problem is `damaged` or `damaged-ancestor` (a checked restore may still read the set). Pure. */
+export const isOnlyDamage = (problems: readonly ChainProblem[]): boolean =>
+  problems.every((p) => p.kind === 'damaged' || p.kind === 'damaged-ancestor');
+
+/** What a catalog knows of the pools beyond the documents: whether a named volume is there, recorded damage. */
 export interface CatalogFacts {
   /** True/false when the volume's pool was listed, undefined when it was not (nothing is known). */
   volumeExists?: (pool: string, name: string) => boolean | undefined;
+  /** The pools' damage records (docs/architecture.md, "Checksums"): each marks its set `damaged`. */
+  damage?: readonly DamageNote[];
 }
 
 export interface ChainProblem {
@@ -128,7 +155,7 @@ function differingFields(a: BackupSet, b: BackupSet): string[] {
  * Builds the catalog. Sets may come from several pools and may repeat: copies with the same id are
  * merged when equal and reported as `duplicate-conflict` when not. A full set's `parentId` and a full
  * disk's `parentId` are ignored (a full needs nothing). Never throws for bad metadata: every defect
- * becomes a problem on the sets concerned.
+ * becomes a problem on the sets concerned. `damage` (the pools' damage records) marks sets `damaged`.
  */
 export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {}): Catalog {
   const nodes = new Map<string, MutableSet>();
@@ -189,6 +216,17 @@ export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {
         message,
       });
       report(node, { kind: 'duplicate-conflict', setId: node.set.id, relatedId: other, message });
+    }
+  }
+
+  for (const node of ordered) {
+    const notes = (facts.damage ?? []).filter((d) => d.setId === node.set.id);
+    if (notes.length) {
+      report(node, {
+        kind: 'damaged',
+        setId: node.set.id,
+        message: `backup set ${node.set.id} is damaged: ${[...new Set(notes.map((n) => n.message))].join('; ')}`,
+      });
     }
   }
 
@@ -370,6 +408,8 @@ export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {
   for (const node of ordered) {
     // Oldest first: a bad ancestor is always visited before its descendants.
     if (!selfBad.has(node.set.id)) continue;
+    const onlyDamaged = node.problems.every((p) => p.kind === 'damaged');
+    const kind: ChainProblemKind = onlyDamaged ? 'damaged-ancestor' : 'broken';
     const queue = dependentSetIds(node.set.id);
     const visited = new Set<string>([node.set.id]);
     while (queue.length > 0) {
@@ -377,12 +417,14 @@ export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {
       if (visited.has(id)) continue;
       visited.add(id);
       const child = nodes.get(id)!;
-      if (!child.problems.some((p) => p.kind === 'broken')) {
+      if (!child.problems.some((p) => p.kind === kind)) {
         report(child, {
-          kind: 'broken',
+          kind,
           setId: id,
           relatedId: node.set.id,
-          message: `backup set ${id} depends on ${node.set.id}, which is not restorable (${node.problems[0].message})`,
+          message: onlyDamaged
+            ? `backup set ${id} depends on ${node.set.id}, whose data is damaged`
+            : `backup set ${id} depends on ${node.set.id}, which is not restorable (${node.problems[0].message})`,
         });
       }
       queue.push(...dependentSetIds(id));
@@ -458,7 +500,9 @@ export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {
     'cycle',
     'disk-mismatch',
     'missing-volume',
+    'damaged',
     'broken',
+    'damaged-ancestor',
   ];
   problems.sort(
     (a, b) =>
@@ -517,6 +561,12 @@ export function restorePath(catalog: Catalog, diskBackupId: string): DiskBackup[
   }
   return path.reverse();
 }
+
+/** The set a catalogued disk backup belongs to, as a lookup function. Pure. */
+export const setOfDisk =
+  (catalog: Catalog) =>
+  (diskBackupId: string): string =>
+    catalog.disks.get(diskBackupId)!.setId;
 
 /** The newest restorable set of a domain (by creation time), or undefined when there is none. */
 export function latestRestorable(catalog: Catalog, domainUuid: string): BackupSet | undefined {

@@ -8,8 +8,18 @@ import { closePools, openActivePools, type OpenPool } from '../../pool/pool-laye
 import { readIndex, writeIndex } from '../../pool/catalog-index';
 import { parseBackupVolumeName, parseMetadataVolumeName } from '../../pool/volume-names';
 import { parseBackupSets } from '../../xml';
-import { buildCatalog, filterSets, findSet, type Catalog, type ChainProblem, type SetFilter } from './chains';
+import { checksumDocumentVolume } from '../../pool/checksums';
+import {
+  buildCatalog,
+  filterSets,
+  findSet,
+  type Catalog,
+  type ChainProblem,
+  type DamageNote,
+  type SetFilter,
+} from './chains';
 import { readDocuments } from '../../pool/documents';
+import { damagedMetadataVolume, damageMessage, readDamageRecords, type FoundDamage } from './damage';
 
 const log = logger('catalog');
 
@@ -27,8 +37,13 @@ export interface CatalogScan {
   stored: StoredSet[];
   /** Metadata volumes that could not be read or failed their schema: never listed as backups. */
   invalid: Array<{ pool: string; volume: string; error: Error }>;
-  /** Data volumes that no valid metadata names (an interrupted backup, or a set whose metadata is bad). */
+  /**
+   * Volumes of backups that no valid metadata names (an interrupted backup, or a set whose metadata is
+   * bad): data volumes, their checksum documents, damage records of sets that are gone.
+   */
   strayVolumes: Array<{ pool: string; volume: string }>;
+  /** Damage records (docs/architecture.md, "Checksums") of catalogued sets. */
+  damage: FoundDamage[];
   /** Pools scanned. */
   pools: string[];
   /** Pools of an all-pools scan that could not be read; their backups are missing from this scan. */
@@ -40,9 +55,9 @@ export interface ScanOptions {
   pools?: readonly string[];
 }
 
-async function scanPool(
-  pool: OpenPool,
-): Promise<Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes'> & { names: string[] }> {
+type PoolScan = Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes' | 'damage'> & { names?: string[] };
+
+async function scanPool(pool: OpenPool): Promise<PoolScan> {
   const names = await pool.driver.listVolumeNames(pool);
   const metadataNames = names.filter((name) => parseMetadataVolumeName(name) !== undefined);
   // Documents the index already holds were validated when they entered it and cannot have changed since.
@@ -72,17 +87,26 @@ async function scanPool(
   if (parsed.some((r) => r.ok) || (index && index.size !== stored.length)) {
     await writeIndex(pool, names, new Map(stored.map((s) => [s.metadataVolume, s.set])));
   }
-  const referenced = new Set(
-    stored.flatMap(({ set }) =>
-      set.disks.filter((d) => d.volume?.pool === pool.name).map((d) => d.volume!.name),
-    ),
-  );
+  const mine = stored.flatMap(({ set }) => set.disks.filter((d) => d.volume?.pool === pool.name));
+  const referenced = new Set([
+    ...mine.map((d) => d.volume!.name),
+    ...mine.flatMap((d) => (d.checksums ? [d.checksums.document] : [])),
+  ]);
+  const metadataHere = new Set(stored.map((s) => s.metadataVolume));
+  const ownedByBackup = (name: string): boolean =>
+    parseBackupVolumeName(name) !== undefined ||
+    parseBackupVolumeName(checksumDocumentVolume(name) ?? '') !== undefined;
   const strayVolumes = names
-    .filter((name) => parseBackupVolumeName(name) !== undefined && !referenced.has(name))
+    .filter(
+      (name) =>
+        (ownedByBackup(name) && !referenced.has(name)) ||
+        (damagedMetadataVolume(name) !== undefined && !metadataHere.has(damagedMetadataVolume(name)!)),
+    )
     .map((volume) => ({ pool: pool.name, volume }));
   for (const bad of invalid)
     log.warn(`metadata ${bad.volume} in pool ${bad.pool} is not a valid backup: ${bad.error.message}`);
-  return { stored, invalid, strayVolumes, names };
+  const damage = (await readDamageRecords(pool, names)).filter((d) => metadataHere.has(d.metadataVolume));
+  return { stored, invalid, strayVolumes, damage, names };
 }
 
 /**
@@ -107,11 +131,12 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
           if (options.pools) throw error;
           log.warn(`${error.message}: ${(err as Error).message}`);
           unreadable.push({ pool: pool.name, error });
-          return { stored: [], invalid: [], strayVolumes: [], names: undefined };
+          return { stored: [], invalid: [], strayVolumes: [], damage: [], names: undefined };
         }),
       ),
     );
     const stored = results.flatMap((r) => r.stored);
+    const damage = results.flatMap((r) => r.damage);
     const listed = new Map<string, Set<string>>();
     results.forEach((r, i) => {
       if (r.names) listed.set(pools[i].name, new Set(r.names));
@@ -120,17 +145,42 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
       // A volume a set names in a pool that was listed is known to be there or not.
       catalog: buildCatalog(
         stored.map((s) => s.set),
-        { volumeExists: (pool, name) => listed.get(pool)?.has(name) },
+        {
+          volumeExists: (pool, name) => listed.get(pool)?.has(name),
+          damage: damageNotes(stored, damage),
+        },
       ),
       stored,
       invalid: results.flatMap((r) => r.invalid),
       strayVolumes: results.flatMap((r) => r.strayVolumes),
+      damage,
       pools: pools.map((p) => p.name).filter((name) => !unreadable.some((u) => u.pool === name)),
       unreadable,
     };
   } finally {
     closePools(pools);
   }
+}
+
+/**
+ * What the damage records say, per set: the set stored in the metadata volume beside each record. A
+ * record that cannot be read (cut short while it was written) still marks its set: it was written
+ * because damage was found. Pure.
+ */
+export function damageNotes(stored: readonly StoredSet[], damage: readonly FoundDamage[]): DamageNote[] {
+  return damage.flatMap((d) => {
+    const owner = stored.find((s) => s.pool === d.pool && s.metadataVolume === d.metadataVolume);
+    if (!owner) return [];
+    if (d.record && d.record.setId !== owner.set.id) return [];
+    return [
+      {
+        setId: owner.set.id,
+        message: d.record
+          ? damageMessage(d.record)
+          : `its damage record ${d.volume} in pool ${d.pool} cannot be read (${d.error?.message})`,
+      },
+    ];
+  });
 }
 
 /** The sets of a scan that match a filter, newest first, each once. */

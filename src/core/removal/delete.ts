@@ -251,11 +251,12 @@ export async function executeSteps(
   const merged: DiskMerge[] = [];
   try {
     for (const step of steps) {
-      await runRemoval(conn, pools, index, step);
+      const written = await runRemoval(conn, pools, index, step);
       const original = index.get(step.setId)!.set;
       for (const id of new Set([...step.merges.map((m) => m.intoSet), ...step.reparent])) {
         const child = index.get(id)!;
-        index.set(id, { ...child, set: rewrittenChild(child.set, original, step) });
+        // As written: a merge also gave the child new checksum references.
+        index.set(id, { ...child, set: written.get(id) ?? rewrittenChild(child.set, original, step) });
       }
       if (step.wholeSet) index.delete(step.setId);
       else index.set(step.setId, { ...index.get(step.setId)!, set: remainingSet(original, step) });

@@ -12,7 +12,9 @@ import { scanCatalog } from '../catalog/scan';
 import { buildCatalog, type Catalog } from '../catalog/chains';
 import { removeCheckpoint } from '../shared/checkpoints';
 import { CutShortDocument, readDocuments, writeDocument } from '../../pool/documents';
+import { damageVolumeName } from '../catalog/damage';
 import { replaceCheckpointParent } from '../../xml/libvirt-backup';
+import { mergedChecksums, removedChecksumDocuments } from '../shared/checksum-removal';
 import { crashPoint } from '../shared/crash-point';
 import {
   claimsOf,
@@ -87,7 +89,6 @@ export const REMOVAL_STEPS = [
   'done',
 ] as const;
 export type RemovalStepName = (typeof REMOVAL_STEPS)[number];
-
 
 export const INTENT_VOLUME_SUFFIX = '.volback-intent.json';
 
@@ -353,14 +354,15 @@ function checkpointToRemove(
  * Finishes a removal from its intent, from whatever point a previous run reached: every step is
  * idempotent (documents are rewritten from the intent's copy of the original, rebases skip volumes
  * already on their target, deletes ignore what is gone). Data volumes are deleted only after every
- * child stands without them, and the removed set's metadata only after its volumes.
+ * child stands without them, and the removed set's metadata only after its volumes. Returns the
+ * children's metadata as written (set id → set).
  */
 export async function finishRemoval(
   conn: Connection,
   pools: PoolCache,
   intent: RemovalIntent,
   known: Iterable<BackupSet>,
-): Promise<void> {
+): Promise<Map<string, BackupSet>> {
   const { step } = intent;
   const original = await parseBackupSet(intent.set.xml, `intent of set ${step.setId}`);
   const rewrites = await Promise.all(
@@ -380,9 +382,18 @@ export async function finishRemoval(
   crashPoint('mark');
   for (const rebase of intent.rebases) await rebaseOne(pools, rebase.volume, rebase.newBacking);
   crashPoint('rebase');
+  // A disk that absorbs a merged parent takes the parent's checksums too (checksum-removal.ts).
+  const sums = await mergedChecksums(
+    pools,
+    original,
+    rewrites.map((r) => r.set),
+    step,
+  );
+  const written = new Map<string, BackupSet>();
   for (const rewrite of rewrites) {
     const copies = rewrite.copies.filter((c) => isOwnMetadataCopy(rewrite.set, c));
-    await writeCopies(pools, copies, rewrittenChild(rewrite.set, original, step));
+    written.set(rewrite.setId, sums.apply(rewrittenChild(rewrite.set, original, step)));
+    await writeCopies(pools, copies, written.get(rewrite.setId)!);
   }
   crashPoint('children');
   if (touch.checkpoint?.keptBecause)
@@ -392,13 +403,17 @@ export async function finishRemoval(
   else if (touch.checkpoint) await removeSetCheckpoint(conn, original.domain.uuid, touch.checkpoint.name);
   crashPoint('checkpoint');
   for (const ref of touch.volumes) await deleteRef(pools, ref);
+  for (const ref of removedChecksumDocuments(touch.volumes, sums)) await deleteRef(pools, ref);
   crashPoint('volumes');
   if (step.wholeSet) for (const copy of touch.copies) await deleteRef(pools, copy);
   else await writeCopies(pools, touch.copies, remainingSet(original, step));
   crashPoint('metadata');
-  for (const copy of touch.copies)
+  for (const copy of touch.copies) {
     await deleteRef(pools, { pool: copy.pool, name: intentVolumeName(copy.name) });
+    if (step.wholeSet) await deleteRef(pools, { pool: copy.pool, name: damageVolumeName(copy.name) });
+  }
   crashPoint('done');
+  return written;
 }
 
 /** Where each set's metadata copies are, from a scan. */
@@ -407,13 +422,14 @@ export type CopyIndex = ReadonlyMap<string, { set: BackupSet; copies: VolumeRef[
 /**
  * Builds the intent of `step` from the current sets and runs it: the intent is written next to every
  * metadata copy of the set before anything else, so from then on any run can finish the removal.
+ * Returns the rewritten children as written (see finishRemoval).
  */
 export async function runRemoval(
   conn: Connection,
   pools: PoolCache,
   index: CopyIndex,
   step: RemovalStep,
-): Promise<void> {
+): Promise<Map<string, BackupSet>> {
   const entry = index.get(step.setId);
   if (!entry)
     throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${step.setId} is not in the catalog`, {
@@ -466,7 +482,7 @@ export async function runRemoval(
     `removing ${step.wholeSet ? 'backup set' : `disks ${step.removeDisks.join(', ')} of backup set`} ${step.setId}` +
       (step.merges.length ? ` (merging into ${step.merges.map((m) => m.into).join(', ')})` : ''),
   );
-  await finishRemoval(
+  return finishRemoval(
     conn,
     pools,
     intent,

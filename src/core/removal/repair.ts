@@ -6,6 +6,8 @@ import { logger } from '../../log';
 import { closePools, deleteVolumeIfPresent, openActivePools } from '../../pool/pool-layer';
 import { domainVolumePart, parseBackupVolumeName, parseMetadataVolumeName } from '../../pool/volume-names';
 import { findQmpLeftovers, removeInterruptedCheckpoints, sweepQmpLeftovers } from '../backup/qmp-full-job';
+import { checksumDocumentVolume } from '../../pool/checksums';
+import { damagedMetadataVolume } from '../catalog/damage';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { readSession, settleExternalSession } from '../external/session';
 import { undoCrashedRestores } from '../restore/marker';
@@ -75,7 +77,20 @@ export function strayVolumesOf(
   );
   const out = { mine: [] as RepairItem[], kept: [] as RepairItem[] };
   for (const stray of scan.strayVolumes) {
-    const parsed = parseBackupVolumeName(stray.volume);
+    // A data volume, or its checksum document (written before the metadata, so a crash can leave it).
+    const sums = checksumDocumentVolume(stray.volume);
+    const parsed = parseBackupVolumeName(sums ?? stray.volume);
+    const record = damagedMetadataVolume(stray.volume);
+    if (record && parseMetadataVolumeName(record)?.domainPart === part) {
+      out.mine.push({
+        kind: 'stray-volume',
+        domain: domainName,
+        pool: stray.pool,
+        name: stray.volume,
+        reason: `the damage record of a backup set of ${domainName} that is gone`,
+      });
+      continue;
+    }
     if (!parsed || parsed.domainPart !== part) continue;
     const item = { kind: 'stray-volume' as const, domain: domainName, pool: stray.pool, name: stray.volume };
     if (damaged.has(`${stray.pool}\n${parsed.domainPart}\n${parsed.setIdPrefix}`)) {
@@ -87,7 +102,7 @@ export function strayVolumesOf(
     } else {
       out.mine.push({
         ...item,
-        reason: `a data volume of an interrupted backup of ${domainName} (no metadata names it)`,
+        reason: `${sums ? 'the checksum document of a data volume' : 'a data volume'} of an interrupted backup of ${domainName} (no metadata names it)`,
       });
     }
   }

@@ -7,6 +7,70 @@ import { findVolume, type PoolCache } from '../../pool/pool-layer';
 import type { ImageRef } from '../../tools/qemu-img';
 import type { RestoreAllowance, RestorePolicyResult } from '../../xml/restore-policy';
 import type { DiskToRestore } from './plan';
+import {
+  checkView,
+  closeChain,
+  describeFinding,
+  openChainState,
+  type ChainState,
+  type DamageFinding,
+} from '../shared/checksums';
+import type { VolumeReader } from '../../pool/driver';
+import type { CatalogScan } from '../catalog/scan';
+import { setOfDisk, type CatalogSet } from '../catalog/chains';
+import { metadataCopies, recordDamage } from '../catalog/damage';
+import type { Connection } from '../../libvirt';
+
+/**
+ * How one restore treats damage: it collects what the checks find, records it in the pools (as a
+ * verify would), and refuses (ERR_DAMAGED) unless `ignoreDamage`.
+ */
+export class DamagePolicy implements RestoreChecks {
+  readonly damage: DamageFinding[] = [];
+  readonly notes: string[] = [];
+
+  private readonly setId: string;
+
+  /** Notes what the catalog recorded against `entry` (the set restored) before the restore began. */
+  constructor(
+    private readonly conn: Connection,
+    private readonly scan: CatalogScan,
+    entry: CatalogSet,
+    readonly ignore: boolean,
+  ) {
+    this.setId = entry.set.id;
+    for (const p of entry.problems)
+      if (p.kind === 'damaged' || p.kind === 'damaged-ancestor')
+        this.notes.push(`recorded before this restore: ${p.message}`);
+  }
+
+  /** The set a disk backup of the chain belongs to. */
+  get setOf(): (diskBackupId: string) => string {
+    return setOfDisk(this.scan.catalog);
+  }
+
+  /**
+   * Takes findings of one disk: recorded in the pools, then either kept (ignoreDamage) or thrown as
+   * ERR_DAMAGED naming every damaged range (the caller's undo then removes what the restore made).
+   */
+  async found(target: string, findings: readonly DamageFinding[]): Promise<void> {
+    if (!findings.length) return;
+    // Added to what the pools already record of the set (another disk's findings, an earlier verify's).
+    await recordDamage(this.conn, metadataCopies(this.scan), findings, 'restore');
+    if (this.ignore) {
+      this.damage.push(...findings);
+      return;
+    }
+    throw new VolbackError(
+      ErrorCodes.DAMAGED,
+      `restore of backup ${this.setId} refused: disk ${target} would get damaged data:\n` +
+        findings.map((f) => `  ${describeFinding(f)}`).join('\n'),
+      {
+        hint: 'check the set with `volback backup verify <set> --deep`; --ignore-damage (ignoreDamage) restores anyway and lists the damaged ranges',
+      },
+    );
+  }
+}
 
 /** Progress of one disk's copy; `bytesTotal` is the disk's virtual size. */
 export interface RestoreProgress {
@@ -41,6 +105,11 @@ export interface RestoreOptions {
   lockDir?: string;
   /** Pools to look for the set in (all the pools of its chain); every active pool when absent. */
   scanPools?: readonly string[];
+  /**
+   * Finish a restore whose data does not match its checksums (docs/architecture.md, "Checksums"):
+   * the damaged ranges are listed in the result instead of the restore being refused and undone.
+   */
+  ignoreDamage?: boolean;
 }
 
 /** One restored disk. With `overwrite`, `pool` and `volume` are '' when the disk is a file outside any pool. */
@@ -52,7 +121,15 @@ export interface RestoredVolume {
   format: VolumeFormat;
 }
 
-export interface RestoreResult {
+/** What a restore's checksum checks found (docs/architecture.md, "Checksums"). */
+export interface RestoreChecks {
+  /** Damaged ranges restored anyway (only with `ignoreDamage`; otherwise the restore is refused). */
+  damage: DamageFinding[];
+  /** What could not be checked, and recorded damage the restore did not meet. */
+  notes: string[];
+}
+
+export interface RestoreResult extends RestoreChecks {
   /** The backup set restored (the full id, also when a prefix was given). */
   setId: string;
   volumes: RestoredVolume[];
@@ -80,7 +157,7 @@ export interface RestoreDomainOptions extends Omit<RestoreOptions, 'overwrite'> 
   dropRefused?: boolean;
 }
 
-export interface RestoreDomainResult {
+export interface RestoreDomainResult extends RestoreChecks {
   name: string;
   uuid: string;
   setId: string;
@@ -142,4 +219,48 @@ export function progressReporter(
 
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new VolbackError(ErrorCodes.CANCELLED, 'restore cancelled', { fault: 'user' });
+}
+
+/**
+ * Opens the chain of `item` for checking: damage its layers show before any data is read (a checksum
+ * document not as recorded, data no checksum lists) goes to `damage` (which refuses unless told to
+ * ignore it), and a chain without checksums is noted. The caller closes it (`closeChain`).
+ */
+export async function openCheckedChain(
+  pools: PoolCache,
+  item: DiskToRestore,
+  damage: DamagePolicy,
+): Promise<ChainState> {
+  const chain = await openChainState(pools, item.chain, damage.setOf);
+  try {
+    await damage.found(item.disk.target, chain.findings);
+  } catch (err) {
+    closeChain(chain.layers);
+    throw err;
+  }
+  if (chain.extentSize === undefined)
+    damage.notes.push(
+      `disk ${item.disk.target}: no checksums (taken before volback recorded them): restored unchecked`,
+    );
+  return chain;
+}
+
+/**
+ * Reads every extent of `reader` (the backup's view, or with `copyOf` a restored copy of it) and
+ * hands what differs from the checksums to `damage`; extents from layers without checksums are noted.
+ */
+export async function checkReadData(
+  reader: VolumeReader,
+  chain: ChainState,
+  target: string,
+  damage: DamagePolicy,
+  options: { signal?: AbortSignal; copyOf?: string },
+): Promise<void> {
+  if (chain.extentSize === undefined) return;
+  const checked = await checkView(reader, chain, options);
+  if (checked.unchecked)
+    damage.notes.push(
+      `disk ${target}: ${checked.unchecked} of ${checked.extents} extents come from layers without checksums: restored unchecked`,
+    );
+  await damage.found(target, checked.findings);
 }

@@ -8,7 +8,13 @@ import { parseDomainXml, rewriteDomainXml } from '../../xml/libvirt-domain';
 import { applyRestorePolicy } from '../../xml/restore-policy';
 import { scanCatalog } from '../catalog/scan';
 import { UndoStack } from '../shared/undo';
-import { findDomain, throwIfAborted, type RestoreDomainOptions, type RestoreDomainResult } from './common';
+import {
+  DamagePolicy,
+  findDomain,
+  throwIfAborted,
+  type RestoreDomainOptions,
+  type RestoreDomainResult,
+} from './common';
 import { restoreToNewVolumes } from './new-volumes';
 import { disksToDrop, domainStateName, findRestorableSet, selectDisks } from './plan';
 
@@ -31,8 +37,10 @@ export async function restoreDomain(
 ): Promise<RestoreDomainResult> {
   throwIfAborted(options.signal);
   const scan = await scanCatalog(conn, { pools: options.scanPools });
-  const { set } = findRestorableSet(scan.catalog, options.setId);
+  const entry = findRestorableSet(scan.catalog, options.setId);
+  const { set } = entry;
   const items = selectDisks(scan.catalog, set, options.disks);
+  const damage = new DamagePolicy(conn, scan, entry, options.ignoreDamage ?? false);
   const stored = await parseDomainXml(set.domainXml);
   const name = options.name ?? set.domain.name;
   // Everything is checked before anything is copied: the name, and what the stored XML may keep.
@@ -101,7 +109,7 @@ export async function restoreDomain(
       }
     }
 
-    const restored = await restoreToNewVolumes(pools, set, items, options, undo);
+    const restored = await restoreToNewVolumes(pools, set, items, options, undo, damage);
     const volumes = restored.map(({ source: _source, ...volume }) => volume);
     const restoredTargets = volumes.map((v) => v.target);
     const dropDisks = disksToDrop(stored.disks, restoredTargets);
@@ -148,7 +156,7 @@ export async function restoreDomain(
     }
     const { xml: _xml, needsFlag: _none, ...report } = policy;
     for (const note of report.notes) log.warn(`${name}: ${note}`);
-    return { name, uuid, setId: set.id, volumes, policy: report };
+    return { name, uuid, setId: set.id, volumes, policy: report, damage: damage.damage, notes: damage.notes };
   } catch (err) {
     const failed = await undo.revert();
     if (failed.length) log.warn(`restore of domain ${name}: cleanup left behind: ${failed.join(', ')}`);

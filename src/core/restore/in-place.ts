@@ -16,13 +16,17 @@ import { parseDomainXml, type DomainDisk } from '../../xml/libvirt-domain';
 import { dropVolbackCheckpoints } from '../shared/checkpoints';
 import { lockDomain } from '../shared/domain-lock';
 import {
+  checkReadData,
   findDomain,
   openChain,
+  openCheckedChain,
   progressReporter,
   throwIfAborted,
+  type DamagePolicy,
   type RestoredVolume,
   type RestoreOptions,
 } from './common';
+import { closeChain } from '../shared/checksums';
 import { domainStateName, type DiskToRestore } from './plan';
 
 const log = logger('restore');
@@ -48,13 +52,43 @@ async function describeOriginal(conn: Connection, path: string): Promise<{ pool:
   }
 }
 
-/** Restores disks over the (shut-off) domain's own disks. Not undoable: a failure leaves them partly written. */
+/**
+ * Checks what a restore of `item` will read, before anything is overwritten (an overwrite cannot be
+ * undone): every extent of the backup's view against the checksum of the layer that provides it.
+ */
+async function checkSource(
+  pools: PoolCache,
+  item: DiskToRestore,
+  options: RestoreOptions,
+  damage: DamagePolicy,
+): Promise<void> {
+  const chain = await openCheckedChain(pools, item, damage);
+  try {
+    const top = chain.layers[chain.layers.length - 1];
+    if (chain.extentSize === undefined) return;
+    const reader = await top.pool.driver.openReader(top.pool, top.volume);
+    try {
+      await checkReadData(reader, chain, item.disk.target, damage, { signal: options.signal });
+    } finally {
+      await reader.close();
+    }
+  } finally {
+    closeChain(chain.layers);
+  }
+}
+
+/**
+ * Restores disks over the (shut-off) domain's own disks. Not undoable: a failure leaves them partly
+ * written. The backup's data is checked against its checksums first; damage refuses the restore
+ * before any disk is touched (ERR_DAMAGED) unless `damage.ignore`.
+ */
 export async function restoreOverOriginal(
   conn: Connection,
   pools: PoolCache,
   set: BackupSet,
   items: DiskToRestore[],
   options: RestoreOptions,
+  damage: DamagePolicy,
 ): Promise<RestoredVolume[]> {
   const domain = await findDomain(() => conn.lookupDomainByUUID(set.domain.uuid));
   if (!domain) {
@@ -120,6 +154,8 @@ export async function restoreOverOriginal(
           format,
         });
       }
+      for (const { item } of work) await checkSource(pools, item, options, damage);
+      throwIfAborted(options.signal);
       // The disks are about to change: no bitmap describes them any more, the next backup must be full.
       // Checkpoints go first, so even a failed or cancelled restore cannot leave a stale bitmap behind.
       await dropVolbackCheckpoints(domain);

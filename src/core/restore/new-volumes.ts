@@ -8,12 +8,16 @@ import { isSafeVolumeName, reservedNameReason, restoredVolumeName } from '../../
 import { convertImage } from '../../tools/qemu-img';
 import type { UndoStack } from '../shared/undo';
 import {
+  checkReadData,
   openChain,
+  openCheckedChain,
   progressReporter,
   throwIfAborted,
+  type DamagePolicy,
   type RestoredVolume,
   type RestoreOptions,
 } from './common';
+import { closeChain, type ChainState } from '../shared/checksums';
 import { markRestore, undoCrashedRestores } from './marker';
 import { restoreSizeEstimate, type DiskToRestore } from './plan';
 
@@ -46,8 +50,11 @@ async function freeRestoredName(
 }
 
 /**
- * Restores disks into new volumes, each with the `<disk>` source a domain on it would have. Every volume it created is deleted again on failure or cancel
- * (registered on `undo`, which the caller reverts or commits).
+ * Restores disks into new volumes, each with the `<disk>` source a domain on it would have. Every
+ * volume it created is deleted again on failure or cancel (registered on `undo`, which the caller
+ * reverts or commits). Each restored volume is read back and every extent compared with the checksum
+ * of the backup layer that provides it; damage is refused (ERR_DAMAGED, the volume deleted) unless
+ * `damage.ignore`, and a copy that differs from a sound backup is ERR_JOB_FAILED.
  */
 export async function restoreToNewVolumes(
   pools: PoolCache,
@@ -55,6 +62,25 @@ export async function restoreToNewVolumes(
   items: DiskToRestore[],
   options: RestoreOptions,
   undo: UndoStack,
+  damage: DamagePolicy,
+): Promise<Array<RestoredVolume & { source: DiskSource }>> {
+  const chains: ChainState[] = [];
+  try {
+    return await copyAndCheck(pools, set, items, options, undo, damage, chains);
+  } finally {
+    for (const chain of chains) closeChain(chain.layers);
+  }
+}
+
+/** restoreToNewVolumes' work; every chain it opens goes into `chains`, which the caller closes. */
+async function copyAndCheck(
+  pools: PoolCache,
+  set: BackupSet,
+  items: DiskToRestore[],
+  options: RestoreOptions,
+  undo: UndoStack,
+  damage: DamagePolicy,
+  chains: ChainState[],
 ): Promise<Array<RestoredVolume & { source: DiskSource }>> {
   if (options.format !== undefined && options.format !== 'qcow2' && options.format !== 'raw') {
     throw new VolbackError(ErrorCodes.INVALID_INPUT, `unknown volume format "${String(options.format)}"`, {
@@ -97,7 +123,10 @@ export async function restoreToNewVolumes(
         { fault: 'user' },
       );
     }
-    plan.push({ item, source, target, format: options.format ?? formats[0] });
+    // Damage the layers show before any data is read (a checksum document not as recorded) refuses here.
+    const chain = await openCheckedChain(pools, item, damage);
+    chains.push(chain);
+    plan.push({ item, source, target, format: options.format ?? formats[0], chain });
   }
   // Room per target pool, before anything is created; a crashed earlier restore's leftovers go first.
   for (const pool of new Set(plan.map((p) => p.target))) {
@@ -111,7 +140,7 @@ export async function restoreToNewVolumes(
   }
   const at = new Date();
   const restored: Array<RestoredVolume & { source: DiskSource }> = [];
-  for (const { item, source, target, format } of plan) {
+  for (const { item, source, target, format, chain } of plan) {
     throwIfAborted(options.signal);
     const disk = item.disk;
     const custom = options.volumeNames?.[disk.target];
@@ -156,6 +185,18 @@ export async function restoreToNewVolumes(
       { targetExists: true, signal: options.signal, onProgress: report },
     );
     report(1);
+    if (chain.extentSize !== undefined) {
+      // What the new volume now holds, extent by extent, against the layer of the backup that provided it.
+      const reader = await target.driver.openReader(target, volume);
+      try {
+        await checkReadData(reader, chain, disk.target, damage, {
+          signal: options.signal,
+          copyOf: `restored volume ${name}`,
+        });
+      } finally {
+        await reader.close();
+      }
+    }
     await unmark();
     restored.push({
       target: disk.target,

@@ -2,15 +2,17 @@
 import { ErrorCodes, VolbackError } from '../../errors';
 import type { BackupSet, DiskBackup } from '../../model';
 import type { DomainDisk } from '../../xml/libvirt-domain';
-import { findSet, restorePath, type Catalog, type CatalogSet } from '../catalog/chains';
+import { findSet, isOnlyDamage, restorePath, type Catalog, type CatalogSet } from '../catalog/chains';
 
 /**
  * The catalogued set whose id is `idOrPrefix` or starts with it (see findSet), which must be
- * restorable: ERR_CHAIN_BROKEN (with the catalog's reasons) otherwise.
+ * restorable: ERR_CHAIN_BROKEN (with the catalog's reasons) otherwise. A set whose only problems are
+ * recorded damage (its own or an ancestor's) is returned: the restore checks what it reads against
+ * the checksums and refuses only if that is damaged.
  */
 export function findRestorableSet(catalog: Catalog, idOrPrefix: string): CatalogSet {
   const entry = findSet(catalog, idOrPrefix);
-  if (!entry.restorable) {
+  if (!entry.restorable && !isOnlyDamage(entry.problems)) {
     const why = entry.problems.map((p) => p.message);
     throw new VolbackError(
       ErrorCodes.CHAIN_BROKEN,

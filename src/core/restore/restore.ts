@@ -5,7 +5,7 @@ import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
 import { scanCatalog } from '../catalog/scan';
 import { UndoStack } from '../shared/undo';
-import { throwIfAborted, type RestoreOptions, type RestoreResult } from './common';
+import { DamagePolicy, throwIfAborted, type RestoreOptions, type RestoreResult } from './common';
 import { restoreOverOriginal } from './in-place';
 import { restoreToNewVolumes } from './new-volumes';
 import { findRestorableSet, selectDisks } from './plan';
@@ -13,6 +13,7 @@ import { findRestorableSet, selectDisks } from './plan';
 const log = logger('restore');
 
 export type {
+  RestoreChecks,
   RestoreDomainOptions,
   RestoreDomainResult,
   RestoredVolume,
@@ -38,18 +39,26 @@ export type {
 export async function restoreBackup(conn: Connection, options: RestoreOptions): Promise<RestoreResult> {
   throwIfAborted(options.signal);
   const scan = await scanCatalog(conn, { pools: options.scanPools });
-  const { set } = findRestorableSet(scan.catalog, options.setId);
+  const entry = findRestorableSet(scan.catalog, options.setId);
+  const { set } = entry;
   const items = selectDisks(scan.catalog, set, options.disks);
+  const damage = new DamagePolicy(conn, scan, entry, options.ignoreDamage ?? false);
   const pools = new PoolCache(conn);
   try {
     if (options.overwrite) {
-      return { setId: set.id, volumes: await restoreOverOriginal(conn, pools, set, items, options) };
+      const volumes = await restoreOverOriginal(conn, pools, set, items, options, damage);
+      return { setId: set.id, volumes, damage: damage.damage, notes: damage.notes };
     }
     const undo = new UndoStack();
     try {
-      const restored = await restoreToNewVolumes(pools, set, items, options, undo);
+      const restored = await restoreToNewVolumes(pools, set, items, options, undo, damage);
       undo.commit();
-      return { setId: set.id, volumes: restored.map(({ source: _source, ...volume }) => volume) };
+      return {
+        setId: set.id,
+        volumes: restored.map(({ source: _source, ...volume }) => volume),
+        damage: damage.damage,
+        notes: damage.notes,
+      };
     } catch (err) {
       const failed = await undo.revert();
       if (failed.length) log.warn(`restore of ${set.id}: cleanup left behind: ${failed.join(', ')}`);

@@ -5,8 +5,16 @@ import { logger } from '../../log';
 
 const log = logger('crash-point');
 
-/** Where a backup run can be stopped: after its volumes exist, after the copy, after the commit. */
-export const BACKUP_CRASH_POINTS = ['backup-volumes', 'backup-copied', 'backup-committed'] as const;
+/**
+ * Where a backup run can be stopped: after its volumes exist, after the copy, after its checksum
+ * documents are written (still before the commit), after the commit.
+ */
+export const BACKUP_CRASH_POINTS = [
+  'backup-volumes',
+  'backup-copied',
+  'backup-checksums',
+  'backup-committed',
+] as const;
 
 /** Kills this process when `VOLBACK_TEST_CRASH_AT` names `point`; otherwise does nothing. */
 export function crashPoint(point: string): void {
