@@ -8,6 +8,7 @@ import { ErrorCodes, VolbackError } from '../errors';
 import type { ChecksumRef } from '../model';
 import { readDocuments, writeDocument } from './documents';
 import { findVolume, type OpenPool } from './pool-layer';
+import { CHECKSUM_VOLUME_SUFFIXES } from './volume-names';
 
 export const CHECKSUM_ALGORITHM = 'sha256';
 /** Smallest extent: an incremental that changed one 64 KiB granule rereads at most this much. */
@@ -16,8 +17,6 @@ export const MIN_EXTENT_SIZE = 1024 * 1024;
 export const MAX_EXTENTS = 262_144;
 const DIGEST_BYTES = 32;
 
-/** The two names a volume's document takes in turn: a merge writes the other one, then drops the old. */
-const SUFFIXES = ['.sums', '.msums'] as const;
 const HEADER = 'volback-checksums v1';
 
 export interface ChecksumDocument {
@@ -75,7 +74,7 @@ export function extentsOf(
 
 /** `<data volume>.sums` (or, after a merge rewrote it, `.msums`): at most 127 characters. Pure. */
 export function checksumDocumentName(dataVolume: string, generation: 0 | 1 = 0): string {
-  return dataVolume + SUFFIXES[generation];
+  return dataVolume + CHECKSUM_VOLUME_SUFFIXES[generation];
 }
 
 /** The other of a document's two names, for a merge's rewrite. Pure. */
@@ -87,7 +86,8 @@ export function nextChecksumDocumentName(current: string, dataVolume: string): s
 
 /** The data volume a checksum document name belongs to; undefined for any other name. Pure. */
 export function checksumDocumentVolume(name: string): string | undefined {
-  for (const suffix of SUFFIXES) if (name.endsWith(suffix)) return name.slice(0, -suffix.length);
+  for (const suffix of CHECKSUM_VOLUME_SUFFIXES)
+    if (name.endsWith(suffix)) return name.slice(0, -suffix.length);
   return undefined;
 }
 

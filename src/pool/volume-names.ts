@@ -27,6 +27,10 @@ export const MAX_DOMAIN_PART_LENGTH = 72;
 export const MAX_DISK_LENGTH = 16;
 /** Ending that marks a metadata volume; no data volume can end this way. */
 export const METADATA_VOLUME_SUFFIX = '.volback.xml';
+/** A data volume's checksum document: `<data volume>` + one of these (a merge alternates them). */
+export const CHECKSUM_VOLUME_SUFFIXES = ['.sums', '.msums'] as const;
+/** A set's damage record: its metadata volume's name with this instead of METADATA_VOLUME_SUFFIX. */
+export const DAMAGE_VOLUME_SUFFIX = '.volback-damage.json';
 
 const HASH_MARK = '--';
 const HASH_LENGTH = 8;
@@ -252,6 +256,9 @@ export function reservedNameReason(name: string): string | undefined {
   if (name.startsWith('volback-restoring-'))
     return "'volback-restoring-' names the markers of restores in progress";
   if (name.endsWith('.scratch')) return "'.scratch' names pull-mode scratch volumes";
+  const sums = CHECKSUM_VOLUME_SUFFIXES.find((suffix) => name.endsWith(suffix));
+  if (sums) return `'${sums}' names checksum documents`;
+  if (name.endsWith(DAMAGE_VOLUME_SUFFIX)) return `'${DAMAGE_VOLUME_SUFFIX}' names damage records`;
   if (parseBackupVolumeName(name))
     return "it has the form of a backup's data volume (<domain>.<disk>.<time>-<set>.<format>)";
   return undefined;

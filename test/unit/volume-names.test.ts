@@ -309,6 +309,9 @@ describe('reservedNameReason', () => {
     ['volback-restoring-0123456789ab.json', /restores in progress/],
     ['vm1.vda.20261126T001500Z-1a2b3c4d.scratch', /scratch/],
     ['vm1.vda.20261126T001500Z-1a2b3c4d.qcow2', /data volume/],
+    ['vm1.vda.20261126T001500Z-1a2b3c4d.qcow2.sums', /checksum documents/],
+    ['anything.msums', /checksum documents/],
+    ['vm1.20261126T001500Z-1a2b3c4d.volback-damage.json', /damage records/],
   ])('keeps %s for volback', (name, why) => {
     expect(reservedNameReason(name)).toMatch(why);
   });

@@ -7,13 +7,11 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import { readDocuments, writeDocument } from '../../pool/documents';
 import { deleteVolumeIfPresent, PoolCache, type OpenPool } from '../../pool/pool-layer';
-import { METADATA_VOLUME_SUFFIX } from '../../pool/volume-names';
+import { DAMAGE_VOLUME_SUFFIX, METADATA_VOLUME_SUFFIX } from '../../pool/volume-names';
 import { describeFinding, type DamageFinding } from '../shared/checksums';
 import type { CatalogScan } from './scan';
 
 const log = logger('damage');
-
-export const DAMAGE_VOLUME_SUFFIX = '.volback-damage.json';
 
 /** Who found the damage. */
 export type DamageSource = 'verify' | 'verify --deep' | 'restore';
