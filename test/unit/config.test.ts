@@ -19,7 +19,10 @@ describe('config file parsing', () => {
     ['keep_daily = seven', /f\.conf:2: keep_daily must be an integer/],
     ['default_pool = x', /f\.conf:2: default_pool must be a quoted string/],
     ['default_pool_path = "relative/dir"', /f\.conf:2: default_pool_path must be an absolute path/],
-    ['default_pool_path = "/srv/a/../etc"', /f\.conf:2: default_pool_path must not contain '\.' or '\.\.' segments/],
+    [
+      'default_pool_path = "/srv/a/../etc"',
+      /f\.conf:2: default_pool_path must not contain '\.' or '\.\.' segments/,
+    ],
     ['backup_format = "vmdk"', /f\.conf:2: backup_format must be one of qcow2, raw/],
     ['full_backup_engine = "fast"', /f\.conf:2: full_backup_engine must be one of qmp, libvirt/],
     ['just words', /f\.conf:2: expected 'key = value'/],

@@ -330,7 +330,13 @@ export function removalTouches(
     if (expected?.pool !== rebase.newBacking?.pool || expected?.name !== rebase.newBacking?.name)
       refuse(`its new backing is not the volume of disk backup ${m.newParent ?? '(none)'}`);
   });
-  return { copies, foreignCopies, volumes, kept, checkpoint: checkpointToRemove(original, intent.step, sets) };
+  return {
+    copies,
+    foreignCopies,
+    volumes,
+    kept,
+    checkpoint: checkpointToRemove(original, intent.step, sets),
+  };
 }
 
 /**
