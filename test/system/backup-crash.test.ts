@@ -1,7 +1,6 @@
 // A full backup whose process is killed mid-copy (SIGKILL: no cleanup code runs) leaves QEMU's job,
 // its target node, fd set and bitmap, and a target volume without metadata. The next backup of the
 // domain removes all of it, then succeeds; the interrupted set is never listed.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createBackup, type BackupDefaults } from '../../src/core/backup/coordinator';
 import { repair } from '../../src/core/removal/repair';
@@ -12,7 +11,6 @@ import type { Connection } from '../../src/libvirt';
 import { backupVolumeName, metadataVolumeName, setIdPrefix } from '../../src/pool/volume-names';
 import {
   Cleanup,
-  REPO_ROOT,
   backupLocation,
   createTestDomain,
   openSystemConnection,
@@ -20,29 +18,12 @@ import {
   qemuBitmaps,
   qemuLeftovers,
   sameContent,
-  tsChildArgs,
+  spawnBackupChild,
   type TestDomain,
 } from '../support';
 
 jest.setTimeout(240_000);
 const MiB = 1024 * 1024;
-
-/** Backs up in a child process that reports its set id and progress on stdout; the test kills it. */
-const CHILD = `
-const [uri, domain, pool, path, lockDir] = process.argv.slice(1);
-(async () => {
-  const { Connection } = require('./src/libvirt');
-  const { createBackup } = require('./src/core/backup/coordinator');
-  const conn = await Connection.open(uri);
-  await createBackup(conn, domain, {
-    defaults: { pool, path, format: 'qcow2' }, lockDir,
-    onProgress: (p) => {
-      if (p.phase === 'copying' && p.bytesDone > 0 && p.bytesDone < p.bytesTotal) process.stdout.write('copying ' + p.setId + '\\n');
-    },
-  });
-  process.stdout.write('finished\\n');
-})().catch((err) => { process.stderr.write(String(err && err.stack || err) + '\\n'); process.exit(1); });
-`;
 
 describe('a full backup killed mid-copy', () => {
   const cleanup = new Cleanup();
@@ -55,11 +36,7 @@ describe('a full backup killed mid-copy', () => {
 
   /** Starts a full backup of `vm` in a child process and SIGKILLs it mid-copy; the killed set's id. */
   async function killMidCopy(vm: TestDomain, defaults: BackupDefaults, lockDir: string): Promise<string> {
-    const child = spawn(
-      process.execPath,
-      tsChildArgs(CHILD, ['qemu:///system', vm.name, defaults.pool, defaults.path, lockDir]),
-      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnBackupChild({ domain: vm.name, defaults, lockDir });
     let stderr = '';
     let killedSetId = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

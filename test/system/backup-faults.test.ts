@@ -2,7 +2,6 @@
 // committed — with either engine: nothing wrong is ever listed, the VM's own disks are untouched,
 // `repair` removes what the kill left, and the next backup is a correct incremental. Also: a source
 // bitmap QEMU left inconsistent (QEMU killed) makes the next backup a full that says why.
-import { spawn } from 'node:child_process';
 import { createBackup, type BackupDefaults } from '../../src/core/backup/coordinator';
 import { scanCatalog } from '../../src/core/catalog/scan';
 import { repair } from '../../src/core/removal/repair';
@@ -12,35 +11,17 @@ import type { Connection } from '../../src/libvirt';
 import { setIdPrefix } from '../../src/pool/volume-names';
 import {
   Cleanup,
-  REPO_ROOT,
   backupLocation,
   createTestDomain,
   openSystemConnection,
   poolVolumeNames,
   sameContent,
-  tsChildArgs,
+  spawnBackupChild,
   type TestDomain,
 } from '../support';
 
 jest.setTimeout(300_000);
 const MiB = 1024 * 1024;
-
-/** A backup in a child process that kills itself at VOLBACK_TEST_CRASH_AT; prints its set id first. */
-const CHILD = `
-const [uri, domain, pool, path, lockDir, kind, engine] = process.argv.slice(1);
-(async () => {
-  const { Connection } = require('./src/libvirt');
-  const { createBackup } = require('./src/core/backup/coordinator');
-  const conn = await Connection.open(uri);
-  let told = false;
-  await createBackup(conn, domain, {
-    defaults: { pool, path, format: 'qcow2' }, lockDir, fullBackupEngine: engine,
-    definition: { mode: 'push', kind, disks: [] },
-    onProgress: (p) => { if (!told) { told = true; process.stdout.write('set ' + p.setId + '\\n'); } },
-  });
-  process.stdout.write('finished\\n');
-})().catch((err) => { process.stderr.write(String(err && err.stack || err) + '\\n'); process.exit(1); });
-`;
 
 describe('a backup killed after each of its steps', () => {
   const cleanup = new Cleanup();
@@ -60,15 +41,7 @@ describe('a backup killed after each of its steps', () => {
     engine: 'qmp' | 'libvirt',
   ): Promise<string> {
     const { defaults, lockDir } = env;
-    const child = spawn(
-      process.execPath,
-      tsChildArgs(CHILD, ['qemu:///system', vm.name, defaults.pool, defaults.path, lockDir, kind, engine]),
-      {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, VOLBACK_TEST_CRASH_AT: point },
-      },
-    );
+    const child = spawnBackupChild({ domain: vm.name, defaults, lockDir, kind, engine, crashAt: point });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

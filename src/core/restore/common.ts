@@ -2,11 +2,11 @@
 // and cancel.
 import { isLibvirtNotFound, type Domain } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
-import type { VolumeFormat } from '../../model';
+import type { BackupSet, VolumeFormat } from '../../model';
 import { findVolume, type PoolCache } from '../../pool/pool-layer';
 import type { ImageRef } from '../../tools/qemu-img';
 import type { RestoreAllowance, RestorePolicyResult } from '../../xml/restore-policy';
-import type { DiskToRestore } from './plan';
+import { findRestorableSet, selectDisks, type DiskToRestore } from './plan';
 import {
   checkView,
   closeChain,
@@ -16,10 +16,28 @@ import {
   type DamageFinding,
 } from '../shared/checksums';
 import type { VolumeReader } from '../../pool/driver';
-import type { CatalogScan } from '../catalog/scan';
+import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { setOfDisk, type CatalogSet } from '../catalog/chains';
 import { metadataCopies, recordDamage } from '../catalog/damage';
 import type { Connection } from '../../libvirt';
+
+/**
+ * What a restore restores, from a fresh scan of the pools: the set (restorable, or ERR_NOT_FOUND /
+ * ERR_CHAIN_BROKEN), its disks to restore, and the damage policy the checks report to.
+ */
+export async function chooseRestore(
+  conn: Connection,
+  options: Pick<RestoreOptions, 'scanPools' | 'setId' | 'disks' | 'ignoreDamage'>,
+): Promise<{ set: BackupSet; items: DiskToRestore[]; damage: DamagePolicy }> {
+  const scan = await scanCatalog(conn, { pools: options.scanPools });
+  const entry = findRestorableSet(scan.catalog, options.setId);
+  const items = selectDisks(scan.catalog, entry.set, options.disks);
+  return {
+    set: entry.set,
+    items,
+    damage: new DamagePolicy(conn, scan, entry, options.ignoreDamage ?? false),
+  };
+}
 
 /**
  * How one restore treats damage: it collects what the checks find, records it in the pools (as a

@@ -6,17 +6,16 @@ import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
 import { parseDomainXml, rewriteDomainXml } from '../../xml/libvirt-domain';
 import { applyRestorePolicy } from '../../xml/restore-policy';
-import { scanCatalog } from '../catalog/scan';
 import { UndoStack } from '../shared/undo';
 import {
-  DamagePolicy,
+  chooseRestore,
   findDomain,
   throwIfAborted,
   type RestoreDomainOptions,
   type RestoreDomainResult,
 } from './common';
 import { restoreToNewVolumes } from './new-volumes';
-import { disksToDrop, domainStateName, findRestorableSet, selectDisks } from './plan';
+import { disksToDrop, domainStateName } from './plan';
 
 const log = logger('restore');
 
@@ -36,11 +35,7 @@ export async function restoreDomain(
   options: RestoreDomainOptions,
 ): Promise<RestoreDomainResult> {
   throwIfAborted(options.signal);
-  const scan = await scanCatalog(conn, { pools: options.scanPools });
-  const entry = findRestorableSet(scan.catalog, options.setId);
-  const { set } = entry;
-  const items = selectDisks(scan.catalog, set, options.disks);
-  const damage = new DamagePolicy(conn, scan, entry, options.ignoreDamage ?? false);
+  const { set, items, damage } = await chooseRestore(conn, options);
   const stored = await parseDomainXml(set.domainXml);
   const name = options.name ?? set.domain.name;
   // Everything is checked before anything is copied: the name, and what the stored XML may keep.

@@ -3,12 +3,10 @@
 import type { Connection } from '../../libvirt';
 import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
-import { scanCatalog } from '../catalog/scan';
 import { UndoStack } from '../shared/undo';
-import { DamagePolicy, throwIfAborted, type RestoreOptions, type RestoreResult } from './common';
+import { chooseRestore, throwIfAborted, type RestoreOptions, type RestoreResult } from './common';
 import { restoreOverOriginal } from './in-place';
 import { restoreToNewVolumes } from './new-volumes';
-import { findRestorableSet, selectDisks } from './plan';
 
 const log = logger('restore');
 
@@ -38,11 +36,7 @@ export type {
  */
 export async function restoreBackup(conn: Connection, options: RestoreOptions): Promise<RestoreResult> {
   throwIfAborted(options.signal);
-  const scan = await scanCatalog(conn, { pools: options.scanPools });
-  const entry = findRestorableSet(scan.catalog, options.setId);
-  const { set } = entry;
-  const items = selectDisks(scan.catalog, set, options.disks);
-  const damage = new DamagePolicy(conn, scan, entry, options.ignoreDamage ?? false);
+  const { set, items, damage } = await chooseRestore(conn, options);
   const pools = new PoolCache(conn);
   try {
     if (options.overwrite) {

@@ -1,0 +1,52 @@
+// A backup run in a child process, so that a test can kill it (SIGKILL: no clean-up code runs) or let
+// it kill itself at a named step (VOLBACK_TEST_CRASH_AT). It prints `set <id>` when the set id is
+// known, `copying <id>` once bytes are moving, and `finished` at the end.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { BackupDefaults } from '../../src/core/backup/coordinator';
+import { REPO_ROOT, tsChildArgs } from './ts-child';
+
+const CHILD = `
+const [uri, domain, pool, path, lockDir, kind, engine] = process.argv.slice(1);
+(async () => {
+  const { Connection } = require('./src/libvirt');
+  const { createBackup } = require('./src/core/backup/coordinator');
+  const conn = await Connection.open(uri);
+  let told = false;
+  let copying = false;
+  await createBackup(conn, domain, {
+    defaults: { pool, path, format: 'qcow2' }, lockDir, fullBackupEngine: engine,
+    definition: { mode: 'push', kind, disks: [] },
+    onProgress: (p) => {
+      if (!told) { told = true; process.stdout.write('set ' + p.setId + '\\n'); }
+      if (!copying && p.phase === 'copying' && p.bytesDone > 0 && p.bytesDone < p.bytesTotal) {
+        copying = true;
+        process.stdout.write('copying ' + p.setId + '\\n');
+      }
+    },
+  });
+  process.stdout.write('finished\\n');
+})().catch((err) => { process.stderr.write(String(err && err.stack || err) + '\\n'); process.exit(1); });
+`;
+
+export interface BackupChildOptions {
+  domain: string;
+  defaults: BackupDefaults;
+  lockDir: string;
+  kind?: 'auto' | 'full' | 'incremental';
+  engine?: 'qmp' | 'libvirt';
+  /** A step of BACKUP_CRASH_POINTS the child kills itself after. */
+  crashAt?: string;
+}
+
+export function spawnBackupChild(options: BackupChildOptions): ChildProcessWithoutNullStreams {
+  const { domain, defaults, lockDir, kind = 'auto', engine = 'qmp', crashAt } = options;
+  return spawn(
+    process.execPath,
+    tsChildArgs(CHILD, ['qemu:///system', domain, defaults.pool, defaults.path, lockDir, kind, engine]),
+    {
+      cwd: REPO_ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: crashAt ? { ...process.env, VOLBACK_TEST_CRASH_AT: crashAt } : process.env,
+    },
+  );
+}
