@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { recoverInterrupted } from '../../src/core/removal/delete';
+import { pruneBackups } from '../../src/core/removal/prune';
 import { REMOVAL_STEPS } from '../../src/core/removal/journal';
 import type { Connection } from '../../src/libvirt';
 import {
@@ -89,6 +90,44 @@ describe('an interrupted merge is finished by recovery', () => {
       }
       const newRoot = (await catalogSets(conn, defaults.pool)).get(points[i + 1].set.id)!.set;
       expect(newRoot.kind).toBe('full');
+    }
+  });
+
+  it('at every step of a prune that merges three sets into the newest: the next prune finishes it', async () => {
+    const { defaults, lockDir } = env;
+    const pools = [defaults.pool];
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB] });
+    const steps = REMOVAL_STEPS.filter((s) => s !== 'done');
+    for (const [i, step] of steps.entries()) {
+      // Each round: three new points on top of what the last prune kept, then a killed prune.
+      const points: Point[] = [];
+      for (let j = 0; j < 3; j++) {
+        await vm.write('vda', 0x60 + i * 3 + j, ((i + j) % 12) * MiB, MiB + 4096 * j);
+        points.push(await takePoint(conn, vm, defaults, lockDir));
+      }
+      const child = spawnSync(
+        process.execPath,
+        [path.join(__dirname, 'fixtures/prune-child.js'), vm.name, defaults.pool, lockDir],
+        { cwd: REPO_ROOT, env: { ...process.env, VOLBACK_TEST_CRASH_AT: step }, encoding: 'utf8' },
+      );
+      expect({ step, signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({
+        step,
+        signal: 'SIGKILL',
+        stderr: '',
+      });
+      await expectPointsIntact(conn, defaults, points, { listedOnly: true });
+
+      // The next prune recovers first, then applies the policy: only the newest point is left, whole.
+      await pruneBackups(conn, { domain: vm.name, policy: { keepLast: 1 }, pools, lockDir });
+      const sets = await catalogSets(conn, defaults.pool);
+      const newest = points[points.length - 1].set.id;
+      expect({ step, sets: [...sets.keys()] }).toEqual({ step, sets: [newest] });
+      expect(sets.get(newest)!.restorable).toBe(true);
+      await expectPointsIntact(conn, defaults, points);
+      expect(
+        (await poolVolumeNames(conn, defaults.pool)).filter((n) => n.endsWith('.volback-intent.json')),
+      ).toEqual([]);
+      expect(await checkpointNames(vm)).toEqual([sets.get(newest)!.set.checkpoint!.name]);
     }
   });
 });
