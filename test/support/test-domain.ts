@@ -36,6 +36,11 @@ export interface TestDomain {
    * QEMU sees old content. Every test that reads a live disk goes through here.
    */
   diskMatches(target: string, modelPath: string): Promise<boolean>;
+  /**
+   * Takes a new handle of the domain from `conn` (after libvirtd restarted, every old handle is dead).
+   * The cleanup registered at creation still holds the old handle: see test/support/libvirtd.ts.
+   */
+  reattach(conn: Connection): Promise<void>;
 }
 
 /** Fills [offset, offset+length) of a local file with one byte value. */
@@ -81,12 +86,14 @@ export async function createTestDomain(
     virt,
     disks: disks.map((d) => ({ path: d.path, target: d.target })),
   });
-  const domain = await conn.defineDomain(xml);
+  let domain = await conn.defineDomain(xml);
   cleanup.domain(domain, virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA);
   if (options.start !== false) await domain.create();
   return {
     name,
-    domain,
+    get domain() {
+      return domain;
+    },
     pool,
     virt,
     xml,
@@ -100,6 +107,9 @@ export async function createTestDomain(
       const disk = disks.find((d) => d.target === target)!;
       if (await domain.isActive()) await flushDisk(domain, target);
       return sameContent({ path: disk.path, format: 'qcow2' }, modelPath);
+    },
+    async reattach(newConn) {
+      domain = await newConn.lookupDomainByName(name);
     },
     snapshotModel(target, label) {
       const disk = disks.find((d) => d.target === target)!;
