@@ -94,7 +94,8 @@ describe('an interrupted merge is finished by recovery', () => {
   });
 
   it('at every step of a prune that merges three sets into the newest: the next prune finishes it', async () => {
-    const { defaults, lockDir } = env;
+    // A pool of its own: the pool's whole catalog is compared below.
+    const { defaults, lockDir } = backupLocation(conn, cleanup);
     const pools = [defaults.pool];
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB] });
     const steps = REMOVAL_STEPS.filter((s) => s !== 'done');
