@@ -11,6 +11,8 @@ import {
   undoCrashedRestores,
 } from '../../src/core/restore/marker';
 import { closePools, openPool } from '../../src/pool/pool-layer';
+import { repair } from '../../src/core/removal/repair';
+import { RESTORE_CRASH_POINTS } from '../../src/core/shared/crash-point';
 import type { Connection } from '../../src/libvirt';
 import {
   Cleanup,
@@ -142,4 +144,91 @@ describe('a restore killed mid-copy', () => {
     }
     expect(await created()).toEqual(expect.arrayContaining([theirs, forged]));
   });
+
+  /** A restore (new volumes, or a whole domain as a clone) in a child process that kills itself at `point`. */
+  const STEP_CHILD = `
+const [uri, pool, setId, lockDir, kind, name] = process.argv.slice(1);
+(async () => {
+  const { Connection } = require('./src/libvirt');
+  const { restoreBackup } = require('./src/core/restore/restore');
+  const { restoreDomain } = require('./src/core/restore/domain');
+  const conn = await Connection.open(uri);
+  const options = { setId, scanPools: [pool], lockDir };
+  if (kind === 'domain') await restoreDomain(conn, { ...options, name, newUuid: true });
+  else if (kind === 'replace') await restoreDomain(conn, { ...options, replace: true });
+  else await restoreBackup(conn, options);
+  process.stdout.write('finished\\n');
+})().catch((err) => { process.stderr.write(String(err && err.stack || err) + '\\n'); process.exit(1); });
+`;
+
+  // volumes: new volumes only; domain: a clone (new name and UUID); replace: over the shut-off original.
+  const stepCases = RESTORE_CRASH_POINTS.flatMap((point) => [
+    ...(point === 'restore-defined' || point === 'restore-replaced'
+      ? []
+      : [{ point, kind: 'volumes' as const }]),
+    ...(point === 'restore-replaced' ? [] : [{ point, kind: 'domain' as const }]),
+    { point, kind: 'replace' as const },
+  ]);
+
+  it.each(stepCases)(
+    'killed after $point ($kind): repair leaves exactly what committed',
+    async ({ point, kind }) => {
+      const { defaults, lockDir } = backupLocation(conn, cleanup);
+      const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB, 16 * MiB], label: 'rstep' });
+      await vm.write('vda', 0x61, 0, 8 * MiB);
+      await vm.write('vdb', 0x62, 4 * MiB, 4 * MiB);
+      const full = await createBackup(conn, vm.name, { defaults, lockDir });
+      const before = await poolVolumeNames(conn, defaults.pool);
+      const clone = `${vm.name}-clone`;
+      if (kind === 'replace') await vm.domain.destroy();
+      const originalXml = await vm.domain.getXMLDesc();
+      cleanup.add(`domain ${clone}`, async () => {
+        const dom = await conn.lookupDomainByName(clone).catch(() => undefined);
+        if (dom) await dom.undefine().finally(() => dom.free());
+      });
+
+      const child = spawnSync(
+        process.execPath,
+        tsChildArgs(STEP_CHILD, ['qemu:///system', defaults.pool, full.set.id, lockDir, kind, clone]),
+        { cwd: REPO_ROOT, env: { ...process.env, VOLBACK_TEST_CRASH_AT: point }, encoding: 'utf8' },
+      );
+      expect({ point, signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({
+        point,
+        signal: 'SIGKILL',
+        stderr: '',
+      });
+
+      await repair(conn, { lockDir, pools: [defaults.pool] });
+      const committed = point === 'restore-committed' || point === 'restore-defined';
+      const left = (await poolVolumeNames(conn, defaults.pool)).filter((n) => !before.includes(n));
+      // No marker is left; restored volumes only of a restore that committed, both disks, whole.
+      expect({ point, markers: left.filter(isRestoreMarker) }).toEqual({ point, markers: [] });
+      const restored = left.filter((n) => !isRestoreMarker(n)).sort();
+      expect({ point, count: restored.length }).toEqual({ point, count: committed ? 2 : 0 });
+      for (const name of restored) {
+        const disk = vm.disks.find((d) => name.includes(`.${d.target}.restored-`))!;
+        const file = `${defaults.path}/${name}`;
+        expect({ name, same: await sameContent({ path: file, format: 'qcow2' }, disk.modelPath) }).toEqual({
+          name,
+          same: true,
+        });
+      }
+      const cloneDefined = await conn
+        .lookupDomainByName(clone)
+        .then((d) => (d.free(), true))
+        .catch(() => false);
+      expect({ point, cloneDefined }).toEqual({ point, cloneDefined: kind === 'domain' && committed });
+      // Replacing: the domain is defined either way — on the restored volumes once the restore
+      // committed, else again as it was (repair defines it from the definition kept on this host).
+      if (kind === 'replace') {
+        const now = await conn.lookupDomainByName(vm.name);
+        const xml = await now.getXMLDesc().finally(() => now.free());
+        if (committed) expect(restored.every((n) => xml.includes(n))).toBe(true);
+        else expect(xml).toBe(originalXml);
+      }
+      // The backed-up VM is untouched.
+      expect(await vm.diskMatches('vda', vm.disks[0].modelPath)).toBe(true);
+      expect(await vm.diskMatches('vdb', vm.disks[1].modelPath)).toBe(true);
+    },
+  );
 });

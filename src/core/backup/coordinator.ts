@@ -447,7 +447,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       );
       metadata.push({ pool: pool.name, volume: metadataName });
     }
-    undo.commit();
+    await undo.commit();
     crashPoint('backup-committed');
     for (const { volume } of volumes.values()) volume.free();
     return { set, plan, metadata };

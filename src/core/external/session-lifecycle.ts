@@ -309,7 +309,7 @@ export async function beginExternalBackup(
       disk.uri = exp.uri;
     }
     writeSession(record, lockDir, true);
-    undo.commit();
+    await undo.commit();
     log.info(
       `${domainName}: external ${plan.kind} backup ${setId} exported (${disks.map((d) => d.uri).join(', ')})`,
     );

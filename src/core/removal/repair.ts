@@ -11,6 +11,7 @@ import { damagedMetadataVolume } from '../catalog/damage';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { readSession, settleExternalSession } from '../external/session';
 import { undoCrashedRestores } from '../restore/marker';
+import { repairReplacedDomains } from '../restore/replaced-domains';
 import { removeCheckpoint, volbackCheckpoints } from '../shared/checkpoints';
 import { DEFAULT_LOCK_DIR, lockDomain } from '../shared/domain-lock';
 import { findIntents } from './journal';
@@ -25,7 +26,8 @@ export type RepairKind =
   | 'stray-volume'
   | 'external-session'
   | 'interrupted-removal'
-  | 'interrupted-restore';
+  | 'interrupted-restore'
+  | 'replaced-domain';
 
 /** One leftover: what it is, where, and why it is (or would be) removed — or why it is left. */
 export interface RepairItem {
@@ -265,6 +267,14 @@ export async function repair(conn: Connection, options: RepairOptions = {}): Pro
       for (const u of report.unreadable)
         result.left.push({ kind: 'interrupted-removal', pool: u.pool, name: u.name, reason: u.reason });
     }
+    const replaced = await repairReplacedDomains(conn, options.dryRun);
+    for (const name of replaced.redefined)
+      result.removed.push({
+        kind: 'replaced-domain',
+        domain: name,
+        name,
+        reason: 'a restore replacing this domain was stopped after undefining it: defined again',
+      });
     const pools = await openActivePools(conn, options.pools);
     try {
       for (const pool of pools) {

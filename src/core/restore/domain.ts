@@ -6,6 +6,7 @@ import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
 import { parseDomainXml, rewriteDomainXml } from '../../xml/libvirt-domain';
 import { applyRestorePolicy } from '../../xml/restore-policy';
+import { crashPoint } from '../shared/crash-point';
 import { UndoStack } from '../shared/undo';
 import {
   chooseRestore,
@@ -15,6 +16,7 @@ import {
   type RestoreDomainResult,
 } from './common';
 import { restoreToNewVolumes } from './new-volumes';
+import { keepReplacedDomain } from './replaced-domains';
 import { disksToDrop, domainStateName } from './plan';
 
 const log = logger('restore');
@@ -105,6 +107,7 @@ export async function restoreDomain(
     }
 
     const restored = await restoreToNewVolumes(pools, set, items, options, undo, damage);
+    crashPoint('restore-copied');
     const volumes = restored.map(({ source: _source, ...volume }) => volume);
     const restoredTargets = volumes.map((v) => v.target);
     const dropDisks = disksToDrop(stored.disks, restoredTargets);
@@ -125,18 +128,27 @@ export async function restoreDomain(
         virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE | virDomainXMLFlags.VIR_DOMAIN_XML_SECURE,
       );
       log.info(`replacing domain ${otherName}: undefining it (its disks are kept)`);
+      // Kept on this host until the restored domain is defined: `repair` defines it again otherwise.
+      const forget = keepReplacedDomain(otherName, await other.getUUIDString(), oldXml);
+      undo.afterCommit(`the kept definition of ${otherName}`, forget);
       await other.undefine(
         virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA |
           virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
           virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM |
           virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
       );
-      undo.push(`undefinition of ${otherName}`, async () => (await conn.defineDomain(oldXml)).free());
+      undo.push(`undefinition of ${otherName}`, async () => {
+        (await conn.defineDomain(oldXml)).free();
+        await forget();
+      });
     }
+    if (clashes.length) crashPoint('restore-replaced');
     throwIfAborted(options.signal);
     defined = await conn.defineDomain(xml);
+    crashPoint('restore-defined');
     const uuid = await defined.getUUIDString();
-    undo.commit();
+    await undo.commit();
+    crashPoint('restore-committed');
     log.info(`restored domain ${name} (${uuid}) from backup ${set.id}`);
     if (options.start) {
       try {

@@ -4,6 +4,7 @@
 // somebody's volume, is never acted on.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isLibvirtNotFound, virDomainXMLFlags } from '../../libvirt';
 import { logger } from '../../log';
 import { deleteVolumeIfPresent, type OpenPool } from '../../pool/pool-layer';
 import { processAlive } from '../shared/domain-lock';
@@ -88,6 +89,29 @@ function ownMarker(text: string): Marker | undefined {
  * alone (its owner may still run), and one nobody here signed (written by someone else) is reported
  * and left, with the volume it names. Returns the names of the volumes removed.
  */
+/**
+ * The name of a defined domain whose XML names `volume` (a volume of `pool`) as a disk source, if
+ * any. Matched as text on the name, which is specific (`<domain>.<disk>.restored-<time>…`); a false
+ * match only keeps a volume.
+ */
+async function domainUsing(pool: OpenPool, volume: string): Promise<string | undefined> {
+  const domains = await pool.conn.listAllDomains();
+  try {
+    for (const domain of domains) {
+      try {
+        const xml = await domain.getXMLDesc(virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE);
+        const sources = xml.match(/<source\b[^>]*>/g) ?? [];
+        if (sources.some((source) => source.includes(volume))) return await domain.getName();
+      } catch (err) {
+        if (!isLibvirtNotFound(err)) throw err; // undefined meanwhile: it uses nothing
+      }
+    }
+    return undefined;
+  } finally {
+    for (const domain of domains) domain.free();
+  }
+}
+
 export async function undoCrashedRestores(
   pool: OpenPool,
   options: { dryRun?: boolean } = {},
@@ -115,10 +139,17 @@ export async function undoCrashedRestores(
     }
     if (marker.host !== hostname() || processAlive(marker.pid)) continue;
     if (options.dryRun) {
-      if (restoreMarkerName(marker.volume) === read.name) removed.push(marker.volume);
+      if (restoreMarkerName(marker.volume) === read.name && !(await domainUsing(pool, marker.volume)))
+        removed.push(marker.volume);
       continue;
     }
-    if (restoreMarkerName(marker.volume) === read.name) {
+    const user = restoreMarkerName(marker.volume) === read.name && (await domainUsing(pool, marker.volume));
+    if (user) {
+      // The restore defined its domain (its commit) and was stopped before the marker came off.
+      log.info(
+        `keeping ${marker.volume} in pool ${pool.name}: domain ${user} uses it; dropping its restore marker`,
+      );
+    } else if (restoreMarkerName(marker.volume) === read.name) {
       log.warn(
         `removing ${marker.volume} in pool ${pool.name}: its restore of backup ${marker.setId} (pid ${marker.pid}, started ${marker.startedAt}) did not finish`,
       );

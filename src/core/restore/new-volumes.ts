@@ -18,6 +18,7 @@ import {
   type RestoreOptions,
 } from './common';
 import { closeChain, type ChainState } from '../shared/checksums';
+import { crashPoint } from '../shared/crash-point';
 import { markRestore, undoCrashedRestores } from './marker';
 import { restoreSizeEstimate, type DiskToRestore } from './plan';
 
@@ -162,9 +163,11 @@ async function copyAndCheck(
     } else {
       name = await freeRestoredName(target, set, disk.target, format, at);
     }
-    // The marker goes first and comes off last: a crash in between leaves it to name the partial volume.
+    // The marker goes first and comes off when the whole restore committed: a crash in between leaves
+    // it to name the volume, which recovery then removes unless a defined domain uses it.
     const unmark = await markRestore(target, name, set.id);
     undo.push(`restore marker of ${name} in pool ${target.name}`, unmark);
+    undo.afterCommit(`restore marker of ${name} in pool ${target.name}`, unmark);
     const volume = await target.driver.createRestoreVolume(target, {
       name,
       format,
@@ -197,7 +200,7 @@ async function copyAndCheck(
         await reader.close();
       }
     }
-    await unmark();
+    crashPoint('restore-volume-copied');
     restored.push({
       target: disk.target,
       pool: target.name,

@@ -3,6 +3,7 @@
 import type { Connection } from '../../libvirt';
 import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
+import { crashPoint } from '../shared/crash-point';
 import { UndoStack } from '../shared/undo';
 import { chooseRestore, throwIfAborted, type RestoreOptions, type RestoreResult } from './common';
 import { restoreOverOriginal } from './in-place';
@@ -46,7 +47,9 @@ export async function restoreBackup(conn: Connection, options: RestoreOptions): 
     const undo = new UndoStack();
     try {
       const restored = await restoreToNewVolumes(pools, set, items, options, undo, damage);
-      undo.commit();
+      crashPoint('restore-copied');
+      await undo.commit();
+      crashPoint('restore-committed');
       return {
         setId: set.id,
         volumes: restored.map(({ source: _source, ...volume }) => volume),

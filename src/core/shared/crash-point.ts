@@ -16,6 +16,20 @@ export const BACKUP_CRASH_POINTS = [
   'backup-committed',
 ] as const;
 
+/**
+ * Where a restore can be stopped: after its first volume is copied and checked, after every volume
+ * is (before the commit), after the domains it replaces are undefined, after a restored domain is
+ * defined (before its markers come off), after the commit. `restore-replaced` and `restore-defined`
+ * are points of domain restores only.
+ */
+export const RESTORE_CRASH_POINTS = [
+  'restore-volume-copied',
+  'restore-copied',
+  'restore-replaced',
+  'restore-defined',
+  'restore-committed',
+] as const;
+
 /** Kills this process when `VOLBACK_TEST_CRASH_AT` names `point`; otherwise does nothing. */
 export function crashPoint(point: string): void {
   if (process.env.VOLBACK_TEST_CRASH_AT === point) {

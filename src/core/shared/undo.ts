@@ -7,15 +7,33 @@ const log = logger('undo');
 
 export class UndoStack {
   private steps: Array<{ what: string; revert: () => Promise<unknown> }> = [];
+  private finals: Array<{ what: string; run: () => Promise<unknown> }> = [];
 
   /** Registers the revert of a step that just completed. */
   push(what: string, revert: () => Promise<unknown>): void {
     this.steps.push({ what, revert });
   }
 
-  /** Forgets every step: the operation committed. */
-  commit(): void {
+  /** Registers what runs once the operation committed (a marker of work in progress comes off). */
+  afterCommit(what: string, run: () => Promise<unknown>): void {
+    this.finals.push({ what, run });
+  }
+
+  /**
+   * The operation committed: forgets every revert, then runs the after-commit steps. One that fails
+   * is logged; the operation stays committed.
+   */
+  async commit(): Promise<void> {
     this.steps = [];
+    const finals = this.finals;
+    this.finals = [];
+    for (const step of finals) {
+      try {
+        await step.run();
+      } catch (err) {
+        log.warn(`could not finish ${step.what}: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Reverts every registered step, newest first. Returns the descriptions of reverts that failed. */
@@ -30,6 +48,7 @@ export class UndoStack {
       }
     }
     this.steps = [];
+    this.finals = [];
     return failed;
   }
 }
