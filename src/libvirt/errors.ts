@@ -34,6 +34,10 @@ const USER_FAULT = new Set<string>([
 ]);
 
 /** A libvirt call failed. `code` is always 'ERR_LIBVIRT'; libvirt's own code is `libvirtCode`. */
+const CONNECTION_LOST_HINT =
+  'the connection to libvirtd was lost (libvirtd stopped or restarted?); once it answers again, ' +
+  '`volback repair --dry-run` shows what the interrupted run left, and `volback repair --yes` removes it';
+
 export class LibvirtError extends VolbackError {
   /** libvirt's virErrorNumber, e.g. 42. */
   readonly libvirtCode: number;
@@ -55,6 +59,8 @@ export class LibvirtError extends VolbackError {
     const fn = fields.libvirtFunction ?? 'libvirt';
     super(ErrorCodes.LIBVIRT, `${fn}: ${fields.message}`, {
       fault: USER_FAULT.has(codeName) ? 'user' : 'system',
+      // The RPC layer fails when the connection to libvirtd is gone, not the operation itself.
+      hint: domainName === 'VIR_FROM_RPC' ? CONNECTION_LOST_HINT : undefined,
       ...options,
     });
     this.libvirtCode = fields.libvirtCode;

@@ -25,7 +25,10 @@ const [uri, domain, pool, path, lockDir, kind, engine] = process.argv.slice(1);
     },
   });
   process.stdout.write('finished\\n');
-})().catch((err) => { process.stderr.write(String(err && err.stack || err) + '\\n'); process.exit(1); });
+})().catch((err) => {
+  process.stderr.write(String(err && err.stack || err) + '\\n' + (err && err.hint ? 'hint: ' + err.hint + '\\n' : ''));
+  process.exit(1);
+});
 `;
 
 export interface BackupChildOptions {
