@@ -1,6 +1,6 @@
 // What volback's QMP engine may leave inside a running QEMU: jobs, block nodes and fd sets named
 // with its prefix. Tests assert this is empty after every backup, cancelled or not.
-import { QMP_NAME_PREFIX } from '../../src/core/backup/qmp-full-job';
+import { QMP_NAME_PREFIX } from '../../src/core/backup/qmp-job';
 import type { Domain } from '../../src/libvirt';
 
 export async function qemuLeftovers(domain: Domain): Promise<string[]> {

@@ -39,7 +39,7 @@ import {
   runQmpFullJob,
   sourceNodes,
   sweepQmpLeftovers,
-} from './qmp-full-job';
+} from './qmp-job';
 import { runPushJob, type JobProgress } from './libvirt-push-job';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { ancestry, chooseBase } from '../shared/base';

@@ -5,7 +5,7 @@ import { ErrorCodes, isVolbackError } from '../../errors';
 import { logger } from '../../log';
 import { closePools, deleteVolumeIfPresent, openActivePools } from '../../pool/pool-layer';
 import { domainVolumePart, parseBackupVolumeName, parseMetadataVolumeName } from '../../pool/volume-names';
-import { findQmpLeftovers, removeInterruptedCheckpoints, sweepQmpLeftovers } from '../backup/qmp-full-job';
+import { findQmpLeftovers, removeInterruptedCheckpoints, sweepQmpLeftovers } from '../backup/qmp-job';
 import { checksumDocumentVolume } from '../../pool/checksums';
 import { damagedMetadataVolume } from '../catalog/damage';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
