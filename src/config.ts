@@ -18,8 +18,11 @@ export interface VolbackConfig {
   defaultPoolPath: string;
   /** Format of full backup volumes where the pool allows a choice. */
   backupFormat: 'qcow2' | 'raw';
-  /** What copies full backups: QEMU's blockdev-backup with copy offload, or libvirt's push job. */
-  fullBackupEngine: 'qmp' | 'libvirt';
+  /**
+   * Which engine copies backups (`backup_engine`; the older `full_backup_engine` maps onto it):
+   * `auto`, `qmp` or `libvirt`, see BackupEngine in src/core/backup/engine.ts.
+   */
+  backupEngine: 'auto' | 'qmp' | 'libvirt';
   /** Kind of the domains volback starts itself (demo, tests, bench): `auto` probes the host. */
   virtType: VirtPreference;
   logLevel: LogLevel;
@@ -38,7 +41,7 @@ const DEFAULTS: VolbackConfig = {
   defaultPool: 'volback',
   defaultPoolPath: '/var/lib/libvirt/backups',
   backupFormat: 'qcow2',
-  fullBackupEngine: 'qmp',
+  backupEngine: 'auto',
   virtType: 'auto',
   logLevel: 'warn',
   retention: {},
@@ -48,6 +51,8 @@ type Setting = {
   kind: 'string' | 'integer';
   path: string[];
   check?: (v: string | number) => string | undefined;
+  /** A key kept for older files: its value in the terms of the setting it now sets. */
+  translate?: (v: string | number) => string | number;
 };
 
 const oneOf =
@@ -69,7 +74,14 @@ const FILE_KEYS: Record<string, Setting> = {
     check: (v) => absNormalizedPathProblem(String(v)),
   },
   backup_format: { kind: 'string', path: ['backupFormat'], check: oneOf('qcow2', 'raw') },
-  full_backup_engine: { kind: 'string', path: ['fullBackupEngine'], check: oneOf('qmp', 'libvirt') },
+  backup_engine: { kind: 'string', path: ['backupEngine'], check: oneOf('auto', 'qmp', 'libvirt') },
+  // Before backup_engine: it chose only the engine of fulls, and its "qmp" is today's "auto".
+  full_backup_engine: {
+    kind: 'string',
+    path: ['backupEngine'],
+    check: oneOf('qmp', 'libvirt'),
+    translate: (v) => (v === 'libvirt' ? 'libvirt' : 'auto'),
+  },
   virt_type: { kind: 'string', path: ['virtType'], check: oneOf('auto', 'kvm', 'qemu') },
   log_level: { kind: 'string', path: ['logLevel'], check: oneOf('error', 'warn', 'info', 'debug') },
   log_file: { kind: 'string', path: ['logFile'], check: absolutePath },
@@ -107,7 +119,7 @@ export function parseConfigText(text: string, file: string): Overrides {
     }
     const problem = setting.check?.(value);
     if (problem) fail(`${key} ${problem}, got ${JSON.stringify(value)}`);
-    setPath(result, setting.path, value);
+    setPath(result, setting.path, setting.translate ? setting.translate(value) : value);
   });
   return result as Overrides;
 }

@@ -25,9 +25,26 @@ describe('config file parsing', () => {
     ],
     ['backup_format = "vmdk"', /f\.conf:2: backup_format must be one of qcow2, raw/],
     ['full_backup_engine = "fast"', /f\.conf:2: full_backup_engine must be one of qmp, libvirt/],
+    ['backup_engine = "fast"', /f\.conf:2: backup_engine must be one of auto, qmp, libvirt/],
     ['just words', /f\.conf:2: expected 'key = value'/],
   ])('rejects %s with file and line', (line, message) => {
     expect(() => parseConfigText(`# first\n${line}\n`, 'f.conf')).toThrow(message);
+  });
+});
+
+describe('backup engine setting', () => {
+  it.each([
+    ['backup_engine = "qmp"', 'qmp'],
+    ['backup_engine = "libvirt"', 'libvirt'],
+    // The older key chose only the engine of fulls: its "qmp" is today's "auto".
+    ['full_backup_engine = "qmp"', 'auto'],
+    ['full_backup_engine = "libvirt"', 'libvirt'],
+  ])('%s sets backupEngine %s', (line, engine) => {
+    expect(parseConfigText(`${line}\n`, 'f.conf')).toEqual({ backupEngine: engine });
+  });
+
+  it('defaults to auto', () => {
+    expect(mergeConfig([]).backupEngine).toBe('auto');
   });
 });
 

@@ -265,7 +265,7 @@ const backupCreate: CommandSpec = {
       const result = await createBackup(conn, domain, {
         definition,
         defaults,
-        fullBackupEngine: ctx.config.fullBackupEngine,
+        backupEngine: ctx.config.backupEngine,
         signal: ctx.signal,
         onProgress: (p) =>
           progress.update({

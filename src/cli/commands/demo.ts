@@ -160,7 +160,7 @@ const demo: CommandSpec = {
         const result = await createBackup(conn, name, {
           definition: { mode: 'push', kind, disks: [], description: `volback demo ${kind}` },
           defaults: backupDefaults(ctx.config),
-          fullBackupEngine: ctx.config.fullBackupEngine,
+          backupEngine: ctx.config.backupEngine,
           signal: ctx.signal,
           onProgress: showBackupProgress(progress),
         }).finally(() => progress.done());

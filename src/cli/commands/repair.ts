@@ -33,7 +33,7 @@ const repairCommand: CommandSpec = {
       domain: flagString(flags.domain),
       pools: flagList(flags.pool),
       lockDir: undefined,
-      qemu: ctx.config.fullBackupEngine === 'qmp',
+      qemu: ctx.config.backupEngine !== 'libvirt',
     };
     const found = await repair(conn, { ...options, dryRun: true });
     const render = (r: typeof found, verb: string) => () =>

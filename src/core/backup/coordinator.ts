@@ -34,12 +34,21 @@ import { checkpointXml, pushBackupXml, type JobTarget } from '../../xml/libvirt-
 import type { DomainSummary } from '../../xml/libvirt-domain';
 import { planBackup, type BackupPlan } from './plan';
 import {
+  BitmapChainBroken,
   QmpEngineUnavailable,
   removeInterruptedCheckpoints,
-  runQmpFullJob,
+  runQmpJob,
   sourceNodes,
   sweepQmpLeftovers,
 } from './qmp-job';
+import {
+  decideEngine,
+  engineSetting,
+  qmpUnavailable,
+  type BackupEngine,
+  type EngineDecision,
+  type FullBackupEngine,
+} from './engine';
 import { runPushJob, type JobProgress } from './libvirt-push-job';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { ancestry, chooseBase } from '../shared/base';
@@ -85,10 +94,13 @@ export interface CreateBackupOptions {
   /** Directory of the per-domain job locks (tests use their own). */
   lockDir?: string;
   /**
-   * What copies a full backup: `qmp` (default) starts QEMU's blockdev-backup with copy offload in
-   * one QMP transaction; `libvirt` uses libvirt's push job, as incrementals always do.
-   * docs/architecture.md, "Two copy engines".
+   * Which engine copies: `auto` (default: fulls through QEMU's blockdev-backup with copy offload,
+   * incrementals through libvirt's push job, everything through QEMU where a target pool is one
+   * libvirt's job cannot write), `qmp` (every backup through QEMU) or `libvirt` (every backup through
+   * libvirt's job). docs/architecture.md, "Two copy engines".
    */
+  backupEngine?: BackupEngine;
+  /** Before `backupEngine`: `libvirt` is `backupEngine: 'libvirt'`, `qmp` is `auto`. */
   fullBackupEngine?: FullBackupEngine;
   /**
    * Record checksums of what was stored (default true): each volume's own extents are read back
@@ -99,7 +111,7 @@ export interface CreateBackupOptions {
   checksums?: boolean;
 }
 
-export type FullBackupEngine = 'qmp' | 'libvirt';
+export type { BackupEngine, FullBackupEngine } from './engine';
 
 export interface BackupResult {
   set: BackupSet;
@@ -168,58 +180,54 @@ interface RunContext {
   report: (phase: BackupPhase, progress?: JobProgress) => void;
 }
 
-const qmpEngineEnabled = (options: CreateBackupOptions): boolean =>
-  (options.fullBackupEngine ?? 'qmp') === 'qmp';
+/** The QMP engine may run (so its leftovers may be swept): every setting but `libvirt`. */
+const qmpEngineEnabled = (options: CreateBackupOptions): boolean => engineSetting(options) !== 'libvirt';
 
 /** How the plan is copied: QEMU's blockdev-backup (with each disk's source node) or libvirt's push job. */
 type Engine = { kind: 'qmp'; nodes: Map<string, string> } | { kind: 'libvirt'; why: string };
 
 /**
- * Chooses the copy engine before anything is created. Fulls go through QEMU's blockdev-backup unless
- * the caller asked for libvirt's job, QEMU is confined by AppArmor/SELinux (its profile would refuse
- * target fds that libvirt's own job gets relabelled for it), or a disk's graph is not plain;
- * incrementals always through libvirt's job. libvirt's job must be able to write every target pool
- * (its driver says): otherwise the plan is refused here, with nothing changed.
+ * Chooses the copy engine before anything is created (decideEngine): from the setting, the plan, the
+ * target pools' declared capabilities and whether QEMU is confined; then, for the QMP engine, each
+ * disk's node in a plain graph. A plan no engine can copy is refused here, with nothing changed.
  */
 async function chooseEngine(
   ctx: RunContext,
   plan: BackupPlan,
   pools: ReadonlyMap<string, OpenPool>,
 ): Promise<Engine> {
-  let engine: Engine | undefined;
-  if (plan.disks.some((d) => d.kind !== 'full')) engine = { kind: 'libvirt', why: 'incremental' };
-  else if (!qmpEngineEnabled(ctx.options)) engine = { kind: 'libvirt', why: 'full_backup_engine is libvirt' };
-  else if (ctx.summary.confinedBy.length) {
-    engine = {
-      kind: 'libvirt',
-      why: `${ctx.domainName} is confined by ${ctx.summary.confinedBy.join(', ')}`,
-    };
-  } else {
+  const facts = {
+    setting: engineSetting(ctx.options),
+    incremental: plan.disks.some((d) => d.kind !== 'full'),
+    unwritable: [...new Set(plan.disks.map((d) => d.pool))].filter(
+      (name) => !pools.get(name)!.driver.capabilities.libvirtPushTarget,
+    ),
+    domain: ctx.domainName,
+    confinedBy: ctx.summary.confinedBy,
+  };
+  const decided = decideEngine(facts);
+  let decision: Exclude<EngineDecision, { engine: 'qmp' }>;
+  if ('engine' in decided && decided.engine === 'qmp') {
     const planned = new Set(plan.disks.map((d) => d.target));
     try {
-      return {
-        kind: 'qmp',
-        nodes: await sourceNodes(
-          ctx.domain,
-          ctx.summary.disks.filter((d) => planned.has(d.target)),
-        ),
-      };
+      const disks = ctx.summary.disks.filter((d) => planned.has(d.target));
+      return { kind: 'qmp', nodes: await sourceNodes(ctx.domain, disks) };
     } catch (err) {
       if (!(err instanceof QmpEngineUnavailable)) throw err;
-      engine = { kind: 'libvirt', why: err.message };
+      decision = qmpUnavailable(decided, facts, err.message);
     }
-  }
-  const unwritable = [...new Set(plan.disks.map((d) => d.pool))].filter(
-    (name) => !pools.get(name)!.driver.capabilities.libvirtPushTarget,
-  );
-  if (unwritable.length) {
+  } else decision = decided;
+  if ('refused' in decision) {
     throw new VolbackError(
       ErrorCodes.POOL_UNSUPPORTED,
-      `this backup needs libvirt's push job (${engine.why}), which cannot write pool ${unwritable.join(', ')}`,
-      { fault: 'user', hint: 'choose a pool libvirt can write (dir, logical) for these disks' },
+      `cannot back up ${ctx.domainName}: ${decision.refused}`,
+      {
+        fault: 'user',
+        hint: 'choose a pool libvirt can write (dir, logical) for these disks, or let the QMP engine run (backup_engine auto)',
+      },
     );
   }
-  return engine;
+  return { kind: 'libvirt', why: decision.why };
 }
 
 /** Copies the plan through QEMU's blockdev-backup, creating the checkpoint in the same transaction. */
@@ -240,14 +248,17 @@ async function copyThroughQmp(
         )!,
       }
     : undefined;
-  log.info(`${ctx.domainName}: full backup through QEMU blockdev-backup (copy offload)`);
-  await runQmpFullJob(
+  // The parent set's checkpoint: its bitmap, named like it, records every change since.
+  const since = plan.parent?.checkpoint?.name;
+  log.info(`${ctx.domainName}: ${plan.kind} backup through QEMU blockdev-backup (copy offload)`);
+  await runQmpJob(
     domain,
     plan.disks.map((d) => ({
       target: d.target,
       sourceNode: nodes.get(d.target)!,
       destination: targets[d.target],
       bitmap: d.bitmap,
+      since: d.kind === 'incremental' ? since : undefined,
     })),
     {
       tag: setIdPrefix(plan.setId),
@@ -385,7 +396,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     if (engine.kind === 'qmp') await copyThroughQmp(ctx, plan, engine.nodes, targets);
     else {
       if (engine.why !== 'incremental')
-        log.info(`${domainName}: full backup through libvirt's job: ${engine.why}`);
+        log.info(`${domainName}: ${plan.kind} backup through libvirt's job: ${engine.why}`);
       await runPushJob(conn, domain, {
         backupXml: pushBackupXml(plan, allTargets, jobTargets(targets)),
         checkpointXml: checkpointXml(plan, allTargets),
@@ -563,12 +574,12 @@ export async function createBackup(
         report('done');
         return result;
       } catch (err) {
-        // libvirt checks the bitmaps when the job starts: one it cannot trust means a full, never a wrong incremental.
+        // Both engines check the bitmaps when the job starts: one they cannot trust means a full, never a wrong incremental.
         if (
           attempt === 1 &&
           base?.usable &&
           plan.kind === 'incremental' &&
-          isLibvirtError(err, 'VIR_ERR_CHECKPOINT_INCONSISTENT')
+          (isLibvirtError(err, 'VIR_ERR_CHECKPOINT_INCONSISTENT') || err instanceof BitmapChainBroken)
         ) {
           base = { set: base.set, usable: false, reason: (err as Error).message };
           continue;

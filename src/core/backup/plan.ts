@@ -65,7 +65,7 @@ export interface BackupPlan {
 /**
  * The format an incremental on `parent` takes in its pool, or why that pool cannot store one: the
  * driver's declared storage decides (an overlay has the overlay's format, a clone its parent's).
- * Incrementals are copied by libvirt's push job, so its pool must be one that job can write. Pure.
+ * Which engine can write the pool is the coordinator's choice (engine.ts), not the planner's. Pure.
  */
 export function incrementalFormat(
   caps: PoolDriverCapabilities,
@@ -73,8 +73,6 @@ export function incrementalFormat(
 ): { format: VolumeFormat } | { refused: string } {
   const storage = caps.incremental;
   if (storage.kind === 'none') return { refused: 'its pool stores only full backups' };
-  if (!caps.libvirtPushTarget)
-    return { refused: "libvirt's push job, which copies increments, cannot write its pool" };
   return { format: storage.kind === 'overlay' ? storage.format : parent };
 }
 

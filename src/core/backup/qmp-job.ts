@@ -1,7 +1,9 @@
-// Full backups through QEMU's blockdev-backup, started for every disk in one QMP transaction with
-// copy offload (copy_file_range), the dirty bitmaps of the new checkpoint added in the same
-// transaction, and the checkpoint then registered in libvirt. Why this engine exists, and what it
-// costs, is in docs/architecture.md ("Two copy engines").
+// The QMP engine: full and incremental backups through QEMU's blockdev-backup, started for every disk
+// in one QMP transaction with copy offload (copy_file_range), the dirty bitmaps of the new checkpoint
+// added in the same transaction, and the checkpoint then registered in libvirt. An incremental copies
+// what a temporary bitmap, merged from the parent checkpoint's bitmaps as libvirt's own job merges
+// them, marks changed. Why this engine exists, and what it costs, is in docs/architecture.md ("Two
+// copy engines").
 import { QmpError, virDomainCheckpointCreateFlags, type Domain } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
@@ -23,6 +25,8 @@ export interface QmpDisk {
   destination: CopyTarget;
   /** True when the new checkpoint records a bitmap on this disk. */
   bitmap: boolean;
+  /** Incremental: the checkpoint (its bitmap's name) whose changes are copied. Absent: a full copy. */
+  since?: string;
 }
 
 export interface QmpJobOptions {
@@ -40,14 +44,43 @@ export class QmpEngineUnavailable extends Error {
   override name = 'QmpEngineUnavailable';
 }
 
+/**
+ * An incremental's parent checkpoint has no trustworthy bitmap on a disk (libvirt's job says
+ * VIR_ERR_CHECKPOINT_INCONSISTENT for the same): nothing was created, the caller takes a full.
+ */
+export class BitmapChainBroken extends VolbackError {
+  constructor(message: string) {
+    super(ErrorCodes.JOB_FAILED, message);
+  }
+}
+
 interface QueryBlock {
   qdev?: string;
   inserted?: { 'node-name'?: string; file?: string; drv?: string };
 }
 
-interface NodeInfo {
+interface BitmapInfo {
+  name?: string;
+  recording?: boolean;
+  persistent?: boolean;
+  inconsistent?: boolean;
+  granularity?: number;
+}
+
+/** One entry of `query-named-block-nodes` (flat), as far as this engine reads it. */
+export interface NodeInfo {
   'node-name': string;
-  'dirty-bitmaps'?: Array<{ name?: string }>;
+  drv?: string;
+  file?: string;
+  backing_file?: string;
+  image?: { 'full-backing-filename'?: string };
+  'dirty-bitmaps'?: BitmapInfo[];
+}
+
+/** A QMP transaction action. */
+export interface QmpAction {
+  type: string;
+  data: Record<string, unknown>;
 }
 
 interface QueryJob {
@@ -94,6 +127,90 @@ export async function sourceNodes(
   return nodes;
 }
 
+/**
+ * The temporary bitmap of an incremental's changed blocks on one disk. Named with the prefix and the
+ * run's tag, so the sweep of an interrupted run finds it; never persistent (QEMU drops it on exit).
+ */
+export const changedBitmapName = (tag: string, target: string): string =>
+  `${QMP_NAME_PREFIX}${tag}-${target}.changed`;
+
+/** The run tag of a temporary changed-blocks bitmap (changedBitmapName), else undefined. */
+export const changedBitmapTag = (name: string): string | undefined =>
+  new RegExp(`^${QMP_NAME_PREFIX}([0-9a-f]{8})-.+\\.changed$`).exec(name)?.[1];
+
+/** Protocol drivers: a node of these shares its file name with the format node above it. */
+const PROTOCOLS = new Set(['file', 'host_device', 'host_cdrom']);
+
+/** The format nodes of `top`'s backing chain, top first, as far as QEMU's flat node list links them. */
+export function backingChain(nodes: readonly NodeInfo[], top: string): NodeInfo[] {
+  const chain: NodeInfo[] = [];
+  let node = nodes.find((n) => n['node-name'] === top);
+  while (node && !chain.includes(node)) {
+    chain.push(node);
+    const backing = node.image?.['full-backing-filename'] ?? node.backing_file;
+    node = backing
+      ? nodes.find((n) => n.file === backing && !PROTOCOLS.has(n.drv ?? '') && !chain.includes(n))
+      : undefined;
+  }
+  return chain;
+}
+
+/**
+ * The transaction actions that collect one disk's changes since checkpoint `since` into `temp`, as
+ * libvirt 9.0's push job does (qemu_backup.c, qemuBlockGetBitmapMergeActions): a transient, disabled
+ * bitmap on the disk's top node, merged from the checkpoint's bitmap in every layer of the backing
+ * chain that has one. The checkpoint's own bitmaps are only read: the copy consumes `temp`. Throws
+ * BitmapChainBroken where libvirt would refuse the chain (qemuBlockBitmapChainIsValid): the bitmap
+ * must start at the top, sit in consecutive layers, and be persistent, recording and consistent. Pure.
+ */
+export function changedBlocksActions(
+  nodes: readonly NodeInfo[],
+  disk: { target: string; sourceNode: string; since: string },
+  temp: string,
+): QmpAction[] {
+  const broken = (why: string): never => {
+    throw new BitmapChainBroken(`missing or broken bitmap '${disk.since}' for disk '${disk.target}': ${why}`);
+  };
+  const layers: Array<{ node: string; bitmap: BitmapInfo }> = [];
+  let ended = false;
+  for (const node of backingChain(nodes, disk.sourceNode)) {
+    const bitmap = node['dirty-bitmaps']?.find((b) => b.name === disk.since);
+    if (!bitmap) {
+      if (!layers.length) broken(`node ${node['node-name']} (the top) has none`);
+      ended = true;
+      continue;
+    }
+    if (ended) broken(`a layer between the top and node ${node['node-name']} has none`);
+    if (bitmap.inconsistent || bitmap.persistent === false || bitmap.recording === false)
+      broken(
+        `on node ${node['node-name']} it is ${bitmap.inconsistent ? 'inconsistent' : bitmap.persistent === false ? 'not persistent' : 'not recording'}`,
+      );
+    layers.push({ node: node['node-name'], bitmap });
+  }
+  if (!layers.length) broken(`QEMU shows no node ${disk.sourceNode}`);
+  const granularity = layers[0].bitmap.granularity;
+  return [
+    {
+      type: 'block-dirty-bitmap-add',
+      data: {
+        node: disk.sourceNode,
+        name: temp,
+        persistent: false,
+        disabled: true,
+        ...(granularity ? { granularity } : {}),
+      },
+    },
+    {
+      type: 'block-dirty-bitmap-merge',
+      data: {
+        node: disk.sourceNode,
+        target: temp,
+        bitmaps: layers.map((l) => ({ node: l.node, name: disk.since })),
+      },
+    },
+  ];
+}
+
 /** One disk's QEMU objects; each field is cleared once its object is gone. */
 interface Attached {
   disk: QmpDisk;
@@ -101,25 +218,32 @@ interface Attached {
   fdset?: number;
   node?: string;
   job: string;
+  /** Incremental: the temporary changed-blocks bitmap, once the transaction may have added it. */
+  changed?: string;
 }
 
 /**
  * The target node's options: the format layer over the protocol layer the driver described, either
  * a descriptor QEMU received (`/dev/fdset/N`) or the driver's own network node. With a descriptor,
  * no-flush: QEMU's qcow2 layer would otherwise sync the file on every metadata update, and volback
- * syncs the descriptor once before the commit; a network node keeps QEMU's flush on close.
+ * syncs the descriptor once before the commit; a network node keeps QEMU's flush on close. A qcow2
+ * target never opens a backing file (`backing: null`): an incremental overlay's header names its
+ * parent volume, which QEMU need not reach, and the copy writes whole clusters, so nothing below is
+ * ever read. A raw target (a clone that already shows its parent's data) has no backing to open.
  */
 function targetNode(name: string, destination: CopyTarget, fdset?: number): Record<string, unknown> {
   const { qemu } = destination;
+  const noBacking = destination.format === 'qcow2' ? { backing: null } : {};
   if (qemu.via === 'fd') {
     return {
       driver: destination.format,
       'node-name': name,
       cache: { 'no-flush': true },
+      ...noBacking,
       file: { driver: qemu.protocol, filename: `/dev/fdset/${fdset}`, cache: { 'no-flush': true } },
     };
   }
-  return { driver: destination.format, 'node-name': name, file: qemu.node };
+  return { driver: destination.format, 'node-name': name, ...noBacking, file: qemu.node };
 }
 
 async function attachTarget(domain: Domain, tag: string, disk: QmpDisk): Promise<Attached> {
@@ -201,13 +325,16 @@ async function settleJobs(domain: Domain, ids: ReadonlySet<string>, timeoutMs = 
 }
 
 /**
- * Copies every disk in full into its destination, all from one point in time, and creates the
- * checkpoint at that same point. Resolves once every copy is on stable storage and the checkpoint is
- * known to libvirt. Rejects with ERR_CANCELLED (signal) or ERR_JOB_FAILED, after stopping its jobs
+ * Copies every disk into its destination — in full, or (`since`) what changed since that checkpoint —
+ * all from one point in time, and creates the new checkpoint at that same point: one transaction
+ * adds the new checkpoint's bitmaps, builds each incremental's temporary changed-blocks bitmap and
+ * starts every copy. Resolves once every copy is on stable storage and the checkpoint is known to
+ * libvirt. Rejects with BitmapChainBroken before anything is created when a parent checkpoint's
+ * bitmap cannot be trusted, with ERR_CANCELLED (signal) or ERR_JOB_FAILED after stopping its jobs
  * and removing every QEMU object it created, bitmaps included; the destination volumes are the
- * caller's.
+ * caller's. The parent checkpoints' bitmaps are never changed.
  */
-export async function runQmpFullJob(
+export async function runQmpJob(
   domain: Domain,
   disks: readonly QmpDisk[],
   options: QmpJobOptions,
@@ -215,31 +342,45 @@ export async function runQmpFullJob(
   if (options.signal?.aborted)
     throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled before it started');
   const checkpoint = options.checkpoint;
+  const incremental = disks.filter((d) => d.since);
+  const nodes = incremental.length
+    ? await domain.qmp<NodeInfo[]>('query-named-block-nodes', { flat: true })
+    : [];
+  // Checked before anything is attached: a broken chain means a full, with nothing to undo in QEMU.
+  const changed = new Map(
+    incremental.map((d) => {
+      const temp = changedBitmapName(options.tag, d.target);
+      return [d.target, { temp, actions: changedBlocksActions(nodes, { ...d, since: d.since! }, temp) }];
+    }),
+  );
   const attached: Attached[] = [];
   let transactionSent = false;
   let succeeded = false;
   try {
     for (const disk of disks) attached.push(await attachTarget(domain, options.tag, disk));
-    const actions = (perf: boolean): Array<{ type: string; data: Record<string, unknown> }> => [
+    const actions = (perf: boolean): QmpAction[] => [
       ...disks
         .filter((d) => d.bitmap && checkpoint)
         .map((d) => ({
           type: 'block-dirty-bitmap-add',
           data: { node: d.sourceNode, name: checkpoint!.name, persistent: true },
         })),
+      ...[...changed.values()].flatMap((c) => c.actions),
       ...attached.map((a) => ({
         type: 'blockdev-backup',
         data: {
           'job-id': a.job,
           device: a.disk.sourceNode,
           target: a.node,
-          sync: 'full',
+          // incremental: only what the temporary bitmap marks (libvirt's push job uses the same mode).
+          ...(a.changed ? { sync: 'incremental', bitmap: a.changed } : { sync: 'full' }),
           'auto-dismiss': false,
           // copy_file_range: the kernel copies, no bounce buffer per chunk in QEMU's main loop.
           ...(perf ? { 'x-perf': { 'use-copy-range': true } } : {}),
         },
       })),
     ];
+    for (const a of attached) a.changed = changed.get(a.disk.target)?.temp;
     // One transaction: every copy and every bitmap start at the same instant.
     transactionSent = true;
     try {
@@ -251,6 +392,7 @@ export async function runQmpFullJob(
       await domain.qmp('transaction', { actions: actions(false) });
     }
     await waitForJobs(domain, attached, options);
+    await removeChangedBitmaps(domain, attached);
     for (const a of attached) await detachTarget(domain, a, 'commit');
     if (checkpoint) {
       const flags =
@@ -264,10 +406,28 @@ export async function runQmpFullJob(
   }
 }
 
+/** Removes the temporary changed-blocks bitmaps of finished jobs; one QEMU still holds is logged. */
+async function removeChangedBitmaps(domain: Domain, attached: readonly Attached[]): Promise<void> {
+  for (const a of attached) {
+    const name = a.changed;
+    if (!name) continue;
+    try {
+      await domain.qmp('block-dirty-bitmap-remove', { node: a.disk.sourceNode, name });
+      a.changed = undefined;
+    } catch (err) {
+      // Already gone (the transaction never ran) is fine; anything else is the next sweep's.
+      if (!(err instanceof QmpError && /not found/i.test(err.desc)))
+        log.warn(`could not remove bitmap ${name} of ${a.disk.target}: ${(err as Error).message}`);
+      else a.changed = undefined;
+    }
+  }
+}
+
 /**
  * Undoes a run that did not succeed: its jobs stopped and dismissed (a failed poll or a lost reply
- * may have left them running), its target nodes and fd sets removed, the bitmaps it added removed.
- * Never throws; what it cannot remove is logged and left to the next backup's sweep.
+ * may have left them running), the temporary bitmaps, target nodes and fd sets removed, the new
+ * checkpoint's bitmaps removed. Never throws; what it cannot remove is logged and left to the next
+ * backup's sweep.
  */
 async function abandon(
   domain: Domain,
@@ -281,6 +441,7 @@ async function abandon(
       log.warn(
         `backup jobs ${attached.map((a) => a.job).join(', ')} may still be running; the next backup removes them`,
       );
+    await removeChangedBitmaps(domain, attached).catch(() => undefined);
   }
   for (const a of [...attached].reverse()) await detachTarget(domain, a, 'discard');
   if (!bitmap) return;
@@ -335,13 +496,6 @@ async function waitForJobs(
 }
 
 /**
- * Removes what a volback process that died mid-copy left in QEMU: its jobs and target nodes (named
- * QMP_NAME_PREFIX + tag), and fd sets of that prefix. Called under the domain's backup lock, so none
- * of them belongs to a live volback run. Returns the tags (set id prefixes) of the interrupted runs:
- * their checkpoints and target volumes are the caller's to remove, once it knows no committed backup
- * uses them. Fd sets alone name no run: QEMU 7.2 keeps removed fd sets of a paused domain listed.
- */
-/**
  * What volback runs left in QEMU, read only: jobs and block nodes (named QMP_NAME_PREFIX + tag) and
  * the bitmaps of those runs' checkpoints that no committed backup uses.
  */
@@ -358,6 +512,11 @@ export async function findQmpLeftovers(
   const jobs = (await domain.qmp<QueryJob[]>('query-jobs')).map((j) => j.id).filter(tagged);
   const nodes = await domain.qmp<NodeInfo[]>('query-named-block-nodes', { flat: true });
   const ours = nodes.map((n) => n['node-name']).filter(tagged);
+  // A run that died after its nodes were gone may still have left its temporary bitmaps.
+  for (const b of nodes.flatMap((n) => n['dirty-bitmaps'] ?? [])) {
+    const tag = b.name && changedBitmapTag(b.name);
+    if (tag) tags.add(tag);
+  }
   const bitmaps = nodes.flatMap((n) =>
     (n['dirty-bitmaps'] ?? []).flatMap((b) =>
       b.name && !committed(b.name) && [...tags].some((t) => b.name!.startsWith(`${QMP_NAME_PREFIX}${t}`))
@@ -374,6 +533,13 @@ export async function findQmpLeftovers(
   ];
 }
 
+/**
+ * Removes what a volback process that died mid-copy left in QEMU: its jobs, target nodes and
+ * temporary bitmaps (named QMP_NAME_PREFIX + tag), and fd sets of that prefix. Called under the domain's backup lock, so none
+ * of them belongs to a live volback run. Returns the tags (set id prefixes) of the interrupted runs:
+ * their checkpoints and target volumes are the caller's to remove, once it knows no committed backup
+ * uses them. Fd sets alone name no run: QEMU 7.2 keeps removed fd sets of a paused domain listed.
+ */
 export async function sweepQmpLeftovers(domain: Domain): Promise<Set<string>> {
   const tags = new Set<string>();
   const tagOf = (name: string): void => {
@@ -393,6 +559,15 @@ export async function sweepQmpLeftovers(domain: Domain): Promise<Set<string>> {
     );
   }
   const nodes = await domain.qmp<NodeInfo[]>('query-named-block-nodes', { flat: true });
+  for (const n of nodes) {
+    for (const name of (n['dirty-bitmaps'] ?? []).flatMap((b) => (b.name ? [b.name] : []))) {
+      const tag = changedBitmapTag(name);
+      if (!tag) continue;
+      log.warn(`removing bitmap ${name} left by an interrupted volback run`);
+      tags.add(tag);
+      await domain.qmp('block-dirty-bitmap-remove', { node: n['node-name'], name });
+    }
+  }
   for (const n of nodes.filter((x) => x['node-name'].startsWith(QMP_NAME_PREFIX))) {
     log.warn(`removing block node ${n['node-name']} left by an interrupted volback run`);
     tagOf(n['node-name']);

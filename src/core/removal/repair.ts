@@ -48,7 +48,7 @@ export interface RepairOptions {
   lockDir?: string;
   /**
    * Whether QEMU's objects (jobs, block nodes) are looked at: asking QEMU goes through the monitor,
-   * which libvirt marks as a taint, so only when the QMP engine is in use (full_backup_engine qmp).
+   * which libvirt marks as a taint, so only when the QMP engine may run (backup_engine not libvirt).
    */
   qemu?: boolean;
 }

@@ -1,0 +1,75 @@
+// Which copy engine runs a backup: QEMU's blockdev-backup (the QMP engine) or libvirt's push job.
+// Pure: the coordinator gathers the facts. Why two engines, and why one setting, is in
+// docs/architecture.md ("Two copy engines").
+
+/**
+ * The `backup_engine` setting. `auto`: fulls through QMP, incrementals through libvirt's job, and
+ * everything through QMP when a target pool is one libvirt's job cannot write. `qmp`: every backup
+ * through QMP. `libvirt`: every backup through libvirt's job (a pool it cannot write is refused).
+ */
+export type BackupEngine = 'auto' | 'qmp' | 'libvirt';
+
+/** The former full-backup-only setting (`full_backup_engine`): `qmp` is today's `auto`. */
+export type FullBackupEngine = 'qmp' | 'libvirt';
+
+/** The effective setting from the API's options: `backupEngine` wins over the older `fullBackupEngine`. */
+export const engineSetting = (options: {
+  backupEngine?: BackupEngine;
+  fullBackupEngine?: FullBackupEngine;
+}): BackupEngine => options.backupEngine ?? (options.fullBackupEngine === 'libvirt' ? 'libvirt' : 'auto');
+
+export interface EngineFacts {
+  setting: BackupEngine;
+  /** Some disk of the plan is an incremental. */
+  incremental: boolean;
+  /** Target pools of the plan whose driver says libvirt's push job cannot write them. */
+  unwritable: readonly string[];
+  domain: string;
+  /** Security models confining the running QEMU (AppArmor, SELinux): its profile refuses volback's fds. */
+  confinedBy: readonly string[];
+}
+
+export type EngineDecision =
+  /** `required`: no other engine can write the targets, so a domain QMP cannot copy is refused. */
+  | { engine: 'qmp'; required: boolean; why: string }
+  | { engine: 'libvirt'; why: string }
+  | { refused: string };
+
+/**
+ * The engine for a plan, decided before anything is created. The QMP engine still has to find a
+ * plain graph for every disk (`sourceNodes`); when it cannot, `qmpUnavailable` says what follows.
+ */
+export function decideEngine(facts: EngineFacts): EngineDecision {
+  const { setting, incremental, unwritable, domain, confinedBy } = facts;
+  const pools = unwritable.length > 1 ? `pools ${unwritable.join(', ')}` : `pool ${unwritable[0]}`;
+  if (unwritable.length) {
+    if (setting === 'libvirt')
+      return {
+        refused: `libvirt's push job cannot write ${pools}, and backup_engine is libvirt`,
+      };
+    if (confinedBy.length)
+      return {
+        refused: `${pools} can only be written by the QMP engine, which cannot copy ${domain}: it is confined by ${confinedBy.join(', ')}`,
+      };
+    return { engine: 'qmp', required: true, why: `libvirt's push job cannot write ${pools}` };
+  }
+  if (setting === 'libvirt') return { engine: 'libvirt', why: 'backup_engine is libvirt' };
+  if (confinedBy.length)
+    return { engine: 'libvirt', why: `${domain} is confined by ${confinedBy.join(', ')}` };
+  if (setting === 'qmp') return { engine: 'qmp', required: false, why: 'backup_engine is qmp' };
+  return incremental
+    ? { engine: 'libvirt', why: 'incremental' }
+    : { engine: 'qmp', required: false, why: 'full backup' };
+}
+
+/** What follows when the QMP engine cannot copy a disk (`reason`): libvirt's job, or a refusal. */
+export function qmpUnavailable(
+  decision: { required: boolean },
+  facts: Pick<EngineFacts, 'unwritable' | 'domain'>,
+  reason: string,
+): Exclude<EngineDecision, { engine: 'qmp' }> {
+  if (!decision.required) return { engine: 'libvirt', why: reason };
+  return {
+    refused: `pool ${facts.unwritable.join(', ')} can only be written by the QMP engine, which cannot copy ${facts.domain}: ${reason}`,
+  };
+}
