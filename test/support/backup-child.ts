@@ -14,7 +14,7 @@ const [uri, domain, pool, path, lockDir, kind, engine] = process.argv.slice(1);
   let told = false;
   let copying = false;
   await createBackup(conn, domain, {
-    defaults: { pool, path, format: 'qcow2' }, lockDir, fullBackupEngine: engine,
+    defaults: { pool, path, format: 'qcow2' }, lockDir, backupEngine: engine,
     definition: { mode: 'push', kind, disks: [] },
     onProgress: (p) => {
       if (!told) { told = true; process.stdout.write('set ' + p.setId + '\\n'); }
@@ -36,13 +36,14 @@ export interface BackupChildOptions {
   defaults: BackupDefaults;
   lockDir: string;
   kind?: 'auto' | 'full' | 'incremental';
-  engine?: 'qmp' | 'libvirt';
+  /** The `backupEngine` setting of the run (default `auto`). */
+  engine?: 'auto' | 'qmp' | 'libvirt';
   /** A step of BACKUP_CRASH_POINTS the child kills itself after. */
   crashAt?: string;
 }
 
 export function spawnBackupChild(options: BackupChildOptions): ChildProcessWithoutNullStreams {
-  const { domain, defaults, lockDir, kind = 'auto', engine = 'qmp', crashAt } = options;
+  const { domain, defaults, lockDir, kind = 'auto', engine = 'auto', crashAt } = options;
   return spawn(
     process.execPath,
     tsChildArgs(CHILD, ['qemu:///system', domain, defaults.pool, defaults.path, lockDir, kind, engine]),

@@ -1,5 +1,5 @@
 // A backup killed (SIGKILL, no cleanup) after each of its steps — volumes created, copy done, metadata
-// committed — with either engine: nothing wrong is ever listed, the VM's own disks are untouched,
+// committed — with either engine (incrementals through both): nothing wrong is ever listed, the VM's own disks are untouched,
 // `repair` removes what the kill left, and the next backup is a correct incremental. Also: a source
 // bitmap QEMU left inconsistent (QEMU killed) makes the next backup a full that says why.
 import { createBackup, type BackupDefaults } from '../../src/core/backup/coordinator';
@@ -55,6 +55,7 @@ describe('a backup killed after each of its steps', () => {
 
   const cases = BACKUP_CRASH_POINTS.flatMap((point) => [
     { point, kind: 'incremental' as const, engine: 'libvirt' as const },
+    { point, kind: 'incremental' as const, engine: 'qmp' as const },
     { point, kind: 'full' as const, engine: 'qmp' as const },
   ]);
 
@@ -104,33 +105,38 @@ describe('a backup killed after each of its steps', () => {
     expect(await sameContent({ path: again.path, format: again.format }, vm.disks[0].modelPath)).toBe(true);
   });
 
-  it('a bitmap QEMU left inconsistent (QEMU killed) makes the next backup a full that says why', async () => {
-    const { defaults, lockDir } = backupLocation(conn, cleanup);
-    const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB], label: 'inconsistent' });
-    await vm.write('vda', 0x31, 0, MiB);
-    const full = await createBackup(conn, vm.name, { defaults, lockDir });
-    // The guest's data is flushed (as a guest would); the bitmap is stored only when QEMU closes the
-    // image, so a SIGKILL to QEMU leaves it flagged in use in the qcow2.
-    expect(await vm.diskMatches('vda', vm.disks[0].modelPath)).toBe(true);
-    const pid = Number(
-      (await import('node:fs')).readFileSync(`/run/libvirt/qemu/${vm.name}.pid`, 'utf8').trim(),
-    );
-    process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 100 && (await vm.domain.isActive()); i++)
-      await new Promise((r) => setTimeout(r, 100));
-    await vm.domain.create();
-    await vm.write('vda', 0x32, 2 * MiB, MiB);
-    const next = await createBackup(conn, vm.name, { defaults, lockDir });
-    expect(next.set.kind).toBe('full');
-    expect(next.set.fallbackReason).toMatch(/checkpoint inconsistent|missing or broken bitmap|inconsistent/);
-    expect(full.set.checkpoint!.name).toBeTruthy();
-    const [restored] = (
-      await restoreBackup(conn, { setId: next.set.id, scanPools: [defaults.pool], lockDir })
-    ).volumes;
-    expect(await sameContent({ path: restored.path, format: restored.format }, vm.disks[0].modelPath)).toBe(
-      true,
-    );
-  });
+  it.each(['auto', 'qmp'] as const)(
+    'a bitmap QEMU left inconsistent (QEMU killed) makes the next backup a full that says why (%s engine)',
+    async (backupEngine) => {
+      const { defaults, lockDir } = backupLocation(conn, cleanup);
+      const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB], label: 'inconsistent' });
+      await vm.write('vda', 0x31, 0, MiB);
+      const full = await createBackup(conn, vm.name, { defaults, lockDir });
+      // The guest's data is flushed (as a guest would); the bitmap is stored only when QEMU closes the
+      // image, so a SIGKILL to QEMU leaves it flagged in use in the qcow2.
+      expect(await vm.diskMatches('vda', vm.disks[0].modelPath)).toBe(true);
+      const pid = Number(
+        (await import('node:fs')).readFileSync(`/run/libvirt/qemu/${vm.name}.pid`, 'utf8').trim(),
+      );
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 100 && (await vm.domain.isActive()); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      await vm.domain.create();
+      await vm.write('vda', 0x32, 2 * MiB, MiB);
+      const next = await createBackup(conn, vm.name, { defaults, lockDir, backupEngine });
+      expect(next.set.kind).toBe('full');
+      expect(next.set.fallbackReason).toMatch(
+        /checkpoint inconsistent|missing or broken bitmap|inconsistent/,
+      );
+      expect(full.set.checkpoint!.name).toBeTruthy();
+      const [restored] = (
+        await restoreBackup(conn, { setId: next.set.id, scanPools: [defaults.pool], lockDir })
+      ).volumes;
+      expect(await sameContent({ path: restored.path, format: restored.format }, vm.disks[0].modelPath)).toBe(
+        true,
+      );
+    },
+  );
 
   it.each(['qmp', 'libvirt'] as const)(
     'the domain destroyed mid-copy (%s engine): nothing listed, nothing left, the next backup correct',
