@@ -22,6 +22,7 @@ import {
   checkImage,
   imageInfo,
   rebaseArgv,
+  secretPipes,
   storedDataBytes,
   storedRanges,
   type ImageRef,
@@ -232,7 +233,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       const target = newBacking ? await imageOf(newBacking) : undefined;
       // The backing file is a path in the volume's header: already there means a previous run finished.
       const current = (await imageInfo(image)).backingFile;
-      if (current !== target?.path) await run(rebaseArgv(image, target));
+      if (current !== target?.path) await run(rebaseArgv(image, target), secretPipes(image));
       await pool.pool.refresh();
     },
 

@@ -205,6 +205,22 @@ export class Domain extends LibvirtObject {
   }
 
   /**
+   * Adds a QEMU `secret` object holding `value` (base64 text, e.g. a cephx key) through the monitor,
+   * never argv; the debug log names only its id. A QMP error rejects with QmpError.
+   */
+  async addSecretObject(id: string, value: Buffer): Promise<void> {
+    const args = { 'qom-type': 'secret', id, format: 'base64', data: value.toString('latin1') };
+    const cmd = JSON.stringify({ execute: 'object-add', arguments: args });
+    const text = await invoke(
+      'virDomainQemuMonitorCommand',
+      this.args({ cmd: `object-add secret ${id} (value not logged)` }),
+      (n) => n.domainQemuMonitorCommand(this.handle, cmd, 0),
+    );
+    const reply = JSON.parse(text) as { error?: { class: string; desc: string } };
+    if (reply.error) throw new QmpError('object-add', reply.error.class, reply.error.desc);
+  }
+
+  /**
    * QMP: sends {execute, arguments} and returns the parsed `return` member; a QMP error reply
    * rejects with QmpError. `fds` are passed along to QEMU (virDomainQemuMonitorCommandWithFiles),
    * e.g. for `add-fd`; the caller keeps and closes its own copies.

@@ -9,7 +9,7 @@
 // ERR_POOL_UNSUPPORTED for it (drivers never stub); every input that came from a pool is untrusted.
 import type { Connection, StoragePool, StorageVolume } from '../libvirt';
 import type { DiskSource, VolumeFormat } from '../model';
-import type { ImageRef } from '../tools/qemu-img';
+import type { ImageRef, ImageSecret } from '../tools/qemu-img';
 import type { ImageReader } from '../tools/nbd';
 
 /** An open, active pool as the layer hands it to its driver. */
@@ -76,7 +76,12 @@ export interface CopyTarget {
   libvirt?: { type: 'file' | 'block'; path: string };
   qemu:
     | { via: 'fd'; protocol: 'file' | 'host_device'; open(): Promise<OpenedTarget> }
-    | { via: 'node'; node: Record<string, unknown> };
+    | {
+        via: 'node';
+        node: Record<string, unknown>;
+        /** Secret objects the node names (a cephx key): the engine adds them first, removes them last. */
+        secrets?: readonly ImageSecret[];
+      };
 }
 
 /** Guest bytes [start, start + length) of a volume. */
@@ -191,6 +196,9 @@ export interface PoolDriver {
    * unreadable or larger volume gives an error entry, not a rejection. Results follow `names`.
    */
   readDocumentVolumes(pool: PoolRef, names: readonly string[], maxBytes: number): Promise<DocumentBytes[]>;
+
+  /** Optional. Releases what the driver holds for an opened pool (a cluster connection); idempotent. */
+  closePool?(pool: PoolRef): Promise<void>;
 }
 
 /** A driver's factory: validates its options before anything runs, and returns the driver. */

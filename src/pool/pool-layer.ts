@@ -154,7 +154,10 @@ export async function openActivePools(conn: Connection, names?: readonly string[
 
 /** Releases the libvirt handles of opened pools. */
 export function closePools(pools: readonly OpenPool[]): void {
-  for (const pool of pools) pool.pool.free();
+  for (const pool of pools) {
+    void pool.driver.closePool?.(pool).catch(() => undefined);
+    pool.pool.free();
+  }
 }
 
 /** Opens pools by name once per operation, and closes them together at its end. */

@@ -1,5 +1,6 @@
 // Runs external tools (qemu-img, xmllint, ...) asynchronously with argv arrays, never a shell.
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 
@@ -13,6 +14,11 @@ export interface RunOptions {
   okExitCodes?: number[];
   /** Called with each piece of stdout as it arrives (progress output); stdout is still collected. */
   onStdout?: (chunk: string) => void;
+  /**
+   * Secrets the tool reads from inherited pipes: the first at fd 3, the next at 4, … (argv names them
+   * `/dev/fd/N`, see secretObjectArgs). They never appear in argv, the environment or a file.
+   */
+  secrets?: readonly Buffer[];
 }
 
 export interface RunResult {
@@ -21,12 +27,26 @@ export interface RunResult {
   exitCode: number;
 }
 
+/** Writes each secret into its pipe (fd 3, 4, …) and closes it: the tool reads it to EOF once. */
+export function passSecrets(stdio: readonly unknown[], secrets: readonly Buffer[]): void {
+  secrets.forEach((secret, i) => {
+    const pipe = stdio[3 + i] as Writable;
+    pipe.on('error', () => undefined); // a tool that exits early never reads it
+    pipe.end(secret);
+  });
+}
+
 /** Runs `argv[0]` with the rest as arguments; rejects with ERR_COMMAND_FAILED naming the command. */
 export function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const [command, ...args] = argv;
   log.debug(`run ${argv.join(' ')}`);
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], signal: options.signal });
+    const secrets = options.secrets ?? [];
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe', ...secrets.map(() => 'pipe' as const)],
+      signal: options.signal,
+    });
+    passSecrets(child.stdio, secrets);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => {

@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
-import type { ImageRef } from './qemu-img';
+import { passSecrets } from './exec';
+import { secretObjectArgs, secretPipes, type ImageRef } from './qemu-img';
 
 const log = logger('nbd');
 
@@ -36,6 +37,7 @@ export const MAX_NBD_READ = 8 * 1024 * 1024;
 /** qemu-nbd serving `image` read-only on `socket`, for one client; it exits when that client leaves. */
 export const qemuNbdArgv = (image: ImageRef, socket: string): string[] => [
   'qemu-nbd',
+  ...secretObjectArgs(image),
   '--read-only',
   '--format',
   image.format,
@@ -280,7 +282,11 @@ export async function openImageReader(image: ImageRef): Promise<ImageReader> {
   const socketPath = path.join(dir, 'nbd.sock');
   const argv = qemuNbdArgv(image, socketPath);
   log.debug(`run ${argv.join(' ')}`);
-  const server = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { secrets } = secretPipes(image);
+  const server = spawn(argv[0], argv.slice(1), {
+    stdio: ['ignore', 'ignore', 'pipe', ...secrets.map(() => 'pipe' as const)],
+  });
+  passSecrets(server.stdio, secrets);
   let stderr = '';
   server.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   let spawnError: Error | undefined;

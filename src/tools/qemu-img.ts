@@ -6,7 +6,35 @@ import type { VolumeFormat } from '../model';
 export interface ImageRef {
   path: string;
   format: string;
+  /** Secret objects `path` refers to by id (a network image's key): handed to the tool through pipes. */
+  secrets?: readonly ImageSecret[];
 }
+
+/** A QEMU secret object: `value` is the secret as base64 text (how libvirt stores a cephx key). */
+export interface ImageSecret {
+  id: string;
+  value: Buffer;
+}
+
+/** The distinct secrets of some images, in the order secretObjectArgs numbers their fds. Pure. */
+export function secretsOf(...images: ImageRef[]): ImageSecret[] {
+  const seen = new Map<string, ImageSecret>();
+  for (const s of images.flatMap((i) => i.secrets ?? [])) if (!seen.has(s.id)) seen.set(s.id, s);
+  return [...seen.values()];
+}
+
+/** `--object secret,...` options reading each secret from an inherited pipe (fd 3, 4, …). Pure. */
+export function secretObjectArgs(...images: ImageRef[]): string[] {
+  return secretsOf(...images).flatMap((s, i) => [
+    '--object',
+    `secret,id=${s.id},file=/dev/fd/${3 + i},format=base64`,
+  ]);
+}
+
+/** Run options that hand the images' secrets to the tool (see RunOptions.secrets). */
+export const secretPipes = (...images: ImageRef[]): { secrets: Buffer[] } => ({
+  secrets: secretsOf(...images).map((s) => s.value),
+});
 
 /** The most bytes an image of `format` holding `dataBytes` of a `virtualSize` disk takes (qcow2: + its tables). Pure. */
 export function maxImageBytes(format: VolumeFormat, dataBytes: number, virtualSize: number): number {
@@ -16,6 +44,7 @@ export function maxImageBytes(format: VolumeFormat, dataBytes: number, virtualSi
 export const infoArgv = (image: ImageRef, backingChain = false): string[] => [
   'qemu-img',
   'info',
+  ...secretObjectArgs(image),
   '-U',
   '--output=json',
   ...(backingChain ? ['--backing-chain'] : []),
@@ -27,11 +56,12 @@ export const infoArgv = (image: ImageRef, backingChain = false): string[] => [
 /** Flattens `source` (and its backing chain) into `target`; holes stay holes (-S), target exists (-n) or is created. */
 export const convertArgv = (
   source: ImageRef,
-  target: { path: string; format: VolumeFormat },
+  target: ImageRef & { format: VolumeFormat },
   options: { targetExists?: boolean } = {},
 ): string[] => [
   'qemu-img',
   'convert',
+  ...secretObjectArgs(source, target),
   '-U',
   '-p',
   '-W',
@@ -51,6 +81,7 @@ export const convertArgv = (
 export const compareArgv = (a: ImageRef, b: ImageRef): string[] => [
   'qemu-img',
   'compare',
+  ...secretObjectArgs(a, b),
   '-U',
   '-f',
   a.format,
@@ -69,6 +100,7 @@ export const compareArgv = (a: ImageRef, b: ImageRef): string[] => [
 export const rebaseArgv = (image: ImageRef, newBacking?: ImageRef): string[] => [
   'qemu-img',
   'rebase',
+  ...secretObjectArgs(image, ...(newBacking ? [newBacking] : [])),
   '-f',
   image.format,
   '-b',
@@ -113,13 +145,13 @@ export function parseInfo(raw: RawInfo): ImageInfo {
 }
 
 export async function imageInfo(image: ImageRef): Promise<ImageInfo> {
-  const { stdout } = await run(infoArgv(image));
+  const { stdout } = await run(infoArgv(image), secretPipes(image));
   return parseInfo(JSON.parse(stdout) as RawInfo);
 }
 
 /** True when both images have the same guest-visible content. */
 export async function imagesEqual(a: ImageRef, b: ImageRef): Promise<boolean> {
-  const { exitCode } = await run(compareArgv(a, b), { okExitCodes: [1] });
+  const { exitCode } = await run(compareArgv(a, b), { okExitCodes: [1], ...secretPipes(a, b) });
   return exitCode === 0;
 }
 
@@ -127,6 +159,7 @@ export async function imagesEqual(a: ImageRef, b: ImageRef): Promise<boolean> {
 export const checkArgv = (image: ImageRef): string[] => [
   'qemu-img',
   'check',
+  ...secretObjectArgs(image),
   '-U',
   '--output=json',
   '-f',
@@ -141,7 +174,7 @@ export const checkArgv = (image: ImageRef): string[] => [
 export async function checkImage(image: ImageRef, signal?: AbortSignal): Promise<string[]> {
   // A raw image has no structure of its own to be unsound (qemu-img refuses to check one).
   if (image.format === 'raw') return [];
-  const check = await run(checkArgv(image), { signal, okExitCodes: [1, 2, 3] });
+  const check = await run(checkArgv(image), { signal, okExitCodes: [1, 2, 3], ...secretPipes(image) });
   if (check.exitCode === 0) return [];
   return [
     `qemu-img check failed (exit ${check.exitCode}): ${(check.stderr || check.stdout).trim().split('\n')[0]}`,
@@ -152,6 +185,7 @@ export async function checkImage(image: ImageRef, signal?: AbortSignal): Promise
 export const readAllArgv = (image: ImageRef, virtualSize: number): string[] => [
   'qemu-img',
   'convert',
+  ...secretObjectArgs(image),
   '-U',
   '-n',
   '-f',
@@ -165,6 +199,7 @@ export const readAllArgv = (image: ImageRef, virtualSize: number): string[] => [
 export const mapArgv = (image: ImageRef): string[] => [
   'qemu-img',
   'map',
+  ...secretObjectArgs(image),
   '-U',
   '--output=json',
   '-f',
@@ -211,13 +246,13 @@ export function topLayerRanges(
 /** The ranges the image's own layer stores (see topLayerRanges). */
 export async function storedRanges(image: ImageRef): Promise<Array<{ start: number; length: number }>> {
   const hasBacking = image.format !== 'raw' && (await imageInfo(image)).backingFile !== undefined;
-  const { stdout } = await run(mapArgv(image));
+  const { stdout } = await run(mapArgv(image), secretPipes(image));
   return topLayerRanges(JSON.parse(stdout) as MapExtent[], hasBacking);
 }
 
 /** How many bytes of guest data the image itself holds (what a backup into it copied). */
 export async function storedDataBytes(image: ImageRef): Promise<number> {
-  const { stdout } = await run(mapArgv(image));
+  const { stdout } = await run(mapArgv(image), secretPipes(image));
   return topLayerDataBytes(JSON.parse(stdout) as MapExtent[]);
 }
 
@@ -225,6 +260,7 @@ export async function storedDataBytes(image: ImageRef): Promise<number> {
 export const bitmapRemoveArgv = (image: ImageRef, bitmap: string): string[] => [
   'qemu-img',
   'bitmap',
+  ...secretObjectArgs(image),
   '--remove',
   '-f',
   image.format,
@@ -234,7 +270,7 @@ export const bitmapRemoveArgv = (image: ImageRef, bitmap: string): string[] => [
 
 /** Removes persistent bitmaps from a qcow2 image that no QEMU has open. */
 export async function removeBitmaps(image: ImageRef, names: readonly string[]): Promise<void> {
-  for (const name of names) await run(bitmapRemoveArgv(image, name));
+  for (const name of names) await run(bitmapRemoveArgv(image, name), secretPipes(image));
 }
 
 /**
@@ -257,12 +293,13 @@ export function parseConvertProgress(text: string): { percents: number[]; rest: 
  */
 export async function convertImage(
   source: ImageRef,
-  target: { path: string; format: VolumeFormat },
+  target: ImageRef & { format: VolumeFormat },
   options: { targetExists?: boolean; signal?: AbortSignal; onProgress?: (fraction: number) => void } = {},
 ): Promise<void> {
   let pending = '';
   await run(convertArgv(source, target, { targetExists: options.targetExists }), {
     signal: options.signal,
+    ...secretPipes(source, target),
     onStdout: (chunk) => {
       const { percents, rest } = parseConvertProgress(pending + chunk);
       pending = rest;

@@ -14,7 +14,13 @@ import { frameDocument, readDocuments, writeDocument } from '../../src/pool/docu
 import { deleteVolumeIfPresent, findVolume, generationOf, type OpenPool } from '../../src/pool/pool-layer';
 import { metadataVolumeName } from '../../src/pool/volume-names';
 import { run } from '../../src/tools/exec';
-import { imageInfo, imagesEqual, type ImageRef } from '../../src/tools/qemu-img';
+import {
+  imageInfo,
+  imagesEqual,
+  secretObjectArgs,
+  secretPipes,
+  type ImageRef,
+} from '../../src/tools/qemu-img';
 import { formatBackupSet } from '../../src/xml';
 import { rewriteDomainXml } from '../../src/xml/libvirt-domain';
 import { Cleanup, createTestDomain, openSystemConnection, uniqueName } from '../support';
@@ -32,14 +38,18 @@ export interface ConformanceFixture {
 
 /** Writes `length` bytes of `pattern` at `offset` into an image no QEMU has open. */
 async function writeImage(image: ImageRef, pattern: number, offset: number, length: number): Promise<void> {
-  await run([
-    'qemu-io',
-    '-f',
-    image.format,
-    '-c',
-    `write -P 0x${pattern.toString(16)} ${offset} ${length}`,
-    image.path,
-  ]);
+  await run(
+    [
+      'qemu-io',
+      ...secretObjectArgs(image),
+      '-f',
+      image.format,
+      '-c',
+      `write -P 0x${pattern.toString(16)} ${offset} ${length}`,
+      image.path,
+    ],
+    secretPipes(image),
+  );
 }
 
 /** The bytes [offset, offset+length) of an image as a guest reads them (its parents included). */
@@ -47,6 +57,7 @@ async function readsAs(image: ImageRef, pattern: number, offset: number, length:
   const out = await run(
     [
       'qemu-io',
+      ...secretObjectArgs(image),
       '-r',
       '-f',
       image.format,
@@ -54,7 +65,7 @@ async function readsAs(image: ImageRef, pattern: number, offset: number, length:
       `read -P 0x${pattern.toString(16)} ${offset} ${length}`,
       image.path,
     ],
-    { okExitCodes: [1] },
+    { okExitCodes: [1], ...secretPipes(image) },
   );
   return !/Pattern verification failed/.test(out.stdout + out.stderr) && out.exitCode === 0;
 }

@@ -356,6 +356,7 @@ export async function runQmpJob(
   const attached: Attached[] = [];
   let transactionSent = false;
   let succeeded = false;
+  const secrets = await addSecrets(domain, disks);
   try {
     for (const disk of disks) attached.push(await attachTarget(domain, options.tag, disk));
     const actions = (perf: boolean): QmpAction[] => [
@@ -403,7 +404,39 @@ export async function runQmpJob(
     succeeded = true;
   } finally {
     if (!succeeded) await abandon(domain, attached, transactionSent ? disks : [], checkpoint?.name);
+    await removeSecrets(domain, secrets);
   }
+}
+
+/**
+ * Adds the secret objects the targets' nodes name (a network pool's key), once each. An object of
+ * the same id left by a run that died is replaced: its nodes were swept before this run began.
+ */
+async function addSecrets(domain: Domain, disks: readonly QmpDisk[]): Promise<string[]> {
+  const secrets = new Map(
+    disks
+      .flatMap((d) => (d.destination.qemu.via === 'node' ? (d.destination.qemu.secrets ?? []) : []))
+      .map((s) => [s.id, s.value]),
+  );
+  const added: string[] = [];
+  try {
+    for (const [id, value] of secrets) {
+      await domain.qmp('object-del', { id }).catch(() => undefined);
+      await domain.addSecretObject(id, value);
+      added.push(id);
+    }
+  } catch (err) {
+    await removeSecrets(domain, added);
+    throw err;
+  }
+  return added;
+}
+
+async function removeSecrets(domain: Domain, ids: readonly string[]): Promise<void> {
+  for (const id of ids)
+    await domain
+      .qmp('object-del', { id })
+      .catch((err: Error) => log.warn(`could not remove secret object ${id}: ${err.message}`));
 }
 
 /** Removes the temporary changed-blocks bitmaps of finished jobs; one QEMU still holds is logged. */

@@ -8,7 +8,7 @@ import { logger } from '../../log';
 import type { DiskBackup } from '../../model';
 import { findVolume, PoolCache, type OpenPool } from '../../pool/pool-layer';
 import { run } from '../../tools/exec';
-import { readAllArgv } from '../../tools/qemu-img';
+import { readAllArgv, secretPipes } from '../../tools/qemu-img';
 import {
   checkView,
   closeChain,
@@ -214,6 +214,7 @@ async function checkDiskData(
     if (options.deep && (state.extentSize === undefined || checked.unchecked > 0)) {
       const image = await top.pool.driver.image(top.pool, top.volume);
       const read = await run(readAllArgv(image, disk.virtualSize), {
+        ...secretPipes(image),
         signal: options.signal,
         okExitCodes: [1],
       });

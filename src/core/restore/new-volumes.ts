@@ -184,7 +184,7 @@ async function copyAndCheck(
     report(0);
     await convertImage(
       source,
-      { path: image.path, format },
+      { ...image, format },
       { targetExists: true, signal: options.signal, onProgress: report },
     );
     report(1);
