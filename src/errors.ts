@@ -7,6 +7,8 @@ export type Fault = 'user' | 'system';
 export const ErrorCodes = {
   /** A libvirt call failed; see LibvirtError for libvirt's own code and domain. */
   LIBVIRT: 'ERR_LIBVIRT',
+  /** A librados/librbd call failed; see CephError for the errno. */
+  CEPH: 'ERR_CEPH',
   /** The native binding could not be loaded. */
   BINDING_LOAD: 'ERR_BINDING_LOAD',
   /** An XML document failed its RelaxNG schema or could not be parsed. */

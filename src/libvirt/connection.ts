@@ -4,6 +4,7 @@ import { virConnectFlags, virDomainEventID } from './constants.generated';
 import { Domain, type TypedParams } from './domain';
 import { invoke, LibvirtObject } from './handle';
 import { loadBinding, type NativeDomainEvent, type NativeHandle } from './native';
+import { Secret, secretUsageType, type SecretUsageType } from './secret';
 import { StoragePool, StorageVolume } from './storage';
 
 const log = logger('libvirt');
@@ -258,6 +259,22 @@ export class Connection extends LibvirtObject {
       n.storageVolLookupByKey(this.handle, key),
     );
     return new StorageVolume(h, key);
+  }
+
+  async lookupSecretByUUID(uuid: string): Promise<Secret> {
+    const h = await invoke('virSecretLookupByUUIDString', { uuid }, (n) =>
+      n.secretLookupByUUIDString(this.handle, uuid),
+    );
+    return new Secret(h, uuid);
+  }
+
+  /** The secret of a `<usage type=…>`, e.g. ('ceph', 'volback-rbd/client.volback'). */
+  async lookupSecretByUsage(usageType: SecretUsageType, usageId: string): Promise<Secret> {
+    const type = secretUsageType(usageType);
+    const h = await invoke('virSecretLookupByUsage', { usageType, usageId }, (n) =>
+      n.secretLookupByUsage(this.handle, type, usageId),
+    );
+    return new Secret(h, `${usageType}:${usageId}`);
   }
 
   /**

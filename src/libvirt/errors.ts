@@ -26,6 +26,7 @@ const USER_FAULT = new Set<string>([
   'VIR_ERR_NO_STORAGE_POOL',
   'VIR_ERR_NO_STORAGE_VOL',
   'VIR_ERR_NO_DOMAIN_CHECKPOINT',
+  'VIR_ERR_NO_SECRET',
   'VIR_ERR_INVALID_ARG',
   'VIR_ERR_XML_ERROR',
   'VIR_ERR_XML_DETAIL',
@@ -110,7 +111,7 @@ export function isLibvirtError(
   return names.some((n) => n === err.codeName || n === err.domainName);
 }
 
-/** The object asked for does not exist (domain, pool, volume or checkpoint). */
+/** The object asked for does not exist (domain, pool, volume, checkpoint or secret). */
 export const isLibvirtNotFound = (err: unknown): boolean =>
   isLibvirtError(
     err,
@@ -118,6 +119,7 @@ export const isLibvirtNotFound = (err: unknown): boolean =>
     'VIR_ERR_NO_STORAGE_POOL',
     'VIR_ERR_NO_STORAGE_VOL',
     'VIR_ERR_NO_DOMAIN_CHECKPOINT',
+    'VIR_ERR_NO_SECRET',
   );
 
 /** The handle was freed/closed before the call. */
@@ -130,4 +132,5 @@ export const isFreedHandle = (err: unknown): boolean =>
     'VIR_ERR_INVALID_STORAGE_VOL',
     'VIR_ERR_INVALID_DOMAIN_CHECKPOINT',
     'VIR_ERR_INVALID_STREAM',
+    'VIR_ERR_INVALID_SECRET',
   );

@@ -41,6 +41,7 @@ export {
   type NativeDomainEvent,
   type NativeHandle,
 } from './native';
+export { Secret, secretUsageType, type SecretUsageType } from './secret';
 export {
   StoragePool,
   StorageVolume,

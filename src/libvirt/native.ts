@@ -8,7 +8,8 @@ export interface NativeHandle {
   /** Drops the reference; idempotent; returns whether this call freed it. */
   free(): boolean;
   readonly freed: boolean;
-  readonly kind: 'connection' | 'domain' | 'storage pool' | 'storage volume' | 'checkpoint' | 'stream';
+  readonly kind:
+    'connection' | 'domain' | 'storage pool' | 'storage volume' | 'checkpoint' | 'stream' | 'secret';
 }
 
 type H = NativeHandle;
@@ -163,6 +164,13 @@ export interface NativeBinding {
   streamSendHole(st: H, length: number): P<void>;
   streamFinish(st: H): P<void>;
   streamAbort(st: H): P<void>;
+
+  secretLookupByUUIDString(conn: H, uuid: string): P<H>;
+  secretLookupByUsage(conn: H, usageType: number, usageId: string): P<H>;
+  secretGetUUIDString(secret: H): P<string>;
+  secretGetXMLDesc(secret: H, flags: number): P<string>;
+  /** The value's bytes; the native copy is wiped before it is freed. */
+  secretGetValue(secret: H, flags: number): P<Buffer>;
 }
 
 const FIX = 'run `npm run build:native` (needs libvirt-dev, g++, python3)';

@@ -1,8 +1,9 @@
 // Reads and writes the parts of libvirt's pool and volume XML that volback needs. Generic pieces only:
 // each pool driver decides the values (and parses what is specific to its pool type).
+import { ErrorCodes, VolbackError } from '../errors';
 import type { VolumeFormat } from '../model';
 import { escapeXml } from './escape';
-import { first, parse, text, type Node } from './libvirt-nodes';
+import { all, first, parse, text, type Node } from './libvirt-nodes';
 
 /** A pool's type and name: all the generic pool layer reads of a pool's XML. */
 export async function parsePoolIdentity(xml: string): Promise<{ type: string; name: string }> {
@@ -83,4 +84,58 @@ export function volumeXml(spec: VolumeSpec): string {
 export function dirPoolXml(name: string, path: string, exists: boolean): string {
   const permissions = exists ? '' : '<permissions><mode>0711</mode></permissions>';
   return `<pool type='dir'><name>${escapeXml(name)}</name><target><path>${escapeXml(path)}</path>${permissions}</target></pool>`;
+}
+
+/** The `<source>` of an rbd pool: where its monitors are, its Ceph pool, and how it authenticates. */
+export interface RbdPoolSource {
+  /** The libvirt pool's name (for messages). */
+  name: string;
+  /** `<source><name>`: the Ceph pool. */
+  cephPool?: string;
+  /** `<source><host name port>`, in document order; port absent when the XML has none. */
+  hosts: Array<{ name: string; port?: number }>;
+  /** `<source><auth>`; absent: the pool uses auth none. */
+  auth?: {
+    type: string;
+    username?: string;
+    /** `<secret uuid>` or `<secret usage>`, whichever the pool names. */
+    secretUuid?: string;
+    secretUsage?: string;
+  };
+}
+
+/**
+ * Reads the `<source>` of a pool's XML (rbd pools: hosts, Ceph pool, `<auth>`). Checks shape only:
+ * a port that is not a number is an error; what must be present is the caller's to say.
+ */
+export async function parseRbdPoolSource(xml: string): Promise<RbdPoolSource> {
+  const pool = (await parse(xml, 'pool')).pool as Node | undefined;
+  const name = text(first(pool, 'name')) ?? '';
+  const source = first(pool, 'source');
+  const hosts = all(source, 'host').map((h) => {
+    const port = h.$?.port;
+    if (port !== undefined && !/^[0-9]{1,5}$/.test(port)) {
+      throw new VolbackError(
+        ErrorCodes.XML_INVALID,
+        `pool ${name}: <host port='${port}'> is not a port number`,
+        {
+          fault: 'user',
+        },
+      );
+    }
+    return { name: h.$?.name ?? '', port: port === undefined ? undefined : Number(port) };
+  });
+  const auth = first(source, 'auth');
+  const secret = first(auth, 'secret');
+  return {
+    name,
+    cephPool: text(first(source, 'name')),
+    hosts,
+    auth: auth && {
+      type: auth.$?.type ?? '',
+      username: auth.$?.username,
+      secretUuid: secret?.$?.uuid,
+      secretUsage: secret?.$?.usage,
+    },
+  };
 }

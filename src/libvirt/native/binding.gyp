@@ -11,6 +11,7 @@
         "src/connect.cc",
         "src/domain.cc",
         "src/events.cc",
+        "src/secret.cc",
         "src/storage.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

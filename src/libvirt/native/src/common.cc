@@ -15,6 +15,7 @@ const char* KindName(Kind k) {
     case Kind::Volume: return "storage volume";
     case Kind::Checkpoint: return "checkpoint";
     case Kind::Stream: return "stream";
+    case Kind::Secret: return "secret";
   }
   return "handle";
 }
@@ -27,6 +28,7 @@ static int InvalidCode(Kind k) {
     case Kind::Volume: return VIR_ERR_INVALID_STORAGE_VOL;
     case Kind::Checkpoint: return VIR_ERR_INVALID_DOMAIN_CHECKPOINT;
     case Kind::Stream: return VIR_ERR_INVALID_STREAM;
+    case Kind::Secret: return VIR_ERR_INVALID_SECRET;
   }
   return VIR_ERR_INVALID_ARG;
 }
@@ -39,6 +41,7 @@ void AddRef(Kind k, void* p) {
     case Kind::Volume: virStorageVolRef(static_cast<virStorageVolPtr>(p)); break;
     case Kind::Checkpoint: virDomainCheckpointRef(static_cast<virDomainCheckpointPtr>(p)); break;
     case Kind::Stream: virStreamRef(static_cast<virStreamPtr>(p)); break;
+    case Kind::Secret: virSecretRef(static_cast<virSecretPtr>(p)); break;
   }
 }
 
@@ -50,6 +53,7 @@ void DropRef(Kind k, void* p) {
     case Kind::Volume: virStorageVolFree(static_cast<virStorageVolPtr>(p)); break;
     case Kind::Checkpoint: virDomainCheckpointFree(static_cast<virDomainCheckpointPtr>(p)); break;
     case Kind::Stream: virStreamFree(static_cast<virStreamPtr>(p)); break;
+    case Kind::Secret: virSecretFree(static_cast<virSecretPtr>(p)); break;
   }
   // Dropping a reference never reports anything we could act on; keep this thread's slot clean.
   virResetLastError();

@@ -26,7 +26,7 @@
 namespace vb {
 
 /** The libvirt object kinds a Handle can own. */
-enum class Kind { Connect, Domain, Pool, Volume, Checkpoint, Stream };
+enum class Kind { Connect, Domain, Pool, Volume, Checkpoint, Stream, Secret };
 
 const char* KindName(Kind k);
 
