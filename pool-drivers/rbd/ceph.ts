@@ -43,7 +43,10 @@ export interface CephCluster {
 export interface RbdPool {
   size(image: string): Promise<number>;
   /** Creates a format-2 image with layering (for documents); fails with EEXIST when it exists. */
-  create(image: string, size: number): Promise<void>;
+  /** `order`: object size 2^order bytes (12..25; default librbd's 22, 4 MiB). */
+  create(image: string, size: number, options?: { order?: number }): Promise<void>;
+  /** Names of every image in the pool (rbd_list2), one call. */
+  list(): Promise<string[]>;
   write(image: string, offset: number, data: Buffer): Promise<void>; // then flush
   read(image: string, offset: number, length: number): Promise<Buffer>; // read-only open
   /** Reads up to maxBytes of each image, many at once on native threads (a catalog scan reads thousands: keep it
@@ -199,9 +202,16 @@ class Pool implements RbdPool {
     return this.run('rbd_get_size', { image }, (n) => n.imageSize(this.h, image));
   }
 
-  async create(image: string, size: number): Promise<void> {
+  async create(image: string, size: number, options: { order?: number } = {}): Promise<void> {
     checkImage('create', image);
-    return this.run('rbd_create4', { image, size }, (n) => n.imageCreate(this.h, image, size));
+    const order = options.order ?? 0;
+    if (order !== 0 && !(Number.isInteger(order) && order >= 12 && order <= 25))
+      throw new RangeError(`create(${image}): object order ${order} is outside 12..25`);
+    return this.run('rbd_create4', { image, size, order }, (n) => n.imageCreate(this.h, image, size, order));
+  }
+
+  async list(): Promise<string[]> {
+    return this.run('rbd_list2', {}, (n) => n.poolImages(this.h));
   }
 
   async write(image: string, offset: number, data: Buffer): Promise<void> {

@@ -25,7 +25,8 @@ export interface CephBinding {
   poolOpen(cluster: H, name: string): P<H>;
 
   imageSize(pool: H, image: string): P<number>;
-  imageCreate(pool: H, image: string, size: number): P<void>;
+  imageCreate(pool: H, image: string, size: number, order: number): P<void>;
+  poolImages(pool: H): P<string[]>;
   imageWrite(pool: H, image: string, offset: number, data: Buffer): P<void>;
   imageRead(pool: H, image: string, offset: number, length: number): P<Buffer>;
   /** Flat: [offset, length, exists, offset, length, exists, ...]. */

@@ -22,3 +22,15 @@ export function tryLockExclusive(fd: number): boolean {
     syscall: 'flock',
   });
 }
+
+/**
+ * The read end of a pipe that already holds `bytes`, its write end closed: given to a child as one of
+ * its descriptors, it reads them to EOF as a file (`/dev/fd/N`). Close it once the child is spawned.
+ * @throws Error with `code` like Node's own when the pipe cannot be made.
+ */
+export function pipeHolding(bytes: Buffer): number {
+  const fd = loadOsBinding().pipeHolding(bytes);
+  if (fd >= 0) return fd;
+  const code = getSystemErrorName(fd);
+  throw Object.assign(new Error(`pipe2 failed: ${code}`), { code, errno: fd, syscall: 'pipe2' });
+}

@@ -7,6 +7,8 @@ import { ErrorCodes, VolbackError } from '../errors';
 export interface OsBinding {
   /** flock(2) on a descriptor; only non-blocking operations. Returns 0 or the errno. */
   flock(fd: number, operation: number): number;
+  /** A pipe's read end whose write end holds `bytes` (≤ 4096) and is closed; or -errno. */
+  pipeHolding(bytes: Buffer): number;
   LOCK_SH: number;
   LOCK_EX: number;
   LOCK_NB: number;

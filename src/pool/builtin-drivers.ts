@@ -1,7 +1,9 @@
 // The drivers volback ships: each registers itself, the registry calls this once on first use.
 import { registerDirDriver } from '../../pool-drivers/dir';
+import { registerRbdDriver } from '../../pool-drivers/rbd';
 import type { PoolDriverRegistry } from './registry';
 
 export function registerBuiltinDrivers(registry: PoolDriverRegistry): void {
   registerDirDriver(registry);
+  registerRbdDriver(registry);
 }

@@ -1,6 +1,7 @@
 // Runs external tools (qemu-img, xmllint, ...) asynchronously with argv arrays, never a shell.
-import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { pipeHolding } from '../os';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
 
@@ -27,13 +28,24 @@ export interface RunResult {
   exitCode: number;
 }
 
-/** Writes each secret into its pipe (fd 3, 4, …) and closes it: the tool reads it to EOF once. */
-export function passSecrets(stdio: readonly unknown[], secrets: readonly Buffer[]): void {
-  secrets.forEach((secret, i) => {
-    const pipe = stdio[3 + i] as Writable;
-    pipe.on('error', () => undefined); // a tool that exits early never reads it
-    pipe.end(secret);
-  });
+/**
+ * Spawns `command` with each secret readable at fd 3, 4, … as a file: a real pipe that already holds
+ * it (Node's own 'pipe' stdio is a socket, which `/dev/fd/N` cannot open). Our ends are closed once
+ * the child has its copies.
+ */
+export function spawnWithSecrets(
+  command: string,
+  args: readonly string[],
+  stdio: Array<'pipe' | 'ignore'>,
+  secrets: readonly Buffer[],
+  signal?: AbortSignal,
+): ChildProcess {
+  const fds = secrets.map((s) => pipeHolding(s));
+  try {
+    return spawn(command, args, { stdio: [...stdio, ...fds], signal });
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
 }
 
 /** Runs `argv[0]` with the rest as arguments; rejects with ERR_COMMAND_FAILED naming the command. */
@@ -41,12 +53,13 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
   const [command, ...args] = argv;
   log.debug(`run ${argv.join(' ')}`);
   return new Promise((resolve, reject) => {
-    const secrets = options.secrets ?? [];
-    const child = spawn(command, args, {
-      stdio: ['pipe', 'pipe', 'pipe', ...secrets.map(() => 'pipe' as const)],
-      signal: options.signal,
-    });
-    passSecrets(child.stdio, secrets);
+    const child = spawnWithSecrets(
+      command,
+      args,
+      ['pipe', 'pipe', 'pipe'],
+      options.secrets ?? [],
+      options.signal,
+    ) as ChildProcessWithoutNullStreams;
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => {

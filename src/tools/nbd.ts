@@ -5,14 +5,13 @@
 //
 // Protocol: the fixed newstyle handshake with NBD_OPT_GO, then simple replies only (no structured
 // replies are negotiated), as in https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCodes, VolbackError } from '../errors';
 import { logger } from '../log';
-import { passSecrets } from './exec';
+import { spawnWithSecrets } from './exec';
 import { secretObjectArgs, secretPipes, type ImageRef } from './qemu-img';
 
 const log = logger('nbd');
@@ -282,11 +281,12 @@ export async function openImageReader(image: ImageRef): Promise<ImageReader> {
   const socketPath = path.join(dir, 'nbd.sock');
   const argv = qemuNbdArgv(image, socketPath);
   log.debug(`run ${argv.join(' ')}`);
-  const { secrets } = secretPipes(image);
-  const server = spawn(argv[0], argv.slice(1), {
-    stdio: ['ignore', 'ignore', 'pipe', ...secrets.map(() => 'pipe' as const)],
-  });
-  passSecrets(server.stdio, secrets);
+  const server = spawnWithSecrets(
+    argv[0],
+    argv.slice(1),
+    ['ignore', 'ignore', 'pipe'],
+    secretPipes(image).secrets,
+  );
   let stderr = '';
   server.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   let spawnError: Error | undefined;

@@ -55,7 +55,9 @@ VBC_FN(ImageSize) {
 VBC_FN(ImageCreate) {
   Target t = ArgTarget(info);
   uint64_t size = ArgU64(info, 2, "size");
-  return Run(info.Env(), t.cluster, [t, size](CephErr& err) {
+  // Object size as a power of two (0: librbd's default, 22 = 4 MiB).
+  uint64_t order = ArgU64(info, 3, "order");
+  return Run(info.Env(), t.cluster, [t, size, order](CephErr& err) {
     rados_ioctx_t io = nullptr;
     int r = t.cluster->IoCtx(t.pool, &io);
     if (r < 0) return (void)err.Set(r, "rados_ioctx_create(" + t.pool + ")");
@@ -63,6 +65,7 @@ VBC_FN(ImageCreate) {
     rbd_image_options_create(&opts);
     rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FORMAT, 2);
     rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, RBD_FEATURE_LAYERING);
+    if (order) rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, order);
     r = rbd_create4(io, t.image.c_str(), size, opts);
     rbd_image_options_destroy(opts);
     if (r < 0) err.Set(r, "rbd_create4(" + t.spec() + ")");
@@ -341,7 +344,40 @@ VBC_FN(ImageRemove) {
   });
 }
 
+VBC_FN(PoolImages) {
+  Handle* h = ArgHandle(info, 0, true);
+  auto cluster = h->cluster;
+  std::string pool = h->pool;
+  auto out = std::make_shared<std::vector<std::string>>();
+  return Run(
+      info.Env(), cluster,
+      [cluster, pool, out](CephErr& err) {
+        rados_ioctx_t io = nullptr;
+        int r = cluster->IoCtx(pool, &io);
+        if (r < 0) return (void)err.Set(r, "rados_ioctx_create(" + pool + ")");
+        std::vector<rbd_image_spec_t> specs(1024);
+        for (;;) {
+          size_t n = specs.size();
+          r = rbd_list2(io, specs.data(), &n);
+          if (r == -ERANGE) {
+            specs.resize(n);
+            continue;
+          }
+          if (r < 0) return (void)err.Set(r, "rbd_list2(" + pool + ")");
+          for (size_t i = 0; i < n; i++) out->push_back(specs[i].name ? specs[i].name : "");
+          rbd_image_spec_list_cleanup(specs.data(), n);
+          return;
+        }
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Array a = Napi::Array::New(env, out->size());
+        for (size_t i = 0; i < out->size(); i++) a.Set(i, (*out)[i]);
+        return a;
+      });
+}
+
 static Registrar reg({
+    {"poolImages", PoolImages, {"rbd_list2"}},
     {"imageSize", ImageSize, {"rbd_open_read_only", "rbd_get_size", "rbd_close"}},
     {"imageCreate", ImageCreate, {"rbd_create4", "rbd_image_options_create", "rbd_image_options_set_uint64"}},
     {"imageWrite", ImageWrite, {"rbd_open", "rbd_get_size", "rbd_write", "rbd_flush", "rbd_close"}},

@@ -7,7 +7,9 @@
 //    errno is an answer (EWOULDBLOCK: someone else holds the lock) and which is a failure.
 //  - Bad arguments (not integers, a blocking operation) throw TypeError/RangeError.
 #include <napi.h>
+#include <fcntl.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -33,8 +35,35 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc == 0 ? 0 : errno);
 }
 
+// pipeHolding(bytes) -> read fd | -errno. A pipe whose write end already holds `bytes` and is closed:
+// a child that inherits the read end reads them to EOF (a secret handed over without argv or a
+// file). At most 4096 bytes, far under the pipe's capacity, so the write never blocks.
+Napi::Value PipeHolding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "pipeHolding(bytes: Buffer)");
+  auto bytes = info[0].As<Napi::Buffer<char>>();
+  if (bytes.Length() > 4096) throw Napi::RangeError::New(env, "pipeHolding: at most 4096 bytes");
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Napi::Number::New(env, -errno);
+  size_t done = 0;
+  while (done < bytes.Length()) {
+    ssize_t n = write(fds[1], bytes.Data() + done, bytes.Length() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fds[0]);
+      close(fds[1]);
+      return Napi::Number::New(env, -e);
+    }
+    done += static_cast<size_t>(n);
+  }
+  close(fds[1]);
+  return Napi::Number::New(env, fds[0]);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("pipeHolding", Napi::Function::New(env, PipeHolding, "pipeHolding"));
   exports.Set("LOCK_SH", Napi::Number::New(env, LOCK_SH));
   exports.Set("LOCK_EX", Napi::Number::New(env, LOCK_EX));
   exports.Set("LOCK_NB", Napi::Number::New(env, LOCK_NB));

@@ -1,0 +1,54 @@
+// The Ceph test cluster as tests reach it: its settings from `scripts/ceph env`, and a clean-up that
+// removes every image a test added to the shared rbd pool (clones before their parents).
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { virStorageVolDeleteFlags, type StoragePool } from '../../src/libvirt';
+import { REPO_ROOT } from './ts-child';
+
+/** `scripts/ceph env` as KEY -> value; throws with the command that starts the cluster. */
+export function cephEnv(): Record<string, string> {
+  let text: string;
+  try {
+    text = execFileSync('bash', [path.join(REPO_ROOT, 'scripts/ceph'), 'env'], { encoding: 'utf8' });
+  } catch (err) {
+    throw new Error('the Ceph test cluster is not set up: run `scripts/ceph start` (as root)', {
+      cause: err,
+    });
+  }
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+/** The libvirt rbd pool of the test cluster. */
+export const rbdPoolName = (): string => cephEnv().VOLBACK_CEPH_LIBVIRT_POOL;
+
+/**
+ * Deletes every volume of `pool` not in `before`. A parent refuses deletion while a clone stands on
+ * it, so passes repeat until nothing new is left or a pass removes nothing.
+ */
+export async function removeNewVolumes(pool: StoragePool, before: ReadonlySet<string>): Promise<string[]> {
+  for (;;) {
+    await pool.refresh();
+    const left = (await pool.listVolumeNames()).filter((n) => !before.has(n));
+    if (!left.length) return [];
+    let removed = 0;
+    for (const name of left) {
+      try {
+        const v = await pool.lookupVolumeByName(name);
+        try {
+          await v.delete(virStorageVolDeleteFlags.VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS);
+          removed++;
+        } finally {
+          v.free();
+        }
+      } catch {
+        /* a parent whose clone goes in this pass: the next pass */
+      }
+    }
+    if (!removed) return left;
+  }
+}
