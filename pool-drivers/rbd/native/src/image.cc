@@ -64,7 +64,11 @@ VBC_FN(ImageCreate) {
     rbd_image_options_t opts;
     rbd_image_options_create(&opts);
     rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FORMAT, 2);
-    rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, RBD_FEATURE_LAYERING);
+    // deep-flatten: flattening a clone also frees its snapshots from the parent, or a merged child
+    // that has clones of its own would pin its old parent forever. Clones inherit these features.
+    rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES,
+                                 RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK | RBD_FEATURE_OBJECT_MAP |
+                                     RBD_FEATURE_FAST_DIFF | RBD_FEATURE_DEEP_FLATTEN);
     if (order) rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, order);
     r = rbd_create4(io, t.image.c_str(), size, opts);
     rbd_image_options_destroy(opts);
