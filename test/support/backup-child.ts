@@ -6,7 +6,7 @@ import type { BackupDefaults } from '../../src/core/backup/coordinator';
 import { REPO_ROOT, tsChildArgs } from './ts-child';
 
 const CHILD = `
-const [uri, domain, pool, path, lockDir, kind, engine] = process.argv.slice(1);
+const [uri, domain, pool, path, lockDir, kind, engine, format] = process.argv.slice(1);
 (async () => {
   const { Connection } = require('./src/libvirt');
   const { createBackup } = require('./src/core/backup/coordinator');
@@ -14,7 +14,7 @@ const [uri, domain, pool, path, lockDir, kind, engine] = process.argv.slice(1);
   let told = false;
   let copying = false;
   await createBackup(conn, domain, {
-    defaults: { pool, path, format: 'qcow2' }, lockDir, backupEngine: engine,
+    defaults: { pool, path, format }, lockDir, backupEngine: engine,
     definition: { mode: 'push', kind, disks: [] },
     onProgress: (p) => {
       if (!told) { told = true; process.stdout.write('set ' + p.setId + '\\n'); }
@@ -46,11 +46,44 @@ export function spawnBackupChild(options: BackupChildOptions): ChildProcessWitho
   const { domain, defaults, lockDir, kind = 'auto', engine = 'auto', crashAt } = options;
   return spawn(
     process.execPath,
-    tsChildArgs(CHILD, ['qemu:///system', domain, defaults.pool, defaults.path, lockDir, kind, engine]),
+    tsChildArgs(CHILD, [
+      'qemu:///system',
+      domain,
+      defaults.pool,
+      defaults.path,
+      lockDir,
+      kind,
+      engine,
+      defaults.format ?? 'qcow2',
+    ]),
     {
       cwd: REPO_ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
       env: crashAt ? { ...process.env, VOLBACK_TEST_CRASH_AT: crashAt } : process.env,
     },
   );
+}
+
+/**
+ * Starts a backup of `options.domain` in a child process and SIGKILLs it once bytes are moving;
+ * resolves with the killed run's set id. Fails when the run ended any other way.
+ */
+export async function killBackupMidCopy(options: BackupChildOptions): Promise<string> {
+  const child = spawnBackupChild(options);
+  let stderr = '';
+  let killedSetId = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const outcome = await new Promise<string>((resolve) => {
+    child.stdout.on('data', (c: Buffer) => {
+      const copying = /copying (\S+)/.exec(c.toString());
+      if (copying && !killedSetId) {
+        killedSetId = copying[1];
+        child.kill('SIGKILL');
+      }
+      if (c.toString().includes('finished')) resolve('finished');
+    });
+    child.on('close', (code, signal) => resolve(signal ?? `exit ${code}: ${stderr}`));
+  });
+  if (outcome !== 'SIGKILL') throw new Error(`the backup was not killed mid-copy: ${outcome}`);
+  return killedSetId;
 }

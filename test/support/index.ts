@@ -20,7 +20,7 @@ export { TEST_PREFIX, uniqueName } from './names';
 export { createTestDomain, sameContent, type TestDomain, type TestDomainDisk } from './test-domain';
 export { backupLocation, poolVolumeNames } from './backup-location';
 export { REPO_ROOT, tsChildArgs } from './ts-child';
-export { spawnBackupChild, type BackupChildOptions } from './backup-child';
+export { killBackupMidCopy, spawnBackupChild, type BackupChildOptions } from './backup-child';
 export { qemuBitmaps, qemuLeftovers } from './qemu-objects';
 export {
   TESTHOST_DIR_POOL,

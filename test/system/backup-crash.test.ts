@@ -18,7 +18,7 @@ import {
   qemuBitmaps,
   qemuLeftovers,
   sameContent,
-  spawnBackupChild,
+  killBackupMidCopy,
   type TestDomain,
 } from '../support';
 
@@ -34,26 +34,8 @@ describe('a full backup killed mid-copy', () => {
   });
   afterAll(() => cleanup.run());
 
-  /** Starts a full backup of `vm` in a child process and SIGKILLs it mid-copy; the killed set's id. */
-  async function killMidCopy(vm: TestDomain, defaults: BackupDefaults, lockDir: string): Promise<string> {
-    const child = spawnBackupChild({ domain: vm.name, defaults, lockDir });
-    let stderr = '';
-    let killedSetId = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const outcome = await new Promise<string>((resolve) => {
-      child.stdout.on('data', (c: Buffer) => {
-        const copying = /copying (\S+)/.exec(c.toString());
-        if (copying && !killedSetId) {
-          killedSetId = copying[1];
-          child.kill('SIGKILL');
-        }
-        if (c.toString().includes('finished')) resolve('finished');
-      });
-      child.on('close', (code, signal) => resolve(signal ?? `exit ${code}: ${stderr}`));
-    });
-    expect(outcome).toBe('SIGKILL');
-    return killedSetId;
-  }
+  const killMidCopy = (vm: TestDomain, defaults: BackupDefaults, lockDir: string): Promise<string> =>
+    killBackupMidCopy({ domain: vm.name, defaults, lockDir });
 
   it('is cleaned up by the next backup of the domain, which then succeeds', async () => {
     const { defaults, lockDir } = backupLocation(conn, cleanup);

@@ -4,7 +4,9 @@
 // on network disks with their <auth>; deleting a middle backup flattens its child, and a parent with a
 // clone on it is never removed under it.
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
+import { scanCatalog } from '../../src/core/catalog/scan';
 import { deleteBackup } from '../../src/core/removal/delete';
+import { setIdPrefix } from '../../src/pool/volume-names';
 import { restoreDomain } from '../../src/core/restore/domain';
 import { restoreBackup } from '../../src/core/restore/restore';
 import type { Connection } from '../../src/libvirt';
@@ -17,7 +19,9 @@ import {
   backupLocation,
   createDirPool,
   createTestDomain,
+  killBackupMidCopy,
   openSystemConnection,
+  qemuLeftovers,
   uniqueName,
   type TestDomain,
 } from '../support';
@@ -258,5 +262,61 @@ describe('backups in an rbd pool', () => {
       expect(await same(await imageIn(rbd.name, volumeOf(inc2, target)), points[2].models[target])).toBe(
         true,
       );
+  });
+});
+
+describe('a backup into RBD killed mid-copy', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+  let rbd: OpenPool;
+  beforeAll(async () => {
+    conn = cleanup.connection(await openSystemConnection());
+    rbd = await openPool(conn, rbdPoolName());
+    await rbd.pool.refresh();
+    const before = new Set(await rbd.pool.listVolumeNames());
+    cleanup.add('rbd pool handle', async () => closePools([rbd]));
+    cleanup.add('images the test added to the rbd pool', async () => {
+      const left = await removeNewVolumes(rbd.pool, before);
+      if (left.length) throw new Error(`could not remove ${left.join(', ')}`);
+    });
+  });
+  afterAll(() => cleanup.run());
+
+  it('leaves nothing listed, and the next backup removes what it left and succeeds', async () => {
+    const { lockDir, defaults: dirDefaults } = backupLocation(conn, cleanup);
+    const defaults = { ...dirDefaults, pool: rbd.name, format: 'raw' as const };
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [512 * MiB, 64 * MiB], label: 'rbdcrash' });
+    await vm.write('vda', 0x3c, 0, 384 * MiB);
+    await vm.write('vdb', 0x3d, MiB, MiB);
+    const killed = await killBackupMidCopy({ domain: vm.name, defaults, lockDir });
+    const prefix = setIdPrefix(killed);
+    const ofKilledRun = async (): Promise<string[]> => {
+      await rbd.pool.refresh();
+      return (await rbd.pool.listVolumeNames()).filter((n) => n.includes(`-${prefix}.`));
+    };
+    expect((await ofKilledRun()).length).toBeGreaterThan(0); // its images, without metadata
+    const listed = async (): Promise<string[]> =>
+      (await scanCatalog(conn, { pools: [rbd.name] })).stored
+        .filter((s) => s.set.domain.name === vm.name)
+        .map((s) => s.set.id);
+    expect(await listed()).toEqual([]);
+
+    const next = await createBackup(conn, vm.name, { defaults, lockDir });
+    expect(next.set.kind).toBe('full');
+    expect(await ofKilledRun()).toEqual([]);
+    expect(await qemuLeftovers(vm.domain)).toEqual([]);
+    expect(await listed()).toEqual([next.set.id]);
+    for (const disk of vm.disks) {
+      const volume = await rbd.pool.lookupVolumeByName(
+        next.set.disks.find((d) => d.target === disk.target)!.volume!.name,
+      );
+      try {
+        expect(
+          await imagesEqual(await rbd.driver.image(rbd, volume), { path: disk.modelPath, format: 'raw' }),
+        ).toBe(true);
+      } finally {
+        volume.free();
+      }
+    }
   });
 });
