@@ -6,6 +6,7 @@
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
 import { scanCatalog } from '../../src/core/catalog/scan';
 import { deleteBackup } from '../../src/core/removal/delete';
+import { pruneBackups } from '../../src/core/removal/prune';
 import { setIdPrefix } from '../../src/pool/volume-names';
 import { restoreDomain } from '../../src/core/restore/domain';
 import { restoreBackup } from '../../src/core/restore/restore';
@@ -262,6 +263,29 @@ describe('backups in an rbd pool', () => {
       expect(await same(await imageIn(rbd.name, volumeOf(inc2, target)), points[2].models[target])).toBe(
         true,
       );
+  });
+  it('prunes an RBD chain to its newest set, which still reads as its point in time', async () => {
+    // Three more points on the chain the previous test left (its newest set, flattened, stays).
+    const models: Array<Record<string, string>> = [];
+    const sets: BackupSet[] = [];
+    for (const [i, offset] of [4, 12, 28].entries()) {
+      await vm.write('vda', 0x50 + i, offset * MiB, 256 * 1024);
+      sets.push((await backup(rbd.name)).set);
+      models.push({ vda: vm.snapshotModel('vda', `p${i}`), vdb: vm.snapshotModel('vdb', `p${i}`) });
+    }
+    const result = await pruneBackups(conn, {
+      domain: vm.name,
+      policy: { keepLast: 1 },
+      pools: [rbd.name],
+      lockDir: env.lockDir,
+    });
+    expect(result.executed.length).toBeGreaterThanOrEqual(3);
+    const left = (await scanCatalog(conn, { pools: [rbd.name] })).stored.filter(
+      (x) => x.set.domain.name === vm.name,
+    );
+    expect(left.map((x) => x.set.id)).toEqual([sets[2].id]);
+    for (const target of ['vda', 'vdb'])
+      expect(await same(await imageIn(rbd.name, volumeOf(sets[2], target)), models[2][target])).toBe(true);
   });
 });
 
