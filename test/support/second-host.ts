@@ -112,7 +112,10 @@ function secondHostLibvirtdPid(env: SecondHostEnv): number {
  * to host 2's directories (host key and replaced-domain records, job locks, NBD sockets, temporary
  * files), its config file is host 2's (empty: defaults), and its default URI is host 2's. Pure.
  */
-export function host2Environment(env: SecondHostEnv, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function host2Environment(
+  env: SecondHostEnv,
+  base: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
   return {
     ...base,
     VOLBACK_STATE_DIR: env.stateDir,
@@ -133,23 +136,22 @@ export interface CliRun {
 }
 
 /**
- * Runs the built `volback` CLI as host 2 would: `--connect <host 2's URI>`, host 2's local state
- * (host2Environment), and inside host 2's mount namespace (nsenter), so that a path volback reads
- * itself — a dir pool's file under /var/lib/libvirt, /etc/libvirt/qemu.conf — is host 2's, not
- * host 1's. `dist/` must be built (`npm run build:ts`). Killed after `timeoutMs` (exit code null).
+ * Runs `command` (argv) as a program on host 2 would run: inside host 2's mount namespace (nsenter),
+ * so a path it reads itself — a dir pool's file under /var/lib/libvirt, /etc/libvirt/qemu.conf — is
+ * host 2's, not host 1's, and with host 2's local state (host2Environment). Killed after `timeoutMs`
+ * (exit code null).
  */
-export async function volbackAsHost2(
-  args: readonly string[],
+export async function runAsHost2(
+  command: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {},
 ): Promise<CliRun> {
-  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: build with \`npm run build:ts\``);
   const env = await secondHostEnv();
   const pid = secondHostLibvirtdPid(env);
   const childEnv = { ...host2Environment(env), ...opts.env };
   fs.mkdirSync(childEnv.TMPDIR as string, { recursive: true, mode: 0o700 });
-  const argv = ['-t', String(pid), '-m', '--', process.execPath, BIN, ...args, '--connect', env.uri];
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', argv, {
+    // --wd: entering a mount namespace moves a process to its root; keep the repository as cwd
+    const child = spawn('nsenter', ['-t', String(pid), '-m', `--wd=${REPO_ROOT}`, '--', ...command], {
       cwd: REPO_ROOT,
       env: childEnv,
       stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -169,4 +171,16 @@ export async function volbackAsHost2(
     });
     if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
   });
+}
+
+/**
+ * Runs the built `volback` CLI as host 2 (runAsHost2) with `--connect <host 2's URI>`. `dist/` must
+ * be built (`npm run build:ts`).
+ */
+export async function volbackAsHost2(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: build with \`npm run build:ts\``);
+  return runAsHost2([process.execPath, BIN, ...args, '--connect', await secondHostUri()], opts);
 }

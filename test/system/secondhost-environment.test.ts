@@ -7,12 +7,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import {
-  isLibvirtNotFound,
-  virStorageVolType,
-  type Connection,
-  type StoragePool,
-} from '../../src/libvirt';
+import { isLibvirtNotFound, virStorageVolType, type Connection, type StoragePool } from '../../src/libvirt';
 import { escapeXml } from '../../src/xml/escape';
 import {
   Cleanup,
@@ -28,8 +23,10 @@ import {
   SECONDHOST_FIX,
   openSecondHost,
   parseEnvLines,
+  runAsHost2,
   secondHost,
   secondHostEnv,
+  volbackAsHost2,
   type SecondHostEnv,
 } from '../support/second-host';
 
@@ -45,8 +42,9 @@ const hostUuid = (caps: string): string | undefined => caps.match(/<host>\s*<uui
 /** Attributes and names of a pool or secret XML that must agree between the two hosts. */
 function signature(xml: string): string[] {
   return (
-    xml.match(/<pool type='[a-z]+'|<secret [^>]*>|<usage [^>]*>|<host [^>]*>|<name>[^<]*<\/name>|<auth [^>]*>/g) ??
-    []
+    xml.match(
+      /<pool type='[a-z]+'|<secret [^>]*>|<usage [^>]*>|<host [^>]*>|<name>[^<]*<\/name>|<auth [^>]*>/g,
+    ) ?? []
   );
 }
 
@@ -287,5 +285,43 @@ describe('second libvirt host (scripts/secondhost) beside qemu:///system', () =>
     await vol.delete();
     await pool2.refresh();
     expect(await pool2.listVolumeNames()).not.toContain(image);
+  });
+  it('runs volback as host 2: its pools, its config, its own host key, in its mount namespace', async () => {
+    const pools = await volbackAsHost2(['pool', 'list', '--json']);
+    expect({ code: pools.code, stderr: pools.stderr }).toEqual({ code: 0, stderr: '' });
+    const listed = (JSON.parse(pools.stdout) as { pools: Array<{ name: string; type: string }> }).pools;
+    expect(listed.filter((p) => notTestMade(p.name))).toEqual([
+      expect.objectContaining({ name: ceph.VOLBACK_CEPH_LIBVIRT_POOL, type: 'rbd' }),
+    ]);
+    const config = JSON.parse((await volbackAsHost2(['config', 'show', '--json'])).stdout) as {
+      file: string;
+      settings: Record<string, { value: unknown }>;
+    };
+    expect(config.file).toBe(host2.configFile);
+    expect(config.settings.connectUri.value).toBe(host2.uri);
+
+    // the process sees host 2's /etc/libvirt and /var/lib/libvirt, and makes host 2's own host key
+    const probe = await runAsHost2([
+      process.execPath,
+      '-e',
+      "require('./dist/src/host/host-key').signForThisHost('probe');" +
+        "const fs = require('fs'); const id = (p) => { const s = fs.statSync(p); return s.dev + ':' + s.ino; };" +
+        "console.log(JSON.stringify({ etc: id('/etc/libvirt'), lib: id('/var/lib/libvirt'), state: process.env.VOLBACK_STATE_DIR }))",
+    ]);
+    expect({ code: probe.code, stderr: probe.stderr }).toEqual({ code: 0, stderr: '' });
+    const id = (p: string): string => {
+      const st = fs.statSync(p);
+      return `${st.dev}:${st.ino}`;
+    };
+    expect(JSON.parse(probe.stdout)).toEqual({
+      etc: id(path.join(host2.dir, 'etc')),
+      lib: id(path.join(host2.dir, 'lib')),
+      state: host2.stateDir,
+    });
+    const key2 = fs.readFileSync(path.join(host2.stateDir, 'host.key'));
+    expect(key2.length).toBe(32);
+    expect(fs.statSync(path.join(host2.stateDir, 'host.key')).mode & 0o777).toBe(0o600);
+    const key1 = fs.readFileSync('/var/lib/volback/host.key', { flag: 'r' });
+    expect(key2.equals(key1)).toBe(false);
   });
 });
