@@ -253,7 +253,7 @@ async function main(): Promise<void> {
   });
   try {
     await backupBench(conn, rbd, env);
-    await catalogBench(conn, rbd);
+    if (setCount > 0) await catalogBench(conn, rbd);
   } finally {
     for (const undo of cleanups.reverse()) await undo().catch((err: Error) => log(`cleanup: ${err.message}`));
     closePools([rbd]);
