@@ -2,7 +2,9 @@
 // removes every image a test added to the shared rbd pool (clones before their parents).
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { virStorageVolDeleteFlags, type StoragePool } from '../../src/libvirt';
+import { virStorageVolDeleteFlags, type Connection, type StoragePool } from '../../src/libvirt';
+import { closePools, openPool, type OpenPool } from '../../src/pool/pool-layer';
+import type { Cleanup } from './cleanup';
 import { REPO_ROOT } from './ts-child';
 
 /** `scripts/ceph env` as KEY -> value; throws with the command that starts the cluster. */
@@ -51,4 +53,22 @@ export async function removeNewVolumes(pool: StoragePool, before: ReadonlySet<st
     }
     if (!removed) return left;
   }
+}
+
+/**
+ * Opens the test cluster's rbd pool for a test: `cleanup` later removes every image the test added
+ * (clones before parents) and closes the pool. The pool is shared, so checks compare against what
+ * was there before, never against an empty pool.
+ */
+export async function openTestRbdPool(conn: Connection, cleanup: Cleanup): Promise<OpenPool> {
+  const pool = await openPool(conn, rbdPoolName());
+  await pool.pool.refresh();
+  const before = new Set(await pool.pool.listVolumeNames());
+  cleanup.add(`handle of pool ${pool.name}`, async () => closePools([pool]));
+  // Runs before the handle is closed: clean-up steps run newest first.
+  cleanup.add(`images the test added to pool ${pool.name}`, async () => {
+    const left = await removeNewVolumes(pool.pool, before);
+    if (left.length) throw new Error(`could not remove ${left.join(', ')}`);
+  });
+  return pool;
 }

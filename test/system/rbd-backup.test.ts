@@ -26,7 +26,7 @@ import {
   uniqueName,
   type TestDomain,
 } from '../support';
-import { cephEnv, removeNewVolumes, rbdPoolName } from '../support/rbd';
+import { cephEnv, openTestRbdPool } from '../support/rbd';
 import { cleanupDomainByName } from './restore-helpers';
 
 const MiB = 1024 * 1024;
@@ -68,14 +68,7 @@ describe('backups in an rbd pool', () => {
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     env = backupLocation(conn, cleanup);
-    rbd = await openPool(conn, rbdPoolName());
-    await rbd.pool.refresh();
-    const before = new Set(await rbd.pool.listVolumeNames());
-    cleanup.add('rbd pool handle', async () => closePools([rbd]));
-    cleanup.add('images the test added to the rbd pool', async () => {
-      const left = await removeNewVolumes(rbd.pool, before);
-      if (left.length) throw new Error(`could not remove ${left.join(', ')}`);
-    });
+    rbd = await openTestRbdPool(conn, cleanup);
     dirPool = (await createDirPool(conn, cleanup, 'rbd-restore')).name;
     vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB, 16 * MiB], label: 'rbd' });
   });
@@ -295,14 +288,7 @@ describe('a backup into RBD killed mid-copy', () => {
   let rbd: OpenPool;
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
-    rbd = await openPool(conn, rbdPoolName());
-    await rbd.pool.refresh();
-    const before = new Set(await rbd.pool.listVolumeNames());
-    cleanup.add('rbd pool handle', async () => closePools([rbd]));
-    cleanup.add('images the test added to the rbd pool', async () => {
-      const left = await removeNewVolumes(rbd.pool, before);
-      if (left.length) throw new Error(`could not remove ${left.join(', ')}`);
-    });
+    rbd = await openTestRbdPool(conn, cleanup);
   });
   afterAll(() => cleanup.run());
 

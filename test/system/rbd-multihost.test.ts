@@ -5,10 +5,10 @@
 // what host 1's domain held at that point.
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
 import { virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
-import { closePools, openPool, type OpenPool } from '../../src/pool/pool-layer';
+import type { OpenPool } from '../../src/pool/pool-layer';
 import { imagesEqual } from '../../src/tools/qemu-img';
 import { Cleanup, backupLocation, createTestDomain, openSystemConnection, uniqueName } from '../support';
-import { removeNewVolumes, rbdPoolName } from '../support/rbd';
+import { openTestRbdPool } from '../support/rbd';
 import { openSecondHost, volbackAsHost2 } from '../support/second-host';
 
 const MiB = 1024 * 1024;
@@ -23,14 +23,7 @@ describe('a second host restores from the shared rbd pool', () => {
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     host2 = cleanup.connection(await openSecondHost());
-    rbd = await openPool(conn, rbdPoolName());
-    await rbd.pool.refresh();
-    const before = new Set(await rbd.pool.listVolumeNames());
-    cleanup.add('rbd pool handle', async () => closePools([rbd]));
-    cleanup.add('images the test added to the rbd pool', async () => {
-      const left = await removeNewVolumes(rbd.pool, before);
-      if (left.length) throw new Error(`could not remove ${left.join(', ')}`);
-    });
+    rbd = await openTestRbdPool(conn, cleanup);
   });
   afterAll(() => cleanup.run());
 
