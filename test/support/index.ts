@@ -31,3 +31,15 @@ export {
   testHostSshUri,
   testHostUri,
 } from './testhost';
+export {
+  SECONDHOST_FIX,
+  host2Environment,
+  openSecondHost,
+  runAsHost2,
+  secondHost,
+  secondHostEnv,
+  secondHostUri,
+  volbackAsHost2,
+  type CliRun,
+  type SecondHostEnv,
+} from './second-host';

@@ -37,7 +37,7 @@ export interface SecondHostEnv {
 /** Runs `scripts/secondhost ARGS` and returns its stdout, trimmed; a failure carries its output and the fix. */
 export async function secondHost(...args: string[]): Promise<string> {
   try {
-    const { stdout } = await run('bash', [SCRIPT, ...args], { timeout: 120_000 });
+    const { stdout } = await run('bash', [SCRIPT, ...args], { timeout: 240_000 });
     return stdout.trim();
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
