@@ -20,6 +20,8 @@ export interface VolbackConfig {
   backupFormat: 'qcow2' | 'raw';
   /** What copies full backups: QEMU's blockdev-backup with copy offload, or libvirt's push job. */
   fullBackupEngine: 'qmp' | 'libvirt';
+  /** Backups `backup create --all/--match/--label` runs at once. */
+  backupParallel: number;
   /** Kind of the domains volback starts itself (demo, tests, bench): `auto` probes the host. */
   virtType: VirtPreference;
   logLevel: LogLevel;
@@ -39,6 +41,7 @@ const DEFAULTS: VolbackConfig = {
   defaultPoolPath: '/var/lib/libvirt/backups',
   backupFormat: 'qcow2',
   fullBackupEngine: 'qmp',
+  backupParallel: 2,
   virtType: 'auto',
   logLevel: 'warn',
   retention: {},
@@ -70,6 +73,11 @@ const FILE_KEYS: Record<string, Setting> = {
   },
   backup_format: { kind: 'string', path: ['backupFormat'], check: oneOf('qcow2', 'raw') },
   full_backup_engine: { kind: 'string', path: ['fullBackupEngine'], check: oneOf('qmp', 'libvirt') },
+  backup_parallel: {
+    kind: 'integer',
+    path: ['backupParallel'],
+    check: (v) => (Number(v) >= 1 && Number(v) <= 64 ? undefined : 'must be from 1 to 64'),
+  },
   virt_type: { kind: 'string', path: ['virtType'], check: oneOf('auto', 'kvm', 'qemu') },
   log_level: { kind: 'string', path: ['logLevel'], check: oneOf('error', 'warn', 'info', 'debug') },
   log_file: { kind: 'string', path: ['logFile'], check: absolutePath },
