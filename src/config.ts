@@ -23,6 +23,8 @@ export interface VolbackConfig {
    * `auto`, `qmp` or `libvirt`, see BackupEngine in src/core/backup/engine.ts.
    */
   backupEngine: 'auto' | 'qmp' | 'libvirt';
+  /** Backups `backup create --all/--match/--label` runs at once. */
+  backupParallel: number;
   /** Kind of the domains volback starts itself (demo, tests, bench): `auto` probes the host. */
   virtType: VirtPreference;
   logLevel: LogLevel;
@@ -42,6 +44,7 @@ const DEFAULTS: VolbackConfig = {
   defaultPoolPath: '/var/lib/libvirt/backups',
   backupFormat: 'qcow2',
   backupEngine: 'auto',
+  backupParallel: 2,
   virtType: 'auto',
   logLevel: 'warn',
   retention: {},
@@ -81,6 +84,11 @@ const FILE_KEYS: Record<string, Setting> = {
     path: ['backupEngine'],
     check: oneOf('qmp', 'libvirt'),
     translate: (v) => (v === 'libvirt' ? 'libvirt' : 'auto'),
+  },
+  backup_parallel: {
+    kind: 'integer',
+    path: ['backupParallel'],
+    check: (v) => (Number(v) >= 1 && Number(v) <= 64 ? undefined : 'must be from 1 to 64'),
   },
   virt_type: { kind: 'string', path: ['virtType'], check: oneOf('auto', 'kvm', 'qemu') },
   log_level: { kind: 'string', path: ['logLevel'], check: oneOf('error', 'warn', 'info', 'debug') },

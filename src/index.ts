@@ -37,6 +37,17 @@ export {
   type CreateBackupOptions,
 } from './core/backup/coordinator';
 export {
+  backupMany,
+  checkSelector,
+  selectDomains,
+  MAX_PARALLEL,
+  type BackupManyOptions,
+  type DomainFacts,
+  type DomainOutcome,
+  type DomainSelector,
+} from './core/backup/many';
+export { LABELS_NAMESPACE } from './xml/domain-labels';
+export {
   deleteBackup,
   recoverInterrupted,
   type DeleteOptions,

@@ -105,7 +105,7 @@ describe('volback CLI (built binary, real libvirt)', () => {
   test('help, version and usage errors', async () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('backup create <domain>');
+    expect(help.stdout).toContain('backup create [domain]');
     expect(help.stdout).toContain('130  interrupted');
     const cmdHelp = await cli(['help', 'backup', 'create']);
     expect(cmdHelp.code).toBe(0);

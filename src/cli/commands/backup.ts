@@ -22,6 +22,7 @@ import { flagList, flagString, type CommandSpec, type Flags } from '../framework
 import { readInputFile } from '../input';
 import type { ProgressSink } from '../progress';
 import { damageJson, listingJson, setJson } from '../json';
+import { runBackupMany, selectorFrom } from './backup-many';
 
 const DURATION_RE = /^(\d+)([smhdw])$/;
 const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
@@ -218,12 +219,14 @@ export async function definitionFrom(
 
 const backupCreate: CommandSpec = {
   path: ['backup', 'create'],
-  args: ['<domain>'],
+  args: ['[domain]'],
   summary: 'back up a domain (incremental when a valid chain exists, else full)',
   description:
     'All disks by default, one consistent point in time, into the default backup pool from the config\n' +
     '(created as a dir pool on first use). A shut-off domain is started paused for the job.\n' +
-    "Progress: one bar per disk (each disk's part of the libvirt backup job).",
+    "Progress: one bar per disk (each disk's part of the libvirt backup job).\n" +
+    'Many domains: --all, --match PATTERN or --label LABEL instead of a name; N at a time (--parallel,\n' +
+    'config backup_parallel); one summary at the end; exit 3 when some failed, 1 when all did.',
   flags: {
     definition: {
       type: 'string',
@@ -245,13 +248,32 @@ const backupCreate: CommandSpec = {
       description: 'pool for disks without a target (default: config default_pool)',
     },
     description: { type: 'string', value: 'TEXT', description: 'free text stored with the backup' },
+    all: { type: 'boolean', description: 'every persistent domain of the host' },
+    match: {
+      type: 'string',
+      value: 'PATTERN',
+      description: "the persistent domains whose name matches a glob (* and ?): --match 'web-*'",
+    },
+    label: {
+      type: 'string',
+      value: 'LABEL',
+      description: 'the persistent domains labelled so in their <metadata> (docs/cli.md, "Many domains")',
+    },
+    parallel: {
+      type: 'string',
+      value: 'N',
+      description: 'with --all/--match/--label: backups at once (default: config backup_parallel, 2)',
+    },
   },
   examples: [
     'volback backup create vm1',
+    "volback backup create --match 'web-*' --parallel 4",
+    'volback backup create --label nightly --json',
     'volback backup create vm1 --full --pool backups2',
     'volback backup create vm1 --definition vm1-backup.xml --json',
   ],
   async run(ctx, [domain], flags) {
+    const selector = selectorFrom(flags, domain);
     let definition = await definitionFrom(flags);
     const defaults = backupDefaults(ctx.config);
     const conn = await ctx.connect();
@@ -260,6 +282,7 @@ const backupCreate: CommandSpec = {
     if (pool && pool !== ctx.config.defaultPool) {
       definition = { ...(definition ?? { mode: 'push', kind: 'auto', disks: [] }), location: { pool } };
     }
+    if (selector) return runBackupMany(ctx, selector, flags, definition);
     const progress = ctx.progress(`backup ${domain}`);
     try {
       const result = await createBackup(conn, domain, {

@@ -583,7 +583,7 @@ export function latestRestorable(catalog: Catalog, domainUuid: string): BackupSe
  * Every set that depends on `setId`, directly or not, through the set tree or a disk's parent,
  * oldest first. Deleting `setId` would leave all of them unrestorable. Throws ERR_NOT_FOUND.
  */
-export function dependents(catalog: Catalog, setId: string): BackupSet[] {
+export function dependents(catalog: Pick<Catalog, 'sets' | 'disks'>, setId: string): BackupSet[] {
   if (!catalog.sets.has(setId)) {
     throw new VolbackError(ErrorCodes.NOT_FOUND, `backup set ${setId} is not in the catalog`, {
       fault: 'user',

@@ -7,20 +7,18 @@ import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { dependents, findSet, type Catalog } from '../catalog/chains';
 import { lockDomain } from '../shared/domain-lock';
 import { PoolCache } from '../../pool/pool-layer';
-import type { BackupSet } from '../../model';
-import { claimsOf, isOwnMetadataCopy, volumesToDelete } from './ownership';
+import { isOwnMetadataCopy, volumesToDelete } from './ownership';
+import { SetIndex } from './known-sets';
+import type { CatalogLinks, LiveCatalog } from './live-catalog';
 import {
-  catalogOf,
   findIntents,
   recoverIntents,
   remainingSet,
   rewrittenChild,
   runRemoval,
-  type CopyIndex,
   type DiskMerge,
   type RecoveryReport,
   type RemovalStep,
-  type VolumeRef,
 } from './journal';
 
 export type { DiskMerge, RecoveryReport, RemovalStep } from './journal';
@@ -72,7 +70,7 @@ export function resolveSetId(catalog: Catalog, idOrPrefix: string): string {
 }
 
 const byNewest =
-  (catalog: Catalog) =>
+  (catalog: CatalogLinks) =>
   (a: string, b: string): number =>
     catalog.sets.get(b)!.set.createdAt.getTime() - catalog.sets.get(a)!.set.createdAt.getTime() ||
     (a < b ? 1 : -1);
@@ -84,7 +82,7 @@ const byNewest =
  * `refuse`; a disk backup with several children, or a set that is not restorable, with `merge`). Pure.
  */
 export function planRemoval(
-  catalog: Catalog,
+  catalog: CatalogLinks,
   setId: string,
   options: { disks?: readonly string[]; dependents: DependentsMode },
 ): RemovalStep[] {
@@ -212,8 +210,8 @@ export function planRemoval(
  * The plan as it will run: each step with the data volumes it deletes and those it keeps because
  * volback cannot prove they are the set's own (ownership.ts). Pure.
  */
-export function withVolumes(steps: readonly RemovalStep[], index: CopyIndex): RemovalStep[] {
-  const claims = claimsOf([...index.values()].map((e) => e.set));
+export function withVolumes(steps: readonly RemovalStep[], index: SetIndex): RemovalStep[] {
+  const { claims } = index;
   return steps.map((step) => {
     const entry = index.get(step.setId);
     if (!entry) return step;
@@ -223,28 +221,29 @@ export function withVolumes(steps: readonly RemovalStep[], index: CopyIndex): Re
   });
 }
 
-/** Every set with its metadata copies, kept up to date while removals run. */
-export type SetIndex = Map<string, { set: BackupSet; copies: VolumeRef[] }>;
+export { SetIndex } from './known-sets';
 
-/** Index of every set and its metadata copies, from a scan. */
+/** Index of every set and its metadata copies, from a scan (one copy catalogued per set, as chains.ts). */
 export function copyIndex(scan: CatalogScan): SetIndex {
-  const index: SetIndex = new Map();
+  const index = new SetIndex();
   for (const s of scan.stored) {
-    const entry = index.get(s.set.id) ?? { set: s.set, copies: [] };
-    entry.copies.push({ pool: s.pool, name: s.metadataVolume });
-    index.set(s.set.id, entry);
+    const entry = index.get(s.set.id);
+    if (entry) entry.copies.push({ pool: s.pool, name: s.metadataVolume });
+    else index.set(s.set.id, { set: s.set, copies: [{ pool: s.pool, name: s.metadataVolume }] });
   }
   return index;
 }
 
 /**
- * Runs removal steps in order against the live index, updating it after each one (later steps
- * see the sets earlier ones rewrote). Returns the removed and merged parts.
+ * Runs removal steps in order against the live index (and `catalog`, when the caller plans more
+ * removals on it), updating both after each one by what it changed: later steps see the sets
+ * earlier ones rewrote, and no step costs a pass over every set. Returns the removed and merged parts.
  */
 export async function executeSteps(
   conn: Connection,
   index: SetIndex,
   steps: readonly RemovalStep[],
+  catalog?: LiveCatalog,
 ): Promise<Pick<DeleteResult, 'removed' | 'merged'>> {
   const pools = new PoolCache(conn);
   const removed: DeleteResult['removed'] = [];
@@ -256,10 +255,18 @@ export async function executeSteps(
       for (const id of new Set([...step.merges.map((m) => m.intoSet), ...step.reparent])) {
         const child = index.get(id)!;
         // As written: a merge also gave the child new checksum references.
-        index.set(id, { ...child, set: written.get(id) ?? rewrittenChild(child.set, original, step) });
+        const set = written.get(id) ?? rewrittenChild(child.set, original, step);
+        index.set(id, { ...child, set });
+        catalog?.replace(set);
       }
-      if (step.wholeSet) index.delete(step.setId);
-      else index.set(step.setId, { ...index.get(step.setId)!, set: remainingSet(original, step) });
+      if (step.wholeSet) {
+        index.delete(step.setId);
+        catalog?.remove(step.setId);
+      } else {
+        const set = remainingSet(original, step);
+        index.set(step.setId, { ...index.get(step.setId)!, set });
+        catalog?.replace(set);
+      }
       removed.push({ setId: step.setId, diskIds: step.removeDisks, wholeSet: step.wholeSet });
       merged.push(...step.merges);
     }
@@ -353,6 +360,3 @@ export async function recoverInterrupted(
   }
   return total;
 }
-
-/** The catalog after steps ran, for callers that keep an index (prune). Pure. */
-export const catalogOfIndex = (index: CopyIndex): Catalog => catalogOf(index);

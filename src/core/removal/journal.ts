@@ -16,9 +16,10 @@ import { damageVolumeName } from '../catalog/damage';
 import { replaceCheckpointParent } from '../../xml/libvirt-backup';
 import { mergedChecksums, removedChecksumDocuments } from '../shared/checksum-removal';
 import { crashPoint } from '../shared/crash-point';
+import { knownSets, type KnownSets, type SetIndex } from './known-sets';
 import {
-  claimsOf,
   isOwnMetadataCopy,
+  withClaimsOf,
   proveDataVolume,
   volumesToDelete,
   type KeptVolume,
@@ -281,10 +282,9 @@ export function removalTouches(
   intent: Pick<RemovalIntent, 'step' | 'set' | 'rebases'> & {
     rewrites: Array<{ set: BackupSet; copies: VolumeRef[] }>;
   },
-  known: Iterable<BackupSet>,
+  known: KnownSets,
 ): RemovalTouches {
-  const sets = [...known];
-  const claims = claimsOf([...sets, original]);
+  const claims = withClaimsOf(known.claims, original);
   const copies = intent.set.copies.filter((c) => isOwnMetadataCopy(original, c));
   const foreignCopies = intent.set.copies.filter((c) => !isOwnMetadataCopy(original, c));
   const { delete: volumes, kept } = volumesToDelete(original, intent.step.removeDisks, copies, claims);
@@ -324,7 +324,7 @@ export function removalTouches(
     const parent =
       m.newParent === undefined
         ? undefined
-        : [...sets, original].flatMap((s) => s.disks).find((d) => d.id === m.newParent);
+        : (known.disk(m.newParent) ?? original.disks.find((d) => d.id === m.newParent));
     const expected = parent?.volume && { pool: parent.volume.pool, name: parent.volume.name };
     if (m.newParent !== undefined && !expected) refuse(`its new parent ${m.newParent} is not in the catalog`);
     if (expected?.pool !== rebase.newBacking?.pool || expected?.name !== rebase.newBacking?.name)
@@ -335,7 +335,7 @@ export function removalTouches(
     foreignCopies,
     volumes,
     kept,
-    checkpoint: checkpointToRemove(original, intent.step, sets),
+    checkpoint: checkpointToRemove(original, intent.step, known),
   };
 }
 
@@ -346,13 +346,11 @@ export function removalTouches(
 function checkpointToRemove(
   original: BackupSet,
   step: RemovalStep,
-  known: readonly BackupSet[],
+  known: KnownSets,
 ): RemovalTouches['checkpoint'] {
   const name = original.checkpoint?.name;
   if (!step.wholeSet || name === undefined) return undefined;
-  const other = known.find(
-    (s) => s.id !== original.id && s.domain.uuid === original.domain.uuid && s.checkpoint?.name === name,
-  );
+  const other = known.recordingCheckpoint(original.domain.uuid, name).find((s) => s.id !== original.id);
   return other ? { name, keptBecause: `set ${other.id} records it too` } : { name };
 }
 
@@ -367,7 +365,7 @@ export async function finishRemoval(
   conn: Connection,
   pools: PoolCache,
   intent: RemovalIntent,
-  known: Iterable<BackupSet>,
+  known: KnownSets,
 ): Promise<Map<string, BackupSet>> {
   const { step } = intent;
   const original = await parseBackupSet(intent.set.xml, `intent of set ${step.setId}`);
@@ -433,7 +431,7 @@ export type CopyIndex = ReadonlyMap<string, { set: BackupSet; copies: VolumeRef[
 export async function runRemoval(
   conn: Connection,
   pools: PoolCache,
-  index: CopyIndex,
+  index: SetIndex,
   step: RemovalStep,
 ): Promise<Map<string, BackupSet>> {
   const entry = index.get(step.setId);
@@ -442,12 +440,8 @@ export async function runRemoval(
       fault: 'user',
     });
   const diskVolume = (id: string | undefined): VolumeRef | undefined => {
-    if (id === undefined) return undefined;
-    for (const { set } of index.values()) {
-      const disk = set.disks.find((d) => d.id === id);
-      if (disk) return disk.volume ? { pool: disk.volume.pool, name: disk.volume.name } : undefined;
-    }
-    return undefined;
+    const disk = id === undefined ? undefined : index.disk(id);
+    return disk?.volume ? { pool: disk.volume.pool, name: disk.volume.name } : undefined;
   };
   const rewriteIds = [...new Set([...step.merges.map((m) => m.intoSet), ...step.reparent])];
   const intent: RemovalIntent = {
@@ -488,12 +482,7 @@ export async function runRemoval(
     `removing ${step.wholeSet ? 'backup set' : `disks ${step.removeDisks.join(', ')} of backup set`} ${step.setId}` +
       (step.merges.length ? ` (merging into ${step.merges.map((m) => m.into).join(', ')})` : ''),
   );
-  return finishRemoval(
-    conn,
-    pools,
-    intent,
-    [...index.values()].map((e) => e.set),
-  );
+  return finishRemoval(conn, pools, intent, index);
 }
 
 /** An intent found in a pool, with where it was read. */
@@ -654,7 +643,7 @@ export async function recoverIntents(
           conn,
           pools,
           intent,
-          [...scan.catalog.sets.values()].map((e) => e.set),
+          knownSets([...scan.catalog.sets.values()].map((e) => e.set)),
         );
       } catch (err) {
         if (!isVolbackError(err, ErrorCodes.CONFLICT)) throw err;

@@ -18,7 +18,7 @@ export interface KeptVolume extends VolumeRef {
 const key = (ref: VolumeRef): string => `${ref.pool}\n${ref.name}`;
 
 /** Who names which volume: pool and name → ids of the sets whose metadata names it as a disk's data. */
-export type Claims = ReadonlyMap<string, readonly string[]>;
+export type Claims = Pick<ReadonlyMap<string, readonly string[]>, 'get'>;
 
 /** The claims of every set given (each valid set the catalog knows). */
 export function claimsOf(sets: Iterable<BackupSet>): Claims {
@@ -33,6 +33,18 @@ export function claimsOf(sets: Iterable<BackupSet>): Claims {
     }
   }
   return claims;
+}
+
+/** `claims` with those of `set` added (a removed set is claimed even when no longer indexed). */
+export function withClaimsOf(claims: Claims, set: BackupSet): Claims {
+  const own = claimsOf([set]);
+  return {
+    get: (k: string) => {
+      const ids = claims.get(k);
+      if (!own.get(k) || ids?.includes(set.id)) return ids;
+      return [...(ids ?? []), set.id];
+    },
+  };
 }
 
 /**

@@ -4,16 +4,10 @@ import type { Connection } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
-import {
-  catalogOfIndex,
-  copyIndex,
-  executeSteps,
-  planRemoval,
-  type DiskMerge,
-  type RecoveryReport,
-} from './delete';
+import { copyIndex, executeSteps, planRemoval, type DiskMerge, type RecoveryReport } from './delete';
 import { lockDomain } from '../shared/domain-lock';
 import { recoverIntents } from './journal';
+import { LiveCatalog } from './live-catalog';
 import { planPrune, type PrunePlan, type PruneOptions } from './retention';
 import type { RetentionPolicy } from '../../model';
 
@@ -98,11 +92,13 @@ export async function pruneBackups(conn: Connection, options: PruneBackupsOption
       scan = await scanCatalog(conn, { pools: options.pools });
     }
     const plan = planPrune(domainSets(scan, uuid), options.policy, now, planOptions);
+    // One catalog read for the whole prune: later removals plan on the links earlier ones left.
     const index = copyIndex(scan);
+    const catalog = new LiveCatalog(scan.catalog);
     const executed: ExecutedRemoval[] = [];
     for (const removal of plan.remove) {
       // Planned against the sets as earlier removals left them: a merge's child is then its direct child.
-      const steps = planRemoval(catalogOfIndex(index), removal.set.id, {
+      const steps = planRemoval(catalog, removal.set.id, {
         dependents: removal.action === 'delete' ? 'refuse' : 'merge',
       });
       const expected = removal.diskMerges ?? [];
@@ -113,7 +109,7 @@ export async function pruneBackups(conn: Connection, options: PruneBackupsOption
           `prune planned to merge ${removal.set.id} into ${removal.into}, but the chain now differs; nothing more was removed`,
         );
       }
-      const done = await executeSteps(conn, index, steps);
+      const done = await executeSteps(conn, index, steps, catalog);
       executed.push({ setId: removal.set.id, action: removal.action, merged: done.merged });
       log.info(`prune ${options.domain}: ${removal.action} ${removal.set.id} (${removal.reason})`);
     }
