@@ -61,6 +61,13 @@ export async function removeNewVolumes(pool: StoragePool, before: ReadonlySet<st
  * was there before, never against an empty pool.
  */
 export async function openTestRbdPool(conn: Connection, cleanup: Cleanup): Promise<OpenPool> {
+  // An earlier test may have restarted libvirtd or the cluster while the pool could not start.
+  const libvirtPool = await conn.lookupStoragePoolByName(rbdPoolName());
+  try {
+    if (!(await libvirtPool.isActive())) await libvirtPool.create();
+  } finally {
+    libvirtPool.free();
+  }
   const pool = await openPool(conn, rbdPoolName());
   await pool.pool.refresh();
   const before = new Set(await pool.pool.listVolumeNames());

@@ -258,12 +258,13 @@ describe('backups in an rbd pool', () => {
       );
   });
   it('prunes an RBD chain to its newest set, which still reads as its point in time', async () => {
-    // Three more points on the chain the previous test left (its newest set, flattened, stays).
+    // A new chain in RBD (the newest set before is the dir pool's full), then the prune takes it and
+    // what is left of the older RBD chain down to its newest set.
     const models: Array<Record<string, string>> = [];
     const sets: BackupSet[] = [];
     for (const [i, offset] of [4, 12, 28].entries()) {
       await vm.write('vda', 0x50 + i, offset * MiB, 256 * 1024);
-      sets.push((await backup(rbd.name)).set);
+      sets.push((await backup(rbd.name, i === 0 ? 'full' : 'auto')).set);
       models.push({ vda: vm.snapshotModel('vda', `p${i}`), vdb: vm.snapshotModel('vdb', `p${i}`) });
     }
     const result = await pruneBackups(conn, {
