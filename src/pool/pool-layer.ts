@@ -106,6 +106,9 @@ export async function ensureLocationPool(conn: Connection, location: BackupLocat
     try {
       await driver.createPool(conn, { name: location.pool, path: location.path });
     } catch (err) {
+      // Two runs at once (backup create --all) may both find no pool: the one that lost the race
+      // uses the pool the other made, once that one has started it.
+      if (await madeMeanwhile(conn, location.pool)) return openPool(conn, location.pool);
       // A refusal of the path itself (unsafe directory, not absolute) stays the user's input error.
       const refused = err instanceof VolbackError && err.fault === 'user';
       throw new VolbackError(
@@ -120,6 +123,21 @@ export async function ensureLocationPool(conn: Connection, location: BackupLocat
   }
   pool?.free();
   return openPool(conn, location.pool);
+}
+
+/** True when pool `name` exists and becomes active within 30 s (another run is creating it). */
+async function madeMeanwhile(conn: Connection, name: string): Promise<boolean> {
+  for (let waited = 0; waited < 30_000; waited += 250) {
+    const pool = await lookupPool(conn, name);
+    if (!pool) return false;
+    try {
+      if (await pool.isActive()) return true;
+    } finally {
+      pool.free();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
 }
 
 /** Refuses, before anything is created, a pool without `bytes` of free space. */
