@@ -1,32 +1,12 @@
-// The Ceph test cluster as tests reach it: its settings from `scripts/ceph env`, and a clean-up that
-// removes every image a test added to the shared rbd pool (clones before their parents).
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
+// The shared rbd pool of the Ceph test cluster as tests reach it: its name, and a clean-up that
+// removes every image a test added to it (clones before their parents).
 import { virStorageVolDeleteFlags, type Connection, type StoragePool } from '../../src/libvirt';
 import { closePools, openPool, type OpenPool } from '../../src/pool/pool-layer';
 import type { Cleanup } from './cleanup';
-import { REPO_ROOT } from './ts-child';
-
-/** `scripts/ceph env` as KEY -> value; throws with the command that starts the cluster. */
-export function cephEnv(): Record<string, string> {
-  let text: string;
-  try {
-    text = execFileSync('bash', [path.join(REPO_ROOT, 'scripts/ceph'), 'env'], { encoding: 'utf8' });
-  } catch (err) {
-    throw new Error('the Ceph test cluster is not set up: run `scripts/ceph start` (as root)', {
-      cause: err,
-    });
-  }
-  const env: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
-  }
-  return env;
-}
+import { cephEnv } from './ceph';
 
 /** The libvirt rbd pool of the test cluster. */
-export const rbdPoolName = (): string => cephEnv().VOLBACK_CEPH_LIBVIRT_POOL;
+export const rbdPoolName = async (): Promise<string> => (await cephEnv()).VOLBACK_CEPH_LIBVIRT_POOL;
 
 /**
  * Deletes every volume of `pool` not in `before`. A parent refuses deletion while a clone stands on
@@ -62,13 +42,14 @@ export async function removeNewVolumes(pool: StoragePool, before: ReadonlySet<st
  */
 export async function openTestRbdPool(conn: Connection, cleanup: Cleanup): Promise<OpenPool> {
   // An earlier test may have restarted libvirtd or the cluster while the pool could not start.
-  const libvirtPool = await conn.lookupStoragePoolByName(rbdPoolName());
+  const name = await rbdPoolName();
+  const libvirtPool = await conn.lookupStoragePoolByName(name);
   try {
     if (!(await libvirtPool.isActive())) await libvirtPool.create();
   } finally {
     libvirtPool.free();
   }
-  const pool = await openPool(conn, rbdPoolName());
+  const pool = await openPool(conn, name);
   await pool.pool.refresh();
   const before = new Set(await pool.pool.listVolumeNames());
   cleanup.add(`handle of pool ${pool.name}`, async () => closePools([pool]));

@@ -26,7 +26,8 @@ import {
   uniqueName,
   type TestDomain,
 } from '../support';
-import { cephEnv, openTestRbdPool } from '../support/rbd';
+import { cephEnv } from '../support/ceph';
+import { openTestRbdPool } from '../support/rbd';
 import { cleanupDomainByName } from './restore-helpers';
 
 const MiB = 1024 * 1024;
@@ -200,7 +201,7 @@ describe('backups in an rbd pool', () => {
         VOLBACK_CEPH_POOL: cephPool,
         VOLBACK_CEPH_USER: user,
         VOLBACK_CEPH_SECRET_UUID: uuid,
-      } = cephEnv();
+      } = await cephEnv();
       expect((await parseDomainXml(xml)).disks.filter((d) => d.device === 'disk').map((d) => d.type)).toEqual(
         ['network', 'network'],
       );
