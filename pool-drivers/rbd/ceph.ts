@@ -64,7 +64,8 @@ export interface RbdPool {
   protectSnapshot(image: string, snapshot: string): Promise<void>;
   unprotectSnapshot(image: string, snapshot: string): Promise<void>;
   removeSnapshot(image: string, snapshot: string): Promise<void>;
-  clone(parent: string, snapshot: string, child: string): Promise<void>;
+  /** `order`: the child's own object size 2^order (default: the parent's). */
+  clone(parent: string, snapshot: string, child: string, options?: { order?: number }): Promise<void>;
   /** Copies all parent data into the image and detaches it from its parent (rbd_flatten). */
   flatten(image: string): Promise<void>;
   remove(image: string): Promise<void>;
@@ -183,6 +184,13 @@ function checkImage(what: string, image: string): void {
   if (typeof image !== 'string' || image === '') throw invalid(`${what}: the image name is empty`);
 }
 
+/** An object size as librbd takes it: 0 (librbd's choice) or 2^12..2^25 bytes. */
+function checkOrder(what: string, order = 0): number {
+  if (order !== 0 && !(Number.isInteger(order) && order >= 12 && order <= 25))
+    throw new RangeError(`${what}: object order ${order} is outside 12..25`);
+  return order;
+}
+
 class Pool implements RbdPool {
   constructor(
     private readonly h: CephHandle,
@@ -204,9 +212,7 @@ class Pool implements RbdPool {
 
   async create(image: string, size: number, options: { order?: number } = {}): Promise<void> {
     checkImage('create', image);
-    const order = options.order ?? 0;
-    if (order !== 0 && !(Number.isInteger(order) && order >= 12 && order <= 25))
-      throw new RangeError(`create(${image}): object order ${order} is outside 12..25`);
+    const order = checkOrder(`create(${image})`, options.order);
     return this.run('rbd_create4', { image, size, order }, (n) => n.imageCreate(this.h, image, size, order));
   }
 
@@ -288,11 +294,12 @@ class Pool implements RbdPool {
     return this.run('rbd_snap_remove', { image, snapshot }, (n) => n.snapRemove(this.h, image, snapshot));
   }
 
-  async clone(parent: string, snapshot: string, child: string): Promise<void> {
+  async clone(parent: string, snapshot: string, child: string, options: { order?: number } = {}): Promise<void> {
     checkImage('clone', parent);
     checkImage('clone', child);
-    return this.run('rbd_clone3', { parent, snapshot, child }, (n) =>
-      n.imageClone(this.h, parent, snapshot, child),
+    const order = checkOrder(`clone(${child})`, options.order);
+    return this.run('rbd_clone3', { parent, snapshot, child, order }, (n) =>
+      n.imageClone(this.h, parent, snapshot, child, order),
     );
   }
 

@@ -38,7 +38,8 @@ export interface CephBinding {
   snapProtect(pool: H, image: string, snapshot: string): P<void>;
   snapUnprotect(pool: H, image: string, snapshot: string): P<void>;
   snapRemove(pool: H, image: string, snapshot: string): P<void>;
-  imageClone(pool: H, parent: string, snapshot: string, child: string): P<void>;
+  /** order 0: the parent's object size. */
+  imageClone(pool: H, parent: string, snapshot: string, child: string, order: number): P<void>;
   imageFlatten(pool: H, image: string): P<void>;
   imageRemove(pool: H, image: string): P<void>;
   readMany(

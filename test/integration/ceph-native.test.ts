@@ -304,6 +304,34 @@ describe('Ceph addon against the test cluster', () => {
     expect(isCephNotFound(await rejection(pool.size(parent)))).toBe(true);
   });
 
+  it('clones with objects of their own size: small writes into a child of a 4 MiB-object parent store only themselves', async () => {
+    const parent = name('big-parent');
+    const snap = 'vbt-snap';
+    await pool.create(parent, 8 * MiB, { order: 22 });
+    const base = pattern(parent, 8 * MiB);
+    await pool.write(parent, 0, base);
+    await pool.createSnapshot(parent, snap);
+    await pool.protectSnapshot(parent, snap);
+    const child = name('small-child');
+    await pool.clone(parent, snap, child, { order: 16 });
+    // one whole 64 KiB object of the child inside the parent's first 4 MiB object: nothing copied up
+    const w = { offset: 3 * MiB, data: pattern('small-write', 64 * KiB) };
+    await pool.write(child, w.offset, w.data);
+    expect(await pool.layerExtents(child)).toEqual([{ offset: w.offset, length: 64 * KiB, exists: true }]);
+    const expected = Buffer.from(base);
+    w.data.copy(expected, w.offset);
+    expect((await pool.read(child, 0, 8 * MiB)).equals(expected)).toBe(true);
+    await pool.flatten(child);
+    expect((await pool.read(child, 0, 8 * MiB)).equals(expected)).toBe(true);
+    await expect(pool.clone(parent, snap, name('bad-order'), { order: 11 })).rejects.toThrow(
+      /outside 12..25/,
+    );
+    await pool.remove(child);
+    await pool.unprotectSnapshot(parent, snap);
+    await pool.removeSnapshot(parent, snap);
+    await pool.remove(parent);
+  });
+
   it('fails clearly with a wrong or malformed key, within the timeout, never showing a key', async () => {
     // a well-formed cephx key (same type and length) with other secret bytes
     const raw = Buffer.from(keyText, 'base64');

@@ -310,17 +310,25 @@ VBC_FN(SnapProtect) { return SnapCall(info, "rbd_snap_protect", rbd_snap_protect
 VBC_FN(SnapUnprotect) { return SnapCall(info, "rbd_snap_unprotect", rbd_snap_unprotect); }
 VBC_FN(SnapRemove) { return SnapCall(info, "rbd_snap_remove", rbd_snap_remove); }
 
-// clone(pool, parent, snapshot, child): a COW child in the same pool, default features.
+// clone(pool, parent, snapshot, child, order): a COW child in the same pool with the parent's features;
+// order 0 keeps the parent's object size, any other sets the child's own (one object per stripe).
 VBC_FN(ImageClone) {
   Target t = ArgTarget(info);
   std::string snap = ArgStr(info, 2, "snapshot name");
   std::string child = ArgStr(info, 3, "child image name");
-  return Run(info.Env(), t.cluster, [t, snap, child](CephErr& err) {
+  uint64_t order = ArgU64(info, 4, "order");
+  return Run(info.Env(), t.cluster, [t, snap, child, order](CephErr& err) {
     rados_ioctx_t io = nullptr;
     int r = t.cluster->IoCtx(t.pool, &io);
     if (r < 0) return (void)err.Set(r, "rados_ioctx_create(" + t.pool + ")");
     rbd_image_options_t opts;
     rbd_image_options_create(&opts);
+    if (order) {
+      // librbd copies the parent's stripe unit, which must divide the child's object size.
+      rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, order);
+      rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_STRIPE_UNIT, uint64_t(1) << order);
+      rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_STRIPE_COUNT, 1);
+    }
     r = rbd_clone3(io, t.image.c_str(), snap.c_str(), io, child.c_str(), opts);
     rbd_image_options_destroy(opts);
     if (r < 0) err.Set(r, "rbd_clone3(" + t.spec() + "@" + snap + " -> " + Spec(t.pool, child) + ")");
@@ -394,7 +402,7 @@ static Registrar reg({
     {"snapProtect", SnapProtect, {"rbd_open", "rbd_snap_protect", "rbd_close"}},
     {"snapUnprotect", SnapUnprotect, {"rbd_open", "rbd_snap_unprotect", "rbd_close"}},
     {"snapRemove", SnapRemove, {"rbd_open", "rbd_snap_remove", "rbd_close"}},
-    {"imageClone", ImageClone, {"rbd_clone3"}},
+    {"imageClone", ImageClone, {"rbd_clone3", "rbd_image_options_set_uint64"}},
     {"imageFlatten", ImageFlatten, {"rbd_open", "rbd_flatten", "rbd_close"}},
     {"imageRemove", ImageRemove, {"rbd_remove"}},
 });
