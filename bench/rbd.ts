@@ -139,14 +139,19 @@ async function backupBench(conn: Connection, rbd: OpenPool, env: Record<string, 
   );
 
   // Incremental: 64 extents written at random places, of random sizes between 4 KiB and 512 KiB.
-  let changed = 0;
+  const written: Array<[number, number]> = [];
   for (let i = 0; i < 64; i++) {
     const length = randomInt(1, 129) * 4096;
     const offset = randomInt(0, (diskSize - length) / 4096) * 4096;
     await writeDiskPattern(domain, 'vda', 0x40 + (i % 64), offset, length);
-    changed += length; // extents may overlap: then fewer bytes changed, and the ratio is conservative
+    written.push([offset, offset + length]);
   }
   await flushDisk(domain, 'vda');
+  const changed = unionBytes(written);
+  // What QEMU's backup job copies: its smallest copy unit is 64 KiB (block-copy's cluster size).
+  const granules = unionBytes(
+    written.map(([a, b]) => [roundDown(a, GRANULE), roundDown(b + GRANULE - 1, GRANULE)]),
+  );
   const inc = (await createBackup(conn, tag, { defaults, lockDir })).set;
   const image = inc.disks[0].volume!.name;
   const volume = await rbd.pool.lookupVolumeByName(image);
@@ -154,8 +159,23 @@ async function backupBench(conn: Connection, rbd: OpenPool, env: Record<string, 
   volume.free();
   const used = await rbdUsed(env, image);
   console.log(
-    `| incremental after ${changed} bytes written in 64 extents | stored extents ${stored} B (${(stored / changed).toFixed(2)}×) | rbd du ${used} B (${(used / changed).toFixed(2)}×) |`,
+    `| incremental after ${changed} bytes changed in 64 extents (${granules} bytes in 64 KiB granules) | stored extents ${stored} B (${(stored / changed).toFixed(2)}× changed, ${(stored / granules).toFixed(2)}× granules) | rbd du ${used} B (${(used / changed).toFixed(2)}×) |`,
   );
+}
+
+const GRANULE = 64 * 1024;
+const roundDown = (n: number, unit: number): number => n - (n % unit);
+
+/** Bytes covered by half-open ranges [start, end), overlaps counted once. */
+function unionBytes(ranges: ReadonlyArray<readonly [number, number]>): number {
+  let total = 0;
+  let reach = 0;
+  for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    if (end <= reach) continue;
+    total += end - Math.max(start, reach);
+    reach = end;
+  }
+  return total;
 }
 
 /** `count` two-disk set documents of one domain, as a catalog scan finds them. */
@@ -221,7 +241,7 @@ async function catalogBench(conn: Connection, rbd: OpenPool): Promise<void> {
         await c.close();
       }
     });
-  const rbdFirst = await scan(rbd.name); // includes libvirt's refresh, which sees the new images
+  const rbdFirst = await scan(rbd.name); // images libvirt has not seen: another host's, as it were
   const dirFirst = await scan(`${tag}-cat`);
   const rbdWarm = await scan(rbd.name);
   const dirWarm = await scan(`${tag}-cat`);

@@ -198,8 +198,7 @@ export class PoolCache {
   }
 }
 
-/** The named volume of a pool, or undefined when it does not exist. The caller frees it. */
-export async function findVolume(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
+async function lookupVolume(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
   try {
     return await pool.pool.lookupVolumeByName(name);
   } catch (err) {
@@ -208,16 +207,45 @@ export async function findVolume(pool: PoolRef, name: string): Promise<StorageVo
   }
 }
 
+/** Pools refreshed after a lookup missed: once per opened pool, as a refresh can take seconds. */
+const refreshedOnMiss = new WeakSet<PoolRef>();
+
+/**
+ * The named volume of a pool, or undefined when it does not exist. The caller frees it. libvirt
+ * knows the volumes it saw at its last refresh, and a shared pool (RBD) gains volumes other hosts
+ * write, so a miss refreshes the pool once and looks again; listings read the pool itself and
+ * need no refresh.
+ */
+export async function findVolume(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
+  const found = await lookupVolume(pool, name);
+  if (found || refreshedOnMiss.has(pool)) return found;
+  refreshedOnMiss.add(pool);
+  try {
+    await pool.pool.refresh();
+  } catch (err) {
+    // libvirt refuses while one of its own volume builds runs in the pool (another volback run).
+    log.debug(`pool '${pool.name}': no refresh after volume ${name} was not found: ${(err as Error).message}`);
+    return undefined;
+  }
+  return lookupVolume(pool, name);
+}
+
+/** The named volume of a pool; the caller frees it. @throws VolbackError ERR_NOT_FOUND naming the pool. */
+export async function getVolume(pool: PoolRef, name: string): Promise<StorageVolume> {
+  const volume = await findVolume(pool, name);
+  if (!volume) {
+    throw new VolbackError(ErrorCodes.NOT_FOUND, `volume ${name} does not exist in pool '${pool.name}'`, {
+      fault: 'user',
+    });
+  }
+  return volume;
+}
+
 /** The named volume of a pool as qemu-img reads it (its parents included), through the pool's driver. */
 export async function volumeImage(conn: Connection, poolName: string, name: string): Promise<ImageRef> {
   const pool = await openPool(conn, poolName);
   try {
-    const volume = await findVolume(pool, name);
-    if (!volume) {
-      throw new VolbackError(ErrorCodes.NOT_FOUND, `volume ${name} does not exist in pool '${poolName}'`, {
-        fault: 'user',
-      });
-    }
+    const volume = await getVolume(pool, name);
     try {
       return await pool.driver.image(pool, volume);
     } finally {

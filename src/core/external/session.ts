@@ -3,11 +3,11 @@
 // See docs/external-backups.md, "Sessions, locking and crash recovery".
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { isLibvirtError, isLibvirtNotFound, type Connection, type Domain } from '../../libvirt';
+import { isLibvirtError, type Connection, type Domain } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupKind } from '../../model';
-import { openPool } from '../../pool/pool-layer';
+import { deleteVolumeIfPresent, openPool } from '../../pool/pool-layer';
 import { removeCheckpoint } from '../shared/checkpoints';
 import { DEFAULT_LOCK_DIR, processAlive } from '../shared/domain-lock';
 import { parseLivePullJob } from '../../xml/libvirt-backup';
@@ -230,10 +230,7 @@ export async function teardownSession(
     await step(`scratch volume ${disk.scratch.volume} in pool ${disk.scratch.pool}`, async () => {
       const pool = await openPool(conn, disk.scratch.pool);
       try {
-        const volume = await pool.pool.lookupVolumeByName(disk.scratch.volume);
-        await pool.driver.deleteVolume(pool, volume).finally(() => volume.free());
-      } catch (err) {
-        if (!isLibvirtNotFound(err)) throw err;
+        await deleteVolumeIfPresent(pool, disk.scratch.volume);
       } finally {
         pool.pool.free();
       }

@@ -5,7 +5,7 @@ import { isLibvirtNotFound, type Connection } from '../../libvirt';
 import { ErrorCodes, isVolbackError, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupSet, DiskBackup } from '../../model';
-import { closePools, deleteVolumeIfPresent, openActivePools, PoolCache } from '../../pool/pool-layer';
+import { closePools, deleteVolumeIfPresent, getVolume, openActivePools, PoolCache } from '../../pool/pool-layer';
 import { METADATA_VOLUME_SUFFIX } from '../../pool/volume-names';
 import { formatBackupSet, parseBackupSet } from '../../xml';
 import { scanCatalog } from '../catalog/scan';
@@ -232,10 +232,10 @@ async function rebaseOne(pools: PoolCache, volume: VolumeRef, newBacking?: Volum
       },
     );
   }
-  const child = await pool.pool.lookupVolumeByName(volume.name);
+  const child = await getVolume(pool, volume.name);
   try {
     if (!newBacking) return await pool.driver.rebase(pool, child);
-    const backing = await (await pools.get(newBacking.pool)).pool.lookupVolumeByName(newBacking.name);
+    const backing = await getVolume(await pools.get(newBacking.pool), newBacking.name);
     try {
       await pool.driver.rebase(pool, child, backing);
     } finally {
