@@ -1,6 +1,7 @@
 // The pool layer and catalog against real dir pools: metadata written through the pool layer is read
 // back by a fresh connection; chains, orphans, invalid metadata and stray volumes are told apart.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Connection, StorageVolume } from '../../src/libvirt';
 import { Connection as LibvirtConnection } from '../../src/libvirt';
@@ -11,7 +12,9 @@ import {
   closePools,
   deleteVolumeIfPresent,
   ensureLocationPool,
+  findVolume,
   generationOf,
+  getVolume,
   isGenerationMarker,
   openPool,
 } from '../../src/pool/pool-layer';
@@ -110,6 +113,26 @@ describe('pool layer and catalog on real dir pools', () => {
       new RegExp(`pool '${name}' has \\d+ bytes free but disk vda needs`),
     );
     closePools([created, again]);
+  });
+
+  it('finds a volume another host wrote after libvirt last looked, by refreshing once on a miss', async () => {
+    const { name: poolName, dir } = await createDirPool(conn, cleanup, 'lookup');
+    const pool = await openPool(conn, poolName);
+    try {
+      // written behind libvirt's back, as a host sharing the pool would
+      fs.writeFileSync(path.join(dir, 'elsewhere.raw'), Buffer.alloc(MiB, 1), { mode: 0o600 });
+      expect(await pool.pool.listVolumeNames()).not.toContain('elsewhere.raw');
+      const found = await findVolume(pool, 'elsewhere.raw');
+      expect(found).toBeDefined();
+      expect(await found!.getName()).toBe('elsewhere.raw');
+      found!.free();
+      expect(await findVolume(pool, 'nowhere.raw')).toBeUndefined();
+      await expect(getVolume(pool, 'nowhere.raw')).rejects.toThrow(
+        `volume nowhere.raw does not exist in pool '${poolName}'`,
+      );
+    } finally {
+      closePools([pool]);
+    }
   });
 
   it('refuses missing and unsupported pools by name', async () => {
