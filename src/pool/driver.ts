@@ -148,6 +148,7 @@ export interface PoolDriver {
    * what it only shows of its parents, never a hole of a full. Read-only. A backup's checksums cover
    * exactly these ranges (docs/architecture.md, "Checksums"), so they must describe what the layer
    * stores as faithfully as the pool can tell: a range it stores but does not report goes unchecked.
+   * A pool may report whole allocation units around what was written (an RBD full's objects).
    */
   layerExtents(pool: PoolRef, volume: StorageVolume): Promise<ByteRange[]>;
 

@@ -224,7 +224,9 @@ export async function findVolume(pool: PoolRef, name: string): Promise<StorageVo
     await pool.pool.refresh();
   } catch (err) {
     // libvirt refuses while one of its own volume builds runs in the pool (another volback run).
-    log.debug(`pool '${pool.name}': no refresh after volume ${name} was not found: ${(err as Error).message}`);
+    log.debug(
+      `pool '${pool.name}': no refresh after volume ${name} was not found: ${(err as Error).message}`,
+    );
     return undefined;
   }
   return lookupVolume(pool, name);

@@ -5,7 +5,13 @@ import { isLibvirtNotFound, type Connection } from '../../libvirt';
 import { ErrorCodes, isVolbackError, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupSet, DiskBackup } from '../../model';
-import { closePools, deleteVolumeIfPresent, getVolume, openActivePools, PoolCache } from '../../pool/pool-layer';
+import {
+  closePools,
+  deleteVolumeIfPresent,
+  getVolume,
+  openActivePools,
+  PoolCache,
+} from '../../pool/pool-layer';
 import { METADATA_VOLUME_SUFFIX } from '../../pool/volume-names';
 import { formatBackupSet, parseBackupSet } from '../../xml';
 import { scanCatalog } from '../catalog/scan';
