@@ -177,7 +177,7 @@ export const createRbdDriver: PoolDriverFactory = () => {
       const c = await ceph(pool);
       if (spec.parent) await baseSnapshot(c, await imageOf(spec.parent));
       // librbd, not libvirt, makes backup images: libvirt cannot choose the object size (its clones
-      // take the parent's), and 4 MiB objects would make each incremental copy whole objects (Ceph's
+      // take 4 MiB objects), and 4 MiB objects would make each incremental copy whole objects (Ceph's
       // copy-up from the parent, and QEMU's backup job, which copies in the target's object size).
       if (spec.parent)
         await c.rbd.clone(await imageOf(spec.parent), BASE_SNAPSHOT, spec.name, {
