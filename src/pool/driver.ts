@@ -39,6 +39,11 @@ export interface PoolDriverCapabilities {
   readonly incremental: IncrementalStorage;
   /** True when libvirt 9.0's push job can write the pool's volumes (files and block devices only). */
   readonly libvirtPushTarget: boolean;
+  /**
+   * How the QMP engine hands QEMU a target (`copyTarget(...).qemu.via`): `fd`, a descriptor volback
+   * opens, which only a local connection can pass; `node`, a network node QEMU opens itself.
+   */
+  readonly qmpTarget: 'fd' | 'node';
 }
 
 /** The data volume of one disk's backup, to be created empty. */

@@ -119,6 +119,7 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
       for (const f of caps.fullFormats) expect(['qcow2', 'raw']).toContain(f);
       expect(['overlay', 'clone', 'none']).toContain(caps.incremental.kind);
       expect(typeof caps.libvirtPushTarget).toBe('boolean');
+      expect(['fd', 'node']).toContain(caps.qmpTarget);
       // An optional method is a function or absent, never a stub: the callers answer "not supported".
       for (const name of ['createPool', 'createScratchVolume', 'rebase'] as const) {
         expect(['undefined', 'function']).toContain(typeof pool.driver[name]);
@@ -416,6 +417,7 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
       const copyTarget = await pool.driver.copyTarget(pool, target);
       expect(copyTarget.format).toBe(format);
       expect(copyTarget.libvirt !== undefined).toBe(pool.driver.capabilities.libvirtPushTarget);
+      expect(copyTarget.qemu.via).toBe(pool.driver.capabilities.qmpTarget);
       if (pool.driver.capabilities.libvirtPushTarget) {
         // libvirt's push job, the way the coordinator runs it (here a full, with full_backup_engine libvirt).
         await vm.write('vda', 0x6d, 5 * MiB, GRANULE);

@@ -17,6 +17,8 @@ const facts = (over: Partial<EngineFacts> = {}): EngineFacts => ({
   unwritable: [],
   domain: 'vm1',
   confinedBy: [],
+  fdPassing: true,
+  fdTargets: [],
   ...over,
 });
 
@@ -58,6 +60,38 @@ describe('engine decision', () => {
     expect(decideEngine(facts({ unwritable: ['ceph'], confinedBy: ['selinux'] }))).toEqual({
       refused:
         'pool ceph can only be written by the QMP engine, which cannot copy vm1: it is confined by selinux',
+    });
+  });
+
+  it.each(['auto', 'qmp'] as const)(
+    'on a remote connection, sends disks for descriptor-target pools through libvirt (setting %s)',
+    (setting) => {
+      for (const incremental of [false, true])
+        expect(
+          decideEngine(facts({ setting, incremental, fdPassing: false, fdTargets: ['default'] })),
+        ).toEqual({
+          engine: 'libvirt',
+          why: 'vm1 is on a remote connection, which cannot pass QEMU the descriptors of pool default',
+        });
+    },
+  );
+
+  it('on a remote connection, keeps QMP for pools it reaches without descriptors (network nodes)', () => {
+    expect(decideEngine(facts({ fdPassing: false, unwritable: ['ceph'] }))).toMatchObject({
+      engine: 'qmp',
+      required: true,
+    });
+    expect(decideEngine(facts({ fdPassing: false, fdTargets: [] }))).toMatchObject({ engine: 'qmp' });
+    // a local connection passes descriptors: nothing changes
+    expect(decideEngine(facts({ fdPassing: true, fdTargets: ['default'] }))).toMatchObject({ engine: 'qmp' });
+  });
+
+  it('on a remote connection, refuses a plan that needs QMP for one pool and descriptors for another', () => {
+    expect(
+      decideEngine(facts({ fdPassing: false, unwritable: ['ceph'], fdTargets: ['default', 'more'] })),
+    ).toEqual({
+      refused:
+        'pool ceph can only be written by the QMP engine, which cannot copy vm1: it is on a remote connection, which cannot pass QEMU the descriptors of pools default, more',
     });
   });
 

@@ -67,6 +67,7 @@ import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
 import { takeLayerDigests } from '../shared/checksums';
 import { crashPoint } from '../shared/crash-point';
+import { connectionKind } from '../../host/connection-kind';
 
 const log = logger('backup');
 
@@ -196,14 +197,15 @@ async function chooseEngine(
   plan: BackupPlan,
   pools: ReadonlyMap<string, OpenPool>,
 ): Promise<Engine> {
+  const targetPools = [...new Set(plan.disks.map((d) => d.pool))];
   const facts = {
     setting: engineSetting(ctx.options),
     incremental: plan.disks.some((d) => d.kind !== 'full'),
-    unwritable: [...new Set(plan.disks.map((d) => d.pool))].filter(
-      (name) => !pools.get(name)!.driver.capabilities.libvirtPushTarget,
-    ),
+    unwritable: targetPools.filter((name) => !pools.get(name)!.driver.capabilities.libvirtPushTarget),
     domain: ctx.domainName,
     confinedBy: ctx.summary.confinedBy,
+    fdPassing: connectionKind(await ctx.conn.getURI()).local,
+    fdTargets: targetPools.filter((name) => pools.get(name)!.driver.capabilities.qmpTarget === 'fd'),
   };
   const decided = decideEngine(facts);
   let decision: Exclude<EngineDecision, { engine: 'qmp' }>;

@@ -27,7 +27,28 @@ export interface EngineFacts {
   domain: string;
   /** Security models confining the running QEMU (AppArmor, SELinux): its profile refuses volback's fds. */
   confinedBy: readonly string[];
+  /** The connection can hand QEMU descriptors (a local socket: docs/remote-hosts.md). */
+  fdPassing: boolean;
+  /** Target pools of the plan whose volumes the QMP engine hands QEMU as descriptors. */
+  fdTargets: readonly string[];
 }
+
+/** Why the QMP engine cannot copy this plan at all, as "<domain> is …" and "it is …"; undefined: it can. */
+function qmpBlocked(facts: EngineFacts): { why: string; it: string } | undefined {
+  const { domain, confinedBy, fdPassing, fdTargets } = facts;
+  if (confinedBy.length) {
+    const what = `confined by ${confinedBy.join(', ')}`;
+    return { why: `${domain} is ${what}`, it: `it is ${what}` };
+  }
+  if (!fdPassing && fdTargets.length) {
+    const what = `on a remote connection, which cannot pass QEMU the descriptors of ${poolList(fdTargets)}`;
+    return { why: `${domain} is ${what}`, it: `it is ${what}` };
+  }
+  return undefined;
+}
+
+const poolList = (pools: readonly string[]): string =>
+  pools.length > 1 ? `pools ${pools.join(', ')}` : `pool ${pools[0]}`;
 
 export type EngineDecision =
   /** `required`: no other engine can write the targets, so a domain QMP cannot copy is refused. */
@@ -40,22 +61,22 @@ export type EngineDecision =
  * plain graph for every disk (`sourceNodes`); when it cannot, `qmpUnavailable` says what follows.
  */
 export function decideEngine(facts: EngineFacts): EngineDecision {
-  const { setting, incremental, unwritable, domain, confinedBy } = facts;
-  const pools = unwritable.length > 1 ? `pools ${unwritable.join(', ')}` : `pool ${unwritable[0]}`;
+  const { setting, incremental, unwritable, domain } = facts;
+  const blocked = qmpBlocked(facts);
   if (unwritable.length) {
+    const pools = poolList(unwritable);
     if (setting === 'libvirt')
       return {
         refused: `libvirt's push job cannot write ${pools}, and backup_engine is libvirt`,
       };
-    if (confinedBy.length)
+    if (blocked)
       return {
-        refused: `${pools} can only be written by the QMP engine, which cannot copy ${domain}: it is confined by ${confinedBy.join(', ')}`,
+        refused: `${pools} can only be written by the QMP engine, which cannot copy ${domain}: ${blocked.it}`,
       };
     return { engine: 'qmp', required: true, why: `libvirt's push job cannot write ${pools}` };
   }
   if (setting === 'libvirt') return { engine: 'libvirt', why: 'backup_engine is libvirt' };
-  if (confinedBy.length)
-    return { engine: 'libvirt', why: `${domain} is confined by ${confinedBy.join(', ')}` };
+  if (blocked) return { engine: 'libvirt', why: blocked.why };
   if (setting === 'qmp') return { engine: 'qmp', required: false, why: 'backup_engine is qmp' };
   return incremental
     ? { engine: 'libvirt', why: 'incremental' }

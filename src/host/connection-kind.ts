@@ -1,0 +1,37 @@
+// Whether volback runs on the libvirt host it manages, read from the connection's URI
+// (docs/remote-hosts.md): only a local socket passes file descriptors to libvirtd and QEMU, and only
+// a local host has volback's tools and paths. Pure.
+
+export interface ConnectionKind {
+  /** A local socket to this machine's libvirtd: descriptors pass, host paths are this machine's. */
+  local: boolean;
+  /** The transport, as the URI names it (`unix` when it names none and no host). */
+  transport: string;
+  /** What travels on the connection (keys read with virSecretGetValue, say) is encrypted or local. */
+  private: boolean;
+}
+
+/** Transports that encrypt: TLS and SSH tunnels. tcp is plain (its SASL layer may or may not encrypt). */
+const PRIVATE_TRANSPORTS = new Set(['unix', 'tls', 'ssh', 'libssh', 'libssh2']);
+
+const URI_RE = /^([A-Za-z][A-Za-z0-9.-]*)(?:\+([A-Za-z0-9]+))?:\/\/([^/?#]*)/;
+
+/**
+ * What a libvirt URI says of its connection: `qemu:///system`, `qemu+unix:///system?socket=…` are
+ * local; a host part (even localhost) or any transport other than unix is remote, as libvirt then
+ * talks over a network stream. A URI that is not of libvirt's `driver[+transport]://…` form is
+ * refused: an alias must be resolved first (virConnectGetURI gives the canonical URI).
+ */
+export function connectionKind(uri: string): ConnectionKind {
+  const m = URI_RE.exec(uri);
+  if (!m) throw new Error(`not a libvirt URI of the form driver[+transport]://[host]/path: ${uri}`);
+  const [, , named, authority] = m;
+  const host = authority.replace(/^[^@]*@/, '');
+  // libvirt's default transport: unix without a host, tls with one.
+  const transport = (named ?? (host ? 'tls' : 'unix')).toLowerCase();
+  return {
+    local: transport === 'unix' && host === '',
+    transport,
+    private: PRIVATE_TRANSPORTS.has(transport),
+  };
+}
