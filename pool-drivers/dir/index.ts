@@ -106,6 +106,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       fullFormats: ['qcow2', 'raw'],
       incremental: { kind: 'overlay', format: 'qcow2' },
       libvirtPushTarget: true,
+      qmpTarget: 'fd',
     },
 
     async describePool(xml) {

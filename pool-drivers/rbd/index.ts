@@ -164,6 +164,7 @@ export const createRbdDriver: PoolDriverFactory = () => {
       incremental: { kind: 'clone' },
       // libvirt 9.0's push job writes only file and block targets.
       libvirtPushTarget: false,
+      qmpTarget: 'node',
     },
 
     async describePool(xml) {
