@@ -444,6 +444,23 @@ describe('backup coordinator on real domains', () => {
     await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
   });
 
+  it('copies a qcow2 disk of compat 0.10 in full every time: QEMU says it keeps no persistent bitmaps', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
+    await vm.domain.destroy(virDomainDestroyFlagsValues.VIR_DOMAIN_DESTROY_GRACEFUL);
+    await run(['qemu-img', 'amend', '-f', 'qcow2', '-o', 'compat=0.10', vm.disks[0].path]);
+    await vm.domain.create();
+    await vm.write('vda', 0x64, MiB, MiB);
+    const first = await backup(vm);
+    await vm.write('vda', 0x65, 4 * MiB, MiB);
+    const second = await backup(vm);
+    for (const { set } of [first, second]) {
+      expect(set.kind).toBe('full');
+      expect(set.disks[0].bitmap).toBeUndefined();
+    }
+    expect(second.set.disks[0].bytesCopied).toBeGreaterThanOrEqual(2 * MiB);
+    await expectContent(second.set, 'vda', vm.disks[0].modelPath);
+  });
+
   it('backs up a shut-off domain, full and then incremental, and leaves it shut off', async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB] });
     await vm.write('vda', 0x71, MiB, MiB);

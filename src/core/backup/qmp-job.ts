@@ -11,6 +11,7 @@ import type { CopyTarget, OpenedTarget } from '../../pool/driver';
 import type { DomainDisk } from '../../xml/libvirt-domain';
 import type { DiskProgress, JobProgress } from './libvirt-push-job';
 import { removeCheckpoint } from '../shared/checkpoints';
+import { blockOfDisk, queryBlocks } from '../shared/qemu-blocks';
 
 const log = logger('qmp-backup-job');
 
@@ -52,11 +53,6 @@ export class BitmapChainBroken extends VolbackError {
   constructor(message: string) {
     super(ErrorCodes.JOB_FAILED, message);
   }
-}
-
-interface QueryBlock {
-  qdev?: string;
-  inserted?: { 'node-name'?: string; file?: string; drv?: string };
 }
 
 interface BitmapInfo {
@@ -103,16 +99,10 @@ export async function sourceNodes(
   domain: Domain,
   disks: readonly DomainDisk[],
 ): Promise<Map<string, string>> {
-  const blocks = await domain.qmp<QueryBlock[]>('query-block');
+  const blocks = await queryBlocks(domain);
   const nodes = new Map<string, string>();
   for (const disk of disks) {
-    const peripheral = disk.alias ? `/machine/peripheral/${disk.alias}` : undefined;
-    const block = blocks.find(
-      (b) =>
-        peripheral &&
-        (b.qdev === disk.alias || b.qdev === peripheral || b.qdev?.startsWith(`${peripheral}/`)),
-    );
-    const inserted = block?.inserted;
+    const inserted = blockOfDisk(blocks, disk)?.inserted;
     const problem = !inserted?.['node-name']
       ? 'QEMU shows no block node for it'
       : disk.sourcePath && inserted.file !== disk.sourcePath

@@ -1,9 +1,9 @@
 // What push and pull backups read of a running domain before they plan: its live disks and labels,
 // its persistent definition, and the facts of each disk's own image.
 import { virDomainXMLFlags, type Domain } from '../../libvirt';
-import { imageInfo } from '../../tools/qemu-img';
 import { parseDomainXml, type DomainSummary } from '../../xml/libvirt-domain';
 import type { DiskFacts } from './disk-selection';
+import { blockOfDisk, queryBlocks } from './qemu-blocks';
 
 /** What planning needs of a running domain. */
 export interface DomainState {
@@ -25,16 +25,19 @@ export async function readDomainState(domain: Domain): Promise<DomainState> {
 /**
  * Size and allocation of each disk of the domain that has a source (from libvirt), and, for a qcow2
  * disk, its compat level: QEMU keeps persistent dirty bitmaps only in qcow2 images of compat 1.1.
- * These are the domain's own disks as its XML names them, never a backup pool's volumes.
+ * These are the domain's own disks as its XML names them, never a backup pool's volumes. The compat
+ * level is the running QEMU's (`query-block`), which also answers over a remote connection, where
+ * the image is no file of this machine.
  */
 async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record<string, DiskFacts>> {
   const facts: Record<string, DiskFacts> = {};
+  const blocks = summary.disks.some((d) => d.format === 'qcow2') ? await queryBlocks(domain) : [];
   for (const disk of summary.disks) {
     if (disk.device !== 'disk' || !disk.sourcePath) continue;
     const block = await domain.getBlockInfo(disk.target);
     const compat =
       disk.format === 'qcow2'
-        ? (await imageInfo({ path: disk.sourcePath, format: 'qcow2' })).compat
+        ? blockOfDisk(blocks, disk)?.inserted?.image?.['format-specific']?.data?.compat
         : undefined;
     facts[disk.target] = {
       virtualSize: block.capacity,

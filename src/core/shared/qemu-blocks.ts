@@ -1,0 +1,26 @@
+// A running domain's disks as QEMU's `query-block` shows them: which entry is which libvirt disk.
+// Works on any connection (virDomainQemuMonitorCommand needs no descriptor passing).
+import type { Domain } from '../../libvirt';
+import type { DomainDisk } from '../../xml/libvirt-domain';
+
+/** One entry of `query-block`, as far as volback reads it. */
+export interface QueryBlock {
+  qdev?: string;
+  inserted?: {
+    'node-name'?: string;
+    file?: string;
+    drv?: string;
+    image?: { 'format-specific'?: { type?: string; data?: { compat?: string } } };
+  };
+}
+
+export const queryBlocks = (domain: Domain): Promise<QueryBlock[]> => domain.qmp<QueryBlock[]>('query-block');
+
+/** The entry of `disk` (by its device alias: `virtio-disk0` or its QOM path), or undefined. */
+export function blockOfDisk(blocks: readonly QueryBlock[], disk: DomainDisk): QueryBlock | undefined {
+  if (!disk.alias) return undefined;
+  const peripheral = `/machine/peripheral/${disk.alias}`;
+  return blocks.find(
+    (b) => b.qdev === disk.alias || b.qdev === peripheral || b.qdev?.startsWith(`${peripheral}/`),
+  );
+}
