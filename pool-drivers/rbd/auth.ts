@@ -1,6 +1,7 @@
 // Where an rbd pool's cluster is and how to log in to it, from libvirt alone: the pool's XML names
 // the monitors and the cephx user, its libvirt secret holds the key (virSecretGetValue).
 import { ErrorCodes, VolbackError } from '../../src/errors';
+import { requirePrivateConnection } from '../../src/host/connection-kind';
 import { isLibvirtNotFound, type Connection, type Secret } from '../../src/libvirt';
 import { parseRbdPoolSource } from '../../src/xml/libvirt-storage';
 import type { CephAuth } from './ceph';
@@ -54,6 +55,7 @@ export async function cephAuthFromPool(conn: Connection, poolXml: string): Promi
   if (!uuid && !usage)
     throw missing(pool, '<auth> names no secret (<secret uuid=…/> or <secret usage=…/>)', fix);
   const which = uuid ? `uuid ${uuid}` : `usage '${usage}'`;
+  requirePrivateConnection(await conn.getURI(), `rbd pool ${pool}'s key (libvirt secret ${which})`);
   let secret: Secret;
   try {
     secret = uuid

@@ -1,6 +1,7 @@
 // Whether volback runs on the libvirt host it manages, read from the connection's URI
 // (docs/remote-hosts.md): only a local socket passes file descriptors to libvirtd and QEMU, and only
 // a local host has volback's tools and paths. Pure.
+import { ErrorCodes, VolbackError } from '../errors';
 
 export interface ConnectionKind {
   /** A local socket to this machine's libvirtd: descriptors pass, host paths are this machine's. */
@@ -34,4 +35,18 @@ export function connectionKind(uri: string): ConnectionKind {
     transport,
     private: PRIVATE_TRANSPORTS.has(transport),
   };
+}
+
+/**
+ * Refuses to read `what` (a key) over a connection that would carry it unencrypted.
+ * @throws VolbackError ERR_INVALID_INPUT naming the transport and the fix.
+ */
+export function requirePrivateConnection(uri: string, what: string): void {
+  const kind = connectionKind(uri);
+  if (kind.private) return;
+  throw new VolbackError(
+    ErrorCodes.INVALID_INPUT,
+    `will not read ${what} over ${uri}: the ${kind.transport} transport would carry it unencrypted`,
+    { fault: 'user', hint: 'connect with qemu+ssh:// or qemu+tls:// (or run volback on the host)' },
+  );
 }

@@ -1,5 +1,5 @@
 // Local or remote, and private or plain, from a libvirt URI (pure logic).
-import { connectionKind } from '../../src/host/connection-kind';
+import { connectionKind, requirePrivateConnection } from '../../src/host/connection-kind';
 
 describe('connection kind', () => {
   it.each([
@@ -33,5 +33,13 @@ describe('connection kind', () => {
 
   it.each(['', 'system', '/var/run/libvirt/libvirt-sock', 'qemu:/system'])('refuses %j', (uri) => {
     expect(() => connectionKind(uri)).toThrow(/not a libvirt URI/);
+  });
+
+  it('refuses to read a key over a plain transport, naming it and the fix', () => {
+    expect(() => requirePrivateConnection('qemu+tcp://10.0.0.2/system', 'the key')).toThrow(
+      'will not read the key over qemu+tcp://10.0.0.2/system: the tcp transport would carry it unencrypted',
+    );
+    for (const uri of ['qemu:///system', 'qemu+ssh://root@h/system', 'qemu://h/system'])
+      expect(() => requirePrivateConnection(uri, 'the key')).not.toThrow();
   });
 });
