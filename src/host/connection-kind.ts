@@ -50,3 +50,15 @@ export function requirePrivateConnection(uri: string, what: string): void {
     { fault: 'user', hint: 'connect with qemu+ssh:// or qemu+tls:// (or run volback on the host)' },
   );
 }
+
+const kinds = new WeakMap<object, Promise<ConnectionKind>>();
+
+/** The kind of an open connection, from its canonical URI; asked once per connection. */
+export function kindOf(conn: { getURI(): Promise<string> }): Promise<ConnectionKind> {
+  let kind = kinds.get(conn);
+  if (!kind) {
+    kind = conn.getURI().then(connectionKind);
+    kinds.set(conn, kind);
+  }
+  return kind;
+}

@@ -28,6 +28,8 @@ export async function parseVolumeXml(xml: string): Promise<{
   backingPath?: string;
   backingFormat?: string;
   capacity: number;
+  /** Bytes of the file itself (`<physical>`, libvirt 3.0+); absent for volumes without one. */
+  physical?: number;
 }> {
   const volume = (await parse(xml, 'volume')).volume as Node;
   const target = first(volume, 'target');
@@ -41,6 +43,8 @@ export async function parseVolumeXml(xml: string): Promise<{
     backingPath: text(first(backing, 'path')),
     backingFormat: first(backing, 'format')?.$?.type,
     capacity: Number(text(first(volume, 'capacity')) ?? 0),
+    physical:
+      text(first(volume, 'physical')) === undefined ? undefined : Number(text(first(volume, 'physical'))),
   };
 }
 

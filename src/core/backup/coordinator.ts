@@ -67,7 +67,7 @@ import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
 import { takeLayerDigests } from '../shared/checksums';
 import { crashPoint } from '../shared/crash-point';
-import { connectionKind } from '../../host/connection-kind';
+import { kindOf } from '../../host/connection-kind';
 
 const log = logger('backup');
 
@@ -204,7 +204,7 @@ async function chooseEngine(
     unwritable: targetPools.filter((name) => !pools.get(name)!.driver.capabilities.libvirtPushTarget),
     domain: ctx.domainName,
     confinedBy: ctx.summary.confinedBy,
-    fdPassing: connectionKind(await ctx.conn.getURI()).local,
+    fdPassing: (await kindOf(ctx.conn)).local,
     fdTargets: targetPools.filter((name) => pools.get(name)!.driver.capabilities.qmpTarget === 'fd'),
   };
   const decided = decideEngine(facts);
