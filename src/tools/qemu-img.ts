@@ -181,20 +181,6 @@ export async function checkImage(image: ImageRef, signal?: AbortSignal): Promise
   ];
 }
 
-/** Reads the whole flattened image into QEMU's null device: any unreadable cluster fails it. Pure. */
-export const readAllArgv = (image: ImageRef, virtualSize: number): string[] => [
-  'qemu-img',
-  'convert',
-  ...secretObjectArgs(image),
-  '-U',
-  '-n',
-  '-f',
-  image.format,
-  image.path,
-  '--target-image-opts',
-  `driver=null-co,size=${virtualSize}`,
-];
-
 /** `qemu-img map` of the top layer only: which extents the image itself holds. */
 export const mapArgv = (image: ImageRef): string[] => [
   'qemu-img',

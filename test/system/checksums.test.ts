@@ -314,6 +314,10 @@ describe('checksums on real backups', () => {
     const result = await verifyBackup(conn, { setId: old.set.id });
     expect(result).toMatchObject({ ok: true, verdict: 'no-checksums', damage: [] });
     expect(result.disks.map((d) => d.checksums?.state)).toEqual(['none', 'none']);
+    // A deep verify reads all of what no checksum covers, through the driver's reader.
+    const deep = await verifyBackup(conn, { setId: old.set.id, deep: true, record: false });
+    expect(deep).toMatchObject({ ok: true, verdict: 'no-checksums', damage: [] });
+    expect(deep.disks.every((d) => d.problems.length === 0)).toBe(true);
     const restored = await restoreBackup(conn, { setId: old.set.id, disks: ['vdb'] });
     cleanup.add('restored legacy volume', async () => {
       const p = await conn.lookupStoragePoolByName(defaults.pool);

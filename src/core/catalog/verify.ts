@@ -7,8 +7,6 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { DiskBackup } from '../../model';
 import { findVolume, PoolCache, type OpenPool } from '../../pool/pool-layer';
-import { run } from '../../tools/exec';
-import { readAllArgv, secretPipes } from '../../tools/qemu-img';
 import {
   checkView,
   closeChain,
@@ -168,6 +166,36 @@ async function verifyDisk(
   }
 }
 
+/** Chunk of a full read-through. */
+const READ_ALL_CHUNK = 16 * 1024 * 1024;
+
+/**
+ * Reads every byte of `volume`'s view through its driver's reader (the restore path), discarding
+ * them: the first read error's message, or undefined when all was read.
+ */
+async function readAll(
+  pool: OpenPool,
+  volume: StorageVolume,
+  size: number,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  let reader;
+  try {
+    reader = await pool.driver.openReader(pool, volume);
+    for (let offset = 0; offset < size; offset += READ_ALL_CHUNK) {
+      if (signal?.aborted)
+        throw new VolbackError(ErrorCodes.CANCELLED, 'cancelled while reading', { fault: 'user' });
+      await reader.read(offset, Math.min(READ_ALL_CHUNK, size - offset), () => undefined);
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof VolbackError && err.code === ErrorCodes.CANCELLED) throw err;
+    return (err as Error).message.split('\n')[0];
+  } finally {
+    await reader?.close();
+  }
+}
+
 /** The checksum part of a disk's verification: what its restore path reads, against the checksums. */
 async function checkDiskData(
   pools: PoolCache,
@@ -212,17 +240,10 @@ async function checkDiskData(
     }
     // What no checksum covers is at least read in full: an unreadable cluster still shows.
     if (options.deep && (state.extentSize === undefined || checked.unchecked > 0)) {
-      const image = await top.pool.driver.image(top.pool, top.volume);
-      const read = await run(readAllArgv(image, disk.virtualSize), {
-        ...secretPipes(image),
-        signal: options.signal,
-        okExitCodes: [1],
-      });
-      if (read.exitCode !== 0) {
+      const failure = await readAll(top.pool, top.volume, disk.virtualSize, options.signal);
+      if (failure) {
         result.ok = false;
-        result.problems.push(
-          `reading all of ${disk.volume!.name} failed: ${read.stderr.trim().split('\n')[0]}`,
-        );
+        result.problems.push(`reading all of ${disk.volume!.name} failed: ${failure}`);
       }
     }
   } finally {
