@@ -210,9 +210,17 @@ class Qcow2Layer implements Qcow2Image {
         `${this.where}: read(${start}, ${length}) runs past the ${this.virtualSize}-byte disk`,
       );
     const out = Buffer.alloc(length);
+    const span = this.clusterSize * this.l2Entries;
     let run: Run | undefined;
+    let tableIndex = -1;
+    let table: Buffer | undefined;
     for (let pos = start; pos < start + length;) {
-      const cluster = await this.clusterAt(pos);
+      const i = Math.floor(pos / span);
+      if (i !== tableIndex) {
+        tableIndex = i;
+        table = this.l1[i] === 0 ? undefined : await this.l2Table(i);
+      }
+      const cluster = table ? this.classify(table, i, Math.floor((pos % span) / this.clusterSize)) : ABSENT;
       const next = Math.min(start + length, (Math.floor(pos / this.clusterSize) + 1) * this.clusterSize);
       const host = cluster.kind === 'data' ? cluster.host + (pos % this.clusterSize) : 0;
       if (run && !extends_(run, cluster.kind, host, next - pos)) {
@@ -247,14 +255,6 @@ class Qcow2Layer implements Qcow2Image {
         bytes.copy(out, at);
       }
     }
-  }
-
-  private async clusterAt(guest: number): Promise<Cluster> {
-    const span = this.clusterSize * this.l2Entries;
-    const i = Math.floor(guest / span);
-    if (this.l1[i] === 0) return ABSENT;
-    const table = await this.l2Table(i);
-    return this.classify(table, i, Math.floor((guest % span) / this.clusterSize));
   }
 
   /** Entry `j` of L2 table `i`, checked. */

@@ -216,6 +216,18 @@ describe('single qcow2 images', () => {
     );
   });
 
+  it('accepts the longer L1 table QEMU leaves after a shrink, ignoring entries past the disk', async () => {
+    const name = 'shrunk.qcow2';
+    tool('qemu-img', 'create', '-q', '-f', 'qcow2', name, '2G');
+    io(name, 'qcow2', 'write -P 0x71 1G 64k', 'write -P 0x72 100M 64k');
+    tool('qemu-img', 'resize', '-q', '--shrink', name, '512M');
+    expect((await fsp.readFile(file(name))).readUInt32BE(36)).toBe(4); // the L1 for 2 GiB stays
+    const image = await openQcow2(await fileSource(name), name);
+    expect(image.virtualSize).toBe(512 * 1024 * 1024);
+    expect(await image.layerExtents()).toEqual(qemuLayerMap(name));
+    expect(await image.layerExtents()).toEqual([{ start: 100 * 1024 * 1024, length: 65536, kind: 'data' }]);
+  });
+
   it('opens a 256 TiB disk reading only its header and L1 table', async () => {
     const name = 'huge.qcow2';
     tool('qemu-img', 'create', '-q', '-f', 'qcow2', name, '256T');
