@@ -116,12 +116,16 @@ function entryAt(table: Buffer, index: number): { hi: number; lo: number; offset
   return { hi, lo, offset: (hi & OFFSET_HI_MASK) * 2 ** 32 + ((lo & ~0x1ff) >>> 0) };
 }
 
-/** The needed part of the active L1 table, each entry checked: an L2 table offset, or 0 for none. */
-async function readL1(source: ByteSource, header: Qcow2Header, where: string): Promise<number[]> {
+/**
+ * The needed part of the active L1 table, each entry checked: an L2 table offset, or 0 for none.
+ * Entries must not share an L2 table: QEMU never writes that, and a forged file could otherwise make
+ * one table stand for the whole disk, so that layerExtents() grows with the virtual size, not the file.
+ */
+async function readL1(source: ByteSource, header: Qcow2Header, where: string): Promise<Float64Array> {
   const { clusterSize, virtualSize, l1Offset } = header;
   const entries = Math.ceil(virtualSize / (clusterSize * (clusterSize / 8)));
   const table = await readExactly(source, l1Offset, entries * 8, where);
-  const l2Offsets: number[] = [];
+  const l2Offsets = new Float64Array(entries);
   for (let i = 0; i < entries; i++) {
     const { hi, lo, offset } = entryAt(table, i);
     const at = l1Offset + i * 8;
@@ -139,8 +143,12 @@ async function readL1(source: ByteSource, header: Qcow2Header, where: string): P
         at,
         `L1 entry ${i}: L2 table at ${offset} is past the end of the file`,
       );
-    l2Offsets.push(offset);
+    l2Offsets[i] = offset;
   }
+  const sorted = l2Offsets.filter((o) => o !== 0).sort();
+  for (let k = 1; k < sorted.length; k++)
+    if (sorted[k] === sorted[k - 1])
+      throw new Qcow2FormatError(where, l1Offset, `L1 table: two entries share the L2 table at ${sorted[k]}`);
   return l2Offsets;
 }
 
@@ -171,7 +179,7 @@ class Qcow2Layer implements Qcow2Image {
     private readonly source: ByteSource,
     private readonly where: string,
     header: Qcow2Header,
-    private readonly l1: readonly number[],
+    private readonly l1: Float64Array,
     readonly backing: { file: string; format?: string } | undefined,
   ) {
     this.virtualSize = header.virtualSize;

@@ -454,6 +454,15 @@ describe('hostile images', () => {
     expect(err.fileOffset).toBe(l2 + 8);
   });
 
+  it('refuses L1 entries that share one L2 table', async () => {
+    const real = await original('shared-l2.qcow2', 'cluster_size=4096'); // 4 L1 entries, the first in use
+    const err = await failureOf(
+      'shared-l2-forged.qcow2',
+      forged(real, (b) => b.writeBigUInt64BE(b.readBigUInt64BE(l1Offset(b)), l1Offset(b) + 8)),
+    );
+    expect(err.message).toMatch(/L1 table: two entries share the L2 table at \d+/);
+  });
+
   it('refuses a compressed cluster when it meets one', async () => {
     await original('to-compress.qcow2');
     tool('qemu-img', 'convert', '-c', '-O', 'qcow2', 'to-compress.qcow2', 'compressed.qcow2');
