@@ -8,6 +8,8 @@ import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
 import type { CopyTarget, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
+import { kindOf } from '../../src/host/connection-kind';
+import { RemoteChain } from '../../src/pool/remote-image';
 import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
 import {
   dirPoolXml,
@@ -74,6 +76,23 @@ function checkPoolPath(path: string): { path: string; exists: boolean } {
     );
   }
   return { path: normal, exists: true };
+}
+
+/** Whether the pool's host is this machine, where volback may run QEMU's tools on its files. */
+const isLocal = async (pool: PoolRef): Promise<boolean> => (await kindOf(pool.conn)).local;
+
+/** Runs `use` on `volume`'s chain read through libvirt, and closes it. */
+async function withChain<T>(
+  pool: PoolRef,
+  volume: StorageVolume,
+  use: (chain: RemoteChain) => Promise<T>,
+): Promise<T> {
+  const chain = await RemoteChain.open(pool.conn, volume);
+  try {
+    return await use(chain);
+  } finally {
+    chain.close();
+  }
 }
 
 /** Creates the dir driver; `options` are checked here, before any pool is touched. */
@@ -181,17 +200,22 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       };
     },
 
-    async storedBytes(_pool, volume) {
-      return storedDataBytes(await imageOf(volume));
+    async storedBytes(pool, volume) {
+      if (await isLocal(pool)) return storedDataBytes(await imageOf(volume));
+      const ranges = await withChain(pool, volume, (chain) => chain.topLayerRanges('data'));
+      return ranges.reduce((sum, r) => sum + r.length, 0);
     },
 
-    async layerExtents(_pool, volume) {
-      return storedRanges(await imageOf(volume));
+    async layerExtents(pool, volume) {
+      if (await isLocal(pool)) return storedRanges(await imageOf(volume));
+      return withChain(pool, volume, (chain) => chain.topLayerRanges('stored'));
     },
 
-    async openReader(_pool, volume) {
-      // QEMU's own reader (qemu-nbd, read-only) of the file and its backing chain.
-      return openImageReader(await imageOf(volume));
+    async openReader(pool, volume) {
+      // Locally QEMU's own reader (qemu-nbd, read-only) of the file and its backing chain; on a
+      // remote host volback's qcow2 reader over libvirt's ranged downloads.
+      if (await isLocal(pool)) return openImageReader(await imageOf(volume));
+      return (await RemoteChain.open(pool.conn, volume)).asImageReader();
     },
 
     image(_pool, volume) {
@@ -203,12 +227,23 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return { type: 'file', file: path, format };
     },
 
-    async checkLayer(_pool, volume, parent) {
+    async checkLayer(pool, volume, parent) {
       const image = await imageOf(volume);
-      const problems = await checkImage(image);
-      if (problems.length) return problems;
-      const backing = (await imageInfo(image)).backingFile;
-      const actual = backing === undefined ? undefined : resolve(dirname(image.path), backing);
+      let actual: string | undefined;
+      if (await isLocal(pool)) {
+        const problems = await checkImage(image);
+        if (problems.length) return problems;
+        const backing = (await imageInfo(image)).backingFile;
+        actual = backing === undefined ? undefined : resolve(dirname(image.path), backing);
+      } else {
+        // Opening the chain reads and checks every header; libvirt names the backing.
+        const opened = await withChain(pool, volume, async () => undefined).then(
+          () => undefined,
+          (err: Error) => [`${image.path}: ${err.message}`],
+        );
+        if (opened) return opened;
+        actual = (await parseVolumeXml(await volume.getXMLDesc())).backingPath;
+      }
       const expected = parent ? resolve((await imageOf(parent)).path) : undefined;
       if (actual !== expected) {
         return [
@@ -220,8 +255,19 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return [];
     },
 
+    async rebaseRefusal(pool) {
+      return (await isLocal(pool))
+        ? undefined
+        : "on a remote host libvirt cannot change a volume's backing file (run volback on the host for merges; docs/remote-hosts.md)";
+    },
+
     async rebase(pool, volume, newBacking) {
       const image = await imageOf(volume);
+      const refusal = await driver.rebaseRefusal!(pool);
+      if (refusal)
+        throw new VolbackError(ErrorCodes.POOL_UNSUPPORTED, `cannot rebase ${image.path}: ${refusal}`, {
+          fault: 'user',
+        });
       if (image.format !== 'qcow2') {
         throw new VolbackError(
           ErrorCodes.INVALID_INPUT,

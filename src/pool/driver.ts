@@ -185,6 +185,13 @@ export interface PoolDriver {
    */
   rebase?(pool: PoolRef, volume: StorageVolume, newBacking?: StorageVolume): Promise<void>;
 
+  /**
+   * Optional. Why `rebase` cannot run on this pool over this connection (a dir pool on a remote
+   * host: libvirt cannot change a backing file); undefined when it can. A removal asks before it
+   * changes anything.
+   */
+  rebaseRefusal?(pool: PoolRef): Promise<string | undefined>;
+
   /** Deletes a volume. The caller has checked that nothing depends on it. */
   deleteVolume(pool: PoolRef, volume: StorageVolume): Promise<void>;
 

@@ -1,0 +1,143 @@
+// volback on a remote host: the LVM test host (scripts/testhost) over qemu+tcp, a libvirtd volback
+// does not run beside. A two-disk TCG domain on qcow2 files of the host's dir pool gets a full and an
+// incremental into a backup pool on that host; what the pool holds is read back through libvirt
+// alone (ranged downloads and volback's qcow2 reader) and equals what was written at each point.
+import { createBackup } from '../../src/core/backup/coordinator';
+import { scanCatalog } from '../../src/core/catalog/scan';
+import { verifyBackup } from '../../src/core/catalog/verify';
+import { deleteBackup } from '../../src/core/removal/delete';
+import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
+import { kindOf } from '../../src/host/connection-kind';
+import { virDomainUndefineFlagsValues, type Connection, type StoragePool } from '../../src/libvirt';
+import type { BackupSet } from '../../src/model';
+import { RemoteChain } from '../../src/pool/remote-image';
+import { buildDomainXml } from '../../src/xml/scratch-domains';
+import {
+  Cleanup,
+  TESTHOST_DIR_POOL,
+  chooseVirtType,
+  createVolume,
+  openTestHost,
+  uniqueName,
+} from '../support';
+
+const MiB = 1024 * 1024;
+const DISK = 16 * MiB;
+
+jest.setTimeout(300_000);
+
+describe('backups of a remote host, through libvirt alone', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+  let backups: StoragePool;
+  const lockDir = `/tmp/volback-remote-locks-${process.pid}`;
+
+  beforeAll(async () => {
+    conn = cleanup.connection(await openTestHost());
+    const name = uniqueName('remote-backups');
+    backups = await conn.defineStoragePool(
+      `<pool type='dir'><name>${name}</name><target><path>/var/lib/libvirt/${name}</path></target></pool>`,
+    );
+    cleanup.pool(backups, { deleteVolumes: true, deleteStorage: true });
+    await backups.build();
+    await backups.create();
+  });
+
+  afterAll(() => cleanup.run());
+
+  /** Every disk of `set` as the pool holds it, read through libvirt, equals `model`. */
+  async function expectStored(set: BackupSet, model: Record<string, Buffer>): Promise<void> {
+    for (const disk of set.disks) {
+      const volume = await backups.lookupVolumeByName(disk.volume!.name);
+      const chain = await RemoteChain.open(conn, volume);
+      try {
+        expect(chain.virtualSize).toBe(DISK);
+        expect((await chain.read(0, DISK)).equals(model[disk.target])).toBe(true);
+      } finally {
+        chain.close();
+        volume.free();
+      }
+    }
+  }
+
+  it('takes a full and an incremental of a two-disk domain; each reads back as written', async () => {
+    expect((await kindOf(conn)).local).toBe(false);
+    const dir = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
+    cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dir.free());
+    const disks = [];
+    for (const target of ['vda', 'vdb']) {
+      const volume = await createVolume(dir, cleanup, `${uniqueName(target)}.qcow2`, DISK);
+      disks.push({ target, path: await volume.getPath() });
+    }
+    const name = uniqueName('remote-vm');
+    const domain = cleanup.domain(
+      await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
+      virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+    );
+    await domain.create();
+    const model: Record<string, Buffer> = { vda: Buffer.alloc(DISK), vdb: Buffer.alloc(DISK) };
+    const write = async (target: string, pattern: number, offset: number, length: number): Promise<void> => {
+      await writeDiskPattern(domain, target, pattern, offset, length);
+      model[target].fill(pattern, offset, offset + length);
+    };
+    const backup = async (): Promise<BackupSet> => {
+      for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
+      const result = await createBackup(conn, name, {
+        defaults: { pool: await backups.getName(), path: '/nonexistent', format: 'qcow2' },
+        lockDir,
+      });
+      return result.set;
+    };
+
+    await write('vda', 0x11, MiB, 2 * MiB);
+    await write('vdb', 0x22, 5 * MiB + 4096, 300 * 1024);
+    const full = await backup();
+    expect(full.kind).toBe('full');
+    const atFull = { vda: Buffer.from(model.vda), vdb: Buffer.from(model.vdb) };
+    await write('vda', 0x33, 2 * MiB, 64 * 1024); // over the full's data
+    await write('vdb', 0x44, 12 * MiB, MiB);
+    const inc = await backup();
+    expect(inc).toMatchObject({ kind: 'incremental', parentId: full.id });
+    // what the incremental copied: the changed granules only
+    expect(inc.disks.find((d) => d.target === 'vda')!.bytesCopied).toBe(64 * 1024);
+    expect(inc.disks.find((d) => d.target === 'vdb')!.bytesCopied).toBe(MiB);
+
+    await expectStored(full, atFull);
+    await expectStored(inc, model);
+
+    // the catalog and verify see both, checksums included, read through libvirt
+    const listed = (await scanCatalog(conn)).stored.filter((s) => s.set.domain.name === name);
+    expect(listed.map((s) => s.set.id).sort()).toEqual([full.id, inc.id].sort());
+    for (const set of [full, inc]) {
+      expect(set.disks.every((d) => d.checksums !== undefined)).toBe(true);
+      expect(await verifyBackup(conn, { setId: set.id, deep: true, record: false })).toMatchObject({
+        verdict: 'ok',
+        damage: [],
+      });
+    }
+
+    // A merge needs a rebase, which libvirt cannot do on a remote host: refused before any change.
+    await expect(deleteBackup(conn, { setId: full.id, dependents: 'merge' })).rejects.toThrow(
+      /cannot merge disk backup .*: on a remote host libvirt cannot change a volume's backing file/,
+    );
+    const states = async (): Promise<string[]> =>
+      (await scanCatalog(conn)).stored
+        .filter((s) => s.set.domain.name === name)
+        .map((s) => `${s.set.kind}:${s.set.state}`)
+        .sort();
+    expect(await states()).toEqual(['full:complete', 'incremental:complete']);
+    const volumes = new Set(await backups.listVolumeNames());
+    expect([...volumes].some((v) => v.endsWith('.volback-intent.json'))).toBe(false);
+
+    // Deletes that need no merge work over the connection: the incremental, then the full.
+    await deleteBackup(conn, { setId: inc.id, dependents: 'refuse' });
+    expect(await states()).toEqual(['full:complete']);
+    await backups.refresh();
+    const left = await backups.listVolumeNames();
+    for (const d of inc.disks) expect(left).not.toContain(d.volume!.name);
+    for (const d of full.disks) expect(left).toContain(d.volume!.name);
+    await expectStored(full, atFull);
+    await deleteBackup(conn, { setId: full.id, dependents: 'refuse' });
+    expect(await states()).toEqual([]);
+  });
+});
