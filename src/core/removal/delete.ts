@@ -249,6 +249,7 @@ export async function executeSteps(
   const removed: DeleteResult['removed'] = [];
   const merged: DiskMerge[] = [];
   try {
+    await refuseUnmergeable(pools, index, steps);
     for (const step of steps) {
       const written = await runRemoval(conn, pools, index, step);
       const original = index.get(step.setId)!.set;
@@ -273,6 +274,31 @@ export async function executeSteps(
     return { removed, merged };
   } finally {
     pools.close();
+  }
+}
+
+/**
+ * Refuses, before any step runs, merges whose child volume's pool cannot rebase (a driver without
+ * rebase, or one that cannot over this connection): the journal would stop half way otherwise.
+ */
+async function refuseUnmergeable(
+  pools: PoolCache,
+  index: SetIndex,
+  steps: readonly RemovalStep[],
+): Promise<void> {
+  for (const merge of steps.flatMap((s) => s.merges)) {
+    const volume = index.get(merge.intoSet)?.set.disks.find((d) => d.id === merge.into)?.volume;
+    if (!volume) continue; // the journal proves each merge itself
+    const pool = await pools.get(volume.pool);
+    const refusal = pool.driver.rebase
+      ? await pool.driver.rebaseRefusal?.(pool)
+      : `pool type ${pool.type} cannot merge backups (no rebase)`;
+    if (refusal)
+      throw new VolbackError(
+        ErrorCodes.POOL_UNSUPPORTED,
+        `cannot merge disk backup ${merge.from} into ${merge.into} (volume ${volume.name} in pool '${pool.name}'): ${refusal}`,
+        { fault: 'user', hint: 'nothing was changed' },
+      );
   }
 }
 
