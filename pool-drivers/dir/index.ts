@@ -2,7 +2,7 @@
 // whose backing file is its parent's volume, so the chain is plain qcow2 that any tool can read.
 // Documents are small raw files written and read through libvirt's volume streams.
 import { closeSync, constants, fsyncSync, lstatSync, openSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, posix, resolve } from 'node:path';
 import type { Connection, StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
@@ -15,6 +15,7 @@ import {
   dirPoolXml,
   parsePoolIdentity,
   parsePoolTargetPath,
+  parsePoolTargetMode,
   parseVolumeXml,
   volumeXml,
 } from '../../src/xml/libvirt-storage';
@@ -65,17 +66,55 @@ function checkPoolPath(path: string): { path: string; exists: boolean } {
       fault: 'user',
     });
   }
-  if ((stat.mode & 0o022) !== 0) {
-    throw new VolbackError(
-      ErrorCodes.INVALID_INPUT,
-      `directory ${normal} is writable by other users (mode ${(stat.mode & 0o7777).toString(8)}): anyone could put volumes into a backup pool there`,
-      {
-        fault: 'user',
-        hint: 'choose a directory only its owner can write, or a path that does not exist yet (volback creates it 0711)',
-      },
-    );
-  }
+  if ((stat.mode & 0o022) !== 0) throw openDirectory(normal, stat.mode & 0o7777);
   return { path: normal, exists: true };
+}
+
+/** The refusal of a directory others can write: anyone could put volumes into a backup pool there. */
+const openDirectory = (path: string, mode: number): VolbackError =>
+  new VolbackError(
+    ErrorCodes.INVALID_INPUT,
+    `directory ${path} is writable by other users (mode ${mode.toString(8)}): anyone could put volumes into a backup pool there`,
+    {
+      fault: 'user',
+      hint: 'choose a directory only its owner can write, or a path that does not exist yet (volback creates it 0711)',
+    },
+  );
+
+/**
+ * createPool on a host volback does not run on, where its files cannot be looked at: libvirt starts
+ * the pool if the directory exists there (whose mode it then reports and volback checks as it does
+ * locally), else builds it 0711. Nothing stays defined on failure.
+ */
+async function createRemotePool(conn: Connection, spec: { name: string; path: string }): Promise<void> {
+  if (!spec.path.startsWith('/'))
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `pool path ${spec.path} is not absolute`, {
+      fault: 'user',
+    });
+  const path = posix.resolve(spec.path);
+  let pool = await conn.defineStoragePool(dirPoolXml(spec.name, path, true));
+  try {
+    const started = await pool.create().then(
+      () => true,
+      () => false, // the directory is not there (libvirt cannot open it): make it
+    );
+    if (!started) {
+      await pool.undefine();
+      pool.free();
+      pool = await conn.defineStoragePool(dirPoolXml(spec.name, path, false));
+      await pool.build();
+      await pool.create();
+    }
+    const mode = await parsePoolTargetMode(await pool.getXMLDesc());
+    if (mode === undefined || (mode & 0o022) !== 0) throw openDirectory(path, mode ?? 0o777);
+    await pool.setAutostart(true);
+  } catch (err) {
+    await pool.destroy().catch(() => undefined);
+    await pool.undefine().catch(() => undefined);
+    throw err;
+  } finally {
+    pool.free();
+  }
 }
 
 /** Whether the pool's host is this machine, where volback may run QEMU's tools on its files. */
@@ -135,6 +174,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
     },
 
     async createPool(conn: Connection, spec) {
+      if (!(await kindOf(conn)).local) return createRemotePool(conn, spec);
       const { path, exists } = checkPoolPath(spec.path);
       const pool = await conn.defineStoragePool(dirPoolXml(spec.name, path, exists));
       try {

@@ -17,6 +17,13 @@ export async function parsePoolTargetPath(xml: string): Promise<string | undefin
   return text(first(first(pool, 'target'), 'path'));
 }
 
+/** `<target><permissions><mode>` of a pool as libvirt reports it (its directory's mode), as a number. */
+export async function parsePoolTargetMode(xml: string): Promise<number | undefined> {
+  const pool = (await parse(xml, 'pool')).pool as Node;
+  const mode = text(first(first(first(pool, 'target'), 'permissions'), 'mode'));
+  return mode !== undefined && /^[0-7]{1,4}$/.test(mode) ? parseInt(mode, 8) : undefined;
+}
+
 /** Path, format and backing store from `<volume>` XML. */
 export async function parseVolumeXml(xml: string): Promise<{
   name: string;

@@ -18,8 +18,12 @@ import {
   chooseVirtType,
   createVolume,
   openTestHost,
+  testHost,
   uniqueName,
 } from '../support';
+import fs from 'node:fs';
+import { ensureLocationPool, closePools } from '../../src/pool/pool-layer';
+import { parsePoolTargetMode, parsePoolTargetPath } from '../../src/xml/libvirt-storage';
 
 const MiB = 1024 * 1024;
 const DISK = 16 * MiB;
@@ -139,5 +143,36 @@ describe('backups of a remote host, through libvirt alone', () => {
     await expectStored(full, atFull);
     await deleteBackup(conn, { setId: full.id, dependents: 'refuse' });
     expect(await states()).toEqual([]);
+  });
+
+  it("creates a backup pool on the host's own file system, checking its directory there, not here", async () => {
+    // Exists here, wide open; does not exist on the host: made there 0711, this machine's untouched.
+    const made = uniqueName('remote-location');
+    const here = `/var/lib/libvirt/${made}`;
+    fs.mkdirSync(here, { mode: 0o777 });
+    fs.chmodSync(here, 0o777);
+    cleanup.add(`local ${here}`, async () => fs.rmSync(here, { recursive: true, force: true }));
+    const opened = await ensureLocationPool(conn, { pool: made, path: here });
+    const pool = cleanup.pool(await conn.lookupStoragePoolByName(made), { deleteStorage: true });
+    closePools([opened]);
+    const xml = await pool.getXMLDesc();
+    expect(await parsePoolTargetPath(xml)).toBe(here);
+    expect(await parsePoolTargetMode(xml)).toBe(0o711);
+    expect(await pool.isActive()).toBe(true);
+    expect(fs.statSync(here).mode & 0o777).toBe(0o777);
+
+    // Exists on the host and others can write it: refused, and nothing stays defined.
+    const open = uniqueName('remote-open');
+    await testHost('ssh', `mkdir -m 0777 /var/lib/libvirt/${open}`);
+    cleanup.add(`host dir ${open}`, () => testHost('ssh', `rmdir /var/lib/libvirt/${open}`));
+    await expect(ensureLocationPool(conn, { pool: open, path: `/var/lib/libvirt/${open}` })).rejects.toThrow(
+      `directory /var/lib/libvirt/${open} is writable by other users (mode 777)`,
+    );
+    expect(
+      await conn.lookupStoragePoolByName(open).then(
+        () => 'defined',
+        () => 'gone',
+      ),
+    ).toBe('gone');
   });
 });
