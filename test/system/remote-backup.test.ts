@@ -14,6 +14,7 @@ import { RemoteChain } from '../../src/pool/remote-image';
 import { buildDomainXml } from '../../src/xml/scratch-domains';
 import {
   Cleanup,
+  REPO_ROOT,
   TESTHOST_DIR_POOL,
   chooseVirtType,
   createVolume,
@@ -22,6 +23,10 @@ import {
   uniqueName,
 } from '../support';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { ensureLocationPool, closePools } from '../../src/pool/pool-layer';
 import { parsePoolTargetMode, parsePoolTargetPath } from '../../src/xml/libvirt-storage';
 
@@ -64,8 +69,8 @@ describe('backups of a remote host, through libvirt alone', () => {
     }
   }
 
-  it('takes a full and an incremental of a two-disk domain; each reads back as written', async () => {
-    expect((await kindOf(conn)).local).toBe(false);
+  /** A running two-disk TCG domain on qcow2 files of the host's dir pool, and a model of its disks. */
+  async function remoteDomain() {
     const dir = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
     cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dir.free());
     const disks = [];
@@ -84,6 +89,12 @@ describe('backups of a remote host, through libvirt alone', () => {
       await writeDiskPattern(domain, target, pattern, offset, length);
       model[target].fill(pattern, offset, offset + length);
     };
+    return { name, domain, model, write };
+  }
+
+  it('takes a full and an incremental of a two-disk domain; each reads back as written', async () => {
+    expect((await kindOf(conn)).local).toBe(false);
+    const { name, domain, model, write } = await remoteDomain();
     const backup = async (): Promise<BackupSet> => {
       for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
       const result = await createBackup(conn, name, {
@@ -174,5 +185,55 @@ describe('backups of a remote host, through libvirt alone', () => {
         () => 'gone',
       ),
     ).toBe('gone');
+  });
+
+  it('runs the CLI against the host: backup create, list, show, verify --deep, delete', async () => {
+    const { name, domain, write } = await remoteDomain();
+    const uri = conn.uri;
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-remote-cli-'));
+    cleanup.add(`temp ${tmp}`, async () => fs.rmSync(tmp, { recursive: true, force: true }));
+    const poolName = uniqueName('remote-cli');
+    const config = path.join(tmp, 'volback.conf');
+    fs.writeFileSync(
+      config,
+      `default_pool = "${poolName}"\ndefault_pool_path = "/var/lib/libvirt/${poolName}"\n`,
+    );
+    cleanup.add(`pool ${poolName}`, async () => {
+      const pool = await conn.lookupStoragePoolByName(poolName).catch(() => undefined);
+      if (!pool) return;
+      const c = new Cleanup();
+      c.pool(pool, { deleteVolumes: true, deleteStorage: true });
+      await c.run();
+    });
+    const cli = async (...args: string[]): Promise<unknown> => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          path.join(REPO_ROOT, 'dist/src/cli/main.js'),
+          ...args,
+          '--connect',
+          uri,
+          '--config',
+          config,
+          '--json',
+        ],
+        { env: { ...process.env, VOLBACK_LOCK_DIR: path.join(tmp, 'locks'), VOLBACK_CONFIG: undefined } },
+      );
+      return JSON.parse(stdout);
+    };
+
+    await write('vda', 0x51, 3 * MiB, MiB);
+    for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
+    const created = (await cli('backup', 'create', name)) as { set: BackupSet };
+    expect(created.set).toMatchObject({ kind: 'full', domain: { name } });
+    const listed = JSON.stringify(await cli('backup', 'list'));
+    expect(listed).toContain(created.set.id);
+    expect(await cli('backup', 'show', created.set.id)).toMatchObject({
+      id: created.set.id,
+      state: 'complete',
+    });
+    expect(await cli('backup', 'verify', created.set.id, '--deep')).toMatchObject({ verdict: 'ok' });
+    await cli('backup', 'delete', created.set.id, '--yes');
+    expect(JSON.stringify(await cli('backup', 'list'))).not.toContain(created.set.id);
   });
 });
