@@ -3,7 +3,7 @@
 // Documents are small raw files written and read through libvirt's volume streams.
 import { closeSync, constants, fsyncSync, lstatSync, openSync } from 'node:fs';
 import { dirname, posix, resolve } from 'node:path';
-import type { Connection, StorageVolume } from '../../src/libvirt';
+import { isLibvirtError, type Connection, type StoragePool, type StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
 import type { CopyTarget, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
@@ -81,6 +81,24 @@ const openDirectory = (path: string, mode: number): VolbackError =>
     },
   );
 
+/** Defines a pool from `xml` and runs `start` on it; on failure it is stopped and undefined again. */
+async function withNewPool(
+  conn: Connection,
+  xml: string,
+  start: (pool: StoragePool) => Promise<void>,
+): Promise<void> {
+  const pool = await conn.defineStoragePool(xml);
+  try {
+    await start(pool);
+  } catch (err) {
+    await pool.destroy().catch(() => undefined);
+    await pool.undefine().catch(() => undefined);
+    throw err;
+  } finally {
+    pool.free();
+  }
+}
+
 /**
  * createPool on a host volback does not run on, where its files cannot be looked at: libvirt starts
  * the pool if the directory exists there (whose mode it then reports and volback checks as it does
@@ -92,29 +110,27 @@ async function createRemotePool(conn: Connection, spec: { name: string; path: st
       fault: 'user',
     });
   const path = posix.resolve(spec.path);
-  let pool = await conn.defineStoragePool(dirPoolXml(spec.name, path, true));
-  try {
-    const started = await pool.create().then(
-      () => true,
-      () => false, // the directory is not there (libvirt cannot open it): make it
-    );
-    if (!started) {
-      await pool.undefine();
-      pool.free();
-      pool = await conn.defineStoragePool(dirPoolXml(spec.name, path, false));
-      await pool.build();
-      await pool.create();
-    }
+  const finish = async (pool: StoragePool): Promise<void> => {
     const mode = await parsePoolTargetMode(await pool.getXMLDesc());
     if (mode === undefined || (mode & 0o022) !== 0) throw openDirectory(path, mode ?? 0o777);
     await pool.setAutostart(true);
-  } catch (err) {
-    await pool.destroy().catch(() => undefined);
-    await pool.undefine().catch(() => undefined);
-    throw err;
-  } finally {
-    pool.free();
-  }
+  };
+  const existed = await withNewPool(conn, dirPoolXml(spec.name, path, true), async (pool) => {
+    await pool.create();
+    await finish(pool);
+  }).then(
+    () => true,
+    (err: unknown) => {
+      if (!isLibvirtError(err)) throw err; // the mode check's refusal
+      return false; // libvirt could not start the pool: the directory is not there, so make it
+    },
+  );
+  if (!existed)
+    await withNewPool(conn, dirPoolXml(spec.name, path, false), async (pool) => {
+      await pool.build();
+      await pool.create();
+      await finish(pool);
+    });
 }
 
 /** Whether the pool's host is this machine, where volback may run QEMU's tools on its files. */
@@ -176,18 +192,11 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
     async createPool(conn: Connection, spec) {
       if (!(await kindOf(conn)).local) return createRemotePool(conn, spec);
       const { path, exists } = checkPoolPath(spec.path);
-      const pool = await conn.defineStoragePool(dirPoolXml(spec.name, path, exists));
-      try {
+      await withNewPool(conn, dirPoolXml(spec.name, path, exists), async (pool) => {
         if (!exists) await pool.build();
         await pool.create();
         await pool.setAutostart(true);
-      } catch (err) {
-        await pool.destroy().catch(() => undefined);
-        await pool.undefine().catch(() => undefined);
-        throw err;
-      } finally {
-        pool.free();
-      }
+      });
     },
 
     async createBackupVolume(pool, spec) {

@@ -294,7 +294,12 @@ class Pool implements RbdPool {
     return this.run('rbd_snap_remove', { image, snapshot }, (n) => n.snapRemove(this.h, image, snapshot));
   }
 
-  async clone(parent: string, snapshot: string, child: string, options: { order?: number } = {}): Promise<void> {
+  async clone(
+    parent: string,
+    snapshot: string,
+    child: string,
+    options: { order?: number } = {},
+  ): Promise<void> {
     checkImage('clone', parent);
     checkImage('clone', child);
     const order = checkOrder(`clone(${child})`, options.order);
