@@ -6,8 +6,11 @@
 # qemu-img, qemu-io inside) and libvirt over qemu+tcp (what volback itself would use). Creates only
 # LVs named vbh-lvm-* in the VG and removes them all on exit, also after a failure.
 #
-#   bash bench/lvm-incremental.sh            # the whole run, about 5-10 minutes under TCG
-#   VBH_SEED=7 bash bench/lvm-incremental.sh # another change set
+#   bash bench/lvm-incremental.sh               # every section, about 8-10 minutes under TCG
+#   bash bench/lvm-incremental.sh job classic   # only these (base, job, classic, thin, qcow2)
+#   VBH_SEED=7 bash bench/lvm-incremental.sh    # another change set
+#
+# `base` (the full, write throughput, documents) also runs with classic, thin or qcow2.
 #
 # Output: one line per figure, "name value", on stdout; commands and progress on stderr.
 set -euo pipefail
@@ -21,6 +24,11 @@ SEED=${VBH_SEED:-16}
 FULL_MIB=256
 GRAN=65536
 WORK=$(mktemp -d /tmp/vbh-lvm.XXXXXX)
+SECTIONS=" ${*:-base job classic thin qcow2} "
+want() { [[ $SECTIONS == *" $1 "* ]]; }
+for s in classic thin qcow2; do want "$s" && SECTIONS+=" base "; done
+DOM=${P}dom
+SRC=/var/lib/libvirt/testdir/${P}src.qcow2
 
 th() { bash "$TESTHOST" ssh "$@" 2> >(grep -v -e thin_check -e 'Check is skipped' >&2); }
 v() { virsh -q -c "$URI" "$@"; }
@@ -42,6 +50,9 @@ cleanup() {
       lvs --noheadings -o lv_name -S 'lv_name=~^${P}' $VG 2>/dev/null" || true
   v pool-refresh "$VG" >/dev/null 2>&1 || true
   v destroy "${P}helper" >/dev/null 2>&1 || true
+  v destroy "$DOM" >/dev/null 2>&1 || true
+  th "rm -f $SRC" >/dev/null 2>&1 || true
+  v pool-refresh testdir >/dev/null 2>&1 || true
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -83,11 +94,90 @@ qioargs() { awk '{ printf " -c %cwrite -P %d %d %d%c", 39, (NR % 250) + 1, $1, $
 # Bytes a classic snapshot's exception store holds (dm-snapshot status: allocated/total metadata).
 snapused() { th "dmsetup status $(dmname "$1")" | awk '{ split($4, a, "/"); print a[1] * 512, $5 * 512 }'; }
 # Bytes of data a thin pool has allocated.
+snapxml() { printf "<volume><name>%s</name><capacity unit='MiB'>%s</capacity><target/><backingStore><path>%s</path></backingStore></volume>" "$1" "$2" "$3" >"$WORK/$1.xml"; }
+QLV_MIB=64
+qend() { th "qemu-img check -f qcow2 /dev/$VG/$1 2>&1" | sed -n 's/^Image end offset: //p'; }
+# The job's helpers: writes through the paused domain's device, a push backup, checkpoint sizes.
+guestwrite() {
+  local n=0 off len
+  while read -r off len; do
+    n=$((n + 1))
+    v qemu-monitor-command --hmp "$DOM" \
+      "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P $(((n % 250) + 1)) $off $len\"" | grep . >&2 || true
+  done <"$1"
+}
+backup() { # target-LV driver new-checkpoint [incremental-from]
+  {
+    printf "<domainbackup mode='push'>"
+    [ -n "${4:-}" ] && printf "<incremental>%s</incremental>" "$4"
+    printf "<disks><disk name='vda' backup='yes' type='block'><driver type='%s'/><target dev='/dev/%s/%s'/></disk></disks></domainbackup>" "$2" "$VG" "$1"
+  } >"$WORK/bk.xml"
+  printf "<domaincheckpoint><name>%s</name><disks><disk name='vda' checkpoint='bitmap'/></disks></domaincheckpoint>" "$3" >"$WORK/ck.xml"
+  v backup-begin "$DOM" "$WORK/bk.xml" "$WORK/ck.xml" --reuse-external >/dev/null
+  until v domjobinfo "$DOM" | grep -q 'Job type: *None'; do sleep 0.2; done
+}
+cksize() { v checkpoint-dumpxml "$DOM" "$1" --size | sed -n "s/.*<disk name='vda'.* size='\([0-9]*\)'.*/\1/p"; }
+# The store a classic snapshot needs for D dirty bytes: 4 KiB chunks, one 16-byte exception each
+# (256 to a metadata chunk), one header chunk; then rounded up to the VG's 4 MiB extents (MiB).
+cowfor() {
+  awk -v d="$1" 'BEGIN { c = int((d + 4095) / 4096); m = int((c + 255) / 256) + 1; b = (c + m) * 4096
+    print b, int((b + 4194303) / 4194304) * 4 }'
+}
+same() { th "qemu-img compare -U -f qcow2 -F $2 $SRC /dev/$VG/$1 >/dev/null 2>&1" && echo yes || echo NO; }
 poolused() {
   local chunk; chunk=$(th "lvs --noheadings --units b --nosuffix -o chunk_size $VG/$1" | tr -d ' ')
   th "dmsetup status $(dmname "$1")-tpool" | awk -v c="$chunk" '{ split($6, a, "/"); print a[1] * c }'
 }
 
+job_section() {
+# --- 0. the real job: libvirt's push backup, incremental from a checkpoint, into block targets ---
+# A paused type='qemu' domain on a qcow2 (compat 1.1) in the dir pool; guest writes go through
+# QEMU's block layer (HMP qemu-io on the device), so the checkpoint's dirty bitmap records them.
+th "qemu-img create -q -f qcow2 -o compat=1.1 $SRC ${FULL_MIB}M && qemu-io -f qcow2 -c 'write -P 17 0 ${FULL_MIB}M' $SRC >/dev/null"
+printf "%s" "<domain type='qemu'><name>$DOM</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'>
+<driver name='qemu' type='qcow2'/><source file='$SRC'/><target dev='vda' bus='virtio'/></disk></devices></domain>" >"$WORK/dom.xml"
+v create "$WORK/dom.xml" --paused >/dev/null
+v vol-create-as "$VG" "${P}jfull" "${FULL_MIB}M" >/dev/null
+t=$(now); backup "${P}jfull" raw "${P}ck1"; out job.full.backup_seconds "$(since "$t")"
+out job.full.matches_source "$(same "${P}jfull" raw)"
+guestwrite "$WORK/setA"
+out job.ck1.size_after_setA "$(cksize "${P}ck1")"
+read -r need mib < <(cowfor "$(cksize "${P}ck1")")
+out job.classic1.cow_bytes_predicted "$need"
+snapxml "${P}jinc1" "$mib" "/dev/$VG/${P}jfull"; v vol-create "$VG" "$WORK/${P}jinc1.xml" >/dev/null
+t=$(now); backup "${P}jinc1" raw "${P}ck2" "${P}ck1"; out job.classic1.backup_seconds "$(since "$t")"
+read -r used meta < <(snapused "${P}jinc1")
+out job.classic1.cow_bytes_allocated "$used"
+out job.classic1.cow_metadata_bytes "$meta"
+out job.classic1.lv_size_bytes $((mib * 1048576))
+out job.classic1.matches_source "$(same "${P}jinc1" raw)"
+out job.full.still_at_its_own_time "$([ "$(same "${P}jfull" raw)" = NO ] && echo yes || echo NO)"
+guestwrite "$WORK/setB"
+out job.ck2.size_after_setB "$(cksize "${P}ck2")"
+out job.ck1.size_after_setB "$(cksize "${P}ck1")"
+# qcow2 in an LV on the classic incremental (jfull <- jinc1 <- jq2): libvirt writes the qcow2 layer.
+qemu-img create -q -f qcow2 -o cluster_size=$GRAN -u -b "/dev/$VG/${P}jinc1" -F raw "$WORK/jq2.hdr" "${FULL_MIB}M"
+v vol-create-as "$VG" "${P}jq2" "${QLV_MIB}M" >/dev/null
+v vol-upload --pool "$VG" "${P}jq2" "$WORK/jq2.hdr"
+t=$(now); backup "${P}jq2" qcow2 "${P}ck3" "${P}ck2"; out job.qcow2_2.backup_seconds "$(since "$t")"
+out job.qcow2_2.image_end_offset "$(qend "${P}jq2")"
+out job.qcow2_2.matches_source "$(same "${P}jq2" qcow2)"
+# A second classic incremental cannot stand on the first: a differential from ck1 on the full.
+read -r need mib < <(cowfor "$(cksize "${P}ck1")")
+out job.classic2.cow_bytes_predicted "$need"
+snapxml "${P}jdiff2" "$mib" "/dev/$VG/${P}jfull"; v vol-create "$VG" "$WORK/${P}jdiff2.xml" >/dev/null
+backup "${P}jdiff2" raw "${P}ck4" "${P}ck1"
+read -r used meta < <(snapused "${P}jdiff2")
+out job.classic2.cow_bytes_allocated "$used"
+out job.classic2.matches_source "$(same "${P}jdiff2" raw)"
+v destroy "$DOM" >/dev/null
+for lv in jq2 jdiff2 jinc1 jfull; do v vol-delete --pool "$VG" "${P}$lv" >/dev/null; done
+th "rm -f $SRC"
+v pool-refresh testdir >/dev/null
+}
+
+base_section() {
 # --- a full, and write throughput -------------------------------------------------------------
 log "full: vol-create-as + vol-upload of ${FULL_MIB} MiB of random data"
 head -c $((FULL_MIB * 1048576)) /dev/urandom >"$WORK/full.img"
@@ -107,10 +197,12 @@ v vol-create-as "$VG" "${P}doc" 5000 >/dev/null
 out doc.requested_bytes 5000
 out doc.capacity_bytes "$(v vol-dumpxml --pool "$VG" "${P}doc" | sed -n 's/.*<capacity unit=.bytes.>\([0-9]*\)<.*/\1/p')"
 v vol-delete --pool "$VG" "${P}doc" >/dev/null
+}
+
+classic_section() {
 
 # --- 1. classic snapshots, made by libvirt -----------------------------------------------------
 COW_MIB=64
-snapxml() { printf "<volume><name>%s</name><capacity unit='MiB'>%s</capacity><target/><backingStore><path>%s</path></backingStore></volume>" "$1" "$2" "$3" >"$WORK/$1.xml"; }
 for s in A Ag B; do
   name="${P}c$s"
   snapxml "$name" $COW_MIB "/dev/$VG/${P}full"
@@ -173,6 +265,9 @@ if ! th "lvs $VG/${P}full" >/dev/null 2>&1; then
   v vol-upload --pool "$VG" "${P}full" "$WORK/full.img"
 fi
 
+}
+
+thin_section() {
 # --- 2. thin snapshots (libvirt cannot make or list these: made with lvcreate) ---------------
 th "lvcreate -q -L 1G -T $VG/${P}tpool && lvcreate -q -V ${FULL_MIB}M -T $VG/${P}tpool -n ${P}tfull &&
     dd if=/dev/$VG/${P}full of=/dev/$VG/${P}tfull bs=1M iflag=direct oflag=direct status=none"
@@ -213,14 +308,15 @@ th "lvs -o lv_name,lv_attr,origin,lv_size,data_percent,metadata_percent $VG" >&2
 th "lvremove -q -f -y $VG/${P}tpool"
 v pool-refresh "$VG" >/dev/null
 
+}
+
+qcow2_section() {
 # --- 3. qcow2 inside an LV, backing the full LV (header written by qemu-img here, uploaded) ----
-QLV_MIB=64
 qlayer() { # name backing backing-format
   qemu-img create -q -f qcow2 -o cluster_size=$GRAN -u -b "/dev/$VG/$2" -F "$3" "$WORK/$1.hdr" "${FULL_MIB}M"
   v vol-create-as "$VG" "$1" "${QLV_MIB}M" >/dev/null
   v vol-upload --pool "$VG" "$1" "$WORK/$1.hdr"
 }
-qend() { th "qemu-img check -f qcow2 /dev/$VG/$1 2>&1" | sed -n 's/^Image end offset: //p'; }
 for s in A Ag B; do
   name="${P}q$s"
   t=$(now); qlayer "$name" "${P}full" raw; out qcow2.$s.create_seconds "$(since "$t")"
@@ -265,4 +361,7 @@ if v create "$WORK/helper.xml" --paused >/dev/null; then
   th "qemu-img info /dev/$VG/${P}q5 | grep -E '^backing file:'" >&2
 else out qcow2.merge_helper_domain "failed to start"; fi
 th "lvs -o lv_name,lv_size $VG" >&2
+}
+
+for sec in base job classic thin qcow2; do want "$sec" && { log "section $sec"; "${sec}_section"; }; done
 log "done"
