@@ -7,7 +7,7 @@
 # LVs named vbh-lvm-* in the VG and removes them all on exit, also after a failure.
 #
 #   bash bench/lvm-incremental.sh               # every section, about 8-10 minutes under TCG
-#   bash bench/lvm-incremental.sh job classic   # only these (base, job, classic, thin, qcow2)
+#   bash bench/lvm-incremental.sh job classic   # only these (base job classic thin qcow2 reader)
 #   VBH_SEED=7 bash bench/lvm-incremental.sh    # another change set
 #
 # `base` (the full, write throughput, documents) also runs with classic, thin or qcow2.
@@ -24,7 +24,7 @@ SEED=${VBH_SEED:-16}
 FULL_MIB=256
 GRAN=65536
 WORK=$(mktemp -d /tmp/vbh-lvm.XXXXXX)
-SECTIONS=" ${*:-base job classic thin qcow2} "
+SECTIONS=" ${*:-base job classic thin qcow2 reader} "
 want() { [[ $SECTIONS == *" $1 "* ]]; }
 for s in classic thin qcow2; do want "$s" && SECTIONS+=" base "; done
 DOM=${P}dom
@@ -51,6 +51,8 @@ cleanup() {
   v pool-refresh "$VG" >/dev/null 2>&1 || true
   v destroy "${P}helper" >/dev/null 2>&1 || true
   v destroy "$DOM" >/dev/null 2>&1 || true
+  v destroy "${P}rhelper" >/dev/null 2>&1 || true
+  th "rm -f /var/lib/libvirt/testdir/${P}scratch.qcow2 /var/lib/libvirt/testdir/${P}read.raw /var/lib/libvirt/qemu/${P}nbd.sock" >/dev/null 2>&1 || true
   th "rm -f $SRC" >/dev/null 2>&1 || true
   v pool-refresh testdir >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -175,6 +177,34 @@ v destroy "$DOM" >/dev/null
 for lv in jq2 jdiff2 jinc1 jfull; do v vol-delete --pool "$VG" "${P}$lv" >/dev/null; done
 th "rm -f $SRC"
 v pool-refresh testdir >/dev/null
+}
+
+reader_section() {
+# --- the guest view of a qcow2-in-LV chain through libvirt: pull-mode backup of a helper domain ---
+# A paused transient domain with the top layer as a read-only disk; libvirt's pull job exports the
+# chain over NBD (a unix socket inside the test host here; tcp in production).
+local sock=/var/lib/libvirt/qemu/${P}nbd.sock scratch=/var/lib/libvirt/testdir/${P}scratch.qcow2
+v vol-create-as "$VG" "${P}rfull" "${FULL_MIB}M" >/dev/null
+th "qemu-io -f raw -c 'write -P 33 0 ${FULL_MIB}M' /dev/$VG/${P}rfull >/dev/null"
+qemu-img create -q -f qcow2 -o cluster_size=$GRAN -u -b "/dev/$VG/${P}rfull" -F raw "$WORK/r1.hdr" "${FULL_MIB}M"
+v vol-create-as "$VG" "${P}r1" 16M >/dev/null
+v vol-upload --pool "$VG" "${P}r1" "$WORK/r1.hdr"
+th "qemu-io -f qcow2$(qioargs "$WORK/setB") /dev/$VG/${P}r1 >/dev/null"
+printf "%s" "<domain type='qemu'><name>${P}rhelper</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='block' device='disk'>
+<driver name='qemu' type='qcow2'/><source dev='/dev/$VG/${P}r1'/><target dev='vda' bus='virtio'/><readonly/></disk></devices></domain>" >"$WORK/rhelper.xml"
+printf "%s" "<domainbackup mode='pull'><server transport='unix' socket='$sock'/><disks><disk name='vda' backup='yes' type='file'><scratch file='$scratch'/></disk></disks></domainbackup>" >"$WORK/pull.xml"
+t=$(now); v create "$WORK/rhelper.xml" --paused >/dev/null; v backup-begin "${P}rhelper" "$WORK/pull.xml" >/dev/null
+out reader.helper_and_export_seconds "$(since "$t")"
+local url="nbd+unix:///vda?socket=$sock"
+out reader.export_equals_chain "$(th "qemu-img compare -U -f raw -F qcow2 '$url' /dev/$VG/${P}r1 >/dev/null 2>&1" && echo yes || echo NO)"
+t=$(now); th "qemu-img convert -f raw -O raw '$url' /var/lib/libvirt/testdir/${P}read.raw && rm -f /var/lib/libvirt/testdir/${P}read.raw"
+out reader.read_256MiB_seconds "$(since "$t")"
+v domjobabort "${P}rhelper" >/dev/null 2>&1 || true
+v destroy "${P}rhelper" >/dev/null
+th "rm -f $scratch $sock"
+v vol-delete --pool "$VG" "${P}r1" >/dev/null
+v vol-delete --pool "$VG" "${P}rfull" >/dev/null
 }
 
 base_section() {
@@ -363,5 +393,5 @@ else out qcow2.merge_helper_domain "failed to start"; fi
 th "lvs -o lv_name,lv_size $VG" >&2
 }
 
-for sec in base job classic thin qcow2; do want "$sec" && { log "section $sec"; "${sec}_section"; }; done
+for sec in base job classic thin qcow2 reader; do want "$sec" && { log "section $sec"; "${sec}_section"; }; done
 log "done"
