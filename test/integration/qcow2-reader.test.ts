@@ -30,6 +30,23 @@ afterAll(async () => {
 const file = (name: string): string => path.join(dir, name);
 const tool = (cmd: string, ...args: string[]): string =>
   execFileSync(cmd, args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** `qemu-img create -q -f FORMAT [-o OPTIONS] [-b BACKING -F BACKING_FORMAT] NAME SIZE`. */
+const create = (
+  name: string,
+  size: string | undefined,
+  opts: { format?: string; options?: string; backing?: [string, string] } = {},
+): string =>
+  tool(
+    'qemu-img',
+    'create',
+    '-q',
+    '-f',
+    opts.format ?? 'qcow2',
+    ...(opts.options ? ['-o', opts.options] : []),
+    ...(opts.backing ? ['-b', opts.backing[0], '-F', opts.backing[1]] : []),
+    name,
+    ...(size === undefined ? [] : [size]),
+  );
 /** qemu-io commands on one image, each `-c`. */
 const io = (image: string, format: string, ...commands: string[]): string =>
   tool('qemu-io', '-f', format, ...commands.flatMap((c) => ['-c', c]), image);
@@ -160,17 +177,7 @@ describe('single qcow2 images', () => {
     const name = `single-${c.compat}-${c.clusterSize}.qcow2`;
     // A size that is not a whole number of clusters, so the last cluster is cut short.
     const size = c.clusterSize * 40 + 1536;
-    tool(
-      'qemu-img',
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-o',
-      `compat=${c.compat},cluster_size=${c.clusterSize}`,
-      name,
-      `${size}`,
-    );
+    create(name, `${size}`, { options: `compat=${c.compat},cluster_size=${c.clusterSize}` });
     scribble(name, c.clusterSize, size);
 
     const image = await openQcow2(await fileSource(name), name);
@@ -246,21 +253,7 @@ describe('backing chains', () => {
   it('an overlay on a shorter raw backing: its own map, and the chain’s bytes', async () => {
     tool('qemu-img', 'create', '-q', '-f', 'raw', 'base.raw', '3M');
     io('base.raw', 'raw', 'write -P 0x11 0 3M');
-    tool(
-      'qemu-img',
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-o',
-      'cluster_size=4096',
-      '-b',
-      'base.raw',
-      '-F',
-      'raw',
-      'over-raw.qcow2',
-      '4M',
-    );
+    create('over-raw.qcow2', '4M', { options: 'cluster_size=4096', backing: ['base.raw', 'raw'] });
     io(
       'over-raw.qcow2',
       'qcow2',
@@ -282,35 +275,12 @@ describe('backing chains', () => {
   it('a chain of three qcow2 layers of different versions and cluster sizes', async () => {
     tool('qemu-img', 'create', '-q', '-f', 'qcow2', '-o', 'cluster_size=65536', 'c-base.qcow2', '12M');
     io('c-base.qcow2', 'qcow2', 'write -P 0x31 0 12M');
-    tool(
-      'qemu-img',
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-o',
-      'compat=0.10,cluster_size=4096',
-      '-b',
-      'c-base.qcow2',
-      '-F',
-      'qcow2',
-      'c-mid.qcow2',
-    );
+    create('c-mid.qcow2', undefined, {
+      options: 'compat=0.10,cluster_size=4096',
+      backing: ['c-base.qcow2', 'qcow2'],
+    });
     io('c-mid.qcow2', 'qcow2', 'write -P 0x32 1000 3M', 'write -z 5M 1M', 'write -P 0x33 11M 4k');
-    tool(
-      'qemu-img',
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-o',
-      'cluster_size=2M',
-      '-b',
-      'c-mid.qcow2',
-      '-F',
-      'qcow2',
-      'c-top.qcow2',
-    );
+    create('c-top.qcow2', undefined, { options: 'cluster_size=2M', backing: ['c-mid.qcow2', 'qcow2'] });
     io('c-top.qcow2', 'qcow2', 'write -P 0x34 2M 1234', 'write -z 8M 2M', 'write -z -u 10M 2M');
 
     const layers: Qcow2Image[] = [];
