@@ -3,7 +3,7 @@
 import { virDomainXMLFlags, type Domain } from '../../libvirt';
 import { parseDomainXml, type DomainSummary } from '../../xml/libvirt-domain';
 import type { DiskFacts } from './disk-selection';
-import { blockOfDisk, queryBlocks } from './qemu-blocks';
+import { blockOfDisk, qcow2CompatOf, queryBlocks } from './qemu-blocks';
 
 /** What planning needs of a running domain. */
 export interface DomainState {
@@ -36,9 +36,7 @@ async function diskFacts(domain: Domain, summary: DomainSummary): Promise<Record
     if (disk.device !== 'disk' || !disk.sourcePath) continue;
     const block = await domain.getBlockInfo(disk.target);
     const compat =
-      disk.format === 'qcow2'
-        ? blockOfDisk(blocks, disk)?.inserted?.image?.['format-specific']?.data?.compat
-        : undefined;
+      disk.format === 'qcow2' ? qcow2CompatOf(blockOfDisk(blocks, disk), disk.sourcePath) : undefined;
     facts[disk.target] = {
       virtualSize: block.capacity,
       allocation: block.allocation || block.capacity,

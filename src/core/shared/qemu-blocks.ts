@@ -10,8 +10,26 @@ export interface QueryBlock {
     'node-name'?: string;
     file?: string;
     drv?: string;
-    image?: { 'format-specific'?: { type?: string; data?: { compat?: string } } };
+    image?: ImageInfo;
   };
+}
+
+/** QEMU's ImageInfo: an image, and below it what it reads through (a filter's child, a backing file). */
+interface ImageInfo {
+  filename?: string;
+  format?: string;
+  'format-specific'?: { type?: string; data?: { compat?: string } };
+  'backing-image'?: ImageInfo;
+}
+
+/**
+ * The qcow2 compat level of the image `file` in `block`'s chain: the top image, or below the
+ * filters a running job or the domain's own XML put over it (copy-before-write, copy-on-read).
+ */
+export function qcow2CompatOf(block: QueryBlock | undefined, file: string): string | undefined {
+  for (let image = block?.inserted?.image; image; image = image['backing-image'])
+    if (image.format === 'qcow2' && image.filename === file) return image['format-specific']?.data?.compat;
+  return undefined;
 }
 
 export const queryBlocks = (domain: Domain): Promise<QueryBlock[]> => domain.qmp<QueryBlock[]>('query-block');
