@@ -249,6 +249,12 @@ describe('backup coordinator on real domains', () => {
     expect(jobs).toBe(1);
     await expectContent(full.set, 'vda', vm.disks[0].modelPath);
     expect(await qemuLeftovers(vm.domain)).toEqual([]);
+    // The qcow2 under the filter keeps its bitmaps: the next backup is an incremental of what changed.
+    await vm.write('vda', 0x74, 9 * MiB, MiB);
+    const inc = await backup(vm);
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    expect(inc.set.disks[0].bytesCopied).toBe(MiB);
+    await expectContent(inc.set, 'vda', vm.disks[0].modelPath);
   });
 
   it.each(['qmp', 'libvirt'] as const)(
