@@ -1,8 +1,8 @@
 // The dir pool driver: backups are qcow2 (compat 1.1) or raw files; an incremental is a qcow2 overlay
 // whose backing file is its parent's volume, so the chain is plain qcow2 that any tool can read.
 // Documents are small raw files written and read through libvirt's volume streams.
-import { closeSync, constants, fsyncSync, lstatSync, openSync } from 'node:fs';
-import { dirname, posix, resolve } from 'node:path';
+import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync } from 'node:fs';
+import { dirname, join, posix, resolve } from 'node:path';
 import { isLibvirtError, type Connection, type StoragePool, type StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
@@ -331,6 +331,14 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       const current = (await imageInfo(image)).backingFile;
       if (current !== target?.path) await run(rebaseArgv(image, target), secretPipes(image));
       await pool.pool.refresh();
+    },
+
+    async holdsVolume(pool, name) {
+      // A directory other hosts write too (NFS): its file is there before libvirt's next refresh.
+      // On a remote host there is no file to look at; libvirt's view stands.
+      if (name.includes('/') || name === '.' || name === '..' || !(await isLocal(pool))) return false;
+      const dir = await parsePoolTargetPath(pool.xml);
+      return dir !== undefined && existsSync(join(dir, name));
     },
 
     deleteVolume(_pool, volume) {

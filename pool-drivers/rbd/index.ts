@@ -20,6 +20,7 @@ import { parsePoolIdentity, volumeXml } from '../../src/xml/libvirt-storage';
 import { cephAuthFromPool } from './auth';
 import { parseRbdPoolSource, type RbdPoolSource } from '../../src/xml/libvirt-storage';
 import { connectCeph, type CephCluster, type RbdPool } from './ceph';
+import { isCephNotFound } from './ceph-errors';
 
 /**
  * Object sizes (2^order bytes) of backup images. An incremental has 64 KiB objects, the granularity
@@ -287,10 +288,20 @@ export const createRbdDriver: PoolDriverFactory = () => {
       return volume.delete(virStorageVolDeleteFlags.VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS);
     },
 
+    async holdsVolume(pool, name) {
+      return (await ceph(pool)).rbd.size(name).then(
+        () => true,
+        (err: unknown) => {
+          if (isCephNotFound(err)) return false;
+          throw err;
+        },
+      );
+    },
+
     async listVolumeNames(pool) {
       // librbd, not libvirt: libvirt lists what it saw at its last refresh, and refreshing opens
       // every image (seconds per thousand). A lookup of an image it has not seen yet refreshes
-      // (findVolume).
+      // (findVolume, holdsVolume).
       return (await ceph(pool)).rbd.list();
     },
 

@@ -192,6 +192,12 @@ export interface PoolDriver {
    */
   rebaseRefusal?(pool: PoolRef): Promise<string | undefined>;
 
+  /**
+   * Optional. Whether the pool itself holds a volume `name`, whatever libvirt saw at its last
+   * refresh: for pools other hosts write (RBD). A lookup libvirt misses refreshes the pool then.
+   */
+  holdsVolume?(pool: PoolRef, name: string): Promise<boolean>;
+
   /** Deletes a volume. The caller has checked that nothing depends on it. */
   deleteVolume(pool: PoolRef, volume: StorageVolume): Promise<void>;
 

@@ -207,19 +207,17 @@ async function lookupVolume(pool: PoolRef, name: string): Promise<StorageVolume 
   }
 }
 
-/** Pools refreshed after a lookup missed: once per opened pool, as a refresh can take seconds. */
-const refreshedOnMiss = new WeakSet<PoolRef>();
-
 /**
  * The named volume of a pool, or undefined when it does not exist. The caller frees it. libvirt
  * knows the volumes it saw at its last refresh, and a shared pool (RBD) gains volumes other hosts
- * write, so a miss refreshes the pool once and looks again; listings read the pool itself and
- * need no refresh.
+ * write: when libvirt does not know the name but the pool's driver says the pool holds it
+ * (`holdsVolume`), the pool is refreshed and looked at again. A name that is free costs no
+ * refresh (a refresh can take seconds, and races with other runs' volume builds).
  */
 export async function findVolume(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
   const found = await lookupVolume(pool, name);
-  if (found || refreshedOnMiss.has(pool)) return found;
-  refreshedOnMiss.add(pool);
+  const driver = 'driver' in pool ? (pool as OpenPool).driver : undefined;
+  if (found || !(await driver?.holdsVolume?.(pool, name))) return found;
   try {
     await pool.pool.refresh();
   } catch (err) {

@@ -115,7 +115,7 @@ describe('pool layer and catalog on real dir pools', () => {
     closePools([created, again]);
   });
 
-  it('finds a volume another host wrote after libvirt last looked, by refreshing once on a miss', async () => {
+  it('finds a volume another host wrote after libvirt last looked: the file is there, so a miss refreshes', async () => {
     const { name: poolName, dir } = await createDirPool(conn, cleanup, 'lookup');
     const pool = await openPool(conn, poolName);
     try {
