@@ -87,7 +87,10 @@ describe('backup create over many domains (built binary, real domains)', () => {
     const pattern = `vbt-many-${process.pid}-*`;
 
     const run = await cli(['backup', 'create', '--match', pattern, '--json']);
-    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 3, stderr: expect.any(String) });
+    // What each domain's run said, when the exit is not the partial one (CI keeps only this report).
+    if (run.code !== 3)
+      throw new Error(`exit ${run.code} instead of 3; stderr:\n${run.stderr}\nstdout:\n${run.stdout}`);
+    expect(typeof run.stderr).toBe('string');
     const summary = JSON.parse(run.stdout);
     expect(summary.succeeded).toBe(2);
     expect(summary.failed).toBe(1);
