@@ -214,10 +214,9 @@ async function lookupVolume(pool: PoolRef, name: string): Promise<StorageVolume 
  * (`holdsVolume`), the pool is refreshed and looked at again. A name that is free costs no
  * refresh (a refresh can take seconds, and races with other runs' volume builds).
  */
-export async function findVolume(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
+export async function findVolume(pool: OpenPool, name: string): Promise<StorageVolume | undefined> {
   const found = await lookupVolume(pool, name);
-  const driver = 'driver' in pool ? (pool as OpenPool).driver : undefined;
-  if (found || !(await driver?.holdsVolume?.(pool, name))) return found;
+  if (found || !(await pool.driver.holdsVolume?.(pool, name))) return found;
   try {
     await pool.pool.refresh();
   } catch (err) {
@@ -231,7 +230,7 @@ export async function findVolume(pool: PoolRef, name: string): Promise<StorageVo
 }
 
 /** The named volume of a pool; the caller frees it. @throws VolbackError ERR_NOT_FOUND naming the pool. */
-export async function getVolume(pool: PoolRef, name: string): Promise<StorageVolume> {
+export async function getVolume(pool: OpenPool, name: string): Promise<StorageVolume> {
   const volume = await findVolume(pool, name);
   if (!volume) {
     throw new VolbackError(ErrorCodes.NOT_FOUND, `volume ${name} does not exist in pool '${pool.name}'`, {
