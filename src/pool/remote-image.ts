@@ -46,14 +46,15 @@ interface Layer {
   volume: StorageVolume;
   name: string;
   path: string;
-  format: 'qcow2' | 'raw';
   capacity: number;
+  /** The backing file libvirt names (for a qcow2 layer checked against its header). */
+  backingPath?: string;
   qcow2?: Qcow2Image;
   /** A raw layer's bytes (a qcow2 layer reads through `qcow2`). */
   guest?: GuestReader;
 }
 
-async function openLayer(volume: StorageVolume): Promise<Layer & { backingPath?: string }> {
+async function openLayer(volume: StorageVolume): Promise<Layer> {
   const xml = await parseVolumeXml(await volume.getXMLDesc());
   const name = xml.name;
   const where = `volume ${name}`;
@@ -66,14 +67,7 @@ async function openLayer(volume: StorageVolume): Promise<Layer & { backingPath?:
   const size = xml.physical ?? xml.capacity;
   const source = volumeByteSource(volume, size);
   if (xml.format === 'raw')
-    return {
-      volume,
-      name,
-      path: filePath,
-      format: 'raw',
-      capacity: xml.capacity,
-      guest: rawGuestReader(source),
-    };
+    return { volume, name, path: filePath, capacity: xml.capacity, guest: rawGuestReader(source) };
   const qcow2 = await openQcow2(source, where);
   // libvirt read the same header; a mismatch means the file changed under us or is not what it says.
   const headerBacking = qcow2.backing && path.posix.resolve(path.posix.dirname(filePath), qcow2.backing.file);
@@ -82,15 +76,14 @@ async function openLayer(volume: StorageVolume): Promise<Layer & { backingPath?:
       ErrorCodes.INVALID_INPUT,
       `${where}: its header names backing ${headerBacking ?? 'none'}, libvirt ${xml.backingPath ?? 'none'}`,
     );
-  const layer: Layer = {
+  return {
     volume,
     name,
     path: filePath,
-    format: 'qcow2',
     capacity: qcow2.virtualSize,
+    backingPath: xml.backingPath,
     qcow2,
   };
-  return { ...layer, backingPath: xml.backingPath };
 }
 
 /**
@@ -106,7 +99,7 @@ export class RemoteChain {
     try {
       let next: StorageVolume | undefined = volume;
       while (next) {
-        const layer: Layer & { backingPath?: string } = await openLayer(next).catch((err: unknown) => {
+        const layer: Layer = await openLayer(next).catch((err: unknown) => {
           if (next !== volume) next?.free();
           throw err;
         });
@@ -128,6 +121,11 @@ export class RemoteChain {
 
   get virtualSize(): number {
     return this.layers[0].capacity;
+  }
+
+  /** The top layer's backing file as libvirt names it (and its header agrees); undefined: none. */
+  get backingPath(): string | undefined {
+    return this.layers[0].backingPath;
   }
 
   /**
