@@ -45,15 +45,20 @@ async function imageOf(volume: StorageVolume): Promise<ImageRef & { format: Volu
   return { path: path ?? (await volume.getPath()), format: format === 'raw' ? 'raw' : 'qcow2' };
 }
 
+/** A pool path as given, normalised; refused unless absolute (on this host or the remote one). */
+function absolutePoolPath(path: string): string {
+  if (!path.startsWith('/')) {
+    throw new VolbackError(ErrorCodes.INVALID_INPUT, `pool path ${path} is not absolute`, { fault: 'user' });
+  }
+  return posix.resolve(path);
+}
+
 /**
  * Where a new dir pool may live: an absolute path, normalised; an existing one must be a real
  * directory (not a symlink) that only its owner can write, or backups could be swapped under it.
  */
 function checkPoolPath(path: string): { path: string; exists: boolean } {
-  if (!path.startsWith('/')) {
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `pool path ${path} is not absolute`, { fault: 'user' });
-  }
-  const normal = resolve(path);
+  const normal = absolutePoolPath(path);
   let stat;
   try {
     stat = lstatSync(normal);
@@ -105,11 +110,7 @@ async function withNewPool(
  * locally), else builds it 0711. Nothing stays defined on failure.
  */
 async function createRemotePool(conn: Connection, spec: { name: string; path: string }): Promise<void> {
-  if (!spec.path.startsWith('/'))
-    throw new VolbackError(ErrorCodes.INVALID_INPUT, `pool path ${spec.path} is not absolute`, {
-      fault: 'user',
-    });
-  const path = posix.resolve(spec.path);
+  const path = absolutePoolPath(spec.path);
   const finish = async (pool: StoragePool): Promise<void> => {
     const mode = await parsePoolTargetMode(await pool.getXMLDesc());
     if (mode === undefined || (mode & 0o022) !== 0) throw openDirectory(path, mode ?? 0o777);
@@ -285,13 +286,12 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
         const backing = (await imageInfo(image)).backingFile;
         actual = backing === undefined ? undefined : resolve(dirname(image.path), backing);
       } else {
-        // Opening the chain reads and checks every header; libvirt names the backing.
-        const opened = await withChain(pool, volume, async () => undefined).then(
-          () => undefined,
+        // Opening the chain reads and checks every header against libvirt's backing names.
+        const opened = await withChain(pool, volume, async (chain) => ({ backing: chain.backingPath })).catch(
           (err: Error) => [`${image.path}: ${err.message}`],
         );
-        if (opened) return opened;
-        actual = (await parseVolumeXml(await volume.getXMLDesc())).backingPath;
+        if (Array.isArray(opened)) return opened;
+        actual = opened.backing;
       }
       const expected = parent ? resolve((await imageOf(parent)).path) : undefined;
       if (actual !== expected) {
