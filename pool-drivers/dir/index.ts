@@ -220,6 +220,11 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, spec.format));
     },
 
+    copyVolume(pool, spec, source) {
+      // libvirt runs qemu-img convert on the host, which reads the source through its backing chain.
+      return pool.pool.createVolumeFrom(fileVolume(spec.name, spec.capacity, spec.format), source);
+    },
+
     createScratchVolume(pool, spec) {
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, 'qcow2'));
     },

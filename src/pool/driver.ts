@@ -136,6 +136,14 @@ export interface PoolDriver {
   createRestoreVolume(pool: PoolRef, spec: NewPlainVolume): Promise<StorageVolume>;
 
   /**
+   * Optional. Creates the self-contained volume `spec` holding the guest view of `source` (a volume
+   * of any pool of the same host; an incremental flattened with its parents), copied on the pool's
+   * host by libvirt (`virStorageVolCreateXMLFrom`): how a restore copies where volback cannot open
+   * the images itself (a remote host). Same cleanup duty.
+   */
+  copyVolume?(pool: PoolRef, spec: NewPlainVolume, source: StorageVolume): Promise<StorageVolume>;
+
+  /**
    * Optional. Creates pull mode's copy-before-write scratch volume (qcow2, which libvirt's pull job
    * requires), reachable through `copyTarget(...).libvirt`. Same cleanup duty.
    */

@@ -12,7 +12,7 @@ import {
   type GuestReader,
   type Qcow2Image,
 } from '../formats/qcow2';
-import type { Connection, StorageVolume } from '../libvirt';
+import { isLibvirtNotFound, type Connection, type StorageVolume } from '../libvirt';
 import type { ImageReader } from '../tools/nbd';
 import { parseVolumeXml } from '../xml/libvirt-storage';
 import type { ByteRange } from './driver';
@@ -86,6 +86,20 @@ async function openLayer(volume: StorageVolume): Promise<Layer> {
   };
 }
 
+/** The volume `layer` stands on; a backing file outside libvirt's pools is refused by name. */
+async function backingVolume(conn: Connection, layer: Layer): Promise<StorageVolume> {
+  try {
+    return await conn.lookupVolumeByPath(layer.backingPath!);
+  } catch (err) {
+    if (!isLibvirtNotFound(err)) throw err;
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `volume ${layer.name} stands on ${layer.backingPath}, which is no volume of the host's pools`,
+      { cause: err },
+    );
+  }
+}
+
 /**
  * A volume and its backing chain, top first, opened through `conn` (the caller keeps owning
  * `volume`; the chain frees the backing volumes it looked up on close).
@@ -110,7 +124,7 @@ export class RemoteChain {
             `volume ${layer.name}: its backing chain loops or is deeper than ${MAX_CHAIN_DEPTH}`,
           );
         seen.add(layer.path);
-        next = layer.backingPath ? await conn.lookupVolumeByPath(layer.backingPath) : undefined;
+        next = layer.backingPath ? await backingVolume(conn, layer) : undefined;
       }
       return new RemoteChain(layers);
     } catch (err) {

@@ -7,6 +7,7 @@ import { restoreDomain } from '../../src/core/restore/domain';
 import { restoreBackup, type RestoreProgress } from '../../src/core/restore/restore';
 import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { Connection } from '../../src/libvirt';
+import { run } from '../../src/tools/exec';
 import { imageInfo } from '../../src/tools/qemu-img';
 import { parseDomainXml } from '../../src/xml/libvirt-domain';
 import {
@@ -21,6 +22,9 @@ import {
   poolVolumeNames,
 } from '../support';
 import { MiB, cleanupDomainByName } from './restore-helpers';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 jest.setTimeout(240_000);
 
@@ -180,6 +184,38 @@ describe('restore on real domains', () => {
       /is a name volback reserves: '\.volback-intent\.json' names removal intents/,
     );
     expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
+  });
+
+  it('refuses a layer whose header another tool pointed at a file outside its chain, before anything is made', async () => {
+    // A rewritten header could name any file of the host as backing, and a restore would copy it.
+    const inc1 = points[1].result.set;
+    const layer = inc1.disks.find((d) => d.target === 'vda')!.volume!.name;
+    const pool = await conn.lookupStoragePoolByName(defaults.pool);
+    const volume = await pool.lookupVolumeByName(layer);
+    const file = await volume.getPath();
+    const parent = (await imageInfo({ path: file, format: 'qcow2' })).backingFile!;
+    volume.free();
+    pool.free();
+    const victim = path.join(os.tmpdir(), `${uniqueName('victim')}.raw`);
+    fs.writeFileSync(victim, Buffer.alloc(32 * MiB, 0x5a));
+    cleanup.add(`victim ${victim}`, async () => fs.rmSync(victim, { force: true }));
+    await run(['qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', victim, '-F', 'raw', file]);
+    try {
+      const before = await poolVolumeNames(conn, defaults.pool);
+      await expectCode(
+        restoreBackup(conn, { scanPools: [defaults.pool], setId: inc1.id, disks: ['vda'] }),
+        ErrorCodes.CHAIN_BROKEN,
+        new RegExp(
+          `volume ${layer} .* is not a sound layer of its chain: .*stands on ${victim}, not on its parent`,
+        ),
+      );
+      expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
+    } finally {
+      await run(['qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', parent, '-F', 'qcow2', file]);
+      const again = await conn.lookupStoragePoolByName(defaults.pool);
+      await again.refresh(); // libvirt may have read the forged header
+      again.free();
+    }
   });
 
   it('restores a clone beside the running original (new name and UUID) that boots with the same disks', async () => {

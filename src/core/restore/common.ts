@@ -240,6 +240,24 @@ export function throwIfAborted(signal?: AbortSignal): void {
 }
 
 /**
+ * Refuses a chain whose layers are unsound or do not stand on each other as the metadata says (a
+ * header another tool rewrote could name any file of the host as backing): before any byte is copied.
+ */
+async function checkLayers(item: DiskToRestore, chain: ChainState): Promise<void> {
+  for (const [i, layer] of chain.layers.entries()) {
+    const parent = i > 0 ? chain.layers[i - 1].volume : undefined;
+    const problems = await layer.pool.driver.checkLayer(layer.pool, layer.volume, parent);
+    if (problems.length) {
+      throw new VolbackError(
+        ErrorCodes.CHAIN_BROKEN,
+        `cannot restore ${item.disk.target}: volume ${layer.disk.volume!.name} in pool '${layer.pool.name}' is not a sound layer of its chain: ${problems.join('; ')}`,
+        { fault: 'user', hint: 'see `volback backup verify` of the set' },
+      );
+    }
+  }
+}
+
+/**
  * Opens the chain of `item` for checking: damage its layers show before any data is read (a checksum
  * document not as recorded, data no checksum lists) goes to `damage` (which refuses unless told to
  * ignore it), and a chain without checksums is noted. The caller closes it (`closeChain`).
@@ -251,6 +269,7 @@ export async function openCheckedChain(
 ): Promise<ChainState> {
   const chain = await openChainState(pools, item.chain, damage.setOf);
   try {
+    await checkLayers(item, chain);
     await damage.found(item.disk.target, chain.findings);
   } catch (err) {
     closeChain(chain.layers);

@@ -13,6 +13,7 @@ import type { BackupSet, VolumeFormat } from '../../model';
 import type { PoolCache } from '../../pool/pool-layer';
 import { convertImage, imageInfo, removeBitmaps, type ImageRef } from '../../tools/qemu-img';
 import { parseDomainXml, type DomainDisk } from '../../xml/libvirt-domain';
+import { kindOf } from '../../host/connection-kind';
 import { dropVolbackCheckpoints } from '../shared/checkpoints';
 import { lockDomain } from '../shared/domain-lock';
 import {
@@ -90,6 +91,17 @@ export async function restoreOverOriginal(
   options: RestoreOptions,
   damage: DamagePolicy,
 ): Promise<RestoredVolume[]> {
+  // The copy writes the domain's own files with qemu-img, which needs them on this machine.
+  if (!(await kindOf(conn)).local) {
+    throw new VolbackError(
+      ErrorCodes.POOL_UNSUPPORTED,
+      `cannot overwrite the disks of ${set.domain.name} on a remote host: volback writes them with qemu-img, which needs the files on its own machine`,
+      {
+        fault: 'user',
+        hint: 'restore into new volumes and point the domain at them (`volback backup restore --define`), or run volback on the host itself',
+      },
+    );
+  }
   const domain = await findDomain(() => conn.lookupDomainByUUID(set.domain.uuid));
   if (!domain) {
     throw new VolbackError(

@@ -5,7 +5,10 @@ import { logger } from '../../log';
 import type { BackupSet, DiskSource, VolumeFormat } from '../../model';
 import { assertRoom, findVolume, type OpenPool, type PoolCache } from '../../pool/pool-layer';
 import { isSafeVolumeName, reservedNameReason, restoredVolumeName } from '../../pool/volume-names';
-import { convertImage } from '../../tools/qemu-img';
+import { kindOf } from '../../host/connection-kind';
+import type { StorageVolume } from '../../libvirt';
+import type { NewPlainVolume } from '../../pool/driver';
+import { convertImage, type ImageRef } from '../../tools/qemu-img';
 import type { UndoStack } from '../shared/undo';
 import {
   checkReadData,
@@ -48,6 +51,59 @@ async function freeRestoredName(
     ErrorCodes.CONFLICT,
     `no free name for the restore of ${target} in pool '${pool.name}'`,
   );
+}
+
+/**
+ * How a restore copies: `convert`, qemu-img on this machine, which opens the pools' images itself (a
+ * local connection); `host`, each target driver's copyVolume, libvirt copying on the host (a remote
+ * one, where volback has no files). Refused before anything is made when a target pool cannot copy so.
+ */
+async function copyWay(targets: readonly OpenPool[]): Promise<'convert' | 'host'> {
+  if (!targets.length || (await kindOf(targets[0].conn)).local) return 'convert';
+  for (const pool of targets) {
+    if (!pool.driver.copyVolume) {
+      throw new VolbackError(
+        ErrorCodes.POOL_UNSUPPORTED,
+        `pool '${pool.name}' (${pool.type}) cannot take a restore on a remote host: its driver has no copy through libvirt`,
+        { fault: 'user', hint: 'restore into a dir pool of that host, or run volback on the host itself' },
+      );
+    }
+  }
+  return 'host';
+}
+
+/**
+ * Makes the restored volume `spec` in `target` from `source` (the backup's top layer), flattened,
+ * and registers its removal on `undo`. `convert` creates the empty volume first and has qemu-img
+ * fill it (progress and cancel as it goes); `host` has libvirt create and fill it in one call, which
+ * can be neither watched nor interrupted, so cancel is checked before and after.
+ */
+async function copyIntoNewVolume(
+  copy: 'convert' | 'host',
+  target: OpenPool,
+  spec: NewPlainVolume,
+  source: { image: ImageRef; volume: StorageVolume },
+  options: { undo: UndoStack; signal?: AbortSignal; onProgress: (fraction: number) => void },
+): Promise<StorageVolume> {
+  const undoVolume = (volume: StorageVolume): void =>
+    options.undo.push(`restored volume ${spec.name} in pool ${target.name}`, () =>
+      target.driver.deleteVolume(target, volume).finally(() => volume.free()),
+    );
+  if (copy === 'host') {
+    const volume = await target.driver.copyVolume!(target, spec, source.volume);
+    undoVolume(volume);
+    throwIfAborted(options.signal);
+    return volume;
+  }
+  const volume = await target.driver.createRestoreVolume(target, spec);
+  undoVolume(volume);
+  const image = await target.driver.image(target, volume);
+  await convertImage(
+    source.image,
+    { ...image, format: spec.format },
+    { targetExists: true, signal: options.signal, onProgress: options.onProgress },
+  );
+  return volume;
 }
 
 /**
@@ -129,6 +185,7 @@ async function copyAndCheck(
     chains.push(chain);
     plan.push({ item, source, target, format: options.format ?? formats[0], chain });
   }
+  const copy = await copyWay(plan.map((p) => p.target));
   // Room per target pool, before anything is created; a crashed earlier restore's leftovers go first.
   for (const pool of new Set(plan.map((p) => p.target))) {
     await undoCrashedRestores(pool);
@@ -168,26 +225,20 @@ async function copyAndCheck(
     const unmark = await markRestore(target, name, set.id);
     undo.push(`restore marker of ${name} in pool ${target.name}`, unmark);
     undo.afterCommit(`restore marker of ${name} in pool ${target.name}`, unmark);
-    const volume = await target.driver.createRestoreVolume(target, {
-      name,
-      format,
-      capacity: disk.virtualSize,
-    });
-    undo.push(`restored volume ${name} in pool ${target.name}`, () =>
-      target.driver.deleteVolume(target, volume).finally(() => volume.free()),
-    );
-    const image = await target.driver.image(target, volume);
     log.info(
-      `restoring ${disk.target} of backup ${set.id} (${set.kind}, ${item.chain.length} layer(s)) into ${name} in pool ${target.name}`,
+      `restoring ${disk.target} of backup ${set.id} (${set.kind}, ${item.chain.length} layer(s)) into ${name} in pool ${target.name}${copy === 'host' ? ', copied by libvirt on the host' : ''}`,
     );
     const report = progressReporter(options, disk.target, disk.virtualSize);
     report(0);
-    await convertImage(
-      source,
-      { ...image, format },
-      { targetExists: true, signal: options.signal, onProgress: report },
+    const volume = await copyIntoNewVolume(
+      copy,
+      target,
+      { name, format, capacity: disk.virtualSize },
+      { image: source, volume: chain.layers[chain.layers.length - 1].volume },
+      { undo, signal: options.signal, onProgress: report },
     );
     report(1);
+    const image = await target.driver.image(target, volume);
     if (chain.extentSize !== undefined) {
       // What the new volume now holds, extent by extent, against the layer of the backup that provided it.
       const reader = await target.driver.openReader(target, volume);
