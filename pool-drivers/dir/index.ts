@@ -225,6 +225,11 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return pool.pool.createVolumeFrom(fileVolume(spec.name, spec.capacity, spec.format), source);
     },
 
+    async openUpload(_pool, volume, length) {
+      // A raw file's bytes are its guest bytes; libvirt punches the holes.
+      return volume.upload({ offset: 0, length, sparse: true });
+    },
+
     createScratchVolume(pool, spec) {
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, 'qcow2'));
     },

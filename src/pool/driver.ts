@@ -7,6 +7,7 @@
 // Rules, as in libvirt's storage backends: a method that creates something removes what it created
 // when it fails; an optional method a driver cannot offer is absent, and callers answer
 // ERR_POOL_UNSUPPORTED for it (drivers never stub); every input that came from a pool is untrusted.
+import type { Writable } from 'node:stream';
 import type { Connection, StoragePool, StorageVolume } from '../libvirt';
 import type { DiskSource, VolumeFormat } from '../model';
 import type { ImageRef, ImageSecret } from '../tools/qemu-img';
@@ -142,6 +143,13 @@ export interface PoolDriver {
    * the images itself (a remote host). Same cleanup duty.
    */
   copyVolume?(pool: PoolRef, spec: NewPlainVolume, source: StorageVolume): Promise<StorageVolume>;
+
+  /**
+   * Optional. A sparse stream (SparseChunk objects) writing the first `length` guest bytes of
+   * `volume`, a raw volume `createRestoreVolume` made, through libvirt: how a restore from another
+   * host fills it. Absent where libvirt cannot upload into the pool (rbd).
+   */
+  openUpload?(pool: PoolRef, volume: StorageVolume, length: number): Promise<Writable>;
 
   /**
    * Optional. Creates pull mode's copy-before-write scratch volume (qcow2, which libvirt's pull job

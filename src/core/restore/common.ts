@@ -105,6 +105,12 @@ export interface RestoreOptions {
   /** Pool for the new volumes (active, of a supported type); default: the pool each disk's backup is in. */
   pool?: string;
   /**
+   * The host the new volumes go to (restoreDomain: and the domain), when it is another than the one
+   * the backups are read from: the guest bytes stream between the two connections, into raw
+   * volumes. Default: the backups' own connection. Not with `overwrite`.
+   */
+  targetConnection?: Connection;
+  /**
    * Format of the new volumes; default: what the target pool's driver prefers (qcow2 in dir pools).
    * Ignored with `overwrite` (the disk keeps its format).
    */

@@ -5,10 +5,7 @@ import { logger } from '../../log';
 import type { BackupSet, DiskSource, VolumeFormat } from '../../model';
 import { assertRoom, findVolume, type OpenPool, type PoolCache } from '../../pool/pool-layer';
 import { isSafeVolumeName, reservedNameReason, restoredVolumeName } from '../../pool/volume-names';
-import { kindOf } from '../../host/connection-kind';
-import type { StorageVolume } from '../../libvirt';
-import type { NewPlainVolume } from '../../pool/driver';
-import { convertImage, type ImageRef } from '../../tools/qemu-img';
+import { copyIntoNewVolume, copyWayFor, restoredFormat, type CopyWay } from './copy';
 import type { UndoStack } from '../shared/undo';
 import {
   checkReadData,
@@ -53,58 +50,12 @@ async function freeRestoredName(
   );
 }
 
-/**
- * How a restore copies: `convert`, qemu-img on this machine, which opens the pools' images itself (a
- * local connection); `host`, each target driver's copyVolume, libvirt copying on the host (a remote
- * one, where volback has no files). Refused before anything is made when a target pool cannot copy so.
- */
-async function copyWay(targets: readonly OpenPool[]): Promise<'convert' | 'host'> {
-  if (!targets.length || (await kindOf(targets[0].conn)).local) return 'convert';
-  for (const pool of targets) {
-    if (!pool.driver.copyVolume) {
-      throw new VolbackError(
-        ErrorCodes.POOL_UNSUPPORTED,
-        `pool '${pool.name}' (${pool.type}) cannot take a restore on a remote host: its driver has no copy through libvirt`,
-        { fault: 'user', hint: 'restore into a dir pool of that host, or run volback on the host itself' },
-      );
-    }
-  }
-  return 'host';
-}
-
-/**
- * Makes the restored volume `spec` in `target` from `source` (the backup's top layer), flattened,
- * and registers its removal on `undo`. `convert` creates the empty volume first and has qemu-img
- * fill it (progress and cancel as it goes); `host` has libvirt create and fill it in one call, which
- * can be neither watched nor interrupted, so cancel is checked before and after.
- */
-async function copyIntoNewVolume(
-  copy: 'convert' | 'host',
-  target: OpenPool,
-  spec: NewPlainVolume,
-  source: { image: ImageRef; volume: StorageVolume },
-  options: { undo: UndoStack; signal?: AbortSignal; onProgress: (fraction: number) => void },
-): Promise<StorageVolume> {
-  const undoVolume = (volume: StorageVolume): void =>
-    options.undo.push(`restored volume ${spec.name} in pool ${target.name}`, () =>
-      target.driver.deleteVolume(target, volume).finally(() => volume.free()),
-    );
-  if (copy === 'host') {
-    const volume = await target.driver.copyVolume!(target, spec, source.volume);
-    undoVolume(volume);
-    throwIfAborted(options.signal);
-    return volume;
-  }
-  const volume = await target.driver.createRestoreVolume(target, spec);
-  undoVolume(volume);
-  const image = await target.driver.image(target, volume);
-  await convertImage(
-    source.image,
-    { ...image, format: spec.format },
-    { targetExists: true, signal: options.signal, onProgress: options.onProgress },
-  );
-  return volume;
-}
+/** How the log says a volume was filled. */
+const COPIED_BY: Record<CopyWay, string> = {
+  convert: '',
+  host: ', copied by libvirt on the host',
+  stream: ', streamed from the backup host',
+};
 
 /**
  * Restores disks into new volumes, each with the `<disk>` source a domain on it would have. Every
@@ -115,6 +66,7 @@ async function copyIntoNewVolume(
  */
 export async function restoreToNewVolumes(
   pools: PoolCache,
+  targets: PoolCache,
   set: BackupSet,
   items: DiskToRestore[],
   options: RestoreOptions,
@@ -123,7 +75,7 @@ export async function restoreToNewVolumes(
 ): Promise<Array<RestoredVolume & { source: DiskSource }>> {
   const chains: ChainState[] = [];
   try {
-    return await copyAndCheck(pools, set, items, options, undo, damage, chains);
+    return await copyAndCheck(pools, targets, set, items, options, undo, damage, chains);
   } finally {
     for (const chain of chains) closeChain(chain.layers);
   }
@@ -132,6 +84,7 @@ export async function restoreToNewVolumes(
 /** restoreToNewVolumes' work; every chain it opens goes into `chains`, which the caller closes. */
 async function copyAndCheck(
   pools: PoolCache,
+  targets: PoolCache,
   set: BackupSet,
   items: DiskToRestore[],
   options: RestoreOptions,
@@ -170,22 +123,22 @@ async function copyAndCheck(
   const plan = [];
   for (const item of items) {
     const source = await openChain(pools, item);
-    const target = await pools.get(options.pool ?? item.disk.volume!.pool);
-    // The asked-for format if the pool's driver takes it, else the driver's preferred one.
-    const formats = target.driver.capabilities.fullFormats;
-    if (options.format && !formats.includes(options.format)) {
-      throw new VolbackError(
-        ErrorCodes.INVALID_INPUT,
-        `pool '${target.name}' (${target.type}) keeps volumes as ${formats.join(' or ')}, not ${options.format}`,
-        { fault: 'user' },
-      );
-    }
+    const target = await targets.get(options.pool ?? item.disk.volume!.pool);
     // Damage the layers show before any data is read (a checksum document not as recorded) refuses here.
     const chain = await openCheckedChain(pools, item, damage);
     chains.push(chain);
-    plan.push({ item, source, target, format: options.format ?? formats[0], chain });
+    const top = chain.layers[chain.layers.length - 1];
+    const way = await copyWayFor(top.pool, target);
+    const format = restoredFormat(way, target, options.format);
+    plan.push({
+      item,
+      source: { pool: top.pool, volume: top.volume, image: source },
+      target,
+      format,
+      chain,
+      way,
+    });
   }
-  const copy = await copyWay(plan.map((p) => p.target));
   // Room per target pool, before anything is created; a crashed earlier restore's leftovers go first.
   for (const pool of new Set(plan.map((p) => p.target))) {
     await undoCrashedRestores(pool);
@@ -198,7 +151,7 @@ async function copyAndCheck(
   }
   const at = new Date();
   const restored: Array<RestoredVolume & { source: DiskSource }> = [];
-  for (const { item, source, target, format, chain } of plan) {
+  for (const { item, source, target, format, chain, way } of plan) {
     throwIfAborted(options.signal);
     const disk = item.disk;
     const custom = options.volumeNames?.[disk.target];
@@ -226,16 +179,20 @@ async function copyAndCheck(
     undo.push(`restore marker of ${name} in pool ${target.name}`, unmark);
     undo.afterCommit(`restore marker of ${name} in pool ${target.name}`, unmark);
     log.info(
-      `restoring ${disk.target} of backup ${set.id} (${set.kind}, ${item.chain.length} layer(s)) into ${name} in pool ${target.name}${copy === 'host' ? ', copied by libvirt on the host' : ''}`,
+      `restoring ${disk.target} of backup ${set.id} (${set.kind}, ${item.chain.length} layer(s)) into ${name} in pool ${target.name}${COPIED_BY[way]}`,
     );
     const report = progressReporter(options, disk.target, disk.virtualSize);
     report(0);
     const volume = await copyIntoNewVolume(
-      copy,
+      way,
       target,
       { name, format, capacity: disk.virtualSize },
-      { image: source, volume: chain.layers[chain.layers.length - 1].volume },
-      { undo, signal: options.signal, onProgress: report },
+      source,
+      {
+        undo,
+        signal: options.signal,
+        onProgress: report,
+      },
     );
     report(1);
     const image = await target.driver.image(target, volume);

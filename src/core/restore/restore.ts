@@ -1,6 +1,7 @@
 // restoreBackup: one, some or all disks of a backup set into new volumes, or over the domain's own
 // disks. See docs/restore.md.
 import type { Connection } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
 import { crashPoint } from '../shared/crash-point';
@@ -38,7 +39,14 @@ export type {
 export async function restoreBackup(conn: Connection, options: RestoreOptions): Promise<RestoreResult> {
   throwIfAborted(options.signal);
   const { set, items, damage } = await chooseRestore(conn, options);
+  if (options.overwrite && options.targetConnection)
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      "overwrite writes over the domain disks on the backups' own host: it takes no other target host",
+      { fault: 'user' },
+    );
   const pools = new PoolCache(conn);
+  const targets = options.targetConnection ? new PoolCache(options.targetConnection) : pools;
   try {
     if (options.overwrite) {
       const volumes = await restoreOverOriginal(conn, pools, set, items, options, damage);
@@ -46,7 +54,7 @@ export async function restoreBackup(conn: Connection, options: RestoreOptions): 
     }
     const undo = new UndoStack();
     try {
-      const restored = await restoreToNewVolumes(pools, set, items, options, undo, damage);
+      const restored = await restoreToNewVolumes(pools, targets, set, items, options, undo, damage);
       crashPoint('restore-copied');
       await undo.commit();
       crashPoint('restore-committed');
@@ -63,5 +71,6 @@ export async function restoreBackup(conn: Connection, options: RestoreOptions): 
     }
   } finally {
     pools.close();
+    targets.close();
   }
 }
