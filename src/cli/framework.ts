@@ -210,6 +210,8 @@ export interface CommandContext {
   /** Aborted on SIGINT; pass it to every long core call. */
   readonly signal: AbortSignal;
   connect(): Promise<Connection>;
+  /** A second connection, to another host (`--target-connect`); closed by main too. */
+  connectTo(uri: string): Promise<Connection>;
   /** A progress display for one job on stderr (silent with --quiet). */
   progress(label: string): ProgressSink;
   /** A line on stderr for the person at the terminal (suppressed by --quiet). */

@@ -114,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes('--debug');
   let json = argv.includes('--json');
   let conn: Connection | undefined;
+  const others: Connection[] = [];
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -174,6 +175,11 @@ export async function main(argv: string[]): Promise<number> {
       quiet,
       signal: controller.signal,
       connect: async () => (conn ??= await openConnection(config.connectUri)),
+      connectTo: async (uri) => {
+        const other = await openConnection(uri);
+        others.push(other);
+        return other;
+      },
       progress: (label) => makeProgress(label, quiet),
       note: (text) => {
         if (!quiet) process.stderr.write(`${text}\n`);
@@ -209,6 +215,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     await conn?.close().catch(() => undefined);
+    for (const other of others) await other.close().catch(() => undefined);
   }
 }
 

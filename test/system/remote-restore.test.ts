@@ -2,7 +2,9 @@
 // domain on qcow2 files of the host's dir pool gets a full and an incremental; each point in time is
 // restored into new volumes of two pools on that host, copied there by libvirt (no byte crosses the
 // connection), and read back through libvirt alone; the VM is rebuilt as a clone, and after it was
-// deleted, from what the pool holds, through the library and through the CLI.
+// deleted, from what the pool holds, through the library and through the CLI. Then a backup made by
+// this machine's own libvirtd is restored onto the test host: its guest bytes stream between the two
+// connections, and the VM is defined and started there, fitted to a host without KVM.
 import { createBackup } from '../../src/core/backup/coordinator';
 import { restoreDomain } from '../../src/core/restore/domain';
 import { restoreBackup } from '../../src/core/restore/restore';
@@ -22,8 +24,11 @@ import {
   Cleanup,
   REPO_ROOT,
   TESTHOST_DIR_POOL,
+  backupLocation,
   chooseVirtType,
+  createTestDomain,
   createVolume,
+  openSystemConnection,
   openTestHost,
   testHost,
   uniqueName,
@@ -256,5 +261,163 @@ describe('restores on a remote host, copied by libvirt on the host', () => {
     expect(await back.isActive()).toBe(true);
     await back.destroy();
     await expectRestored(out.volumes, at.full);
+  });
+});
+
+describe("a backup of this machine's libvirtd restored onto the test host", () => {
+  const cleanup = new Cleanup();
+  let local: Connection;
+  let remote: Connection;
+  let full: BackupSet;
+  let inc: BackupSet;
+  let backupPool: string;
+  let lockDir: string;
+  const models: Record<string, Record<string, Buffer>> = {};
+
+  beforeAll(async () => {
+    local = cleanup.connection(await openSystemConnection());
+    remote = cleanup.connection(await openTestHost());
+    const location = backupLocation(local, cleanup);
+    backupPool = location.defaults.pool;
+    lockDir = location.lockDir;
+    const vm = await createTestDomain(local, cleanup, { diskSizes: [DISK, DISK], label: 'xhost' });
+    const snap = (label: string): Record<string, Buffer> => ({
+      vda: fs.readFileSync(vm.snapshotModel('vda', label)),
+      vdb: fs.readFileSync(vm.snapshotModel('vdb', label)),
+    });
+    await vm.write('vda', 0x71, MiB, 2 * MiB);
+    await vm.write('vdb', 0x72, 9 * MiB, 300 * 1024);
+    full = (await createBackup(local, vm.name, { defaults: location.defaults, lockDir })).set;
+    models.full = snap('full');
+    await vm.write('vda', 0x73, 2 * MiB + 4096, 64 * 1024);
+    await vm.write('vdb', 0x74, 15 * MiB, MiB);
+    inc = (await createBackup(local, vm.name, { defaults: location.defaults, lockDir })).set;
+    models.inc = snap('inc');
+    expect(inc).toMatchObject({ kind: 'incremental', parentId: full.id });
+  });
+
+  afterAll(() => cleanup.run());
+
+  /** Volume names of the test host's dir pool. */
+  const remoteVolumes = async (): Promise<string[]> => {
+    const pool = await remote.lookupStoragePoolByName(TESTHOST_DIR_POOL);
+    try {
+      await pool.refresh();
+      return (await pool.listVolumeNames()).sort();
+    } finally {
+      pool.free();
+    }
+  };
+
+  /** Each restored volume on the test host, read through its libvirt: raw, sparse, equal to `model`. */
+  async function expectOnTestHost(
+    volumes: ReadonlyArray<{ target: string; pool: string; volume: string; format: string }>,
+    model: Record<string, Buffer>,
+  ): Promise<void> {
+    expect(volumes.map((v) => v.target).sort()).toEqual(Object.keys(model).sort());
+    const pool = await remote.lookupStoragePoolByName(TESTHOST_DIR_POOL);
+    try {
+      await pool.refresh();
+      for (const v of volumes) {
+        cleanup.add(`restored ${v.volume} on the test host`, async () => {
+          const p = await remote.lookupStoragePoolByName(v.pool);
+          const gone = await p.lookupVolumeByName(v.volume).catch(() => undefined);
+          await gone?.delete();
+          gone?.free();
+          p.free();
+        });
+        expect(v).toMatchObject({ pool: TESTHOST_DIR_POOL, format: 'raw' });
+        const volume = await pool.lookupVolumeByName(v.volume);
+        const chain = await RemoteChain.open(remote, volume);
+        try {
+          expect((await chain.read(0, DISK)).equals(model[v.target])).toBe(true);
+          // holes stayed holes: the disk holds a few MiB of 16
+          expect((await volume.getInfo()).allocation).toBeLessThan(DISK / 2);
+        } finally {
+          chain.close();
+          volume.free();
+        }
+      }
+    } finally {
+      pool.free();
+    }
+  }
+
+  it('restores each point in time into raw volumes of the other host, streamed between the connections', async () => {
+    for (const [set, model] of [
+      [full, models.full],
+      [inc, models.inc],
+    ] as const) {
+      const result = await restoreBackup(local, {
+        setId: set.id,
+        scanPools: [backupPool],
+        targetConnection: remote,
+        pool: TESTHOST_DIR_POOL,
+      });
+      expect(result.damage).toEqual([]);
+      await expectOnTestHost(result.volumes, model);
+    }
+  });
+
+  it('refuses a qcow2 target and an overwrite across hosts, before anything is made', async () => {
+    const before = await remoteVolumes();
+    await expect(
+      restoreBackup(local, {
+        setId: inc.id,
+        scanPools: [backupPool],
+        targetConnection: remote,
+        pool: TESTHOST_DIR_POOL,
+        format: 'qcow2',
+      }),
+    ).rejects.toThrow(/a restore from another host uploads raw guest bytes/);
+    await expect(
+      restoreBackup(local, {
+        setId: inc.id,
+        scanPools: [backupPool],
+        targetConnection: remote,
+        overwrite: true,
+      }),
+    ).rejects.toThrow(/takes no other target host/);
+    expect(await remoteVolumes()).toEqual(before);
+  });
+
+  it('defines and starts the VM on the test host through the CLI, fitted to what that host runs', async () => {
+    const name = uniqueName('xhost-vm');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-xhost-'));
+    cleanup.add(`temp ${tmp}`, async () => fs.rmSync(tmp, { recursive: true, force: true }));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, 'dist/src/cli/main.js'),
+        'backup',
+        'restore',
+        inc.id,
+        '--define',
+        '--name',
+        name,
+        '--start',
+        '--connect',
+        local.uri,
+        '--target-connect',
+        remote.uri,
+        '--pool',
+        TESTHOST_DIR_POOL,
+        '--json',
+      ],
+      { env: { ...process.env, VOLBACK_LOCK_DIR: path.join(tmp, 'locks'), VOLBACK_CONFIG: undefined } },
+    );
+    const out = JSON.parse(stdout) as {
+      volumes: Array<{ target: string; pool: string; volume: string; format: string }>;
+      policy: { changed: Array<{ element: string; reason: string }> };
+    };
+    const domain = cleanup.domain(await remote.lookupDomainByName(name));
+    expect(await domain.isActive()).toBe(true);
+    expect(await domain.getUUIDString()).toBe(inc.domain.uuid);
+    // The test host runs TCG only: a domain stored as kvm is changed, and the report says so.
+    const stored = /<domain[^>]*type=['"](\w+)['"]/.exec(inc.domainXml)![1];
+    expect((await domain.getXMLDesc()).match(/<domain[^>]*type=['"](\w+)['"]/)![1]).toBe('qemu');
+    expect(out.policy.changed.some((c) => c.element === '/domain')).toBe(stored === 'kvm');
+    await domain.destroy();
+    await expectOnTestHost(out.volumes, models.inc);
   });
 });

@@ -138,6 +138,12 @@ const backupRestore: CommandSpec = {
       value: 'DISK=NAME',
       description: 'name of the new volume of a disk (repeatable)',
     },
+    'target-connect': {
+      type: 'string',
+      value: 'URI',
+      description:
+        'restore onto another host: new volumes (and with --define the domain) go there, streamed from --connect (raw volumes)',
+    },
     overwrite: { type: 'boolean', description: "write over the domain's current disk volumes" },
     define: {
       type: 'boolean',
@@ -174,6 +180,7 @@ const backupRestore: CommandSpec = {
     'volback backup restore 1a2b3c4d',
     'volback backup restore 1a2b3c4d --define --name vm1-copy --new-uuid --start',
     'volback backup restore 1a2b3c4d --overwrite --yes',
+    'volback backup restore 1a2b3c4d --define --target-connect qemu+ssh://root@host2/system --pool default',
   ],
   async run(ctx, [id], flags) {
     const volumeNames = parseVolumeNames(flagList(flags['volume-name']));
@@ -197,8 +204,14 @@ const backupRestore: CommandSpec = {
     const allow = parseAllowances(flagList(flags.allow));
     if (define && flags.overwrite)
       throw new UsageError('--overwrite and --define exclude each other (use --define --replace)');
+    const targetUri = flagString(flags['target-connect']);
+    if (targetUri && flags.overwrite)
+      throw new UsageError(
+        "--overwrite writes over the disks on the backups' own host: it takes no --target-connect",
+      );
     const conn = await ctx.connect();
     const { set } = await findBackupSet(conn, id);
+    const targetConnection = targetUri ? await ctx.connectTo(targetUri) : undefined;
     const disks = flagList(flags.disk);
     const destructive = Boolean(flags.overwrite || flags.replace);
     const what = flags.overwrite
@@ -224,6 +237,7 @@ const backupRestore: CommandSpec = {
       setId: set.id,
       disks,
       pool: flagString(flags.pool),
+      targetConnection,
       format,
       volumeNames,
       ignoreDamage: Boolean(flags['ignore-damage']),
