@@ -5,6 +5,7 @@
 // domain keeps". xml2js shapes stay inside this file.
 import { parseStringPromise } from 'xml2js';
 import { ErrorCodes, VolbackError } from '../errors';
+import type { CpuMode, VirtType } from '../model';
 import { escapeAttr, escapeText } from './escape';
 import { absNormalizedPathProblem } from './names';
 import { refuseDoctype } from './tree';
@@ -40,6 +41,11 @@ export interface RestorePolicyOptions {
   allow?: readonly RestoreAllowance[];
   /** Drop what needs an allowance that was not given, instead of refusing (`needsFlag`). */
   dropRefused?: boolean;
+  /**
+   * The kind of domain the restore's host runs (chooseVirtType: decided by starting one): a stored
+   * domain that needs more (KVM, a host-passthrough CPU) is fitted to it. Absent: kept as stored.
+   */
+  host?: { virtType: VirtType; cpu: CpuMode; reason: string };
 }
 
 /** One decision about one element of the stored XML. */
@@ -216,6 +222,35 @@ export function isLoopback(address: string): boolean {
     .toLowerCase()
     .replace(/^\[|\]$/g, '');
   return a === 'localhost' || a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/**
+ * A domain type or CPU mode the host cannot start (a backup taken on a KVM host, restored on one
+ * without, or with a paravirtual KVM that crashes QEMU under host-passthrough) becomes what the
+ * host runs: type qemu (TCG), libvirt's default CPU model with the stored topology kept.
+ */
+function fitToHost(w: Walk, domain: El, host: NonNullable<RestorePolicyOptions['host']>): void {
+  if (domain.attrs.type === 'kvm' && host.virtType === 'qemu') {
+    w.changed.push({
+      element: '/domain',
+      detail: "<domain type='kvm'>",
+      reason: `made type 'qemu': this host cannot run KVM domains (${host.reason}); the guest runs under QEMU's emulator, slower`,
+    });
+    domain.attrs.type = 'qemu';
+  }
+  const cpu = child(domain, 'cpu');
+  if (
+    cpu?.attrs.mode === 'host-passthrough' &&
+    (domain.attrs.type === 'qemu' || host.cpu !== 'host-passthrough')
+  ) {
+    w.change(
+      '/domain/cpu',
+      cpu,
+      `made libvirt's default CPU model: this host does not start host-passthrough domains (${host.reason})`,
+    );
+    delete cpu.attrs.mode;
+    delete cpu.attrs.migratable; // only for host CPU modes
+  }
 }
 
 // ---- the walk ----
@@ -910,6 +945,7 @@ export async function applyRestorePolicy(
   const domain = await parseDomain(xml);
   const w = new Walk(options);
   delete domain.attrs.id; // the id of a running domain on the old host
+  if (options.host) fitToHost(w, domain, options.host);
   const targets = new Set<string>();
   mapChildren(domain, '/domain', (c, at) => {
     if (c.ns === '' && c.name === 'devices') {

@@ -38,6 +38,16 @@ function optionsOf(xml: string, file: string): RestorePolicyOptions {
     restoredDisks: value('restored'),
     allow: allow as RestoreAllowance[],
     dropRefused: words.includes('drop-refused'),
+    // host=VIRT/CPU: what the restore's host runs (host=qemu/default: no KVM)
+    ...(value('host').length
+      ? {
+          host: {
+            virtType: value('host')[0].split('/')[0] as 'kvm' | 'qemu',
+            cpu: value('host')[0].split('/')[1] as 'host-passthrough' | 'default',
+            reason: 'the test says so',
+          },
+        }
+      : {}),
   };
 }
 

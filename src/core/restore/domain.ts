@@ -6,6 +6,7 @@ import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
 import { parseDomainXml, rewriteDomainXml } from '../../xml/libvirt-domain';
 import { applyRestorePolicy } from '../../xml/restore-policy';
+import { chooseVirtType } from '../../host/virt-type';
 import { crashPoint } from '../shared/crash-point';
 import { UndoStack } from '../shared/undo';
 import {
@@ -47,10 +48,14 @@ export async function restoreDomain(
       hint: "1-200 characters, no '/' and no control characters",
     });
   }
+  // The host the domain is defined on: where its disks are restored.
+  const host = options.targetConnection ?? conn;
   const policy = await applyRestorePolicy(set.domainXml, {
     restoredDisks: items.map((i) => i.disk.target),
     allow: options.allow,
     dropRefused: options.dropRefused,
+    // What the host starts, found by starting one (once per process): the backup may come from another.
+    host: await chooseVirtType(host),
   });
   if (policy.needsFlag.length) {
     const kinds = [...new Set(policy.needsFlag.map((f) => f.allowance).filter((a) => a !== undefined))];
@@ -68,14 +73,15 @@ export async function restoreDomain(
   // Domains in the way: same name, and (keeping the UUID) same UUID.
   const clashes: Domain[] = [];
   const pools = new PoolCache(conn);
+  const targets = options.targetConnection ? new PoolCache(host) : pools;
   const undo = new UndoStack();
   let defined: Domain | undefined;
   try {
-    const byName = await findDomain(() => conn.lookupDomainByName(name));
+    const byName = await findDomain(() => host.lookupDomainByName(name));
     if (byName) clashes.push(byName);
     const byUuid = options.newUuid
       ? undefined
-      : await findDomain(() => conn.lookupDomainByUUID(set.domain.uuid));
+      : await findDomain(() => host.lookupDomainByUUID(set.domain.uuid));
     if (byUuid) {
       if (byName && (await byName.getUUIDString()) === (await byUuid.getUUIDString())) byUuid.free();
       else clashes.push(byUuid);
@@ -106,7 +112,7 @@ export async function restoreDomain(
       }
     }
 
-    const restored = await restoreToNewVolumes(pools, set, items, options, undo, damage);
+    const restored = await restoreToNewVolumes(pools, targets, set, items, options, undo, damage);
     crashPoint('restore-copied');
     const volumes = restored.map(({ source: _source, ...volume }) => volume);
     const restoredTargets = volumes.map((v) => v.target);
@@ -138,13 +144,13 @@ export async function restoreDomain(
           virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
       );
       undo.push(`undefinition of ${otherName}`, async () => {
-        (await conn.defineDomain(oldXml)).free();
+        (await host.defineDomain(oldXml)).free();
         await forget();
       });
     }
     if (clashes.length) crashPoint('restore-replaced');
     throwIfAborted(options.signal);
-    defined = await conn.defineDomain(xml);
+    defined = await host.defineDomain(xml);
     crashPoint('restore-defined');
     const uuid = await defined.getUUIDString();
     await undo.commit();
@@ -172,5 +178,6 @@ export async function restoreDomain(
     defined?.free();
     for (const d of clashes) d.free();
     pools.close();
+    targets.close();
   }
 }
