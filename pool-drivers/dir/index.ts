@@ -8,6 +8,7 @@ import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
 import type { CopyTarget, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
+import { streamIntoVolume } from '../../src/host/block-stream';
 import { kindOf } from '../../src/host/connection-kind';
 import { RemoteChain } from '../../src/pool/remote-image';
 import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
@@ -314,19 +315,8 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return [];
     },
 
-    async rebaseRefusal(pool) {
-      return (await isLocal(pool))
-        ? undefined
-        : "on a remote host libvirt cannot change a volume's backing file (run volback on the host for merges; docs/remote-hosts.md)";
-    },
-
     async rebase(pool, volume, newBacking) {
       const image = await imageOf(volume);
-      const refusal = await driver.rebaseRefusal!(pool);
-      if (refusal)
-        throw new VolbackError(ErrorCodes.POOL_UNSUPPORTED, `cannot rebase ${image.path}: ${refusal}`, {
-          fault: 'user',
-        });
       if (image.format !== 'qcow2') {
         throw new VolbackError(
           ErrorCodes.INVALID_INPUT,
@@ -338,8 +328,16 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       }
       const target = newBacking ? await imageOf(newBacking) : undefined;
       // The backing file is a path in the volume's header: already there means a previous run finished.
-      const current = (await imageInfo(image)).backingFile;
-      if (current !== target?.path) await run(rebaseArgv(image, target), secretPipes(image));
+      if (await isLocal(pool)) {
+        const current = (await imageInfo(image)).backingFile;
+        if (current !== target?.path) await run(rebaseArgv(image, target), secretPipes(image));
+      } else {
+        // No files here: QEMU on the host streams the layers in between into the volume. libvirt is
+        // refreshed first, as an interrupted run may have changed the header since it last read it.
+        await pool.pool.refresh();
+        const current = await withChain(pool, volume, async (chain) => chain.backingPath);
+        if (current !== target?.path) await streamIntoVolume(pool.conn, image.path, target?.path);
+      }
       await pool.pool.refresh();
     },
 

@@ -202,8 +202,8 @@ export interface PoolDriver {
   rebase?(pool: PoolRef, volume: StorageVolume, newBacking?: StorageVolume): Promise<void>;
 
   /**
-   * Optional. Why `rebase` cannot run on this pool over this connection (a dir pool on a remote
-   * host: libvirt cannot change a backing file); undefined when it can. A removal asks before it
+   * Optional. Why `rebase` cannot run on this pool over this connection (one whose driver can
+   * rebase only where volback has the files); undefined when it can. A removal asks before it
    * changes anything.
    */
   rebaseRefusal?(pool: PoolRef): Promise<string | undefined>;

@@ -20,6 +20,7 @@ import {
   createVolume,
   openTestHost,
   testHost,
+  testHostSshUri,
   uniqueName,
 } from '../support';
 import fs from 'node:fs';
@@ -92,7 +93,7 @@ describe('backups of a remote host, through libvirt alone', () => {
     return { name, domain, model, write };
   }
 
-  it('takes a full and an incremental of a two-disk domain; each reads back as written', async () => {
+  it('takes a full and an incremental of a two-disk domain; each reads back as written; the full merges into the incremental', async () => {
     expect((await kindOf(conn)).local).toBe(false);
     const { name, domain, model, write } = await remoteDomain();
     const backup = async (): Promise<BackupSet> => {
@@ -131,28 +132,43 @@ describe('backups of a remote host, through libvirt alone', () => {
       });
     }
 
-    // A merge needs a rebase, which libvirt cannot do on a remote host: refused before any change.
-    await expect(deleteBackup(conn, { setId: full.id, dependents: 'merge' })).rejects.toThrow(
-      /cannot merge disk backup .*: on a remote host libvirt cannot change a volume's backing file/,
-    );
     const states = async (): Promise<string[]> =>
       (await scanCatalog(conn)).stored
         .filter((s) => s.set.domain.name === name)
         .map((s) => `${s.set.kind}:${s.set.state}`)
         .sort();
     expect(await states()).toEqual(['full:complete', 'incremental:complete']);
-    const volumes = new Set(await backups.listVolumeNames());
-    expect([...volumes].some((v) => v.endsWith('.volback-intent.json'))).toBe(false);
 
-    // Deletes that need no merge work over the connection: the incremental, then the full.
-    await deleteBackup(conn, { setId: inc.id, dependents: 'refuse' });
-    expect(await states()).toEqual(['full:complete']);
+    // Deleting the full merges it into the incremental, which becomes a full: QEMU on the host streams the full's data
+    // into it (a paused helper domain), and it then stands alone with the same content.
+    await deleteBackup(conn, { setId: full.id, dependents: 'merge' });
+    expect(await states()).toEqual(['full:complete']); // the incremental's set, now a full
+    const after = (await scanCatalog(conn)).stored.filter((s) => s.set.domain.name === name);
+    expect(after.map((s) => s.set.id)).toEqual([inc.id]);
     await backups.refresh();
     const left = await backups.listVolumeNames();
-    for (const d of inc.disks) expect(left).not.toContain(d.volume!.name);
-    for (const d of full.disks) expect(left).toContain(d.volume!.name);
-    await expectStored(full, atFull);
-    await deleteBackup(conn, { setId: full.id, dependents: 'refuse' });
+    for (const d of full.disks) expect(left).not.toContain(d.volume!.name);
+    expect(left.some((v) => v.endsWith('.volback-intent.json'))).toBe(false);
+    for (const disk of inc.disks) {
+      const volume = await backups.lookupVolumeByName(disk.volume!.name);
+      const chain = await RemoteChain.open(conn, volume);
+      try {
+        expect(chain.backingPath).toBeUndefined();
+      } finally {
+        chain.close();
+        volume.free();
+      }
+    }
+    await expectStored(inc, model);
+    expect(await verifyBackup(conn, { setId: inc.id, deep: true, record: false })).toMatchObject({
+      verdict: 'ok',
+      damage: [],
+    });
+    const helpers = await Promise.all(
+      (await conn.listAllDomains()).map((d) => d.getName().finally(() => d.free())),
+    );
+    expect(helpers.filter((n) => n.startsWith('volback-stream-'))).toEqual([]);
+    await deleteBackup(conn, { setId: inc.id, dependents: 'refuse' });
     expect(await states()).toEqual([]);
   });
 
@@ -187,53 +203,73 @@ describe('backups of a remote host, through libvirt alone', () => {
     ).toBe('gone');
   });
 
-  it('runs the CLI against the host: backup create, list, show, verify --deep, delete', async () => {
-    const { name, domain, write } = await remoteDomain();
-    const uri = conn.uri;
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-remote-cli-'));
-    cleanup.add(`temp ${tmp}`, async () => fs.rmSync(tmp, { recursive: true, force: true }));
-    const poolName = uniqueName('remote-cli');
-    const config = path.join(tmp, 'volback.conf');
-    fs.writeFileSync(
-      config,
-      `default_pool = "${poolName}"\ndefault_pool_path = "/var/lib/libvirt/${poolName}"\n`,
-    );
-    cleanup.add(`pool ${poolName}`, async () => {
-      const pool = await conn.lookupStoragePoolByName(poolName).catch(() => undefined);
-      if (!pool) return;
-      const c = new Cleanup();
-      c.pool(pool, { deleteVolumes: true, deleteStorage: true });
-      await c.run();
-    });
-    const cli = async (...args: string[]): Promise<unknown> => {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [
-          path.join(REPO_ROOT, 'dist/src/cli/main.js'),
-          ...args,
-          '--connect',
-          uri,
-          '--config',
-          config,
-          '--json',
-        ],
-        { env: { ...process.env, VOLBACK_LOCK_DIR: path.join(tmp, 'locks'), VOLBACK_CONFIG: undefined } },
+  it.each(['tcp', 'ssh'])(
+    'runs the CLI against the host over qemu+%s: backup create, list, show, verify --deep, restore, delete',
+    async (transport) => {
+      const { name, domain, write } = await remoteDomain();
+      const uri = transport === 'ssh' ? await testHostSshUri() : conn.uri;
+      expect(uri.startsWith(`qemu+${transport}://`)).toBe(true);
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-remote-cli-'));
+      cleanup.add(`temp ${tmp}`, async () => fs.rmSync(tmp, { recursive: true, force: true }));
+      const poolName = uniqueName('remote-cli');
+      const config = path.join(tmp, 'volback.conf');
+      fs.writeFileSync(
+        config,
+        `default_pool = "${poolName}"\ndefault_pool_path = "/var/lib/libvirt/${poolName}"\n`,
       );
-      return JSON.parse(stdout);
-    };
+      cleanup.add(`pool ${poolName}`, async () => {
+        const pool = await conn.lookupStoragePoolByName(poolName).catch(() => undefined);
+        if (!pool) return;
+        const c = new Cleanup();
+        c.pool(pool, { deleteVolumes: true, deleteStorage: true });
+        await c.run();
+      });
+      const cli = async (...args: string[]): Promise<unknown> => {
+        const { stdout } = await promisify(execFile)(
+          process.execPath,
+          [
+            path.join(REPO_ROOT, 'dist/src/cli/main.js'),
+            ...args,
+            '--connect',
+            uri,
+            '--config',
+            config,
+            '--json',
+          ],
+          { env: { ...process.env, VOLBACK_LOCK_DIR: path.join(tmp, 'locks'), VOLBACK_CONFIG: undefined } },
+        );
+        return JSON.parse(stdout);
+      };
 
-    await write('vda', 0x51, 3 * MiB, MiB);
-    for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
-    const created = (await cli('backup', 'create', name)) as { set: BackupSet };
-    expect(created.set).toMatchObject({ kind: 'full', domain: { name } });
-    const listed = JSON.stringify(await cli('backup', 'list'));
-    expect(listed).toContain(created.set.id);
-    expect(await cli('backup', 'show', created.set.id)).toMatchObject({
-      id: created.set.id,
-      state: 'complete',
-    });
-    expect(await cli('backup', 'verify', created.set.id, '--deep')).toMatchObject({ verdict: 'ok' });
-    await cli('backup', 'delete', created.set.id, '--yes');
-    expect(JSON.stringify(await cli('backup', 'list'))).not.toContain(created.set.id);
-  });
+      await write('vda', 0x51, 3 * MiB, MiB);
+      for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
+      const created = (await cli('backup', 'create', name)) as { set: BackupSet };
+      expect(created.set).toMatchObject({ kind: 'full', domain: { name } });
+      const listed = JSON.stringify(await cli('backup', 'list'));
+      expect(listed).toContain(created.set.id);
+      expect(await cli('backup', 'show', created.set.id)).toMatchObject({
+        id: created.set.id,
+        state: 'complete',
+      });
+      expect(await cli('backup', 'verify', created.set.id, '--deep')).toMatchObject({ verdict: 'ok' });
+      const restored = (await cli('backup', 'restore', created.set.id, '--disk', 'vda')) as {
+        volumes: Array<{ pool: string; volume: string }>;
+      };
+      expect(restored.volumes).toEqual([expect.objectContaining({ pool: poolName })]);
+      const pool = await conn.lookupStoragePoolByName(poolName);
+      await pool.refresh();
+      const volume = await pool.lookupVolumeByName(restored.volumes[0].volume);
+      const chain = await RemoteChain.open(conn, volume);
+      try {
+        expect((await chain.read(3 * MiB, MiB)).equals(Buffer.alloc(MiB, 0x51))).toBe(true);
+      } finally {
+        chain.close();
+      }
+      await volume.delete();
+      volume.free();
+      pool.free();
+      await cli('backup', 'delete', created.set.id, '--yes');
+      expect(JSON.stringify(await cli('backup', 'list'))).not.toContain(created.set.id);
+    },
+  );
 });
