@@ -204,7 +204,7 @@ describe('backups of a remote host, through libvirt alone', () => {
   });
 
   it.each(['tcp', 'ssh'])(
-    'runs the CLI against the host over qemu+%s: backup create, list, show, verify --deep, restore, delete',
+    'runs the CLI against the host over qemu+%s: backup create, list, show, verify --deep, restore, prune, delete',
     async (transport) => {
       const { name, domain, write } = await remoteDomain();
       const uri = transport === 'ssh' ? await testHostSshUri() : conn.uri;
@@ -268,8 +268,20 @@ describe('backups of a remote host, through libvirt alone', () => {
       await volume.delete();
       volume.free();
       pool.free();
-      await cli('backup', 'delete', created.set.id, '--yes');
-      expect(JSON.stringify(await cli('backup', 'list'))).not.toContain(created.set.id);
+
+      // Retention keeps the newest: the full merges into the incremental on the host.
+      await write('vdb', 0x52, 0, MiB);
+      for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
+      const next = (await cli('backup', 'create', name)) as { set: BackupSet };
+      expect(next.set).toMatchObject({ kind: 'incremental', parentId: created.set.id });
+      await cli('backup', 'prune', name, '--keep-last', '1', '--yes');
+      const kept = JSON.stringify(await cli('backup', 'list'));
+      expect(kept).not.toContain(created.set.id);
+      expect(kept).toContain(next.set.id);
+      expect(await cli('backup', 'verify', next.set.id, '--deep')).toMatchObject({ verdict: 'ok' });
+
+      await cli('backup', 'delete', next.set.id, '--yes');
+      expect(JSON.stringify(await cli('backup', 'list'))).not.toContain(next.set.id);
     },
   );
 });
