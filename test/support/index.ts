@@ -29,6 +29,7 @@ export {
   openTestHost,
   testHost,
   testHostSshUri,
+  testHostTunnel,
   testHostUri,
 } from './testhost';
 export {

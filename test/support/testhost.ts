@@ -1,5 +1,6 @@
 // The LVM test host (scripts/testhost): its URIs, pool names, and a connection that fails with the fix.
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
+import net from 'net';
 import path from 'path';
 import { promisify } from 'util';
 import { Connection } from '../../src/libvirt';
@@ -47,4 +48,53 @@ export async function openTestHost(uri?: string): Promise<Connection> {
       { cause: err },
     );
   }
+}
+
+/**
+ * Forwards a free local port to `port` on the test host's loopback through its sshd (as an admin
+ * reaches a loopback-bound NBD export on a remote host), until `close`.
+ */
+export async function testHostTunnel(port: number): Promise<{ localPort: number; close(): void }> {
+  const uri = new URL(await testHostSshUri());
+  const wrapper = uri.searchParams.get('command')!;
+  const keyfile = uri.searchParams.get('keyfile')!;
+  const localPort = await new Promise<number>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(address.port));
+    });
+  });
+  const child = spawn(
+    wrapper,
+    [
+      '-i',
+      keyfile,
+      '-p',
+      uri.port,
+      '-N',
+      '-o',
+      'ExitOnForwardFailure=yes',
+      '-L',
+      `${localPort}:127.0.0.1:${port}`,
+      `root@${uri.hostname}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const close = (): void => void child.kill();
+  for (let i = 0; i < 100; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(localPort, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return { localPort, close };
+    if (child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  close();
+  throw new Error(`no ssh tunnel to port ${port} of the test host`);
 }

@@ -1,6 +1,7 @@
 // The external (pull-mode) planner, libvirt pull XML, NBD URIs, the loopback rule and the session verdict.
 import type { BackupDefinition, BackupSet } from '../../src/model';
 import {
+  assertRemoteServer,
   assertSafeServer,
   isLoopbackName,
   nbdUri,
@@ -232,6 +233,19 @@ describe('loopback rule', () => {
     expect(isVolbackError(err, 'ERR_INVALID_INPUT')).toBe(true);
     expect(() => assertSafeServer({ transport: 'tcp', name: '10.0.0.5', tls: true })).not.toThrow();
     expect(() => assertSafeServer({ transport: 'unix', socket: '/run/x.sock' })).not.toThrow();
+  });
+
+  it('on a remote host refuses unix sockets and TCP without a port, and takes TCP with one', () => {
+    expect(() => assertRemoteServer({ transport: 'unix', socket: '/run/x.sock' })).toThrow(
+      /a unix socket \(\/run\/x.sock\) would be on the remote host/,
+    );
+    expect(() => assertRemoteServer({ transport: 'tcp', name: '127.0.0.1' })).toThrow(
+      /needs a port: volback cannot see which ports are free there/,
+    );
+    expect(() => assertRemoteServer({ transport: 'tcp', name: '127.0.0.1', port: 10809 })).not.toThrow();
+    expect(() =>
+      assertRemoteServer({ transport: 'tcp', name: 'host.example', port: 10809, tls: true }),
+    ).not.toThrow();
   });
 });
 

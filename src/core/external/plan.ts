@@ -150,6 +150,34 @@ export function assertSafeServer(server: NbdServer): void {
   }
 }
 
+/**
+ * The NBD server of a session on a host volback does not run on: QEMU listens there, where volback
+ * can neither make a socket's directory nor find a free port, so a unix socket is refused and a TCP
+ * server needs its port. Pure.
+ */
+export function assertRemoteServer(server: NbdServer): void {
+  if (server.transport === 'unix') {
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `a unix socket (${server.socket}) would be on the remote host, where volback cannot prepare its directory`,
+      {
+        fault: 'user',
+        hint: "use <server transport='tcp' name='…' port='…'/> with a port free on that host",
+      },
+    );
+  }
+  if (server.port === undefined) {
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `the NBD server on the remote host needs a port: volback cannot see which ports are free there`,
+      {
+        fault: 'user',
+        hint: `give <server transport='tcp' name='${server.name}' port='…'/>; ${isLoopbackName(server.name) ? 'a loopback address is reached by tunnelling, e.g. ssh -L PORT:127.0.0.1:PORT host' : 'a port the readers reach'}`,
+      },
+    );
+  }
+}
+
 /** NBD URI of one export (RFC-style, as nbdinfo/nbdcopy/qemu-img accept it). */
 export function nbdUri(server: ResolvedServer, exportName: string): string {
   const name = encodeURIComponent(exportName);

@@ -6,6 +6,7 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, ResolvedServer } from '../../model';
 import { closePools, openPool, type OpenPool } from '../../pool/pool-layer';
+import { kindOf } from '../../host/connection-kind';
 import { assertTlsConfigured } from '../../host/qemu-conf';
 import { freePort, prepareSocketDir, removeSocketDir } from '../../host/nbd-endpoints';
 import { who } from '../../host/identity';
@@ -26,7 +27,14 @@ import {
 } from '../shared/checkpoints';
 import { DEFAULT_LOCK_DIR, lockDomain } from '../shared/domain-lock';
 import { lookupDomain } from '../shared/domain-lookup';
-import { assertSafeServer, dirtyBitmapContext, nbdUri, planExternalBackup, type ExternalPlan } from './plan';
+import {
+  assertRemoteServer,
+  assertSafeServer,
+  dirtyBitmapContext,
+  nbdUri,
+  planExternalBackup,
+  type ExternalPlan,
+} from './plan';
 import {
   readSession,
   removeSessionFile,
@@ -126,7 +134,8 @@ export async function beginExternalBackup(
   const lockDir = options.lockDir ?? DEFAULT_LOCK_DIR;
   const requested = definition.server ?? { transport: 'tcp' as const, name: '127.0.0.1' };
   assertSafeServer(requested);
-  if (requested.transport === 'tcp' && requested.tls) assertTlsConfigured(conn.uri);
+  if (!(await kindOf(conn)).local) assertRemoteServer(requested);
+  else if (requested.transport === 'tcp' && requested.tls) assertTlsConfigured(conn.uri);
 
   const domain = await lookupDomain(conn, domainName);
   const uuid = await domain.getUUIDString();
