@@ -1,11 +1,13 @@
-// Bench: a restore on a remote host (the LVM test host, scripts/testhost, over qemu+tcp), one run,
-// ratios against a baseline measured in the same run on the same host: `qemu-img convert` of the
-// backup chain into a new qcow2 file, run on the host itself (through ssh), against
-//  1. volback's copy alone: the dir driver's copyVolume (virStorageVolCreateXMLFrom, libvirt runs
-//     qemu-img on the host);
-//  2. volback's whole restore (restoreBackup): the copy, then every extent of the new volume read
-//     back through libvirt's ranged downloads and checked against the backup's checksums.
-//   npx tsc -p tsconfig.json && node dist/bench/remote-restore.js [disk MiB] [written MiB]   (as root;
+// Bench: backup and restore on a remote host (the LVM test host, scripts/testhost, over qemu+tcp),
+// one run, ratios against baselines measured in the same run on the same host, timed there:
+//  1. a full backup of the running domain's disk (volback createBackup: libvirt's push job on the
+//     host, then the checksums read back over the connection) against `qemu-img convert -U` of the
+//     same disk into a new qcow2 file on the host;
+//  2. a restore of the incremental (two layers): `qemu-img convert` of the chain on the host against
+//     volback's copy alone (the dir driver's copyVolume, virStorageVolCreateXMLFrom: libvirt runs
+//     qemu-img on the host) and volback's whole restore (restoreBackup: the copy, then every extent
+//     of the new volume read back through libvirt's ranged downloads and checked).
+//   npx tsc -p tsconfig.json && node dist/bench/remote-host.js [disk MiB] [written MiB]   (as root;
 //   default 256 and 128; the test host must be running: scripts/testhost start)
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -35,6 +37,18 @@ const seconds = async (fn: () => Promise<unknown>): Promise<number> => {
 };
 const testHost = async (...args: string[]): Promise<string> =>
   (await sh('bash', [path.join(__dirname, '..', '..', 'scripts', 'testhost'), ...args])).stdout.trim();
+
+/** Seconds `command` (a qemu-img convert into a file) takes on the test host, with the file synced, timed there. */
+async function onHost(command: string): Promise<number> {
+  const out = command.split(' ').pop()!;
+  const nanos = await testHost(
+    'ssh',
+    `t0=$(date +%s%N); ${command} && sync -f ${out}; t1=$(date +%s%N); echo $((t1 - t0))`,
+  );
+  const s = Number(nanos) / 1e9;
+  if (!Number.isFinite(s) || s <= 0) throw new Error(`timing on the host: ${nanos}`);
+  return s;
+}
 
 async function newDirPool(conn: Connection, name: string): Promise<StoragePool> {
   const pool = await conn.defineStoragePool(
@@ -76,12 +90,37 @@ async function main(): Promise<void> {
     const at = Math.floor((i * diskSize) / chunks / CHUNK) * CHUNK;
     await writeDiskPattern(domain, 'vda', 0x10 + (i % 200), at, CHUNK);
   }
-  const backup = async (): Promise<BackupSet> => {
+  const backup = async (full = false): Promise<BackupSet> => {
     await flushDisk(domain, 'vda');
     const defaults = { pool: await backups.getName(), path: '/nonexistent', format: 'qcow2' as const };
-    return (await createBackup(conn, name, { defaults, lockDir: `/tmp/${tag}-locks` })).set;
+    return (
+      await createBackup(conn, name, {
+        defaults,
+        lockDir: `/tmp/${tag}-locks`,
+        ...(full ? { definition: { mode: 'push' as const, kind: 'full' as const, disks: [] } } : {}),
+      })
+    ).set;
   };
-  const full = await backup();
+  // Baseline of the full: the same disk copied by qemu-img on the host, timed there.
+  await flushDisk(domain, 'vda');
+  const fullBaseline = await onHost(
+    `qemu-img convert -U -f qcow2 -O qcow2 ${await disk.getPath()} /var/lib/libvirt/${tag}-disks/full-baseline.qcow2`,
+  );
+  // The copy alone first (a set without checksums), then the default; the incremental builds on that.
+  const copyOnly = await seconds(async () => {
+    const defaults = { pool: await backups.getName(), path: '/nonexistent', format: 'qcow2' as const };
+    await createBackup(conn, name, {
+      defaults,
+      lockDir: `/tmp/${tag}-locks`,
+      checksums: false,
+      definition: { mode: 'push', kind: 'full', disks: [] },
+    });
+  });
+  let full: BackupSet | undefined;
+  const fullSeconds = await seconds(async () => {
+    full = await backup(true);
+  });
+  if (!full || full.kind !== 'full') throw new Error('the first backup is not a full');
   await writeDiskPattern(domain, 'vda', 0xee, CHUNK / 2, 4 * CHUNK);
   const inc = await backup();
   await domain.destroy();
@@ -89,14 +128,9 @@ async function main(): Promise<void> {
   const topPath = `/var/lib/libvirt/${tag}-backups/${top}`;
   log(`full ${full.id}, incremental ${inc.id}: restoring the incremental (2 layers)`);
 
-  // Timed on the host itself, so ssh's own cost stays out of the baseline.
-  const out = `/var/lib/libvirt/${tag}-disks/baseline.qcow2`;
-  const nanos = await testHost(
-    'ssh',
-    `t0=$(date +%s%N); qemu-img convert -f qcow2 -O qcow2 ${topPath} ${out} && sync -f ${out}; t1=$(date +%s%N); echo $((t1 - t0))`,
+  const baseline = await onHost(
+    `qemu-img convert -f qcow2 -O qcow2 ${topPath} /var/lib/libvirt/${tag}-disks/baseline.qcow2`,
   );
-  const baseline = Number(nanos) / 1e9;
-  if (!Number.isFinite(baseline) || baseline <= 0) throw new Error(`baseline timing: ${nanos}`);
   await disks.refresh();
 
   const opened = await openPool(conn, await backups.getName());
@@ -120,16 +154,23 @@ async function main(): Promise<void> {
   });
   if (restored !== 1) throw new Error(`restore made ${restored} volumes`);
 
-  const row = (what: string, s: number): string =>
-    `| ${what} | ${s.toFixed(2)} | ${(diskSize / MiB / s).toFixed(1)} | ${(baseline / s).toFixed(2)}× |`;
+  const row = (what: string, s: number, base = baseline): string =>
+    `| ${what} | ${s.toFixed(2)} | ${(diskSize / MiB / s).toFixed(1)} | ${(base / s).toFixed(2)}× |`;
   process.stdout.write(
     [
       `disk ${diskSize / MiB} MiB, ${written / MiB} MiB written, incremental of ${(4 * CHUNK) / MiB} MiB`,
       '| what | seconds | MiB/s of disk | baseline ÷ this |',
       '|---|---:|---:|---:|',
-      row('qemu-img convert on the host (baseline)', baseline),
-      row("volback's copy: virStorageVolCreateXMLFrom", copy),
-      row('volback restore (copy + read-back check over the connection)', restore),
+      row('full: qemu-img convert -U of the disk on the host (baseline)', fullBaseline, fullBaseline),
+      row("full: volback createBackup without checksums (libvirt's job on the host)", copyOnly, fullBaseline),
+      row(
+        'full: volback createBackup (+ checksums read back over the connection)',
+        fullSeconds,
+        fullBaseline,
+      ),
+      row('restore: qemu-img convert of the chain on the host (baseline)', baseline),
+      row("restore: volback's copy, virStorageVolCreateXMLFrom", copy),
+      row('restore: volback restoreBackup (copy + read-back check over the connection)', restore),
       '',
     ].join('\n'),
   );
