@@ -54,8 +54,20 @@ interface Layer {
   guest?: GuestReader;
 }
 
-async function openLayer(volume: StorageVolume): Promise<Layer> {
-  const xml = await parseVolumeXml(await volume.getXMLDesc());
+/**
+ * How a pool's driver tells what libvirt does not know of its volumes. A logical pool's LVs are raw
+ * to libvirt even when they hold qcow2, and libvirt reads no header there: `formatOf` gives a layer's
+ * format (from volback's own volume name, never from the bytes a guest wrote), and `backingFromHeader`
+ * takes the backing file from the qcow2 header, which must then name a volume of the same pool.
+ */
+export interface ChainView {
+  formatOf?(name: string): 'qcow2' | 'raw';
+  backingFromHeader?: boolean;
+}
+
+async function openLayer(volume: StorageVolume, view: ChainView): Promise<Layer> {
+  const parsed = await parseVolumeXml(await volume.getXMLDesc());
+  const xml = view.formatOf ? { ...parsed, format: view.formatOf(parsed.name) } : parsed;
   const name = xml.name;
   const where = `volume ${name}`;
   if (xml.format !== 'qcow2' && xml.format !== 'raw')
@@ -69,8 +81,10 @@ async function openLayer(volume: StorageVolume): Promise<Layer> {
   if (xml.format === 'raw')
     return { volume, name, path: filePath, capacity: xml.capacity, guest: rawGuestReader(source) };
   const qcow2 = await openQcow2(source, where);
-  // libvirt read the same header; a mismatch means the file changed under us or is not what it says.
   const headerBacking = qcow2.backing && path.posix.resolve(path.posix.dirname(filePath), qcow2.backing.file);
+  if (view.backingFromHeader)
+    return { volume, name, path: filePath, capacity: qcow2.virtualSize, backingPath: headerBacking, qcow2 };
+  // libvirt read the same header; a mismatch means the file changed under us or is not what it says.
   if (headerBacking !== xml.backingPath)
     throw new VolbackError(
       ErrorCodes.INVALID_INPUT,
@@ -84,6 +98,16 @@ async function openLayer(volume: StorageVolume): Promise<Layer> {
     backingPath: xml.backingPath,
     qcow2,
   };
+}
+
+/** The name of the pool `volume` is in. */
+async function poolNameOf(volume: StorageVolume): Promise<string> {
+  const pool = await volume.getPool();
+  try {
+    return await pool.getName();
+  } finally {
+    pool.free();
+  }
 }
 
 /** The volume `layer` stands on; a backing file outside libvirt's pools is refused by name. */
@@ -107,13 +131,21 @@ async function backingVolume(conn: Connection, layer: Layer): Promise<StorageVol
 export class RemoteChain {
   private constructor(private readonly layers: Layer[]) {}
 
-  static async open(conn: Connection, volume: StorageVolume): Promise<RemoteChain> {
+  static async open(conn: Connection, volume: StorageVolume, view: ChainView = {}): Promise<RemoteChain> {
     const layers: Layer[] = [];
     const seen = new Set<string>();
+    const pool = view.backingFromHeader ? await poolNameOf(volume) : undefined;
     try {
       let next: StorageVolume | undefined = volume;
       while (next) {
-        const layer: Layer = await openLayer(next).catch((err: unknown) => {
+        if (pool !== undefined && next !== volume && (await poolNameOf(next)) !== pool) {
+          next.free();
+          throw new VolbackError(
+            ErrorCodes.INVALID_INPUT,
+            `volume ${layers[layers.length - 1].name} stands on ${layers[layers.length - 1].backingPath}, which is not in its pool '${pool}'`,
+          );
+        }
+        const layer: Layer = await openLayer(next, view).catch((err: unknown) => {
           if (next !== volume) next?.free();
           throw err;
         });
