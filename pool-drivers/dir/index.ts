@@ -183,6 +183,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       incremental: { kind: 'overlay', format: 'qcow2' },
       libvirtPushTarget: true,
       qmpTarget: 'fd',
+      hostCopySource: true,
     },
 
     async describePool(xml) {

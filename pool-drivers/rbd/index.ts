@@ -166,6 +166,7 @@ export const createRbdDriver: PoolDriverFactory = () => {
       // libvirt 9.0's push job writes only file and block targets.
       libvirtPushTarget: false,
       qmpTarget: 'node',
+      hostCopySource: false,
     },
 
     async describePool(xml) {

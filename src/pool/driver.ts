@@ -45,6 +45,13 @@ export interface PoolDriverCapabilities {
    * opens, which only a local connection can pass; `node`, a network node QEMU opens itself.
    */
   readonly qmpTarget: 'fd' | 'node';
+  /**
+   * True when libvirt on the host reads the pool's volumes as a guest sees them (an incremental
+   * through its parents), so its `virStorageVolCreateXMLFrom` flattens them (a restore on a remote
+   * host). False where libvirt does not know a volume's format (qcow2 inside an LV): such restores
+   * stream the bytes through volback's own reader instead.
+   */
+  readonly hostCopySource: boolean;
 }
 
 /** The data volume of one disk's backup, to be created empty. */
@@ -55,6 +62,12 @@ export interface NewBackupVolume {
   capacity: number;
   /** Incremental: the parent backup's volume in the same pool, stored as `capabilities.incremental` says. */
   parent?: StorageVolume;
+  /**
+   * Incremental: the bytes the disk changed since its parent, as libvirt's checkpoint reports them
+   * just before the volumes are made (absent when unknown): what a driver whose volumes have a fixed
+   * size (an LV) sizes one by. Guest writes between the query and the job's start are not in it.
+   */
+  changedBytes?: number;
 }
 
 /** An empty volume of a given format and size: a restore target, or pull mode's scratch. */

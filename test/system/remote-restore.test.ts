@@ -369,7 +369,7 @@ describe("a backup of this machine's libvirtd restored onto the test host", () =
         pool: TESTHOST_DIR_POOL,
         format: 'qcow2',
       }),
-    ).rejects.toThrow(/a restore from another host uploads raw guest bytes/);
+    ).rejects.toThrow(/this restore uploads raw guest bytes/);
     await expect(
       restoreBackup(local, {
         setId: inc.id,

@@ -17,29 +17,28 @@ import { throwIfAborted } from './common';
 /**
  * `convert`: qemu-img here opens both images (a local connection). `host`: the target driver's
  * copyVolume, libvirt copying on the host (a remote one, where volback has no files). `stream`: the
- * backup is on another host than the new volume: its guest bytes are read here and uploaded.
+ * backup's guest bytes are read here through its driver and uploaded (another host, or a source
+ * libvirt cannot flatten).
  */
 export type CopyWay = 'convert' | 'host' | 'stream';
 
-/** How a volume of `source`'s pool is restored into `target`; refused when the target cannot take it. */
+/**
+ * How a volume of `source`'s pool is restored into `target`: qemu-img here when volback has the
+ * files; libvirt's copy on the host when both pools are on that host and libvirt reads the source as
+ * a guest does; else a stream through volback's reader. Refused when the target can take none.
+ */
 export async function copyWayFor(source: OpenPool, target: OpenPool): Promise<CopyWay> {
-  if (source.conn !== target.conn) {
-    if (!target.driver.openUpload)
-      throw new VolbackError(
-        ErrorCodes.POOL_UNSUPPORTED,
-        `pool '${target.name}' (${target.type}) cannot take a restore from another host: libvirt cannot upload into it`,
-        { fault: 'user', hint: 'restore into a dir pool of that host' },
-      );
-    return 'stream';
-  }
-  if ((await kindOf(target.conn)).local) return 'convert';
-  if (!target.driver.copyVolume)
-    throw new VolbackError(
-      ErrorCodes.POOL_UNSUPPORTED,
-      `pool '${target.name}' (${target.type}) cannot take a restore on a remote host: its driver has no copy through libvirt`,
-      { fault: 'user', hint: 'restore into a dir pool of that host, or run volback on the host itself' },
-    );
-  return 'host';
+  const sameHost = source.conn === target.conn;
+  if (sameHost && (await kindOf(target.conn)).local) return 'convert';
+  if (sameHost && target.driver.copyVolume && source.driver.capabilities.hostCopySource) return 'host';
+  if (target.driver.openUpload) return 'stream';
+  throw new VolbackError(
+    ErrorCodes.POOL_UNSUPPORTED,
+    sameHost
+      ? `pool '${target.name}' (${target.type}) cannot take a restore of pool '${source.name}' (${source.type}) on a remote host: libvirt can neither copy into it from there nor upload into it`
+      : `pool '${target.name}' (${target.type}) cannot take a restore from another host: libvirt cannot upload into it`,
+    { fault: 'user', hint: 'restore into a dir pool of that host, or run volback on the host itself' },
+  );
 }
 
 /**
@@ -55,7 +54,7 @@ export function restoredFormat(way: CopyWay, target: OpenPool, asked?: VolumeFor
     throw new VolbackError(
       ErrorCodes.INVALID_INPUT,
       way === 'stream'
-        ? `a restore from another host uploads raw guest bytes: pool '${target.name}' gets a raw volume, not ${asked}`
+        ? `this restore uploads raw guest bytes: pool '${target.name}' gets a raw volume, not ${asked}`
         : `pool '${target.name}' (${target.type}) keeps volumes as ${formats.join(' or ')}, not ${asked}`,
       { fault: 'user' },
     );
@@ -63,7 +62,7 @@ export function restoredFormat(way: CopyWay, target: OpenPool, asked?: VolumeFor
   if (!formats.length)
     throw new VolbackError(
       ErrorCodes.POOL_UNSUPPORTED,
-      `pool '${target.name}' (${target.type}) keeps no raw volumes, which a restore from another host writes`,
+      `pool '${target.name}' (${target.type}) keeps no raw volumes, which a streamed restore writes`,
       { fault: 'user' },
     );
   return asked ?? formats[0];
