@@ -54,6 +54,7 @@ import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { ancestry, chooseBase } from '../shared/base';
 import {
   assessBase,
+  changedSince,
   checkpointRecord,
   dropVolbackCheckpoints,
   newestLeafCheckpoint,
@@ -367,6 +368,9 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     const engine = await chooseEngine(ctx, plan, pools);
     const volumes = new Map<string, { pool: OpenPool; volume: StorageVolume }>();
     const targets: Record<string, CopyTarget> = {};
+    const base = plan.parent?.checkpoint?.name;
+    const changed =
+      base && plan.disks.some((d) => d.kind === 'incremental') ? await changedSince(domain, base) : undefined;
     for (const disk of plan.disks) {
       const pool = pools.get(disk.pool)!;
       const parent = await parentVolume(pool, disk);
@@ -377,6 +381,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
           format: disk.format,
           capacity: disk.virtualSize,
           parent,
+          changedBytes: parent ? changed?.get(disk.target) : undefined,
         });
       } finally {
         parent?.free();

@@ -141,3 +141,27 @@ export async function checkpointRecord(
     checkpoint.free();
   }
 }
+
+/**
+ * Bytes each disk changed since checkpoint `name`, as libvirt reports them now
+ * (`VIR_DOMAIN_CHECKPOINT_XML_SIZE`: the dirty bitmap's granules); empty when libvirt cannot say.
+ */
+export async function changedSince(domain: Domain, name: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  try {
+    const checkpoint = await domain.lookupCheckpointByName(name);
+    try {
+      const xml = await checkpoint.getXMLDesc(virDomainCheckpointXMLFlags.VIR_DOMAIN_CHECKPOINT_XML_SIZE);
+      for (const [disk] of xml.matchAll(/<disk\b[^>]*>/g)) {
+        const target = /\bname=['"]([^'"]+)['"]/.exec(disk)?.[1];
+        const size = /\bsize=['"](\d+)['"]/.exec(disk)?.[1];
+        if (target && size) sizes.set(target, Number(size));
+      }
+    } finally {
+      checkpoint.free();
+    }
+  } catch (err) {
+    log.debug(`no change sizes since checkpoint ${name}: ${String(err)}`);
+  }
+  return sizes;
+}
