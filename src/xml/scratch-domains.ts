@@ -24,6 +24,8 @@ export interface ScratchDisk {
   format?: 'qcow2' | 'raw';
   /** Target dev, e.g. 'vda' (default vda, vdb, ... by position). */
   target?: string;
+  /** 'file' (default) or 'block': `path` is then a block device (an LV). */
+  type?: 'file' | 'block';
 }
 
 export interface ScratchDomainOptions {
@@ -45,9 +47,10 @@ export function buildDomainXml(o: ScratchDomainOptions): string {
   const disks = (o.disks ?? [])
     .map((d, i) => {
       const target = d.target ?? `vd${String.fromCharCode(97 + i)}`;
-      return `    <disk type='file' device='disk'>
+      const block = d.type === 'block';
+      return `    <disk type='${block ? 'block' : 'file'}' device='disk'>
       <driver name='qemu' type='${d.format ?? 'qcow2'}'/>
-      <source file='${escapeXml(d.path)}'/>
+      <source ${block ? 'dev' : 'file'}='${escapeXml(d.path)}'/>
       <target dev='${target}' bus='virtio'/>
     </disk>`;
     })
