@@ -4,7 +4,7 @@
 // its header at that base. The volume's content is the same at every moment of the job, so an
 // interrupted run changes nothing a guest could see, and running it again finishes it.
 import { ErrorCodes, VolbackError } from '../errors';
-import { virDomainCreateFlags, type Connection, type Domain } from '../libvirt';
+import { virDomainCreateFlags, type Connection } from '../libvirt';
 import { logger } from '../log';
 import { buildDomainXml } from '../xml/scratch-domains';
 import { chooseVirtType } from './virt-type';
@@ -20,15 +20,6 @@ interface BlockNode {
   file: string;
 }
 
-/** One QMP command on the helper domain; QEMU's error is thrown with the command named. */
-async function qmp<T>(domain: Domain, execute: string, args?: Record<string, unknown>): Promise<T> {
-  const out = JSON.parse(
-    await domain.qemuMonitorCommand(JSON.stringify(args ? { execute, arguments: args } : { execute })),
-  ) as { return?: T; error?: { desc: string } };
-  if (out.error) throw new Error(`QMP ${execute}: ${out.error.desc}`);
-  return out.return as T;
-}
-
 /**
  * Makes the qcow2 volume at `path` (on `conn`'s host, with the backing chain its header names) stand
  * on `base` (a file of that chain) or, without `base`, on nothing, keeping its content: QEMU copies
@@ -42,16 +33,16 @@ export async function streamIntoVolume(conn: Connection, path: string, base?: st
     virDomainCreateFlags.VIR_DOMAIN_START_PAUSED,
   );
   try {
-    const blocks = await qmp<Array<{ inserted?: { 'node-name': string } }>>(domain, 'query-block');
+    const blocks = await domain.qmp<Array<{ inserted?: { 'node-name': string } }>>('query-block');
     const top = blocks.find((b) => b.inserted)?.inserted?.['node-name'];
     if (!top) throw new Error(`the helper domain has no disk on ${path}`);
-    const nodes = await qmp<BlockNode[]>(domain, 'query-named-block-nodes', { flat: true });
+    const nodes = await domain.qmp<BlockNode[]>('query-named-block-nodes', { flat: true });
     const baseNode =
       base && nodes.find((n) => n.file === base && n.drv !== 'file' && n.drv !== 'host_device');
     if (base && !baseNode)
       throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `${base} is not in the backing chain of ${path}`);
     const job = `${name}-job`;
-    await qmp(domain, 'block-stream', {
+    await domain.qmp('block-stream', {
       'job-id': job,
       device: top,
       'auto-dismiss': false,
@@ -59,11 +50,11 @@ export async function streamIntoVolume(conn: Connection, path: string, base?: st
     });
     log.debug(`streaming into ${path} down to ${base ?? 'nothing'}`);
     for (;;) {
-      const jobs = await qmp<Array<{ id: string; status: string; error?: string }>>(domain, 'query-jobs');
+      const jobs = await domain.qmp<Array<{ id: string; status: string; error?: string }>>('query-jobs');
       const mine = jobs.find((j) => j.id === job);
       if (!mine) throw new Error(`block-stream job on ${path} vanished`);
       if (mine.status === 'concluded') {
-        await qmp(domain, 'job-dismiss', { id: job });
+        await domain.qmp('job-dismiss', { id: job });
         if (mine.error) throw new Error(`block-stream into ${path} failed: ${mine.error}`);
         return;
       }
