@@ -1,16 +1,23 @@
 // The dir pool driver: backups are qcow2 (compat 1.1) or raw files; an incremental is a qcow2 overlay
 // whose backing file is its parent's volume, so the chain is plain qcow2 that any tool can read.
 // Documents are small raw files written and read through libvirt's volume streams.
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
 import { isLibvirtError, type Connection, type StoragePool, type StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
-import type { CopyTarget, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
+import type { PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
 import { streamIntoVolume } from '../../src/host/block-stream';
 import { kindOf } from '../../src/host/connection-kind';
-import { RemoteChain } from '../../src/pool/remote-image';
+import {
+  backingProblems,
+  descriptorTarget,
+  hostImageReads,
+  isLocalPool,
+  remoteBacking,
+  withRemoteChain,
+} from '../../src/pool/host-images';
 import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
 import {
   dirPoolXml,
@@ -21,16 +28,7 @@ import {
   volumeXml,
 } from '../../src/xml/libvirt-storage';
 import { run } from '../../src/tools/exec';
-import { openImageReader } from '../../src/tools/nbd';
-import {
-  checkImage,
-  imageInfo,
-  rebaseArgv,
-  secretPipes,
-  storedDataBytes,
-  storedRanges,
-  type ImageRef,
-} from '../../src/tools/qemu-img';
+import { checkImage, imageInfo, rebaseArgv, secretPipes, type ImageRef } from '../../src/tools/qemu-img';
 
 export interface DirDriverOptions {
   /** Permission bits of every volume the driver creates (octal string); default `0600`, owner only. */
@@ -135,23 +133,6 @@ async function createRemotePool(conn: Connection, spec: { name: string; path: st
     });
 }
 
-/** Whether the pool's host is this machine, where volback may run QEMU's tools on its files. */
-const isLocal = async (pool: PoolRef): Promise<boolean> => (await kindOf(pool.conn)).local;
-
-/** Runs `use` on `volume`'s chain read through libvirt, and closes it. */
-async function withChain<T>(
-  pool: PoolRef,
-  volume: StorageVolume,
-  use: (chain: RemoteChain) => Promise<T>,
-): Promise<T> {
-  const chain = await RemoteChain.open(pool.conn, volume);
-  try {
-    return await use(chain);
-  } finally {
-    chain.close();
-  }
-}
-
 /** Creates the dir driver; `options` are checked here, before any pool is touched. */
 export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {}) => {
   const mode = options.volumeMode ?? '0600';
@@ -236,49 +217,12 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, 'qcow2'));
     },
 
-    async copyTarget(_pool, volume): Promise<CopyTarget> {
+    async copyTarget(_pool, volume) {
       const { path, format } = await imageOf(volume);
-      return {
-        format,
-        libvirt: { type: 'file', path },
-        qemu: {
-          via: 'fd',
-          protocol: 'file',
-          // QEMU gets the open file, not a path: it needs no access of its own to the pool.
-          async open() {
-            const fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
-            return {
-              fd,
-              async close(commit) {
-                try {
-                  if (commit) fsyncSync(fd);
-                } finally {
-                  closeSync(fd);
-                }
-              },
-            };
-          },
-        },
-      };
+      return descriptorTarget(path, format, 'file');
     },
 
-    async storedBytes(pool, volume) {
-      if (await isLocal(pool)) return storedDataBytes(await imageOf(volume));
-      const ranges = await withChain(pool, volume, (chain) => chain.topLayerRanges('data'));
-      return ranges.reduce((sum, r) => sum + r.length, 0);
-    },
-
-    async layerExtents(pool, volume) {
-      if (await isLocal(pool)) return storedRanges(await imageOf(volume));
-      return withChain(pool, volume, (chain) => chain.topLayerRanges('stored'));
-    },
-
-    async openReader(pool, volume) {
-      // Locally QEMU's own reader (qemu-nbd, read-only) of the file and its backing chain; on a
-      // remote host volback's qcow2 reader over libvirt's ranged downloads.
-      if (await isLocal(pool)) return openImageReader(await imageOf(volume));
-      return (await RemoteChain.open(pool.conn, volume)).asImageReader();
-    },
+    ...hostImageReads(imageOf),
 
     image(_pool, volume) {
       return imageOf(volume);
@@ -292,28 +236,18 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
     async checkLayer(pool, volume, parent) {
       const image = await imageOf(volume);
       let actual: string | undefined;
-      if (await isLocal(pool)) {
+      if (await isLocalPool(pool)) {
         const problems = await checkImage(image);
         if (problems.length) return problems;
         const backing = (await imageInfo(image)).backingFile;
         actual = backing === undefined ? undefined : resolve(dirname(image.path), backing);
       } else {
         // Opening the chain reads and checks every header against libvirt's backing names.
-        const opened = await withChain(pool, volume, async (chain) => ({ backing: chain.backingPath })).catch(
-          (err: Error) => [`${image.path}: ${err.message}`],
-        );
+        const opened = await remoteBacking(pool, volume, {}, image.path);
         if (Array.isArray(opened)) return opened;
         actual = opened.backing;
       }
-      const expected = parent ? resolve((await imageOf(parent)).path) : undefined;
-      if (actual !== expected) {
-        return [
-          expected
-            ? `${image.path} stands on ${actual ?? 'nothing'}, not on its parent ${expected}`
-            : `${image.path} stands on ${actual}, but it should stand alone`,
-        ];
-      }
-      return [];
+      return backingProblems(image.path, actual, parent ? resolve((await imageOf(parent)).path) : undefined);
     },
 
     async rebase(pool, volume, newBacking) {
@@ -329,14 +263,14 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       }
       const target = newBacking ? await imageOf(newBacking) : undefined;
       // The backing file is a path in the volume's header: already there means a previous run finished.
-      if (await isLocal(pool)) {
+      if (await isLocalPool(pool)) {
         const current = (await imageInfo(image)).backingFile;
         if (current !== target?.path) await run(rebaseArgv(image, target), secretPipes(image));
       } else {
         // No files here: QEMU on the host streams the layers in between into the volume. libvirt is
         // refreshed first, as an interrupted run may have changed the header since it last read it.
         await pool.pool.refresh();
-        const current = await withChain(pool, volume, async (chain) => chain.backingPath);
+        const current = await withRemoteChain(pool, volume, {}, async (chain) => chain.backingPath);
         if (current !== target?.path) await streamIntoVolume(pool.conn, image.path, target?.path);
       }
       await pool.pool.refresh();
@@ -345,7 +279,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
     async holdsVolume(pool, name) {
       // A directory other hosts write too (NFS): its file is there before libvirt's next refresh.
       // On a remote host there is no file to look at; libvirt's view stands.
-      if (name.includes('/') || name === '.' || name === '..' || !(await isLocal(pool))) return false;
+      if (name.includes('/') || name === '.' || name === '..' || !(await isLocalPool(pool))) return false;
       const dir = await parsePoolTargetPath(pool.xml);
       return dir !== undefined && existsSync(join(dir, name));
     },

@@ -3,28 +3,27 @@
 // storage domains keep snapshots; documents are small raw LVs. libvirt calls every LV raw and reads
 // no header, so the driver knows a layer's format from volback's own name and its backing from the
 // qcow2 header, checked to name a volume of the same pool.
-import { closeSync, constants, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
-import { kindOf } from '../../src/host/connection-kind';
 import type { SparseChunk } from '../../src/libvirt/streams';
-import type { CopyTarget, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
+import type { PoolDriver, PoolDriverFactory } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
-import { RemoteChain, type ChainView } from '../../src/pool/remote-image';
-import { downloadVolumes } from '../../src/pool/volume-streams';
-import { run } from '../../src/tools/exec';
-import { openImageReader } from '../../src/tools/nbd';
 import {
-  checkImage,
-  imageInfo,
-  storedDataBytes,
-  storedRanges,
-  type ImageRef,
-} from '../../src/tools/qemu-img';
+  backingProblems,
+  descriptorTarget,
+  hostImageReads,
+  isLocalPool,
+  remoteBacking,
+} from '../../src/pool/host-images';
+import type { ChainView } from '../../src/pool/remote-image';
+import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
+import { run } from '../../src/tools/exec';
+import { checkImage, imageInfo, type ImageRef } from '../../src/tools/qemu-img';
 import {
   parsePoolIdentity,
   parsePoolTargetPath,
@@ -43,21 +42,6 @@ const lvXml = (name: string, bytes: number): string => volumeXml({ name, capacit
 async function imageOf(volume: StorageVolume): Promise<ImageRef & { format: 'qcow2' | 'raw' }> {
   const { name, path } = await parseVolumeXml(await volume.getXMLDesc());
   return { path: path ?? (await volume.getPath()), format: layerFormatOf(name) };
-}
-
-const isLocal = async (pool: PoolRef): Promise<boolean> => (await kindOf(pool.conn)).local;
-
-async function withChain<T>(
-  pool: PoolRef,
-  volume: StorageVolume,
-  use: (chain: RemoteChain) => Promise<T>,
-): Promise<T> {
-  const chain = await RemoteChain.open(pool.conn, volume, VIEW);
-  try {
-    return await use(chain);
-  } finally {
-    chain.close();
-  }
 }
 
 /** The qcow2 header of a layer on `backing`, made here with qemu-img, as bytes. */
@@ -156,46 +140,12 @@ export const createLogicalDriver: PoolDriverFactory = () => {
       return zeroFilledUpload(volume, length);
     },
 
-    async copyTarget(_pool, volume): Promise<CopyTarget> {
+    async copyTarget(_pool, volume) {
       const { path, format } = await imageOf(volume);
-      return {
-        format,
-        libvirt: { type: 'block', path },
-        qemu: {
-          via: 'fd',
-          protocol: 'host_device',
-          async open() {
-            const fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
-            return {
-              fd,
-              async close(commit) {
-                try {
-                  if (commit) fsyncSync(fd);
-                } finally {
-                  closeSync(fd);
-                }
-              },
-            };
-          },
-        },
-      };
+      return descriptorTarget(path, format, 'block');
     },
 
-    async storedBytes(pool, volume) {
-      if (await isLocal(pool)) return storedDataBytes(await imageOf(volume));
-      const ranges = await withChain(pool, volume, (chain) => chain.topLayerRanges('data'));
-      return ranges.reduce((sum, r) => sum + r.length, 0);
-    },
-
-    async layerExtents(pool, volume) {
-      if (await isLocal(pool)) return storedRanges(await imageOf(volume));
-      return withChain(pool, volume, (chain) => chain.topLayerRanges('stored'));
-    },
-
-    async openReader(pool, volume) {
-      if (await isLocal(pool)) return openImageReader(await imageOf(volume));
-      return (await RemoteChain.open(pool.conn, volume, VIEW)).asImageReader();
-    },
+    ...hostImageReads(imageOf, VIEW),
 
     image(_pool, volume) {
       return imageOf(volume);
@@ -209,24 +159,16 @@ export const createLogicalDriver: PoolDriverFactory = () => {
     async checkLayer(pool, volume, parent) {
       const image = await imageOf(volume);
       let actual: string | undefined;
-      if (await isLocal(pool)) {
+      if (await isLocalPool(pool)) {
         const problems = await checkImage(image);
         if (problems.length) return problems;
         actual = image.format === 'qcow2' ? (await imageInfo(image)).backingFile : undefined;
       } else {
-        const opened = await withChain(pool, volume, async (chain) => ({ backing: chain.backingPath })).catch(
-          (err: Error) => [`${image.path}: ${err.message}`],
-        );
+        const opened = await remoteBacking(pool, volume, VIEW, image.path);
         if (Array.isArray(opened)) return opened;
         actual = opened.backing;
       }
-      const expected = parent ? (await imageOf(parent)).path : undefined;
-      if (actual === expected) return [];
-      return [
-        expected
-          ? `${image.path} stands on ${actual ?? 'nothing'}, not on its parent ${expected}`
-          : `${image.path} stands on ${actual}, but it should stand alone`,
-      ];
+      return backingProblems(image.path, actual, parent ? (await imageOf(parent)).path : undefined);
     },
 
     deleteVolume(_pool, volume) {
@@ -237,22 +179,10 @@ export const createLogicalDriver: PoolDriverFactory = () => {
       return pool.pool.listVolumeNames();
     },
 
-    async writeDocumentVolume(pool, name, bytes) {
+    writeDocumentVolume(pool, name, bytes) {
       // LVM rounds the LV up to its extent and does not clear what an earlier LV left there: the
       // rest is written with zeros, so an empty document (a generation marker) reads as zeros.
-      const volume = await pool.pool.createVolume(lvXml(name, Math.max(bytes.length, 1)));
-      try {
-        const { capacity } = await volume.getInfo();
-        const padded = Buffer.concat([bytes, Buffer.alloc(Math.max(capacity - bytes.length, 0))]);
-        await pipeline(Readable.from([padded]), volume.upload({ offset: 0, length: padded.length }));
-      } catch (err) {
-        await volume.delete().catch(() => undefined);
-        throw new VolbackError(ErrorCodes.LIBVIRT, `cannot write volume ${name} in pool ${pool.name}`, {
-          cause: err,
-        });
-      } finally {
-        volume.free();
-      }
+      return uploadNewVolume(pool, lvXml(name, Math.max(bytes.length, 1)), name, bytes, { zeroRest: true });
     },
 
     readDocumentVolumes(pool, names, maxBytes) {

@@ -10,18 +10,22 @@ const READ_THREADS = 4;
 
 /**
  * Creates volume `name` from `volumeXml` (a raw volume of at least `bytes.length` bytes) and uploads
- * `bytes` from offset 0. On error the volume is deleted again.
+ * `bytes` from offset 0; with `zeroRest`, zeros after them up to the volume's capacity (a pool that
+ * rounds volumes up and does not clear them: an LV). On error the volume is deleted again.
  */
 export async function uploadNewVolume(
   pool: PoolRef,
   volumeXml: string,
   name: string,
   bytes: Buffer,
+  options: { zeroRest?: boolean } = {},
 ): Promise<void> {
   const volume = await pool.pool.createVolume(volumeXml);
   try {
-    if (bytes.length > 0)
-      await pipeline(Readable.from([bytes]), volume.upload({ offset: 0, length: bytes.length }));
+    const rest = options.zeroRest ? Math.max((await volume.getInfo()).capacity - bytes.length, 0) : 0;
+    const all = rest ? Buffer.concat([bytes, Buffer.alloc(rest)]) : bytes;
+    if (all.length > 0)
+      await pipeline(Readable.from([all]), volume.upload({ offset: 0, length: all.length }));
   } catch (err) {
     await volume.delete().catch(() => undefined);
     throw new VolbackError(ErrorCodes.LIBVIRT, `cannot write volume ${name} in pool ${pool.name}`, {
