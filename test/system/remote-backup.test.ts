@@ -6,18 +6,17 @@ import { createBackup } from '../../src/core/backup/coordinator';
 import { scanCatalog } from '../../src/core/catalog/scan';
 import { verifyBackup } from '../../src/core/catalog/verify';
 import { deleteBackup } from '../../src/core/removal/delete';
-import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
+import { flushDisk } from '../../src/host/scratch-domain';
 import { kindOf } from '../../src/host/connection-kind';
-import { virDomainUndefineFlagsValues, type Connection, type StoragePool } from '../../src/libvirt';
+import { type Connection, type StoragePool } from '../../src/libvirt';
 import type { BackupSet } from '../../src/model';
 import { RemoteChain } from '../../src/pool/remote-image';
-import { buildDomainXml } from '../../src/xml/scratch-domains';
 import {
   Cleanup,
+  createRemoteDirPool,
+  createRemoteDomain,
+  type RemoteDomain,
   REPO_ROOT,
-  TESTHOST_DIR_POOL,
-  chooseVirtType,
-  createVolume,
   openTestHost,
   testHost,
   testHostSshUri,
@@ -44,13 +43,7 @@ describe('backups of a remote host, through libvirt alone', () => {
 
   beforeAll(async () => {
     conn = cleanup.connection(await openTestHost());
-    const name = uniqueName('remote-backups');
-    backups = await conn.defineStoragePool(
-      `<pool type='dir'><name>${name}</name><target><path>/var/lib/libvirt/${name}</path></target></pool>`,
-    );
-    cleanup.pool(backups, { deleteVolumes: true, deleteStorage: true });
-    await backups.build();
-    await backups.create();
+    backups = await createRemoteDirPool(conn, cleanup, uniqueName('remote-backups'));
   });
 
   afterAll(() => cleanup.run());
@@ -71,27 +64,7 @@ describe('backups of a remote host, through libvirt alone', () => {
   }
 
   /** A running two-disk TCG domain on qcow2 files of the host's dir pool, and a model of its disks. */
-  async function remoteDomain() {
-    const dir = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
-    cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dir.free());
-    const disks = [];
-    for (const target of ['vda', 'vdb']) {
-      const volume = await createVolume(dir, cleanup, `${uniqueName(target)}.qcow2`, DISK);
-      disks.push({ target, path: await volume.getPath() });
-    }
-    const name = uniqueName('remote-vm');
-    const domain = cleanup.domain(
-      await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
-      virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
-    );
-    await domain.create();
-    const model: Record<string, Buffer> = { vda: Buffer.alloc(DISK), vdb: Buffer.alloc(DISK) };
-    const write = async (target: string, pattern: number, offset: number, length: number): Promise<void> => {
-      await writeDiskPattern(domain, target, pattern, offset, length);
-      model[target].fill(pattern, offset, offset + length);
-    };
-    return { name, domain, model, write };
-  }
+  const remoteDomain = (): Promise<RemoteDomain> => createRemoteDomain(conn, cleanup, 'remote-vm', DISK);
 
   it('takes a full and an incremental of a two-disk domain; each reads back as written; the full merges into the incremental', async () => {
     expect((await kindOf(conn)).local).toBe(false);

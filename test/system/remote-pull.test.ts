@@ -11,20 +11,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { randomInt } from 'node:crypto';
 import { beginExternalBackup, endExternalBackup } from '../../src/core/external/session-lifecycle';
-import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
-import {
-  virDomainUndefineFlagsValues,
-  type Connection,
-  type Domain,
-  type StoragePool,
-} from '../../src/libvirt';
+import { flushDisk } from '../../src/host/scratch-domain';
+import { type Connection, type Domain, type StoragePool } from '../../src/libvirt';
 import type { BackupDefinition } from '../../src/model';
-import { buildDomainXml } from '../../src/xml/scratch-domains';
 import {
   Cleanup,
-  TESTHOST_DIR_POOL,
-  chooseVirtType,
-  createVolume,
+  createRemoteDirPool,
+  createRemoteDomain,
+  type RemoteDomain,
   openTestHost,
   testHostTunnel,
   uniqueName,
@@ -39,11 +33,10 @@ jest.setTimeout(300_000);
 describe('pull mode on a remote host', () => {
   const cleanup = new Cleanup();
   let conn: Connection;
-  let dir: StoragePool;
+  let remote: RemoteDomain;
   let domain: Domain;
   let name: string;
   let work: string;
-  const model: Record<string, Buffer> = { vda: Buffer.alloc(DISK), vdb: Buffer.alloc(DISK) };
   const lockDir = `/tmp/volback-remote-pull-locks-${process.pid}`;
   const backupPool = uniqueName('remote-pull-backups');
   const defaults = { pool: backupPool, path: '/nonexistent', format: 'qcow2' as const };
@@ -55,10 +48,6 @@ describe('pull mode on a remote host', () => {
     server: { transport: 'tcp', name: '127.0.0.1', port },
     ...over,
   });
-  const write = async (target: string, pattern: number, offset: number, length: number): Promise<void> => {
-    await writeDiskPattern(domain, target, pattern, offset, length);
-    model[target].fill(pattern, offset, offset + length);
-  };
   /** A port on the test host's loopback for one session (QEMU binds it; a clash fails the begin). */
   const hostPort = (): number => randomInt(20_000, 40_000);
   /** What the backup pool (scratch volumes, set documents) holds now. */
@@ -69,25 +58,9 @@ describe('pull mode on a remote host', () => {
 
   beforeAll(async () => {
     conn = cleanup.connection(await openTestHost());
-    dir = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
-    cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dir.free());
-    backups = await conn.defineStoragePool(
-      `<pool type='dir'><name>${backupPool}</name><target><path>/var/lib/libvirt/${backupPool}</path></target></pool>`,
-    );
-    cleanup.pool(backups, { deleteVolumes: true, deleteStorage: true });
-    await backups.build();
-    await backups.create();
-    const disks = [];
-    for (const target of ['vda', 'vdb']) {
-      const volume = await createVolume(dir, cleanup, `${uniqueName(target)}.qcow2`, DISK);
-      disks.push({ target, path: await volume.getPath() });
-    }
-    name = uniqueName('remote-pull');
-    domain = cleanup.domain(
-      await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
-      virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
-    );
-    await domain.create();
+    backups = await createRemoteDirPool(conn, cleanup, backupPool);
+    remote = await createRemoteDomain(conn, cleanup, 'remote-pull', DISK);
+    ({ name, domain } = remote);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-remote-pull-'));
     cleanup.add(`work ${work}`, async () => fs.rmSync(work, { recursive: true, force: true }));
   });
@@ -115,8 +88,8 @@ describe('pull mode on a remote host', () => {
   });
 
   it('exports the disks at the start of the session through a tunnel, then the changed blocks', async () => {
-    await write('vda', 0x81, MiB, 2 * MiB);
-    await write('vdb', 0x82, 6 * MiB, 512 * 1024);
+    await remote.write('vda', 0x81, MiB, 2 * MiB);
+    await remote.write('vdb', 0x82, 6 * MiB, 512 * 1024);
     for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
     const port = hostPort();
     const full = await beginExternalBackup(conn, name, {
@@ -125,9 +98,12 @@ describe('pull mode on a remote host', () => {
       lockDir,
     });
     expect(full.server).toEqual({ transport: 'tcp', name: '127.0.0.1', port, tls: false });
-    const atBegin: Record<string, Buffer> = { vda: Buffer.from(model.vda), vdb: Buffer.from(model.vdb) };
+    const atBegin: Record<string, Buffer> = {
+      vda: Buffer.from(remote.model.vda),
+      vdb: Buffer.from(remote.model.vdb),
+    };
     // The guest keeps writing: the export still shows the start (copy-before-write into scratch).
-    await write('vda', 0x83, MiB, 64 * 1024);
+    await remote.write('vda', 0x83, MiB, 64 * 1024);
     const tunnel = await testHostTunnel(port);
     try {
       for (const disk of full.disks) {
@@ -149,7 +125,7 @@ describe('pull mode on a remote host', () => {
     const ended = await endExternalBackup(conn, name, { success: true, lockDir });
     expect(ended.set).toMatchObject({ id: full.setId, mode: 'pull', state: 'external', kind: 'full' });
 
-    await write('vdb', 0x84, 12 * MiB, MiB);
+    await remote.write('vdb', 0x84, 12 * MiB, MiB);
     for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
     const port2 = hostPort();
     const inc = await beginExternalBackup(conn, name, { definition: pull(port2), defaults, lockDir });

@@ -8,7 +8,7 @@
 import { createBackup } from '../../src/core/backup/coordinator';
 import { restoreDomain } from '../../src/core/restore/domain';
 import { restoreBackup } from '../../src/core/restore/restore';
-import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
+import { flushDisk } from '../../src/host/scratch-domain';
 import { kindOf } from '../../src/host/connection-kind';
 import {
   virDomainUndefineFlagsValues,
@@ -19,15 +19,15 @@ import {
 import type { BackupSet } from '../../src/model';
 import { RemoteChain } from '../../src/pool/remote-image';
 import { parseDomainXml } from '../../src/xml/libvirt-domain';
-import { buildDomainXml } from '../../src/xml/scratch-domains';
 import {
   Cleanup,
+  createRemoteDirPool,
+  createRemoteDomain,
+  type RemoteDomain,
   REPO_ROOT,
   TESTHOST_DIR_POOL,
   backupLocation,
-  chooseVirtType,
   createTestDomain,
-  createVolume,
   openSystemConnection,
   openTestHost,
   testHost,
@@ -103,31 +103,12 @@ describe('restores on a remote host, copied by libvirt on the host', () => {
     conn = cleanup.connection(await openTestHost());
     expect((await kindOf(conn)).local).toBe(false);
     backupPool = uniqueName('remote-restore');
-    backups = await conn.defineStoragePool(
-      `<pool type='dir'><name>${backupPool}</name><target><path>/var/lib/libvirt/${backupPool}</path></target></pool>`,
-    );
-    cleanup.pool(backups, { deleteVolumes: true, deleteStorage: true });
-    await backups.build();
-    await backups.create();
+    backups = await createRemoteDirPool(conn, cleanup, backupPool);
     dir = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
     cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dir.free());
-
-    const disks = [];
-    for (const target of ['vda', 'vdb']) {
-      const volume = await createVolume(dir, cleanup, `${uniqueName(target)}.qcow2`, DISK);
-      disks.push({ target, path: await volume.getPath() });
-    }
-    name = uniqueName('remote-rvm');
-    domain = cleanup.domain(
-      await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
-      virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
-    );
-    await domain.create();
-    const model: Record<string, Buffer> = { vda: Buffer.alloc(DISK), vdb: Buffer.alloc(DISK) };
-    const write = async (target: string, pattern: number, offset: number, length: number): Promise<void> => {
-      await writeDiskPattern(domain, target, pattern, offset, length);
-      model[target].fill(pattern, offset, offset + length);
-    };
+    let model: Record<string, Buffer>;
+    let write: RemoteDomain['write'];
+    ({ name, domain, model, write } = await createRemoteDomain(conn, cleanup, 'remote-rvm', DISK));
     const backup = async (): Promise<BackupSet> => {
       for (const target of ['vda', 'vdb']) await flushDisk(domain, target);
       return (
