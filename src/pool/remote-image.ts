@@ -13,7 +13,7 @@ import {
   type Qcow2Image,
 } from '../formats/qcow2';
 import { isLibvirtNotFound, type Connection, type StorageVolume } from '../libvirt';
-import type { ImageReader } from '../tools/nbd';
+import { checkReadRange, type ImageReader } from '../tools/nbd';
 import { parseVolumeXml } from '../xml/libvirt-storage';
 import type { ByteRange } from './driver';
 
@@ -206,16 +206,22 @@ export class RemoteChain {
 
   /** The chain as an ImageReader (what checksums and verify read through). */
   asImageReader(): ImageReader {
+    let closed = false;
     return {
       size: this.virtualSize,
       read: async (offset, length, sink) => {
+        if (closed) throw new Error(`the reader of ${this.layers[0].name} is closed`);
+        checkReadRange(offset, length, this.virtualSize);
         for (let done = 0; done < length;) {
           const n = Math.min(READ_CHUNK, length - done);
           sink(await this.read(offset + done, n));
           done += n;
         }
       },
-      close: async () => this.close(),
+      close: async () => {
+        closed = true;
+        this.close();
+      },
     };
   }
 

@@ -187,6 +187,21 @@ export interface ImageReader {
   close(): Promise<void>;
 }
 
+/** Throws ERR_INVALID_INPUT unless [offset, offset+length) lies in a `size`-byte image: every ImageReader's check. */
+export function checkReadRange(offset: number, length: number, size: number): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  )
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `read of ${length} bytes at ${offset} is outside the ${size}-byte image`,
+    );
+}
+
 /** Buffers the handshake's bytes and hands them out by count. */
 class HandshakeBuffer {
   private chunks: Buffer[] = [];
@@ -385,17 +400,7 @@ function transmission(
   const reader: ImageReader = {
     size,
     async read(offset, length, sink) {
-      if (
-        !Number.isSafeInteger(offset) ||
-        !Number.isSafeInteger(length) ||
-        offset < 0 ||
-        length < 0 ||
-        offset + length > size
-      )
-        throw new VolbackError(
-          ErrorCodes.INVALID_INPUT,
-          `read of ${length} bytes at ${offset} is outside the ${size}-byte image`,
-        );
+      checkReadRange(offset, length, size);
       // Parts of one read go one after another, so its bytes reach the sink in order.
       for (let done = 0; done < length; done += MAX_NBD_READ)
         await readOne(offset + done, Math.min(MAX_NBD_READ, length - done), sink);
