@@ -5,7 +5,7 @@
 // image to its objects), so every document starts with one header line giving its byte length and
 // sha256, and a reader takes exactly that many bytes and checks them. The header is an XML comment,
 // so a metadata volume still reads as a well-formed XML document. A volume without the header is a
-// document written before framing existed: its whole content is the document.
+// document written before framing existed: its whole content is the document, less trailing NULs.
 import { createHash } from 'node:crypto';
 import { ErrorCodes, VolbackError } from '../errors';
 import { deleteVolumeIfPresent, type OpenPool } from './pool-layer';
@@ -50,7 +50,10 @@ export function unframeDocument(bytes: Buffer, where: string): string {
     if (head.startsWith('<!--volback-document')) {
       throw new VolbackError(ErrorCodes.XML_INVALID, `${where}: its document header is damaged`);
     }
-    return bytes.toString('utf8');
+    // Written whole into a volume that may be larger (an LV's extent, zero-filled): text has no NULs.
+    let end = bytes.length;
+    while (end > 0 && bytes[end - 1] === 0) end--;
+    return bytes.subarray(0, end).toString('utf8');
   }
   const start = match[0].length;
   const length = Number(match[1]);
