@@ -86,6 +86,7 @@ export const createLogicalDriver: PoolDriverFactory = () => {
       libvirtPushTarget: true,
       qmpTarget: 'fd',
       hostCopySource: false,
+      fullAllocation: 'thick',
     },
 
     async describePool(xml) {

@@ -167,6 +167,7 @@ export const createRbdDriver: PoolDriverFactory = () => {
       libvirtPushTarget: false,
       qmpTarget: 'node',
       hostCopySource: false,
+      fullAllocation: 'sparse',
     },
 
     async describePool(xml) {
