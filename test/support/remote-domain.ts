@@ -17,23 +17,26 @@ import { TESTHOST_DIR_POOL } from './testhost';
 export interface RemoteDomain {
   name: string;
   domain: Domain;
+  /** Each disk's path on the test host. */
+  disks: Record<string, string>;
   /** What each disk holds now, as the writes made it. */
   model: Record<string, Buffer>;
   /** Writes `length` bytes of `pattern` at `offset` through QEMU, and into the model. */
   write(target: string, pattern: number, offset: number, length: number): Promise<void>;
 }
 
-/** Starts a domain with disks vda and vdb of `diskSize` bytes on the test host; removed by `cleanup`. */
+/** Starts a domain with `targets` disks of `diskSize` bytes on the test host; removed by `cleanup`. */
 export async function createRemoteDomain(
   conn: Connection,
   cleanup: Cleanup,
   label: string,
   diskSize: number,
+  targets: readonly string[] = ['vda', 'vdb'],
 ): Promise<RemoteDomain> {
   const dir = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
   cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dir.free());
   const disks = [];
-  for (const target of ['vda', 'vdb']) {
+  for (const target of targets) {
     const volume = await createVolume(dir, cleanup, `${uniqueName(target)}.qcow2`, diskSize);
     disks.push({ target, path: await volume.getPath() });
   }
@@ -43,10 +46,11 @@ export async function createRemoteDomain(
     virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
   );
   await domain.create();
-  const model: Record<string, Buffer> = { vda: Buffer.alloc(diskSize), vdb: Buffer.alloc(diskSize) };
+  const model = Object.fromEntries(targets.map((t) => [t, Buffer.alloc(diskSize)]));
   return {
     name,
     domain,
+    disks: Object.fromEntries(disks.map((d) => [d.target, d.path])),
     model,
     async write(target, pattern, offset, length) {
       await writeDiskPattern(domain, target, pattern, offset, length);
