@@ -20,16 +20,28 @@ interface BlockNode {
   file: string;
 }
 
+/** How the helper domain opens the volume. */
+export interface StreamOptions {
+  /** `file` (default) for an image file, `block` for a block device (qcow2 inside an LV). */
+  diskType?: 'file' | 'block';
+}
+
 /**
  * Makes the qcow2 volume at `path` (on `conn`'s host, with the backing chain its header names) stand
  * on `base` (a file of that chain) or, without `base`, on nothing, keeping its content: QEMU copies
  * in what the layers between them provide. Returns when the header names the new base.
  */
-export async function streamIntoVolume(conn: Connection, path: string, base?: string): Promise<void> {
+export async function streamIntoVolume(
+  conn: Connection,
+  path: string,
+  base?: string,
+  options: StreamOptions = {},
+): Promise<void> {
   const virt = await chooseVirtType(conn);
   const name = `volback-stream-${process.pid}-${Date.now().toString(36)}`;
+  const disk = { path, format: 'qcow2' as const, type: options.diskType ?? 'file' };
   const domain = await conn.createDomain(
-    buildDomainXml({ name, virt, memoryMiB: 64, disks: [{ path, format: 'qcow2' }] }),
+    buildDomainXml({ name, virt, memoryMiB: 64, disks: [disk] }),
     virDomainCreateFlags.VIR_DOMAIN_START_PAUSED,
   );
   try {
