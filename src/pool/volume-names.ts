@@ -214,6 +214,21 @@ export function restoredVolumeName(input: RestoredVolumeNameInput): string {
   return `${domainVolumePart(input.domain)}.${input.disk}.restored-${stamp}${seq ? `-${seq}` : ''}.${input.format}`;
 }
 
+/** What a merge staging volume's name ends in (`<data volume without .qcow2>` + this). */
+export const MERGE_STAGING_SUFFIX = '.merge.qcow2';
+
+/**
+ * The staging volume a merge into the qcow2 data volume `name` builds the merged layer in, where the
+ * volume cannot grow in place (an LV): `<name without .qcow2>.merge.qcow2`, at most 127 characters
+ * for volback's own names, derived from `name` alone so that a rerun finds it. Neither parser accepts
+ * it, so the catalog never takes it for a backup; `reservedNameReason` keeps it from users. Pure.
+ */
+export function mergeStagingVolumeName(name: string): string {
+  if (!name.endsWith('.qcow2'))
+    throw invalid(`volume ${name} is no qcow2 data volume: nothing merges into it`);
+  return `${name.slice(0, -'.qcow2'.length)}${MERGE_STAGING_SUFFIX}`;
+}
+
 /** Picks a metadata volume out of a pool listing; undefined for any other name (including data volumes). */
 export function parseMetadataVolumeName(name: string): ParsedMetadataVolumeName | undefined {
   const m = METADATA_NAME_RE.exec(name);
@@ -256,6 +271,7 @@ export function reservedNameReason(name: string): string | undefined {
   if (name.startsWith('volback-restoring-'))
     return "'volback-restoring-' names the markers of restores in progress";
   if (name.endsWith('.scratch')) return "'.scratch' names pull-mode scratch volumes";
+  if (name.endsWith(MERGE_STAGING_SUFFIX)) return `'${MERGE_STAGING_SUFFIX}' names merge staging volumes`;
   const sums = CHECKSUM_VOLUME_SUFFIXES.find((suffix) => name.endsWith(suffix));
   if (sums) return `'${sums}' names checksum documents`;
   if (name.endsWith(DAMAGE_VOLUME_SUFFIX)) return `'${DAMAGE_VOLUME_SUFFIX}' names damage records`;

@@ -6,7 +6,10 @@ import {
   formatUtcStamp,
   isSafeVolumeName,
   isValidDomainPart,
+  MAX_DISK_LENGTH,
   MAX_DOMAIN_PART_LENGTH,
+  MAX_VOLUME_NAME_LENGTH,
+  mergeStagingVolumeName,
   metadataVolumeName,
   parseBackupVolumeName,
   parseMetadataVolumeName,
@@ -300,6 +303,28 @@ describe('properties (seeded)', () => {
   });
 });
 
+describe('mergeStagingVolumeName', () => {
+  it('derives the staging volume from the data volume alone; the catalog parses it as nothing', () => {
+    const name = backupVolumeName({
+      domain: 'd'.repeat(MAX_DOMAIN_PART_LENGTH),
+      disk: 'x'.repeat(MAX_DISK_LENGTH),
+      createdAt: new Date('2026-11-26T00:15:00Z'),
+      setId: '1a2b3c4d-0000-4000-8000-000000000000',
+      format: 'qcow2',
+    });
+    const staging = mergeStagingVolumeName(name);
+    expect(staging).toBe(`${name.slice(0, -6)}.merge.qcow2`);
+    expect(staging.length).toBeLessThanOrEqual(MAX_VOLUME_NAME_LENGTH);
+    expect(isSafeVolumeName(staging)).toBe(true);
+    expect(parseBackupVolumeName(staging)).toBeUndefined();
+    expect(parseMetadataVolumeName(staging)).toBeUndefined();
+  });
+
+  it('refuses a volume that is not qcow2', () => {
+    expect(() => mergeStagingVolumeName('vm1.vda.20261126T001500Z-1a2b3c4d.raw')).toThrow(/no qcow2/);
+  });
+});
+
 describe('reservedNameReason', () => {
   it.each([
     ['vm1.20261126T001500Z-1a2b3c4d.volback.xml', /backup metadata/],
@@ -312,6 +337,7 @@ describe('reservedNameReason', () => {
     ['vm1.vda.20261126T001500Z-1a2b3c4d.qcow2.sums', /checksum documents/],
     ['anything.msums', /checksum documents/],
     ['vm1.20261126T001500Z-1a2b3c4d.volback-damage.json', /damage records/],
+    ['vm1.vda.20261126T001500Z-1a2b3c4d.merge.qcow2', /merge staging/],
   ])('keeps %s for volback', (name, why) => {
     expect(reservedNameReason(name)).toMatch(why);
   });
