@@ -218,8 +218,21 @@ export interface PoolDriver {
    * old parent and differs in the new one is copied into `volume` first. Idempotent: a volume already
    * on `newBacking` is left alone, and a run interrupted at any moment leaves the content unchanged, so
    * repeating it finishes the job. libvirt's view of the volume is refreshed before it returns.
+   *
+   * The exception: a driver whose volumes cannot grow in place (logical: libvirt 9.0 resizes no LV)
+   * builds the merged layer in a staging volume, then deletes `volume` and makes it again under the
+   * same name from that copy. From the delete until the copy is done the volume is missing or
+   * partial: `checkLayer` then fails, so a restore refuses it, and the next run (the removal
+   * journal's) finishes the copy — through `finishRebase` while the volume is missing.
    */
   rebase?(pool: PoolRef, volume: StorageVolume, newBacking?: StorageVolume): Promise<void>;
+
+  /**
+   * Optional, with a `rebase` that replaces its volume: finishes an interrupted rebase of volume
+   * `name` that is missing from the pool (deleted, not yet made again from its staging copy), as
+   * `rebase` would have. Resolves false, changing nothing, when the pool holds no such rebase.
+   */
+  finishRebase?(pool: PoolRef, name: string, newBacking?: StorageVolume): Promise<boolean>;
 
   /**
    * Optional. Why `rebase` cannot run on this pool over this connection (one whose driver can

@@ -8,6 +8,7 @@ import type { BackupSet, DiskBackup } from '../../model';
 import {
   closePools,
   deleteVolumeIfPresent,
+  findVolume,
   getVolume,
   openActivePools,
   PoolCache,
@@ -238,17 +239,25 @@ async function rebaseOne(pools: PoolCache, volume: VolumeRef, newBacking?: Volum
       },
     );
   }
-  const child = await getVolume(pool, volume.name);
+  const backing = newBacking && (await getVolume(await pools.get(newBacking.pool), newBacking.name));
   try {
-    if (!newBacking) return await pool.driver.rebase(pool, child);
-    const backing = await getVolume(await pools.get(newBacking.pool), newBacking.name);
+    const child = await findVolume(pool, volume.name);
+    // A driver that replaces the volume to rebase it (logical) may have been stopped while it was gone.
+    if (!child) {
+      if (await pool.driver.finishRebase?.(pool, volume.name, backing)) return;
+      throw new VolbackError(
+        ErrorCodes.NOT_FOUND,
+        `volume ${volume.name} does not exist in pool '${pool.name}'`,
+        { fault: 'user' },
+      );
+    }
     try {
       await pool.driver.rebase(pool, child, backing);
     } finally {
-      backing.free();
+      child.free();
     }
   } finally {
-    child.free();
+    backing?.free();
   }
 }
 
