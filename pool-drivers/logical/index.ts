@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { StorageVolume } from '../../src/libvirt';
+import { isLibvirtNotFound, type StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
+import { streamIntoVolume } from '../../src/host/block-stream';
+import { logger } from '../../src/log';
 import type { SparseChunk } from '../../src/libvirt/streams';
-import type { PoolDriver, PoolDriverFactory } from '../../src/pool/driver';
+import type { PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
 import {
   backingProblems,
@@ -19,8 +21,10 @@ import {
   hostImageReads,
   isLocalPool,
   remoteBacking,
+  withRemoteChain,
 } from '../../src/pool/host-images';
 import type { ChainView } from '../../src/pool/remote-image';
+import { mergeStagingVolumeName } from '../../src/pool/volume-names';
 import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
 import { run } from '../../src/tools/exec';
 import { checkImage, imageInfo, type ImageRef } from '../../src/tools/qemu-img';
@@ -30,7 +34,17 @@ import {
   parseVolumeXml,
   volumeXml,
 } from '../../src/xml/libvirt-storage';
-import { incrementalLvBytes, layerFormatOf, layerHeaderArgv } from './layer';
+import {
+  incrementalLvBytes,
+  layerFormatOf,
+  layerHeaderArgv,
+  mergeLvBytes,
+  mergeSteps,
+  type MergeHeader,
+  type MergeStep,
+} from './layer';
+
+const log = logger('logical-driver');
 
 /** How the driver's volumes are read through libvirt: format by name, backing from the header. */
 const VIEW: ChainView = { formatOf: layerFormatOf, backingFromHeader: true };
@@ -74,6 +88,175 @@ function zeroFilledUpload(volume: StorageVolume, length: number): Writable {
   const upload = volume.upload({ offset: 0, length });
   void pipeline(fill, upload).catch((err: Error) => fill.destroy(err));
   return fill;
+}
+
+/**
+ * Refreshes libvirt's list of the pool's LVs, if libvirt lets it: it refuses while a volume build
+ * runs in the pool (another run's copy or upload). Its list already holds what this libvirtd
+ * created and deleted; a refresh only adds what was changed around it, so a refused one is logged
+ * and the run goes on, after a few tries.
+ */
+async function refreshPool(pool: PoolRef): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pool.pool.refresh();
+    } catch (err) {
+      if (attempt === 3) {
+        log.debug(`pool '${pool.name}' not refreshed: ${(err as Error).message}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+/** The pool's LV `name`, or undefined when libvirt lists none (the caller frees it). */
+async function lvNamed(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
+  try {
+    return await pool.pool.lookupVolumeByName(name);
+  } catch (err) {
+    if (isLibvirtNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** What the qcow2 header of LV `name` names, read through libvirt with the chain it opens. */
+async function mergeHeader(pool: PoolRef, name: string): Promise<MergeHeader> {
+  const volume = await lvNamed(pool, name);
+  if (!volume) return 'missing';
+  try {
+    const opened = await remoteBacking(pool, volume, VIEW, name);
+    return Array.isArray(opened) ? 'unreadable' : { backing: opened.backing };
+  } finally {
+    volume.free();
+  }
+}
+
+/** Deletes LV `name` if the pool has it. */
+async function deleteLv(pool: PoolRef, name: string): Promise<void> {
+  const volume = await lvNamed(pool, name);
+  if (!volume) return;
+  try {
+    await volume.delete();
+  } finally {
+    volume.free();
+  }
+}
+
+/**
+ * The stored bytes of `child` and of every layer under it down to (not including) `base`: what a
+ * merge onto `base` gathers into one layer. Throws ERR_CHAIN_BROKEN when `base` is not under it.
+ */
+async function skippedLayerBytes(pool: PoolRef, child: StorageVolume, base: string): Promise<number[]> {
+  const bytes: number[] = [];
+  const read = hostImageReads(imageOf, VIEW);
+  let volume = child;
+  try {
+    for (;;) {
+      bytes.push(await read.storedBytes(pool, volume));
+      const opened = await remoteBacking(pool, volume, VIEW, (await imageOf(volume)).path);
+      if (Array.isArray(opened)) throw new VolbackError(ErrorCodes.CHAIN_BROKEN, opened.join('; '));
+      if (opened.backing === base) return bytes;
+      if (opened.backing === undefined)
+        throw new VolbackError(
+          ErrorCodes.CHAIN_BROKEN,
+          `${base} is not in the backing chain of ${await child.getName()}`,
+        );
+      if (volume !== child) volume.free();
+      volume = await pool.conn.lookupVolumeByPath(opened.backing);
+    }
+  } finally {
+    if (volume !== child) volume.free();
+  }
+}
+
+/**
+ * Merges into the qcow2 LV `name` (C) so that it stands on `base` (an LV path of its chain) or alone,
+ * through a staging LV T large enough for the result (libvirt 9.0 cannot grow an LV, nor rename
+ * one): T gets a header on C and QEMU's block-stream, in a paused helper domain, copies into it what
+ * C and the layers it skips hold until T's header names the base; C is then deleted and made again
+ * from T by libvirt's volume copy (an LV's bytes, header and all, verbatim), and T deleted. Every
+ * step is decided from the headers (`mergeSteps`), so a rerun finishes an interrupted run.
+ */
+async function mergeInto(pool: PoolRef, name: string, base: string | undefined): Promise<void> {
+  if (layerFormatOf(name) !== 'qcow2')
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `cannot rebase ${name}: only qcow2 volumes have a backing file`,
+      { fault: 'user' },
+    );
+  const stagingName = mergeStagingVolumeName(name);
+  const dir = await parsePoolTargetPath(pool.xml);
+  const childPath = dir ? `${dir}/${name}` : name;
+  // An interrupted run may have changed any LV since libvirt last listed the pool.
+  await refreshPool(pool);
+  const steps = mergeSteps({
+    childPath,
+    base,
+    child: await mergeHeader(pool, name),
+    staging: await mergeHeader(pool, stagingName),
+  });
+  if (steps.length) log.debug(`merge into ${name} onto ${base ?? 'nothing'}: ${steps.join(', ')}`);
+  await runMergeSteps(pool, name, base, steps);
+}
+
+/**
+ * Runs `steps` of the merge into LV `name` onto `base` in order, as `mergeSteps` chose them (see
+ * `mergeInto`). Exported for tests that stop a merge half way; anything else calls `rebase`.
+ */
+export async function runMergeSteps(
+  pool: PoolRef,
+  name: string,
+  base: string | undefined,
+  steps: readonly MergeStep[],
+): Promise<void> {
+  const stagingName = mergeStagingVolumeName(name);
+  const run: Record<MergeStep, () => Promise<void>> = {
+    stage: () => stage(pool, name, stagingName, base),
+    'delete-child': () => deleteLv(pool, name),
+    copy: async () => {
+      // libvirt copies an LV's bytes raw: C gets T's header (naming the base) and clusters verbatim.
+      const staging = await pool.pool.lookupVolumeByName(stagingName);
+      try {
+        const { capacity } = await staging.getInfo();
+        (await pool.pool.createVolumeFrom(lvXml(name, capacity), staging)).free();
+      } finally {
+        staging.free();
+      }
+    },
+    'delete-staging': () => deleteLv(pool, stagingName),
+  };
+  for (const step of steps) await run[step]();
+}
+
+/** Makes staging LV `stagingName` on C (`name`) and streams C down to `base` into it. */
+async function stage(
+  pool: PoolRef,
+  name: string,
+  stagingName: string,
+  base: string | undefined,
+): Promise<void> {
+  const child = await pool.pool.lookupVolumeByName(name);
+  let bytes: number;
+  let header: Buffer;
+  try {
+    const virtualSize = await withRemoteChain(pool, child, VIEW, async (chain) => chain.virtualSize);
+    bytes = mergeLvBytes(virtualSize, base ? await skippedLayerBytes(pool, child, base) : undefined);
+    header = await layerHeader(virtualSize, await imageOf(child));
+  } finally {
+    child.free();
+  }
+  const staging = await pool.pool.createVolume(lvXml(stagingName, Math.max(bytes, header.length)));
+  try {
+    await pipeline(Readable.from([header]), staging.upload({ offset: 0, length: header.length }));
+    await streamIntoVolume(pool.conn, await staging.getPath(), base, { diskType: 'block' });
+  } catch (err) {
+    // An incomplete T is worth nothing (a rerun makes it again) and holds VG space.
+    await staging.delete().catch(() => undefined);
+    throw err;
+  } finally {
+    staging.free();
+  }
 }
 
 /** Creates the logical driver. */
@@ -170,6 +353,23 @@ export const createLogicalDriver: PoolDriverFactory = () => {
         actual = opened.backing;
       }
       return backingProblems(image.path, actual, parent ? (await imageOf(parent)).path : undefined);
+    },
+
+    async rebase(pool, volume, newBacking) {
+      const base = newBacking ? (await imageOf(newBacking)).path : undefined;
+      await mergeInto(pool, await volume.getName(), base);
+      await refreshPool(pool);
+    },
+
+    async finishRebase(pool, name, newBacking) {
+      if (layerFormatOf(name) !== 'qcow2') return false;
+      await refreshPool(pool);
+      const staging = await lvNamed(pool, mergeStagingVolumeName(name));
+      if (!staging) return false;
+      staging.free();
+      await mergeInto(pool, name, newBacking ? (await imageOf(newBacking)).path : undefined);
+      await refreshPool(pool);
+      return true;
     },
 
     deleteVolume(_pool, volume) {

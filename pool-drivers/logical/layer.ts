@@ -1,5 +1,6 @@
 // What the logical driver decides about one incremental layer, as pure functions: how large its LV
 // is, the qcow2 header that makes it a layer on its parent, and a layer's format from its name.
+import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
 
 const KiB = 1024;
@@ -58,3 +59,71 @@ export const layerHeaderArgv = (
  * (`….qcow2` for an incremental layer; fulls, restores and documents are raw). Pure.
  */
 export const layerFormatOf = (name: string): VolumeFormat => (name.endsWith('.qcow2') ? 'qcow2' : 'raw');
+
+/**
+ * Bytes of the staging LV a merge builds the merged layer in: onto a new base, the clusters of the
+ * child and of every layer it skips (`layerBytes`, each one's stored bytes: their union is no
+ * larger than the sum), sized as an incremental of that many changed bytes; standing alone, the
+ * whole disk. Never more than an incremental of the whole disk. Pure.
+ */
+export const mergeLvBytes = (virtualSize: number, layerBytes?: readonly number[]): number =>
+  incrementalLvBytes(
+    virtualSize,
+    layerBytes?.reduce((sum, b) => sum + b, 0),
+  );
+
+/** What the qcow2 header of one of a merge's LVs says, as read through libvirt. */
+export type MergeHeader =
+  /** No such LV in the pool. */
+  | 'missing'
+  /** An LV whose first bytes are no qcow2 header volback can follow (LVM zeroes a new LV's first 4 KiB). */
+  | 'unreadable'
+  /** A qcow2 header naming `backing` (undefined: none). */
+  | { backing: string | undefined };
+
+/** Where a merge of child C onto a new base stands: C's LV path, the base's (undefined: none), the headers. */
+export interface MergeState {
+  childPath: string;
+  base: string | undefined;
+  child: MergeHeader;
+  staging: MergeHeader;
+}
+
+/**
+ * One step of a merge: `stage` creates the staging LV T with a header on C and streams C and the
+ * skipped layers into it until its header names the base; `delete-child` removes C; `copy` recreates
+ * C from T (libvirt copies an LV's bytes verbatim); `delete-staging` removes T.
+ */
+export type MergeStep = 'stage' | 'delete-child' | 'copy' | 'delete-staging';
+
+const FULL_MERGE: MergeStep[] = ['stage', 'delete-child', 'copy', 'delete-staging'];
+const names = (h: MergeHeader, path: string | undefined): boolean =>
+  typeof h === 'object' && h.backing === path;
+
+/**
+ * The steps that take a merge from `s` to C on the base with no T, decided from the headers alone,
+ * so that a run stopped anywhere is finished by the next. The order of the steps is what makes the
+ * headers proof: T's header names the base only once the stream is done (so T is complete); C is
+ * deleted only while T is complete, and T only after C was copied whole. Hence: C on the base and no
+ * T is done; a T still on C (or unreadable) is an interrupted stream, redone from an intact C; a
+ * complete T with C present (on the old parent, or a copy cut short, whatever its header says) is
+ * copied again after C is deleted, and with C missing it is copied. Throws where no order of steps
+ * leads there (C gone without a complete T). Pure.
+ */
+export function mergeSteps(s: MergeState): MergeStep[] {
+  const complete = names(s.staging, s.base);
+  if (s.staging === 'missing') {
+    if (names(s.child, s.base)) return [];
+    if (typeof s.child === 'object') return FULL_MERGE;
+  } else if (complete) {
+    return s.child === 'missing' ? ['copy', 'delete-staging'] : ['delete-child', 'copy', 'delete-staging'];
+  } else if (typeof s.child === 'object') {
+    // No run copies from an incomplete T, so C is sound: the original, or (naming the base) a
+    // finished copy; T is only in the way.
+    return names(s.child, s.base) ? ['delete-staging'] : ['delete-staging', ...FULL_MERGE];
+  }
+  throw new VolbackError(
+    ErrorCodes.CHAIN_BROKEN,
+    `cannot merge into ${s.childPath}: it is ${s.child === 'missing' ? 'missing' : 'unreadable'} and no complete staging copy of it exists`,
+  );
+}

@@ -1,5 +1,14 @@
-// The logical driver's pure decisions: an incremental LV's size, its qcow2 header, a layer's format.
-import { incrementalLvBytes, layerFormatOf, layerHeaderArgv } from '../../pool-drivers/logical/layer';
+// The logical driver's pure decisions: an incremental LV's size, its qcow2 header, a layer's format,
+// and a merge's staging LV and steps.
+import {
+  incrementalLvBytes,
+  layerFormatOf,
+  layerHeaderArgv,
+  mergeLvBytes,
+  mergeSteps,
+  type MergeHeader,
+  type MergeStep,
+} from '../../pool-drivers/logical/layer';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -41,5 +50,70 @@ describe('logical driver layers', () => {
     expect(layerFormatOf('vm.vda.20261202T000000Z-1a2b3c4d.qcow2')).toBe('qcow2');
     expect(layerFormatOf('vm.vda.20261202T000000Z-1a2b3c4d.raw')).toBe('raw');
     expect(layerFormatOf('vm.20261202T000000Z-1a2b3c4d.volback.xml')).toBe('raw');
+  });
+});
+
+describe('logical driver merges', () => {
+  it('sizes the staging LV by the layers it gathers, or the whole disk to stand alone', () => {
+    // onto a base: the child's and the skipped layers' bytes, as an incremental of their sum
+    expect(mergeLvBytes(16 * MiB, [MiB, 3 * MiB])).toBe(incrementalLvBytes(16 * MiB, 4 * MiB));
+    // never more than the whole disk
+    expect(mergeLvBytes(16 * MiB, [12 * MiB, 12 * MiB])).toBe(incrementalLvBytes(16 * MiB));
+    // alone: the whole disk
+    expect(mergeLvBytes(16 * MiB)).toBe(16 * MiB + 6 * 64 * KiB);
+  });
+
+  const C = '/dev/vg/vm.vda.20261203T000000Z-0000000c.qcow2';
+  const BASE = '/dev/vg/vm.vda.20261201T000000Z-0000000a.raw';
+  const OLD = '/dev/vg/vm.vda.20261202T000000Z-0000000b.qcow2';
+  const on = (backing: string | undefined): MergeHeader => ({ backing });
+  const ALL: MergeStep[] = ['stage', 'delete-child', 'copy', 'delete-staging'];
+
+  // [what happened, base, child C's header, staging T's header, the steps]
+  it.each<[string, string | undefined, MergeHeader, MergeHeader, MergeStep[]]>([
+    ['nothing yet: the whole merge', BASE, on(OLD), 'missing', ALL],
+    ['nothing yet, to stand alone', undefined, on(OLD), 'missing', ALL],
+    ['done: C on the base, no T', BASE, on(BASE), 'missing', []],
+    ['done: C alone, no T', undefined, on(undefined), 'missing', []],
+    ['T made, stream not done: T still on C', BASE, on(OLD), on(C), ['delete-staging', ...ALL]],
+    [
+      'T made, header not yet written (zeroed by LVM)',
+      BASE,
+      on(OLD),
+      'unreadable',
+      ['delete-staging', ...ALL],
+    ],
+    ['alone: T made, stream not done', undefined, on(OLD), on(C), ['delete-staging', ...ALL]],
+    ['T complete, C on the old parent', BASE, on(OLD), on(BASE), ['delete-child', 'copy', 'delete-staging']],
+    ['T complete, C deleted', BASE, 'missing', on(BASE), ['copy', 'delete-staging']],
+    ['alone: T complete, C deleted', undefined, 'missing', on(undefined), ['copy', 'delete-staging']],
+    [
+      'T complete, C a copy cut short (its header came first)',
+      BASE,
+      on(BASE),
+      on(BASE),
+      ['delete-child', 'copy', 'delete-staging'],
+    ],
+    [
+      'T complete, C a copy cut short before its header',
+      BASE,
+      'unreadable',
+      on(BASE),
+      ['delete-child', 'copy', 'delete-staging'],
+    ],
+    ['C finished, T an incomplete leftover', BASE, on(BASE), on(C), ['delete-staging']],
+  ])('%s', (_what, base, child, staging, steps) => {
+    expect(mergeSteps({ childPath: C, base, child, staging })).toEqual(steps);
+  });
+
+  it.each<[string, MergeHeader, MergeHeader]>([
+    ['C missing, no T', 'missing', 'missing'],
+    ['C unreadable, no T', 'unreadable', 'missing'],
+    ['C missing, T incomplete', 'missing', on(C)],
+    ['C unreadable, T unreadable', 'unreadable', 'unreadable'],
+  ])('refuses what no step can finish: %s', (_what, child, staging) => {
+    expect(() => mergeSteps({ childPath: C, base: BASE, child, staging })).toThrow(
+      /no complete staging copy/,
+    );
   });
 });
