@@ -2,15 +2,8 @@
 // two-disk TCG domain whose disks are qcow2 inside LVs of the volume group gets a full (raw LVs) and
 // an incremental (qcow2 in LVs on their parents) in the logical pool; every point in time reads back
 // through libvirt alone as written, verify --deep is ok, each point restores byte for byte into the
-// host's dir pool and into LVs, the VM comes back from the LVM pool alone after it was deleted, a
-// leaf deletes, and a merge is refused before anything changes.
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
+// host's dir pool and into LVs, the VM comes back from the LVM pool alone after it was deleted, the
+// full merges into the incremental (which then stands alone, as written), and the last set deletes.
 import { createBackup } from '../../src/core/backup/coordinator';
 import { scanCatalog } from '../../src/core/catalog/scan';
 import { verifyBackup } from '../../src/core/catalog/verify';
@@ -35,8 +28,8 @@ import {
   openTestHost,
   uniqueName,
 } from '../support';
+import { qcow2Lv, readThroughDriver, refreshQuietly } from '../support/lvm-disks';
 
-const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const DISK = 16 * MiB;
 
@@ -56,45 +49,12 @@ describe('backups in an LVM pool of a remote host', () => {
   const lockDir = `/tmp/volback-lvm-locks-${process.pid}`;
   const defaults = { pool: TESTHOST_VG, path: '/nonexistent', format: 'raw' as const };
 
-  /** A volume of `pool` read through its driver (libvirt's downloads and the qcow2 reader). */
-  async function readVolume(pool: OpenPool, volumeName: string, length = DISK): Promise<Buffer> {
-    await pool.pool.refresh();
-    const volume = await pool.pool.lookupVolumeByName(volumeName);
-    const reader = await pool.driver.openReader(pool, volume);
-    try {
-      const parts: Buffer[] = [];
-      await reader.read(0, length, (chunk) => parts.push(Buffer.from(chunk)));
-      return Buffer.concat(parts);
-    } finally {
-      await reader.close();
-      volume.free();
-    }
-  }
-
-  /** An LV of the test host holding an empty qcow2 disk image of DISK bytes (a disk on LVM). */
-  async function qcow2Lv(lvName: string): Promise<string> {
-    const volume = await vg.createVolume(
-      `<volume><name>${lvName}</name><capacity unit='bytes'>${DISK + 4 * MiB}</capacity><target><format type='raw'/></target></volume>`,
-    );
-    cleanup.add(`LV ${lvName}`, async () => {
-      await volume.delete();
-      volume.free();
-    });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-lvm-disk-'));
-    try {
-      const file = path.join(dir, 'disk.qcow2');
-      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=1.1', file, String(DISK)]);
-      const header = fs.readFileSync(file);
-      await pipeline(Readable.from([header]), volume.upload({ offset: 0, length: header.length }));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    return volume.getPath();
-  }
+  const readVolume = (pool: OpenPool, volumeName: string): Promise<Buffer> =>
+    readThroughDriver(pool, volumeName, DISK);
 
   /** Removes every volume of the domain's backups and restores from a pool (named after the domain). */
   const removeMine = (pool: StoragePool) => async (): Promise<void> => {
-    await pool.refresh();
+    await refreshQuietly(pool);
     for (const volume of await pool.listAllVolumes()) {
       const volumeName = await volume.getName();
       if (volumeName.startsWith(name) || volumeName.includes(name))
@@ -123,7 +83,11 @@ describe('backups in an LVM pool of a remote host', () => {
     cleanup.add('restores in the dir pool', removeMine(dirPool));
     const disks = [];
     for (const target of ['vda', 'vdb'])
-      disks.push({ target, path: await qcow2Lv(`${uniqueName(`disk-${target}`)}`), type: 'block' as const });
+      disks.push({
+        target,
+        path: await qcow2Lv(vg, cleanup, uniqueName(`disk-${target}`), DISK),
+        type: 'block' as const,
+      });
     domain = cleanup.domain(
       await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
       virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
@@ -221,22 +185,39 @@ describe('backups in an LVM pool of a remote host', () => {
       expect((await readVolume(lvm, v.volume)).equals(at.inc[v.target])).toBe(true);
   });
 
-  it('deletes a leaf; a merge is refused before anything changes', async () => {
-    await expect(deleteBackup(conn, { setId: full.id, dependents: 'merge', lockDir })).rejects.toThrow(
-      /cannot merge disk backup .*pool type logical cannot merge backups/,
-    );
+  it('deletes the full by merging it into the incremental, which then stands alone; then the leaf', async () => {
     const states = async (): Promise<string[]> =>
       (await scanCatalog(conn, { pools: [TESTHOST_VG] })).stored
         .filter((s) => s.set.domain.name === name)
         .map((s) => `${s.set.kind}:${s.set.state}`)
         .sort();
-    expect(await states()).toEqual(['full:complete', 'incremental:complete']);
-    await deleteBackup(conn, { setId: inc.id, dependents: 'refuse', lockDir });
-    expect(await states()).toEqual(['full:complete']);
-    await vg.refresh();
+    const started = Date.now();
+    await deleteBackup(conn, { setId: full.id, dependents: 'merge', lockDir });
+    process.stderr.write(`lvm merge of the full into the incremental: ${(Date.now() - started) / 1000} s\n`);
+    expect(await states()).toEqual(['full:complete']); // the incremental, rewritten as the full
+    await refreshQuietly(vg);
     const left = await vg.listVolumeNames();
-    for (const d of inc.disks) expect(left).not.toContain(d.volume!.name);
-    for (const d of full.disks)
-      expect((await readVolume(lvm, d.volume!.name)).equals(at.full[d.target])).toBe(true);
+    expect(left.filter((n) => n.endsWith('.merge.qcow2'))).toEqual([]);
+    for (const d of full.disks) expect(left).not.toContain(d.volume!.name);
+    for (const d of inc.disks) {
+      expect(left).toContain(d.volume!.name); // the merged volume keeps its name
+      expect((await readVolume(lvm, d.volume!.name)).equals(at.inc[d.target])).toBe(true);
+      const volume = await vg.lookupVolumeByName(d.volume!.name);
+      expect(await lvm.driver.checkLayer(lvm, volume)).toEqual([]); // alone
+      const { capacity } = await volume.getInfo();
+      volume.free();
+      process.stderr.write(
+        `lvm merged ${d.target} alone: LV ${capacity} bytes for a ${DISK}-byte disk (${d.bytesCopied} bytes changed)\n`,
+      );
+    }
+    expect(await verifyBackup(conn, { setId: inc.id, deep: true, record: false })).toMatchObject({
+      verdict: 'ok',
+      damage: [],
+    });
+    await deleteBackup(conn, { setId: inc.id, dependents: 'refuse', lockDir });
+    expect(await states()).toEqual([]);
+    await refreshQuietly(vg);
+    const gone = await vg.listVolumeNames();
+    for (const d of inc.disks) expect(gone).not.toContain(d.volume!.name);
   });
 });

@@ -1,0 +1,67 @@
+// What the LVM test-host suites share: a domain disk as qcow2 inside an LV, and a volume's guest
+// bytes read back through its pool's driver (libvirt's downloads and volback's qcow2 reader).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import type { StoragePool } from '../../src/libvirt';
+import type { OpenPool } from '../../src/pool/pool-layer';
+import type { Cleanup } from './cleanup';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+
+/**
+ * Refreshes a pool's volume list; libvirt refuses while a volume build runs in it (another suite
+ * on the same VG), and its list already holds what this host's libvirtd made and removed.
+ */
+export async function refreshQuietly(pool: StoragePool): Promise<void> {
+  await pool.refresh().catch(() => undefined);
+}
+
+/** The first `length` guest bytes of volume `name` of `pool`, read through its driver. */
+export async function readThroughDriver(pool: OpenPool, name: string, length: number): Promise<Buffer> {
+  await refreshQuietly(pool.pool);
+  const volume = await pool.pool.lookupVolumeByName(name);
+  const reader = await pool.driver.openReader(pool, volume);
+  try {
+    const parts: Buffer[] = [];
+    await reader.read(0, length, (chunk) => parts.push(Buffer.from(chunk)));
+    return Buffer.concat(parts);
+  } finally {
+    await reader.close();
+    volume.free();
+  }
+}
+
+/**
+ * An LV `name` of `vg` holding an empty qcow2 image of `size` bytes (a domain disk on LVM), removed
+ * by `cleanup`. Returns its device path.
+ */
+export async function qcow2Lv(
+  vg: StoragePool,
+  cleanup: Cleanup,
+  name: string,
+  size: number,
+): Promise<string> {
+  const volume = await vg.createVolume(
+    `<volume><name>${name}</name><capacity unit='bytes'>${size + 4 * MiB}</capacity><target><format type='raw'/></target></volume>`,
+  );
+  cleanup.add(`LV ${name}`, async () => {
+    await volume.delete();
+    volume.free();
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-lvm-disk-'));
+  try {
+    const file = path.join(dir, 'disk.qcow2');
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=1.1', file, String(size)]);
+    const header = fs.readFileSync(file);
+    await pipeline(Readable.from([header]), volume.upload({ offset: 0, length: header.length }));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return volume.getPath();
+}
