@@ -71,21 +71,29 @@ async function layerHeader(virtualSize: number, backing: ImageRef): Promise<Buff
 }
 
 /**
- * An upload of guest bytes into an LV: a new LV holds whatever an earlier one left on the disk, so
- * a hole is sent as zeros, never skipped.
+ * An upload of `length` guest bytes into an LV of `lvBytes`: a new LV holds whatever an earlier one
+ * left on the disk, so a hole is sent as zeros, never skipped, and so is the LV's rest past the
+ * disk (LVM rounds it up to its extent), which a domain on the LV sees as the disk's end.
  */
-function zeroFilledUpload(volume: StorageVolume, length: number): Writable {
+function zeroFilledUpload(volume: StorageVolume, length: number, lvBytes: number): Writable {
   const ZERO = Buffer.alloc(4 * 1024 * 1024);
+  function pushZeros(stream: Transform, bytes: number): void {
+    for (let left = bytes; left > 0; left -= ZERO.length)
+      stream.push(left >= ZERO.length ? ZERO : ZERO.subarray(0, left));
+  }
   const fill = new Transform({
     writableObjectMode: true,
     transform(chunk: SparseChunk, _enc, done) {
       if (chunk.kind === 'data') return done(null, chunk.data);
-      for (let left = chunk.length; left > 0; left -= ZERO.length)
-        this.push(left >= ZERO.length ? ZERO : ZERO.subarray(0, left));
+      pushZeros(this, chunk.length);
+      done();
+    },
+    flush(done) {
+      pushZeros(this, lvBytes - length);
       done();
     },
   });
-  const upload = volume.upload({ offset: 0, length });
+  const upload = volume.upload({ offset: 0, length: Math.max(length, lvBytes) });
   void pipeline(fill, upload).catch((err: Error) => fill.destroy(err));
   return fill;
 }
@@ -259,6 +267,25 @@ async function stage(
   }
 }
 
+/**
+ * The LV of a raw full of a `capacity`-byte disk. QEMU copies a disk only into a target of its own
+ * size, and an LV is whole extents: a disk of another size gets no LV (the one made is removed)
+ * and a clear refusal before anything is copied.
+ */
+async function rawFullLv(pool: PoolRef, name: string, capacity: number): Promise<StorageVolume> {
+  const volume = await pool.pool.createVolume(lvXml(name, capacity));
+  const lvBytes = (await volume.getInfo()).capacity;
+  if (lvBytes === capacity) return volume;
+  await volume.delete();
+  volume.free();
+  throw new VolbackError(
+    ErrorCodes.INVALID_INPUT,
+    `full backup ${name}: the disk is ${capacity} bytes, not a whole number of the volume group's extents ` +
+      `(an LV for it has ${lvBytes}), and QEMU copies a disk only into a target of its own size`,
+    { fault: 'user', hint: `back this disk up into a dir pool; pool '${pool.name}' holds raw LVs only` },
+  );
+}
+
 /** Creates the logical driver. */
 export const createLogicalDriver: PoolDriverFactory = () => {
   const driver: PoolDriver = {
@@ -286,7 +313,7 @@ export const createLogicalDriver: PoolDriverFactory = () => {
             `full backup ${spec.name} must be raw: logical pools keep fulls as plain LVs`,
             { fault: 'user' },
           );
-        return pool.pool.createVolume(lvXml(spec.name, spec.capacity));
+        return rawFullLv(pool, spec.name, spec.capacity);
       }
       if (spec.format !== 'qcow2' || layerFormatOf(spec.name) !== 'qcow2')
         throw new VolbackError(
@@ -321,7 +348,7 @@ export const createLogicalDriver: PoolDriverFactory = () => {
     },
 
     async openUpload(_pool, volume, length) {
-      return zeroFilledUpload(volume, length);
+      return zeroFilledUpload(volume, length, (await volume.getInfo()).capacity);
     },
 
     async copyTarget(_pool, volume) {
