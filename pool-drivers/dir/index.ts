@@ -165,7 +165,6 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       libvirtPushTarget: true,
       qmpTarget: 'fd',
       hostCopySource: true,
-      fullAllocation: 'sparse',
     },
 
     async describePool(xml) {

@@ -167,7 +167,6 @@ export const createRbdDriver: PoolDriverFactory = () => {
       libvirtPushTarget: false,
       qmpTarget: 'node',
       hostCopySource: false,
-      fullAllocation: 'sparse',
     },
 
     async describePool(xml) {

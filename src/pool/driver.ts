@@ -52,13 +52,6 @@ export interface PoolDriverCapabilities {
    * stream the bytes through volback's own reader instead.
    */
   readonly hostCopySource: boolean;
-  /**
-   * How a full occupies the pool. `sparse`: only what the copy wrote (a hole reads as zeros and is
-   * not stored). `thick`: every byte of the disk, reserved when the volume is made (an LV), so a
-   * full's storedBytes is the disk's size and its layerExtents the whole disk, and a new full holds
-   * whatever that space held before, until the copy writes every byte of it (zeros included).
-   */
-  readonly fullAllocation: 'sparse' | 'thick';
 }
 
 /** The data volume of one disk's backup, to be created empty. */

@@ -36,6 +36,12 @@ export interface ConformanceFixture {
    * storedBytes and layerExtents may round a write out to whole units, never report less.
    */
   fullAllocationUnit?: number;
+  /**
+   * A full holds every byte of its disk from the moment it is made (an LV): its storedBytes is the
+   * disk, its layerExtents the whole disk, and until a copy writes all of it (zeros included) it
+   * holds whatever that space held before. Default: sparse, only what was written is stored.
+   */
+  thickFulls?: boolean;
 }
 
 /** Bytes of [offset, offset+length) rounded out to whole `unit`s. Pure. */
@@ -88,7 +94,7 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
   describe(`pool driver '${fixture.type}' conformance`, () => {
     const cleanup = new Cleanup();
     // A thick full (an LV) stores the whole disk: its one allocation unit is the disk.
-    const thick = (): boolean => pool.driver.capabilities.fullAllocation === 'thick';
+    const thick = (): boolean => fixture.thickFulls === true;
     const fullUnit = (): number => (thick() ? 8 * MiB : (fixture.fullAllocationUnit ?? GRANULE));
     const host = fixture.host ?? LOCAL_HOST;
     let conn: Connection;
@@ -157,9 +163,11 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
       expect(typeof caps.libvirtPushTarget).toBe('boolean');
       expect(['fd', 'node']).toContain(caps.qmpTarget);
       // An optional method is a function or absent, never a stub: the callers answer "not supported".
-      for (const name of ['createPool', 'createScratchVolume', 'rebase'] as const) {
+      for (const name of ['createPool', 'createScratchVolume', 'rebase', 'finishRebase'] as const) {
         expect(['undefined', 'function']).toContain(typeof pool.driver[name]);
       }
+      // finishRebase finishes what a rebase left: a driver has it only beside a rebase.
+      if (pool.driver.finishRebase) expect(typeof pool.driver.rebase).toBe('function');
       await expect(pool.driver.describePool(pool.xml)).resolves.toBeDefined();
       await expect(
         pool.driver.describePool("<pool type='volback-none'><name>x</name></pool>"),
@@ -278,6 +286,12 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
       await rebase(pool, inc2); // stands alone now
       expect(await pool.driver.checkLayer(pool, inc2)).toEqual([]);
       expect(await imagesEqual(host, await imageOf(inc2), await imageOf(expected))).toBe(true);
+      // Nothing interrupted: finishing a rebase of a volume the pool does not hold changes nothing.
+      if (pool.driver.finishRebase) {
+        const before = await names(pool);
+        expect(await pool.driver.finishRebase(pool, `${uniqueName('conf')}.${incFormat}`, full)).toBe(false);
+        expect(await names(pool)).toEqual(before);
+      }
     });
 
     it('reports the ranges a layer stores (what checksums cover) and reads its guest-visible bytes', async () => {

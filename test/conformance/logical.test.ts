@@ -12,6 +12,7 @@ jest.setTimeout(600_000);
 describeDriverConformance({
   type: 'logical',
   host: TEST_HOST,
+  thickFulls: true,
   async openPool(conn, cleanup) {
     const pool = await openPool(conn, TESTHOST_VG);
     cleanup.add(`handle of pool ${pool.name}`, async () => closePools([pool]));

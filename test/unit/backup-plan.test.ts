@@ -23,7 +23,6 @@ const DIR: PoolDriverCapabilities = {
   libvirtPushTarget: true,
   qmpTarget: 'fd',
   hostCopySource: true,
-  fullAllocation: 'sparse',
 };
 const createdAt = new Date(Date.UTC(2026, 10, 26, 0, 15, 0, 123));
 const SET = '1a2b3c4d-0000-4000-8000-000000000001';
