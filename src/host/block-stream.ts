@@ -40,9 +40,11 @@ export async function streamIntoVolume(
   const virt = await chooseVirtType(conn);
   const name = `volback-stream-${process.pid}-${Date.now().toString(36)}`;
   const disk = { path, format: 'qcow2' as const, type: options.diskType ?? 'file' };
+  // Autodestroy: if volback dies, libvirt ends the helper with this connection, so no stream keeps
+  // running into the volume (and holding it open) behind the next run's back.
   const domain = await conn.createDomain(
     buildDomainXml({ name, virt, memoryMiB: 64, disks: [disk] }),
-    virDomainCreateFlags.VIR_DOMAIN_START_PAUSED,
+    virDomainCreateFlags.VIR_DOMAIN_START_PAUSED | virDomainCreateFlags.VIR_DOMAIN_START_AUTODESTROY,
   );
   try {
     const blocks = await domain.qmp<Array<{ inserted?: { 'node-name': string } }>>('query-block');
