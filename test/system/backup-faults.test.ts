@@ -6,7 +6,7 @@ import { createBackup, type BackupDefaults } from '../../src/core/backup/coordin
 import { scanCatalog } from '../../src/core/catalog/scan';
 import { repair } from '../../src/core/removal/repair';
 import { restoreBackup } from '../../src/core/restore/restore';
-import { BACKUP_CRASH_POINTS } from '../../src/core/shared/crash-point';
+import { BACKUP_CRASH_POINTS } from '../../src/crash-point';
 import type { Connection } from '../../src/libvirt';
 import { setIdPrefix } from '../../src/pool/volume-names';
 import {

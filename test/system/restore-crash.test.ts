@@ -12,7 +12,7 @@ import {
 } from '../../src/core/restore/marker';
 import { closePools, openPool } from '../../src/pool/pool-layer';
 import { repair } from '../../src/core/removal/repair';
-import { RESTORE_CRASH_POINTS } from '../../src/core/shared/crash-point';
+import { RESTORE_CRASH_POINTS } from '../../src/crash-point';
 import type { Connection } from '../../src/libvirt';
 import {
   Cleanup,

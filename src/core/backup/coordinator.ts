@@ -67,7 +67,7 @@ import { capabilitiesOf, openRunPools, resolveLocation } from '../shared/targets
 import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
 import { takeLayerDigests } from '../shared/checksums';
-import { crashPoint } from '../shared/crash-point';
+import { crashPoint } from '../../crash-point';
 import { kindOf } from '../../host/connection-kind';
 
 const log = logger('backup');

@@ -22,7 +22,7 @@ import { CutShortDocument, readDocuments, writeDocument } from '../../pool/docum
 import { damageVolumeName } from '../catalog/damage';
 import { replaceCheckpointParent } from '../../xml/libvirt-backup';
 import { mergedChecksums, removedChecksumDocuments } from '../shared/checksum-removal';
-import { crashPoint } from '../shared/crash-point';
+import { crashPoint } from '../../crash-point';
 import { knownSets, type KnownSets, type SetIndex } from './known-sets';
 import {
   isOwnMetadataCopy,

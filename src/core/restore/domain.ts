@@ -7,7 +7,7 @@ import { PoolCache } from '../../pool/pool-layer';
 import { parseDomainXml, rewriteDomainXml } from '../../xml/libvirt-domain';
 import { applyRestorePolicy } from '../../xml/restore-policy';
 import { chooseVirtType } from '../../host/virt-type';
-import { crashPoint } from '../shared/crash-point';
+import { crashPoint } from '../../crash-point';
 import { UndoStack } from '../shared/undo';
 import {
   chooseRestore,

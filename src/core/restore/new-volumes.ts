@@ -18,7 +18,7 @@ import {
   type RestoreOptions,
 } from './common';
 import { closeChain, type ChainState } from '../shared/checksums';
-import { crashPoint } from '../shared/crash-point';
+import { crashPoint } from '../../crash-point';
 import { markRestore, undoCrashedRestores } from './marker';
 import { restoreSizeEstimate, type DiskToRestore } from './plan';
 

@@ -4,7 +4,7 @@ import type { Connection } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import { PoolCache } from '../../pool/pool-layer';
-import { crashPoint } from '../shared/crash-point';
+import { crashPoint } from '../../crash-point';
 import { UndoStack } from '../shared/undo';
 import { chooseRestore, throwIfAborted, type RestoreOptions, type RestoreResult } from './common';
 import { restoreOverOriginal } from './in-place';

@@ -1,7 +1,7 @@
 // The one test hook for crash safety: with `VOLBACK_TEST_CRASH_AT=<point>` in the environment, the
 // process kills itself (SIGKILL: no cleanup, no finally) right after that point, so system tests can
 // prove that what the next run finds — after a backup, a removal — is repaired or rolled back.
-import { logger } from '../../log';
+import { logger } from './log';
 
 const log = logger('crash-point');
 
