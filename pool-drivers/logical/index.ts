@@ -6,9 +6,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { isLibvirtNotFound, type StorageVolume } from '../../src/libvirt';
+import { crashPoint } from '../../src/crash-point';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import { streamIntoVolume } from '../../src/host/block-stream';
 import { logger } from '../../src/log';
@@ -71,31 +72,57 @@ async function layerHeader(virtualSize: number, backing: ImageRef): Promise<Buff
 }
 
 /**
- * An upload of `length` guest bytes into an LV of `lvBytes`: a new LV holds whatever an earlier one
- * left on the disk, so a hole is sent as zeros, never skipped, and so is the LV's rest past the
- * disk (LVM rounds it up to its extent), which a domain on the LV sees as the disk's end.
+ * An upload of `length` guest bytes into an LV from `offset`: a new LV holds whatever an earlier one
+ * left on the disk, so a hole is sent as zeros, never skipped. It finishes when libvirt's stream
+ * has (a writer awaiting it knows the bytes are in the LV).
  */
-function zeroFilledUpload(volume: StorageVolume, length: number, lvBytes: number): Writable {
+function zeroFilledUpload(volume: StorageVolume, length: number, offset = 0): Writable {
   const ZERO = Buffer.alloc(4 * 1024 * 1024);
-  function pushZeros(stream: Transform, bytes: number): void {
-    for (let left = bytes; left > 0; left -= ZERO.length)
-      stream.push(left >= ZERO.length ? ZERO : ZERO.subarray(0, left));
-  }
-  const fill = new Transform({
-    writableObjectMode: true,
-    transform(chunk: SparseChunk, _enc, done) {
-      if (chunk.kind === 'data') return done(null, chunk.data);
-      pushZeros(this, chunk.length);
-      done();
+  const upload = volume.upload({ offset, length });
+  const send = (bytes: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => upload.write(bytes, (err) => (err ? reject(err) : resolve())));
+  return new Writable({
+    objectMode: true,
+    write(chunk: SparseChunk, _enc, done) {
+      const sent =
+        chunk.kind === 'data'
+          ? send(chunk.data)
+          : (async () => {
+              for (let left = chunk.length; left > 0; left -= ZERO.length)
+                await send(left >= ZERO.length ? ZERO : ZERO.subarray(0, left));
+            })();
+      sent.then(() => done(), done);
     },
-    flush(done) {
-      pushZeros(this, lvBytes - length);
-      done();
+    final(done) {
+      upload.end();
+      finished(upload).then(() => done(), done);
+    },
+    destroy(err, done) {
+      upload.destroy(err ?? undefined);
+      done(err);
     },
   });
-  const upload = volume.upload({ offset: 0, length: Math.max(length, lvBytes) });
-  void pipeline(fill, upload).catch((err: Error) => fill.destroy(err));
-  return fill;
+}
+
+/**
+ * The LV a restore of a `capacity`-byte disk writes: LVM rounds it up to its extent, and a domain
+ * on it sees the rest past the disk as its disk's end, so that rest is written with zeros here —
+ * it holds whatever an earlier LV left there — whichever way the restore then fills the disk.
+ */
+async function restoreLv(pool: PoolRef, name: string, capacity: number): Promise<StorageVolume> {
+  const volume = await pool.pool.createVolume(lvXml(name, capacity));
+  try {
+    const rest = (await volume.getInfo()).capacity - capacity;
+    if (rest > 0) {
+      const hole: SparseChunk = { kind: 'hole', length: rest };
+      await pipeline(Readable.from([hole]), zeroFilledUpload(volume, rest, capacity));
+    }
+    return volume;
+  } catch (err) {
+    await volume.delete().catch(() => undefined);
+    volume.free();
+    throw err;
+  }
 }
 
 /**
@@ -234,7 +261,10 @@ export async function runMergeSteps(
     },
     'delete-staging': () => deleteLv(pool, stagingName),
   };
-  for (const step of steps) await run[step]();
+  for (const step of steps) {
+    await run[step]();
+    crashPoint(`merge-${step}`);
+  }
 }
 
 /** Makes staging LV `stagingName` on C (`name`) and streams C down to `base` into it. */
@@ -274,9 +304,16 @@ async function stage(
  */
 async function rawFullLv(pool: PoolRef, name: string, capacity: number): Promise<StorageVolume> {
   const volume = await pool.pool.createVolume(lvXml(name, capacity));
-  const lvBytes = (await volume.getInfo()).capacity;
+  let lvBytes: number;
+  try {
+    lvBytes = (await volume.getInfo()).capacity;
+  } catch (err) {
+    await volume.delete().catch(() => undefined);
+    volume.free();
+    throw err;
+  }
   if (lvBytes === capacity) return volume;
-  await volume.delete();
+  await volume.delete().catch((err: Error) => log.warn(`could not remove LV ${name}: ${err.message}`));
   volume.free();
   throw new VolbackError(
     ErrorCodes.INVALID_INPUT,
@@ -296,7 +333,6 @@ export const createLogicalDriver: PoolDriverFactory = () => {
       libvirtPushTarget: true,
       qmpTarget: 'fd',
       hostCopySource: false,
-      fullAllocation: 'thick',
     },
 
     async describePool(xml) {
@@ -344,11 +380,11 @@ export const createLogicalDriver: PoolDriverFactory = () => {
             fault: 'user',
           },
         );
-      return pool.pool.createVolume(lvXml(spec.name, spec.capacity));
+      return restoreLv(pool, spec.name, spec.capacity);
     },
 
     async openUpload(_pool, volume, length) {
-      return zeroFilledUpload(volume, length, (await volume.getInfo()).capacity);
+      return zeroFilledUpload(volume, length);
     },
 
     async copyTarget(_pool, volume) {

@@ -96,6 +96,9 @@ export interface MergeState {
  */
 export type MergeStep = 'stage' | 'delete-child' | 'copy' | 'delete-staging';
 
+/** Where a test may stop a merge (`VOLBACK_TEST_CRASH_AT`, src/crash-point.ts): right after a step. */
+export const MERGE_CRASH_POINTS = ['merge-stage', 'merge-delete-child', 'merge-copy'] as const;
+
 const FULL_MERGE: MergeStep[] = ['stage', 'delete-child', 'copy', 'delete-staging'];
 const names = (h: MergeHeader, path: string | undefined): boolean =>
   typeof h === 'object' && h.backing === path;
@@ -105,25 +108,32 @@ const names = (h: MergeHeader, path: string | undefined): boolean =>
  * so that a run stopped anywhere is finished by the next. The order of the steps is what makes the
  * headers proof: T's header names the base only once the stream is done (so T is complete); C is
  * deleted only while T is complete, and T only after C was copied whole. Hence: C on the base and no
- * T is done; a T still on C (or unreadable) is an interrupted stream, redone from an intact C; a
- * complete T with C present (on the old parent, or a copy cut short, whatever its header says) is
- * copied again after C is deleted, and with C missing it is copied. Throws where no order of steps
- * leads there (C gone without a complete T). Pure.
+ * T is done; a T still on C (or unreadable: its header not yet written) beside the original C is an
+ * interrupted stream, redone from that intact C; a complete T with C present (on the old parent, or
+ * a copy cut short, whatever its header says) is copied again after C is deleted, and with C
+ * missing it is copied. Everything else no order of steps leads to, and it is refused with both LVs
+ * left as they are: C gone without a complete T; C on the base beside a T that is not complete (T
+ * may be the only whole copy, its header unreadable this once); a T that names neither C nor the
+ * base (not a staging LV volback made). Pure.
  */
 export function mergeSteps(s: MergeState): MergeStep[] {
-  const complete = names(s.staging, s.base);
   if (s.staging === 'missing') {
     if (names(s.child, s.base)) return [];
     if (typeof s.child === 'object') return FULL_MERGE;
-  } else if (complete) {
+  } else if (names(s.staging, s.base)) {
     return s.child === 'missing' ? ['copy', 'delete-staging'] : ['delete-child', 'copy', 'delete-staging'];
-  } else if (typeof s.child === 'object') {
-    // No run copies from an incomplete T, so C is sound: the original, or (naming the base) a
-    // finished copy; T is only in the way.
-    return names(s.child, s.base) ? ['delete-staging'] : ['delete-staging', ...FULL_MERGE];
+  } else if (
+    typeof s.child === 'object' &&
+    !names(s.child, s.base) &&
+    (s.staging === 'unreadable' || names(s.staging, s.childPath))
+  ) {
+    // No run copies from an incomplete T, so the original C is sound and T is only in the way.
+    return ['delete-staging', ...FULL_MERGE];
   }
+  const child = s.child === 'missing' ? 'missing' : names(s.child, s.base) ? 'on its new base' : 'unreadable';
   throw new VolbackError(
     ErrorCodes.CHAIN_BROKEN,
-    `cannot merge into ${s.childPath}: it is ${s.child === 'missing' ? 'missing' : 'unreadable'} and no complete staging copy of it exists`,
+    `cannot merge into ${s.childPath}: it is ${child} and no complete staging copy of it exists ` +
+      `(its staging LV is ${s.staging === 'missing' ? 'missing' : s.staging === 'unreadable' ? 'unreadable' : `on ${s.staging.backing ?? 'nothing'}`}); both are left as they are`,
   );
 }
