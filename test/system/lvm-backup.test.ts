@@ -197,7 +197,7 @@ describe('backups in an LVM pool of a remote host', () => {
     expect(await states()).toEqual(['full:complete']); // the incremental, rewritten as the full
     await refreshQuietly(vg);
     const left = await vg.listVolumeNames();
-    expect(left.filter((n) => n.endsWith('.merge.qcow2'))).toEqual([]);
+    expect(left.filter((n) => n.includes(name) && n.endsWith('.merge.qcow2'))).toEqual([]);
     for (const d of full.disks) expect(left).not.toContain(d.volume!.name);
     for (const d of inc.disks) {
       expect(left).toContain(d.volume!.name); // the merged volume keeps its name

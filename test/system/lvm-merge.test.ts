@@ -237,6 +237,12 @@ describe('merges in an LVM pool of a remote host', () => {
     cut.free();
     // Until the merge is finished the child is not the layer its metadata says: a restore refuses it.
     expect(await layerProblems(child('vdb'), volumeOf(sets.i2, 'vdb'))).not.toEqual([]);
+    // ... and what it holds is not the point in time (a read may also fail outright).
+    const cutReads = await read(child('vdb')).then(
+      (bytes) => bytes.equals(at.i3.vdb),
+      () => false,
+    );
+    expect(cutReads).toBe(false);
 
     const started = Date.now();
     await deleteBackup(conn, { setId: sets.i2.id, dependents: 'merge', lockDir });

@@ -118,6 +118,17 @@ describe('disks of a size that is not whole LVM extents', () => {
     await testHost('ssh', `qemu-io -f raw -c 'write -P 0xee 0 ${32 * MiB}' ${await dirt.getPath()}`);
     await dirt.delete();
     dirt.free();
+    // ... and the next LVs do land there: a new one reads as the dirt (past the 4 KiB LVM zeroes).
+    const probe = await vg.createVolume(
+      `<volume><name>${name}-probe</name><capacity unit='bytes'>${8 * MiB}</capacity></volume>`,
+    );
+    const probed = await testHost(
+      'ssh',
+      `qemu-io -r -f raw -c 'read -P 0xee 4096 ${8 * MiB - 4096}' ${await probe.getPath()}`,
+    );
+    await probe.delete();
+    probe.free();
+    expect(probed).not.toMatch(/Pattern verification failed/);
 
     const result = await restoreBackup(conn, { setId: set.id, scanPools: [dirName], pool: TESTHOST_VG });
     expect(result.damage).toEqual([]);
