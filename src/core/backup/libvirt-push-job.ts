@@ -1,5 +1,6 @@
 // Runs one libvirt push backup job to its end: start, progress, cancel, and the final verdict.
 import {
+  isLibvirtError,
   virDomainBackupBeginFlags,
   virDomainGetJobStatsFlags,
   virDomainJobType,
@@ -9,6 +10,8 @@ import {
 } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
+import { parseBackupVolumeName } from '../../pool/volume-names';
+import type { NodeInfo } from './qmp-job';
 
 const log = logger('backup-job');
 
@@ -159,4 +162,98 @@ export async function runPushJob(
     options.signal?.removeEventListener('abort', abort);
     await unsubscribe().catch(() => undefined);
   }
+}
+
+/**
+ * The temporary bitmaps libvirt's push job keeps in QEMU while it copies an incremental
+ * (`backup-<disk target>`), left behind when libvirtd stopped mid-job (measured: after a restart
+ * during an incremental, one run in several kept `backup-vda`, and QEMU went on tracking every write
+ * in it). They are stale only once libvirt runs no backup job on the domain. After a restart
+ * libvirt may still report the interrupted job for a few seconds while QEMU runs none (measured:
+ * `virDomainBackupGetXMLDesc` still answered during a repair right after the restart): such a job
+ * is waited for, up to JOB_END_WAIT_MS; while QEMU runs a backup job nothing is reported. With
+ * `remove`, they are removed. Returns their names.
+ */
+export async function pushJobLeftovers(
+  domain: Domain,
+  targets: readonly string[],
+  remove: boolean,
+): Promise<string[]> {
+  const wanted = new Set(targets.map((t) => `backup-${t}`));
+  const nodes = await domain.qmp<NodeInfo[]>('query-named-block-nodes', { flat: true });
+  const found = nodes.flatMap((n) =>
+    (n['dirty-bitmaps'] ?? []).flatMap((b) =>
+      b.name && wanted.has(b.name) ? [{ node: n['node-name'], name: b.name }] : [],
+    ),
+  );
+  if (!found.length || !(await backupJobEnded(domain))) return [];
+  if (remove)
+    for (const { node, name } of found) {
+      log.warn(`removing bitmap ${name} left in QEMU by an interrupted libvirt backup job`);
+      await domain.qmp('block-dirty-bitmap-remove', { node, name });
+    }
+  return [...new Set(found.map((f) => f.name))];
+}
+
+/** How long a libvirt backup job whose QEMU side is gone is given to end (see pushJobLeftovers). */
+const JOB_END_WAIT_MS = 30_000;
+
+/**
+ * True when libvirt runs no backup job on the domain, or ends the one it reports within
+ * JOB_END_WAIT_MS while QEMU runs no backup job for it; false while QEMU copies (the job is real).
+ */
+async function backupJobEnded(domain: Domain): Promise<boolean> {
+  for (const started = Date.now(); ;) {
+    try {
+      await domain.backupGetXMLDesc();
+    } catch (err) {
+      if (isLibvirtError(err, 'VIR_ERR_NO_DOMAIN_BACKUP')) return true;
+      throw err;
+    }
+    const jobs = await domain.qmp<Array<{ type: string }>>('query-jobs');
+    if (jobs.some((j) => j.type === 'backup')) return false;
+    if (Date.now() - started > JOB_END_WAIT_MS) {
+      log.warn('libvirt still reports a backup job that QEMU no longer runs: its bitmaps are left');
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * Aborts a libvirt push backup job that outlived its volback run: libvirtd restarted under the run,
+ * which failed, and the restarted libvirtd let QEMU go on copying (measured: the job still ran
+ * during the repair, into target volumes the repair removes). Called under the domain's lock, so no
+ * live volback run owns a job; one is taken for volback's only when every target is named as
+ * volback names backup volumes. Waits for it to end. Returns its targets, or [] when there is none.
+ */
+export async function abortOrphanedPushJob(domain: Domain, abort: boolean): Promise<string[]> {
+  let xml: string;
+  try {
+    xml = await domain.backupGetXMLDesc();
+  } catch (err) {
+    if (isLibvirtError(err, 'VIR_ERR_NO_DOMAIN_BACKUP')) return [];
+    throw err;
+  }
+  if (!/^<domainbackup mode='push'/.test(xml.trim())) return [];
+  const targets = [...xml.matchAll(/<target (?:file|dev)='([^']+)'/g)].map((m) => m[1]);
+  if (!targets.length || !targets.every((t) => parseBackupVolumeName(t.slice(t.lastIndexOf('/') + 1))))
+    return [];
+  if (!abort) return targets;
+  log.warn(`aborting the libvirt backup job its interrupted volback run left, writing ${targets.join(', ')}`);
+  await domain.abortJob();
+  for (const started = Date.now(); Date.now() - started < JOB_END_WAIT_MS;) {
+    try {
+      await domain.backupGetXMLDesc();
+    } catch (err) {
+      if (isLibvirtError(err, 'VIR_ERR_NO_DOMAIN_BACKUP')) return targets;
+      throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new VolbackError(
+    ErrorCodes.CONFLICT,
+    `the libvirt backup job left by an interrupted volback run did not end within ${JOB_END_WAIT_MS / 1000} s of its abort`,
+    { fault: 'user', hint: 'try again in a minute' },
+  );
 }

@@ -5,8 +5,10 @@ import { ErrorCodes, isVolbackError } from '../../errors';
 import { logger } from '../../log';
 import { closePools, deleteVolumeIfPresent, openActivePools } from '../../pool/pool-layer';
 import { domainVolumePart, parseBackupVolumeName, parseMetadataVolumeName } from '../../pool/volume-names';
+import { abortOrphanedPushJob, pushJobLeftovers } from '../backup/libvirt-push-job';
 import { findQmpLeftovers, removeInterruptedCheckpoints, sweepQmpLeftovers } from '../backup/qmp-job';
 import { checksumDocumentVolume } from '../../pool/checksums';
+import { parseDomainXml } from '../../xml/libvirt-domain';
 import { damagedMetadataVolume } from '../catalog/damage';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { readSession, settleExternalSession } from '../external/session';
@@ -161,6 +163,21 @@ async function repairDomain(
           domain: name,
           name: object,
           reason: 'left in QEMU by an interrupted backup',
+        });
+      for (const target of await abortOrphanedPushJob(domain, !options.dryRun))
+        result.removed.push({
+          kind: 'qemu-objects',
+          domain: name,
+          name: `libvirt backup job writing ${target}`,
+          reason: 'its volback run ended when libvirtd restarted, and the job went on copying',
+        });
+      const targets = (await parseDomainXml(await domain.getXMLDesc())).disks.map((d) => d.target);
+      for (const bitmap of await pushJobLeftovers(domain, targets, !options.dryRun))
+        result.removed.push({
+          kind: 'qemu-objects',
+          domain: name,
+          name: `bitmap ${bitmap}`,
+          reason: "left in QEMU by libvirt's backup job when libvirtd stopped during it",
         });
     }
     const strays = strayVolumesOf(scan, name);
