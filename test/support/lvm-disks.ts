@@ -7,9 +7,17 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import type { StoragePool } from '../../src/libvirt';
+import {
+  virDomainUndefineFlagsValues,
+  type Connection,
+  type Domain,
+  type StoragePool,
+} from '../../src/libvirt';
 import type { OpenPool } from '../../src/pool/pool-layer';
+import { buildDomainXml } from '../../src/xml/scratch-domains';
 import type { Cleanup } from './cleanup';
+import { chooseVirtType } from './domain-xml';
+import { uniqueName } from './names';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -64,4 +72,42 @@ export async function qcow2Lv(
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return volume.getPath();
+}
+
+/** A clean-up step removing from `pool` every volume whose name holds `name` (a test domain's backups, staging LVs, restores). */
+export function removeVolumesNamedAfter(pool: StoragePool, name: string): () => Promise<void> {
+  return async () => {
+    await refreshQuietly(pool);
+    for (const volume of await pool.listAllVolumes()) {
+      if ((await volume.getName()).includes(name)) await volume.delete().catch(() => undefined);
+      volume.free();
+    }
+  };
+}
+
+/**
+ * Defines and starts domain `name` on `conn`'s host with one disk per target of `size` bytes, each
+ * a qcow2 image inside an LV of `vg`; undefined (with its checkpoints' metadata) by `cleanup`.
+ */
+export async function startDomainOnLvs(
+  conn: Connection,
+  cleanup: Cleanup,
+  vg: StoragePool,
+  name: string,
+  targets: readonly string[],
+  size: number,
+): Promise<Domain> {
+  const disks = [];
+  for (const target of targets)
+    disks.push({
+      target,
+      path: await qcow2Lv(vg, cleanup, uniqueName(`disk-${target}`), size),
+      type: 'block' as const,
+    });
+  const domain = cleanup.domain(
+    await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
+    virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+  );
+  await domain.create();
+  return domain;
 }

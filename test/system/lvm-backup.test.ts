@@ -19,16 +19,13 @@ import {
 } from '../../src/libvirt';
 import type { BackupSet } from '../../src/model';
 import { closePools, openPool, type OpenPool } from '../../src/pool/pool-layer';
-import { buildDomainXml } from '../../src/xml/scratch-domains';
+import { Cleanup, TESTHOST_DIR_POOL, TESTHOST_VG, openTestHost, uniqueName } from '../support';
 import {
-  Cleanup,
-  TESTHOST_DIR_POOL,
-  TESTHOST_VG,
-  chooseVirtType,
-  openTestHost,
-  uniqueName,
-} from '../support';
-import { qcow2Lv, readThroughDriver, refreshQuietly } from '../support/lvm-disks';
+  readThroughDriver,
+  refreshQuietly,
+  removeVolumesNamedAfter,
+  startDomainOnLvs,
+} from '../support/lvm-disks';
 
 const MiB = 1024 * 1024;
 const DISK = 16 * MiB;
@@ -52,17 +49,6 @@ describe('backups in an LVM pool of a remote host', () => {
   const readVolume = (pool: OpenPool, volumeName: string): Promise<Buffer> =>
     readThroughDriver(pool, volumeName, DISK);
 
-  /** Removes every volume of the domain's backups and restores from a pool (named after the domain). */
-  const removeMine = (pool: StoragePool) => async (): Promise<void> => {
-    await refreshQuietly(pool);
-    for (const volume of await pool.listAllVolumes()) {
-      const volumeName = await volume.getName();
-      if (volumeName.startsWith(name) || volumeName.includes(name))
-        await volume.delete().catch(() => undefined);
-      volume.free();
-    }
-  };
-
   const write = async (target: string, pattern: number, offset: number, length: number): Promise<void> => {
     await writeDiskPattern(domain, target, pattern, offset, length);
     model[target].fill(pattern, offset, offset + length);
@@ -79,20 +65,9 @@ describe('backups in an LVM pool of a remote host', () => {
     name = uniqueName('lvm-vm');
     const dirPool = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
     cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dirPool.free());
-    cleanup.add('backups and restores in the VG', removeMine(vg));
-    cleanup.add('restores in the dir pool', removeMine(dirPool));
-    const disks = [];
-    for (const target of ['vda', 'vdb'])
-      disks.push({
-        target,
-        path: await qcow2Lv(vg, cleanup, uniqueName(`disk-${target}`), DISK),
-        type: 'block' as const,
-      });
-    domain = cleanup.domain(
-      await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
-      virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
-    );
-    await domain.create();
+    cleanup.add('backups and restores in the VG', removeVolumesNamedAfter(vg, name));
+    cleanup.add('restores in the dir pool', removeVolumesNamedAfter(dirPool, name));
+    domain = await startDomainOnLvs(conn, cleanup, vg, name, ['vda', 'vdb'], DISK);
     lvm = await openPool(conn, TESTHOST_VG);
     cleanup.add('LVM pool handle', async () => closePools([lvm]));
 

@@ -6,24 +6,11 @@ import { createBackup } from '../../src/core/backup/coordinator';
 import { verifyBackup } from '../../src/core/catalog/verify';
 import { restoreBackup } from '../../src/core/restore/restore';
 import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
-import {
-  virDomainUndefineFlagsValues,
-  type Connection,
-  type Domain,
-  type StoragePool,
-} from '../../src/libvirt';
+import { type Connection, type Domain, type StoragePool } from '../../src/libvirt';
 import type { BackupSet } from '../../src/model';
 import { closePools, openPool, type OpenPool } from '../../src/pool/pool-layer';
-import { buildDomainXml } from '../../src/xml/scratch-domains';
-import {
-  Cleanup,
-  TESTHOST_VG,
-  chooseVirtType,
-  createRemoteDirPool,
-  openTestHost,
-  uniqueName,
-} from '../support';
-import { qcow2Lv, readThroughDriver, refreshQuietly } from '../support/lvm-disks';
+import { Cleanup, TESTHOST_VG, createRemoteDirPool, openTestHost, uniqueName } from '../support';
+import { readThroughDriver, removeVolumesNamedAfter, startDomainOnLvs } from '../support/lvm-disks';
 
 const MiB = 1024 * 1024;
 const DISK = 16 * MiB;
@@ -62,25 +49,8 @@ describe('a domain on LVs, backed up into a dir pool of the same remote host', (
     dirName = uniqueName('lvm-dir-pool');
     await createRemoteDirPool(conn, cleanup, dirName);
     // Restores into the VG are named after the domain: removed before the disks and pools go.
-    cleanup.add('restores in the VG', async () => {
-      await refreshQuietly(vg);
-      for (const volume of await vg.listAllVolumes()) {
-        if ((await volume.getName()).includes(name)) await volume.delete().catch(() => undefined);
-        volume.free();
-      }
-    });
-    const disks = [];
-    for (const target of TARGETS)
-      disks.push({
-        target,
-        path: await qcow2Lv(vg, cleanup, uniqueName(`disk-${target}`), DISK),
-        type: 'block' as const,
-      });
-    domain = cleanup.domain(
-      await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
-      virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
-    );
-    await domain.create();
+    cleanup.add('restores in the VG', removeVolumesNamedAfter(vg, name));
+    domain = await startDomainOnLvs(conn, cleanup, vg, name, TARGETS, DISK);
     dir = await openPool(conn, dirName);
     lvm = await openPool(conn, TESTHOST_VG);
     cleanup.add('pool handles', async () => closePools([dir, lvm]));

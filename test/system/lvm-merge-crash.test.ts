@@ -12,26 +12,17 @@ import { scanCatalog } from '../../src/core/catalog/scan';
 import { verifyBackup } from '../../src/core/catalog/verify';
 import { recoverInterrupted } from '../../src/core/removal/delete';
 import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
-import {
-  virDomainUndefineFlagsValues,
-  type Connection,
-  type Domain,
-  type StoragePool,
-} from '../../src/libvirt';
+import { type Connection, type Domain, type StoragePool } from '../../src/libvirt';
 import type { BackupSet } from '../../src/model';
 import { closePools, openPool, type OpenPool } from '../../src/pool/pool-layer';
 import { mergeStagingVolumeName } from '../../src/pool/volume-names';
-import { buildDomainXml } from '../../src/xml/scratch-domains';
+import { Cleanup, REPO_ROOT, TESTHOST_VG, openTestHost, testHostUri, uniqueName } from '../support';
 import {
-  Cleanup,
-  REPO_ROOT,
-  TESTHOST_VG,
-  chooseVirtType,
-  openTestHost,
-  testHostUri,
-  uniqueName,
-} from '../support';
-import { qcow2Lv, readThroughDriver, refreshQuietly } from '../support/lvm-disks';
+  readThroughDriver,
+  refreshQuietly,
+  removeVolumesNamedAfter,
+  startDomainOnLvs,
+} from '../support/lvm-disks';
 
 const MiB = 1024 * 1024;
 const DISK = 16 * MiB;
@@ -70,28 +61,11 @@ describe('a merge in an LVM pool killed inside it is finished by recovery', () =
     vg = await conn.lookupStoragePoolByName(TESTHOST_VG);
     cleanup.add(`pool handle ${TESTHOST_VG}`, async () => vg.free());
     name = uniqueName('lvm-crash');
-    cleanup.add('backups and staging LVs in the VG', async () => {
-      await refreshQuietly(vg);
-      for (const volume of await vg.listAllVolumes()) {
-        if ((await volume.getName()).includes(name)) await volume.delete().catch(() => undefined);
-        volume.free();
-      }
-    });
+    cleanup.add('backups and staging LVs in the VG', removeVolumesNamedAfter(vg, name));
     // The child runs the compiled build; tsc emits even when unrelated files have type errors.
     spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
     expect(fs.existsSync(path.join(REPO_ROOT, 'dist/pool-drivers/logical/index.js'))).toBe(true);
-    const disks = [];
-    for (const target of TARGETS)
-      disks.push({
-        target,
-        path: await qcow2Lv(vg, cleanup, uniqueName(`cdisk-${target}`), DISK),
-        type: 'block' as const,
-      });
-    domain = cleanup.domain(
-      await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
-      virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
-    );
-    await domain.create();
+    domain = await startDomainOnLvs(conn, cleanup, vg, name, TARGETS, DISK);
     lvm = await openPool(conn, TESTHOST_VG);
     cleanup.add('LVM pool handle', async () => closePools([lvm]));
     // A full and one incremental per crash point and one more, each writing over its parent's data.

@@ -12,26 +12,18 @@ import { pruneBackups } from '../../src/core/removal/prune';
 import { restoreBackup } from '../../src/core/restore/restore';
 import { createBackup } from '../../src/core/backup/coordinator';
 import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
-import {
-  virDomainUndefineFlagsValues,
-  type Connection,
-  type Domain,
-  type StoragePool,
-} from '../../src/libvirt';
+import { type Connection, type Domain, type StoragePool } from '../../src/libvirt';
 import type { BackupSet, DiskBackup } from '../../src/model';
 import { closePools, openPool, type OpenPool } from '../../src/pool/pool-layer';
 import { mergeStagingVolumeName } from '../../src/pool/volume-names';
-import { buildDomainXml } from '../../src/xml/scratch-domains';
 import { runMergeSteps } from '../../pool-drivers/logical';
+import { Cleanup, TESTHOST_DIR_POOL, TESTHOST_VG, openTestHost, uniqueName } from '../support';
 import {
-  Cleanup,
-  TESTHOST_DIR_POOL,
-  TESTHOST_VG,
-  chooseVirtType,
-  openTestHost,
-  uniqueName,
-} from '../support';
-import { qcow2Lv, readThroughDriver, refreshQuietly } from '../support/lvm-disks';
+  readThroughDriver,
+  refreshQuietly,
+  removeVolumesNamedAfter,
+  startDomainOnLvs,
+} from '../support/lvm-disks';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -99,14 +91,6 @@ describe('merges in an LVM pool of a remote host', () => {
   };
   const report = (line: string): boolean => process.stderr.write(`lvm merge: ${line}\n`);
 
-  /** Removes every volume named after the domain (backups, staging LVs, restores) from a pool. */
-  const removeMine = (pool: StoragePool) => async (): Promise<void> => {
-    await refreshQuietly(pool);
-    for (const volume of await pool.listAllVolumes()) {
-      if ((await volume.getName()).includes(name)) await volume.delete().catch(() => undefined);
-      volume.free();
-    }
-  };
   const write = async (target: string, pattern: number, offset: number, length: number): Promise<void> => {
     await writeDiskPattern(domain, target, pattern, offset, length);
     model[target].fill(pattern, offset, offset + length);
@@ -125,20 +109,9 @@ describe('merges in an LVM pool of a remote host', () => {
     name = uniqueName('lvm-merge');
     const dirPool = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
     cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => dirPool.free());
-    cleanup.add('backups, staging LVs and restores in the VG', removeMine(vg));
-    cleanup.add('restores in the dir pool', removeMine(dirPool));
-    const disks = [];
-    for (const target of TARGETS)
-      disks.push({
-        target,
-        path: await qcow2Lv(vg, cleanup, uniqueName(`mdisk-${target}`), DISK),
-        type: 'block' as const,
-      });
-    domain = cleanup.domain(
-      await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
-      virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
-    );
-    await domain.create();
+    cleanup.add('backups, staging LVs and restores in the VG', removeVolumesNamedAfter(vg, name));
+    cleanup.add('restores in the dir pool', removeVolumesNamedAfter(dirPool, name));
+    domain = await startDomainOnLvs(conn, cleanup, vg, name, TARGETS, DISK);
     lvm = await openPool(conn, TESTHOST_VG);
     cleanup.add('LVM pool handle', async () => closePools([lvm]));
 

@@ -26,7 +26,7 @@ import {
   testHost,
   uniqueName,
 } from '../support';
-import { readThroughDriver, refreshQuietly } from '../support/lvm-disks';
+import { readThroughDriver, refreshQuietly, removeVolumesNamedAfter } from '../support/lvm-disks';
 
 const MiB = 1024 * 1024;
 /** vda is whole 4 MiB extents; vdb is not. */
@@ -57,13 +57,7 @@ describe('disks of a size that is not whole LVM extents', () => {
     name = uniqueName('lvm-odd-vm');
     dirName = uniqueName('lvm-odd-pool');
     await createRemoteDirPool(conn, cleanup, dirName);
-    cleanup.add('restores in the VG', async () => {
-      await refreshQuietly(vg);
-      for (const volume of await vg.listAllVolumes()) {
-        if ((await volume.getName()).includes(name)) await volume.delete().catch(() => undefined);
-        volume.free();
-      }
-    });
+    cleanup.add('restores in the VG', removeVolumesNamedAfter(vg, name));
     const files = await conn.lookupStoragePoolByName(TESTHOST_DIR_POOL);
     cleanup.add(`pool handle ${TESTHOST_DIR_POOL}`, async () => files.free());
     const disks = [];
