@@ -198,25 +198,29 @@ export async function pushJobLeftovers(
 /** How long a libvirt backup job whose QEMU side is gone is given to end (see pushJobLeftovers). */
 const JOB_END_WAIT_MS = 30_000;
 
+/** The XML of the backup job libvirt runs on the domain, or undefined when it runs none. */
+async function backupJobXml(domain: Domain): Promise<string | undefined> {
+  try {
+    return await domain.backupGetXMLDesc();
+  } catch (err) {
+    if (isLibvirtError(err, 'VIR_ERR_NO_DOMAIN_BACKUP')) return undefined;
+    throw err;
+  }
+}
+
 /**
  * True when libvirt runs no backup job on the domain, or ends the one it reports within
  * JOB_END_WAIT_MS while QEMU runs no backup job for it; false while QEMU copies (the job is real).
  */
 async function backupJobEnded(domain: Domain): Promise<boolean> {
-  for (const started = Date.now(); ;) {
-    try {
-      await domain.backupGetXMLDesc();
-    } catch (err) {
-      if (isLibvirtError(err, 'VIR_ERR_NO_DOMAIN_BACKUP')) return true;
-      throw err;
-    }
+  for (const started = Date.now(); ; await sleep(500)) {
+    if ((await backupJobXml(domain)) === undefined) return true;
     const jobs = await domain.qmp<Array<{ type: string }>>('query-jobs');
     if (jobs.some((j) => j.type === 'backup')) return false;
     if (Date.now() - started > JOB_END_WAIT_MS) {
       log.warn('libvirt still reports a backup job that QEMU no longer runs: its bitmaps are left');
       return false;
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
@@ -228,13 +232,8 @@ async function backupJobEnded(domain: Domain): Promise<boolean> {
  * volback names backup volumes. Waits for it to end. Returns its targets, or [] when there is none.
  */
 export async function abortOrphanedPushJob(domain: Domain, abort: boolean): Promise<string[]> {
-  let xml: string;
-  try {
-    xml = await domain.backupGetXMLDesc();
-  } catch (err) {
-    if (isLibvirtError(err, 'VIR_ERR_NO_DOMAIN_BACKUP')) return [];
-    throw err;
-  }
+  const xml = await backupJobXml(domain);
+  if (xml === undefined) return [];
   if (!/^<domainbackup mode='push'/.test(xml.trim())) return [];
   const targets = [...xml.matchAll(/<target (?:file|dev)='([^']+)'/g)].map((m) => m[1]);
   if (!targets.length || !targets.every((t) => parseBackupVolumeName(t.slice(t.lastIndexOf('/') + 1))))
@@ -242,15 +241,8 @@ export async function abortOrphanedPushJob(domain: Domain, abort: boolean): Prom
   if (!abort) return targets;
   log.warn(`aborting the libvirt backup job its interrupted volback run left, writing ${targets.join(', ')}`);
   await domain.abortJob();
-  for (const started = Date.now(); Date.now() - started < JOB_END_WAIT_MS;) {
-    try {
-      await domain.backupGetXMLDesc();
-    } catch (err) {
-      if (isLibvirtError(err, 'VIR_ERR_NO_DOMAIN_BACKUP')) return targets;
-      throw err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  for (const started = Date.now(); Date.now() - started < JOB_END_WAIT_MS; await sleep(500))
+    if ((await backupJobXml(domain)) === undefined) return targets;
   throw new VolbackError(
     ErrorCodes.CONFLICT,
     `the libvirt backup job left by an interrupted volback run did not end within ${JOB_END_WAIT_MS / 1000} s of its abort`,
