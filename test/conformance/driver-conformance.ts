@@ -18,7 +18,7 @@ import { compareArgv, infoArgv, parseInfo, secretObjectArgs, type ImageRef } fro
 import { formatBackupSet } from '../../src/xml';
 import { rewriteDomainXml } from '../../src/xml/libvirt-domain';
 import { Cleanup, uniqueName } from '../support';
-import { LOCAL_HOST, type ImageHost } from './image-host';
+import { LOCAL_HOST, readsAsRuns, type ImageHost } from './image-host';
 
 const MiB = 1024 * 1024;
 /** QEMU's and qcow2's usual granule: a write of whole granules stores exactly that many bytes. */
@@ -64,21 +64,13 @@ async function writeImage(
 }
 
 /** The bytes [offset, offset+length) of an image as a guest reads them (its parents included). */
-async function readsAs(
+const readsAs = (
   host: ImageHost,
   image: ImageRef,
   pattern: number,
   offset: number,
   length: number,
-): Promise<boolean> {
-  const read = `read -P 0x${pattern.toString(16)} ${offset} ${length}`;
-  const out = await host.tool(
-    ['qemu-io', ...secretObjectArgs(image), '-r', '-f', image.format, '-c', read, image.path],
-    [image],
-    [1],
-  );
-  return !/Pattern verification failed/.test(out.stdout + out.stderr) && out.exitCode === 0;
-}
+): Promise<boolean> => readsAsRuns(host, image, [[offset, length, pattern]]);
 
 /** True when both images have the same guest-visible content. */
 const imagesEqual = async (host: ImageHost, a: ImageRef, b: ImageRef): Promise<boolean> =>

@@ -7,7 +7,13 @@ import path from 'node:path';
 import { flushDisk } from '../../src/host/scratch-domain';
 import type { Connection } from '../../src/libvirt';
 import { run, type RunResult } from '../../src/tools/exec';
-import { imagesEqual, secretPipes, secretsOf, type ImageRef } from '../../src/tools/qemu-img';
+import {
+  imagesEqual,
+  secretObjectArgs,
+  secretPipes,
+  secretsOf,
+  type ImageRef,
+} from '../../src/tools/qemu-img';
 import {
   Cleanup,
   createRemoteDomain,
@@ -61,9 +67,31 @@ export const LOCAL_HOST: ImageHost = {
 /** A word for a POSIX shell: ssh hands the remote shell one command line. Pure. */
 const shellWord = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
 
+/** A run of guest bytes: [offset, length, the byte every one of them is]. */
+export type ByteRun = [number, number, number];
+
+/**
+ * True when `image` on `host` reads as `runs` (its parents included), checked by one qemu-io; with
+ * `shared`, while a QEMU has it open.
+ */
+export async function readsAsRuns(
+  host: ImageHost,
+  image: ImageRef,
+  runs: readonly ByteRun[],
+  shared = false,
+): Promise<boolean> {
+  const reads = runs.flatMap(([offset, length, byte]) => [
+    '-c',
+    `read -P 0x${byte.toString(16)} ${offset} ${length}`,
+  ]);
+  const argv = ['qemu-io', ...secretObjectArgs(image), '-r', ...(shared ? ['-U'] : []), '-f', image.format];
+  const out = await host.tool([...argv, ...reads, image.path], [image], [1]);
+  return out.exitCode === 0 && !/Pattern verification failed|error/i.test(out.stdout + out.stderr);
+}
+
 /** Runs of equal bytes in `model`, as [offset, length, byte]. Pure. */
-function byteRuns(model: Buffer): Array<[number, number, number]> {
-  const runs: Array<[number, number, number]> = [];
+function byteRuns(model: Buffer): ByteRun[] {
+  const runs: ByteRun[] = [];
   for (let start = 0; start < model.length;) {
     let end = start + 1;
     while (end < model.length && model[end] === model[start]) end++;
@@ -87,15 +115,8 @@ export const TEST_HOST: ImageHost = {
   async createDomain(conn, cleanup, diskSize, label) {
     const vm = await createRemoteDomain(conn, cleanup, label, diskSize, ['vda']);
     // Every run of equal bytes read back and checked in one qemu-io (one ssh round trip).
-    const reads = async (image: ImageRef, shared: boolean): Promise<boolean> => {
-      const commands = byteRuns(vm.model.vda).flatMap(([offset, length, byte]) => [
-        '-c',
-        `read -P 0x${byte.toString(16)} ${offset} ${length}`,
-      ]);
-      const argv = ['qemu-io', '-r', ...(shared ? ['-U'] : []), '-f', image.format, ...commands, image.path];
-      const out = await TEST_HOST.tool(argv, [image], [1]);
-      return out.exitCode === 0 && !/Pattern verification failed|error/i.test(out.stdout + out.stderr);
-    };
+    const reads = (image: ImageRef, shared: boolean): Promise<boolean> =>
+      readsAsRuns(TEST_HOST, image, byteRuns(vm.model.vda), shared);
     return {
       name: vm.name,
       xml: () => vm.domain.getXMLDesc(),
