@@ -135,6 +135,31 @@ export class Domain extends LibvirtObject {
     );
   }
 
+  /**
+   * Starts copying into the disk's top image everything its backing chain provides (QEMU's
+   * block-stream); when the job completes, libvirt drops the chain. bandwidth: MiB/s, or bytes/s with
+   * VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES; 0 is unlimited. flags: virDomainBlockPullFlags.
+   */
+  blockPull(disk: string, bandwidth = 0, flags = 0): Promise<void> {
+    return invoke('virDomainBlockPull', this.args({ disk, bandwidth, flags }), (n) =>
+      n.domainBlockPull(this.handle, disk, bandwidth, flags),
+    );
+  }
+
+  /** Changes the running block job's bandwidth. flags: virDomainBlockJobSetSpeedFlags. */
+  blockJobSetSpeed(disk: string, bandwidth: number, flags = 0): Promise<void> {
+    return invoke('virDomainBlockJobSetSpeed', this.args({ disk, bandwidth, flags }), (n) =>
+      n.domainBlockJobSetSpeed(this.handle, disk, bandwidth, flags),
+    );
+  }
+
+  /** Stops the disk's block job (a pull keeps what it copied). flags: virDomainBlockJobAbortFlags. */
+  blockJobAbort(disk: string, flags = 0): Promise<void> {
+    return invoke('virDomainBlockJobAbort', this.args({ disk, flags }), (n) =>
+      n.domainBlockJobAbort(this.handle, disk, flags),
+    );
+  }
+
   /** flags: virDomainGetJobStatsFlags (e.g. VIR_DOMAIN_JOB_STATS_COMPLETED, KEEP_COMPLETED). */
   getJobStats(flags = 0): Promise<JobStats> {
     return invoke('virDomainGetJobStats', this.args({ flags }), (n) =>

@@ -105,6 +105,9 @@ export interface NativeBinding {
     disk: string,
     flags: number,
   ): P<{ type: number; bandwidth: number; cur: number; end: number } | null>;
+  domainBlockPull(dom: H, disk: string, bandwidth: number, flags: number): P<void>;
+  domainBlockJobSetSpeed(dom: H, disk: string, bandwidth: number, flags: number): P<void>;
+  domainBlockJobAbort(dom: H, disk: string, flags: number): P<void>;
   domainGetJobStats(
     dom: H,
     flags: number,

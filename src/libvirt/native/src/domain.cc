@@ -1,4 +1,4 @@
-// Domain API: lifecycle, state, XML, checkpoints, backup jobs, job stats and QEMU monitor pass-through.
+// Domain API: lifecycle, state, XML, checkpoints, backup and block jobs, job stats and QEMU monitor pass-through.
 #include <unistd.h>
 
 #include <vector>
@@ -123,6 +123,36 @@ VB_FN(DomainGetBlockJobInfo) {
         o.Set("end", static_cast<double>(res->job.end));
         return o;
       });
+}
+
+// Block jobs on one disk: bandwidth in MiB/s, or bytes/s with the *_BANDWIDTH_BYTES flag; 0 is unlimited.
+VB_FN(DomainBlockPull) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainBlockPull");
+  auto disk = ArgStr(info, 1);
+  uint64_t bandwidth = ArgU64(info, 2);
+  uint32_t flags = ArgU32(info, 3);
+  return IntCall(info.Env(), "virDomainBlockPull", IntResult::Undefined, [=]() -> long long {
+    return virDomainBlockPull(D(d), disk.c_str(), static_cast<unsigned long>(bandwidth), flags);
+  });
+}
+
+VB_FN(DomainBlockJobSetSpeed) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainBlockJobSetSpeed");
+  auto disk = ArgStr(info, 1);
+  uint64_t bandwidth = ArgU64(info, 2);
+  uint32_t flags = ArgU32(info, 3);
+  return IntCall(info.Env(), "virDomainBlockJobSetSpeed", IntResult::Undefined, [=]() -> long long {
+    return virDomainBlockJobSetSpeed(D(d), disk.c_str(), static_cast<unsigned long>(bandwidth), flags);
+  });
+}
+
+VB_FN(DomainBlockJobAbort) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainBlockJobAbort");
+  auto disk = ArgStr(info, 1);
+  uint32_t flags = ArgU32(info, 2);
+  return IntCall(info.Env(), "virDomainBlockJobAbort", IntResult::Undefined, [=]() -> long long {
+    return virDomainBlockJobAbort(D(d), disk.c_str(), flags);
+  });
 }
 
 VB_FN(DomainGetJobStats) {
@@ -282,6 +312,9 @@ static Registrar reg({
     {"domainGetInfo", DomainGetInfo, {"virDomainGetInfo"}},
     {"domainGetBlockInfo", DomainGetBlockInfo, {"virDomainGetBlockInfo"}},
     {"domainGetBlockJobInfo", DomainGetBlockJobInfo, {"virDomainGetBlockJobInfo"}},
+    {"domainBlockPull", DomainBlockPull, {"virDomainBlockPull"}},
+    {"domainBlockJobSetSpeed", DomainBlockJobSetSpeed, {"virDomainBlockJobSetSpeed"}},
+    {"domainBlockJobAbort", DomainBlockJobAbort, {"virDomainBlockJobAbort"}},
     {"domainGetJobStats", DomainGetJobStats, {"virDomainGetJobStats", "virTypedParamsFree"}},
     {"domainBackupBegin", DomainBackupBegin, {"virDomainBackupBegin"}},
     {"domainBackupGetXMLDesc", DomainBackupGetXMLDesc, {"virDomainBackupGetXMLDesc"}},
