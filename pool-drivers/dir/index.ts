@@ -203,6 +203,29 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, spec.format));
     },
 
+    async createLiveRestoreVolume(pool, spec, source) {
+      // A qcow2 overlay over the backup's file (or device): QEMU follows its chain, libvirt sees it.
+      if (source.type === 'network') {
+        throw new VolbackError(
+          ErrorCodes.POOL_UNSUPPORTED,
+          `dir pool '${pool.name}' cannot run a restored disk over a ${source.protocol} image: its overlays stand on files and devices of this host`,
+          {
+            fault: 'user',
+            hint: "restore live into a pool of the backup's own type, or restore without --live",
+          },
+        );
+      }
+      if (spec.format !== 'qcow2') {
+        throw new VolbackError(
+          ErrorCodes.INVALID_INPUT,
+          `a live restore into dir pool '${pool.name}' makes qcow2 overlays, not ${spec.format}`,
+          { fault: 'user' },
+        );
+      }
+      const backing = { path: source.type === 'file' ? source.file : source.dev, format: source.format };
+      return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, 'qcow2', backing));
+    },
+
     copyVolume(pool, spec, source) {
       // libvirt runs qemu-img convert on the host, which reads the source through its backing chain.
       return pool.pool.createVolumeFrom(fileVolume(spec.name, spec.capacity, spec.format), source);

@@ -158,6 +158,16 @@ export interface PoolDriver {
   copyVolume?(pool: PoolRef, spec: NewPlainVolume, source: StorageVolume): Promise<StorageVolume>;
 
   /**
+   * Optional. Creates volume `spec` as a copy-on-write layer over `source` (the `<disk>` source of a
+   * backup's top volume, a volume of another pool of the same host): it stores nothing yet, shows the
+   * source's guest view, and writes land in it alone. A domain runs on it at once while libvirt's
+   * block pull copies the rest in (docs/live-restore.md), so the layer must be one whose backing
+   * chain libvirt sees and QEMU's block-stream fills. Refuses (ERR_POOL_UNSUPPORTED) a source it
+   * cannot stand on. Same cleanup duty.
+   */
+  createLiveRestoreVolume?(pool: PoolRef, spec: NewPlainVolume, source: DiskSource): Promise<StorageVolume>;
+
+  /**
    * Optional. A sparse stream (SparseChunk objects) writing the first `length` guest bytes of
    * `volume`, a raw volume `createRestoreVolume` made, through libvirt: how a restore from another
    * host fills it. Absent where libvirt cannot upload into the pool (rbd).
