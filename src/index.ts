@@ -66,6 +66,13 @@ export {
 } from './core/removal/repair';
 export { restoreDomain } from './core/restore/domain';
 export {
+  finishLiveRestores,
+  liveRestoreStatus,
+  type FinishOptions,
+  type LiveDiskState,
+  type LiveRestoreState,
+} from './core/restore/live';
+export {
   restoreBackup,
   type RestoreDomainOptions,
   type RestoreDomainResult,

@@ -127,7 +127,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): { args: str
   // Checked here, before a command connects or acts: every `<set-id>` is a real id or a long enough prefix.
   declared.forEach((arg, i) => {
     const value = parsed.positionals[i];
-    if (arg === '<set-id>' && value !== undefined) setIdArgument(value);
+    if ((arg === '<set-id>' || arg === '[<set-id>]') && value !== undefined) setIdArgument(value);
   });
   return { args: parsed.positionals, flags: values };
 }

@@ -72,6 +72,8 @@ export interface SetJson {
   restorable: boolean;
   problems: ProblemJson[];
   metadata: Array<{ pool: string; volume: string }>;
+  /** Live restores reading this set: its removal is refused until they finish. */
+  liveRestores: Array<{ id: string; domain: string; host: string; disks: string[] }>;
   virtualSize: number;
   bytesCopied: number;
   disks: DiskJson[];
@@ -95,6 +97,7 @@ export function setJson(listed: Omit<ListedSet, 'set'> & { set: BackupSet }): Se
     restorable: listed.restorable,
     problems: listed.problems.map(problemJson),
     metadata: listed.metadata,
+    liveRestores: listed.liveRestores ?? [],
     virtualSize: set.disks.reduce((n, d) => n + d.virtualSize, 0),
     bytesCopied: set.disks.reduce((n, d) => n + d.bytesCopied, 0),
     disks: set.disks.map((d) => ({

@@ -32,3 +32,17 @@ export function writeDiskPattern(
 export function flushDisk(domain: Domain, target: string): Promise<void> {
   return qemuIo(domain, target, 'flush');
 }
+
+/**
+ * Reads `length` bytes at `offset` of disk `target` through QEMU — what the guest sees, whatever
+ * layers the image has — and throws unless every byte is `pattern`.
+ */
+export function checkDiskPattern(
+  domain: Domain,
+  target: string,
+  pattern: number,
+  offset: number,
+  length: number,
+): Promise<void> {
+  return qemuIo(domain, target, `read -P 0x${pattern.toString(16)} ${offset} ${length}`);
+}

@@ -260,7 +260,8 @@ export function isSafeVolumeName(name: string): boolean {
 /**
  * Why a name a user chose for a volume (`<target volume>`, `--volume-name`) is one volback keeps for
  * itself, or undefined when it is free: volback's clean-up acts on these names (metadata documents,
- * removal intents, the catalog index and generation markers, restore markers, pull-mode scratch, and
+ * removal intents, the catalog index and generation markers, restore markers, live restore records,
+ * pull-mode scratch, and
  * the data volumes of backups, which an interrupted run's clean-up removes by set id). Pure.
  */
 export function reservedNameReason(name: string): string | undefined {
@@ -270,6 +271,7 @@ export function reservedNameReason(name: string): string | undefined {
     return "'volback-catalog.' names the catalog index and its generation markers";
   if (name.startsWith('volback-restoring-'))
     return "'volback-restoring-' names the markers of restores in progress";
+  if (name.startsWith('volback-live-')) return "'volback-live-' names the records of live restores";
   if (name.endsWith('.scratch')) return "'.scratch' names pull-mode scratch volumes";
   if (name.endsWith(MERGE_STAGING_SUFFIX)) return `'${MERGE_STAGING_SUFFIX}' names merge staging volumes`;
   const sums = CHECKSUM_VOLUME_SUFFIXES.find((suffix) => name.endsWith(suffix));

@@ -19,6 +19,8 @@ export interface DomainDisk {
   format?: string;
   readonly: boolean;
   alias?: string;
+  /** Live XML only: the image stands on a backing image (libvirt lists a `<backingStore>` with a source). */
+  backed?: boolean;
 }
 
 export interface DomainSummary {
@@ -50,6 +52,7 @@ export async function parseDomainXml(xml: string): Promise<DomainSummary> {
       format: first(disk, 'driver')?.$?.type,
       readonly: first(disk, 'readonly') !== undefined,
       alias: first(disk, 'alias')?.$?.name,
+      backed: first(first(disk, 'backingStore'), 'source') !== undefined,
     };
   });
   const seclabels = all(domain, 'seclabel');

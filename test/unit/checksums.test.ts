@@ -369,6 +369,7 @@ describe('repair: leftovers of checksums', () => {
       stored: [],
       invalid: [],
       strayVolumes: strays.map((volume) => ({ pool: 'p', volume })),
+      liveRestores: [],
       damage: [],
       pools: ['p'],
       unreadable: [],

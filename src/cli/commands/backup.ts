@@ -77,11 +77,14 @@ function parseKind(value: string | undefined): BackupKind | undefined {
 const sum = (ns: number[]): number => ns.reduce((a, b) => a + b, 0);
 
 function statusOf(s: ListedSet): string {
-  if (s.restorable) return 'ok';
+  // A set a live restore reads cannot be removed yet: the listing says so beside its state.
+  const live = s.liveRestores?.length ? '+live' : '';
+  if (s.restorable) return `ok${live}`;
   return s.problems
     .map((p) => p.kind)
     .filter((k, i, all) => all.indexOf(k) === i)
-    .join(',');
+    .join(',')
+    .concat(live);
 }
 
 /** Shows a backup's progress with one bar per disk once QEMU reports each disk's part. */
@@ -182,6 +185,14 @@ export function renderSet(s: ListedSet): string {
     ['description', set.description],
     ['restorable', s.restorable ? 'yes' : 'no'],
     ['metadata', s.metadata.map((m) => `${m.pool}/${m.volume}`).join(', ')],
+    [
+      'live restores',
+      s.liveRestores?.length
+        ? s.liveRestores
+            .map((r) => `${r.domain} on ${r.host} (${r.disks.join(', ')}), record ${r.id}`)
+            .join('; ')
+        : undefined,
+    ],
   ]);
   const disks = table(
     ['DISK', 'KIND', 'POOL', 'VOLUME', 'ON DISK', 'VIRTUAL', 'SOURCE'],

@@ -1,6 +1,9 @@
 // `volback backup restore`: a set's disks into new volumes (or over the shut-off original), or the whole VM.
 import {
   describeFinding,
+  finishLiveRestores,
+  liveRestoreStatus,
+  type LiveRestoreState,
   findBackupSet,
   restoreBackup,
   restoreDomain,
@@ -113,9 +116,39 @@ function policyReport(policy: RestoreDomainResult['policy']): string {
     .join('\n');
 }
 
+/** Live restores, one line per disk. */
+function liveTable(states: readonly LiveRestoreState[]): string {
+  if (!states.length) return 'no live restore is recorded in the pools';
+  return table(
+    ['RESTORE', 'DOMAIN', 'HOST', 'BACKUP', 'DISK', 'STATE', 'VOLUME'],
+    states.flatMap((r) =>
+      r.disks.map((d) => [
+        r.id,
+        printable(r.domain),
+        printable(r.host),
+        shortId(r.setId),
+        d.target,
+        d.state === 'copying' && d.bytesTotal
+          ? `copying ${Math.floor((100 * (d.bytesDone ?? 0)) / d.bytesTotal)}%`
+          : d.state + (d.reason ? ` (${printable(d.reason)})` : ''),
+        `${printable(d.pool)}/${printable(d.volume)}`,
+      ]),
+    ),
+  );
+}
+
+/** Bytes per second from `--bandwidth MiB` (MiB/s, a positive number). */
+function parseBandwidth(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const mib = Number(value);
+  if (!Number.isFinite(mib) || mib <= 0)
+    throw new UsageError(`--bandwidth takes MiB/s (a positive number), got '${value}'`);
+  return Math.round(mib * 1024 * 1024);
+}
+
 const backupRestore: CommandSpec = {
   path: ['backup', 'restore'],
-  args: ['<set-id>'],
+  args: ['[<set-id>]'],
   summary:
     "restore a set's disks into new volumes, over the shut-off original (--overwrite), or as a VM (--define)",
   description:
@@ -126,7 +159,10 @@ const backupRestore: CommandSpec = {
     'the stored XML is untrusted: what reaches this host (files, devices, programs, network, labels) is\n' +
     'refused unless --allow KIND or --drop-refused, and what it changed is printed (docs/restore.md).\n' +
     '--overwrite and --replace change existing things: they ask first, and take --dry-run and --yes.\n' +
-    'Progress: one bar per disk.',
+    '--define --live starts the domain at once on copy-on-write layers over the backup and copies the\n' +
+    'rest while it runs (libvirt block pulls; --bandwidth limits them); it waits for the copy unless\n' +
+    '--detach. --status (no set id) shows every live restore; `volback repair` resumes one that stopped\n' +
+    '(docs/live-restore.md). Progress: one bar per disk.',
   destructive: true,
   flags: {
     disk: { type: 'string', multiple: true, value: 'TARGET', description: 'only this disk (repeatable)' },
@@ -170,6 +206,17 @@ const backupRestore: CommandSpec = {
       type: 'boolean',
       description: 'with --define: leave out what would need --allow instead of refusing',
     },
+    live: {
+      type: 'boolean',
+      description:
+        'with --define: start the domain on layers over the backup, then copy the disks while it runs',
+    },
+    bandwidth: { type: 'string', value: 'MIB', description: 'with --live: MiB/s each disk may copy' },
+    detach: {
+      type: 'boolean',
+      description: 'with --live: return once the domain runs; the copy goes on in libvirt',
+    },
+    status: { type: 'boolean', description: 'show every live restore and how far its copy is (no set id)' },
     'ignore-damage': {
       type: 'boolean',
       description:
@@ -180,14 +227,31 @@ const backupRestore: CommandSpec = {
     'volback backup restore 1a2b3c4d',
     'volback backup restore 1a2b3c4d --define --name vm1-copy --new-uuid --start',
     'volback backup restore 1a2b3c4d --overwrite --yes',
+    'volback backup restore 1a2b3c4d --define --live --bandwidth 200',
+    'volback backup restore --status',
     'volback backup restore 1a2b3c4d --define --target-connect qemu+ssh://root@host2/system --pool default',
   ],
   async run(ctx, [id], flags) {
+    if (flags.status) {
+      if (id !== undefined) throw new UsageError('--status shows every live restore: it takes no set id');
+      const states = await liveRestoreStatus(await ctx.connect());
+      return { data: { liveRestores: states }, human: () => liveTable(states) };
+    }
+    if (id === undefined)
+      throw new UsageError('missing argument <set-id>', 'usage: volback backup restore <set-id> [flags]');
+    const live = Boolean(flags.live);
+    if (!live && (flags.bandwidth !== undefined || flags.detach))
+      throw new UsageError('--bandwidth and --detach go with --live');
+    if (live && (!flags.define || flags.overwrite))
+      throw new UsageError('--live goes with --define: a live restore runs the restored domain');
+    const bandwidth = parseBandwidth(flagString(flags.bandwidth));
     const volumeNames = parseVolumeNames(flagList(flags['volume-name']));
     const format = flagString(flags.format) as VolumeFormat | undefined;
     if (format && format !== 'qcow2' && format !== 'raw')
       throw new UsageError(`--format must be qcow2 or raw, got '${format}'`);
     const define = Boolean(flags.define);
+    if (live && flags['target-connect'])
+      throw new UsageError('--live runs the domain on the host of its backups: it takes no --target-connect');
     if (
       !define &&
       (flags.name ||
@@ -251,11 +315,32 @@ const backupRestore: CommandSpec = {
           name: flagString(flags.name),
           newUuid: Boolean(flags['new-uuid']),
           replace: Boolean(flags.replace),
-          start: Boolean(flags.start),
+          start: Boolean(flags.start) || live,
           allow,
           dropRefused: Boolean(flags['drop-refused']),
+          live,
+          liveBandwidth: bandwidth,
         });
         progress.done();
+        let liveState = result.live;
+        if (liveState && !flags.detach) {
+          // The domain runs; what is left is watching the pulls (an interrupt leaves them running).
+          const states = await finishLiveRestores(conn, {
+            id: liveState.id,
+            wait: true,
+            signal: ctx.signal,
+            onProgress: (state) => {
+              for (const d of state.disks)
+                progress.update({
+                  target: d.target,
+                  bytesDone: d.state === 'copying' ? (d.bytesDone ?? 0) : (d.bytesTotal ?? 1),
+                  bytesTotal: d.bytesTotal ?? 1,
+                });
+            },
+          });
+          progress.done();
+          liveState = states[0] ?? liveState;
+        }
         return {
           data: {
             dryRun: false,
@@ -265,12 +350,14 @@ const backupRestore: CommandSpec = {
             volumes: volumesJson(result.volumes),
             policy: result.policy,
             ...checksJson(result),
+            ...(liveState ? { live: liveState } : {}),
           },
           human: () =>
             [
               printable(`domain ${result.name} (${result.uuid}) defined from backup ${result.setId}`),
               '',
               volumesTable(result.volumes),
+              liveState ? `\n${liveTable([liveState])}` : '',
               policyReport(result.policy),
               checksReport(result),
             ]

@@ -19,6 +19,7 @@ import {
   type SetFilter,
 } from './chains';
 import { readDocuments } from '../../pool/documents';
+import { liveRestoresIn, type FoundLiveRestore } from '../shared/live-records';
 import { damagedMetadataVolume, damageMessage, readDamageRecords, type FoundDamage } from './damage';
 
 const log = logger('catalog');
@@ -44,6 +45,8 @@ export interface CatalogScan {
   strayVolumes: Array<{ pool: string; volume: string }>;
   /** Damage records (docs/architecture.md, "Checksums") of catalogued sets. */
   damage: FoundDamage[];
+  /** Live restores recorded in the pools (docs/live-restore.md): what they read must stay. */
+  liveRestores: FoundLiveRestore[];
   /** Pools scanned. */
   pools: string[];
   /** Pools of an all-pools scan that could not be read; their backups are missing from this scan. */
@@ -55,7 +58,9 @@ export interface ScanOptions {
   pools?: readonly string[];
 }
 
-type PoolScan = Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes' | 'damage'> & { names?: string[] };
+type PoolScan = Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes' | 'damage' | 'liveRestores'> & {
+  names?: string[];
+};
 
 async function scanPool(pool: OpenPool): Promise<PoolScan> {
   const names = await pool.driver.listVolumeNames(pool);
@@ -106,7 +111,7 @@ async function scanPool(pool: OpenPool): Promise<PoolScan> {
   for (const bad of invalid)
     log.warn(`metadata ${bad.volume} in pool ${bad.pool} is not a valid backup: ${bad.error.message}`);
   const damage = (await readDamageRecords(pool, names)).filter((d) => metadataHere.has(d.metadataVolume));
-  return { stored, invalid, strayVolumes, damage, names };
+  return { stored, invalid, strayVolumes, damage, liveRestores: await liveRestoresIn(pool, names), names };
 }
 
 /**
@@ -131,7 +136,14 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
           if (options.pools) throw error;
           log.warn(`${error.message}: ${(err as Error).message}`);
           unreadable.push({ pool: pool.name, error });
-          return { stored: [], invalid: [], strayVolumes: [], damage: [], names: undefined };
+          return {
+            stored: [],
+            invalid: [],
+            strayVolumes: [],
+            damage: [],
+            liveRestores: [],
+            names: undefined,
+          };
         }),
       ),
     );
@@ -154,6 +166,7 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
       invalid: results.flatMap((r) => r.invalid),
       strayVolumes: results.flatMap((r) => r.strayVolumes),
       damage,
+      liveRestores: results.flatMap((r) => r.liveRestores),
       pools: pools.map((p) => p.name).filter((name) => !unreadable.some((u) => u.pool === name)),
       unreadable,
     };
@@ -213,6 +226,8 @@ export interface ListedSet {
   problems: ChainProblem[];
   /** Every copy of the set's metadata (one per pool that holds a disk of the set). */
   metadata: Array<{ pool: string; volume: string }>;
+  /** Live restores whose domains read this set's backups (its removal is refused until they finish). */
+  liveRestores?: Array<{ id: string; domain: string; host: string; disks: string[] }>;
 }
 
 export interface BackupListing {
@@ -232,6 +247,18 @@ export interface BackupListing {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The live restores that read a disk backup of `set`, each once. Pure. */
+function readersOf(scan: CatalogScan, set: BackupSet): NonNullable<ListedSet['liveRestores']> {
+  const ids = new Set(set.disks.map((d) => d.id));
+  const out = new Map<string, NonNullable<ListedSet['liveRestores']>[number]>();
+  for (const { restore } of scan.liveRestores) {
+    const disks = restore.disks.filter((d) => d.reads.some((r) => ids.has(r.diskId))).map((d) => d.target);
+    if (disks.length && !out.has(restore.id))
+      out.set(restore.id, { id: restore.id, domain: restore.domain, host: restore.host, disks });
+  }
+  return [...out.values()];
+}
+
 function listed(scan: CatalogScan, set: BackupSet): ListedSet {
   const entry = scan.catalog.sets.get(set.id)!;
   return {
@@ -243,6 +270,7 @@ function listed(scan: CatalogScan, set: BackupSet): ListedSet {
     metadata: scan.stored
       .filter((s) => s.set.id === set.id)
       .map((s) => ({ pool: s.pool, volume: s.metadataVolume })),
+    liveRestores: readersOf(scan, set),
   };
 }
 

@@ -9,6 +9,7 @@ import { lockDomain } from '../shared/domain-lock';
 import { PoolCache } from '../../pool/pool-layer';
 import { isOwnMetadataCopy, volumesToDelete } from './ownership';
 import { SetIndex } from './known-sets';
+import { refuseLiveReads } from './live-guard';
 import type { CatalogLinks, LiveCatalog } from './live-catalog';
 import {
   findIntents,
@@ -249,6 +250,7 @@ export async function executeSteps(
   const removed: DeleteResult['removed'] = [];
   const merged: DiskMerge[] = [];
   try {
+    await refuseLiveReads(pools, index, steps);
     await refuseUnmergeable(pools, index, steps);
     for (const step of steps) {
       const written = await runRemoval(conn, pools, index, step);

@@ -13,6 +13,7 @@ import { damagedMetadataVolume } from '../catalog/damage';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { readSession, settleExternalSession } from '../external/session';
 import { undoCrashedRestores } from '../restore/marker';
+import { finishLiveRestores, liveRestoreStatus } from '../restore/live';
 import { repairReplacedDomains } from '../restore/replaced-domains';
 import { removeCheckpoint, volbackCheckpoints } from '../shared/checkpoints';
 import { DEFAULT_LOCK_DIR, lockDomain } from '../shared/domain-lock';
@@ -29,6 +30,7 @@ export type RepairKind =
   | 'external-session'
   | 'interrupted-removal'
   | 'interrupted-restore'
+  | 'live-restore'
   | 'replaced-domain';
 
 /** One leftover: what it is, where, and why it is (or would be) removed — or why it is left. */
@@ -225,7 +227,9 @@ async function repairDomain(
  * Finds and removes what crashed runs left: per domain of this host (under its job lock, so nothing
  * of a running job is touched) a crashed pull session, QEMU jobs and nodes, stray data volumes and
  * unused volback checkpoints; per pool, interrupted removals (finished or rolled back from their
- * intents) and interrupted restores (their half-written volumes, from this host's signed markers).
+ * intents), interrupted restores (their half-written volumes, from this host's signed markers) and
+ * live restores (a stopped pull restarted, a shut-off domain's disks copied, a finished one's record
+ * removed).
  * Only volback's own leftovers go (each `reason` says why it is); what it cannot prove its own is in
  * `left`. `dryRun` reports the same without changing anything.
  */
@@ -306,10 +310,36 @@ export async function repair(conn: Connection, options: RepairOptions = {}): Pro
     } finally {
       closePools(pools);
     }
+    await moveLiveRestoresOn(conn, options, result);
   }
   for (const item of result.removed)
     log.info(
       `${result.dryRun ? 'would remove' : 'removed'} ${item.kind} ${item.name}${item.pool ? ` in pool ${item.pool}` : ''}: ${item.reason}`,
     );
   return result;
+}
+
+/** This host's live restores, moved on (or, dry, looked at): the finished ones' records go. */
+async function moveLiveRestoresOn(
+  conn: Connection,
+  options: RepairOptions,
+  result: RepairResult,
+): Promise<void> {
+  const states = options.dryRun
+    ? (await liveRestoreStatus(conn, { pools: options.pools })).filter((s) => s.ownHere)
+    : await finishLiveRestores(conn, { pools: options.pools });
+  for (const state of states) {
+    const open = state.disks.filter((d) => d.state === 'copying' || d.state === 'waiting');
+    const item = { kind: 'live-restore' as const, domain: state.domain, name: state.id };
+    if (!open.length) {
+      result.removed.push({ ...item, reason: 'a live restore whose disks all stand alone: its record goes' });
+    } else {
+      result.left.push({
+        ...item,
+        reason: `a live restore still reading backup ${state.setId}: ${open
+          .map((d) => `${d.target} ${d.state}${d.reason ? ` (${d.reason})` : ''}`)
+          .join(', ')}`,
+      });
+    }
+  }
 }

@@ -20,6 +20,7 @@ import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { setOfDisk, type CatalogSet } from '../catalog/chains';
 import { metadataCopies, recordDamage } from '../catalog/damage';
 import type { Connection } from '../../libvirt';
+import type { LiveRestoreState } from './live';
 
 /**
  * What a restore restores, from a fresh scan of the pools: the set (restorable, or ERR_NOT_FOUND /
@@ -179,6 +180,15 @@ export interface RestoreDomainOptions extends Omit<RestoreOptions, 'overwrite'> 
   allow?: readonly RestoreAllowance[];
   /** Drop what would need an allowance instead of refusing. */
   dropRefused?: boolean;
+  /**
+   * Live restore (docs/live-restore.md): each disk's new volume is a copy-on-write layer over the
+   * backup, the domain starts on them at once (`start` is implied) and libvirt's block pulls copy the
+   * rest while it runs. The call returns when the pulls are started; `finishLiveRestores` (with the
+   * result's `live.id`) waits for them or, after a crash, resumes them.
+   */
+  live?: boolean;
+  /** Live restore: bytes per second each disk's pull may copy; absent or 0 for no limit. */
+  liveBandwidth?: number;
 }
 
 export interface RestoreDomainResult extends RestoreChecks {
@@ -188,6 +198,8 @@ export interface RestoreDomainResult extends RestoreChecks {
   volumes: RestoredVolume[];
   /** What the restore policy changed, dropped or kept of the stored XML, and what the admin must know. */
   policy: Omit<RestorePolicyResult, 'xml' | 'needsFlag'>;
+  /** A live restore: its id (for finishLiveRestores) and where each disk's copy stands. */
+  live?: LiveRestoreState;
 }
 
 /** The domain a lookup finds, or undefined when there is none. */

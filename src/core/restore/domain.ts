@@ -18,7 +18,18 @@ import {
 } from './common';
 import { restoreToNewVolumes } from './new-volumes';
 import { keepReplacedDomain } from './replaced-domains';
-import { disksToDrop, domainStateName } from './plan';
+import { disksToDrop, domainStateName, type DiskToRestore } from './plan';
+import { finishLiveRestores } from './live';
+import {
+  newLiveRestoreId,
+  poolsRead,
+  removeLiveRecord,
+  writeLiveRecord,
+  type LiveRestore,
+} from '../shared/live-records';
+import type { BackupSet } from '../../model';
+import type { DamagePolicy, RestoredVolume } from './common';
+import { hostname } from 'node:os';
 
 const log = logger('restore');
 
@@ -47,6 +58,15 @@ export async function restoreDomain(
       fault: 'user',
       hint: "1-200 characters, no '/' and no control characters",
     });
+  }
+  if (options.live && (options.targetConnection || options.start === false)) {
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      options.start === false
+        ? 'a live restore starts the domain: it cannot leave it shut off'
+        : 'a live restore runs the domain on the host of its backups: it takes no other target host',
+      { fault: 'user' },
+    );
   }
   // The host the domain is defined on: where its disks are restored.
   const host = options.targetConnection ?? conn;
@@ -112,7 +132,12 @@ export async function restoreDomain(
       }
     }
 
+    // A live restore guards the backups it will read before the first layer over them exists.
+    const live = options.live
+      ? await recordLiveRestore(pools, name, set, items, options, undo, damage)
+      : undefined;
     const restored = await restoreToNewVolumes(pools, targets, set, items, options, undo, damage);
+    if (live) await live.layersMade(restored);
     crashPoint('restore-copied');
     const volumes = restored.map(({ source: _source, ...volume }) => volume);
     const restoredTargets = volumes.map((v) => v.target);
@@ -156,20 +181,33 @@ export async function restoreDomain(
     await undo.commit();
     crashPoint('restore-committed');
     log.info(`restored domain ${name} (${uuid}) from backup ${set.id}`);
-    if (options.start) {
+    if (options.start || live) {
       try {
         await defined.create();
       } catch (err) {
         throw new VolbackError(
           ErrorCodes.JOB_FAILED,
-          `domain ${name} was restored and defined, but it could not be started`,
+          `domain ${name} was restored and defined, but it could not be started${live ? '; its disks still read the backup, which `volback repair` copies into them' : ''}`,
           { cause: err },
         );
       }
     }
+    // The domain runs from here on; the pulls copy the rest while it does.
+    const liveState = live
+      ? (await finishLiveRestores(conn, { id: live.id, bandwidth: options.liveBandwidth }))[0]
+      : undefined;
     const { xml: _xml, needsFlag: _none, ...report } = policy;
     for (const note of report.notes) log.warn(`${name}: ${note}`);
-    return { name, uuid, setId: set.id, volumes, policy: report, damage: damage.damage, notes: damage.notes };
+    return {
+      name,
+      uuid,
+      setId: set.id,
+      volumes,
+      policy: report,
+      damage: damage.damage,
+      notes: damage.notes,
+      live: liveState,
+    };
   } catch (err) {
     const failed = await undo.revert();
     if (failed.length) log.warn(`restore of domain ${name}: cleanup left behind: ${failed.join(', ')}`);
@@ -180,4 +218,54 @@ export async function restoreDomain(
     pools.close();
     targets.close();
   }
+}
+
+/**
+ * Writes a live restore's record into every backup pool it reads, its disks' layers not made yet,
+ * and registers its removal on `undo`. `layersMade` writes it again naming them.
+ */
+async function recordLiveRestore(
+  pools: PoolCache,
+  domain: string,
+  set: BackupSet,
+  items: readonly DiskToRestore[],
+  options: RestoreDomainOptions,
+  undo: UndoStack,
+  damage: DamagePolicy,
+): Promise<{ id: string; layersMade(volumes: readonly RestoredVolume[]): Promise<void> }> {
+  const restore: LiveRestore = {
+    id: newLiveRestoreId(),
+    domain,
+    host: hostname(),
+    setId: set.id,
+    startedAt: new Date().toISOString(),
+    disks: items.map((item) => ({
+      target: item.disk.target,
+      pool: options.pool ?? item.disk.volume!.pool,
+      volume: '',
+      reads: item.chain.map((layer) => ({
+        diskId: layer.id,
+        setId: damage.setOf(layer.id),
+        pool: layer.volume!.pool,
+        volume: layer.volume!.name,
+      })),
+    })),
+  };
+  const write = async (record: LiveRestore): Promise<void> => {
+    for (const name of poolsRead(record)) await writeLiveRecord(await pools.get(name), record);
+  };
+  undo.push(`live restore record ${restore.id}`, async () => {
+    for (const name of poolsRead(restore)) await removeLiveRecord(await pools.get(name), restore);
+  });
+  await write(restore);
+  return {
+    id: restore.id,
+    async layersMade(volumes) {
+      const disks = restore.disks.map((d) => {
+        const made = volumes.find((v) => v.target === d.target)!;
+        return { ...d, pool: made.pool, volume: made.volume };
+      });
+      await write({ ...restore, disks });
+    },
+  };
 }

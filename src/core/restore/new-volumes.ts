@@ -1,8 +1,10 @@
 // Restore into new volumes: any point of a chain, flattened, into any active pool of a supported
-// type; every volume made is undone on failure, and a crashed restore's leftovers are found by marker.
+// type — or, for a live restore, as copy-on-write layers over it; every volume made is undone on
+// failure, and a crashed restore's leftovers are found by marker.
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupSet, DiskSource, VolumeFormat } from '../../model';
+import type { StorageVolume } from '../../libvirt';
 import { assertRoom, findVolume, type OpenPool, type PoolCache } from '../../pool/pool-layer';
 import { isSafeVolumeName, reservedNameReason, restoredVolumeName } from '../../pool/volume-names';
 import { copyIntoNewVolume, copyWayFor, restoredFormat, type CopyWay } from './copy';
@@ -51,11 +53,21 @@ async function freeRestoredName(
 }
 
 /** How the log says a volume was filled. */
-const COPIED_BY: Record<CopyWay, string> = {
+const COPIED_BY: Record<CopyWay | 'live', string> = {
+  live: ', as a layer over the backup (live restore)',
   convert: '',
   host: ', copied by libvirt on the host',
   stream: ', streamed from the backup host',
 };
+
+/** How a restore fills its new volumes: copied and checked, or (live) layered over the backup. */
+export interface NewVolumesMode {
+  /**
+   * Make each volume a copy-on-write layer over the backup's point in time (the driver's
+   * createLiveRestoreVolume), copying nothing: a domain runs on it while block pulls fill it.
+   */
+  live?: boolean;
+}
 
 /**
  * Restores disks into new volumes, each with the `<disk>` source a domain on it would have. Every
@@ -69,7 +81,7 @@ export async function restoreToNewVolumes(
   targets: PoolCache,
   set: BackupSet,
   items: DiskToRestore[],
-  options: RestoreOptions,
+  options: RestoreOptions & NewVolumesMode,
   undo: UndoStack,
   damage: DamagePolicy,
 ): Promise<Array<RestoredVolume & { source: DiskSource }>> {
@@ -87,7 +99,7 @@ async function copyAndCheck(
   targets: PoolCache,
   set: BackupSet,
   items: DiskToRestore[],
-  options: RestoreOptions,
+  options: RestoreOptions & NewVolumesMode,
   undo: UndoStack,
   damage: DamagePolicy,
   chains: ChainState[],
@@ -128,8 +140,11 @@ async function copyAndCheck(
     const chain = await openCheckedChain(pools, item, damage);
     chains.push(chain);
     const top = chain.layers[chain.layers.length - 1];
-    const way = await copyWayFor(top.pool, target);
-    const format = restoredFormat(way, target, options.format);
+    const way: CopyWay | 'live' = options.live ? 'live' : await copyWayFor(top.pool, target);
+    const format =
+      way === 'live'
+        ? liveFormat(top.pool, target, options.format)
+        : restoredFormat(way, target, options.format);
     plan.push({
       item,
       source: { pool: top.pool, volume: top.volume, image: source },
@@ -183,20 +198,16 @@ async function copyAndCheck(
     );
     const report = progressReporter(options, disk.target, disk.virtualSize);
     report(0);
-    const volume = await copyIntoNewVolume(
-      way,
-      target,
-      { name, format, capacity: disk.virtualSize },
-      source,
-      {
-        undo,
-        signal: options.signal,
-        onProgress: report,
-      },
-    );
-    report(1);
+    const spec = { name, format, capacity: disk.virtualSize };
+    const copyOptions = { undo, signal: options.signal, onProgress: report };
+    const volume =
+      way === 'live'
+        ? await layerOverBackup(target, spec, source, undo)
+        : await copyIntoNewVolume(way, target, spec, source, copyOptions);
+    if (way !== 'live') report(1);
     const image = await target.driver.image(target, volume);
-    if (chain.extentSize !== undefined) {
+    // A live layer holds nothing yet: what the domain will read is checked as the backup's own chain.
+    if (chain.extentSize !== undefined && way !== 'live') {
       // What the new volume now holds, extent by extent, against the layer of the backup that provided it.
       const reader = await target.driver.openReader(target, volume);
       try {
@@ -219,4 +230,47 @@ async function copyAndCheck(
     });
   }
   return restored;
+}
+
+/**
+ * The format of a live restore's layer: the asked one, else what the target stores copy-on-write
+ * layers as. Refused where the target's driver cannot layer over a backup, or not over this one.
+ */
+function liveFormat(source: OpenPool, target: OpenPool, asked?: VolumeFormat): VolumeFormat {
+  if (!target.driver.createLiveRestoreVolume) {
+    throw new VolbackError(
+      ErrorCodes.POOL_UNSUPPORTED,
+      `pool '${target.name}' (${target.type}) cannot run a domain on a backup while it is copied back: its driver has no live restore`,
+      {
+        fault: 'user',
+        hint: 'restore without --live, or live into a pool whose driver has it (docs/live-restore.md)',
+      },
+    );
+  }
+  if (source.conn !== target.conn) {
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      'a live restore runs the domain on the host of its backups: it takes no other target host',
+      { fault: 'user' },
+    );
+  }
+  const incremental = target.driver.capabilities.incremental;
+  return (
+    asked ?? (incremental.kind === 'overlay' ? incremental.format : target.driver.capabilities.fullFormats[0])
+  );
+}
+
+/** A live restore's layer over the backup's top volume, its removal registered on `undo`. */
+async function layerOverBackup(
+  target: OpenPool,
+  spec: { name: string; format: VolumeFormat; capacity: number },
+  source: { pool: OpenPool; volume: StorageVolume },
+  undo: UndoStack,
+): Promise<StorageVolume> {
+  const backing = await source.pool.driver.diskSource(source.pool, source.volume);
+  const volume = await target.driver.createLiveRestoreVolume!(target, spec, backing);
+  undo.push(`live restore layer ${spec.name} in pool ${target.name}`, () =>
+    target.driver.deleteVolume(target, volume).finally(() => volume.free()),
+  );
+  return volume;
 }
