@@ -165,6 +165,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       libvirtPushTarget: true,
       qmpTarget: 'fd',
       hostCopySource: true,
+      liveLayerFill: 'block-pull',
     },
 
     async describePool(xml) {

@@ -167,6 +167,8 @@ export const createRbdDriver: PoolDriverFactory = () => {
       libvirtPushTarget: false,
       qmpTarget: 'node',
       hostCopySource: false,
+      // A clone's parent is librbd's business: libvirt sees no chain to pull, so the clone is flattened.
+      liveLayerFill: 'rebase',
     },
 
     async describePool(xml) {
@@ -199,6 +201,35 @@ export const createRbdDriver: PoolDriverFactory = () => {
     async createRestoreVolume(pool, spec) {
       if (spec.format !== 'raw') refuseFormat('restored volume', spec.name, spec.format);
       return pool.pool.createVolume(rawVolume(spec.name, spec.capacity));
+    },
+
+    async createLiveRestoreVolume(pool, spec, source) {
+      if (spec.format !== 'raw') refuseFormat('live restore layer', spec.name, spec.format);
+      const c = await ceph(pool);
+      const prefix = `${c.source.pool}/`;
+      const sameCluster =
+        source.type === 'network' &&
+        source.protocol === 'rbd' &&
+        source.name.startsWith(prefix) &&
+        source.hosts.every((h) => c.source.hosts.some((m) => m.name === h.name && m.port === h.port));
+      if (!sameCluster) {
+        throw new VolbackError(
+          ErrorCodes.POOL_UNSUPPORTED,
+          `rbd pool '${pool.name}' can run a restored disk only over a backup in its own Ceph pool (${c.source.pool})`,
+          { fault: 'user', hint: 'restore live into the pool of the backup, or restore without --live' },
+        );
+      }
+      // A clone of the backup image's protected snapshot: copy-on-write, the backup itself never written.
+      const parent = source.name.slice(prefix.length);
+      await baseSnapshot(c, parent);
+      await c.rbd.clone(parent, BASE_SNAPSHOT, spec.name, { order: FULL_OBJECT_ORDER });
+      try {
+        await pool.pool.refresh();
+        return await pool.pool.lookupVolumeByName(spec.name);
+      } catch (err) {
+        await c.rbd.remove(spec.name).catch(() => undefined);
+        throw err;
+      }
     },
 
     async copyTarget(pool, volume): Promise<CopyTarget> {

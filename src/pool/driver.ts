@@ -52,6 +52,13 @@ export interface PoolDriverCapabilities {
    * stream the bytes through volback's own reader instead.
    */
   readonly hostCopySource: boolean;
+  /**
+   * With `createLiveRestoreVolume`: how a live restore's layer stops reading its backup while a
+   * domain runs on it. `block-pull`: libvirt's block pull on the domain's disk (the layer's chain is
+   * one libvirt sees); `rebase`: the driver's `rebase` to nothing, in place under the running
+   * domain (an RBD flatten, which the image's lock owner, QEMU, carries out).
+   */
+  readonly liveLayerFill?: 'block-pull' | 'rebase';
 }
 
 /** The data volume of one disk's backup, to be created empty. */
@@ -160,10 +167,9 @@ export interface PoolDriver {
   /**
    * Optional. Creates volume `spec` as a copy-on-write layer over `source` (the `<disk>` source of a
    * backup's top volume, a volume of another pool of the same host): it stores nothing yet, shows the
-   * source's guest view, and writes land in it alone. A domain runs on it at once while libvirt's
-   * block pull copies the rest in (docs/live-restore.md), so the layer must be one whose backing
-   * chain libvirt sees and QEMU's block-stream fills. Refuses (ERR_POOL_UNSUPPORTED) a source it
-   * cannot stand on. Same cleanup duty.
+   * source's guest view, and writes land in it alone. A domain runs on it at once while the rest is
+   * copied in as `capabilities.liveLayerFill` says (docs/live-restore.md). Refuses
+   * (ERR_POOL_UNSUPPORTED) a source it cannot stand on. Same cleanup duty.
    */
   createLiveRestoreVolume?(pool: PoolRef, spec: NewPlainVolume, source: DiskSource): Promise<StorageVolume>;
 

@@ -194,7 +194,9 @@ export async function restoreDomain(
     }
     // The domain runs from here on; the pulls copy the rest while it does.
     const liveState = live
-      ? (await finishLiveRestores(conn, { id: live.id, bandwidth: options.liveBandwidth }))[0]
+      ? (
+          await finishLiveRestores(conn, { id: live.id, bandwidth: options.liveBandwidth, startOnly: true })
+        )[0]
       : undefined;
     const { xml: _xml, needsFlag: _none, ...report } = policy;
     for (const note of report.notes) log.warn(`${name}: ${note}`);

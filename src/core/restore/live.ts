@@ -95,6 +95,8 @@ function diskOn(disks: readonly DomainDisk[], target: string, source: DiskSource
 /** What one finishing pass does: look only, or also start a pull and copy shut-off disks. */
 interface PassOptions {
   act: boolean;
+  /** Also run in-place copies (an offline rebase, an RBD flatten), which take until they are done. */
+  inPlace?: boolean;
   /** Bytes per second for pulls this pass starts; 0 or absent: unlimited. */
   bandwidth?: number;
 }
@@ -122,6 +124,12 @@ async function lookAtDisk(
   try {
     const source = await pool.driver.diskSource(pool, volume);
     const onIt = running && diskOn(running.disks, disk.target, source);
+    if (pool.driver.capabilities.liveLayerFill === 'rebase') {
+      // Filled in place, running or not (an RBD flatten): the driver tells whether it still reads.
+      if (!(await pool.driver.checkLayer(pool, volume)).length) return { ...base, state: 'done' };
+      const why = onIt ? 'copied in place next' : `domain ${restore.domain} is not running on it`;
+      return { ...base, state: 'waiting', reason: why, next: 'rebase' };
+    }
     if (running && onIt) {
       const job = await running.domain.getBlockJobInfo(
         disk.target,
@@ -174,7 +182,7 @@ async function restorePass(
     for (const disk of restore.disks) looked.push(await lookAtDisk(pools, restore, disk, running));
     if (options.act) {
       for (const [i, disk] of looked.entries()) {
-        if (disk.next === 'rebase') looked[i] = await copyOffline(pools, restore, disk);
+        if (disk.next === 'rebase' && options.inPlace) looked[i] = await copyOffline(pools, restore, disk);
       }
       const next = looked.findIndex((d) => d.next === 'pull');
       if (running && next >= 0 && !looked.some((d) => d.state === 'copying'))
@@ -206,7 +214,7 @@ async function startPull(domain: Domain, restore: LiveRestore, disk: Looked, ban
   return { ...disk, next: undefined, state: 'copying', bytesDone: 0, reason: undefined };
 }
 
-/** Copies a layer nothing runs on off its backup, in place. */
+/** Copies a layer off its backup in place (nothing runs on it, or its driver fills it under a domain). */
 async function copyOffline(pools: PoolCache, restore: LiveRestore, disk: Looked): Promise<Looked> {
   const pool = await pools.get(disk.pool);
   const volume = await findVolume(pool, disk.volume);
@@ -273,6 +281,8 @@ export interface FinishOptions {
   wait?: boolean;
   /** Bytes per second for each pull started; absent or 0: unlimited. */
   bandwidth?: number;
+  /** Only start block pulls; leave in-place copies (which run in this process) to a later run. */
+  startOnly?: boolean;
   signal?: AbortSignal;
   onProgress?: (state: LiveRestoreState) => void;
   pools?: readonly string[];
@@ -302,6 +312,7 @@ export async function finishLiveRestores(
       for (const found of open) {
         const disks = await restorePass(conn, pools, found.restore, {
           act: true,
+          inPlace: !options.startOnly,
           bandwidth: options.bandwidth,
         });
         const state = { ...summary(found.restore), ownHere: true, recordedIn: found.recordedIn, disks };
