@@ -49,6 +49,7 @@ describe('libvirt domain XML', () => {
         format: 'qcow2',
         readonly: false,
         alias: 'virtio-disk0',
+        backed: false,
       },
       {
         target: 'vdb',
@@ -60,6 +61,7 @@ describe('libvirt domain XML', () => {
         format: 'raw',
         readonly: false,
         alias: undefined,
+        backed: false,
       },
       {
         target: 'sda',
@@ -71,8 +73,18 @@ describe('libvirt domain XML', () => {
         format: undefined,
         readonly: true,
         alias: undefined,
+        backed: false,
       },
     ]);
+  });
+
+  it('tells a live disk that stands on a backing image from one that stands alone', async () => {
+    const live = (backing: string) =>
+      DOMAIN.replace("<target dev='vda' bus='virtio'/>", `${backing}<target dev='vda' bus='virtio'/>`);
+    const chain =
+      "<backingStore type='file' index='1'><format type='qcow2'/><source file='/b/full.qcow2'/><backingStore/></backingStore>";
+    expect((await parseDomainXml(live(chain))).disks[0].backed).toBe(true);
+    expect((await parseDomainXml(live('<backingStore/>'))).disks[0].backed).toBe(false);
   });
 
   it('names the access-control models that confine the running QEMU', async () => {
