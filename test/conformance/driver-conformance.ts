@@ -7,8 +7,9 @@ import { createBackup } from '../../src/core/backup/coordinator';
 import { scanCatalog } from '../../src/core/catalog/scan';
 import { verifyBackup } from '../../src/core/catalog/verify';
 import { beginExternalBackup, endExternalBackup } from '../../src/core/external/session-lifecycle';
+import { ErrorCodes } from '../../src/errors';
 import type { Connection, StorageVolume } from '../../src/libvirt';
-import type { BackupSet, VolumeFormat } from '../../src/model';
+import type { BackupSet, DiskSource, VolumeFormat } from '../../src/model';
 import type { ByteRange } from '../../src/pool/driver';
 import { extentsOf } from '../../src/pool/checksums';
 import { frameDocument, readDocuments, writeDocument } from '../../src/pool/documents';
@@ -155,11 +156,21 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
       expect(typeof caps.libvirtPushTarget).toBe('boolean');
       expect(['fd', 'node']).toContain(caps.qmpTarget);
       // An optional method is a function or absent, never a stub: the callers answer "not supported".
-      for (const name of ['createPool', 'createScratchVolume', 'rebase', 'finishRebase'] as const) {
+      for (const name of [
+        'createPool',
+        'createScratchVolume',
+        'createLiveRestoreVolume',
+        'rebase',
+        'finishRebase',
+      ] as const) {
         expect(['undefined', 'function']).toContain(typeof pool.driver[name]);
       }
       // finishRebase finishes what a rebase left: a driver has it only beside a rebase.
       if (pool.driver.finishRebase) expect(typeof pool.driver.rebase).toBe('function');
+      // A live restore's layer says how it is filled; one filled in place needs a rebase.
+      if (pool.driver.createLiveRestoreVolume) expect(['block-pull', 'rebase']).toContain(caps.liveLayerFill);
+      else expect(caps.liveLayerFill).toBeUndefined();
+      if (caps.liveLayerFill === 'rebase') expect(typeof pool.driver.rebase).toBe('function');
       await expect(pool.driver.describePool(pool.xml)).resolves.toBeDefined();
       await expect(
         pool.driver.describePool("<pool type='volback-none'><name>x</name></pool>"),
@@ -283,6 +294,49 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
         const before = await names(pool);
         expect(await pool.driver.finishRebase(pool, `${uniqueName('conf')}.${incFormat}`, full)).toBe(false);
         expect(await names(pool)).toEqual(before);
+      }
+    });
+
+    it('layers a live restore over a backup: reads as it, takes writes alone, then stands alone, or declares it cannot', async () => {
+      const create = pool.driver.createLiveRestoreVolume;
+      if (!create) {
+        expect(create).toBeUndefined(); // absent, never a stub
+        return;
+      }
+      const storage = pool.driver.capabilities.incremental;
+      const format = storage.kind === 'overlay' ? storage.format : pool.driver.capabilities.fullFormats[0];
+      const backup = await volume(pool.driver.capabilities.fullFormats[0]);
+      await writeImage(host, await imageOf(backup), 0x61, 0, 2 * MiB);
+      const source = await pool.driver.diskSource(pool, backup);
+      const spec = { name: `${uniqueName('conf-live')}.${format}`, format, capacity: 8 * MiB };
+      // A source it cannot stand on is refused before anything is made.
+      const before = await names(pool);
+      const foreign: DiskSource =
+        source.type === 'network'
+          ? { type: 'file', file: '/nonexistent/backup.qcow2', format: 'qcow2' }
+          : { type: 'network', format: 'raw', protocol: 'rbd', name: 'p/i', hosts: [{ name: '127.0.0.1' }] };
+      await expect(create(pool, spec, foreign)).rejects.toMatchObject({ code: ErrorCodes.POOL_UNSUPPORTED });
+      expect(await names(pool)).toEqual(before);
+
+      const layer = await create(pool, spec, source);
+      made.push(layer);
+      try {
+        expect(await readsAs(host, await imageOf(layer), 0x61, 0, 2 * MiB)).toBe(true);
+        expect(await readsAs(host, await imageOf(layer), 0, 2 * MiB, 6 * MiB)).toBe(true);
+        expect((await pool.driver.checkLayer(pool, layer)).length).toBeGreaterThan(0); // it reads the backup
+        await writeImage(host, await imageOf(layer), 0x62, MiB, GRANULE);
+        expect(await readsAs(host, await imageOf(backup), 0x61, MiB, GRANULE)).toBe(true); // the backup is not written
+        // Filled in place (what a live restore of a shut-off domain, or an RBD one, does).
+        await pool.driver.rebase!(pool, layer);
+        expect(await pool.driver.checkLayer(pool, layer)).toEqual([]);
+        expect(await readsAs(host, await imageOf(layer), 0x61, 0, MiB)).toBe(true);
+        expect(await readsAs(host, await imageOf(layer), 0x62, MiB, GRANULE)).toBe(true);
+        expect(await readsAs(host, await imageOf(layer), 0x61, MiB + GRANULE, MiB - GRANULE)).toBe(true);
+      } finally {
+        // Before the backup: a clone's parent cannot go while it is there.
+        await pool.driver.deleteVolume(pool, layer);
+        made.splice(made.indexOf(layer), 1);
+        layer.free();
       }
     });
 
