@@ -16,6 +16,7 @@ import { finishLiveRestores, liveRestoreStatus } from '../../src/core/restore/li
 import { deleteBackup } from '../../src/core/removal/delete';
 import { listBackups } from '../../src/core/catalog/scan';
 import { repair } from '../../src/core/removal/repair';
+import { pruneBackups } from '../../src/core/removal/prune';
 import { isLiveRestoreRecord } from '../../src/core/shared/live-records';
 import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { Connection, Domain } from '../../src/libvirt';
@@ -153,6 +154,17 @@ describe('live restore on real domains', () => {
       deleteBackup(conn, { setId: full.set.id, dependents: 'merge', lockDir }),
       new RegExp(`live restore of domain ${name}`),
     );
+    // A prune that would merge the full into the incremental refuses too.
+    await expectConflict(
+      pruneBackups(conn, {
+        domain: vm.name,
+        policy: { keepLast: 1 },
+        merge: true,
+        pools: [defaults.pool],
+        lockDir,
+      }),
+      new RegExp(`live restore of domain ${name}`),
+    );
     const status = await liveRestoreStatus(conn, { pools: [defaults.pool] });
     expect(status).toEqual([expect.objectContaining({ domain: name, ownHere: true })]);
     // One pull per domain at a time (QEMU 7.2 crashes when two end together): vdb waits its turn.
@@ -254,6 +266,27 @@ describe('live restore on real domains', () => {
     cleanup.add(`handle of ${name}`, async () => domain!.free());
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
+
+    // `backup restore --status` shows it, from another process.
+    const shown = await new Promise<string>((resolve, reject) => {
+      const status = spawn(
+        process.execPath,
+        tsChildArgs(
+          `require('./src/cli/main').main(process.argv.slice(1)).then((code) => process.exit(code));`,
+          ['backup', 'restore', '--status', '--json', '--connect', 'qemu:///system'],
+        ),
+        { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      status.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      status.on('close', (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`--status exited ${code}`)),
+      );
+    });
+    const listed = (
+      JSON.parse(shown) as { liveRestores: Array<{ domain: string; disks: Array<{ target: string }> }> }
+    ).liveRestores;
+    expect(listed.find((r) => r.domain === name)?.disks.map((d) => d.target)).toEqual(['vda', 'vdb']);
 
     // The domain runs on, correct; the record still guards the backups.
     expect(await domain!.isActive()).toBe(true);
