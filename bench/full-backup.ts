@@ -3,31 +3,26 @@
 // plus bench-only prototypes of other full-backup engines, and an incremental after 1% of the disk
 // changed against copying just those extents. Variants alternate; medians and ratios are reported.
 //   npx tsc -p tsconfig.json && node dist/bench/full-backup.js [repetitions] [disk GiB]     (as root)
-import { execFile } from 'node:child_process';
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 import {
   Connection,
   virDomainBackupBeginFlags,
   virDomainGetJobStatsFlags,
   virDomainJobType,
-  virDomainUndefineFlagsValues,
   type Domain,
   type StoragePool,
 } from '../src/libvirt';
 import { createBackup, type FullBackupEngine } from '../src/core/backup/coordinator';
 import { dropVolbackCheckpoints, removeCheckpoint } from '../src/core/shared/checkpoints';
-import { buildDomainXml, writeDiskPattern } from '../src/host/scratch-domain';
-import { chooseVirtType } from '../src/host/virt-type';
-import { configFromEnvironment } from '../src/config';
+import { writeDiskPattern } from '../src/host/scratch-domain';
 import { volumeXml } from '../src/xml/libvirt-storage';
 import { storedDataBytes } from '../src/tools/qemu-img';
+import { benchSource, Cleanups, log, median, runBench, sh } from './common';
 
-const sh = promisify(execFile);
 const reps = Number(process.argv[2] ?? 3);
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -39,12 +34,6 @@ const bakDir = path.join(root, `${tag}-bak`);
 const sockDir = path.join('/run/volback-bench', tag);
 const lockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-bench-locks-'));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const log = (msg: string): void =>
-  void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const fsyncFile = (file: string): void => {
   const fd = fs.openSync(file, 'r+');
   try {
@@ -426,79 +415,22 @@ async function volbackIncremental(
 }
 
 // ---- set-up ---------------------------------------------------------------------------------------
-async function fillSource(rawPath: string, qcowPath: string): Promise<void> {
-  const fd = fs.openSync(rawPath, 'w');
-  try {
-    const chunk = Buffer.alloc(64 * MiB);
-    for (let off = 0; off < diskSize; off += chunk.length) {
-      chunk.set(randomBytes(chunk.length));
-      fs.writeSync(fd, chunk, 0, chunk.length, off);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  await sh('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', '-o', 'compat=1.1', rawPath, qcowPath]);
-  fs.rmSync(rawPath);
-}
-
-async function definePool(conn: Connection, dir: string, mode: string): Promise<StoragePool> {
-  const pool = await conn.defineStoragePool(
-    `<pool type='dir'><name>${path.basename(dir)}</name><target><path>${dir}</path><permissions><mode>${mode}</mode></permissions></target></pool>`,
-  );
-  await pool.build();
-  await pool.create();
-  return pool;
-}
-
 function rotate<T>(xs: T[], n: number): T[] {
   return xs.map((_, i) => xs[(i + n) % xs.length]);
 }
 
-const cleanups: Array<() => Promise<unknown>> = [];
-async function cleanUp(): Promise<void> {
-  for (const undo of cleanups.splice(0).reverse())
-    await undo().catch((err: Error) => log(`cleanup: ${err.message}`));
-  fs.rmSync(lockDir, { recursive: true, force: true });
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const cleanups = new Cleanups();
 
-async function main(): Promise<void> {
-  const conn = await Connection.open('qemu:///system');
+async function main(conn: Connection): Promise<void> {
+  cleanups.push(async () => fs.rmSync(lockDir, { recursive: true, force: true }));
   try {
-    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
-    fs.chmodSync(root, 0o755);
-    const srcPool = await definePool(conn, srcDir, '0755');
-    cleanups.push(async () => {
-      await srcPool.destroy().catch(() => undefined);
-      await srcPool.undefine().catch(() => undefined);
-      fs.rmSync(srcDir, { recursive: true, force: true });
-    });
-    const bakPool = await definePool(conn, bakDir, '0711');
-    cleanups.push(async () => {
-      await bakPool.destroy().catch(() => undefined);
-      await bakPool.undefine().catch(() => undefined);
-      fs.rmSync(bakDir, { recursive: true, force: true });
-    });
-    const srcPath = path.join(srcDir, 'vda.qcow2');
-    log(`writing ${diskSize / GiB} GiB of random data into ${srcPath} ...`);
-    await fillSource(path.join(srcDir, 'fill.raw'), srcPath);
-    await srcPool.refresh();
-
     const name = tag;
-    const forced = configFromEnvironment(process.env).virtType;
-    const virt = await chooseVirtType(conn, forced ?? 'auto', `VOLBACK_VIRT_TYPE=${forced}`);
-    log(`domains run as ${virt.virtType} (cpu ${virt.cpu}): ${virt.reason}`);
-    const domain = await conn.defineDomain(buildDomainXml({ name, virt, disks: [{ path: srcPath }] }));
-    cleanups.push(async () => {
-      await domain.destroy().catch(() => undefined);
-      await domain
-        .undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
-        .catch(() => undefined);
+    const { srcPool, bakPool, srcPath, domain } = await benchSource(conn, cleanups, {
+      root,
+      srcDir,
+      bakDir,
+      name,
+      size: diskSize,
     });
     await domain.create();
     const live = await domain.getXMLDesc();
@@ -716,12 +648,8 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    await cleanUp();
-    await conn.close();
+    await cleanups.run();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

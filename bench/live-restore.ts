@@ -5,31 +5,19 @@
 // at once, libvirt's block pull copying the rest), and the live copy is waited for with
 // finishLiveRestores. Medians and the ratio of the same run are reported.
 //   npx tsc -p tsconfig.json && node dist/bench/live-restore.js [repetitions] [disk GiB]     (as root)
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
-import {
-  Connection,
-  isLibvirtNotFound,
-  virDomainUndefineFlagsValues,
-  type StoragePool,
-} from '../src/libvirt';
+import { Connection, isLibvirtNotFound, virDomainUndefineFlagsValues } from '../src/libvirt';
 import { createBackup, type BackupDefaults } from '../src/core/backup/coordinator';
 import { restoreDomain } from '../src/core/restore/domain';
 import { finishLiveRestores } from '../src/core/restore/live';
 import type { RestoreDomainResult } from '../src/core/restore/common';
-import { buildDomainXml } from '../src/host/scratch-domain';
-import { chooseVirtType } from '../src/host/virt-type';
-import { configFromEnvironment } from '../src/config';
+import { benchSource, Cleanups, log, median, runBench, sh } from './common';
 
-const sh = promisify(execFile);
 const reps = Number(process.argv[2] ?? 3);
 const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
 const diskSize = Number(process.argv[3] ?? 4) * GiB;
 const tag = `vbbench-live-${process.pid}`;
 const root = '/var/lib/volback-bench';
@@ -37,12 +25,6 @@ const srcDir = path.join(root, `${tag}-src`);
 const bakDir = path.join(root, `${tag}-bak`);
 const lockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-bench-locks-'));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const log = (msg: string): void =>
-  void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const seconds = (ms: number): number => +(ms / 1000).toFixed(2);
 
 // ---- one restore, timed, and everything it made removed again ------------------------------------
@@ -137,87 +119,19 @@ async function restoreOnce(ctx: Ctx, live: boolean): Promise<{ toRunning: number
   }
 }
 
-// ---- set-up ---------------------------------------------------------------------------------------
-async function fillSource(rawPath: string, qcowPath: string): Promise<void> {
-  const fd = fs.openSync(rawPath, 'w');
-  try {
-    const chunk = Buffer.alloc(64 * MiB);
-    for (let off = 0; off < diskSize; off += chunk.length) {
-      chunk.set(randomBytes(chunk.length));
-      fs.writeSync(fd, chunk, 0, chunk.length, off);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  await sh('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', '-o', 'compat=1.1', rawPath, qcowPath]);
-  fs.rmSync(rawPath);
-}
+const cleanups = new Cleanups();
 
-async function definePool(conn: Connection, dir: string, mode: string): Promise<StoragePool> {
-  const pool = await conn.defineStoragePool(
-    `<pool type='dir'><name>${path.basename(dir)}</name><target><path>${dir}</path><permissions><mode>${mode}</mode></permissions></target></pool>`,
-  );
-  await pool.build();
-  await pool.create();
-  return pool;
-}
-
-const cleanups: Array<() => Promise<unknown>> = [];
-async function cleanUp(): Promise<void> {
-  for (const undo of cleanups.splice(0).reverse())
-    await undo().catch((err: Error) => log(`cleanup: ${err.message}`));
-  fs.rmSync(lockDir, { recursive: true, force: true });
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-/** Every volume of a pool deleted, then the pool stopped, undefined and its directory removed. */
-function poolCleanup(pool: StoragePool, dir: string): () => Promise<void> {
-  return async () => {
-    await pool
-      .refresh()
-      .then(async () => {
-        for (const vol of await pool.listAllVolumes()) {
-          await vol.delete().catch(() => undefined);
-          vol.free();
-        }
-      })
-      .catch(() => undefined);
-    await pool.destroy().catch(() => undefined);
-    await pool.undefine().catch(() => undefined);
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-}
-
-async function main(): Promise<void> {
-  const conn = await Connection.open('qemu:///system');
+async function main(conn: Connection): Promise<void> {
+  cleanups.push(async () => fs.rmSync(lockDir, { recursive: true, force: true }));
   const loadStart = os.loadavg();
   try {
-    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
-    fs.chmodSync(root, 0o755);
-    const srcPool = await definePool(conn, srcDir, '0755');
-    cleanups.push(poolCleanup(srcPool, srcDir));
-    const bakPool = await definePool(conn, bakDir, '0711');
-    cleanups.push(poolCleanup(bakPool, bakDir));
-    const srcPath = path.join(srcDir, 'vda.qcow2');
-    log(`writing ${diskSize / GiB} GiB of random data into ${srcPath} ...`);
-    await fillSource(path.join(srcDir, 'fill.raw'), srcPath);
-    await srcPool.refresh();
-
     const name = tag;
-    const forced = configFromEnvironment(process.env).virtType;
-    const virt = await chooseVirtType(conn, forced ?? 'auto', `VOLBACK_VIRT_TYPE=${forced}`);
-    log(`domains run as ${virt.virtType} (cpu ${virt.cpu}): ${virt.reason}`);
-    const domain = await conn.defineDomain(buildDomainXml({ name, virt, disks: [{ path: srcPath }] }));
-    cleanups.push(async () => {
-      await domain.destroy().catch(() => undefined);
-      await domain
-        .undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
-        .catch(() => undefined);
+    const { domain } = await benchSource(conn, cleanups, {
+      root,
+      srcDir,
+      bakDir,
+      name,
+      size: diskSize,
     });
     // Restored clones get new names from the bench's tag; any one a failure left behind goes too.
     cleanups.push(async () => {
@@ -306,12 +220,8 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    await cleanUp();
-    await conn.close();
+    await cleanups.run();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -1,0 +1,141 @@
+// What the benches share: medians, timestamped progress on stderr, a random-data source disk, dir
+// pools of their own, and a clean-up list that also runs when the bench is interrupted.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Connection, virDomainUndefineFlagsValues, type Domain, type StoragePool } from '../src/libvirt';
+import { configFromEnvironment } from '../src/config';
+import { buildDomainXml } from '../src/host/scratch-domain';
+import { chooseVirtType } from '../src/host/virt-type';
+
+export const sh = promisify(execFile);
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export const log = (msg: string): void =>
+  void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+/** A qcow2 (compat 1.1) of `size` bytes of random data, every cluster stored, made through a raw file. */
+export async function fillRandomQcow2(rawPath: string, qcowPath: string, size: number): Promise<void> {
+  const fd = fs.openSync(rawPath, 'w');
+  try {
+    const chunk = Buffer.alloc(64 * 1024 * 1024);
+    for (let off = 0; off < size; off += chunk.length) {
+      chunk.set(randomBytes(chunk.length));
+      fs.writeSync(fd, chunk, 0, chunk.length, off);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  await sh('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', '-o', 'compat=1.1', rawPath, qcowPath]);
+  fs.rmSync(rawPath);
+}
+
+/** A dir pool named after its directory, built and started. */
+export async function defineDirPool(conn: Connection, dir: string, mode: string): Promise<StoragePool> {
+  const pool = await conn.defineStoragePool(
+    `<pool type='dir'><name>${path.basename(dir)}</name><target><path>${dir}</path><permissions><mode>${mode}</mode></permissions></target></pool>`,
+  );
+  await pool.build();
+  await pool.create();
+  return pool;
+}
+
+/** Every volume of a pool deleted, then the pool stopped, undefined and its directory removed. */
+export function poolCleanup(pool: StoragePool, dir: string): () => Promise<void> {
+  return async () => {
+    await pool
+      .refresh()
+      .then(async () => {
+        for (const vol of await pool.listAllVolumes()) {
+          await vol.delete().catch(() => undefined);
+          vol.free();
+        }
+      })
+      .catch(() => undefined);
+    await pool.destroy().catch(() => undefined);
+    await pool.undefine().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+/** Runs a bench's main on its own connection and sets the exit code when it fails. */
+export function runBench(main: (conn: Connection) => Promise<void>): void {
+  Connection.open('qemu:///system')
+    .then((conn) => main(conn).finally(() => conn.close()))
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}
+
+/** What a bench made, undone last-made first at its end, or when SIGINT/SIGTERM stops it. */
+export class Cleanups {
+  private readonly undos: Array<() => Promise<unknown>> = [];
+
+  constructor() {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        log(`${signal}: cleaning up`);
+        void this.run().finally(() => process.exit(130));
+      });
+    }
+  }
+
+  push(undo: () => Promise<unknown>): void {
+    this.undos.push(undo);
+  }
+
+  async run(): Promise<void> {
+    for (const undo of this.undos.splice(0).reverse())
+      await undo().catch((err: Error) => log(`cleanup: ${err.message}`));
+  }
+}
+
+/** A bench's own source and backup pools and a defined domain whose one disk holds random data. */
+export interface BenchSource {
+  srcPool: StoragePool;
+  bakPool: StoragePool;
+  srcPath: string;
+  domain: Domain;
+}
+
+/**
+ * Makes `srcDir` and `bakDir` into pools (under `root`), fills `vda.qcow2` in the first with `size`
+ * random bytes and defines domain `name` on it (not started), every step registered on `cleanups`.
+ */
+export async function benchSource(
+  conn: Connection,
+  cleanups: Cleanups,
+  where: { root: string; srcDir: string; bakDir: string; name: string; size: number },
+): Promise<BenchSource> {
+  fs.mkdirSync(where.root, { recursive: true, mode: 0o755 });
+  fs.chmodSync(where.root, 0o755);
+  const srcPool = await defineDirPool(conn, where.srcDir, '0755');
+  cleanups.push(poolCleanup(srcPool, where.srcDir));
+  const bakPool = await defineDirPool(conn, where.bakDir, '0711');
+  cleanups.push(poolCleanup(bakPool, where.bakDir));
+  const srcPath = path.join(where.srcDir, 'vda.qcow2');
+  log(`writing ${where.size / 1024 ** 3} GiB of random data into ${srcPath} ...`);
+  await fillRandomQcow2(path.join(where.srcDir, 'fill.raw'), srcPath, where.size);
+  await srcPool.refresh();
+
+  const forced = configFromEnvironment(process.env).virtType;
+  const virt = await chooseVirtType(conn, forced ?? 'auto', `VOLBACK_VIRT_TYPE=${forced}`);
+  log(`domains run as ${virt.virtType} (cpu ${virt.cpu}): ${virt.reason}`);
+  const domain = await conn.defineDomain(
+    buildDomainXml({ name: where.name, virt, disks: [{ path: srcPath }] }),
+  );
+  cleanups.push(async () => {
+    await domain.destroy().catch(() => undefined);
+    await domain
+      .undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+      .catch(() => undefined);
+  });
+  return { srcPool, bakPool, srcPath, domain };
+}
