@@ -11,6 +11,10 @@ async function qemuIo(domain: Domain, target: string, command: string): Promise<
   if (/error|fail/i.test(out)) throw new Error(`qemu-io ${command} on ${target} failed: ${out}`);
 }
 
+/** `length` bytes of one byte value at `offset`, as qemu-io writes (`write`) or checks (`read`) them. */
+const patternCommand = (op: 'write' | 'read', pattern: number, offset: number, length: number): string =>
+  `${op} -P 0x${pattern.toString(16)} ${offset} ${length}`;
+
 /**
  * Writes `length` bytes of `pattern` at `offset` into disk `target` of a running domain, through
  * QEMU (the guest runs no OS). The write is in QEMU's caches until flushDisk.
@@ -22,7 +26,7 @@ export function writeDiskPattern(
   offset: number,
   length: number,
 ): Promise<void> {
-  return qemuIo(domain, target, `write -P 0x${pattern.toString(16)} ${offset} ${length}`);
+  return qemuIo(domain, target, patternCommand('write', pattern, offset, length));
 }
 
 /**
@@ -44,5 +48,5 @@ export function checkDiskPattern(
   offset: number,
   length: number,
 ): Promise<void> {
-  return qemuIo(domain, target, `read -P 0x${pattern.toString(16)} ${offset} ${length}`);
+  return qemuIo(domain, target, patternCommand('read', pattern, offset, length));
 }

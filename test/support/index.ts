@@ -18,7 +18,13 @@ export {
 } from './libvirt';
 export { TEST_PREFIX, uniqueName } from './names';
 export { createRemoteDirPool, createRemoteDomain, type RemoteDomain } from './remote-domain';
-export { createTestDomain, sameContent, type TestDomain, type TestDomainDisk } from './test-domain';
+export {
+  createTestDomain,
+  sameContent,
+  writePattern,
+  type TestDomain,
+  type TestDomainDisk,
+} from './test-domain';
 export { backupLocation, poolVolumeNames } from './backup-location';
 export { REPO_ROOT, tsChildArgs } from './ts-child';
 export { killBackupMidCopy, spawnBackupChild, type BackupChildOptions } from './backup-child';

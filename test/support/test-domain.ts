@@ -44,7 +44,7 @@ export interface TestDomain {
 }
 
 /** Fills [offset, offset+length) of a local file with one byte value. */
-function writePattern(file: string, pattern: number, offset: number, length: number): void {
+export function writePattern(file: string, pattern: number, offset: number, length: number): void {
   const fd = fs.openSync(file, 'r+');
   try {
     const chunk = Buffer.alloc(Math.min(length, 4 * 1024 * 1024), pattern);

@@ -32,6 +32,7 @@ import {
   uniqueName,
   REPO_ROOT,
   tsChildArgs,
+  writePattern,
   type TestDomain,
 } from '../support';
 import { MiB, cleanupDomainByName } from './restore-helpers';
@@ -65,12 +66,7 @@ async function writeBoth(
   length: number,
 ): Promise<void> {
   await writeDiskPattern(domain, target, pattern, offset, length);
-  const fd = fs.openSync(model, 'r+');
-  try {
-    fs.writeSync(fd, Buffer.alloc(length, pattern), 0, length, offset);
-  } finally {
-    fs.closeSync(fd);
-  }
+  writePattern(model, pattern, offset, length);
 }
 
 async function expectConflict(promise: Promise<unknown>, message: RegExp): Promise<void> {
@@ -200,14 +196,9 @@ describe('live restore on real domains', () => {
       const info = await imageInfo({ path: v.path, format: 'qcow2' });
       expect(info.backingFile).toBeUndefined();
       const copy = normal.volumes.find((n) => n.target === v.target)!;
-      const fd = fs.openSync(copy.path, 'r+');
-      try {
-        const [pattern, offset, length] =
-          v.target === 'vda' ? [0x77, 2 * MiB, MiB] : [0x88, 12 * MiB, 256 * KiB];
-        fs.writeSync(fd, Buffer.alloc(length, pattern), 0, length, offset);
-      } finally {
-        fs.closeSync(fd);
-      }
+      const [pattern, offset, length] =
+        v.target === 'vda' ? [0x77, 2 * MiB, MiB] : [0x88, 12 * MiB, 256 * KiB];
+      writePattern(copy.path, pattern, offset, length);
       expect(await imagesEqual({ path: v.path, format: 'qcow2' }, { path: copy.path, format: 'raw' })).toBe(
         true,
       );

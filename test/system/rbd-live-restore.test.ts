@@ -23,6 +23,7 @@ import {
   createTestDomain,
   openSystemConnection,
   uniqueName,
+  writePattern,
   type TestDomain,
 } from '../support';
 import { openTestRbdPool } from '../support/rbd';
@@ -136,9 +137,7 @@ describe('live restore in an rbd pool', () => {
     }
     const write = async (target: string, pattern: number, offset: number, length: number) => {
       await writeDiskPattern(domain, target, pattern, offset, length);
-      const fd = fs.openSync(expected[target], 'r+');
-      fs.writeSync(fd, Buffer.alloc(length, pattern), 0, length, offset);
-      fs.closeSync(fd);
+      writePattern(expected[target], pattern, offset, length);
     };
     await write('vda', 0x77, 2 * MiB, 1 * MiB);
     await write('vdb', 0x88, 12 * MiB, 256 * 1024);

@@ -126,25 +126,19 @@ VB_FN(DomainGetBlockJobInfo) {
 }
 
 // Block jobs on one disk: bandwidth in MiB/s, or bytes/s with the *_BANDWIDTH_BYTES flag; 0 is unlimited.
-VB_FN(DomainBlockPull) {
-  auto d = RefOf(info, 0, Kind::Domain, "virDomainBlockPull");
-  auto disk = ArgStr(info, 1);
-  uint64_t bandwidth = ArgU64(info, 2);
-  uint32_t flags = ArgU32(info, 3);
-  return IntCall(info.Env(), "virDomainBlockPull", IntResult::Undefined, [=]() -> long long {
-    return virDomainBlockPull(D(d), disk.c_str(), static_cast<unsigned long>(bandwidth), flags);
-  });
-}
+#define DOM_DISK_BANDWIDTH(jsname, cfn)                                                         \
+  VB_FN(jsname) {                                                                               \
+    auto d = RefOf(info, 0, Kind::Domain, #cfn);                                                \
+    auto disk = ArgStr(info, 1);                                                                \
+    uint64_t bandwidth = ArgU64(info, 2);                                                       \
+    uint32_t flags = ArgU32(info, 3);                                                           \
+    return IntCall(info.Env(), #cfn, IntResult::Undefined, [=]() -> long long {                 \
+      return cfn(D(d), disk.c_str(), static_cast<unsigned long>(bandwidth), flags);             \
+    });                                                                                         \
+  }
 
-VB_FN(DomainBlockJobSetSpeed) {
-  auto d = RefOf(info, 0, Kind::Domain, "virDomainBlockJobSetSpeed");
-  auto disk = ArgStr(info, 1);
-  uint64_t bandwidth = ArgU64(info, 2);
-  uint32_t flags = ArgU32(info, 3);
-  return IntCall(info.Env(), "virDomainBlockJobSetSpeed", IntResult::Undefined, [=]() -> long long {
-    return virDomainBlockJobSetSpeed(D(d), disk.c_str(), static_cast<unsigned long>(bandwidth), flags);
-  });
-}
+DOM_DISK_BANDWIDTH(DomainBlockPull, virDomainBlockPull)
+DOM_DISK_BANDWIDTH(DomainBlockJobSetSpeed, virDomainBlockJobSetSpeed)
 
 VB_FN(DomainBlockJobAbort) {
   auto d = RefOf(info, 0, Kind::Domain, "virDomainBlockJobAbort");
