@@ -327,7 +327,8 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
         await writeImage(host, await imageOf(layer), 0x62, MiB, GRANULE);
         expect(await readsAs(host, await imageOf(backup), 0x61, MiB, GRANULE)).toBe(true); // the backup is not written
         // Filled in place (what a live restore of a shut-off domain, or an RBD one, does).
-        await pool.driver.rebase!(pool, layer);
+        if (!pool.driver.rebase) return; // then only a block pull fills it: the system tests' part
+        await pool.driver.rebase(pool, layer);
         expect(await pool.driver.checkLayer(pool, layer)).toEqual([]);
         expect(await readsAs(host, await imageOf(layer), 0x61, 0, MiB)).toBe(true);
         expect(await readsAs(host, await imageOf(layer), 0x62, MiB, GRANULE)).toBe(true);

@@ -22,7 +22,8 @@ import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { Connection, Domain } from '../../src/libvirt';
 import { checkDiskPattern, flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
 import { imageInfo, imagesEqual } from '../../src/tools/qemu-img';
-import { volumeImage } from '../../src/pool/pool-layer';
+import { closePools, deleteVolumeIfPresent, openPool, volumeImage } from '../../src/pool/pool-layer';
+import { writeDocument } from '../../src/pool/documents';
 import {
   Cleanup,
   createTestDomain,
@@ -125,6 +126,7 @@ describe('live restore on real domains', () => {
       newUuid: true,
       live: true,
       liveBandwidth: 256 * KiB, // slow, so that the copy is still running while the test looks
+      lockDir,
     });
     const domain = await conn.lookupDomainByName(name);
     cleanup.add(`handle of ${name}`, async () => domain.free());
@@ -140,6 +142,7 @@ describe('live restore on real domains', () => {
 
     // While it copies: the catalog shows the restore, and the backups it reads cannot go.
     const listing = await listBackups(conn, { pools: [defaults.pool] });
+    expect(listing.sets).toHaveLength(2);
     for (const s of listing.sets)
       expect(s.liveRestores).toEqual([expect.objectContaining({ domain: name, disks: ['vda', 'vdb'] })]);
     await expectConflict(
@@ -150,7 +153,11 @@ describe('live restore on real domains', () => {
       deleteBackup(conn, { setId: full.set.id, dependents: 'merge', lockDir }),
       new RegExp(`live restore of domain ${name}`),
     );
-    // A prune that would merge the full into the incremental refuses too.
+    // A dry run says the same, and a prune that would merge the full into the incremental refuses too.
+    await expectConflict(
+      deleteBackup(conn, { setId: full.set.id, dependents: 'cascade', lockDir, dryRun: true }),
+      new RegExp(`live restore of domain ${name}`),
+    );
     await expectConflict(
       pruneBackups(conn, {
         domain: vm.name,
@@ -180,7 +187,12 @@ describe('live restore on real domains', () => {
     await checkDiskPattern(domain, 'vdb', 0x88, 12 * MiB, 256 * KiB);
 
     await domain.blockJobSetSpeed('vda', 0);
-    const done = await finishLiveRestores(conn, { id: result.live!.id, wait: true, pools: [defaults.pool] });
+    const done = await finishLiveRestores(conn, {
+      id: result.live!.id,
+      wait: true,
+      bandwidth: 0,
+      pools: [defaults.pool],
+    });
     expect(done[0].disks.map((d) => d.state)).toEqual(['done', 'done']);
     expect((await poolVolumeNames(conn, defaults.pool)).filter(isLiveRestoreRecord)).toEqual([]);
     expect(await liveRestoreStatus(conn, { pools: [defaults.pool] })).toEqual([]);
@@ -211,8 +223,50 @@ describe('live restore on real domains', () => {
     }
     // The backups were only read.
     expect(await backupHashes(conn, [full, inc])).toEqual(hashes);
-    // And, read by nobody now, they can be removed again (a dry run shows it is allowed).
+    // Read by nobody now, they can be removed again (a dry run shows it is allowed)...
     await deleteBackup(conn, { setId: full.set.id, dependents: 'cascade', lockDir, dryRun: true });
+    // ...unless a record says otherwise: one nobody here signed still counts, and one that cannot be
+    // read stops every removal from the pool (it might name these backups).
+    const pool = await openPool(conn, defaults.pool);
+    const forged = 'volback-live-aaaaaaaaaaaa.json';
+    const unreadable = 'volback-live-bbbbbbbbbbbb.json';
+    try {
+      const record = {
+        id: 'aaaaaaaaaaaa',
+        domain: 'someone-elses-vm',
+        host: 'another-host',
+        pid: 1,
+        bandwidth: 0,
+        setId: inc.set.id,
+        startedAt: new Date().toISOString(),
+        disks: [
+          {
+            target: 'vda',
+            pool: defaults.pool,
+            volume: 'x.qcow2',
+            reads: [{ diskId: inc.set.disks[0].id, setId: inc.set.id, pool: defaults.pool, volume: 'y' }],
+          },
+        ],
+      };
+      await writeDocument(pool, forged, JSON.stringify({ restore: record, mac: '0'.repeat(64) }));
+      await expectConflict(
+        deleteBackup(conn, { setId: full.set.id, dependents: 'cascade', lockDir, dryRun: true }),
+        /live restore of domain someone-elses-vm \(disk vda, .* on another-host\)/,
+      );
+      expect(await liveRestoreStatus(conn, { pools: [defaults.pool] })).toEqual([
+        expect.objectContaining({ domain: 'someone-elses-vm', ownHere: false }),
+      ]);
+      await deleteVolumeIfPresent(pool, forged);
+      await writeDocument(pool, unreadable, 'not a record');
+      await expectConflict(
+        deleteBackup(conn, { setId: full.set.id, dependents: 'cascade', lockDir, dryRun: true }),
+        new RegExp(`${unreadable} in pool '${defaults.pool}' cannot be read`),
+      );
+    } finally {
+      await deleteVolumeIfPresent(pool, forged);
+      await deleteVolumeIfPresent(pool, unreadable);
+      closePools([pool]);
+    }
   });
 
   it('survives volback killed mid-copy: repair restarts a stopped pull, a shut-off domain is copied offline', async () => {
@@ -291,7 +345,7 @@ describe('live restore on real domains', () => {
     // A pull that stopped (as when libvirtd loses it) is restarted by repair.
     await domain!.blockJobAbort('vda');
     const waiting = await liveRestoreStatus(conn, { pools: [defaults.pool] });
-    expect(waiting[0].disks.map((d) => d.state)).toEqual(['waiting', 'waiting']);
+    expect(waiting.find((s) => s.domain === name)!.disks.map((d) => d.state)).toEqual(['waiting', 'waiting']);
     const repaired = await repair(conn, { pools: [defaults.pool], lockDir });
     // Its pass started vda's pull again (vdb waits its turn); libvirt shows it running or done.
     expect(repaired.left).toEqual([
@@ -302,7 +356,7 @@ describe('live restore on real domains', () => {
       }),
     ]);
     const after = await liveRestoreStatus(conn, { pools: [defaults.pool] });
-    expect(['copying', 'done']).toContain(after[0].disks[0].state);
+    expect(['copying', 'done']).toContain(after.find((s) => s.domain === name)!.disks[0].state);
 
     // Shut off mid-copy: the next finishing run copies the layers off their backups in place.
     const expected = { vda: modelCopy('vda', 'kill'), vdb: modelCopy('vdb', 'kill') };

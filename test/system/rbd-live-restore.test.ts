@@ -39,6 +39,7 @@ describe('live restore in an rbd pool', () => {
   let full: BackupResult;
   let inc: BackupResult;
   let scratch: string;
+  let lockDir: string;
 
   /** A volume of the rbd pool as qemu-img reads it, through its key. */
   const imageOf = async (name: string): Promise<ImageRef> => {
@@ -73,6 +74,7 @@ describe('live restore in an rbd pool', () => {
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     const env = backupLocation(conn, cleanup);
+    lockDir = env.lockDir;
     rbd = await openTestRbdPool(conn, cleanup);
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-rbd-live-'));
     cleanup.add(`scratch ${scratch}`, async () => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -102,6 +104,7 @@ describe('live restore in an rbd pool', () => {
       name,
       newUuid: true,
       live: true,
+      lockDir,
     });
     const domain = await conn.lookupDomainByName(name);
     cleanup.add(`handle of ${name}`, async () => domain.free());
@@ -122,6 +125,7 @@ describe('live restore in an rbd pool', () => {
       setId: full.set.id,
       dependents: 'cascade',
       pools: [rbd.name],
+      lockDir,
     }).then(
       () => undefined,
       (err: unknown) => err,

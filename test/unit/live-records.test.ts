@@ -10,11 +10,14 @@ import {
   type LiveRestore,
 } from '../../src/core/shared/live-records';
 import { reservedNameReason } from '../../src/pool/volume-names';
+import { signedByThisHost } from '../../src/host/host-key';
 
 const restore = (): LiveRestore => ({
   id: newLiveRestoreId(),
   domain: 'vm1',
   host: 'host-a',
+  pid: 4242,
+  bandwidth: 0,
   setId: '3f2a7c1e-0000-4000-8000-000000000001',
   startedAt: '2026-12-03T10:00:00.000Z',
   disks: [
@@ -58,6 +61,8 @@ describe('live restore records', () => {
       [doc((r) => delete r.domain), /field domain/],
       [doc((r) => (r.host = 7)), /field host/],
       [doc((r) => (r.disks = [])), /field disks/],
+      [doc((r) => (r.pid = '12')), /field pid/],
+      [doc((r) => (r.bandwidth = -1)), /field bandwidth/],
       [doc((r) => ((r.disks as Array<Record<string, unknown>>)[0].target = '')), /disks\[0\]\.target/],
       [doc((r) => ((r.disks as Array<Record<string, unknown>>)[0].volume = 3)), /disks\[0\]\.volume/],
       [doc((r) => ((r.disks as Array<Record<string, unknown>>)[0].reads = 'x')), /disks\[0\]\.reads/],
@@ -73,6 +78,13 @@ describe('live restore records', () => {
     ];
     for (const [text, message] of cases)
       expect(() => parseLiveRecord(text, 'volume v in pool p')).toThrow(message);
+  });
+
+  it('signs the fields as a reader rebuilds them, whatever order they were built in', () => {
+    const r = restore();
+    const shuffled = Object.fromEntries(Object.entries(r).reverse()) as unknown as LiveRestore;
+    const { restore: back, mac } = parseLiveRecord(liveRecordDocument(shuffled), 'here');
+    expect(signedByThisHost(JSON.stringify(back), mac)).toBe(true);
   });
 
   it('takes a disk whose layer is not made yet (empty volume)', () => {

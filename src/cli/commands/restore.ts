@@ -18,7 +18,7 @@ import type { VolumeFormat } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandContext, type CommandSpec } from '../framework';
-import type { ProgressSink } from '../progress';
+import type { ItemProgress, ProgressSink } from '../progress';
 
 /** `vda=name.qcow2` pairs into a map; a disk named twice is refused (the last one would win silently). */
 export function parseVolumeNames(values: string[] | undefined): Record<string, string> | undefined {
@@ -137,13 +137,24 @@ function liveTable(states: readonly LiveRestoreState[]): string {
   );
 }
 
+/** One bar per disk of a live restore: a done disk full, a waiting one empty, a copying one as far as it is. */
+function liveItems(state: LiveRestoreState): ItemProgress[] {
+  return state.disks.map((d) => {
+    const total = d.bytesTotal || 1;
+    const done =
+      d.state === 'done' || d.state === 'gone' ? total : d.state === 'copying' ? (d.bytesDone ?? 0) : 0;
+    return { name: d.target, bytesDone: done, bytesTotal: total };
+  });
+}
+
 /** Bytes per second from `--bandwidth MiB` (MiB/s, a positive number). */
 function parseBandwidth(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const mib = Number(value);
-  if (!Number.isFinite(mib) || mib <= 0)
-    throw new UsageError(`--bandwidth takes MiB/s (a positive number), got '${value}'`);
-  return Math.round(mib * 1024 * 1024);
+  const bytes = Math.round(Number(value) * 1024 * 1024);
+  // 0 would mean no limit to libvirt: a limit that small is refused rather than lifted.
+  if (!Number.isFinite(bytes) || bytes < 1)
+    throw new UsageError(`--bandwidth takes MiB/s (a positive number, at least one byte/s), got '${value}'`);
+  return bytes;
 }
 
 const backupRestore: CommandSpec = {
@@ -234,6 +245,13 @@ const backupRestore: CommandSpec = {
   async run(ctx, [id], flags) {
     if (flags.status) {
       if (id !== undefined) throw new UsageError('--status shows every live restore: it takes no set id');
+      const others = Object.keys(backupRestore.flags!).filter(
+        (f) => f !== 'status' && flags[f] !== undefined,
+      );
+      if (others.length)
+        throw new UsageError(
+          `--status only shows: it takes none of ${others.map((f) => `--${f}`).join(', ')}`,
+        );
       const states = await liveRestoreStatus(await ctx.connect());
       return { data: { liveRestores: states }, human: () => liveTable(states) };
     }
@@ -325,21 +343,18 @@ const backupRestore: CommandSpec = {
         let liveState = result.live;
         if (liveState && !flags.detach) {
           // The domain runs; what is left is watching the pulls (an interrupt leaves them running).
-          const states = await finishLiveRestores(conn, {
-            id: liveState.id,
-            wait: true,
-            signal: ctx.signal,
-            onProgress: (state) => {
-              for (const d of state.disks)
-                progress.update({
-                  target: d.target,
-                  bytesDone: d.state === 'copying' ? (d.bytesDone ?? 0) : (d.bytesTotal ?? 1),
-                  bytesTotal: d.bytesTotal ?? 1,
-                });
-            },
-          });
-          progress.done();
-          liveState = states[0] ?? liveState;
+          const bars = ctx.progress(`live restore ${result.name}`);
+          try {
+            const states = await finishLiveRestores(conn, {
+              id: liveState.id,
+              wait: true,
+              signal: ctx.signal,
+              onProgress: (state) => bars.update({ phase: 'copying', items: liveItems(state) }),
+            });
+            liveState = states[0] ?? liveState;
+          } finally {
+            bars.done();
+          }
         }
         return {
           data: {

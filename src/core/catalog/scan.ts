@@ -111,7 +111,8 @@ async function scanPool(pool: OpenPool): Promise<PoolScan> {
   for (const bad of invalid)
     log.warn(`metadata ${bad.volume} in pool ${bad.pool} is not a valid backup: ${bad.error.message}`);
   const damage = (await readDamageRecords(pool, names)).filter((d) => metadataHere.has(d.metadataVolume));
-  return { stored, invalid, strayVolumes, damage, liveRestores: await liveRestoresIn(pool, names), names };
+  const liveRestores = (await liveRestoresIn(pool, names)).found;
+  return { stored, invalid, strayVolumes, damage, liveRestores, names };
 }
 
 /**

@@ -319,11 +319,16 @@ export async function deleteBackup(conn: Connection, options: DeleteOptions): Pr
   const setId = resolveSetId(scan.catalog, options.setId);
   const domainUuid = scan.catalog.sets.get(setId)!.set.domain.uuid;
   if (options.dryRun) {
-    return {
-      plan: withVolumes(planRemoval(scan.catalog, setId, options), copyIndex(scan)),
-      removed: [],
-      merged: [],
-    };
+    const index = copyIndex(scan);
+    const plan = withVolumes(planRemoval(scan.catalog, setId, options), index);
+    // A dry run says what the removal would do, and that includes refusing.
+    const pools = new PoolCache(conn);
+    try {
+      await refuseLiveReads(pools, index, plan);
+    } finally {
+      pools.close();
+    }
+    return { plan, removed: [], merged: [] };
   }
   const lock = lockDomain(domainUuid, `delete of backup set ${setId}`, options.lockDir);
   try {

@@ -18,18 +18,9 @@ import {
 } from './common';
 import { restoreToNewVolumes } from './new-volumes';
 import { keepReplacedDomain } from './replaced-domains';
-import { disksToDrop, domainStateName, type DiskToRestore } from './plan';
+import { disksToDrop, domainStateName } from './plan';
 import { finishLiveRestores } from './live';
-import {
-  newLiveRestoreId,
-  poolsRead,
-  removeLiveRecord,
-  writeLiveRecord,
-  type LiveRestore,
-} from '../shared/live-records';
-import type { BackupSet } from '../../model';
-import type { DamagePolicy, RestoredVolume } from './common';
-import { hostname } from 'node:os';
+import { beginLiveRestore, checkLiveOptions, type LiveStart } from './live-start';
 
 const log = logger('restore');
 
@@ -49,7 +40,8 @@ export async function restoreDomain(
   options: RestoreDomainOptions,
 ): Promise<RestoreDomainResult> {
   throwIfAborted(options.signal);
-  const { set, items, damage } = await chooseRestore(conn, options);
+  const chosen = await chooseRestore(conn, options);
+  const { set, items, damage } = chosen;
   const stored = await parseDomainXml(set.domainXml);
   const name = options.name ?? set.domain.name;
   // Everything is checked before anything is copied: the name, and what the stored XML may keep.
@@ -59,15 +51,7 @@ export async function restoreDomain(
       hint: "1-200 characters, no '/' and no control characters",
     });
   }
-  if (options.live && (options.targetConnection || options.start === false)) {
-    throw new VolbackError(
-      ErrorCodes.INVALID_INPUT,
-      options.start === false
-        ? 'a live restore starts the domain: it cannot leave it shut off'
-        : 'a live restore runs the domain on the host of its backups: it takes no other target host',
-      { fault: 'user' },
-    );
-  }
+  checkLiveOptions(options);
   // The host the domain is defined on: where its disks are restored.
   const host = options.targetConnection ?? conn;
   const policy = await applyRestorePolicy(set.domainXml, {
@@ -96,6 +80,7 @@ export async function restoreDomain(
   const targets = options.targetConnection ? new PoolCache(host) : pools;
   const undo = new UndoStack();
   let defined: Domain | undefined;
+  let live: LiveStart | undefined;
   try {
     const byName = await findDomain(() => host.lookupDomainByName(name));
     if (byName) clashes.push(byName);
@@ -133,9 +118,7 @@ export async function restoreDomain(
     }
 
     // A live restore guards the backups it will read before the first layer over them exists.
-    const live = options.live
-      ? await recordLiveRestore(pools, name, set, items, options, undo, damage)
-      : undefined;
+    live = options.live ? await beginLiveRestore(conn, pools, chosen, name, options, undo) : undefined;
     const restored = await restoreToNewVolumes(pools, targets, set, items, options, undo, damage);
     if (live) await live.layersMade(restored);
     crashPoint('restore-copied');
@@ -192,11 +175,19 @@ export async function restoreDomain(
         );
       }
     }
-    // The domain runs from here on; the pulls copy the rest while it does.
-    const liveState = live
-      ? (
-          await finishLiveRestores(conn, { id: live.id, bandwidth: options.liveBandwidth, startOnly: true })
-        )[0]
+    // The domain runs from here on; the pulls copy the rest while it does. A failure to start them
+    // leaves a correct running domain and its record: the next run (repair, a finish) starts them.
+    const started = live;
+    const liveState = started
+      ? await finishLiveRestores(conn, { id: started.id, startOnly: true }).then(
+          (states) => states[0],
+          (err: unknown) => {
+            log.warn(
+              `${name} runs on its backup; its copy did not start (volback repair starts it): ${String(err)}`,
+            );
+            return started.notStarted((err as Error).message);
+          },
+        )
       : undefined;
     const { xml: _xml, needsFlag: _none, ...report } = policy;
     for (const note of report.notes) log.warn(`${name}: ${note}`);
@@ -215,59 +206,10 @@ export async function restoreDomain(
     if (failed.length) log.warn(`restore of domain ${name}: cleanup left behind: ${failed.join(', ')}`);
     throw err;
   } finally {
+    live?.release();
     defined?.free();
     for (const d of clashes) d.free();
     pools.close();
     targets.close();
   }
-}
-
-/**
- * Writes a live restore's record into every backup pool it reads, its disks' layers not made yet,
- * and registers its removal on `undo`. `layersMade` writes it again naming them.
- */
-async function recordLiveRestore(
-  pools: PoolCache,
-  domain: string,
-  set: BackupSet,
-  items: readonly DiskToRestore[],
-  options: RestoreDomainOptions,
-  undo: UndoStack,
-  damage: DamagePolicy,
-): Promise<{ id: string; layersMade(volumes: readonly RestoredVolume[]): Promise<void> }> {
-  const restore: LiveRestore = {
-    id: newLiveRestoreId(),
-    domain,
-    host: hostname(),
-    setId: set.id,
-    startedAt: new Date().toISOString(),
-    disks: items.map((item) => ({
-      target: item.disk.target,
-      pool: options.pool ?? item.disk.volume!.pool,
-      volume: '',
-      reads: item.chain.map((layer) => ({
-        diskId: layer.id,
-        setId: damage.setOf(layer.id),
-        pool: layer.volume!.pool,
-        volume: layer.volume!.name,
-      })),
-    })),
-  };
-  const write = async (record: LiveRestore): Promise<void> => {
-    for (const name of poolsRead(record)) await writeLiveRecord(await pools.get(name), record);
-  };
-  undo.push(`live restore record ${restore.id}`, async () => {
-    for (const name of poolsRead(restore)) await removeLiveRecord(await pools.get(name), restore);
-  });
-  await write(restore);
-  return {
-    id: restore.id,
-    async layersMade(volumes) {
-      const disks = restore.disks.map((d) => {
-        const made = volumes.find((v) => v.target === d.target)!;
-        return { ...d, pool: made.pool, volume: made.volume };
-      });
-      await write({ ...restore, disks });
-    },
-  };
 }

@@ -1,53 +1,31 @@
-// Live restore after the domain started: libvirt's block pull copies what each overlay still reads
-// from its backup into it, and volback watches, restarts what stopped (the domain was restarted,
-// libvirtd lost the job) and, when every disk stands alone, removes the restore's records. The copy
-// runs in QEMU, not in volback: a volback killed mid-copy leaves a running, correct domain whose
-// pulls go on, and the next run (`finishLiveRestores`, from `volback repair` or a waiting restore)
-// picks up from what the pools and libvirt show. See docs/live-restore.md.
-import {
-  virDomainBlockJobInfoFlags,
-  virDomainBlockJobType,
-  virDomainBlockPullFlags,
-  type Connection,
-  type Domain,
-} from '../../libvirt';
+// Live restore after the domain started: libvirt's block pull (or the driver's in-place fill)
+// copies what each layer still reads from its backup into it, and volback watches, restarts what
+// stopped (the domain was restarted, libvirtd lost the job) and, when every disk stands alone,
+// removes the restore's records. A block pull runs in QEMU, not in volback: a volback killed mid-copy
+// leaves a running, correct domain whose pull goes on, and the next run (`finishLiveRestores`, from
+// `volback repair` or a waiting restore) picks up from what the pools and libvirt show. See
+// docs/live-restore.md.
+import type { Connection } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
-import { closePools, findVolume, openActivePools, PoolCache, type OpenPool } from '../../pool/pool-layer';
-import { parseDomainXml, type DomainDisk } from '../../xml/libvirt-domain';
-import type { DiskSource } from '../../model';
-import { findDomain, throwIfAborted } from './common';
+import { closePools, openActivePools, PoolCache } from '../../pool/pool-layer';
+import { processAlive } from '../shared/domain-lock';
+import { throwIfAborted } from './common';
+import { restorePass, type LiveDiskState, type PassContext } from './live-disks';
 import {
   liveRestoresIn,
   poolsRead,
   removeLiveRecord,
   type FoundLiveRestore,
-  type LiveDisk,
   type LiveRestore,
 } from '../shared/live-records';
 
+export type { LiveDiskState } from './live-disks';
+
 const log = logger('restore');
 
-/** How often a waiting run asks libvirt how far the pulls are. */
+/** How often a waiting run asks libvirt how far the copies are. */
 const POLL_MS = 250;
-/** How long a disk must show no job and a chain before a pull is (re)started on it. */
-const SETTLE_MS = 1000;
-
-/**
- * Where one disk of a live restore is: `copying` (a block pull runs; bytes done of total), `waiting`
- * (it still reads its backup and no pull runs: the domain is shut off, or the pull stopped), `done`
- * (it stands alone), `gone` (its layer was removed: nothing reads the backup through it).
- */
-export interface LiveDiskState {
-  target: string;
-  pool: string;
-  volume: string;
-  state: 'copying' | 'waiting' | 'done' | 'gone';
-  bytesDone?: number;
-  bytesTotal?: number;
-  /** Why it waits, when it does. */
-  reason?: string;
-}
 
 export interface LiveRestoreState {
   id: string;
@@ -60,6 +38,8 @@ export interface LiveRestoreState {
   /** The pools holding its record. */
   recordedIn: string[];
   disks: LiveDiskState[];
+  /** Why this run could not move it on, when it could not (the next run tries again). */
+  error?: string;
 }
 
 /** Every live restore recorded in the active pools (one entry per restore, however many pools hold it). */
@@ -70,7 +50,7 @@ export async function findLiveRestores(
   const open = await openActivePools(conn, pools);
   try {
     const found: FoundLiveRestore[] = [];
-    for (const pool of open) found.push(...(await liveRestoresIn(pool)));
+    for (const pool of open) found.push(...(await liveRestoresIn(pool)).found);
     const byId = new Map<string, { restore: LiveRestore; ownHere: boolean; recordedIn: string[] }>();
     for (const f of found) {
       const seen = byId.get(f.restore.id);
@@ -83,156 +63,12 @@ export async function findLiveRestores(
   }
 }
 
-/** The domain's disk `target` when it still runs on `source`, from the live XML. */
-function diskOn(disks: readonly DomainDisk[], target: string, source: DiskSource): DomainDisk | undefined {
-  const disk = disks.find((d) => d.target === target);
-  const where = source.type === 'file' ? source.file : source.type === 'block' ? source.dev : source.name;
-  if (!disk) return undefined;
-  const actual = disk.sourcePath ?? disk.sourceVolume;
-  return actual === where || (source.type === 'network' && disk.type === 'network') ? disk : undefined;
-}
-
-/** What one finishing pass does: look only, or also start a pull and copy shut-off disks. */
-interface PassOptions {
-  act: boolean;
-  /** Also run in-place copies (an offline rebase, an RBD flatten), which take until they are done. */
-  inPlace?: boolean;
-  /** Bytes per second for pulls this pass starts; 0 or absent: unlimited. */
-  bandwidth?: number;
-}
-
-/** A disk's state, and what would move it on: a pull (the domain runs on it) or an offline copy. */
-type Looked = LiveDiskState & { next?: 'pull' | 'rebase' };
-
-/** One disk's state, read from the pool and libvirt; changes nothing. */
-async function lookAtDisk(
-  pools: PoolCache,
-  restore: LiveRestore,
-  disk: LiveDisk,
-  running: { domain: Domain; disks: DomainDisk[] } | undefined,
-): Promise<Looked> {
-  const base = { target: disk.target, pool: disk.pool, volume: disk.volume };
-  if (!disk.volume) return { ...base, state: 'gone' }; // the restore stopped before making it
-  let pool: OpenPool;
-  try {
-    pool = await pools.get(disk.pool);
-  } catch {
-    return { ...base, state: 'waiting', reason: `pool '${disk.pool}' is not active` };
-  }
-  const volume = await findVolume(pool, disk.volume);
-  if (!volume) return { ...base, state: 'gone' };
-  try {
-    const source = await pool.driver.diskSource(pool, volume);
-    const onIt = running && diskOn(running.disks, disk.target, source);
-    if (pool.driver.capabilities.liveLayerFill === 'rebase') {
-      // Filled in place, running or not (an RBD flatten): the driver tells whether it still reads.
-      if (!(await pool.driver.checkLayer(pool, volume)).length) return { ...base, state: 'done' };
-      const why = onIt ? 'copied in place next' : `domain ${restore.domain} is not running on it`;
-      return { ...base, state: 'waiting', reason: why, next: 'rebase' };
-    }
-    if (running && onIt) {
-      const job = await running.domain.getBlockJobInfo(
-        disk.target,
-        virDomainBlockJobInfoFlags.VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES,
-      );
-      if (job && job.type === virDomainBlockJobType.VIR_DOMAIN_BLOCK_JOB_TYPE_PULL)
-        return { ...base, state: 'copying', bytesDone: job.cur, bytesTotal: job.end };
-      if (!onIt.backed) return { ...base, state: 'done' };
-      if (job) return { ...base, state: 'waiting', reason: 'another block job runs on the disk' };
-      // A pull that just ended is gone from libvirt's jobs a moment before its chain leaves the XML.
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-      const now = diskOn(
-        (await parseDomainXml(await running.domain.getXMLDesc(0))).disks,
-        disk.target,
-        source,
-      );
-      if (!now?.backed) return { ...base, state: 'done' };
-      if (await running.domain.getBlockJobInfo(disk.target))
-        return { ...base, state: 'waiting', reason: 'a block job started on the disk' };
-      return { ...base, state: 'waiting', reason: 'no block pull runs on it yet', next: 'pull' };
-    }
-    if (!(await pool.driver.checkLayer(pool, volume)).length) return { ...base, state: 'done' };
-    const why = running ? 'the domain runs on another volume' : `domain ${restore.domain} is not running`;
-    return { ...base, state: 'waiting', reason: why, next: pool.driver.rebase ? 'rebase' : undefined };
-  } finally {
-    volume.free();
-  }
-}
-
-/**
- * Every disk's state of one restore; with `act`, moves it on: a shut-off domain's layers are copied
- * off their backups in place (the driver's rebase, as a merge does), and a running domain gets one
- * block pull at a time — QEMU 7.2 crashes (a segfault in bdrv_refresh_filename, answering the
- * query-named-block-nodes libvirt sends when a pull ends) when another pull of the domain ends at
- * that moment (docs/live-restore.md).
- */
-async function restorePass(
-  conn: Connection,
-  pools: PoolCache,
-  restore: LiveRestore,
-  options: PassOptions,
-): Promise<LiveDiskState[]> {
-  const domain = await findDomain(() => conn.lookupDomainByName(restore.domain));
-  try {
-    const running =
-      domain && (await domain.isActive())
-        ? { domain, disks: (await parseDomainXml(await domain.getXMLDesc(0))).disks }
-        : undefined;
-    const looked: Looked[] = [];
-    for (const disk of restore.disks) looked.push(await lookAtDisk(pools, restore, disk, running));
-    if (options.act) {
-      for (const [i, disk] of looked.entries()) {
-        if (disk.next === 'rebase' && options.inPlace) looked[i] = await copyOffline(pools, restore, disk);
-      }
-      const next = looked.findIndex((d) => d.next === 'pull');
-      if (running && next >= 0 && !looked.some((d) => d.state === 'copying'))
-        looked[next] = await startPull(running.domain, restore, looked[next], options.bandwidth);
-    }
-    return looked.map(({ next, ...state }) =>
-      next === 'pull' && looked.some((d) => d.state === 'copying')
-        ? { ...state, reason: 'queued: one block pull per domain at a time' }
-        : state,
-    );
-  } finally {
-    domain?.free();
-  }
-}
-
-/** Starts the disk's block pull; a refusal (the domain stopped meanwhile) leaves it waiting. */
-async function startPull(domain: Domain, restore: LiveRestore, disk: Looked, bandwidth = 0): Promise<Looked> {
-  log.info(`live restore of ${restore.domain}: pulling ${disk.target} from its backup`);
-  try {
-    await domain.blockPull(
-      disk.target,
-      bandwidth,
-      virDomainBlockPullFlags.VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES,
-    );
-  } catch (err) {
-    log.warn(`live restore of ${restore.domain}: cannot pull ${disk.target} now: ${(err as Error).message}`);
-    return { ...disk, next: undefined, reason: `its pull did not start: ${(err as Error).message}` };
-  }
-  return { ...disk, next: undefined, state: 'copying', bytesDone: 0, reason: undefined };
-}
-
-/** Copies a layer off its backup in place (nothing runs on it, or its driver fills it under a domain). */
-async function copyOffline(pools: PoolCache, restore: LiveRestore, disk: Looked): Promise<Looked> {
-  const pool = await pools.get(disk.pool);
-  const volume = await findVolume(pool, disk.volume);
-  if (!volume) return { ...disk, next: undefined, state: 'gone' };
-  try {
-    log.info(`live restore of ${restore.domain}: ${disk.reason}; copying ${disk.volume} off its backup`);
-    await pool.driver.rebase!(pool, volume, undefined);
-    return { ...disk, next: undefined, state: 'done', reason: undefined };
-  } finally {
-    volume.free();
-  }
-}
-
 /** Removes the restore's record from every pool it is in (it reads nothing any more). */
 async function dropRecords(pools: PoolCache, restore: LiveRestore): Promise<void> {
   for (const name of poolsRead(restore)) {
     const pool = await pools.get(name).catch(() => undefined);
     if (pool) await removeLiveRecord(pool, restore);
+    else log.warn(`live restore record ${restore.id} stays in pool ${name}: the pool is not active`);
   }
   log.info(`live restore of ${restore.domain} from backup ${restore.setId} is complete`);
 }
@@ -250,7 +86,7 @@ export async function liveRestoreStatus(
     const out: LiveRestoreState[] = [];
     for (const { restore, ownHere, recordedIn } of await findLiveRestores(conn, options.pools)) {
       const disks: LiveDiskState[] = ownHere
-        ? await restorePass(conn, pools, restore, { act: false })
+        ? await restorePass(conn, pools, restore, { mode: 'look', bandwidth: 0, starts: new Map() })
         : restore.disks.map((d) => ({
             target: d.target,
             pool: d.pool,
@@ -279,7 +115,7 @@ export interface FinishOptions {
   id?: string;
   /** Wait until every disk stands alone (else one pass: restart what stopped, drop what is done). */
   wait?: boolean;
-  /** Bytes per second for each pull started; absent or 0: unlimited. */
+  /** Bytes per second for each pull started; default the restore's own (recorded), 0 unlimited. */
   bandwidth?: number;
   /** Only start block pulls; leave in-place copies (which run in this process) to a later run. */
   startOnly?: boolean;
@@ -289,10 +125,13 @@ export interface FinishOptions {
 }
 
 /**
- * Moves this host's live restores on: restarts a pull that stopped while the domain runs, copies a
- * shut-off domain's disks off their backups in place, and removes the records of restores whose
- * disks all stand alone (then their backups may be deleted again). With `wait`, passes repeat until
- * every one is complete. Restores another host started are left to it. Returns their last states.
+ * Moves this host's live restores on: restarts a pull that stopped while the domain runs, fills
+ * layers in place (an RBD flatten, a shut-off domain's layer), and removes the records of restores
+ * whose disks all stand alone (then their backups may be deleted again). A restore whose own process
+ * still runs is left to it; one another host started is left to that host. With `wait`, passes
+ * repeat until every one is complete, and a restore that cannot go on (nothing copies and something
+ * still reads its backup) is ERR_JOB_FAILED naming its disks. Without `wait`, a restore this run
+ * could not move on carries its `error`. Returns their last states.
  */
 export async function finishLiveRestores(
   conn: Connection,
@@ -306,19 +145,41 @@ export async function finishLiveRestores(
     if (options.id !== undefined && !mine.length)
       throw new VolbackError(ErrorCodes.NOT_FOUND, `no live restore ${options.id} of this host is recorded`);
     const last = new Map<string, LiveRestoreState>();
+    const starts = new Map<string, number>();
     let open = mine;
     for (;;) {
       const still: typeof open = [];
       for (const found of open) {
-        const disks = await restorePass(conn, pools, found.restore, {
-          act: true,
-          inPlace: !options.startOnly,
-          bandwidth: options.bandwidth,
-        });
-        const state = { ...summary(found.restore), ownHere: true, recordedIn: found.recordedIn, disks };
-        last.set(found.restore.id, state);
+        const { restore } = found;
+        const base = { ...summary(restore), ownHere: true, recordedIn: found.recordedIn };
+        if (restore.pid !== process.pid && processAlive(restore.pid)) {
+          // The restore's own process still runs it (it may be making the layers right now).
+          last.set(restore.id, {
+            ...base,
+            disks: [],
+            error: `its restore (pid ${restore.pid}) still runs it`,
+          });
+          continue;
+        }
+        const ctx: PassContext = {
+          mode: options.startOnly ? 'start' : 'finish',
+          bandwidth: options.bandwidth ?? restore.bandwidth,
+          starts,
+          signal: options.signal,
+        };
+        let state: LiveRestoreState;
+        try {
+          state = { ...base, disks: await restorePass(conn, pools, restore, ctx) };
+        } catch (err) {
+          if (options.wait) throw err;
+          log.warn(`live restore of ${restore.domain}: ${(err as Error).message}`);
+          last.set(restore.id, { ...base, disks: [], error: (err as Error).message });
+          continue;
+        }
+        last.set(restore.id, state);
         options.onProgress?.(state);
-        if (finished(disks)) await dropRecords(pools, found.restore);
+        if (finished(state.disks)) await dropRecords(pools, restore);
+        else if (options.wait && !state.disks.some((d) => d.state === 'copying')) throw stuck(state);
         else still.push(found);
       }
       open = still;
@@ -330,4 +191,14 @@ export async function finishLiveRestores(
   } finally {
     pools.close();
   }
+}
+
+/** A restore a waiting run cannot move on: nothing copies, and disks still read the backup. */
+function stuck(state: LiveRestoreState): VolbackError {
+  const waiting = state.disks.filter((d) => d.state === 'waiting');
+  return new VolbackError(
+    ErrorCodes.JOB_FAILED,
+    `live restore of ${state.domain} cannot go on: ${waiting.map((d) => `${d.target} (${d.reason ?? 'waiting'})`).join(', ')}`,
+    { hint: 'the domain still runs on its backup, which stays guarded; `volback repair` tries again' },
+  );
 }

@@ -206,8 +206,12 @@ async function copyAndCheck(
         : await copyIntoNewVolume(way, target, spec, source, copyOptions);
     if (way !== 'live') report(1);
     const image = await target.driver.image(target, volume);
-    // A live layer holds nothing yet: what the domain will read is checked as the backup's own chain.
-    if (chain.extentSize !== undefined && way !== 'live') {
+    // A live layer holds nothing yet: the data is read only as the domain and the copy read it.
+    if (way === 'live')
+      damage.notes.push(
+        `disk ${disk.target}: live restore: the backup's data was not read before the domain started, nor checked against its checksums (volback backup verify --deep checks it)`,
+      );
+    else if (chain.extentSize !== undefined) {
       // What the new volume now holds, extent by extent, against the layer of the backup that provided it.
       const reader = await target.driver.openReader(target, volume);
       try {
@@ -233,10 +237,11 @@ async function copyAndCheck(
 }
 
 /**
- * The format of a live restore's layer: the asked one, else what the target stores copy-on-write
- * layers as. Refused where the target's driver cannot layer over a backup, or not over this one.
+ * The format of a live restore's layer in `target`: what it stores copy-on-write layers as (an
+ * overlay's format, else its first full format). Refused where the target's driver cannot layer
+ * over a backup, or when another format is asked.
  */
-function liveFormat(source: OpenPool, target: OpenPool, asked?: VolumeFormat): VolumeFormat {
+export function liveFormat(source: OpenPool, target: OpenPool, asked?: VolumeFormat): VolumeFormat {
   if (!target.driver.createLiveRestoreVolume) {
     throw new VolbackError(
       ErrorCodes.POOL_UNSUPPORTED,
@@ -247,17 +252,16 @@ function liveFormat(source: OpenPool, target: OpenPool, asked?: VolumeFormat): V
       },
     );
   }
-  if (source.conn !== target.conn) {
+  const incremental = target.driver.capabilities.incremental;
+  const format =
+    incremental.kind === 'overlay' ? incremental.format : target.driver.capabilities.fullFormats[0];
+  if (asked && asked !== format)
     throw new VolbackError(
       ErrorCodes.INVALID_INPUT,
-      'a live restore runs the domain on the host of its backups: it takes no other target host',
-      { fault: 'user' },
+      `a live restore into pool '${target.name}' (${target.type}) makes ${format} layers over pool '${source.name}', not ${asked}`,
+      { fault: 'user', hint: 'leave the format out' },
     );
-  }
-  const incremental = target.driver.capabilities.incremental;
-  return (
-    asked ?? (incremental.kind === 'overlay' ? incremental.format : target.driver.capabilities.fullFormats[0])
-  );
+  return format;
 }
 
 /** A live restore's layer over the backup's top volume, its removal registered on `undo`. */

@@ -40,9 +40,20 @@ export interface LiveRestore {
   id: string;
   domain: string;
   host: string;
+  /** The process that made the restore: while it lives, only it moves the restore on. */
+  pid: number;
+  /** Bytes per second each disk's copy may take (0: no limit), for every run that restarts one. */
+  bandwidth: number;
   setId: string;
   startedAt: string;
   disks: LiveDisk[];
+}
+
+/** A record volume that could not be read or parsed: a removal still honours it (it refuses). */
+export interface UnreadableLiveRecord {
+  pool: string;
+  volume: string;
+  error: string;
 }
 
 /** A record as found in a pool: its fields, and whether this host signed it. */
@@ -58,9 +69,13 @@ export const liveRecordName = (id: string): string => `volback-live-${id}.json`;
 /** A new record's id. */
 export const newLiveRestoreId = (): string => randomBytes(6).toString('hex');
 
-/** The record's document: its fields and this host's signature of them. Pure but for the key. */
+/**
+ * The record's document: its fields and this host's signature of them, signed as a reader rebuilds
+ * them (the parser's field order), so the signature checks whatever order the caller built them in.
+ */
 export function liveRecordDocument(restore: LiveRestore): string {
-  return JSON.stringify({ restore, mac: signForThisHost(JSON.stringify(restore)) });
+  const canonical = parseLiveRecord(JSON.stringify({ restore }), 'a new live restore record').restore;
+  return JSON.stringify({ restore: canonical, mac: signForThisHost(JSON.stringify(canonical)) });
 }
 
 const isText = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 1024;
@@ -78,6 +93,9 @@ export function parseLiveRecord(text: string, where: string): { restore: LiveRes
   if (!r || typeof r !== 'object') throw bad('no restore object');
   for (const field of ['id', 'domain', 'host', 'setId', 'startedAt'] as const)
     if (!isText(r[field])) throw bad(`field ${field} is missing or not text`);
+  for (const field of ['pid', 'bandwidth'] as const)
+    if (!Number.isSafeInteger(r[field]) || (r[field] as number) < 0)
+      throw bad(`field ${field} is missing or not a whole number`);
   if (!Array.isArray(r.disks) || r.disks.length === 0) throw bad('field disks is not a list of disks');
   const disks = r.disks.map((d: Partial<LiveDisk>, i): LiveDisk => {
     for (const field of ['target', 'pool'] as const)
@@ -96,6 +114,8 @@ export function parseLiveRecord(text: string, where: string): { restore: LiveRes
     id: r.id!,
     domain: r.domain!,
     host: r.host!,
+    pid: r.pid!,
+    bandwidth: r.bandwidth!,
     setId: r.setId!,
     startedAt: r.startedAt!,
     disks,
@@ -103,11 +123,15 @@ export function parseLiveRecord(text: string, where: string): { restore: LiveRes
   return { restore, mac: doc.mac };
 }
 
-/** The live restores recorded in `pool`; a record that does not parse is logged and skipped. */
-export async function liveRestoresIn(pool: OpenPool, names?: readonly string[]): Promise<FoundLiveRestore[]> {
+/** The live restores recorded in `pool`, and the record volumes that could not be read (logged). */
+export async function liveRestoresIn(
+  pool: OpenPool,
+  names?: readonly string[],
+): Promise<{ found: FoundLiveRestore[]; unreadable: UnreadableLiveRecord[] }> {
   const records = (names ?? (await pool.driver.listVolumeNames(pool))).filter(isLiveRestoreRecord);
-  if (!records.length) return [];
   const found: FoundLiveRestore[] = [];
+  const unreadable: UnreadableLiveRecord[] = [];
+  if (!records.length) return { found, unreadable };
   for (const read of await readDocuments(pool, records, 1024 * 1024)) {
     const where = `live restore record ${read.name} in pool ${pool.name}`;
     try {
@@ -119,10 +143,11 @@ export async function liveRestoresIn(pool: OpenPool, names?: readonly string[]):
         signedByThisHost(JSON.stringify(restore), mac);
       found.push({ pool: pool.name, volume: read.name, restore, ownHere });
     } catch (err) {
-      log.warn(`ignoring ${where}: ${(err as Error).message}`);
+      log.warn(`cannot read ${where}: ${(err as Error).message}`);
+      unreadable.push({ pool: pool.name, volume: read.name, error: (err as Error).message });
     }
   }
-  return found;
+  return { found, unreadable };
 }
 
 /** The pools a live restore reads, each once. Pure. */
