@@ -11,23 +11,17 @@ async function qemuIo(domain: Domain, target: string, command: string): Promise<
   if (/error|fail/i.test(out)) throw new Error(`qemu-io ${command} on ${target} failed: ${out}`);
 }
 
-/** `length` bytes of one byte value at `offset`, as qemu-io writes (`write`) or checks (`read`) them. */
-const patternCommand = (op: 'write' | 'read', pattern: number, offset: number, length: number): string =>
-  `${op} -P 0x${pattern.toString(16)} ${offset} ${length}`;
+/** A qemu-io pattern command on disk `target`: `write` writes the bytes, `read` checks them. */
+const patternCommand =
+  (op: 'write' | 'read') =>
+  (domain: Domain, target: string, pattern: number, offset: number, length: number): Promise<void> =>
+    qemuIo(domain, target, `${op} -P 0x${pattern.toString(16)} ${offset} ${length}`);
 
 /**
  * Writes `length` bytes of `pattern` at `offset` into disk `target` of a running domain, through
  * QEMU (the guest runs no OS). The write is in QEMU's caches until flushDisk.
  */
-export function writeDiskPattern(
-  domain: Domain,
-  target: string,
-  pattern: number,
-  offset: number,
-  length: number,
-): Promise<void> {
-  return qemuIo(domain, target, patternCommand('write', pattern, offset, length));
-}
+export const writeDiskPattern = patternCommand('write');
 
 /**
  * Flushes QEMU's caches of disk `target` to its image: until then a reader outside QEMU
@@ -41,12 +35,4 @@ export function flushDisk(domain: Domain, target: string): Promise<void> {
  * Reads `length` bytes at `offset` of disk `target` through QEMU — what the guest sees, whatever
  * layers the image has — and throws unless every byte is `pattern`.
  */
-export function checkDiskPattern(
-  domain: Domain,
-  target: string,
-  pattern: number,
-  offset: number,
-  length: number,
-): Promise<void> {
-  return qemuIo(domain, target, patternCommand('read', pattern, offset, length));
-}
+export const checkDiskPattern = patternCommand('read');

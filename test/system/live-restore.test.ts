@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createBackup, type BackupDefaults, type BackupResult } from '../../src/core/backup/coordinator';
-import { restoreDomain } from '../../src/core/restore/domain';
 import { restoreBackup } from '../../src/core/restore/restore';
 import { finishLiveRestores, liveRestoreStatus } from '../../src/core/restore/live';
 import { deleteBackup } from '../../src/core/removal/delete';
@@ -36,7 +35,7 @@ import {
   writePattern,
   type TestDomain,
 } from '../support';
-import { MiB, cleanupDomainByName } from './restore-helpers';
+import { MiB, cleanupDomainByName, liveRestoreClone } from './restore-helpers';
 
 jest.setTimeout(300_000);
 
@@ -117,19 +116,13 @@ describe('live restore on real domains', () => {
 
   it('runs the domain before the data is copied, reads the backup plus new writes, then stands alone', async () => {
     const hashes = await backupHashes(conn, [full, inc]);
-    const name = uniqueName('liveup');
-    cleanupDomainByName(conn, cleanup, name);
-    const result = await restoreDomain(conn, {
+    const { result, domain, name } = await liveRestoreClone(conn, cleanup, {
       setId: inc.set.id,
-      scanPools: [defaults.pool],
-      name,
-      newUuid: true,
-      live: true,
-      liveBandwidth: 256 * KiB, // slow, so that the copy is still running while the test looks
+      pool: defaults.pool,
+      label: 'liveup',
       lockDir,
+      bandwidth: 256 * KiB, // slow, so that the copy is still running while the test looks
     });
-    const domain = await conn.lookupDomainByName(name);
-    cleanup.add(`handle of ${name}`, async () => domain.free());
     expect(await domain.isActive()).toBe(true);
     expect(result.live?.disks.map((d) => d.target)).toEqual(['vda', 'vdb']);
     for (const v of result.volumes) {

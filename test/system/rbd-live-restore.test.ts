@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
 import { deleteBackup } from '../../src/core/removal/delete';
-import { restoreDomain } from '../../src/core/restore/domain';
 import { finishLiveRestores, liveRestoreStatus } from '../../src/core/restore/live';
 import { ErrorCodes, isVolbackError } from '../../src/errors';
 import type { Connection } from '../../src/libvirt';
@@ -22,12 +21,11 @@ import {
   backupLocation,
   createTestDomain,
   openSystemConnection,
-  uniqueName,
   writePattern,
   type TestDomain,
 } from '../support';
 import { openTestRbdPool } from '../support/rbd';
-import { MiB, cleanupDomainByName } from './restore-helpers';
+import { MiB, liveRestoreClone } from './restore-helpers';
 
 jest.setTimeout(600_000);
 
@@ -96,18 +94,12 @@ describe('live restore in an rbd pool', () => {
 
   it('runs the domain on clones of the backup, then flattens them under it', async () => {
     const before = await backupState();
-    const name = uniqueName('rbdliveup');
-    cleanupDomainByName(conn, cleanup, name);
-    const result = await restoreDomain(conn, {
+    const { result, domain, name } = await liveRestoreClone(conn, cleanup, {
       setId: inc.set.id,
-      scanPools: [rbd.name],
-      name,
-      newUuid: true,
-      live: true,
+      pool: rbd.name,
+      label: 'rbdliveup',
       lockDir,
     });
-    const domain = await conn.lookupDomainByName(name);
-    cleanup.add(`handle of ${name}`, async () => domain.free());
     expect(await domain.isActive()).toBe(true);
     // Network disks with their <auth>, on clones of the backup images.
     const disks = (await parseDomainXml(await domain.getXMLDesc(0))).disks;

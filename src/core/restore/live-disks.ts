@@ -139,10 +139,12 @@ export async function restorePass(
       for (const [i, disk] of looked.entries())
         if (disk.next === 'fill') looked[i] = await fillInPlace(pools, restore, disk, ctx.signal);
     }
-    const copying = looked.some((d) => d.state === 'copying');
-    const next = looked.findIndex((d) => d.next === 'pull');
-    if (ctx.mode !== 'look' && running && next >= 0 && !copying)
-      looked[next] = await settleAndPull(running.domain, restore, looked[next], ctx);
+    // The first disk that needs a pull gets one; one that turns out done after the settle passes
+    // the turn to the next.
+    for (const [i, disk] of looked.entries()) {
+      if (ctx.mode === 'look' || !running || looked.some((d) => d.state === 'copying')) break;
+      if (disk.next === 'pull') looked[i] = await settleAndPull(running.domain, restore, disk, ctx);
+    }
     return looked.map(({ next: _next, ...state }) =>
       _next === 'pull' && looked.some((d) => d.state === 'copying')
         ? { ...state, reason: 'queued: one block pull per domain at a time' }

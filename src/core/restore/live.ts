@@ -26,6 +26,8 @@ const log = logger('restore');
 
 /** How often a waiting run asks libvirt how far the copies are. */
 const POLL_MS = 250;
+/** Passes in a row with nothing copying before a waiting run gives a restore up. */
+const MAX_IDLE_PASSES = 3;
 
 export interface LiveRestoreState {
   id: string;
@@ -146,6 +148,7 @@ export async function finishLiveRestores(
       throw new VolbackError(ErrorCodes.NOT_FOUND, `no live restore ${options.id} of this host is recorded`);
     const last = new Map<string, LiveRestoreState>();
     const starts = new Map<string, number>();
+    const stalled = new Map<string, number>();
     let open = mine;
     for (;;) {
       const still: typeof open = [];
@@ -178,8 +181,11 @@ export async function finishLiveRestores(
         }
         last.set(restore.id, state);
         options.onProgress?.(state);
+        // Passes in a row in which nothing copied: a few are a pull just ending, more a restore stuck.
+        const idle = state.disks.some((d) => d.state === 'copying') ? 0 : (stalled.get(restore.id) ?? 0) + 1;
+        stalled.set(restore.id, idle);
         if (finished(state.disks)) await dropRecords(pools, restore);
-        else if (options.wait && !state.disks.some((d) => d.state === 'copying')) throw stuck(state);
+        else if (options.wait && idle > MAX_IDLE_PASSES) throw stuck(state);
         else still.push(found);
       }
       open = still;
