@@ -119,7 +119,11 @@ export async function ensureLocationPool(conn: Connection, location: BackupLocat
     }
   } else if (!(await pool.isActive())) {
     log.info(`starting the backup pool '${location.pool}'`);
-    await pool.create();
+    // Another run may be starting the pool it has just defined (backup create --all): if the start
+    // fails because the pool is active meanwhile, the pool is what this run needs.
+    await pool.create().catch(async (err: unknown) => {
+      if (!(await pool.isActive())) throw err;
+    });
   }
   pool?.free();
   return openPool(conn, location.pool);
