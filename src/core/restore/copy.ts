@@ -22,6 +22,9 @@ import { throwIfAborted } from './common';
  */
 export type CopyWay = 'convert' | 'host' | 'stream';
 
+/** How a new volume gets its content: one of the copies, or (`live`) a layer over the source. */
+export type FillWay = CopyWay | 'live';
+
 /**
  * How a volume of `source`'s pool is restored into `target`: qemu-img here when volback has the
  * files; libvirt's copy on the host when both pools are on that host and libvirt reads the source as
@@ -79,10 +82,11 @@ export interface CopySource {
  * Makes the restored volume `spec` in `target` from `source`, flattened, and registers its removal
  * on `undo`. `convert` and `stream` create the empty volume first and fill it (progress and cancel as
  * they go); `host` has libvirt create and fill it in one call, which can be neither watched nor
- * interrupted, so cancel is checked after it.
+ * interrupted, so cancel is checked after it. `live` makes a copy-on-write layer over `source`
+ * instead (the driver's createLiveRestoreVolume): nothing is copied.
  */
 export async function copyIntoNewVolume(
-  way: CopyWay,
+  way: FillWay,
   target: OpenPool,
   spec: NewPlainVolume,
   source: CopySource,
@@ -92,6 +96,12 @@ export async function copyIntoNewVolume(
     options.undo.push(`restored volume ${spec.name} in pool ${target.name}`, () =>
       target.driver.deleteVolume(target, volume).finally(() => volume.free()),
     );
+  if (way === 'live') {
+    const backing = await source.pool.driver.diskSource(source.pool, source.volume);
+    const volume = await target.driver.createLiveRestoreVolume!(target, spec, backing);
+    undoVolume(volume);
+    return volume;
+  }
   if (way === 'host') {
     const volume = await target.driver.copyVolume!(target, spec, source.volume);
     undoVolume(volume);

@@ -4,10 +4,9 @@
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupSet, DiskSource, VolumeFormat } from '../../model';
-import type { StorageVolume } from '../../libvirt';
 import { assertRoom, findVolume, type OpenPool, type PoolCache } from '../../pool/pool-layer';
 import { isSafeVolumeName, reservedNameReason, restoredVolumeName } from '../../pool/volume-names';
-import { copyIntoNewVolume, copyWayFor, restoredFormat, type CopyWay } from './copy';
+import { copyIntoNewVolume, copyWayFor, restoredFormat, type FillWay } from './copy';
 import type { UndoStack } from '../shared/undo';
 import {
   checkReadData,
@@ -53,7 +52,7 @@ async function freeRestoredName(
 }
 
 /** How the log says a volume was filled. */
-const COPIED_BY: Record<CopyWay | 'live', string> = {
+const COPIED_BY: Record<FillWay, string> = {
   live: ', as a layer over the backup (live restore)',
   convert: '',
   host: ', copied by libvirt on the host',
@@ -140,7 +139,7 @@ async function copyAndCheck(
     const chain = await openCheckedChain(pools, item, damage);
     chains.push(chain);
     const top = chain.layers[chain.layers.length - 1];
-    const way: CopyWay | 'live' = options.live ? 'live' : await copyWayFor(top.pool, target);
+    const way: FillWay = options.live ? 'live' : await copyWayFor(top.pool, target);
     const format =
       way === 'live'
         ? liveFormat(top.pool, target, options.format)
@@ -198,12 +197,13 @@ async function copyAndCheck(
     );
     const report = progressReporter(options, disk.target, disk.virtualSize);
     report(0);
-    const spec = { name, format, capacity: disk.virtualSize };
-    const copyOptions = { undo, signal: options.signal, onProgress: report };
-    const volume =
-      way === 'live'
-        ? await layerOverBackup(target, spec, source, undo)
-        : await copyIntoNewVolume(way, target, spec, source, copyOptions);
+    const volume = await copyIntoNewVolume(
+      way,
+      target,
+      { name, format, capacity: disk.virtualSize },
+      source,
+      { undo, signal: options.signal, onProgress: report },
+    );
     if (way !== 'live') report(1);
     const image = await target.driver.image(target, volume);
     // A live layer holds nothing yet: the data is read only as the domain and the copy read it.
@@ -262,19 +262,4 @@ export function liveFormat(source: OpenPool, target: OpenPool, asked?: VolumeFor
       { fault: 'user', hint: 'leave the format out' },
     );
   return format;
-}
-
-/** A live restore's layer over the backup's top volume, its removal registered on `undo`. */
-async function layerOverBackup(
-  target: OpenPool,
-  spec: { name: string; format: VolumeFormat; capacity: number },
-  source: { pool: OpenPool; volume: StorageVolume },
-  undo: UndoStack,
-): Promise<StorageVolume> {
-  const backing = await source.pool.driver.diskSource(source.pool, source.volume);
-  const volume = await target.driver.createLiveRestoreVolume!(target, spec, backing);
-  undo.push(`live restore layer ${spec.name} in pool ${target.name}`, () =>
-    target.driver.deleteVolume(target, volume).finally(() => volume.free()),
-  );
-  return volume;
 }
