@@ -18,6 +18,7 @@ import { buildDomainXml } from '../../src/xml/scratch-domains';
 import type { Cleanup } from './cleanup';
 import { chooseVirtType } from './domain-xml';
 import { uniqueName } from './names';
+import { testHost } from './testhost';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -72,6 +73,31 @@ export async function qcow2Lv(
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return volume.getPath();
+}
+
+/**
+ * Writes `pattern` over the first `extents` extents of every free area of volume group `vg` on the
+ * test host, straight onto its physical volumes: old bytes where the next LVs go, whichever free
+ * area LVM picks (it starts an LV at the beginning of an area, and which area depends on how
+ * earlier suites left the VG). Free extents belong to no LV, so nothing else is touched; suites
+ * run one at a time (jest --runInBand).
+ */
+export async function dirtyFreeExtents(vg: string, extents: number, pattern: number): Promise<void> {
+  const rows = await testHost(
+    'ssh',
+    `pvs --segments --noheadings --nosuffix --units b --separator : ` +
+      `-o pv_name,pe_start,vg_extent_size,pvseg_start,pvseg_size,lv_name --select vg_name=${vg}`,
+  );
+  const writes = [];
+  for (const row of rows.split('\n')) {
+    const [pv, peStart, extentSize, start, size, lv] = row.trim().split(':');
+    if (!pv || lv) continue; // an LV's extents
+    const offset = Number(peStart) + Number(start) * Number(extentSize);
+    const length = Math.min(Number(size), extents) * Number(extentSize);
+    writes.push(`qemu-io -f raw -c 'write -P ${pattern} ${offset} ${length}' ${pv}`);
+  }
+  if (writes.length === 0) throw new Error(`volume group ${vg} on the test host has no free extents`);
+  await testHost('ssh', writes.join(' && '));
 }
 
 /** A clean-up step removing from `pool` every volume whose name holds `name` (a test domain's backups, staging LVs, restores). */

@@ -26,7 +26,12 @@ import {
   testHost,
   uniqueName,
 } from '../support';
-import { readThroughDriver, refreshQuietly, removeVolumesNamedAfter } from '../support/lvm-disks';
+import {
+  dirtyFreeExtents,
+  readThroughDriver,
+  refreshQuietly,
+  removeVolumesNamedAfter,
+} from '../support/lvm-disks';
 
 const MiB = 1024 * 1024;
 /** vda is whole 4 MiB extents; vdb is not. */
@@ -106,12 +111,7 @@ describe('disks of a size that is not whole LVM extents', () => {
       lockDir,
     });
     // Old bytes where the restore's LVs go: LVM hands out freed extents as they are.
-    const dirt = await vg.createVolume(
-      `<volume><name>${name}-dirt</name><capacity unit='bytes'>${32 * MiB}</capacity></volume>`,
-    );
-    await testHost('ssh', `qemu-io -f raw -c 'write -P 0xee 0 ${32 * MiB}' ${await dirt.getPath()}`);
-    await dirt.delete();
-    dirt.free();
+    await dirtyFreeExtents(TESTHOST_VG, 16, 0xee);
     // ... and the next LVs do land there: a new one reads as the dirt (past the 4 KiB LVM zeroes).
     const probe = await vg.createVolume(
       `<volume><name>${name}-probe</name><capacity unit='bytes'>${8 * MiB}</capacity></volume>`,
