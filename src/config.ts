@@ -6,7 +6,7 @@ import { MAX_INPUT_FILE_BYTES, utf8Problem } from './tools/user-text';
 import { absNormalizedPathProblem } from './xml/names';
 import type { VirtPreference } from './host/virt-type';
 import type { LogLevel } from './log';
-import type { RetentionPolicy } from './model';
+import type { Compression, RetentionPolicy } from './model';
 
 export const DEFAULT_CONFIG_PATH = '/etc/volback/volback.conf';
 
@@ -23,6 +23,8 @@ export interface VolbackConfig {
    * `auto`, `qmp` or `libvirt`, see BackupEngine in src/core/backup/engine.ts.
    */
   backupEngine: 'auto' | 'qmp' | 'libvirt';
+  /** Compression of backups whose definition does not say (`backup_compression`): docs/compression.md. */
+  backupCompression: Compression;
   /** Backups `backup create --all/--match/--label` runs at once. */
   backupParallel: number;
   /** Kind of the domains volback starts itself (demo, tests, bench): `auto` probes the host. */
@@ -44,6 +46,7 @@ const DEFAULTS: VolbackConfig = {
   defaultPoolPath: '/var/lib/libvirt/backups',
   backupFormat: 'qcow2',
   backupEngine: 'auto',
+  backupCompression: 'none',
   backupParallel: 2,
   virtType: 'auto',
   logLevel: 'warn',
@@ -78,6 +81,7 @@ const FILE_KEYS: Record<string, Setting> = {
   },
   backup_format: { kind: 'string', path: ['backupFormat'], check: oneOf('qcow2', 'raw') },
   backup_engine: { kind: 'string', path: ['backupEngine'], check: oneOf('auto', 'qmp', 'libvirt') },
+  backup_compression: { kind: 'string', path: ['backupCompression'], check: oneOf('none', 'zstd') },
   // Before backup_engine: it chose only the engine of fulls, and its "qmp" is today's "auto".
   full_backup_engine: {
     kind: 'string',

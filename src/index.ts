@@ -141,5 +141,10 @@ export function openConnection(uri: string): Promise<Connection> {
 
 /** The backup location createBackup uses for disks without a target, from the configuration. */
 export function backupDefaults(config: ResolvedConfig): BackupDefaults {
-  return { pool: config.defaultPool, path: config.defaultPoolPath, format: config.backupFormat };
+  return {
+    pool: config.defaultPool,
+    path: config.defaultPoolPath,
+    format: config.backupFormat,
+    compression: config.backupCompression,
+  };
 }

@@ -6,6 +6,8 @@ export type BackupKind = 'full' | 'incremental';
 export type RequestedKind = BackupKind | 'auto';
 export type BackupMode = 'push' | 'pull';
 export type VolumeFormat = 'qcow2' | 'raw';
+/** How a backup's qcow2 clusters are stored: `zstd` compressed clusters, or `none` (docs/compression.md). */
+export type Compression = 'zstd' | 'none';
 
 /** libvirt's `<domain type=…>`: `kvm` (hardware virtualisation) or `qemu` (TCG, software emulation). */
 export type VirtType = 'kvm' | 'qemu';
@@ -65,6 +67,8 @@ export interface BackupDefinition {
   description?: string;
   location?: BackupLocation;
   server?: NbdServer;
+  /** Push mode: compress the backup's volumes; absent: the config's `backup_compression`. */
+  compression?: Compression;
   disks: DiskSelection[];
 }
 
@@ -123,6 +127,8 @@ export interface BackupSet {
   /** Why a full was taken when an incremental was asked for (checkpoint drift, restore, ...). */
   fallbackReason?: string;
   description?: string;
+  /** Set when the run wrote its volumes as zstd-compressed qcow2 clusters; absent: uncompressed. */
+  compression?: 'zstd';
   disks: DiskBackup[];
   /** The domain's inactive XML at backup time: enough to rebuild a deleted VM. */
   domainXml: string;

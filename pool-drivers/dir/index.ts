@@ -6,7 +6,7 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { isLibvirtError, type Connection, type StoragePool, type StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
-import type { PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
+import type { NewBackupVolume, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
 import { streamIntoVolume } from '../../src/host/block-stream';
 import { kindOf } from '../../src/host/connection-kind';
@@ -28,7 +28,14 @@ import {
   volumeXml,
 } from '../../src/xml/libvirt-storage';
 import { run } from '../../src/tools/exec';
-import { checkImage, imageInfo, rebaseArgv, secretPipes, type ImageRef } from '../../src/tools/qemu-img';
+import {
+  checkImage,
+  createZstdQcow2Argv,
+  imageInfo,
+  rebaseArgv,
+  secretPipes,
+  type ImageRef,
+} from '../../src/tools/qemu-img';
 
 export interface DirDriverOptions {
   /** Permission bits of every volume the driver creates (octal string); default `0600`, owner only. */
@@ -157,6 +164,35 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       backingStore: backing && { path: backing.path, format: backing.format as VolumeFormat },
     });
 
+  /**
+   * A backup volume for compressed clusters: libvirt creates the file (name, mode, its view of the
+   * pool), then qemu-img formats it again with compression_type=zstd, which libvirt cannot ask for.
+   * Only where volback runs on the pool's host; the volume is removed again when formatting fails.
+   */
+  const createCompressedVolume = async (
+    pool: PoolRef,
+    spec: NewBackupVolume,
+    backing: ImageRef | undefined,
+  ): Promise<StorageVolume> => {
+    if (spec.format !== 'qcow2' || !(await isLocalPool(pool))) {
+      throw new VolbackError(
+        ErrorCodes.POOL_UNSUPPORTED,
+        `dir pool '${pool.name}' makes compressed ${spec.format === 'qcow2' ? 'volumes only on the host volback runs on' : 'volumes only as qcow2'}`,
+        { fault: 'user' },
+      );
+    }
+    const volume = await pool.pool.createVolume(fileVolume(spec.name, spec.capacity, 'qcow2', backing));
+    try {
+      // libvirt reads the header again whenever the volume's XML is asked for.
+      await run(createZstdQcow2Argv((await imageOf(volume)).path, spec.capacity, backing));
+      return volume;
+    } catch (err) {
+      await volume.delete().catch(() => undefined);
+      volume.free();
+      throw err;
+    }
+  };
+
   const driver: PoolDriver = {
     type: 'dir',
     capabilities: {
@@ -166,6 +202,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       qmpTarget: 'fd',
       hostCopySource: true,
       liveLayerFill: 'block-pull',
+      compressedClusters: true,
     },
 
     async describePool(xml) {
@@ -197,6 +234,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
         }
         backing = await imageOf(spec.parent);
       }
+      if (spec.compression) return createCompressedVolume(pool, spec, backing);
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, spec.format, backing));
     },
 

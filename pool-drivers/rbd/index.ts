@@ -169,6 +169,8 @@ export const createRbdDriver: PoolDriverFactory = () => {
       hostCopySource: false,
       // A clone's parent is librbd's business: libvirt sees no chain to pull, so the clone is flattened.
       liveLayerFill: 'rebase',
+      // Images are raw: no qcow2 clusters to compress.
+      compressedClusters: false,
     },
 
     async describePool(xml) {

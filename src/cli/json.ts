@@ -69,6 +69,8 @@ export interface SetJson {
   checkpoint: string | null;
   fallbackReason: string | null;
   description: string | null;
+  /** `zstd` when the set's volumes hold compressed clusters, else null. */
+  compression: string | null;
   restorable: boolean;
   problems: ProblemJson[];
   metadata: Array<{ pool: string; volume: string }>;
@@ -94,6 +96,7 @@ export function setJson(listed: Omit<ListedSet, 'set'> & { set: BackupSet }): Se
     checkpoint: set.checkpoint?.name ?? null,
     fallbackReason: set.fallbackReason ?? null,
     description: set.description ?? null,
+    compression: set.compression ?? null,
     restorable: listed.restorable,
     problems: listed.problems.map(problemJson),
     metadata: listed.metadata,

@@ -59,6 +59,12 @@ export interface PoolDriverCapabilities {
    * domain (an RBD flatten, which the image's lock owner, QEMU, carries out).
    */
   readonly liveLayerFill?: 'block-pull' | 'rebase';
+  /**
+   * True when `createBackupVolume` can make a qcow2 volume whose clusters QEMU may write compressed
+   * with zstd (`compression: 'zstd'`; docs/compression.md). Absent or false: a compressed backup into
+   * the pool is refused before anything is created (raw volumes cannot hold compressed clusters).
+   */
+  readonly compressedClusters?: boolean;
 }
 
 /** The data volume of one disk's backup, to be created empty. */
@@ -75,6 +81,11 @@ export interface NewBackupVolume {
    * size (an LV) sizes one by. Guest writes between the query and the job's start are not in it.
    */
   changedBytes?: number;
+  /**
+   * `zstd`: a qcow2 volume created with `compression_type=zstd`, into which the QMP engine writes
+   * compressed clusters; only asked of a driver declaring `capabilities.compressedClusters`.
+   */
+  compression?: 'zstd';
 }
 
 /** An empty volume of a given format and size: a restore target, or pull mode's scratch. */

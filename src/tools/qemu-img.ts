@@ -181,6 +181,25 @@ export async function checkImage(image: ImageRef, signal?: AbortSignal): Promise
   ];
 }
 
+/**
+ * `qemu-img create` of an empty qcow2 (compat 1.1) whose compressed clusters are zstd
+ * (`compression_type`, which libvirt's volume XML cannot ask for, and `qemu-img amend` cannot set
+ * later), standing on `backing` when given. Over an existing file, QEMU truncates and rewrites it in
+ * place: the file keeps its owner and mode.
+ */
+export const createZstdQcow2Argv = (path: string, capacity: number, backing?: ImageRef): string[] => [
+  'qemu-img',
+  'create',
+  '-q',
+  '-f',
+  'qcow2',
+  '-o',
+  'compat=1.1,compression_type=zstd',
+  ...(backing ? ['-b', backing.path, '-F', backing.format] : []),
+  path,
+  String(capacity),
+];
+
 /** `qemu-img map` of the top layer only: which extents the image itself holds. */
 export const mapArgv = (image: ImageRef): string[] => [
   'qemu-img',

@@ -2,6 +2,7 @@
 import type {
   BackupDefinition,
   BackupMode,
+  Compression,
   DiskSelection,
   DiskTarget,
   NbdServer,
@@ -34,6 +35,7 @@ const MODES = ['push', 'pull'] as const;
 const KINDS = ['auto', 'full', 'incremental'] as const;
 const FORMATS = ['qcow2', 'raw'] as const;
 const YES_NO = ['yes', 'no'] as const;
+const COMPRESSIONS = ['zstd', 'none'] as const;
 
 function readTarget(r: TreeReader, el: XmlElement): DiskTarget {
   r.allowOnly(el, ['pool', 'volume', 'format'], []);
@@ -111,7 +113,11 @@ function readDefinition(r: TreeReader, root: XmlElement): BackupDefinition {
     r.problem(root, `unknown root element <${root.name}>, expected <volbackup>`);
     return { mode: 'push', kind: 'auto', disks: [] };
   }
-  r.allowOnly(root, ['mode'], ['description', 'type', 'incremental', 'location', 'server', 'disks']);
+  r.allowOnly(
+    root,
+    ['mode'],
+    ['description', 'type', 'incremental', 'location', 'server', 'compression', 'disks'],
+  );
   const mode = r.enumAttr<BackupMode>(root, 'mode', MODES, 'push');
   const def: BackupDefinition = { mode: mode ?? 'push', kind: 'auto', disks: [] };
 
@@ -153,6 +159,14 @@ function readDefinition(r: TreeReader, root: XmlElement): BackupDefinition {
     if (parsed) def.server = parsed;
   }
 
+  const compression = r.optional(root, 'compression');
+  if (compression) {
+    const value = r.text(compression);
+    if (mode === 'pull') r.problem(compression, "<compression> is only allowed with mode='push'");
+    else if ((COMPRESSIONS as readonly string[]).includes(value)) def.compression = value as Compression;
+    else r.problem(compression, `<compression> '${value}' must be one of 'zstd', 'none'`);
+  }
+
   const disks = r.optional(root, 'disks');
   if (disks) def.disks = readDisks(r, disks, mode);
   return def;
@@ -190,6 +204,7 @@ function definitionTree(def: BackupDefinition): OutElement {
           ['path', def.location.path],
         ],
       },
+      def.compression === undefined ? undefined : { name: 'compression', text: def.compression },
       server && {
         name: 'server',
         attrs:

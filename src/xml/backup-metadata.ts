@@ -172,6 +172,7 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
       'fallbackReason',
       'domain',
       'checkpoint',
+      'compression',
       'disks',
       'domainXml',
     ],
@@ -236,6 +237,12 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
   }
   const fallback = r.optional(root, 'fallbackReason');
   if (fallback) set.fallbackReason = r.text(fallback);
+  const compression = r.optional(root, 'compression');
+  if (compression) {
+    const value = r.text(compression);
+    if (value === 'zstd') set.compression = value;
+    else r.problem(compression, `<compression> '${value}' must be 'zstd'`);
+  }
   const description = r.optional(root, 'description');
   if (description) set.description = r.text(description);
 
@@ -409,6 +416,7 @@ function backupSetTree(set: BackupSet): OutElement {
           { name: 'xml', text: set.checkpoint.xml },
         ],
       },
+      set.compression === undefined ? undefined : { name: 'compression', text: set.compression },
       { name: 'disks', children: set.disks.map(diskTree) },
       { name: 'domainXml', text: set.domainXml },
     ],

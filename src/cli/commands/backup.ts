@@ -15,7 +15,7 @@ import {
   type DiskVerification,
   type VerifyResult,
 } from '../../index';
-import type { BackupKind } from '../../model';
+import type { BackupKind, Compression } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { formatBytes, formatUtc, keyValues, printable, shortId, table } from '../format';
 import { flagList, flagString, type CommandSpec, type Flags } from '../framework';
@@ -183,6 +183,7 @@ export function renderSet(s: ListedSet): string {
     ['checkpoint', set.checkpoint?.name],
     ['fallback reason', set.fallbackReason],
     ['description', set.description],
+    ['compression', set.compression],
     ['restorable', s.restorable ? 'yes' : 'no'],
     ['metadata', s.metadata.map((m) => `${m.pool}/${m.volume}`).join(', ')],
     [
@@ -212,7 +213,15 @@ export function renderSet(s: ListedSet): string {
   return [head, '', disks, ...problems].join('\n');
 }
 
-/** The definition of --definition FILE, with --full/--incremental/--description applied. */
+/** `--compress zstd|none`, else undefined (the definition's, then the config's). Pure. */
+export function parseCompress(value: string | undefined): Compression | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'zstd' && value !== 'none')
+    throw new UsageError(`--compress must be zstd or none, got '${value}'`);
+  return value;
+}
+
+/** The definition of --definition FILE, with --full/--incremental/--description/--compress applied. */
 export async function definitionFrom(
   flags: Flags,
   mode: 'push' | 'pull' = 'push',
@@ -223,9 +232,15 @@ export async function definitionFrom(
   if (flags.full && flags.incremental) throw new UsageError('--full and --incremental exclude each other');
   const kind = flags.full ? 'full' : flags.incremental ? 'incremental' : undefined;
   const description = flagString(flags.description);
-  if (!kind && !description) return definition;
+  const compression = parseCompress(flagString(flags.compress));
+  if (!kind && !description && !compression) return definition;
   const base: BackupDefinition = definition ?? { mode, kind: 'auto', disks: [] };
-  return { ...base, kind: kind ?? base.kind, description: description ?? base.description };
+  return {
+    ...base,
+    kind: kind ?? base.kind,
+    description: description ?? base.description,
+    ...(compression ? { compression } : {}),
+  };
 }
 
 const backupCreate: CommandSpec = {
@@ -259,6 +274,12 @@ const backupCreate: CommandSpec = {
       description: 'pool for disks without a target (default: config default_pool)',
     },
     description: { type: 'string', value: 'TEXT', description: 'free text stored with the backup' },
+    compress: {
+      type: 'string',
+      value: 'zstd|none',
+      description:
+        'zstd: volumes of zstd-compressed qcow2 clusters, copied by QEMU (dir pools; docs/compression.md); none: uncompressed (default: the definition, then config backup_compression)',
+    },
     all: { type: 'boolean', description: 'every persistent domain of the host' },
     match: {
       type: 'string',
@@ -281,6 +302,7 @@ const backupCreate: CommandSpec = {
     "volback backup create --match 'web-*' --parallel 4",
     'volback backup create --label nightly --json',
     'volback backup create vm1 --full --pool backups2',
+    'volback backup create vm1 --compress zstd',
     'volback backup create vm1 --definition vm1-backup.xml --json',
   ],
   async run(ctx, [domain], flags) {

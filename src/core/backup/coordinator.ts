@@ -11,7 +11,14 @@ import {
 } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
-import type { BackupDefinition, BackupLocation, BackupSet, DiskBackup, VolumeFormat } from '../../model';
+import type {
+  BackupDefinition,
+  BackupLocation,
+  BackupSet,
+  Compression,
+  DiskBackup,
+  VolumeFormat,
+} from '../../model';
 import { writeDocument } from '../../pool/documents';
 import {
   checksumDocumentName,
@@ -77,6 +84,8 @@ export interface BackupDefaults {
   pool: string;
   path: string;
   format: VolumeFormat;
+  /** Compression of a backup whose definition does not say (config `backup_compression`). */
+  compression?: Compression;
 }
 
 /** `checksums`: reading back what was stored to record its checksums (bytes of the data read). */
@@ -207,6 +216,7 @@ async function chooseEngine(
     confinedBy: ctx.summary.confinedBy,
     fdPassing: (await kindOf(ctx.conn)).local,
     fdTargets: targetPools.filter((name) => pools.get(name)!.driver.capabilities.qmpTarget === 'fd'),
+    compressed: plan.compression !== undefined,
   };
   const decided = decideEngine(facts);
   let decision: Exclude<EngineDecision, { engine: 'qmp' }>;
@@ -226,7 +236,9 @@ async function chooseEngine(
       `cannot back up ${ctx.domainName}: ${decision.refused}`,
       {
         fault: 'user',
-        hint: 'choose a pool libvirt can write (dir, logical) for these disks, or let the QMP engine run (backup_engine auto)',
+        hint: facts.compressed
+          ? 'back up without compression (--compress none), or let the QMP engine run (backup_engine auto)'
+          : 'choose a pool libvirt can write (dir, logical) for these disks, or let the QMP engine run (backup_engine auto)',
       },
     );
   }
@@ -261,6 +273,7 @@ async function copyThroughQmp(
       sourceNode: nodes.get(d.target)!,
       destination: targets[d.target],
       bitmap: d.bitmap,
+      compress: plan.compression !== undefined,
       since: d.kind === 'incremental' ? since : undefined,
     })),
     {
@@ -382,6 +395,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
           capacity: disk.virtualSize,
           parent,
           changedBytes: parent ? changed?.get(disk.target) : undefined,
+          ...(plan.compression ? { compression: plan.compression } : {}),
         });
       } finally {
         parent?.free();
@@ -447,6 +461,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       domain: { name: domainName, uuid },
       checkpoint: plan.checkpointName ? await checkpointRecord(domain, plan.checkpointName) : undefined,
       fallbackReason: plan.fallbackReason,
+      ...(plan.compression ? { compression: plan.compression } : {}),
       description: definition.description,
       disks,
       domainXml: ctx.inactiveXml,
@@ -566,7 +581,11 @@ export async function createBackup(
         definition,
         facts,
         base,
-        defaults: { pool: location.pool, format: options.defaults.format },
+        defaults: {
+          pool: location.pool,
+          format: options.defaults.format,
+          compression: options.defaults.compression,
+        },
         capabilities,
         setId,
         createdAt: new Date(),

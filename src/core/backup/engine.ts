@@ -31,6 +31,8 @@ export interface EngineFacts {
   fdPassing: boolean;
   /** Target pools of the plan whose volumes the QMP engine hands QEMU as descriptors. */
   fdTargets: readonly string[];
+  /** The plan writes compressed clusters, which libvirt 9.0's push job cannot (docs/compression.md). */
+  compressed?: boolean;
 }
 
 /** Why the QMP engine cannot copy this plan at all, as "<domain> is …" and "it is …"; undefined: it can. */
@@ -49,6 +51,8 @@ function qmpBlocked(facts: EngineFacts): { why: string; it: string } | undefined
 
 const poolList = (pools: readonly string[]): string =>
   pools.length > 1 ? `pools ${pools.join(', ')}` : `pool ${pools[0]}`;
+
+const COMPRESSED_NEEDS_QMP = 'a compressed backup needs the QMP engine';
 
 export type EngineDecision =
   /** `required`: no other engine can write the targets, so a domain QMP cannot copy is refused. */
@@ -75,6 +79,14 @@ export function decideEngine(facts: EngineFacts): EngineDecision {
       };
     return { engine: 'qmp', required: true, why: `libvirt's push job cannot write ${pools}` };
   }
+  if (facts.compressed) {
+    if (setting === 'libvirt')
+      return {
+        refused: `${COMPRESSED_NEEDS_QMP} (libvirt's push job cannot compress), and backup_engine is libvirt`,
+      };
+    if (blocked) return { refused: `${COMPRESSED_NEEDS_QMP}, which cannot copy ${domain}: ${blocked.it}` };
+    return { engine: 'qmp', required: true, why: "compressed backup: libvirt's push job cannot compress" };
+  }
   if (setting === 'libvirt') return { engine: 'libvirt', why: 'backup_engine is libvirt' };
   if (blocked) return { engine: 'libvirt', why: blocked.why };
   if (setting === 'qmp') return { engine: 'qmp', required: false, why: 'backup_engine is qmp' };
@@ -86,10 +98,12 @@ export function decideEngine(facts: EngineFacts): EngineDecision {
 /** What follows when the QMP engine cannot copy a disk (`reason`): libvirt's job, or a refusal. */
 export function qmpUnavailable(
   decision: { required: boolean },
-  facts: Pick<EngineFacts, 'unwritable' | 'domain'>,
+  facts: Pick<EngineFacts, 'unwritable' | 'domain' | 'compressed'>,
   reason: string,
 ): Exclude<EngineDecision, { engine: 'qmp' }> {
   if (!decision.required) return { engine: 'libvirt', why: reason };
+  if (!facts.unwritable.length && facts.compressed)
+    return { refused: `${COMPRESSED_NEEDS_QMP}, which cannot copy ${facts.domain}: ${reason}` };
   return {
     refused: `pool ${facts.unwritable.join(', ')} can only be written by the QMP engine, which cannot copy ${facts.domain}: ${reason}`,
   };

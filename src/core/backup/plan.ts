@@ -1,7 +1,14 @@
 // Plans one backup run: which disks, full or incremental, where each goes and under what name.
 // Pure: the coordinator gathers the facts (domain disks, image facts, base set) and executes the plan.
 import { ErrorCodes, VolbackError } from '../../errors';
-import type { BackupDefinition, BackupKind, BackupSet, DiskBackup, VolumeFormat } from '../../model';
+import type {
+  BackupDefinition,
+  BackupKind,
+  BackupSet,
+  Compression,
+  DiskBackup,
+  VolumeFormat,
+} from '../../model';
 import type { PoolDriverCapabilities } from '../../pool/driver';
 import { maxImageBytes } from '../../tools/qemu-img';
 import { backupVolumeName, reservedNameReason } from '../../pool/volume-names';
@@ -19,8 +26,11 @@ export interface PlanInput {
   definition: BackupDefinition;
   facts: Record<string, DiskFacts>;
   base: BaseState;
-  /** `pool`: where disks without a target go (the resolved location); `format`: the preferred full format. */
-  defaults: { pool: string; format: VolumeFormat };
+  /**
+   * `pool`: where disks without a target go (the resolved location); `format`: the preferred full
+   * format; `compression`: the configured default when the definition does not say.
+   */
+  defaults: { pool: string; format: VolumeFormat; compression?: Compression };
   /**
    * What the driver of each pool a disk could go to declares: every target pool, and each pool of
    * the base's volumes that still exists (undefined for one that is gone).
@@ -56,6 +66,8 @@ export interface BackupPlan {
   fallbackReason?: string;
   /** Name of the checkpoint the job creates; absent when no disk can carry a bitmap. */
   checkpointName?: string;
+  /** Every volume of the run is qcow2 written with zstd-compressed clusters (docs/compression.md). */
+  compression?: 'zstd';
   disks: PlannedDisk[];
   skipped: Array<{ target: string; reason: string }>;
   /** Human notes for the log (disks without bitmap support, per-disk fulls in an incremental). */
@@ -102,6 +114,31 @@ function fullFormat(
   return requested ?? (caps.fullFormats.includes(preferred) ? preferred : caps.fullFormats[0]);
 }
 
+/**
+ * Refuses a compressed backup of `target` into `pool` unless its driver can make compressed
+ * volumes and the volume is qcow2: raw images have no clusters to compress.
+ */
+function checkCompressible(
+  caps: PoolDriverCapabilities,
+  pool: string,
+  target: string,
+  format: VolumeFormat,
+): void {
+  const refuse = (why: string): never => {
+    throw new VolbackError(
+      ErrorCodes.POOL_UNSUPPORTED,
+      `cannot compress the backup of disk ${target}: ${why}`,
+      {
+        fault: 'user',
+        hint: 'back it up into a dir pool, or without compression (--compress none, <compression>none</compression>)',
+      },
+    );
+  };
+  if (!caps.compressedClusters) refuse(`pool ${pool} cannot hold compressed qcow2 clusters`);
+  if (format !== 'qcow2')
+    refuse(`its volume in pool ${pool} would be ${format}, and only qcow2 holds compressed clusters`);
+}
+
 /** Plans the run, or throws ERR_INVALID_INPUT naming the definition's mistake. */
 export function planBackup(input: PlanInput): BackupPlan {
   const { domain, definition, facts, base, defaults, capabilities, setId, createdAt } = input;
@@ -121,6 +158,7 @@ export function planBackup(input: PlanInput): BackupPlan {
     }
   }
   const { parent, fallbackReason } = resolveBase(domain.name, definition, base);
+  const compression = (definition.compression ?? defaults.compression) === 'zstd' ? 'zstd' : undefined;
   const notes: string[] = [];
   const disks: PlannedDisk[] = [];
   for (const { disk, selection, facts: fact, sourceFormat, bitmap } of selected) {
@@ -160,9 +198,12 @@ export function planBackup(input: PlanInput): BackupPlan {
       notes.push(`disk ${disk.target} has no usable parent in backup ${parent.id}: copied in full`);
     }
     const pool = increment?.pool ?? requestedPool ?? defaults.pool;
+    // A compressed full prefers qcow2 whatever the configured format: raw holds no compressed clusters.
+    const preferred = compression ? 'qcow2' : defaults.format;
     const format =
       increment?.format ??
-      fullFormat(targetCapabilities(capabilities, pool), pool, disk.target, requestedFormat, defaults.format);
+      fullFormat(targetCapabilities(capabilities, pool), pool, disk.target, requestedFormat, preferred);
+    if (compression) checkCompressible(targetCapabilities(capabilities, pool), pool, disk.target, format);
     const kind: BackupKind = increment ? 'incremental' : 'full';
     disks.push({
       target: disk.target,
@@ -190,6 +231,7 @@ export function planBackup(input: PlanInput): BackupPlan {
       fallbackReason,
       `no disk of ${domain.name} can continue the chain of backup ${parent?.id}`,
     ),
+    ...(compression ? { compression } : {}),
     disks,
     skipped,
     notes,

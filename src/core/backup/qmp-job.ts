@@ -28,6 +28,12 @@ export interface QmpDisk {
   bitmap: boolean;
   /** Incremental: the checkpoint (its bitmap's name) whose changes are copied. Absent: a full copy. */
   since?: string;
+  /**
+   * Write compressed clusters (`compress` of blockdev-backup) into a qcow2 destination its driver
+   * created with compression_type=zstd. QEMU then copies cluster by cluster through its own buffers:
+   * no copy offload, which cannot compress (docs/compression.md).
+   */
+  compress?: boolean;
 }
 
 export interface QmpJobOptions {
@@ -366,8 +372,9 @@ export async function runQmpJob(
           // incremental: only what the temporary bitmap marks (libvirt's push job uses the same mode).
           ...(a.changed ? { sync: 'incremental', bitmap: a.changed } : { sync: 'full' }),
           'auto-dismiss': false,
+          ...(a.disk.compress ? { compress: true } : {}),
           // copy_file_range: the kernel copies, no bounce buffer per chunk in QEMU's main loop.
-          ...(perf ? { 'x-perf': { 'use-copy-range': true } } : {}),
+          ...(perf && !a.disk.compress ? { 'x-perf': { 'use-copy-range': true } } : {}),
         },
       })),
     ];
