@@ -16,6 +16,8 @@ export interface VolbackConfig {
   /** Pool that receives disks without an explicit target; created as a dir pool on first use. */
   defaultPool: string;
   defaultPoolPath: string;
+  /** `per-domain`: each domain's sets in its own pool under the default pool (docs/scale.md); `single`. */
+  defaultPoolLayout: 'per-domain' | 'single';
   /** Format of full backup volumes where the pool allows a choice. */
   backupFormat: 'qcow2' | 'raw';
   /**
@@ -44,6 +46,7 @@ const DEFAULTS: VolbackConfig = {
   connectUri: 'qemu:///system',
   defaultPool: 'volback',
   defaultPoolPath: '/var/lib/libvirt/backups',
+  defaultPoolLayout: 'per-domain',
   backupFormat: 'qcow2',
   backupEngine: 'auto',
   backupCompression: 'none',
@@ -74,6 +77,11 @@ const nonNegative = (v: string | number): string | undefined =>
 const FILE_KEYS: Record<string, Setting> = {
   connect_uri: { kind: 'string', path: ['connectUri'] },
   default_pool: { kind: 'string', path: ['defaultPool'] },
+  default_pool_layout: {
+    kind: 'string',
+    path: ['defaultPoolLayout'],
+    check: oneOf('per-domain', 'single'),
+  },
   default_pool_path: {
     kind: 'string',
     path: ['defaultPoolPath'],

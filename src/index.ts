@@ -109,6 +109,7 @@ export {
   type StoredSet,
 } from './core/catalog/scan';
 export { initPool, listPools, type PoolSummary } from './pool/pool-summary';
+export { discoverDomainPools, type DiscoveredPool } from './pool/discover';
 export { volumeImage } from './pool/pool-layer';
 export type { ChainProblem, ChainProblemKind } from './core/catalog/chains';
 export {
@@ -144,6 +145,7 @@ export function backupDefaults(config: ResolvedConfig): BackupDefaults {
   return {
     pool: config.defaultPool,
     path: config.defaultPoolPath,
+    layout: config.defaultPoolLayout,
     format: config.backupFormat,
     compression: config.backupCompression,
   };

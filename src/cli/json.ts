@@ -128,6 +128,7 @@ export const listingJson = (listing: BackupListing) => ({
   invalidMetadata: listing.invalidMetadata,
   strayVolumes: listing.strayVolumes,
   unreadablePools: listing.unreadablePools,
+  undefinedDomainPools: listing.undefinedDomainPools ?? [],
 });
 
 export const poolJson = (p: PoolSummary) => ({

@@ -15,6 +15,7 @@ import type { BackupLocation } from '../model';
 import type { ImageRef } from '../tools/qemu-img';
 import { parsePoolIdentity } from '../xml/libvirt-storage';
 import type { PoolDriver, PoolRef } from './driver';
+import { mapBounded, POOL_CONCURRENCY } from './bounded-map';
 import { driverFor } from './registry';
 import { parseMetadataVolumeName } from './volume-names';
 
@@ -41,6 +42,13 @@ async function lookupPool(conn: Connection, name: string): Promise<StoragePool |
     if (isLibvirtNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/** True when pool `name` is defined (active or not). */
+export async function poolExists(conn: Connection, name: string): Promise<boolean> {
+  const pool = await lookupPool(conn, name);
+  pool?.free();
+  return pool !== undefined;
 }
 
 const missingPool = (name: string): VolbackError =>
@@ -156,22 +164,44 @@ export async function assertRoom(pool: OpenPool, bytes: number, what: string): P
   }
 }
 
-/** Every active pool whose type volback supports (others are skipped, at debug level). */
-export async function openActivePools(conn: Connection, names?: readonly string[]): Promise<OpenPool[]> {
+/**
+ * Every active pool whose type volback supports (others are skipped, at debug level), or the named
+ * ones; `select` drops pools by name before any is described. Opened POOL_CONCURRENCY at a time.
+ */
+export async function openActivePools(
+  conn: Connection,
+  names?: readonly string[],
+  select?: (name: string) => boolean,
+): Promise<OpenPool[]> {
   if (names) return Promise.all(names.map((name) => openPool(conn, name)));
   const pools = await conn.listAllStoragePools(
     virConnectListAllStoragePoolsFlags.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE,
   );
-  const open: OpenPool[] = [];
+  const wanted: StoragePool[] = [];
   for (const pool of pools) {
-    try {
-      open.push(await describe(conn, pool));
-    } catch (err) {
+    if (!select || select(await pool.getName())) wanted.push(pool);
+    else pool.free();
+  }
+  const described = await mapBounded(wanted, POOL_CONCURRENCY, (pool) =>
+    describe(conn, pool).catch((err: unknown) => {
       log.debug(`skipping pool: ${(err as Error).message}`);
       pool.free();
-    }
+      return undefined;
+    }),
+  );
+  return described.filter((p): p is OpenPool => p !== undefined);
+}
+
+/** The names of the active pools (no pool is described). */
+export async function activePoolNames(conn: Connection): Promise<string[]> {
+  const pools = await conn.listAllStoragePools(
+    virConnectListAllStoragePoolsFlags.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE,
+  );
+  try {
+    return await Promise.all(pools.map((pool) => pool.getName()));
+  } finally {
+    for (const pool of pools) pool.free();
   }
-  return open;
 }
 
 /** Releases the libvirt handles of opened pools. */

@@ -75,7 +75,7 @@ describe('volback CLI (built binary, real libvirt)', () => {
     configFile = path.join(tmp, 'volback.conf');
     fs.writeFileSync(
       configFile,
-      `default_pool = "${backupPool}"\ndefault_pool_path = "${path.join(TEST_POOL_ROOT, backupPool)}"\n`,
+      `default_pool_layout = "single"\ndefault_pool = "${backupPool}"\ndefault_pool_path = "${path.join(TEST_POOL_ROOT, backupPool)}"\n`,
     );
     env = {
       ...process.env,

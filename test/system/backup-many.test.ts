@@ -61,7 +61,7 @@ describe('backup create over many domains (built binary, real domains)', () => {
     fs.writeFileSync(
       path.join(tmp, 'volback.conf'),
       `connect_uri = "${SYSTEM_URI}"\ndefault_pool = "${pool}"\n` +
-        `default_pool_path = "${path.join(TEST_POOL_ROOT, pool)}"\nbackup_parallel = 2\n`,
+        `default_pool_layout = "single"\ndefault_pool_path = "${path.join(TEST_POOL_ROOT, pool)}"\nbackup_parallel = 2\n`,
     );
     env = { ...process.env, VOLBACK_LOCK_DIR: path.join(tmp, 'locks'), VOLBACK_CONFIG: undefined };
     cleanup.add(`pool ${pool}`, async () => {

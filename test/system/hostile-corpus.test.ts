@@ -169,7 +169,10 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
     await makeVictims(victim.name);
     const meta = (s: BackupSet): string =>
       metadataVolumeName({ domain: s.domain.name, createdAt: s.createdAt, setId: s.id });
-    fs.writeFileSync(configFile, `default_pool = "${backupPool}"\ndefault_pool_path = "${backupDir}"\n`);
+    fs.writeFileSync(
+      configFile,
+      `default_pool_layout = "single"\ndefault_pool = "${backupPool}"\ndefault_pool_path = "${backupDir}"\n`,
+    );
     return {
       cleanup,
       vm,
@@ -612,7 +615,7 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
     const config = path.join(tmp, `${pool}.conf`);
     fs.writeFileSync(
       config,
-      `default_pool = "${pool}"\ndefault_pool_path = "${path.join(TEST_POOL_ROOT, pool)}"\n`,
+      `default_pool_layout = "single"\ndefault_pool = "${pool}"\ndefault_pool_path = "${path.join(TEST_POOL_ROOT, pool)}"\n`,
     );
     return { cleanup, vm, pool, config };
   }

@@ -188,7 +188,7 @@ describe('backups of a remote host, through libvirt alone', () => {
       const config = path.join(tmp, 'volback.conf');
       fs.writeFileSync(
         config,
-        `default_pool = "${poolName}"\ndefault_pool_path = "/var/lib/libvirt/${poolName}"\n`,
+        `default_pool_layout = "single"\ndefault_pool = "${poolName}"\ndefault_pool_path = "/var/lib/libvirt/${poolName}"\n`,
       );
       cleanup.add(`pool ${poolName}`, async () => {
         const pool = await conn.lookupStoragePoolByName(poolName).catch(() => undefined);

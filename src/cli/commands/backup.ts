@@ -103,7 +103,8 @@ export function renderTree(listing: BackupListing): string {
     listing.problems.length === 0 &&
     !listing.invalidMetadata.length &&
     !listing.strayVolumes.length &&
-    !listing.unreadablePools.length
+    !listing.unreadablePools.length &&
+    !listing.undefinedDomainPools?.length
   ) {
     return `no backups in pools: ${printable(listing.pools.join(', ')) || '(no active pools)'}`;
   }
@@ -161,6 +162,10 @@ export function renderTree(listing: BackupListing): string {
     ),
     ...listing.unreadablePools.map(
       (u) => `  unreadable pool: ${printable(u.pool)}: ${printable(u.error)} (its backups are not listed)`,
+    ),
+    ...(listing.undefinedDomainPools ?? []).map(
+      (d) =>
+        `  domain pool not defined here: ${printable(d.pool)} (its backups are not listed; run \`volback pool discover\`)`,
     ),
   ];
   if (problems.length) out.push('Problems:', ...problems);
@@ -401,6 +406,7 @@ const backupList: CommandSpec = {
   async run(ctx, _args, flags) {
     const options = {
       pools: flagList(flags.pool),
+      root: ctx.config.defaultPool,
       domain: flagString(flags.domain),
       since: flags.since ? parseTime(flagString(flags.since)!, 'since') : undefined,
       until: flags.until ? parseTime(flagString(flags.until)!, 'until') : undefined,

@@ -1,5 +1,6 @@
 // `volback pool list|init`: the storage pools volback can keep backups in.
-import { initPool, listPools } from '../../index';
+import { discoverDomainPools, initPool, listPools } from '../../index';
+import { domainOfPool } from '../../pool/default-layout';
 import { absNormalizedPathProblem } from '../../xml/names';
 import { UsageError } from '../exit-codes';
 import { formatBytes, keyValues, table } from '../format';
@@ -19,7 +20,12 @@ const poolList: CommandSpec = {
           : table(
               ['NAME', 'TYPE', 'STATE', 'AUTOSTART', 'SIZE', 'FREE', 'BACKUPS', 'PATH'],
               pools.map((p) => [
-                p.name + (p.name === ctx.config.defaultPool ? ' (default)' : ''),
+                p.name +
+                  (p.name === ctx.config.defaultPool
+                    ? ' (default)'
+                    : domainOfPool(ctx.config.defaultPool, p.name)
+                      ? ' (domain)'
+                      : ''),
                 p.type,
                 p.active ? 'active' : 'inactive',
                 p.autostart ? 'yes' : 'no',
@@ -79,4 +85,39 @@ const poolInit: CommandSpec = {
   },
 };
 
-export const poolCommands: CommandSpec[] = [poolList, poolInit];
+const poolDiscover: CommandSpec = {
+  path: ['pool', 'discover'],
+  summary: "define the default location's per-domain pools found in its directory (a fresh host)",
+  description:
+    'Reads the root pool (config default_pool, created at default_pool_path when missing) and makes\n' +
+    'every domain directory in it the dir pool <default_pool>-<domain uuid>: defined, started,\n' +
+    'autostarted. Pools already active are left alone. See docs/scale.md.',
+  flags: {
+    'dry-run': { type: 'boolean', description: 'only say which pools would be defined or started' },
+  },
+  examples: ['volback pool discover --dry-run', 'volback pool discover'],
+  async run(ctx, _args, flags) {
+    const dryRun = flags['dry-run'] === true;
+    const found = await discoverDomainPools(
+      await ctx.connect(),
+      { pool: ctx.config.defaultPool, path: ctx.config.defaultPoolPath },
+      { dryRun },
+    );
+    return {
+      data: { dryRun, pools: found },
+      human: () =>
+        found.length === 0
+          ? `no domain directories in pool ${ctx.config.defaultPool}`
+          : table(
+              ['POOL', 'ACTION', 'PATH'],
+              found.map((f) => [
+                f.pool,
+                f.action === 'active' ? 'already active' : dryRun ? `would be ${f.action}` : f.action,
+                f.path,
+              ]),
+            ),
+    };
+  },
+};
+
+export const poolCommands: CommandSpec[] = [poolList, poolInit, poolDiscover];

@@ -70,7 +70,7 @@ import {
 import { lockDomain } from '../shared/domain-lock';
 import { lookupDomain } from '../shared/domain-lookup';
 import { readDomainState } from '../shared/domain-state';
-import { capabilitiesOf, openRunPools, resolveLocation } from '../shared/targets';
+import { capabilitiesOf, openRunPools, resolveLocation, type DefaultLocation } from '../shared/targets';
 import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
 import { takeLayerDigests } from '../shared/checksums';
@@ -86,6 +86,8 @@ export interface BackupDefaults {
   format: VolumeFormat;
   /** Compression of a backup whose definition does not say (config `backup_compression`). */
   compression?: Compression;
+  /** `per-domain`: each domain's sets go to its own pool under `pool` (docs/scale.md); absent: `pool`. */
+  layout?: DefaultLocation['layout'];
 }
 
 /** `checksums`: reading back what was stored to record its checksums (bytes of the data read). */
@@ -537,7 +539,7 @@ export async function createBackup(
     // A volback run that died mid-copy leaves its QEMU job and target nodes; they would block this run.
     const interrupted =
       !startedPaused && qmpEngineEnabled(options) ? await sweepQmpLeftovers(domain) : new Set<string>();
-    const scan = await scanCatalog(conn);
+    const scan = await scanCatalog(conn, { root: options.defaults.pool, domainUuid: uuid });
     await removeInterrupted(conn, domain, scan, interrupted);
     const baseSet = chooseBase([...scan.catalog.sets.values()], uuid, definition, 'volumes');
     let base = baseSet ? await assessBase(domain, ancestry(scan.catalog.sets, baseSet)) : undefined;
@@ -547,7 +549,7 @@ export async function createBackup(
       // No base left: the full says why the newest backup could not be continued.
       else base = { set: unusable.set, usable: false, reason: unusable.reason };
     }
-    const location = resolveLocation(definition, options.defaults);
+    const location = resolveLocation(definition, options.defaults, uuid);
     const capabilities = await capabilitiesOf(
       conn,
       {

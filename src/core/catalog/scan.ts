@@ -4,7 +4,9 @@ import type { Connection } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import type { BackupKind, BackupSet } from '../../model';
-import { closePools, openActivePools, type OpenPool } from '../../pool/pool-layer';
+import { activePoolNames, closePools, openActivePools, type OpenPool } from '../../pool/pool-layer';
+import { mapBounded, POOL_CONCURRENCY } from '../../pool/bounded-map';
+import { poolsForDomain, undefinedDomainPools } from '../../pool/default-layout';
 import { readIndex, writeIndex } from '../../pool/catalog-index';
 import { parseBackupVolumeName, parseMetadataVolumeName } from '../../pool/volume-names';
 import { parseBackupSets } from '../../xml';
@@ -51,11 +53,25 @@ export interface CatalogScan {
   pools: string[];
   /** Pools of an all-pools scan that could not be read; their backups are missing from this scan. */
   unreadable: Array<{ pool: string; error: Error }>;
+  /**
+   * Domain pools of the per-domain layout whose directory the root pool lists but which are not
+   * active here: their sets are missing from this scan until `volback pool discover` defines them.
+   */
+  undefinedDomainPools?: Array<{ pool: string; domainUuid: string }>;
 }
 
 export interface ScanOptions {
   /** Pools to scan; every active pool of a supported type when absent. */
   pools?: readonly string[];
+  /** The default location's root pool (config `default_pool`): its domain pools are known by name. */
+  root?: string;
+  /**
+   * Read only the pools that can hold this domain's sets: with `root`, the other domains' pools of
+   * the per-domain layout are skipped (docs/scale.md, "Which pools a scan reads").
+   */
+  domainUuid?: string;
+  /** Told each pool the scan reads, before it is read (the debug log says the same). */
+  onPoolRead?: (pool: string) => void;
 }
 
 type PoolScan = Pick<CatalogScan, 'stored' | 'invalid' | 'strayVolumes' | 'damage' | 'liveRestores'> & {
@@ -121,33 +137,36 @@ async function scanPool(pool: OpenPool): Promise<PoolScan> {
  * reported in `unreadable` and the others are still listed.
  */
 export async function scanCatalog(conn: Connection, options: ScanOptions = {}): Promise<CatalogScan> {
-  const pools = await openActivePools(conn, options.pools);
+  const { root, domainUuid } = options;
+  const active = options.pools ? undefined : await activePoolNames(conn);
+  const wanted = active && root !== undefined ? new Set(poolsForDomain(active, root, domainUuid)) : undefined;
+  const pools = await openActivePools(conn, options.pools, wanted && ((name) => wanted.has(name)));
   try {
     const unreadable: CatalogScan['unreadable'] = [];
-    const results = await Promise.all(
-      pools.map((pool) =>
-        scanPool(pool).catch((err: unknown) => {
-          const error = new VolbackError(
-            ErrorCodes.POOL_UNAVAILABLE,
-            `cannot read backups in pool '${pool.name}'`,
-            {
-              cause: err,
-            },
-          );
-          if (options.pools) throw error;
-          log.warn(`${error.message}: ${(err as Error).message}`);
-          unreadable.push({ pool: pool.name, error });
-          return {
-            stored: [],
-            invalid: [],
-            strayVolumes: [],
-            damage: [],
-            liveRestores: [],
-            names: undefined,
-          };
-        }),
-      ),
-    );
+    const results = await mapBounded(pools, POOL_CONCURRENCY, (pool) => {
+      log.debug(`reading pool ${pool.name}`);
+      options.onPoolRead?.(pool.name);
+      return scanPool(pool).catch((err: unknown) => {
+        const error = new VolbackError(
+          ErrorCodes.POOL_UNAVAILABLE,
+          `cannot read backups in pool '${pool.name}'`,
+          {
+            cause: err,
+          },
+        );
+        if (options.pools) throw error;
+        log.warn(`${error.message}: ${(err as Error).message}`);
+        unreadable.push({ pool: pool.name, error });
+        return {
+          stored: [],
+          invalid: [],
+          strayVolumes: [],
+          damage: [],
+          liveRestores: [],
+          names: undefined,
+        };
+      });
+    });
     const stored = results.flatMap((r) => r.stored);
     const damage = results.flatMap((r) => r.damage);
     const listed = new Map<string, Set<string>>();
@@ -170,6 +189,12 @@ export async function scanCatalog(conn: Connection, options: ScanOptions = {}): 
       liveRestores: results.flatMap((r) => r.liveRestores),
       pools: pools.map((p) => p.name).filter((name) => !unreadable.some((u) => u.pool === name)),
       unreadable,
+      undefinedDomainPools:
+        root !== undefined && active && listed.has(root)
+          ? undefinedDomainPools(root, [...listed.get(root)!], active).filter(
+              (p) => domainUuid === undefined || p.domainUuid === domainUuid.toLowerCase(),
+            )
+          : [],
     };
   } finally {
     closePools(pools);
@@ -206,6 +231,13 @@ export function selectSets(scan: CatalogScan, filter: SetFilter = {}): BackupSet
 export interface ListBackupsOptions {
   /** Pools to scan; every active pool of a supported type when absent. */
   pools?: readonly string[];
+  /**
+   * The default location's root pool: with `domain`, only the pools that can hold that domain's
+   * sets are read (its own pool of the per-domain layout, not the other domains').
+   */
+  root?: string;
+  /** Told each pool the scan reads (see ScanOptions). */
+  onPoolRead?: (pool: string) => void;
   /** Domain name or UUID. */
   domain?: string;
   /** Sets created at or after this time. */
@@ -244,6 +276,8 @@ export interface BackupListing {
   strayVolumes: Array<{ pool: string; volume: string }>;
   /** Active pools that could not be read (stopped or removed during the scan): their backups are missing. */
   unreadablePools: Array<{ pool: string; error: string }>;
+  /** Domain pools the root's directory holds that are not active here (`volback pool discover`). */
+  undefinedDomainPools?: Array<{ pool: string; domainUuid: string }>;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -284,11 +318,23 @@ export async function listBackups(
   conn: Connection,
   options: ListBackupsOptions = {},
 ): Promise<BackupListing> {
-  const scan = await scanCatalog(conn, { pools: options.pools });
-  const byUuid = options.domain !== undefined && UUID_RE.test(options.domain);
+  // With a root, a defined domain's name stands for its uuid: only its pools are read, so the sets
+  // of an earlier domain of that name are listed by their uuid (docs/scale.md).
+  const uuid =
+    options.domain !== undefined && UUID_RE.test(options.domain)
+      ? options.domain
+      : options.root !== undefined
+        ? await uuidOfDomain(conn, options.domain)
+        : undefined;
+  const scan = await scanCatalog(conn, {
+    pools: options.pools,
+    root: options.root,
+    domainUuid: uuid,
+    onPoolRead: options.onPoolRead,
+  });
   const sets = selectSets(scan, {
-    domainName: byUuid ? undefined : options.domain,
-    domainUuid: byUuid ? options.domain : undefined,
+    domainName: uuid === undefined ? options.domain : undefined,
+    domainUuid: uuid,
     from: options.since,
     to: options.until,
     kind: options.kind,
@@ -301,7 +347,23 @@ export async function listBackups(
     invalidMetadata: scan.invalid.map((i) => ({ pool: i.pool, volume: i.volume, error: i.error.message })),
     strayVolumes: scan.strayVolumes,
     unreadablePools: scan.unreadable.map((u) => ({ pool: u.pool, error: u.error.message })),
+    undefinedDomainPools: scan.undefinedDomainPools ?? [],
   };
+}
+
+/**
+ * The uuid of the defined domain named `name`, or undefined (no name, or no such domain here: its
+ * sets may be in any domain pool, so the scan then reads them all).
+ */
+async function uuidOfDomain(conn: Connection, name: string | undefined): Promise<string | undefined> {
+  if (name === undefined) return undefined;
+  const domain = await conn.lookupDomainByName(name).catch(() => undefined);
+  if (!domain) return undefined;
+  try {
+    return await domain.getUUIDString();
+  } finally {
+    domain.free();
+  }
 }
 
 /**

@@ -162,7 +162,7 @@ export async function beginExternalBackup(
     if (base && !base.usable)
       log.warn(`${domainName}: exporting in full instead of incrementally: ${base.reason}`);
     const createdAt = new Date();
-    const location = resolveLocation(definition, options.defaults);
+    const location = resolveLocation(definition, options.defaults, uuid);
     const plan: ExternalPlan = planExternalBackup({
       domain: { name: domainName, uuid, disks: summary.disks },
       definition,

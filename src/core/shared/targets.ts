@@ -8,23 +8,60 @@ import {
   closePools,
   ensureLocationPool,
   openPool,
+  poolExists,
   poolTypeOf,
   type OpenPool,
 } from '../../pool/pool-layer';
 import { driverFor } from '../../pool/registry';
+import { domainOfPool, domainPoolName, domainPoolPath, type DefaultLayout } from '../../pool/default-layout';
+import { ErrorCodes, VolbackError } from '../../errors';
 
 /** The configured default location: where disks without a target go, created on first use. */
 export interface DefaultLocation {
+  /** The root pool; with the per-domain layout each domain's sets go to `<pool>-<domain uuid>`. */
   pool: string;
   path: string;
+  /** `per-domain` (config `default_pool_layout`, its default) or `single` (absent: single). */
+  layout?: DefaultLayout;
 }
 
 /**
- * The location of a run: the definition's `<location>` when it has one, else the default. A
- * location pool that does not exist is created only when a path says where: the definition's, or
- * the default's for the default pool; otherwise it must exist. Pure.
+ * Where a run writes: a location, and for a domain's pool of the per-domain layout the root pool
+ * whose directory holds it (created first, so any host finds the domain's directory through it).
  */
-export function resolveLocation(definition: BackupDefinition, defaults: DefaultLocation): BackupLocation {
+export interface RunLocation extends BackupLocation {
+  root?: { pool: string; path: string };
+}
+
+/**
+ * The location of a run: the definition's `<location>` when it has one, else the default — with the
+ * per-domain layout the domain's own pool. A location pool that does not exist is created only when a
+ * path says where: the definition's, or the default's for the default pool; otherwise it must exist.
+ * A definition that sends disks into another domain's pool of the layout is refused: a scan for one
+ * domain reads only its own (docs/scale.md). Pure.
+ */
+export function resolveLocation(
+  definition: BackupDefinition,
+  defaults: DefaultLocation,
+  domainUuid?: string,
+): RunLocation {
+  for (const named of [definition.location?.pool, ...definition.disks.map((d) => d.target?.pool)]) {
+    const owner = named === undefined ? undefined : domainOfPool(defaults.pool, named);
+    if (owner !== undefined && owner !== domainUuid?.toLowerCase()) {
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `pool '${named}' holds the backups of domain ${owner} only; name another pool in the definition`,
+        { fault: 'user' },
+      );
+    }
+  }
+  if (definition.location === undefined && defaults.layout === 'per-domain' && domainUuid !== undefined) {
+    return {
+      pool: domainPoolName(defaults.pool, domainUuid),
+      path: domainPoolPath(defaults.path, domainUuid),
+      root: { pool: defaults.pool, path: defaults.path },
+    };
+  }
   const pool = definition.location?.pool ?? defaults.pool;
   const path = definition.location?.path ?? (pool === defaults.pool ? defaults.path : undefined);
   return path === undefined ? { pool } : { pool, path };
@@ -65,14 +102,14 @@ export interface PoolNeed {
 export async function openRunPools(
   conn: Connection,
   needs: readonly PoolNeed[],
-  location: BackupLocation,
+  location: RunLocation,
 ): Promise<Map<string, OpenPool>> {
   const pools = new Map<string, OpenPool>();
   try {
     for (const name of new Set(needs.map((n) => n.pool))) {
       pools.set(
         name,
-        name === location.pool ? await ensureLocationPool(conn, location) : await openPool(conn, name),
+        name === location.pool ? await ensureRunLocation(conn, location) : await openPool(conn, name),
       );
     }
     for (const [name, pool] of pools) {
@@ -87,5 +124,23 @@ export async function openRunPools(
   } catch (err) {
     closePools([...pools.values()]);
     throw err;
+  }
+}
+
+/**
+ * Opens a run's location pool, creating (or starting) the root pool first when it has one. A domain
+ * pool made now is in the root's listing at once (the root is refreshed), so a scan that finds its
+ * definition gone can name it (docs/scale.md).
+ */
+async function ensureRunLocation(conn: Connection, location: RunLocation): Promise<OpenPool> {
+  if (!location.root) return ensureLocationPool(conn, location);
+  const root = await ensureLocationPool(conn, location.root);
+  try {
+    const isNew = !(await poolExists(conn, location.pool));
+    const pool = await ensureLocationPool(conn, { pool: location.pool, path: location.path });
+    if (isNew) await root.pool.refresh().catch(() => undefined);
+    return pool;
+  } finally {
+    closePools([root]);
   }
 }
