@@ -1,6 +1,7 @@
 // Builds the catalog of backup chains from backup-set metadata: set tree, per-disk chains, problems, restorability.
 //
 // Pure: the caller reads the metadata volumes of every pool and passes the sets; nothing here touches a pool.
+import groupBy from 'lodash/groupBy';
 import isEqual from 'lodash/isEqual';
 import { ErrorCodes, VolbackError } from '../../errors';
 import type { BackupKind, BackupSet, DiskBackup } from '../../model';
@@ -219,8 +220,9 @@ export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {
     }
   }
 
+  const damageBySet = groupBy(facts.damage ?? [], (d) => d.setId);
   for (const node of ordered) {
-    const notes = (facts.damage ?? []).filter((d) => d.setId === node.set.id);
+    const notes = damageBySet[node.set.id] ?? [];
     if (notes.length) {
       report(node, {
         kind: 'damaged',
@@ -460,10 +462,10 @@ export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {
   for (const entry of disks.values()) entry.childIds.sort(byDiskTime);
 
   const domains = new Map<string, DomainCatalog>();
-  const domainUuids = [...new Set(ordered.map((n) => n.set.domain.uuid))];
-  for (const uuid of domainUuids) {
-    const domainSets = ordered.filter((n) => n.set.domain.uuid === uuid);
-    const domainDisks = [...disks.values()].filter((d) => d.domainUuid === uuid);
+  // Grouped in one pass each (a filter per domain made 100 domains' 30,000 sets cost seconds).
+  const disksByDomain = groupBy([...disks.values()], (d) => d.domainUuid);
+  for (const [uuid, domainSets] of Object.entries(groupBy(ordered, (n) => n.set.domain.uuid))) {
+    const domainDisks = disksByDomain[uuid] ?? [];
     const chains = new Map<string, DiskChain>();
     for (const target of [...new Set(domainDisks.map((d) => d.disk.target))].sort()) {
       const ids = domainDisks
@@ -510,7 +512,8 @@ export function buildCatalog(sets: readonly BackupSet[], facts: CatalogFacts = {
       kindRank.indexOf(a.kind) - kindRank.indexOf(b.kind) ||
       (a.diskBackupId ?? '').localeCompare(b.diskBackupId ?? ''),
   );
-  for (const node of nodes.values()) node.problems.sort((a, b) => problems.indexOf(a) - problems.indexOf(b));
+  const position = new Map(problems.map((p, i) => [p, i]));
+  for (const node of nodes.values()) node.problems.sort((a, b) => position.get(a)! - position.get(b)!);
 
   return { sets: nodes, disks, domains, problems };
 }
