@@ -27,8 +27,18 @@ describe('config file parsing', () => {
     ['full_backup_engine = "fast"', /f\.conf:2: full_backup_engine must be one of qmp, libvirt/],
     ['backup_engine = "fast"', /f\.conf:2: backup_engine must be one of auto, qmp, libvirt/],
     ['just words', /f\.conf:2: expected 'key = value'/],
+    ['default_pool_layout = "sharded"', /f\.conf:2: default_pool_layout must be one of per-domain, single/],
   ])('rejects %s with file and line', (line, message) => {
     expect(() => parseConfigText(`# first\n${line}\n`, 'f.conf')).toThrow(message);
+  });
+});
+
+describe('default pool layout', () => {
+  it('is per-domain unless the file says single', () => {
+    expect(mergeConfig([]).defaultPoolLayout).toBe('per-domain');
+    expect(parseConfigText('default_pool_layout = "single"\n', 'f.conf')).toEqual({
+      defaultPoolLayout: 'single',
+    });
   });
 });
 
