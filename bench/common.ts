@@ -107,12 +107,14 @@ export interface BenchSource {
 
 /**
  * Makes `srcDir` and `bakDir` into pools (under `root`), fills `vda.qcow2` in the first with `size`
- * random bytes and defines domain `name` on it (not started), every step registered on `cleanups`.
+ * random bytes (or what `fill` writes there instead) and defines domain `name` on it (not started),
+ * every step registered on `cleanups`.
  */
 export async function benchSource(
   conn: Connection,
   cleanups: Cleanups,
   where: { root: string; srcDir: string; bakDir: string; name: string; size: number },
+  fill: (rawPath: string, qcowPath: string, size: number) => Promise<void> = fillRandomQcow2,
 ): Promise<BenchSource> {
   fs.mkdirSync(where.root, { recursive: true, mode: 0o755 });
   fs.chmodSync(where.root, 0o755);
@@ -121,8 +123,8 @@ export async function benchSource(
   const bakPool = await defineDirPool(conn, where.bakDir, '0711');
   cleanups.push(poolCleanup(bakPool, where.bakDir));
   const srcPath = path.join(where.srcDir, 'vda.qcow2');
-  log(`writing ${where.size / 1024 ** 3} GiB of random data into ${srcPath} ...`);
-  await fillRandomQcow2(path.join(where.srcDir, 'fill.raw'), srcPath, where.size);
+  log(`writing ${where.size / 1024 ** 3} GiB into ${srcPath} ...`);
+  await fill(path.join(where.srcDir, 'fill.raw'), srcPath, where.size);
   await srcPool.refresh();
 
   const forced = configFromEnvironment(process.env).virtType;

@@ -167,6 +167,22 @@ describe('compressed backups', () => {
       expect(await vm.diskMatches(target, inc2Models[target as 'vda'])).toBe(true);
   });
 
+  it('compresses a disk whose size ends inside a cluster, its last cluster too', async () => {
+    // QEMU's compressed writes take whole clusters, except the one the image ends in.
+    const size = 16 * MiB + 4096;
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [size], label: 'zstdodd' });
+    await vm.write('vda', 0x6b, 15 * MiB, MiB + 4096);
+    const full = await backup(vm, { definition: zstd('full') });
+    const model = vm.snapshotModel('vda', 'full');
+    expect(full.set.disks[0].virtualSize).toBe(size);
+    expect(await layer(full.set, 'vda')).toEqual({ compression: 'zstd', backing: undefined });
+    await vm.write('vda', 0x6c, size - 1000, 1000);
+    const inc = await backup(vm, { definition: zstd() });
+    expect(inc.set.kind).toBe('incremental');
+    await expectPoint(full.set, { vda: model });
+    await expectPoint(inc.set, { vda: vm.snapshotModel('vda', 'inc') });
+  });
+
   it('refuses a compressed backup libvirt would have to copy, creating nothing', async () => {
     const vm = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB], label: 'zstdno' });
     await vm.write('vda', 0x77, 0, MiB);
