@@ -4,6 +4,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ErrorCodes, VolbackError } from './errors';
 import { MAX_INPUT_FILE_BYTES, utf8Problem } from './tools/user-text';
 import { absNormalizedPathProblem } from './xml/names';
+import { secretUsageProblem } from './xml/encryption';
 import type { VirtPreference } from './host/virt-type';
 import type { LogLevel } from './log';
 import type { Compression, RetentionPolicy } from './model';
@@ -27,6 +28,11 @@ export interface VolbackConfig {
   backupEngine: 'auto' | 'qmp' | 'libvirt';
   /** Compression of backups whose definition does not say (`backup_compression`): docs/compression.md. */
   backupCompression: Compression;
+  /**
+   * The libvirt secret (a UUID, else a `volume` usage id) whose passphrase encrypts fulls whose
+   * definition does not say (`backup_encryption_secret`; docs/encryption.md). Unset: plain backups.
+   */
+  backupEncryptionSecret?: string;
   /** Backups `backup create --all/--match/--label` runs at once. */
   backupParallel: number;
   /** Kind of the domains volback starts itself (demo, tests, bench): `auto` probes the host. */
@@ -96,6 +102,11 @@ const FILE_KEYS: Record<string, Setting> = {
     path: ['backupEngine'],
     check: oneOf('qmp', 'libvirt'),
     translate: (v) => (v === 'libvirt' ? 'libvirt' : 'auto'),
+  },
+  backup_encryption_secret: {
+    kind: 'string',
+    path: ['backupEncryptionSecret'],
+    check: (v) => secretUsageProblem(String(v)),
   },
   backup_parallel: {
     kind: 'integer',

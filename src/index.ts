@@ -148,5 +148,6 @@ export function backupDefaults(config: ResolvedConfig): BackupDefaults {
     layout: config.defaultPoolLayout,
     format: config.backupFormat,
     compression: config.backupCompression,
+    ...(config.backupEncryptionSecret ? { encryptionSecret: config.backupEncryptionSecret } : {}),
   };
 }

@@ -15,6 +15,26 @@ export type VirtType = 'kvm' | 'qemu';
 /** The guest CPU: the host's own (`host-passthrough`) or the model libvirt picks when none is given. */
 export type CpuMode = 'host-passthrough' | 'default';
 
+/**
+ * A libvirt secret as a definition names it, libvirt style: by UUID, or by usage — the usage id of a
+ * `volume`-usage secret (`<usage type='volume'><volume>ID</volume></usage>`).
+ */
+export type SecretRef = { uuid: string } | { usage: string };
+
+/**
+ * A backup's requested encryption (docs/encryption.md): LUKS-encrypted qcow2 volumes whose passphrase
+ * is a libvirt secret's value, or `none` (overrides the config's `backup_encryption_secret`).
+ */
+export type EncryptionRequest = { format: 'luks'; secret: SecretRef } | { format: 'none' };
+
+/** What a set's metadata records of its encryption: which secret (never its value) and the format. */
+export interface BackupEncryption {
+  format: 'luks';
+  secretUuid: string;
+  /** The secret's usage id, when it has one: how another host may have named the same secret. */
+  secretUsage?: string;
+}
+
 /** Where backups go when a disk names no target pool. */
 export interface BackupLocation {
   pool: string;
@@ -70,6 +90,8 @@ export interface BackupDefinition {
   /** Push mode: compress the backup's volumes; absent: the config's `backup_compression`. */
   compression?: Compression;
   disks: DiskSelection[];
+  /** Push mode: encrypt the backup's volumes; absent: the config's `backup_encryption_secret`. */
+  encryption?: EncryptionRequest;
 }
 
 /** Lifecycle of a stored backup set. Only `complete` (and `external`) sets are restorable. */
@@ -130,6 +152,11 @@ export interface BackupSet {
   /** Set when the run wrote its volumes as zstd-compressed qcow2 clusters; absent: uncompressed. */
   compression?: 'zstd';
   disks: DiskBackup[];
+  /**
+   * Set when every volume of the set is LUKS-encrypted qcow2 with this secret's passphrase (an
+   * incremental's chain is encrypted throughout with its full's secret); absent: not encrypted.
+   */
+  encryption?: BackupEncryption;
   /** The domain's inactive XML at backup time: enough to rebuild a deleted VM. */
   domainXml: string;
 }

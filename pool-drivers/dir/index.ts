@@ -6,7 +6,13 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { isLibvirtError, type Connection, type StoragePool, type StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { VolumeFormat } from '../../src/model';
-import type { NewBackupVolume, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
+import type {
+  ChainKey,
+  NewBackupVolume,
+  PoolDriver,
+  PoolDriverFactory,
+  PoolRef,
+} from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
 import { streamIntoVolume } from '../../src/host/block-stream';
 import { kindOf } from '../../src/host/connection-kind';
@@ -32,6 +38,7 @@ import {
   checkImage,
   createZstdQcow2Argv,
   imageInfo,
+  keyedImage,
   rebaseArgv,
   secretPipes,
   type ImageRef,
@@ -49,6 +56,35 @@ const ALLOWED_MODES = ['0600', '0640', '0660'];
 async function imageOf(volume: StorageVolume): Promise<ImageRef & { format: VolumeFormat }> {
   const { path, format } = await parseVolumeXml(await volume.getXMLDesc());
   return { path: path ?? (await volume.getPath()), format: format === 'raw' ? 'raw' : 'qcow2' };
+}
+
+/**
+ * The volume as QEMU's tools open it: with `key`, an encrypted chain's layers each get it (keyedImage;
+ * local files only, the chain's headers are read here).
+ */
+async function keyedImageOf(volume: StorageVolume, key?: ChainKey): Promise<ImageRef> {
+  const image = await imageOf(volume);
+  return key ? keyedImage(image, key) : image;
+}
+
+/**
+ * An encrypted backup volume: libvirt creates it LUKS-encrypted qcow2 (compat 1.1, as every backup)
+ * with the secret's passphrase. Only on the host volback runs on: the copy, the checksums and every
+ * later read open the files with the key here (docs/encryption.md).
+ */
+async function createEncryptedVolume(
+  pool: PoolRef,
+  spec: NewBackupVolume,
+  xml: (encryption: NonNullable<NewBackupVolume['encryption']>) => string,
+): Promise<StorageVolume> {
+  if (spec.format !== 'qcow2' || !(await isLocalPool(pool))) {
+    throw new VolbackError(
+      ErrorCodes.POOL_UNSUPPORTED,
+      `dir pool '${pool.name}' makes encrypted volumes only as qcow2 on the host volback runs on`,
+      { fault: 'user' },
+    );
+  }
+  return pool.pool.createVolume(xml(spec.encryption!));
 }
 
 /** A pool path as given, normalised; refused unless absolute (on this host or the remote one). */
@@ -152,8 +188,15 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       },
     );
   }
-  const fileVolume = (name: string, capacity: number, format: VolumeFormat, backing?: ImageRef): string =>
+  const fileVolume = (
+    name: string,
+    capacity: number,
+    format: VolumeFormat,
+    backing?: ImageRef,
+    encryption?: NewBackupVolume['encryption'],
+  ): string =>
     volumeXml({
+      encryption,
       name,
       type: 'file',
       capacity,
@@ -202,6 +245,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       qmpTarget: 'fd',
       hostCopySource: true,
       liveLayerFill: 'block-pull',
+      encryptedVolumes: true,
       compressedClusters: true,
     },
 
@@ -235,6 +279,10 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
         backing = await imageOf(spec.parent);
       }
       if (spec.compression) return createCompressedVolume(pool, spec, backing);
+      if (spec.encryption)
+        return createEncryptedVolume(pool, spec, (enc) =>
+          fileVolume(spec.name, spec.capacity, spec.format, backing, enc),
+        );
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, spec.format, backing));
     },
 
@@ -279,15 +327,15 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, 'qcow2'));
     },
 
-    async copyTarget(_pool, volume) {
+    async copyTarget(_pool, volume, key) {
       const { path, format } = await imageOf(volume);
-      return descriptorTarget(path, format, 'file');
+      return { ...descriptorTarget(path, format, 'file'), ...(key ? { key } : {}) };
     },
 
-    ...hostImageReads(imageOf),
+    ...hostImageReads(keyedImageOf),
 
-    image(_pool, volume) {
-      return imageOf(volume);
+    image(_pool, volume, key) {
+      return keyedImageOf(volume, key);
     },
 
     async diskSource(_pool, volume) {
@@ -295,11 +343,11 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return { type: 'file', file: path, format };
     },
 
-    async checkLayer(pool, volume, parent) {
+    async checkLayer(pool, volume, parent, key) {
       const image = await imageOf(volume);
       let actual: string | undefined;
       if (await isLocalPool(pool)) {
-        const problems = await checkImage(image);
+        const problems = await checkImage(await keyedImageOf(volume, key));
         if (problems.length) return problems;
         const backing = (await imageInfo(image)).backingFile;
         actual = backing === undefined ? undefined : resolve(dirname(image.path), backing);

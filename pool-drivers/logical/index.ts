@@ -333,6 +333,8 @@ export const createLogicalDriver: PoolDriverFactory = () => {
       libvirtPushTarget: true,
       qmpTarget: 'fd',
       hostCopySource: false,
+      // Fulls are raw LVs, and libvirt's logical backend refuses <encryption> on a new volume.
+      encryptedVolumes: false,
       // Fulls are raw LVs, so a chain could never be compressed as a whole.
       compressedClusters: false,
     },

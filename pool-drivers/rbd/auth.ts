@@ -6,24 +6,9 @@ import { isLibvirtNotFound, type Connection, type Secret } from '../../src/libvi
 import { parseRbdPoolSource } from '../../src/xml/libvirt-storage';
 import type { CephAuth } from './ceph';
 
-const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
-
-/**
- * Base64 of `raw` as a new Buffer, through no JS string (a string cannot be wiped). Pure.
- * libvirt stores a cephx key decoded; librados takes its base64 text.
- */
-export function base64Bytes(raw: Uint8Array): Buffer {
-  const out = Buffer.alloc(Math.ceil(raw.length / 3) * 4);
-  let o = 0;
-  for (let i = 0; i < raw.length; i += 3) {
-    const n = (raw[i] << 16) | ((raw[i + 1] ?? 0) << 8) | (raw[i + 2] ?? 0);
-    out[o++] = B64[(n >> 18) & 63];
-    out[o++] = B64[(n >> 12) & 63];
-    out[o++] = i + 1 < raw.length ? B64[(n >> 6) & 63] : 0x3d;
-    out[o++] = i + 2 < raw.length ? B64[n & 63] : 0x3d;
-  }
-  return out;
-}
+// Moved to src/tools so core's encrypted backups share it; re-exported for the tests that use it here.
+export { base64Bytes } from '../../src/tools/secret-bytes';
+import { base64Bytes } from '../../src/tools/secret-bytes';
 
 function missing(pool: string, what: string, hint: string): VolbackError {
   return new VolbackError(ErrorCodes.INVALID_INPUT, `rbd pool ${pool}: ${what}`, { fault: 'user', hint });

@@ -167,6 +167,8 @@ export const createRbdDriver: PoolDriverFactory = () => {
       libvirtPushTarget: false,
       qmpTarget: 'node',
       hostCopySource: false,
+      // Images are raw (librbd, no qcow2 layer to hold LUKS): encrypted backups are refused here.
+      encryptedVolumes: false,
       // A clone's parent is librbd's business: libvirt sees no chain to pull, so the clone is flattened.
       liveLayerFill: 'rebase',
       // Images are raw: no qcow2 clusters to compress.

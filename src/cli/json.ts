@@ -71,6 +71,8 @@ export interface SetJson {
   description: string | null;
   /** `zstd` when the set's volumes hold compressed clusters, else null. */
   compression: string | null;
+  /** Which libvirt secret encrypts the set's volumes (UUID, usage), never its value; null: plain. */
+  encryption: { format: 'luks'; secretUuid: string; secretUsage?: string } | null;
   restorable: boolean;
   problems: ProblemJson[];
   metadata: Array<{ pool: string; volume: string }>;
@@ -97,6 +99,7 @@ export function setJson(listed: Omit<ListedSet, 'set'> & { set: BackupSet }): Se
     fallbackReason: set.fallbackReason ?? null,
     description: set.description ?? null,
     compression: set.compression ?? null,
+    encryption: set.encryption ?? null,
     restorable: listed.restorable,
     problems: listed.problems.map(problemJson),
     metadata: listed.metadata,

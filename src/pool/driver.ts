@@ -53,6 +53,12 @@ export interface PoolDriverCapabilities {
    */
   readonly hostCopySource: boolean;
   /**
+   * True when the pool stores LUKS-encrypted qcow2 backup volumes (libvirt's volume
+   * `<encryption format='luks'>`) and opens them with a chain's key (docs/encryption.md). Absent or
+   * false: an encrypted backup into the pool is refused before anything is created.
+   */
+  readonly encryptedVolumes?: boolean;
+  /**
    * With `createLiveRestoreVolume`: how a live restore's layer stops reading its backup while a
    * domain runs on it. `block-pull`: libvirt's block pull on the domain's disk (the layer's chain is
    * one libvirt sees); `rebase`: the driver's `rebase` to nothing, in place under the running
@@ -67,8 +73,19 @@ export interface PoolDriverCapabilities {
   readonly compressedClusters?: boolean;
 }
 
+/**
+ * The key of an encrypted backup chain: the QEMU secret object (the passphrase as base64 text, never
+ * logged) every encrypted layer opens with. Driver methods taking one open such layers with it.
+ */
+export type ChainKey = ImageSecret;
+
 /** The data volume of one disk's backup, to be created empty. */
 export interface NewBackupVolume {
+  /**
+   * Only where `capabilities.encryptedVolumes`: a LUKS-encrypted qcow2 volume whose passphrase is
+   * libvirt secret `secretUuid` (libvirt's `<encryption format='luks'>`).
+   */
+  encryption?: { format: 'luks'; secretUuid: string };
   name: string;
   format: VolumeFormat;
   /** Virtual size in bytes (the disk's size). */
@@ -110,6 +127,8 @@ export interface OpenedTarget {
  */
 export interface CopyTarget {
   format: VolumeFormat;
+  /** An encrypted volume: QEMU opens it with this key (`encrypt.key-secret`), which the engine adds first. */
+  key?: ChainKey;
   libvirt?: { type: 'file' | 'block'; path: string };
   qemu:
     | { via: 'fd'; protocol: 'file' | 'host_device'; open(): Promise<OpenedTarget> }
@@ -198,10 +217,12 @@ export interface PoolDriver {
   createScratchVolume?(pool: PoolRef, spec: { name: string; capacity: number }): Promise<StorageVolume>;
 
   /** Where the copy engines write `volume`. Opens nothing until `qemu.open()` is called. */
-  copyTarget(pool: PoolRef, volume: StorageVolume): Promise<CopyTarget>;
+  copyTarget(pool: PoolRef, volume: StorageVolume, key?: ChainKey): Promise<CopyTarget>;
+
+  // `key`, in the reads below: the chain's key when it is encrypted (absent: it is not).
 
   /** Bytes of guest data `volume` itself stores (an incremental: only its own layer). */
-  storedBytes(pool: PoolRef, volume: StorageVolume): Promise<number>;
+  storedBytes(pool: PoolRef, volume: StorageVolume, key?: ChainKey): Promise<number>;
 
   /**
    * The guest byte ranges `volume`'s own layer stores, sorted, not overlapping, adjacent ones merged:
@@ -211,17 +232,17 @@ export interface PoolDriver {
    * stores as faithfully as the pool can tell: a range it stores but does not report goes unchecked.
    * A pool may report whole allocation units around what was written (an RBD full's objects).
    */
-  layerExtents(pool: PoolRef, volume: StorageVolume): Promise<ByteRange[]>;
+  layerExtents(pool: PoolRef, volume: StorageVolume, key?: ChainKey): Promise<ByteRange[]>;
 
   /**
    * Opens `volume` for reading its guest-visible bytes, as a domain on it would see them (an incremental
    * through its parents), read-only: nothing can change the volume through it. The caller closes it;
    * an open that fails leaves nothing running.
    */
-  openReader(pool: PoolRef, volume: StorageVolume): Promise<VolumeReader>;
+  openReader(pool: PoolRef, volume: StorageVolume, key?: ChainKey): Promise<VolumeReader>;
 
   /** The volume as qemu-img reads (following its parents) or writes it. */
-  image(pool: PoolRef, volume: StorageVolume): Promise<ImageRef>;
+  image(pool: PoolRef, volume: StorageVolume, key?: ChainKey): Promise<ImageRef>;
 
   /** The `<disk>` source of a domain whose disk is `volume`. */
   diskSource(pool: PoolRef, volume: StorageVolume): Promise<DiskSource>;
@@ -230,7 +251,7 @@ export interface PoolDriver {
    * What is wrong with `volume` as one layer of a backup chain: its own image is unsound, or it does
    * not stand on exactly `parent` (undefined: it must stand alone). Empty when it is sound. Read-only.
    */
-  checkLayer(pool: PoolRef, volume: StorageVolume, parent?: StorageVolume): Promise<string[]>;
+  checkLayer(pool: PoolRef, volume: StorageVolume, parent?: StorageVolume, key?: ChainKey): Promise<string[]>;
 
   /**
    * Optional. Makes `volume` (an incremental) stand on `newBacking` instead of its current parent, or

@@ -6,7 +6,7 @@ import type { StorageVolume } from '../libvirt';
 import { kindOf } from '../host/connection-kind';
 import { openImageReader } from '../tools/nbd';
 import { storedDataBytes, storedRanges, type ImageRef } from '../tools/qemu-img';
-import type { CopyTarget, PoolDriver, PoolRef } from './driver';
+import type { ChainKey, CopyTarget, PoolDriver, PoolRef } from './driver';
 import { RemoteChain, type ChainView } from './remote-image';
 
 /** Whether the pool's host is this machine, where volback may run QEMU's tools on its volumes. */
@@ -33,21 +33,21 @@ export async function withRemoteChain<T>(
  * on a remote host.
  */
 export function hostImageReads(
-  imageOf: (volume: StorageVolume) => Promise<ImageRef>,
+  imageOf: (volume: StorageVolume, key?: ChainKey) => Promise<ImageRef>,
   view: ChainView = {},
 ): Pick<PoolDriver, 'storedBytes' | 'layerExtents' | 'openReader'> {
   return {
-    async storedBytes(pool, volume) {
-      if (await isLocalPool(pool)) return storedDataBytes(await imageOf(volume));
+    async storedBytes(pool, volume, key) {
+      if (await isLocalPool(pool)) return storedDataBytes(await imageOf(volume, key));
       const ranges = await withRemoteChain(pool, volume, view, (chain) => chain.topLayerRanges('data'));
       return ranges.reduce((sum, r) => sum + r.length, 0);
     },
-    async layerExtents(pool, volume) {
-      if (await isLocalPool(pool)) return storedRanges(await imageOf(volume));
+    async layerExtents(pool, volume, key) {
+      if (await isLocalPool(pool)) return storedRanges(await imageOf(volume, key));
       return withRemoteChain(pool, volume, view, (chain) => chain.topLayerRanges('stored'));
     },
-    async openReader(pool, volume) {
-      if (await isLocalPool(pool)) return openImageReader(await imageOf(volume));
+    async openReader(pool, volume, key) {
+      if (await isLocalPool(pool)) return openImageReader(await imageOf(volume, key));
       return (await RemoteChain.open(pool.conn, volume, view)).asImageReader();
     },
   };

@@ -8,6 +8,12 @@ export interface ImageRef {
   format: string;
   /** Secret objects `path` refers to by id (a network image's key): handed to the tool through pipes. */
   secrets?: readonly ImageSecret[];
+  /**
+   * The top layer's own file when `path` is a `json:` description that opens an encrypted chain
+   * with its key (keyedImage): `qemu-img info` reads the file itself, as it needs no key and opens
+   * no backing file, so the description's backing options would be refused.
+   */
+  file?: string;
 }
 
 /** A QEMU secret object: `value` is the secret as base64 text (how libvirt stores a cephx key). */
@@ -44,14 +50,58 @@ export function maxImageBytes(format: VolumeFormat, dataBytes: number, virtualSi
 export const infoArgv = (image: ImageRef, backingChain = false): string[] => [
   'qemu-img',
   'info',
-  ...secretObjectArgs(image),
+  ...(image.file === undefined ? secretObjectArgs(image) : []),
   '-U',
   '--output=json',
   ...(backingChain ? ['--backing-chain'] : []),
   '-f',
   image.format,
-  image.path,
+  image.file ?? image.path,
 ];
+
+/**
+ * A `json:` description of a qcow2 chain whose `encryptedLayers` top layers are LUKS-encrypted with
+ * the secret object `keyId`: each encrypted layer gets `encrypt.key-secret`, nested through
+ * `backing` as QEMU opens the chain (the backing files are the ones the headers name). Pure.
+ */
+export function keyedChainPath(file: string, keyId: string, encryptedLayers: number): string {
+  let node: Record<string, unknown> | undefined;
+  for (let i = encryptedLayers - 1; i >= 0; i--) {
+    const layer: Record<string, unknown> = { encrypt: { 'key-secret': keyId } };
+    if (node) layer.backing = node;
+    if (i === 0) {
+      layer.driver = 'qcow2';
+      layer.file = { driver: 'file', filename: file };
+    }
+    node = layer;
+  }
+  return `json:${JSON.stringify(node)}`;
+}
+
+/** How many layers of a chain, top first, `qemu-img info --backing-chain` shows encrypted before the first plain one. Pure. */
+export function encryptedTopLayers(chain: readonly RawInfo[]): number {
+  let n = 0;
+  while (n < chain.length && chain[n]['format-specific']?.data?.encrypt !== undefined) n++;
+  return n;
+}
+
+/**
+ * `image` (a local qcow2 file) opened with `key`: its encrypted layers — an encrypted backup chain
+ * is encrypted all the way down — each get the key, and the key goes to the tool through a pipe,
+ * never argv. An image with no encrypted layer is returned as it is. Reads the headers only (no key
+ * is needed for that).
+ */
+export async function keyedImage(image: ImageRef, key: ImageSecret): Promise<ImageRef> {
+  const { stdout } = await run(infoArgv(image, true), secretPipes(image));
+  const layers = encryptedTopLayers(JSON.parse(stdout) as RawInfo[]);
+  if (layers === 0) return image;
+  return {
+    path: keyedChainPath(image.file ?? image.path, key.id, layers),
+    format: 'qcow2',
+    file: image.file ?? image.path,
+    secrets: [...(image.secrets ?? []).filter((s) => s.id !== key.id), key],
+  };
+}
 
 /** Flattens `source` (and its backing chain) into `target`; holes stay holes (-S), target exists (-n) or is created. */
 export const convertArgv = (
@@ -116,6 +166,8 @@ export interface ImageInfo {
   backingFile?: string;
   /** qcow2 only: '0.10' or '1.1'. */
   compat?: string;
+  /** qcow2 only: the layer's built-in encryption format (`luks`) when it is encrypted. */
+  encryption?: string;
   bitmaps: Array<{ name: string; flags: string[]; granularity: number }>;
 }
 
@@ -127,7 +179,12 @@ interface RawInfo {
   'full-backing-filename'?: string;
   'format-specific'?: {
     type: string;
-    data?: { compat?: string; bitmaps?: Array<{ name: string; flags: string[]; granularity: number }> };
+    data?: {
+      compat?: string;
+      bitmaps?: Array<{ name: string; flags: string[]; granularity: number }>;
+      /** qcow2 with built-in encryption: its format (`luks`) and parameters, never the key. */
+      encrypt?: { format?: string };
+    };
   };
 }
 
@@ -140,6 +197,7 @@ export function parseInfo(raw: RawInfo): ImageInfo {
     format: raw.format,
     backingFile: raw['full-backing-filename'] ?? raw['backing-filename'],
     compat: data?.compat,
+    ...(data?.encrypt ? { encryption: data.encrypt.format ?? 'unknown' } : {}),
     bitmaps: data?.bitmaps ?? [],
   };
 }

@@ -30,6 +30,7 @@ import {
   type XmlElement,
 } from './tree';
 import { validateXml, type ValidatorOptions } from './validate';
+import { encryptionRequestTree, readEncryptionRequest } from './encryption';
 
 const MODES = ['push', 'pull'] as const;
 const KINDS = ['auto', 'full', 'incremental'] as const;
@@ -116,7 +117,7 @@ function readDefinition(r: TreeReader, root: XmlElement): BackupDefinition {
   r.allowOnly(
     root,
     ['mode'],
-    ['description', 'type', 'incremental', 'location', 'server', 'compression', 'disks'],
+    ['description', 'type', 'incremental', 'location', 'server', 'compression', 'encryption', 'disks'],
   );
   const mode = r.enumAttr<BackupMode>(root, 'mode', MODES, 'push');
   const def: BackupDefinition = { mode: mode ?? 'push', kind: 'auto', disks: [] };
@@ -165,6 +166,13 @@ function readDefinition(r: TreeReader, root: XmlElement): BackupDefinition {
     if (mode === 'pull') r.problem(compression, "<compression> is only allowed with mode='push'");
     else if ((COMPRESSIONS as readonly string[]).includes(value)) def.compression = value as Compression;
     else r.problem(compression, `<compression> '${value}' must be one of 'zstd', 'none'`);
+  }
+
+  const encryption = r.optional(root, 'encryption');
+  if (encryption) {
+    if (mode === 'pull') r.problem(encryption, "<encryption> is only allowed with mode='push'");
+    const parsed = readEncryptionRequest(r, encryption);
+    if (parsed) def.encryption = parsed;
   }
 
   const disks = r.optional(root, 'disks');
@@ -220,6 +228,7 @@ function definitionTree(def: BackupDefinition): OutElement {
                 ['tls', server.tls === undefined ? undefined : server.tls ? 'yes' : 'no'],
               ],
       },
+      def.encryption && encryptionRequestTree(def.encryption),
       def.disks.length === 0
         ? undefined
         : {

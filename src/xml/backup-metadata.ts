@@ -1,6 +1,7 @@
 // The backup-set metadata document <volbackupset version='1'>: validate + parse into BackupSet, and format.
 import type { BackupKind, BackupMode, BackupSet, BackupState, DiskBackup, VolumeFormat } from '../model';
 import os from 'node:os';
+import { backupEncryptionTree, readBackupEncryption } from './encryption';
 import { XmlValidationError } from '../errors';
 import {
   byteCountProblem,
@@ -172,6 +173,7 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
       'fallbackReason',
       'domain',
       'checkpoint',
+      'encryption',
       'compression',
       'disks',
       'domainXml',
@@ -245,6 +247,8 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
   }
   const description = r.optional(root, 'description');
   if (description) set.description = r.text(description);
+  const encryption = r.optional(root, 'encryption');
+  if (encryption) set.encryption = readBackupEncryption(r, encryption);
 
   const disksEl = r.required(root, 'disks');
   if (disksEl) {
@@ -406,6 +410,7 @@ function backupSetTree(set: BackupSet): OutElement {
         attrs: [['uuid', set.domain.uuid]],
         children: [{ name: 'name', text: set.domain.name }],
       },
+      set.encryption && backupEncryptionTree(set.encryption),
       set.checkpoint && {
         name: 'checkpoint',
         attrs: [['name', set.checkpoint.name]],

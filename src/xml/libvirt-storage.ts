@@ -68,6 +68,8 @@ export interface VolumeSpec {
   /** Octal permission bits, e.g. `0600`. */
   mode?: string;
   backingStore?: { path: string; format: VolumeFormat };
+  /** qcow2 LUKS encryption with the passphrase of libvirt secret `secretUuid` (docs/encryption.md). */
+  encryption?: { format: 'luks'; secretUuid: string };
 }
 
 /** `<volume>` XML for a new volume. Pure. */
@@ -80,10 +82,13 @@ export function volumeXml(spec: VolumeSpec): string {
   const backing = spec.backingStore
     ? `<backingStore><path>${escapeXml(spec.backingStore.path)}</path><format type='${spec.backingStore.format}'/></backingStore>`
     : '';
+  const encryption = spec.encryption
+    ? `<encryption format='${spec.encryption.format}'><secret type='passphrase' uuid='${escapeXml(spec.encryption.secretUuid)}'/></encryption>`
+    : '';
   return (
     `<volume${type}><name>${escapeXml(spec.name)}</name>` +
     `<capacity unit='bytes'>${spec.capacity}</capacity>${allocation}` +
-    `<target><format type='${spec.format}'/>${compat}${mode}</target>${backing}</volume>`
+    `<target><format type='${spec.format}'/>${compat}${mode}${encryption}</target>${backing}</volume>`
   );
 }
 

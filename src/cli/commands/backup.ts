@@ -23,6 +23,7 @@ import { readInputFile } from '../input';
 import type { ProgressSink } from '../progress';
 import { damageJson, listingJson, setJson } from '../json';
 import { runBackupMany, selectorFrom } from './backup-many';
+import { describeEncryption, withEncryptFlag } from '../encryption-flag';
 
 const DURATION_RE = /^(\d+)([smhdw])$/;
 const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
@@ -189,6 +190,7 @@ export function renderSet(s: ListedSet): string {
     ['fallback reason', set.fallbackReason],
     ['description', set.description],
     ['compression', set.compression],
+    ['encryption', describeEncryption(set.encryption)],
     ['restorable', s.restorable ? 'yes' : 'no'],
     ['metadata', s.metadata.map((m) => `${m.pool}/${m.volume}`).join(', ')],
     [
@@ -285,6 +287,12 @@ const backupCreate: CommandSpec = {
       description:
         'zstd: volumes of zstd-compressed qcow2 clusters, copied by QEMU (dir pools; docs/compression.md); none: uncompressed (default: the definition, then config backup_compression)',
     },
+    encrypt: {
+      type: 'string',
+      value: 'SECRET|none',
+      description:
+        "encrypt fulls as LUKS qcow2 with the passphrase of this libvirt secret (UUID or volume usage id; dir pools, docs/encryption.md); incrementals keep their chain's secret; none: plain (default: the definition, then config backup_encryption_secret)",
+    },
     all: { type: 'boolean', description: 'every persistent domain of the host' },
     match: {
       type: 'string',
@@ -308,11 +316,12 @@ const backupCreate: CommandSpec = {
     'volback backup create --label nightly --json',
     'volback backup create vm1 --full --pool backups2',
     'volback backup create vm1 --compress zstd',
+    'volback backup create vm1 --full --encrypt 5a1d0c3e-0000-4000-8000-00000000e0c1',
     'volback backup create vm1 --definition vm1-backup.xml --json',
   ],
   async run(ctx, [domain], flags) {
     const selector = selectorFrom(flags, domain);
-    let definition = await definitionFrom(flags);
+    let definition = withEncryptFlag(await definitionFrom(flags), flags);
     const defaults = backupDefaults(ctx.config);
     const conn = await ctx.connect();
     // --pool names an existing pool for the disks without a target; the resolver (core) checks it.

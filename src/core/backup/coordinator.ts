@@ -17,6 +17,7 @@ import type {
   BackupSet,
   Compression,
   DiskBackup,
+  SecretRef,
   VolumeFormat,
 } from '../../model';
 import { writeDocument } from '../../pool/documents';
@@ -75,6 +76,8 @@ import { settleExternalSession } from '../external/session';
 import { UndoStack } from '../shared/undo';
 import { takeLayerDigests } from '../shared/checksums';
 import { crashPoint } from '../../crash-point';
+import { baseForEncryption, openRunKey, requestedSecret } from './encryption';
+import { wipeKey, type OpenedKey } from '../shared/encryption';
 import { kindOf } from '../../host/connection-kind';
 
 const log = logger('backup');
@@ -83,6 +86,8 @@ export interface BackupDefaults {
   /** Pool for disks without a target, created as a dir pool at `path` on first use. */
   pool: string;
   path: string;
+  /** The libvirt secret (UUID or volume usage id) encrypting fulls (config `backup_encryption_secret`). */
+  encryptionSecret?: string;
   format: VolumeFormat;
   /** Compression of a backup whose definition does not say (config `backup_compression`). */
   compression?: Compression;
@@ -190,6 +195,8 @@ interface RunContext {
   definition: BackupDefinition;
   location: BackupLocation;
   options: CreateBackupOptions;
+  /** The secret a full of this run is encrypted with (docs/encryption.md); absent: plain. */
+  encryption?: SecretRef;
   report: (phase: BackupPhase, progress?: JobProgress) => void;
 }
 
@@ -208,6 +215,7 @@ async function chooseEngine(
   ctx: RunContext,
   plan: BackupPlan,
   pools: ReadonlyMap<string, OpenPool>,
+  encrypted = false,
 ): Promise<Engine> {
   const targetPools = [...new Set(plan.disks.map((d) => d.pool))];
   const facts = {
@@ -218,6 +226,7 @@ async function chooseEngine(
     confinedBy: ctx.summary.confinedBy,
     fdPassing: (await kindOf(ctx.conn)).local,
     fdTargets: targetPools.filter((name) => pools.get(name)!.driver.capabilities.qmpTarget === 'fd'),
+    encrypted,
     compressed: plan.compression !== undefined,
   };
   const decided = decideEngine(facts);
@@ -324,6 +333,7 @@ async function recordChecksums(
   disks: DiskBackup[],
   volumes: ReadonlyMap<string, { pool: OpenPool; volume: StorageVolume }>,
   undo: UndoStack,
+  key?: OpenedKey['key'],
 ): Promise<void> {
   const bytesTotal = disks.reduce((n, d) => n + d.bytesCopied, 0);
   let before = 0;
@@ -333,16 +343,23 @@ async function recordChecksums(
     const extentSize = plan.disks[i].parent?.checksums?.extentSize ?? extentSizeFor(disk.virtualSize);
     const started = Date.now();
     let read = 0;
-    const digests = await takeLayerDigests(pool, volume, extentSize, disk.virtualSize, {
-      signal: ctx.options.signal,
-      onProgress: (done) => {
-        read = done;
-        ctx.report('checksums', {
-          bytesDone: before + done,
-          bytesTotal: Math.max(bytesTotal, before + done),
-        });
+    const digests = await takeLayerDigests(
+      pool,
+      volume,
+      extentSize,
+      disk.virtualSize,
+      {
+        signal: ctx.options.signal,
+        onProgress: (done) => {
+          read = done;
+          ctx.report('checksums', {
+            bytesDone: before + done,
+            bytesTotal: Math.max(bytesTotal, before + done),
+          });
+        },
       },
-    });
+      key,
+    );
     before += read;
     const name = checksumDocumentName(disk.volume!.name);
     disk.checksums = await writeChecksumDocument(pool, name, {
@@ -379,8 +396,18 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     }),
     ctx.location,
   );
+  let opened: OpenedKey | undefined;
   try {
-    const engine = await chooseEngine(ctx, plan, pools);
+    // The key is read before anything is created: a secret this host lacks refuses the run here.
+    opened = await openRunKey(
+      conn,
+      domainName,
+      plan,
+      ctx.encryption,
+      (p) => pools.get(p)!.driver.capabilities,
+    );
+    const key = opened?.key;
+    const engine = await chooseEngine(ctx, plan, pools, opened !== undefined);
     const volumes = new Map<string, { pool: OpenPool; volume: StorageVolume }>();
     const targets: Record<string, CopyTarget> = {};
     const base = plan.parent?.checkpoint?.name;
@@ -397,6 +424,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
           capacity: disk.virtualSize,
           parent,
           changedBytes: parent ? changed?.get(disk.target) : undefined,
+          ...(opened ? { encryption: { format: 'luks', secretUuid: opened.encryption.secretUuid } } : {}),
           ...(plan.compression ? { compression: plan.compression } : {}),
         });
       } finally {
@@ -406,7 +434,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
         pool.driver.deleteVolume(pool, volume).finally(() => volume.free()),
       );
       volumes.set(disk.target, { pool, volume });
-      targets[disk.target] = await pool.driver.copyTarget(pool, volume);
+      targets[disk.target] = await pool.driver.copyTarget(pool, volume, key);
     }
 
     crashPoint('backup-volumes');
@@ -444,10 +472,10 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     }));
     for (const disk of disks) {
       const { pool, volume } = volumes.get(disk.target)!;
-      disk.bytesCopied = await pool.driver.storedBytes(pool, volume);
+      disk.bytesCopied = await pool.driver.storedBytes(pool, volume, key);
     }
     // Checksums are read back from what the pool now holds, and written before the metadata (the commit).
-    if (options.checksums ?? true) await recordChecksums(ctx, plan, disks, volumes, undo);
+    if (options.checksums ?? true) await recordChecksums(ctx, plan, disks, volumes, undo, key);
     crashPoint('backup-checksums');
 
     ctx.report('committing');
@@ -465,6 +493,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       fallbackReason: plan.fallbackReason,
       ...(plan.compression ? { compression: plan.compression } : {}),
       description: definition.description,
+      ...(opened ? { encryption: opened.encryption } : {}),
       disks,
       domainXml: ctx.inactiveXml,
     };
@@ -491,6 +520,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
     if (failed.length) log.warn(`${domainName}: cleanup left behind: ${failed.join(', ')}`);
     throw err;
   } finally {
+    wipeKey(opened?.key);
     closePools([...pools.values()]);
   }
 }
@@ -549,6 +579,8 @@ export async function createBackup(
       // No base left: the full says why the newest backup could not be continued.
       else base = { set: unusable.set, usable: false, reason: unusable.reason };
     }
+    const requested = requestedSecret(definition, options.defaults.encryptionSecret);
+    base = baseForEncryption(domainName, base, requested);
     const location = resolveLocation(definition, options.defaults, uuid);
     const capabilities = await capabilitiesOf(
       conn,
@@ -571,6 +603,7 @@ export async function createBackup(
       definition,
       location,
       options,
+      encryption: requested,
       report,
     };
     for (let attempt = 1; ; attempt++) {

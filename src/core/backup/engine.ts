@@ -33,6 +33,8 @@ export interface EngineFacts {
   fdTargets: readonly string[];
   /** The plan writes compressed clusters, which libvirt 9.0's push job cannot (docs/compression.md). */
   compressed?: boolean;
+  /** The plan writes encrypted volumes: QEMU opens them with a key volback hands it over QMP (docs/encryption.md). */
+  encrypted?: boolean;
 }
 
 /** Why the QMP engine cannot copy this plan at all, as "<domain> is …" and "it is …"; undefined: it can. */
@@ -53,6 +55,8 @@ const poolList = (pools: readonly string[]): string =>
   pools.length > 1 ? `pools ${pools.join(', ')}` : `pool ${pools[0]}`;
 
 const COMPRESSED_NEEDS_QMP = 'a compressed backup needs the QMP engine';
+
+const ENCRYPTED_NEEDS_QMP = 'an encrypted backup needs the QMP engine';
 
 export type EngineDecision =
   /** `required`: no other engine can write the targets, so a domain QMP cannot copy is refused. */
@@ -87,6 +91,14 @@ export function decideEngine(facts: EngineFacts): EngineDecision {
     if (blocked) return { refused: `${COMPRESSED_NEEDS_QMP}, which cannot copy ${domain}: ${blocked.it}` };
     return { engine: 'qmp', required: true, why: "compressed backup: libvirt's push job cannot compress" };
   }
+  if (facts.encrypted) {
+    if (setting === 'libvirt')
+      return {
+        refused: `${ENCRYPTED_NEEDS_QMP} (volback hands QEMU the key over QMP), and backup_engine is libvirt`,
+      };
+    if (blocked) return { refused: `${ENCRYPTED_NEEDS_QMP}, which cannot copy ${domain}: ${blocked.it}` };
+    return { engine: 'qmp', required: true, why: 'encrypted backup: QEMU opens the volumes with their key' };
+  }
   if (setting === 'libvirt') return { engine: 'libvirt', why: 'backup_engine is libvirt' };
   if (blocked) return { engine: 'libvirt', why: blocked.why };
   if (setting === 'qmp') return { engine: 'qmp', required: false, why: 'backup_engine is qmp' };
@@ -98,10 +110,12 @@ export function decideEngine(facts: EngineFacts): EngineDecision {
 /** What follows when the QMP engine cannot copy a disk (`reason`): libvirt's job, or a refusal. */
 export function qmpUnavailable(
   decision: { required: boolean },
-  facts: Pick<EngineFacts, 'unwritable' | 'domain' | 'compressed'>,
+  facts: Pick<EngineFacts, 'unwritable' | 'domain' | 'compressed' | 'encrypted'>,
   reason: string,
 ): Exclude<EngineDecision, { engine: 'qmp' }> {
   if (!decision.required) return { engine: 'libvirt', why: reason };
+  if (!facts.unwritable.length && facts.encrypted)
+    return { refused: `${ENCRYPTED_NEEDS_QMP}, which cannot copy ${facts.domain}: ${reason}` };
   if (!facts.unwritable.length && facts.compressed)
     return { refused: `${COMPRESSED_NEEDS_QMP}, which cannot copy ${facts.domain}: ${reason}` };
   return {

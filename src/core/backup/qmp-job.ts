@@ -230,16 +230,19 @@ interface Attached {
 function targetNode(name: string, destination: CopyTarget, fdset?: number): Record<string, unknown> {
   const { qemu } = destination;
   const noBacking = destination.format === 'qcow2' ? { backing: null } : {};
+  // An encrypted qcow2 target opens with its chain's key, a secret object addSecrets added.
+  const key = destination.key ? { encrypt: { format: 'luks', 'key-secret': destination.key.id } } : {};
   if (qemu.via === 'fd') {
     return {
       driver: destination.format,
       'node-name': name,
       cache: { 'no-flush': true },
       ...noBacking,
+      ...key,
       file: { driver: qemu.protocol, filename: `/dev/fdset/${fdset}`, cache: { 'no-flush': true } },
     };
   }
-  return { driver: destination.format, 'node-name': name, ...noBacking, file: qemu.node };
+  return { driver: destination.format, 'node-name': name, ...noBacking, ...key, file: qemu.node };
 }
 
 async function attachTarget(domain: Domain, tag: string, disk: QmpDisk): Promise<Attached> {
@@ -406,13 +409,16 @@ export async function runQmpJob(
 }
 
 /**
- * Adds the secret objects the targets' nodes name (a network pool's key), once each. An object of
+ * Adds the secret objects the targets' nodes name (a network pool's key, an encrypted volume's), once each. An object of
  * the same id left by a run that died is replaced: its nodes were swept before this run began.
  */
 async function addSecrets(domain: Domain, disks: readonly QmpDisk[]): Promise<string[]> {
   const secrets = new Map(
     disks
-      .flatMap((d) => (d.destination.qemu.via === 'node' ? (d.destination.qemu.secrets ?? []) : []))
+      .flatMap((d) => [
+        ...(d.destination.qemu.via === 'node' ? (d.destination.qemu.secrets ?? []) : []),
+        ...(d.destination.key ? [d.destination.key] : []),
+      ])
       .map((s) => [s.id, s.value]),
   );
   const added: string[] = [];

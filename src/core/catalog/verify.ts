@@ -2,6 +2,8 @@
 // standing on the parent the metadata names, and the data a restore of the set would read matches
 // the checksums recorded at backup time: a random sample of extents by default, every extent with
 // `deep`. Damage found is recorded in the pools (damage.ts), so every host's listing shows it.
+import { openSetKey, wipeKey } from '../shared/encryption';
+import type { ChainKey } from '../../pool/driver';
 import type { Connection, StorageVolume } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
@@ -117,6 +119,7 @@ async function verifyDisk(
   chain: DiskBackup[],
   options: VerifyOptions & { seed: number },
   position: { index: number; count: number },
+  key?: ChainKey,
 ): Promise<DiskVerification> {
   const disk = chain[chain.length - 1];
   const result: DiskVerification = {
@@ -155,11 +158,11 @@ async function verifyDisk(
     if (!result.ok) return result;
     for (const [i, layer] of layers.entries()) {
       const parent = i > 0 ? layers[i - 1]!.volume : undefined;
-      for (const p of await layer!.pool.driver.checkLayer(layer!.pool, layer!.volume, parent))
+      for (const p of await layer!.pool.driver.checkLayer(layer!.pool, layer!.volume, parent, key))
         problem(`${chain[i].volume!.name}: ${p}`);
     }
     if (!result.ok) return result;
-    await checkDiskData(pools, catalog, chain, options, position, result);
+    await checkDiskData(pools, catalog, chain, options, position, result, key);
     return result;
   } finally {
     for (const layer of layers) layer?.volume.free();
@@ -178,10 +181,11 @@ async function readAll(
   volume: StorageVolume,
   size: number,
   signal?: AbortSignal,
+  key?: ChainKey,
 ): Promise<string | undefined> {
   let reader;
   try {
-    reader = await pool.driver.openReader(pool, volume);
+    reader = await pool.driver.openReader(pool, volume, key);
     for (let offset = 0; offset < size; offset += READ_ALL_CHUNK) {
       if (signal?.aborted)
         throw new VolbackError(ErrorCodes.CANCELLED, 'cancelled while reading', { fault: 'user' });
@@ -204,14 +208,15 @@ async function checkDiskData(
   options: VerifyOptions & { seed: number },
   position: { index: number; count: number },
   result: DiskVerification,
+  key?: ChainKey,
 ): Promise<void> {
   const disk = chain[chain.length - 1];
   const withSums = chain.filter((d) => d.checksums).length;
-  const state = await openChainState(pools, chain, setOfDisk(catalog));
+  const state = await openChainState(pools, chain, setOfDisk(catalog), key);
   try {
     const top = state.layers[state.layers.length - 1];
     options.onProgress?.({ disk: disk.target, ...position, step: 'read' });
-    const reader = await top.pool.driver.openReader(top.pool, top.volume);
+    const reader = await top.pool.driver.openReader(top.pool, top.volume, key);
     let checked;
     try {
       checked = await checkView(reader, state, {
@@ -240,7 +245,7 @@ async function checkDiskData(
     }
     // What no checksum covers is at least read in full: an unreadable cluster still shows.
     if (options.deep && (state.extentSize === undefined || checked.unchecked > 0)) {
-      const failure = await readAll(top.pool, top.volume, disk.virtualSize, options.signal);
+      const failure = await readAll(top.pool, top.volume, disk.virtualSize, options.signal, key);
       if (failure) {
         result.ok = false;
         result.problems.push(`reading all of ${disk.volume!.name} failed: ${failure}`);
@@ -285,7 +290,10 @@ export async function verifyBackup(conn: Connection, options: VerifyOptions): Pr
     records: { written: [], cleared: false, failed: [] },
   };
   const pools = new PoolCache(conn);
+  // An encrypted set's layers open with its key, read from the secret its metadata names.
+  let key: ChainKey | undefined;
   try {
+    key = await openSetKey(conn, entry.set.encryption, `cannot verify encrypted backup ${entry.set.id}`);
     const disks = entry.set.disks;
     for (const [index, disk] of disks.entries()) {
       if (options.signal?.aborted)
@@ -318,11 +326,13 @@ export async function verifyBackup(conn: Connection, options: VerifyOptions): Pr
           index,
           count: disks.length,
         },
+        key,
       );
       log.info(`verify ${entry.set.id} ${disk.target}: ${verdict.ok ? 'ok' : verdict.problems.join('; ')}`);
       result.disks.push(verdict);
     }
   } finally {
+    wipeKey(key);
     pools.close();
   }
   result.damage = uniqueFindings(result.disks.flatMap((d) => d.damage));

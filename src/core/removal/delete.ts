@@ -289,7 +289,18 @@ async function refuseUnmergeable(
   steps: readonly RemovalStep[],
 ): Promise<void> {
   for (const merge of steps.flatMap((s) => s.merges)) {
-    const volume = index.get(merge.intoSet)?.set.disks.find((d) => d.id === merge.into)?.volume;
+    const into = index.get(merge.intoSet)?.set;
+    // qemu-img rebase would need every layer's key: volback does not merge encrypted chains (docs/encryption.md).
+    if (into?.encryption)
+      throw new VolbackError(
+        ErrorCodes.POOL_UNSUPPORTED,
+        `cannot merge disk backup ${merge.from} into ${merge.into}: backup ${into.id} is encrypted, and volback does not merge encrypted chains`,
+        {
+          fault: 'user',
+          hint: 'nothing was changed; delete the whole chain from its newest backup down, or keep it',
+        },
+      );
+    const volume = into?.disks.find((d) => d.id === merge.into)?.volume;
     if (!volume) continue; // the journal proves each merge itself
     const pool = await pools.get(volume.pool);
     const refusal = pool.driver.rebase

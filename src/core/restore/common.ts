@@ -15,7 +15,8 @@ import {
   type ChainState,
   type DamageFinding,
 } from '../shared/checksums';
-import type { VolumeReader } from '../../pool/driver';
+import type { ChainKey, VolumeReader } from '../../pool/driver';
+import { openSetKey } from '../shared/encryption';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { setOfDisk, type CatalogSet } from '../catalog/chains';
 import { metadataCopies, recordDamage } from '../catalog/damage';
@@ -213,7 +214,7 @@ export async function findDomain(lookup: () => Promise<Domain>): Promise<Domain 
 }
 
 /** The image of the asked-for backup (qemu-img follows its backing chain); checks every layer exists. */
-export async function openChain(pools: PoolCache, item: DiskToRestore): Promise<ImageRef> {
+export async function openChain(pools: PoolCache, item: DiskToRestore, key?: ChainKey): Promise<ImageRef> {
   let top: ImageRef | undefined;
   for (const layer of item.chain) {
     const where = layer.volume!;
@@ -236,7 +237,7 @@ export async function openChain(pools: PoolCache, item: DiskToRestore): Promise<
       );
     }
     try {
-      if (layer === item.disk) top = await pool.driver.image(pool, volume);
+      if (layer === item.disk) top = await pool.driver.image(pool, volume, key);
     } finally {
       volume.free();
     }
@@ -264,7 +265,7 @@ export function throwIfAborted(signal?: AbortSignal): void {
 async function checkLayers(item: DiskToRestore, chain: ChainState): Promise<void> {
   for (const [i, layer] of chain.layers.entries()) {
     const parent = i > 0 ? chain.layers[i - 1].volume : undefined;
-    const problems = await layer.pool.driver.checkLayer(layer.pool, layer.volume, parent);
+    const problems = await layer.pool.driver.checkLayer(layer.pool, layer.volume, parent, chain.key);
     if (problems.length) {
       throw new VolbackError(
         ErrorCodes.CHAIN_BROKEN,
@@ -284,8 +285,9 @@ export async function openCheckedChain(
   pools: PoolCache,
   item: DiskToRestore,
   damage: DamagePolicy,
+  key?: ChainKey,
 ): Promise<ChainState> {
-  const chain = await openChainState(pools, item.chain, damage.setOf);
+  const chain = await openChainState(pools, item.chain, damage.setOf, key);
   try {
     await checkLayers(item, chain);
     await damage.found(item.disk.target, chain.findings);
@@ -318,4 +320,30 @@ export async function checkReadData(
       `disk ${target}: ${checked.unchecked} of ${checked.extents} extents come from layers without checksums: restored unchecked`,
     );
   await damage.found(target, checked.findings);
+}
+
+/**
+ * The key of an encrypted set (docs/encryption.md), read from the secret its metadata names and
+ * checked to unlock the first disk's chain, before any volume is created; undefined for a plain set.
+ * The caller wipes it (wipeKey) when the restore is done.
+ */
+export async function openRestoreKey(
+  pools: PoolCache,
+  set: BackupSet,
+  items: readonly DiskToRestore[],
+): Promise<ChainKey | undefined> {
+  if (!set.encryption || !items.length) return undefined;
+  const where = items[0].disk.volume!;
+  const pool = await pools.get(where.pool);
+  const volume = await findVolume(pool, where.name);
+  try {
+    return await openSetKey(
+      pool.conn,
+      set.encryption,
+      `cannot restore encrypted backup ${set.id}`,
+      volume ? { pool, volume } : undefined,
+    );
+  } finally {
+    volume?.free();
+  }
 }

@@ -21,12 +21,15 @@ import {
   findDomain,
   openChain,
   openCheckedChain,
+  openRestoreKey,
   progressReporter,
   throwIfAborted,
   type DamagePolicy,
   type RestoredVolume,
   type RestoreOptions,
 } from './common';
+import { wipeKey } from '../shared/encryption';
+import type { ChainKey } from '../../pool/driver';
 import { closeChain } from '../shared/checksums';
 import { domainStateName, type DiskToRestore } from './plan';
 
@@ -62,12 +65,13 @@ async function checkSource(
   item: DiskToRestore,
   options: RestoreOptions,
   damage: DamagePolicy,
+  key?: ChainKey,
 ): Promise<void> {
-  const chain = await openCheckedChain(pools, item, damage);
+  const chain = await openCheckedChain(pools, item, damage, key);
   try {
     const top = chain.layers[chain.layers.length - 1];
     if (chain.extentSize === undefined) return;
-    const reader = await top.pool.driver.openReader(top.pool, top.volume);
+    const reader = await top.pool.driver.openReader(top.pool, top.volume, key);
     try {
       await checkReadData(reader, chain, item.disk.target, damage, { signal: options.signal });
     } finally {
@@ -113,7 +117,10 @@ export async function restoreOverOriginal(
       },
     );
   }
+  let key: ChainKey | undefined;
   try {
+    // An encrypted set: its key, checked to unlock it, before any disk is touched (docs/encryption.md).
+    key = await openRestoreKey(pools, set, items);
     const name = await domain.getName();
     const lock = lockDomain(set.domain.uuid, `restore of ${name} over its disks`, options.lockDir);
     try {
@@ -161,12 +168,12 @@ export async function restoreOverOriginal(
         }
         work.push({
           item,
-          source: await openChain(pools, item),
+          source: await openChain(pools, item, key),
           disk: { ...disk, sourcePath: disk.sourcePath },
           format,
         });
       }
-      for (const { item } of work) await checkSource(pools, item, options, damage);
+      for (const { item } of work) await checkSource(pools, item, options, damage, key);
       throwIfAborted(options.signal);
       // The disks are about to change: no bitmap describes them any more, the next backup must be full.
       // Checkpoints go first, so even a failed or cancelled restore cannot leave a stale bitmap behind.
@@ -215,6 +222,7 @@ export async function restoreOverOriginal(
       lock.release();
     }
   } finally {
+    wipeKey(key);
     domain.free();
   }
 }

@@ -12,6 +12,7 @@ import {
   checkReadData,
   openChain,
   openCheckedChain,
+  openRestoreKey,
   progressReporter,
   throwIfAborted,
   type DamagePolicy,
@@ -19,6 +20,8 @@ import {
   type RestoreOptions,
 } from './common';
 import { closeChain, type ChainState } from '../shared/checksums';
+import { wipeKey } from '../shared/encryption';
+import type { ChainKey } from '../../pool/driver';
 import { crashPoint } from '../../crash-point';
 import { markRestore, undoCrashedRestores } from './marker';
 import { restoreSizeEstimate, type DiskToRestore } from './plan';
@@ -85,9 +88,12 @@ export async function restoreToNewVolumes(
   damage: DamagePolicy,
 ): Promise<Array<RestoredVolume & { source: DiskSource }>> {
   const chains: ChainState[] = [];
+  // An encrypted set decrypts into plain volumes; its key is checked before anything is created.
+  const key = await openRestoreKey(pools, set, items);
   try {
-    return await copyAndCheck(pools, targets, set, items, options, undo, damage, chains);
+    return await copyAndCheck(pools, targets, set, items, options, undo, damage, chains, key);
   } finally {
+    wipeKey(key);
     for (const chain of chains) closeChain(chain.layers);
   }
 }
@@ -102,6 +108,7 @@ async function copyAndCheck(
   undo: UndoStack,
   damage: DamagePolicy,
   chains: ChainState[],
+  key?: ChainKey,
 ): Promise<Array<RestoredVolume & { source: DiskSource }>> {
   if (options.format !== undefined && options.format !== 'qcow2' && options.format !== 'raw') {
     throw new VolbackError(ErrorCodes.INVALID_INPUT, `unknown volume format "${String(options.format)}"`, {
@@ -133,13 +140,22 @@ async function copyAndCheck(
   }
   const plan = [];
   for (const item of items) {
-    const source = await openChain(pools, item);
+    const source = await openChain(pools, item, key);
     const target = await targets.get(options.pool ?? item.disk.volume!.pool);
     // Damage the layers show before any data is read (a checksum document not as recorded) refuses here.
-    const chain = await openCheckedChain(pools, item, damage);
+    const chain = await openCheckedChain(pools, item, damage, key);
     chains.push(chain);
     const top = chain.layers[chain.layers.length - 1];
     const way: FillWay = options.live ? 'live' : await copyWayFor(top.pool, target);
+    if (key && way !== 'convert')
+      throw new VolbackError(
+        ErrorCodes.POOL_UNSUPPORTED,
+        `cannot restore encrypted backup ${set.id}${way === 'live' ? ' live' : ` into pool '${target.name}'`}: only qemu-img on this host decrypts it into a new volume`,
+        {
+          fault: 'user',
+          hint: 'restore without --live, on the host that holds the backup pool (docs/encryption.md)',
+        },
+      );
     const format =
       way === 'live'
         ? liveFormat(top.pool, target, options.format)

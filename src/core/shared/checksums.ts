@@ -6,7 +6,7 @@ import type { StorageVolume } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
 import type { DiskBackup } from '../../model';
 import { extentRange, extentsOf, readChecksumDocument } from '../../pool/checksums';
-import type { VolumeReader } from '../../pool/driver';
+import type { ChainKey, VolumeReader } from '../../pool/driver';
 import { findVolume, type OpenPool, type PoolCache } from '../../pool/pool-layer';
 
 /** Reads in flight at once per volume: enough to keep qemu-nbd and the hashing busy on 2 cores. */
@@ -96,9 +96,10 @@ export async function takeLayerDigests(
   extentSize: number,
   virtualSize: number,
   options: DigestOptions = {},
+  key?: ChainKey,
 ): Promise<Map<number, Buffer>> {
-  const held = extentsOf(await pool.driver.layerExtents(pool, volume), extentSize, virtualSize);
-  const reader = await pool.driver.openReader(pool, volume);
+  const held = extentsOf(await pool.driver.layerExtents(pool, volume, key), extentSize, virtualSize);
+  const reader = await pool.driver.openReader(pool, volume, key);
   try {
     return await digestExtents(reader, held, extentSize, virtualSize, options);
   } finally {
@@ -203,6 +204,8 @@ export interface ChainState {
   /** The chain's extent size (its newest layer with checksums); absent: no layer has checksums. */
   extentSize?: number;
   virtualSize: number;
+  /** The chain's key when it is encrypted (docs/encryption.md): every layer opens with it. */
+  key?: ChainKey;
 }
 
 /**
@@ -215,10 +218,17 @@ export async function openChainState(
   pools: PoolCache,
   chain: readonly DiskBackup[],
   setIdOf: (diskBackupId: string) => string,
+  key?: ChainKey,
 ): Promise<ChainState> {
   const top = chain[chain.length - 1];
   const extentSize = [...chain].reverse().find((d) => d.checksums)?.checksums!.extentSize;
-  const state: ChainState = { layers: [], findings: [], extentSize, virtualSize: top.virtualSize };
+  const state: ChainState = {
+    layers: [],
+    findings: [],
+    extentSize,
+    virtualSize: top.virtualSize,
+    ...(key ? { key } : {}),
+  };
   try {
     for (const disk of chain) {
       const where = disk.volume!;
@@ -258,7 +268,7 @@ export async function openChainState(
           state.findings.push(finding((err as Error).message));
         }
       }
-      layer.held = extentsOf(await pool.driver.layerExtents(pool, volume), extentSize, disk.virtualSize);
+      layer.held = extentsOf(await pool.driver.layerExtents(pool, volume, key), extentSize, disk.virtualSize);
       for (const [first, last] of runsOf(unrecordedExtents(layer))) {
         const end = extentRange(last, extentSize, disk.virtualSize);
         state.findings.push(
@@ -338,7 +348,7 @@ export async function checkView(
       let r = readers.get(position);
       if (!r) {
         const layer = layers[position];
-        r = await layer.pool.driver.openReader(layer.pool, layer.volume);
+        r = await layer.pool.driver.openReader(layer.pool, layer.volume, chain.key);
         readers.set(position, r);
       }
       return r;

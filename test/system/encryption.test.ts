@@ -1,0 +1,189 @@
+// Encrypted backups (docs/encryption.md) on a real domain with known writes, into a real dir pool,
+// with a real libvirt secret: a full and an incremental are LUKS-encrypted qcow2 (qemu-img says so,
+// and their raw bytes hold none of the patterns written), the incremental inherits the chain's
+// secret, every point restores byte for byte into a plain volume, the metadata names the secret and
+// never holds its value (nor does the log), and a wrong passphrase or a missing secret refuses the
+// restore with nothing created in the target pool.
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
+import { restoreBackup } from '../../src/core/restore/restore';
+import { verifyBackup } from '../../src/core/catalog/verify';
+import { addLogFile, setLogLevel } from '../../src/log';
+import type { Connection } from '../../src/libvirt';
+import type { BackupDefinition, BackupSet } from '../../src/model';
+import { run } from '../../src/tools/exec';
+import { METADATA_VOLUME_SUFFIX } from '../../src/pool/volume-names';
+import { imageInfo } from '../../src/tools/qemu-img';
+import {
+  Cleanup,
+  backupLocation,
+  createTestDomain,
+  openSystemConnection,
+  poolVolumeNames,
+  sameContent,
+  uniqueName,
+} from '../support';
+
+const MiB = 1024 * 1024;
+jest.setTimeout(600_000);
+
+const virsh = (...args: string[]): Promise<unknown> => run(['virsh', '-q', '-c', 'qemu:///system', ...args]);
+
+/** Sets the secret's value from a 0600 file (never argv), then removes the file. */
+async function setSecretValue(uuid: string, passphrase: Buffer): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-enc-test-'));
+  const file = path.join(dir, 'value');
+  try {
+    fs.writeFileSync(file, passphrase, { mode: 0o600 });
+    await virsh('secret-set-value', uuid, '--file', file, '--plain');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** True when `bytes` holds a run of 512 bytes of `pattern` (what a written cluster shows in plain text). */
+function holdsPattern(bytes: Buffer, pattern: number): boolean {
+  return bytes.includes(Buffer.alloc(512, pattern));
+}
+
+describe('encrypted backups', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+  let env: ReturnType<typeof backupLocation>;
+  const secretUuid = randomUUID();
+  const usage = uniqueName('enc-secret');
+  // Printable, so a leak would show in any text; never written anywhere by the test but the secret.
+  const passphrase = Buffer.from(randomBytes(24).toString('hex'));
+  const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'volback-enc-log-')), 'volback.log');
+
+  beforeAll(async () => {
+    conn = cleanup.connection(await openSystemConnection());
+    env = backupLocation(conn, cleanup);
+    const xml = path.join(path.dirname(logFile), 'secret.xml');
+    fs.writeFileSync(
+      xml,
+      `<secret ephemeral='no' private='no'><uuid>${secretUuid}</uuid><usage type='volume'><volume>${usage}</volume></usage></secret>`,
+    );
+    await virsh('secret-define', xml);
+    // The test undefines it itself on the way; a run that failed earlier leaves it to this.
+    cleanup.add(`secret ${secretUuid}`, () =>
+      virsh('secret-undefine', secretUuid).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    await setSecretValue(secretUuid, passphrase);
+    setLogLevel('debug');
+    const removeLog = addLogFile(logFile, 'debug');
+    cleanup.add('log file', async () => {
+      removeLog();
+      setLogLevel('warn');
+      fs.rmSync(path.dirname(logFile), { recursive: true, force: true });
+    });
+  });
+  afterAll(() => cleanup.run());
+
+  const byUsage: BackupDefinition = {
+    mode: 'push',
+    kind: 'auto',
+    disks: [],
+    encryption: { format: 'luks', secret: { usage } },
+  };
+  const backup = (name: string, definition?: BackupDefinition): Promise<BackupResult> =>
+    createBackup(conn, name, { defaults: env.defaults, lockDir: env.lockDir, definition });
+  const volumePath = (set: BackupSet): string => path.join(env.defaults.path, set.disks[0].volume!.name);
+  const restoreInto = (set: BackupSet, pool: string) =>
+    restoreBackup(conn, { setId: set.id, scanPools: [env.defaults.pool], lockDir: env.lockDir, pool });
+
+  it('encrypts a full and its incremental, restores each point byte for byte, and refuses without the key', async () => {
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [32 * MiB], label: 'enc' });
+    await vm.write('vda', 0xab, 1 * MiB, 2 * MiB);
+    await vm.write('vda', 0x3c, 20 * MiB, 256 * 1024);
+    const full = await backup(vm.name, byUsage);
+    const fullModel = vm.snapshotModel('vda', 'full');
+    expect(full.set.encryption).toEqual({ format: 'luks', secretUuid, secretUsage: usage });
+    expect(full.set.disks[0].checksums).toBeDefined();
+
+    await vm.write('vda', 0x5d, 5 * MiB, 1 * MiB);
+    await vm.write('vda', 0xab, 24 * MiB, 64 * 1024);
+    // No encryption asked: an incremental of an encrypted chain keeps the chain's secret.
+    const inc = await backup(vm.name);
+    const incModel = vm.snapshotModel('vda', 'inc');
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    expect(inc.set.encryption).toEqual(full.set.encryption);
+    expect(inc.set.disks[0].bytesCopied).toBe(MiB + 64 * 1024);
+
+    // qemu-img sees LUKS-encrypted qcow2; the files' raw bytes hold none of the patterns written.
+    for (const set of [full.set, inc.set]) {
+      const info = await imageInfo({ path: volumePath(set), format: 'qcow2' });
+      expect({ volume: set.disks[0].volume!.name, encryption: info.encryption }).toEqual({
+        volume: set.disks[0].volume!.name,
+        encryption: 'luks',
+      });
+      const raw = fs.readFileSync(volumePath(set));
+      expect([0xab, 0x3c, 0x5d].filter((p) => holdsPattern(raw, p))).toEqual([]);
+    }
+    // The test's own check can fail: the domain's plain disk does hold the pattern.
+    expect(holdsPattern(fs.readFileSync(vm.disks[0].path), 0xab)).toBe(true);
+
+    // verify reads every encrypted layer with the key, against the checksums taken at backup time.
+    const verified = await verifyBackup(conn, { setId: inc.set.id, deep: true });
+    expect(verified.disks.map((d) => ({ ok: d.ok, problems: d.problems }))).toEqual([
+      { ok: true, problems: [] },
+    ]);
+
+    // Every point restores, decrypted into a plain volume, byte for byte.
+    for (const [set, model] of [
+      [full.set, fullModel],
+      [inc.set, incModel],
+    ] as const) {
+      const { volumes } = await restoreInto(set, env.defaults.pool);
+      expect(volumes.length).toBe(1);
+      expect(await sameContent({ path: volumes[0].path, format: volumes[0].format }, model)).toBe(true);
+      const info = await imageInfo({ path: volumes[0].path, format: volumes[0].format });
+      expect(info.encryption).toBeUndefined();
+    }
+
+    // The metadata documents name the secret, never its value; neither does the log.
+    const hex = passphrase.toString();
+    const b64 = passphrase.toString('base64');
+    const metadata = fs
+      .readdirSync(env.defaults.path)
+      .filter((f) => f.endsWith(METADATA_VOLUME_SUFFIX))
+      .map((f) => fs.readFileSync(path.join(env.defaults.path, f), 'utf8'));
+    expect(metadata.length).toBeGreaterThanOrEqual(2);
+    expect(metadata.filter((m) => m.includes(secretUuid)).length).toBeGreaterThanOrEqual(2);
+    expect(metadata.filter((m) => m.includes(hex) || m.includes(b64))).toEqual([]);
+    const log = fs.readFileSync(logFile, 'utf8');
+    expect(log.length).toBeGreaterThan(0);
+    expect([hex, b64].filter((s) => log.includes(s))).toEqual([]);
+
+    // A wrong passphrase: refused, naming the secret, with nothing created in the target pool.
+    const before = await poolVolumeNames(conn, env.defaults.pool);
+    await setSecretValue(secretUuid, Buffer.from('not-the-passphrase'));
+    await expect(restoreInto(inc.set, env.defaults.pool)).rejects.toThrow(
+      new RegExp(`passphrase of libvirt secret ${secretUuid} .*does not unlock`),
+    );
+    expect(await poolVolumeNames(conn, env.defaults.pool)).toEqual(before);
+
+    // No such secret on this host: refused by UUID and usage, nothing created.
+    await virsh('secret-undefine', secretUuid);
+    const missing = await restoreInto(full.set, env.defaults.pool).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(missing?.message).toContain(secretUuid);
+    expect(missing?.message).toContain(usage);
+    expect(missing?.message).toContain('is not defined on this host');
+    expect(await poolVolumeNames(conn, env.defaults.pool)).toEqual(before);
+
+    // A backup asking for a secret this host lacks is refused before any volume is made.
+    await expect(backup(vm.name, { ...byUsage, kind: 'full' })).rejects.toThrow(
+      /is not defined on this host/,
+    );
+    expect(await poolVolumeNames(conn, env.defaults.pool)).toEqual(before);
+  });
+});
