@@ -219,6 +219,54 @@ export class Domain extends LibvirtObject {
   }
 
   /**
+   * Freezes the guest's filesystems through the QEMU guest agent: every mounted one, or only
+   * `mountpoints`. Resolves how many were frozen. Fails when the domain has no agent channel or
+   * the agent does not answer within the agent response timeout (setAgentResponseTimeout).
+   */
+  fsFreeze(mountpoints: readonly string[] = []): Promise<number> {
+    return invoke('virDomainFSFreeze', this.args({ mountpoints: mountpoints.join(',') }), (n) =>
+      n.domainFSFreeze(this.handle, [...mountpoints], 0),
+    );
+  }
+
+  /**
+   * Thaws what fsFreeze froze; thawing a guest that is not frozen does nothing. libvirt 9.0's QEMU
+   * driver refuses `mountpoints` (VIR_ERR_ARGUMENT_UNSUPPORTED): the agent thaws everything.
+   */
+  fsThaw(mountpoints: readonly string[] = []): Promise<number> {
+    return invoke('virDomainFSThaw', this.args({ mountpoints: mountpoints.join(',') }), (n) =>
+      n.domainFSThaw(this.handle, [...mountpoints], 0),
+    );
+  }
+
+  /**
+   * One QEMU guest agent command (libvirt-qemu): sends {execute, arguments} and resolves the parsed
+   * `return` member, waiting at most `timeoutSeconds` (-2: libvirt's default). Marks the domain
+   * tainted (custom-ga-command) in libvirt.
+   */
+  async agentCommand<T = unknown>(
+    execute: string,
+    args?: Record<string, unknown>,
+    timeoutSeconds = -2,
+  ): Promise<T> {
+    const cmd = JSON.stringify(args ? { execute, arguments: args } : { execute });
+    const text = await invoke('virDomainQemuAgentCommand', this.args({ execute, timeoutSeconds }), (n) =>
+      n.domainQemuAgentCommand(this.handle, cmd, timeoutSeconds, 0),
+    );
+    return (JSON.parse(text) as { return?: T }).return as T;
+  }
+
+  /**
+   * How long libvirt waits for each guest agent answer on this domain, in seconds
+   * (virDomainAgentResponseTimeoutValues: -2 libvirt's default, -1 forever, 0 not at all).
+   */
+  setAgentResponseTimeout(seconds: number): Promise<void> {
+    return invoke('virDomainAgentSetResponseTimeout', this.args({ seconds }), (n) =>
+      n.domainAgentSetResponseTimeout(this.handle, seconds, 0),
+    );
+  }
+
+  /**
    * Raw QEMU monitor pass-through (libvirt-qemu). Marks the domain tainted (custom-monitor).
    * Default is QMP JSON text; `{ hmp: true }` sends a human monitor command.
    */

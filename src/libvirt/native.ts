@@ -115,6 +115,10 @@ export interface NativeBinding {
   domainBackupBegin(dom: H, backupXml: string, checkpointXml: string | null, flags: number): P<void>;
   domainBackupGetXMLDesc(dom: H, flags: number): P<string>;
   domainQemuMonitorCommand(dom: H, cmd: string, flags: number): P<string>;
+  domainFSFreeze(dom: H, mountpoints: string[], flags: number): P<number>;
+  domainQemuAgentCommand(dom: H, cmd: string, timeout: number, flags: number): P<string>;
+  domainFSThaw(dom: H, mountpoints: string[], flags: number): P<number>;
+  domainAgentSetResponseTimeout(dom: H, timeout: number, flags: number): P<void>;
   domainQemuMonitorCommandWithFiles(dom: H, cmd: string, fds: number[], flags: number): P<string>;
   domainCheckpointCreateXML(dom: H, xml: string, flags: number): P<H>;
   domainListAllCheckpoints(dom: H, flags: number): P<H[]>;

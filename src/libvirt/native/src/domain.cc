@@ -229,6 +229,48 @@ VB_FN(DomainQemuMonitorCommandWithFiles) {
   });
 }
 
+// ---- guest agent
+
+// Freezes (or thaws) the guest's filesystems through the QEMU guest agent: all of them, or the named
+// mountpoints. Resolves the number of filesystems frozen (thawed).
+#define DOM_FS(jsname, cfn)                                                                       \
+  VB_FN(jsname) {                                                                                 \
+    auto d = RefOf(info, 0, Kind::Domain, #cfn);                                                  \
+    std::vector<std::string> points;                                                              \
+    if (info[1].IsArray()) {                                                                      \
+      auto list = info[1].As<Napi::Array>();                                                      \
+      for (uint32_t i = 0; i < list.Length(); i++) points.push_back(list.Get(i).ToString().Utf8Value()); \
+    }                                                                                             \
+    uint32_t flags = ArgU32(info, 2);                                                             \
+    return IntCall(info.Env(), #cfn, IntResult::Number, [=]() -> long long {                      \
+      std::vector<const char*> ptrs;                                                              \
+      for (const auto& p : points) ptrs.push_back(p.c_str());                                     \
+      return cfn(D(d), ptrs.empty() ? nullptr : ptrs.data(), ptrs.size(), flags);                 \
+    });                                                                                           \
+  }
+
+DOM_FS(DomainFSFreeze, virDomainFSFreeze)
+DOM_FS(DomainFSThaw, virDomainFSThaw)
+
+// One guest agent command (libvirt-qemu), its JSON reply; `timeout` in seconds (-2 default, -1 forever).
+VB_FN(DomainQemuAgentCommand) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainQemuAgentCommand");
+  auto cmd = ArgStr(info, 1);
+  int32_t timeout = ArgI32(info, 2);
+  uint32_t flags = ArgU32(info, 3);
+  return StrCall(info.Env(), "virDomainQemuAgentCommand",
+                 [=] { return virDomainQemuAgentCommand(D(d), cmd.c_str(), timeout, flags); });
+}
+
+// How long libvirt waits for the agent's answer (seconds; -2 libvirt's default, -1 forever, 0 not at all).
+VB_FN(DomainAgentSetResponseTimeout) {
+  auto d = RefOf(info, 0, Kind::Domain, "virDomainAgentSetResponseTimeout");
+  int32_t timeout = ArgI32(info, 1);
+  uint32_t flags = ArgU32(info, 2);
+  return IntCall(info.Env(), "virDomainAgentSetResponseTimeout", IntResult::Undefined,
+                 [=]() -> long long { return virDomainAgentSetResponseTimeout(D(d), timeout, flags); });
+}
+
 // ---- checkpoints
 
 VB_FN(DomainCheckpointCreateXML) {
@@ -313,6 +355,10 @@ static Registrar reg({
     {"domainBackupBegin", DomainBackupBegin, {"virDomainBackupBegin"}},
     {"domainBackupGetXMLDesc", DomainBackupGetXMLDesc, {"virDomainBackupGetXMLDesc"}},
     {"domainQemuMonitorCommand", DomainQemuMonitorCommand, {"virDomainQemuMonitorCommand"}},
+    {"domainFSFreeze", DomainFSFreeze, {"virDomainFSFreeze"}},
+    {"domainQemuAgentCommand", DomainQemuAgentCommand, {"virDomainQemuAgentCommand"}},
+    {"domainFSThaw", DomainFSThaw, {"virDomainFSThaw"}},
+    {"domainAgentSetResponseTimeout", DomainAgentSetResponseTimeout, {"virDomainAgentSetResponseTimeout"}},
     {"domainQemuMonitorCommandWithFiles", DomainQemuMonitorCommandWithFiles,
      {"virDomainQemuMonitorCommandWithFiles"}},
     {"domainCheckpointCreateXML", DomainCheckpointCreateXML, {"virDomainCheckpointCreateXML"}},
