@@ -78,6 +78,34 @@ export type NbdServer =
 export type ResolvedServer =
   { transport: 'tcp'; name: string; port: number; tls: boolean } | { transport: 'unix'; socket: string };
 
+/**
+ * Whether a backup freezes the guest's filesystems through the QEMU guest agent while its copy
+ * starts (docs/consistency.md): `try` falls back to crash-consistent when the agent does not
+ * answer, `require` fails instead, `off` never asks the agent.
+ */
+export type QuiesceMode = 'try' | 'require' | 'off';
+
+/** A definition's `<quiesce>`: the mode, and the guest mountpoints to freeze (none listed: all). */
+export interface QuiesceRequest {
+  mode: QuiesceMode;
+  mountpoints: string[];
+}
+
+/**
+ * How consistent a set's point in time is: `application` when the guest's filesystems were frozen
+ * while the copy started, `crash` otherwise (as after a power cut), with the reason.
+ */
+export interface Consistency {
+  kind: 'application' | 'crash';
+  reason?: string;
+  /** Application: milliseconds from the freeze call to the thaw's return. */
+  freezeMs?: number;
+  /** Application: how many filesystems the agent froze. */
+  filesystems?: number;
+  /** Application: the mountpoints asked for; absent: all. */
+  mountpoints?: string[];
+}
+
 /** A parsed `<volbackup>` document. Disks not listed are backed up with defaults. */
 export interface BackupDefinition {
   mode: BackupMode;
@@ -87,6 +115,8 @@ export interface BackupDefinition {
   description?: string;
   location?: BackupLocation;
   server?: NbdServer;
+  /** Push mode: freeze the guest's filesystems; absent: the config's `quiesce` (docs/consistency.md). */
+  quiesce?: QuiesceRequest;
   /** Push mode: compress the backup's volumes; absent: the config's `backup_compression`. */
   compression?: Compression;
   disks: DiskSelection[];
@@ -148,6 +178,8 @@ export interface BackupSet {
   checkpoint?: { name: string; parent?: string; xml: string };
   /** Why a full was taken when an incremental was asked for (checkpoint drift, restore, ...). */
   fallbackReason?: string;
+  /** Application- or crash-consistent; absent for sets from before volback recorded it. */
+  consistency?: Consistency;
   description?: string;
   /** Set when the run wrote its volumes as zstd-compressed qcow2 clusters; absent: uncompressed. */
   compression?: 'zstd';

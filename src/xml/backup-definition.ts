@@ -6,6 +6,8 @@ import type {
   DiskSelection,
   DiskTarget,
   NbdServer,
+  QuiesceMode,
+  QuiesceRequest,
   RequestedKind,
   VolumeFormat,
 } from '../model';
@@ -37,6 +39,24 @@ const KINDS = ['auto', 'full', 'incremental'] as const;
 const FORMATS = ['qcow2', 'raw'] as const;
 const YES_NO = ['yes', 'no'] as const;
 const COMPRESSIONS = ['zstd', 'none'] as const;
+const QUIESCE_MODES = ['try', 'require', 'off'] as const;
+
+/** `<quiesce mode=…>` with its `<mountpoint>` children (guest paths, each once). */
+function readQuiesce(r: TreeReader, el: XmlElement): QuiesceRequest | undefined {
+  r.allowOnly(el, ['mode'], ['mountpoint']);
+  const mode = r.enumAttr<QuiesceMode>(el, 'mode', QUIESCE_MODES);
+  const mountpoints: string[] = [];
+  for (const m of r.all(el, 'mountpoint')) {
+    r.allowOnly(m, [], []);
+    const path = r.text(m);
+    if (!path.startsWith('/') || [...path].some((c) => c < ' '))
+      r.problem(m, `<mountpoint> '${path}' must be an absolute guest path`);
+    else if (mountpoints.includes(path)) r.problem(m, `duplicate <mountpoint> '${path}'`);
+    else mountpoints.push(path);
+  }
+  if (mode === 'off' && mountpoints.length) r.problem(el, "<quiesce mode='off'> takes no <mountpoint>");
+  return mode ? { mode, mountpoints } : undefined;
+}
 
 function readTarget(r: TreeReader, el: XmlElement): DiskTarget {
   r.allowOnly(el, ['pool', 'volume', 'format'], []);
@@ -117,7 +137,17 @@ function readDefinition(r: TreeReader, root: XmlElement): BackupDefinition {
   r.allowOnly(
     root,
     ['mode'],
-    ['description', 'type', 'incremental', 'location', 'server', 'compression', 'encryption', 'disks'],
+    [
+      'description',
+      'type',
+      'incremental',
+      'location',
+      'server',
+      'compression',
+      'quiesce',
+      'encryption',
+      'disks',
+    ],
   );
   const mode = r.enumAttr<BackupMode>(root, 'mode', MODES, 'push');
   const def: BackupDefinition = { mode: mode ?? 'push', kind: 'auto', disks: [] };
@@ -168,6 +198,13 @@ function readDefinition(r: TreeReader, root: XmlElement): BackupDefinition {
     else r.problem(compression, `<compression> '${value}' must be one of 'zstd', 'none'`);
   }
 
+  const quiesce = r.optional(root, 'quiesce');
+  if (quiesce) {
+    if (mode === 'pull') r.problem(quiesce, "<quiesce> is only allowed with mode='push'");
+    const parsed = readQuiesce(r, quiesce);
+    if (parsed) def.quiesce = parsed;
+  }
+
   const encryption = r.optional(root, 'encryption');
   if (encryption) {
     if (mode === 'pull') r.problem(encryption, "<encryption> is only allowed with mode='push'");
@@ -213,6 +250,11 @@ function definitionTree(def: BackupDefinition): OutElement {
         ],
       },
       def.compression === undefined ? undefined : { name: 'compression', text: def.compression },
+      def.quiesce && {
+        name: 'quiesce',
+        attrs: [['mode', def.quiesce.mode]],
+        children: def.quiesce.mountpoints.map((m) => ({ name: 'mountpoint', text: m })),
+      },
       server && {
         name: 'server',
         attrs:

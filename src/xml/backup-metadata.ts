@@ -1,5 +1,13 @@
 // The backup-set metadata document <volbackupset version='1'>: validate + parse into BackupSet, and format.
-import type { BackupKind, BackupMode, BackupSet, BackupState, DiskBackup, VolumeFormat } from '../model';
+import type {
+  BackupKind,
+  BackupMode,
+  BackupSet,
+  BackupState,
+  Consistency,
+  DiskBackup,
+  VolumeFormat,
+} from '../model';
 import os from 'node:os';
 import { backupEncryptionTree, readBackupEncryption } from './encryption';
 import { XmlValidationError } from '../errors';
@@ -55,6 +63,41 @@ function readByteCount(r: TreeReader, el: XmlElement | undefined): number {
   const problem = byteCountProblem(value);
   if (problem) r.problem(el, `<${el.name}> '${value}' ${problem}`);
   return Number(value);
+}
+
+/** `<consistency kind=… freezeMs=… filesystems=…>` with its `<reason>` and `<mountpoint>`s. */
+function readConsistency(r: TreeReader, el: XmlElement): Consistency | undefined {
+  r.allowOnly(el, ['kind', 'freezeMs', 'filesystems'], ['reason', 'mountpoint']);
+  const kind = r.enumAttr(el, 'kind', ['application', 'crash'] as const);
+  if (!kind) return undefined;
+  const consistency: Consistency = { kind };
+  for (const name of ['freezeMs', 'filesystems'] as const) {
+    const value = el.attrs[name];
+    if (value === undefined) continue;
+    const problem = byteCountProblem(value);
+    if (problem) r.problem(el, `${name} '${value}' ${problem}`);
+    else consistency[name] = Number(value);
+  }
+  const reason = r.optional(el, 'reason');
+  if (reason) consistency.reason = r.text(reason);
+  const mountpoints = r.all(el, 'mountpoint').map((m) => r.text(m));
+  if (mountpoints.length) consistency.mountpoints = mountpoints;
+  return consistency;
+}
+
+function consistencyTree(c: Consistency): OutElement {
+  return {
+    name: 'consistency',
+    attrs: [
+      ['kind', c.kind],
+      ['freezeMs', c.freezeMs === undefined ? undefined : String(c.freezeMs)],
+      ['filesystems', c.filesystems === undefined ? undefined : String(c.filesystems)],
+    ],
+    children: [
+      c.reason === undefined ? undefined : { name: 'reason', text: c.reason },
+      ...(c.mountpoints ?? []).map((m) => ({ name: 'mountpoint', text: m })),
+    ],
+  };
 }
 
 /** kind + <parent id>: a full has no parent, an incremental must name one. */
@@ -171,6 +214,7 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
       'completedAt',
       'parent',
       'fallbackReason',
+      'consistency',
       'domain',
       'checkpoint',
       'encryption',
@@ -239,6 +283,8 @@ function readBackupSet(r: TreeReader, root: XmlElement): BackupSet | undefined {
   }
   const fallback = r.optional(root, 'fallbackReason');
   if (fallback) set.fallbackReason = r.text(fallback);
+  const consistency = r.optional(root, 'consistency');
+  if (consistency) set.consistency = readConsistency(r, consistency);
   const compression = r.optional(root, 'compression');
   if (compression) {
     const value = r.text(compression);
@@ -405,6 +451,7 @@ function backupSetTree(set: BackupSet): OutElement {
       set.completedAt && { name: 'completedAt', text: formatTimestamp(set.completedAt) },
       set.parentId === undefined ? undefined : { name: 'parent', attrs: [['id', set.parentId]] },
       set.fallbackReason === undefined ? undefined : { name: 'fallbackReason', text: set.fallbackReason },
+      set.consistency && consistencyTree(set.consistency),
       {
         name: 'domain',
         attrs: [['uuid', set.domain.uuid]],
