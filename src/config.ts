@@ -7,7 +7,7 @@ import { absNormalizedPathProblem } from './xml/names';
 import { secretUsageProblem } from './xml/encryption';
 import type { VirtPreference } from './host/virt-type';
 import type { LogLevel } from './log';
-import type { Compression, RetentionPolicy } from './model';
+import type { Compression, QuiesceMode, RetentionPolicy } from './model';
 
 export const DEFAULT_CONFIG_PATH = '/etc/volback/volback.conf';
 
@@ -28,6 +28,12 @@ export interface VolbackConfig {
   backupEngine: 'auto' | 'qmp' | 'libvirt';
   /** Compression of backups whose definition does not say (`backup_compression`): docs/compression.md. */
   backupCompression: Compression;
+  /** Freezing the guest's filesystems for backups whose definition does not say (`quiesce`): docs/consistency.md. */
+  quiesce: QuiesceMode;
+  /** Seconds the guest agent may take to answer a freeze or thaw (`quiesce_timeout`). */
+  quiesceTimeout: number;
+  /** Seconds after which volback's watchdog thaws a frozen guest whatever happened (`quiesce_max_freeze`). */
+  quiesceMaxFreeze: number;
   /**
    * The libvirt secret (a UUID, else a `volume` usage id) whose passphrase encrypts fulls whose
    * definition does not say (`backup_encryption_secret`; docs/encryption.md). Unset: plain backups.
@@ -56,6 +62,9 @@ const DEFAULTS: VolbackConfig = {
   backupFormat: 'qcow2',
   backupEngine: 'auto',
   backupCompression: 'none',
+  quiesce: 'try',
+  quiesceTimeout: 10,
+  quiesceMaxFreeze: 60,
   backupParallel: 2,
   virtType: 'auto',
   logLevel: 'warn',
@@ -96,6 +105,17 @@ const FILE_KEYS: Record<string, Setting> = {
   backup_format: { kind: 'string', path: ['backupFormat'], check: oneOf('qcow2', 'raw') },
   backup_engine: { kind: 'string', path: ['backupEngine'], check: oneOf('auto', 'qmp', 'libvirt') },
   backup_compression: { kind: 'string', path: ['backupCompression'], check: oneOf('none', 'zstd') },
+  quiesce: { kind: 'string', path: ['quiesce'], check: oneOf('try', 'require', 'off') },
+  quiesce_timeout: {
+    kind: 'integer',
+    path: ['quiesceTimeout'],
+    check: (v) => (Number(v) >= 1 && Number(v) <= 300 ? undefined : 'must be from 1 to 300'),
+  },
+  quiesce_max_freeze: {
+    kind: 'integer',
+    path: ['quiesceMaxFreeze'],
+    check: (v) => (Number(v) >= 5 && Number(v) <= 3600 ? undefined : 'must be from 5 to 3600'),
+  },
   // Before backup_engine: it chose only the engine of fulls, and its "qmp" is today's "auto".
   full_backup_engine: {
     kind: 'string',

@@ -149,5 +149,10 @@ export function backupDefaults(config: ResolvedConfig): BackupDefaults {
     format: config.backupFormat,
     compression: config.backupCompression,
     ...(config.backupEncryptionSecret ? { encryptionSecret: config.backupEncryptionSecret } : {}),
+    quiesce: {
+      mode: config.quiesce,
+      timeoutSeconds: config.quiesceTimeout,
+      maxFreezeSeconds: config.quiesceMaxFreeze,
+    },
   };
 }

@@ -1,6 +1,6 @@
 // The documented JSON shapes of `--json` output (docs/cli.md). Field names here are a public contract:
 // add fields freely, never rename or remove one.
-import type { BackupSet } from '../model';
+import type { BackupSet, Consistency } from '../model';
 import type { ChainProblem } from '../core/catalog/chains';
 import type { BackupListing, DamageFinding, ListedSet, PoolSummary } from '../index';
 
@@ -68,6 +68,8 @@ export interface SetJson {
   childIds: string[];
   checkpoint: string | null;
   fallbackReason: string | null;
+  /** Application- or crash-consistent, with the reason and the freeze window; null for older sets. */
+  consistency: Consistency | null;
   description: string | null;
   /** `zstd` when the set's volumes hold compressed clusters, else null. */
   compression: string | null;
@@ -97,6 +99,7 @@ export function setJson(listed: Omit<ListedSet, 'set'> & { set: BackupSet }): Se
     childIds: listed.childIds,
     checkpoint: set.checkpoint?.name ?? null,
     fallbackReason: set.fallbackReason ?? null,
+    consistency: set.consistency ?? null,
     description: set.description ?? null,
     compression: set.compression ?? null,
     encryption: set.encryption ?? null,

@@ -58,6 +58,7 @@ import {
   type FullBackupEngine,
 } from './engine';
 import { runPushJob, type JobProgress } from './libvirt-push-job';
+import { Quiesce, thawAfterCrashedRun, type QuiesceSettings } from './quiesce';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { ancestry, chooseBase } from '../shared/base';
 import {
@@ -91,6 +92,8 @@ export interface BackupDefaults {
   format: VolumeFormat;
   /** Compression of a backup whose definition does not say (config `backup_compression`). */
   compression?: Compression;
+  /** Freezing the guest for a backup whose definition does not say (config `quiesce*`); absent: try. */
+  quiesce?: QuiesceSettings;
   /** `per-domain`: each domain's sets go to its own pool under `pool` (docs/scale.md); absent: `pool`. */
   layout?: DefaultLocation['layout'];
 }
@@ -198,6 +201,8 @@ interface RunContext {
   /** The secret a full of this run is encrypted with (docs/encryption.md); absent: plain. */
   encryption?: SecretRef;
   report: (phase: BackupPhase, progress?: JobProgress) => void;
+  /** Freezes the guest around the engine's start (docs/consistency.md). */
+  quiesce: Quiesce;
 }
 
 /** The QMP engine may run (so its leftovers may be swept): every setting but `libvirt`. */
@@ -292,6 +297,7 @@ async function copyThroughQmp(
       checkpoint,
       signal: ctx.options.signal,
       onProgress: (p) => ctx.report('copying', p),
+      startGate: ctx.quiesce.gate,
     },
   );
 }
@@ -454,6 +460,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
         disks: plan.disks.map((d) => d.target),
         signal: options.signal,
         onProgress: (p) => ctx.report('copying', p),
+        startGate: ctx.quiesce.gate,
       });
     }
 
@@ -491,6 +498,7 @@ async function executePlan(ctx: RunContext, plan: BackupPlan): Promise<BackupRes
       domain: { name: domainName, uuid },
       checkpoint: plan.checkpointName ? await checkpointRecord(domain, plan.checkpointName) : undefined,
       fallbackReason: plan.fallbackReason,
+      consistency: ctx.quiesce.consistency(),
       ...(plan.compression ? { compression: plan.compression } : {}),
       description: definition.description,
       ...(opened ? { encryption: opened.encryption } : {}),
@@ -558,6 +566,10 @@ export async function createBackup(
   try {
     // An external (pull-mode) session holds the domain across processes; a crashed one is cleaned up here.
     await settleExternalSession(conn, domain, uuid, options.lockDir);
+    // A run that died with the guest frozen (its watchdog died too): thaw before anything else.
+    await thawAfterCrashedRun(domain, uuid, { lockDir: options.lockDir }).catch((err: Error) =>
+      log.warn(`${domainName}: could not thaw after a crashed run: ${err.message}`),
+    );
     report('preparing');
     if (!(await domain.isActive())) {
       // libvirt's backup job needs a running QEMU: paused, no guest code runs and the disks stay as they are.
@@ -593,6 +605,20 @@ export async function createBackup(
       },
       location,
     );
+    // Before anything is created: `require` with no agent to ask fails here.
+    const quiesce = await Quiesce.prepare(
+      {
+        uri: conn.uri,
+        domain,
+        domainName,
+        uuid,
+        running: !startedPaused,
+        lockDir: options.lockDir,
+        signal: options.signal,
+      },
+      definition.quiesce,
+      options.defaults.quiesce,
+    );
     const ctx: RunContext = {
       conn,
       domain,
@@ -605,6 +631,7 @@ export async function createBackup(
       options,
       encryption: requested,
       report,
+      quiesce,
     };
     for (let attempt = 1; ; attempt++) {
       if (base && !base.usable) {

@@ -12,6 +12,7 @@ import { ErrorCodes, VolbackError } from '../../errors';
 import { logger } from '../../log';
 import { parseBackupVolumeName } from '../../pool/volume-names';
 import type { NodeInfo } from './qmp-job';
+import { noGate, type StartGate } from './start-gate';
 
 const log = logger('backup-job');
 
@@ -37,6 +38,8 @@ export interface PushJobOptions {
   onProgress?: (progress: JobProgress) => void;
   /** How often job stats are polled for progress (the completion event usually ends the wait first). */
   pollMs?: number;
+  /** Runs backupBegin: the guest frozen around it (docs/consistency.md). */
+  startGate?: StartGate;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,10 +122,13 @@ export async function runPushJob(
   try {
     if (options.signal?.aborted)
       throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled before it started');
-    await domain.backupBegin(
-      options.backupXml,
-      options.checkpointXml ?? null,
-      virDomainBackupBeginFlags.VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL,
+    // The job copies from the instant it starts: the guest need only be frozen around its start.
+    await (options.startGate ?? noGate)(() =>
+      domain.backupBegin(
+        options.backupXml,
+        options.checkpointXml ?? null,
+        virDomainBackupBeginFlags.VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL,
+      ),
     );
     options.signal?.addEventListener('abort', abort, { once: true });
     // A cancel that arrived while the job was being started had no job to abort yet.

@@ -10,6 +10,7 @@ import { logger } from '../../log';
 import type { CopyTarget, OpenedTarget } from '../../pool/driver';
 import type { DomainDisk } from '../../xml/libvirt-domain';
 import type { DiskProgress, JobProgress } from './libvirt-push-job';
+import { noGate, type StartGate } from './start-gate';
 import { removeCheckpoint } from '../shared/checkpoints';
 import { blockOfDisk, queryBlocks } from '../shared/qemu-blocks';
 
@@ -44,6 +45,8 @@ export interface QmpJobOptions {
   signal?: AbortSignal;
   onProgress?: (progress: JobProgress) => void;
   pollMs?: number;
+  /** Runs the transaction that starts every copy: the guest frozen around it (docs/consistency.md). */
+  startGate?: StartGate;
 }
 
 /** This engine cannot copy the domain (nothing was changed in QEMU): libvirt's job is the way. */
@@ -382,16 +385,18 @@ export async function runQmpJob(
       })),
     ];
     for (const a of attached) a.changed = changed.get(a.disk.target)?.temp;
-    // One transaction: every copy and every bitmap start at the same instant.
+    // One transaction: every copy and every bitmap start at the same instant (the guest frozen, if asked).
     transactionSent = true;
-    try {
-      await domain.qmp('transaction', { actions: actions(true) });
-    } catch (err) {
-      // x-perf is experimental: a QEMU without it refuses the whole transaction, so nothing started.
-      if (!(err instanceof QmpError && err.desc.includes('x-perf'))) throw err;
-      log.warn(`QEMU has no x-perf copy offload (${err.desc}); copying through bounce buffers`);
-      await domain.qmp('transaction', { actions: actions(false) });
-    }
+    await (options.startGate ?? noGate)(async () => {
+      try {
+        await domain.qmp('transaction', { actions: actions(true) });
+      } catch (err) {
+        // x-perf is experimental: a QEMU without it refuses the whole transaction, so nothing started.
+        if (!(err instanceof QmpError && err.desc.includes('x-perf'))) throw err;
+        log.warn(`QEMU has no x-perf copy offload (${err.desc}); copying through bounce buffers`);
+        await domain.qmp('transaction', { actions: actions(false) });
+      }
+    });
     await waitForJobs(domain, attached, options);
     await removeChangedBitmaps(domain, attached);
     for (const a of attached) await detachTarget(domain, a, 'commit');

@@ -8,6 +8,7 @@ import { domainVolumePart, parseBackupVolumeName, parseMetadataVolumeName } from
 import { abortOrphanedPushJob, pushJobLeftovers } from '../backup/libvirt-push-job';
 import { findQmpLeftovers, removeInterruptedCheckpoints, sweepQmpLeftovers } from '../backup/qmp-job';
 import { checksumDocumentVolume } from '../../pool/checksums';
+import { thawAfterCrashedRun } from '../backup/quiesce';
 import { parseDomainXml } from '../../xml/libvirt-domain';
 import { damagedMetadataVolume } from '../catalog/damage';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
@@ -31,7 +32,8 @@ export type RepairKind =
   | 'interrupted-removal'
   | 'interrupted-restore'
   | 'live-restore'
-  | 'replaced-domain';
+  | 'replaced-domain'
+  | 'frozen-guest';
 
 /** One leftover: what it is, where, and why it is (or would be) removed — or why it is left. */
 export interface RepairItem {
@@ -242,7 +244,9 @@ export async function repair(conn: Connection, options: RepairOptions = {}): Pro
   const names: string[] = [];
   try {
     for (const domain of domains) {
-      names.push(await domain.getName());
+      const name = await domain.getName();
+      names.push(name);
+      await thawFrozenGuest(domain, name, options, result);
       await repairDomain(conn, domain, scan, options, result);
     }
   } finally {
@@ -317,6 +321,30 @@ export async function repair(conn: Connection, options: RepairOptions = {}): Pro
       `${result.dryRun ? 'would remove' : 'removed'} ${item.kind} ${item.name}${item.pool ? ` in pool ${item.pool}` : ''}: ${item.reason}`,
     );
   return result;
+}
+
+/** A guest a crashed backup left frozen (its freeze record remains): thawed first (docs/consistency.md). */
+async function thawFrozenGuest(
+  domain: Domain,
+  name: string,
+  options: RepairOptions,
+  result: RepairResult,
+): Promise<void> {
+  let outcome;
+  try {
+    outcome = await thawAfterCrashedRun(domain, await domain.getUUIDString(), {
+      lockDir: options.lockDir,
+      dryRun: options.dryRun,
+    });
+  } catch (err) {
+    outcome = {
+      done: 'left' as const,
+      reason: `a crashed run's freeze could not be thawed: ${(err as Error).message}`,
+    };
+  }
+  if (!outcome) return;
+  const item: RepairItem = { kind: 'frozen-guest', domain: name, name, reason: outcome.reason };
+  (outcome.done === 'left' ? result.left : result.removed).push(item);
 }
 
 /** This host's live restores, moved on (or, dry, looked at): the finished ones' records go. */
