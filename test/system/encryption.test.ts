@@ -92,6 +92,12 @@ describe('encrypted backups', () => {
     disks: [],
     encryption: { format: 'luks', secret: { usage } },
   };
+  const PLAIN_FULL: BackupDefinition = {
+    mode: 'push',
+    kind: 'full',
+    disks: [],
+    encryption: { format: 'none' },
+  };
   const backup = (name: string, definition?: BackupDefinition): Promise<BackupResult> =>
     createBackup(conn, name, { defaults: env.defaults, lockDir: env.lockDir, definition });
   const volumePath = (set: BackupSet): string => path.join(env.defaults.path, set.disks[0].volume!.name);
@@ -115,6 +121,19 @@ describe('encrypted backups', () => {
     expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
     expect(inc.set.encryption).toEqual(full.set.encryption);
     expect(inc.set.disks[0].bytesCopied).toBe(MiB + 64 * 1024);
+    // QEMU holds no key object once a run is over (the engine removes it on every path).
+    const keyObjects = async (): Promise<string[]> =>
+      (await vm.domain.qmp<Array<{ name: string }>>('qom-list', { path: '/objects' }))
+        .map((o) => o.name)
+        .filter((n) => n.startsWith('volback-key-'));
+    expect(await keyObjects()).toEqual([]);
+    // One a killed run would leave is removed by the next run's sweep, a plain full here (which adds none).
+    await vm.domain.addSecretObject(`volback-key-${secretUuid.slice(0, 8)}`, Buffer.from('bGVmdG92ZXI='));
+    expect(await keyObjects()).toEqual([`volback-key-${secretUuid.slice(0, 8)}`]);
+    const plain = await backup(vm.name, { ...PLAIN_FULL });
+    expect(plain.set).toMatchObject({ kind: 'full' });
+    expect(plain.set.encryption).toBeUndefined();
+    expect(await keyObjects()).toEqual([]);
 
     // qemu-img sees LUKS-encrypted qcow2; the files' raw bytes hold none of the patterns written.
     for (const set of [full.set, inc.set]) {
