@@ -620,7 +620,12 @@ export async function sweepQmpLeftovers(domain: Domain): Promise<Set<string>> {
     await domain.qmp('remove-fd', { 'fdset-id': set['fdset-id'] }).catch(() => undefined);
   }
   // An encrypted run's key object (keyObjectId): its nodes are gone, so it holds only the passphrase.
-  const objects = await domain.qmp<Array<{ name: string }>>('qom-list', { path: '/objects' });
+  const objects = await domain
+    .qmp<Array<{ name: string }>>('qom-list', { path: '/objects' })
+    .catch((err: Error) => {
+      log.warn(`could not list QEMU's objects for a left secret: ${err.message}`);
+      return [];
+    });
   for (const o of objects.filter((x) => x.name.startsWith(`${QMP_NAME_PREFIX}key-`))) {
     log.warn(`removing secret object ${o.name} left by an interrupted volback run`);
     await domain.qmp('object-del', { id: o.name }).catch(() => undefined);
