@@ -92,11 +92,16 @@ export async function startWatchdog(args: WatchdogArgs): Promise<Watchdog> {
     );
   }
   child.removeAllListeners();
+  const close = (): void => {
+    if (child.connected) child.disconnect();
+    child.unref();
+  };
+  // The channel closes only once the message is written: closed first, the watchdog would take the
+  // disconnect for volback's death and thaw once more (harmless, but not what was meant).
   const end = (message?: string): void => {
     if (!child.connected) return;
-    if (message) child.send(message);
-    child.disconnect();
-    child.unref();
+    if (message) child.send(message, close);
+    else close();
   };
   return { pid: child.pid!, release: () => end('thawed'), abandon: () => end() };
 }

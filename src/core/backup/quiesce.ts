@@ -168,7 +168,12 @@ export class Quiesce {
       mountpoints: this.mountpoints,
       since: new Date().toISOString(),
     };
-    writeFileSync(recordPath, JSON.stringify(record), { mode: 0o600 });
+    try {
+      writeFileSync(recordPath, JSON.stringify(record), { mode: 0o600 });
+    } catch (err) {
+      watchdog.release();
+      throw err;
+    }
     const started = Date.now();
     let filesystems: number;
     try {
