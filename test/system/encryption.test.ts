@@ -166,6 +166,17 @@ describe('encrypted backups', () => {
       expect(info.encryption).toBeUndefined();
     }
 
+    // Over the domain's own disks (shut off): the full's point, decrypted in place.
+    await vm.domain.destroy();
+    const over = await restoreBackup(conn, {
+      setId: full.set.id,
+      scanPools: [env.defaults.pool],
+      lockDir: env.lockDir,
+      overwrite: true,
+    });
+    expect(over.volumes.map((v) => v.target)).toEqual(['vda']);
+    expect(await vm.diskMatches('vda', fullModel)).toBe(true);
+
     // The metadata documents name the secret, never its value; neither does the log.
     const hex = passphrase.toString();
     const b64 = passphrase.toString('base64');
