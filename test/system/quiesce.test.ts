@@ -243,8 +243,8 @@ describe('application-consistent backups through the guest agent', () => {
     expect(fs.existsSync(freezeRecordPath(uuid, lockDir))).toBe(false);
   });
 
-  test('volback and its watchdog both killed: repair thaws the guest from the freeze record', async () => {
-    const uuid = await guest.domain.getUUIDString();
+  /** A backup in a child, held frozen; then it and its watchdog SIGKILLed: the guest stays frozen. */
+  async function killBothWhileFrozen(uuid: string): Promise<void> {
     const child = spawn(
       process.execPath,
       tsChildArgs(CHILD, ['qemu:///system', guest.name, defaults.pool, defaults.path, lockDir]),
@@ -266,10 +266,22 @@ describe('application-consistent backups through the guest agent', () => {
     await exited;
     await sleep(2000);
     expect(freezeStatus(guest.name)).toBe('frozen');
+  }
+
+  test('volback and its watchdog both killed: repair, or else the next backup, thaws from the freeze record', async () => {
+    const uuid = await guest.domain.getUUIDString();
+    await killBothWhileFrozen(uuid);
     const result = await repair(conn, { domain: guest.name, lockDir, pools: [defaults.pool] });
     expect(result.removed).toContainEqual(
       expect.objectContaining({ kind: 'frozen-guest', domain: guest.name }),
     );
+    expect(freezeStatus(guest.name)).toBe('thawed');
+    expect(fs.existsSync(freezeRecordPath(uuid, lockDir))).toBe(false);
+
+    // No repair this time: the next backup of the domain thaws first, then takes its own frozen instant.
+    await killBothWhileFrozen(uuid);
+    const next = await backup('full', { mode: 'require', mountpoints: [] });
+    expect(next.set.consistency?.kind).toBe('application');
     expect(freezeStatus(guest.name)).toBe('thawed');
     expect(fs.existsSync(freezeRecordPath(uuid, lockDir))).toBe(false);
   });
