@@ -155,7 +155,7 @@ describe('refusals before anything is created', () => {
     ).rejects.toThrow("disk vda's volume would be raw");
     await expect(
       openRunKey(noConn, 'vm1', plan({ compression: 'zstd' }), { uuid: UUID }, caps()),
-    ).rejects.toThrow('compressed clusters');
+    ).rejects.toThrow('both compressed and encrypted');
   });
 
   it('reads no key for a plain full, nor for an incremental of a plain chain', async () => {

@@ -75,7 +75,7 @@ export async function openRunKey(
   };
   if (plan.compression)
     refuse(
-      'QEMU cannot write compressed clusters into an encrypted qcow2 volume',
+      'volback cannot yet make a volume both compressed and encrypted (QEMU could write one: the compressed volume is formatted by volback, the encrypted one by libvirt)',
       'back up without compression (--compress none), or without encryption',
     );
   for (const disk of plan.disks) {
