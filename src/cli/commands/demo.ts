@@ -271,7 +271,13 @@ const demo: CommandSpec = {
             ['libvirt', host.libvirtVersion],
             ['QEMU', host.hypervisorVersion],
             ['virtualisation', describeVirt(host.virt)],
-            ['backup pool', `${backupPool.name} at ${backupPool.path}`],
+            [
+              'backup pool',
+              // With the per-domain layout (docs/scale.md) the sets lie in the domain's own pool under the root.
+              `${backupPool.name} at ${backupPool.path}; the demo's sets in pool ${[
+                ...new Set(results.flatMap((r) => r.set.disks.map((d) => d.volume?.pool ?? '?'))),
+              ].join(', ')}`,
+            ],
             ['demo domain', `${name} (disks in pool ${pool.name} at ${pool.path})`],
             ['backups', results.map((r) => `${r.set.kind} ${r.set.id}`).join(', ')],
             ['verify (deep)', verification.ok ? 'ok' : 'PROBLEMS'],
