@@ -286,6 +286,57 @@ describe('application-consistent backups through the guest agent', () => {
     expect(fs.existsSync(freezeRecordPath(uuid, lockDir))).toBe(false);
   });
 
+  test('Ctrl-C of `volback backup create --quiesce require` while frozen: exit 130, thawed, nothing created', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-quiesce-cli-'));
+    try {
+      const config = path.join(dir, 'volback.conf');
+      fs.writeFileSync(
+        config,
+        `default_pool = "${defaults.pool}"\ndefault_pool_path = "${defaults.path}"\ndefault_pool_layout = "single"\n`,
+      );
+      const def = path.join(dir, 'def.xml');
+      fs.writeFileSync(def, "<volbackup><disks><disk name='vda' backup='no'/></disks></volbackup>");
+      const before = await poolVolumeNames(conn, defaults.pool);
+      const cli = `require('./src/cli/main').main(process.argv.slice(1)).then((code) => process.exit(code));`;
+      const child = spawn(
+        process.execPath,
+        tsChildArgs(cli, [
+          'backup',
+          'create',
+          guest.name,
+          '--definition',
+          def,
+          '--quiesce',
+          'require',
+          '--full',
+        ]),
+        {
+          cwd: REPO_ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            VOLBACK_CONFIG: config,
+            VOLBACK_LOCK_DIR: lockDir,
+            VOLBACK_TEST_HOLD_FROZEN_MS: '5000',
+          },
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await untilFrozen(guest.name);
+      child.kill('SIGINT');
+      expect({ code: await exited, stderr }).toEqual({
+        code: 130,
+        stderr: expect.stringContaining('interrupted'),
+      });
+      expect(freezeStatus(guest.name)).toBe('thawed');
+      expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an agent that stops answering: try falls back after quiesce_timeout, and the late freeze is thawed', async () => {
     // The agent stops itself for 20 s (its channel stays connected): the freeze is not answered in time,
     // and the agent carries it out once it runs again; the watchdog's retries thaw it then.
