@@ -126,6 +126,8 @@ const CODE_ONLY = new Set([
   'metadata/incremental-disk-in-full-invalid.xml', // a full set holds only full disks
   'metadata/timestamp-not-a-date-invalid.xml', // calendar-valid dates
   'metadata/checksums-extent-size-invalid.xml', // extent sizes are powers of two
+  'definition/quiesce-mountpoint-twice-invalid.xml', // unique mountpoints
+  'definition/quiesce-off-mountpoint-invalid.xml', // no mountpoints when nothing is frozen
 ]);
 const LIBXML2_FIRST: Record<string, { line: number; element?: string; message: string }> = {
   'definition/comment-only-invalid.xml': { line: 2, message: "Start tag expected, '<' not found" },
