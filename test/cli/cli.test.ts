@@ -244,6 +244,7 @@ describe('volback CLI (built binary, real libvirt)', () => {
       'problems',
       'sets',
       'strayVolumes',
+      'undefinedDomainPools',
       'unreadablePools',
     ]);
     const fulls = json(

@@ -341,7 +341,8 @@ describe('live restore on real domains', () => {
     expect(waiting.find((s) => s.domain === name)!.disks.map((d) => d.state)).toEqual(['waiting', 'waiting']);
     const repaired = await repair(conn, { pools: [defaults.pool], lockDir });
     // Its pass started vda's pull again (vdb waits its turn); libvirt shows it running or done.
-    expect(repaired.left).toEqual([
+    // Only this domain's: other domains of the host may have checkpoints of pools not read here.
+    expect(repaired.left.filter((l) => l.domain === name)).toEqual([
       expect.objectContaining({
         kind: 'live-restore',
         domain: name,
