@@ -4,58 +4,27 @@
 // remote protocol lists at most 16,384 volumes per pool, for virsh as for volback.)
 //   npx tsc -p tsconfig.json && node dist/bench/catalog-list.js [data volumes]
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Connection } from '../src/libvirt';
 import type { BackupSet } from '../src/model';
 import { scanCatalog } from '../src/core/catalog/scan';
-import { backupVolumeName, metadataVolumeName } from '../src/pool/volume-names';
+import { metadataVolumeName } from '../src/pool/volume-names';
+import { benchSet } from './common';
 import { formatBackupSet } from '../src/xml';
 
 const dataVolumes = Number(process.argv[2] ?? 10_000);
 const count = dataVolumes / 2; // backup sets of two disks
 const poolName = `volback-bench-catalog-${process.pid}`;
 const dir = `/var/lib/volback-bench/${poolName}`;
-const DOMAIN_XML = `<domain type='kvm'>\n  <name>bench</name>\n${'  <!-- a realistic domain XML is a few KiB -->\n'.repeat(60)}</domain>`;
-
-function setAt(i: number, parent?: BackupSet): BackupSet {
-  const id = randomUUID();
-  const createdAt = new Date(Date.UTC(2026, 0, 1) + i * 3600_000);
-  return {
-    id,
-    volbackVersion: '0.1.0',
-    mode: 'push',
-    kind: parent ? 'incremental' : 'full',
-    state: 'complete',
-    createdAt,
-    parentId: parent?.id,
-    domain: { name: `bench${i % 50}`, uuid: '4dea22b3-1d52-d8f3-2516-782e98ab3fa0' },
-    disks: ['vda', 'vdb'].map((target, d) => ({
-      id: randomUUID(),
-      target,
-      sourcePath: `/var/lib/libvirt/images/bench-${target}.qcow2`,
-      sourceFormat: 'qcow2',
-      volume: {
-        pool: poolName,
-        name: backupVolumeName({
-          domain: `bench${i % 50}`,
-          disk: target,
-          createdAt,
-          setId: id,
-          format: 'qcow2',
-        }),
-        format: 'qcow2' as const,
-      },
-      kind: parent ? ('incremental' as const) : ('full' as const),
-      parentId: parent?.disks[d].id,
-      virtualSize: 1 << 30,
-      bytesCopied: 1 << 20,
-    })),
-    domainXml: DOMAIN_XML,
-  };
-}
+const setAt = (i: number, parent?: BackupSet): BackupSet =>
+  benchSet(
+    { name: `bench${i % 50}`, uuid: '4dea22b3-1d52-d8f3-2516-782e98ab3fa0' },
+    poolName,
+    new Date(Date.UTC(2026, 0, 1) + i * 3600_000),
+    parent,
+  );
 
 async function populate(): Promise<void> {
   // The pool's contents are written as files (fast set-up); everything measured goes through libvirt.

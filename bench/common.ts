@@ -1,7 +1,7 @@
 // What the benches share: medians, timestamped progress on stderr, a random-data source disk, dir
 // pools of their own, and a clean-up list that also runs when the bench is interrupted.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,8 @@ import { Connection, virDomainUndefineFlagsValues, type Domain, type StoragePool
 import { configFromEnvironment } from '../src/config';
 import { buildDomainXml } from '../src/host/scratch-domain';
 import { chooseVirtType } from '../src/host/virt-type';
+import type { BackupSet } from '../src/model';
+import { backupVolumeName } from '../src/pool/volume-names';
 
 export const sh = promisify(execFile);
 
@@ -140,4 +142,43 @@ export async function benchSource(
       .catch(() => undefined);
   });
   return { srcPool, bakPool, srcPath, domain };
+}
+
+/** A realistic domain XML of a few KiB, as stored in every catalog bench's set. */
+export const BENCH_DOMAIN_XML = `<domain type='kvm'>\n  <name>bench</name>\n${'  <!-- a realistic domain XML is a few KiB -->\n'.repeat(60)}</domain>`;
+
+/** A complete two-disk (vda, vdb) set of `domain` in `pool` made at `createdAt`: a full, or an incremental on `parent`. */
+export function benchSet(
+  domain: BackupSet['domain'],
+  pool: string,
+  createdAt: Date,
+  parent?: BackupSet,
+): BackupSet {
+  const id = randomUUID();
+  return {
+    id,
+    volbackVersion: '0.1.0',
+    mode: 'push',
+    kind: parent ? 'incremental' : 'full',
+    state: 'complete',
+    createdAt,
+    parentId: parent?.id,
+    domain,
+    disks: ['vda', 'vdb'].map((target, d) => ({
+      id: randomUUID(),
+      target,
+      sourcePath: `/var/lib/libvirt/images/${domain.name}-${target}.qcow2`,
+      sourceFormat: 'qcow2',
+      volume: {
+        pool,
+        name: backupVolumeName({ domain: domain.name, disk: target, createdAt, setId: id, format: 'qcow2' }),
+        format: 'qcow2' as const,
+      },
+      kind: parent ? ('incremental' as const) : ('full' as const),
+      parentId: parent?.disks[d].id,
+      virtualSize: 1 << 30,
+      bytesCopied: 1 << 20,
+    })),
+    domainXml: BENCH_DOMAIN_XML,
+  };
 }

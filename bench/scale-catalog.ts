@@ -14,14 +14,14 @@ import { Connection, type StoragePool } from '../src/libvirt';
 import type { BackupSet } from '../src/model';
 import { scanCatalog } from '../src/core/catalog/scan';
 import { domainPoolName, domainPoolPath } from '../src/pool/default-layout';
-import { backupVolumeName, metadataVolumeName } from '../src/pool/volume-names';
+import { metadataVolumeName } from '../src/pool/volume-names';
+import { benchSet } from './common';
 import { formatBackupSet } from '../src/xml';
 
 const domains = Number(process.argv[2] ?? 100);
 const setsPerDomain = Number(process.argv[3] ?? 300);
 const root = `vbbench-scale${process.pid}`;
 const rootPath = `/var/lib/volback-bench/${root}`;
-const DOMAIN_XML = `<domain type='kvm'>\n  <name>bench</name>\n${'  <!-- a realistic domain XML is a few KiB -->\n'.repeat(60)}</domain>`;
 const MiB = 1024 * 1024;
 
 interface BenchDomain {
@@ -31,36 +31,13 @@ interface BenchDomain {
   dir: string;
 }
 
-function setAt(domain: BenchDomain, i: number, parent?: BackupSet): BackupSet {
-  const id = randomUUID();
-  const createdAt = new Date(Date.UTC(2026, 0, 1) + i * 86_400_000);
-  return {
-    id,
-    volbackVersion: '0.1.0',
-    mode: 'push',
-    kind: parent ? 'incremental' : 'full',
-    state: 'complete',
-    createdAt,
-    parentId: parent?.id,
-    domain: { name: domain.name, uuid: domain.uuid },
-    disks: ['vda', 'vdb'].map((target, d) => ({
-      id: randomUUID(),
-      target,
-      sourcePath: `/var/lib/libvirt/images/${domain.name}-${target}.qcow2`,
-      sourceFormat: 'qcow2',
-      volume: {
-        pool: domain.pool,
-        name: backupVolumeName({ domain: domain.name, disk: target, createdAt, setId: id, format: 'qcow2' }),
-        format: 'qcow2' as const,
-      },
-      kind: parent ? ('incremental' as const) : ('full' as const),
-      parentId: parent?.disks[d].id,
-      virtualSize: 1 << 30,
-      bytesCopied: 1 << 20,
-    })),
-    domainXml: DOMAIN_XML,
-  };
-}
+const setAt = (domain: BenchDomain, i: number, parent?: BackupSet): BackupSet =>
+  benchSet(
+    { name: domain.name, uuid: domain.uuid },
+    domain.pool,
+    new Date(Date.UTC(2026, 0, 1) + i * 86_400_000),
+    parent,
+  );
 
 /** The pools' contents are written as files (fast set-up); everything measured goes through libvirt. */
 async function populate(domain: BenchDomain): Promise<void> {
