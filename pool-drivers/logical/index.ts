@@ -16,6 +16,7 @@ import { logger } from '../../src/log';
 import type { SparseChunk } from '../../src/libvirt/streams';
 import type { PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
+import { refreshPool } from '../../src/pool/refresh';
 import {
   backingProblems,
   descriptorTarget,
@@ -125,27 +126,6 @@ async function restoreLv(pool: PoolRef, name: string, capacity: number): Promise
   }
 }
 
-/**
- * Refreshes libvirt's list of the pool's LVs, if libvirt lets it: it refuses while a volume build
- * runs in the pool (another run's copy or upload). Its list already holds what this libvirtd
- * created and deleted; a refresh only adds what was changed around it, so a refused one is logged
- * and the run goes on, after a few tries.
- */
-async function refreshPool(pool: PoolRef): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await pool.pool.refresh();
-    } catch (err) {
-      if (attempt === 3) {
-        log.debug(`pool '${pool.name}' not refreshed: ${(err as Error).message}`);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-  }
-}
-
-/** The pool's LV `name`, or undefined when libvirt lists none (the caller frees it). */
 async function lvNamed(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
   try {
     return await pool.pool.lookupVolumeByName(name);

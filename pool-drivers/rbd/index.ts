@@ -14,6 +14,7 @@ import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { DiskSource } from '../../src/model';
 import type { ByteRange, CopyTarget, PoolDriver, PoolDriverFactory, PoolRef } from '../../src/pool/driver';
 import type { PoolDriverRegistry } from '../../src/pool/registry';
+import { refreshPool } from '../../src/pool/refresh';
 import { openImageReader } from '../../src/tools/nbd';
 import type { ImageRef, ImageSecret } from '../../src/tools/qemu-img';
 import { parsePoolIdentity, volumeXml } from '../../src/xml/libvirt-storage';
@@ -194,7 +195,7 @@ export const createRbdDriver: PoolDriverFactory = () => {
         });
       else await c.rbd.create(spec.name, spec.capacity, { order: FULL_OBJECT_ORDER });
       try {
-        await pool.pool.refresh(); // libvirt lists what it saw at its last refresh
+        await refreshPool(pool, { required: true }); // libvirt lists what it saw at its last refresh
         return await pool.pool.lookupVolumeByName(spec.name);
       } catch (err) {
         await c.rbd.remove(spec.name).catch(() => undefined);
@@ -228,7 +229,7 @@ export const createRbdDriver: PoolDriverFactory = () => {
       await baseSnapshot(c, parent);
       await c.rbd.clone(parent, BASE_SNAPSHOT, spec.name, { order: FULL_OBJECT_ORDER });
       try {
-        await pool.pool.refresh();
+        await refreshPool(pool, { required: true });
         return await pool.pool.lookupVolumeByName(spec.name);
       } catch (err) {
         await c.rbd.remove(spec.name).catch(() => undefined);
@@ -315,7 +316,7 @@ export const createRbdDriver: PoolDriverFactory = () => {
       const c = await ceph(pool);
       const image = await imageOf(volume);
       if (await c.rbd.parent(image)) await c.rbd.flatten(image);
-      await pool.pool.refresh();
+      await refreshPool(pool); // only libvirt's allocation figures change
     },
 
     deleteVolume(_pool, volume) {

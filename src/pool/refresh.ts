@@ -1,0 +1,32 @@
+// Refreshing libvirt's view of a pool, as drivers need it after changing the pool around libvirt.
+import { logger } from '../log';
+import type { PoolRef } from './driver';
+
+const log = logger('pool-refresh');
+
+/**
+ * Refreshes libvirt's list of the pool's volumes. libvirt refuses while one of its own volume builds
+ * or uploads runs in the pool ("has asynchronous jobs running": another run's copy, a concurrent
+ * listing's document read), so it is tried `attempts` times a second apart. Then a `required`
+ * refresh (the caller must see a volume libvirt did not make) throws libvirt's refusal; any other is
+ * logged and the caller goes on with libvirt's last view, which already holds what this libvirtd
+ * created and deleted itself.
+ */
+export async function refreshPool(
+  pool: PoolRef,
+  options: { required?: boolean; attempts?: number } = {},
+): Promise<void> {
+  const attempts = options.attempts ?? (options.required ? 10 : 3);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pool.pool.refresh();
+    } catch (err) {
+      if (attempt >= attempts) {
+        if (options.required) throw err;
+        log.debug(`pool '${pool.name}' not refreshed: ${(err as Error).message}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
