@@ -40,6 +40,7 @@ import {
   imageInfo,
   keyedImage,
   rebaseArgv,
+  rebaseUnsafeArgv,
   secretPipes,
   type ImageRef,
 } from '../../src/tools/qemu-img';
@@ -384,6 +385,35 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
         if (current !== target?.path) await streamIntoVolume(pool.conn, image.path, target?.path);
       }
       await pool.pool.refresh();
+    },
+
+    async copyLayer(pool, name, source, backing) {
+      if (source.pool.type !== 'dir' || !(await isLocalPool(pool))) {
+        throw new VolbackError(
+          ErrorCodes.POOL_UNSUPPORTED,
+          `dir pool '${pool.name}' copies layers only from dir pools on the host volback runs on`,
+          { fault: 'user' },
+        );
+      }
+      const from = await imageOf(source.volume);
+      const parent = backing ? await imageOf(backing) : undefined;
+      const { virtualSize } = await imageInfo(from);
+      // libvirt makes the file (name, mode, owner, its view of the pool); the copy then replaces its bytes.
+      const volume = await pool.pool.createVolume(fileVolume(name, virtualSize, from.format, parent));
+      try {
+        const to = { ...(await imageOf(volume)), format: from.format };
+        await run(['cp', '--sparse=always', '--', from.path, to.path]);
+        if (parent) {
+          if (to.format !== 'qcow2') throw new Error(`${from.path} is raw: a raw layer has no backing file`);
+          await run(rebaseUnsafeArgv({ ...to, format: 'qcow2' }, parent));
+        }
+        await pool.pool.refresh();
+        return volume;
+      } catch (err) {
+        await volume.delete().catch(() => undefined);
+        volume.free();
+        throw err;
+      }
     },
 
     async holdsVolume(pool, name) {

@@ -283,6 +283,22 @@ export interface PoolDriver {
   rebaseRefusal?(pool: PoolRef): Promise<string | undefined>;
 
   /**
+   * Optional. Creates volume `name` holding `source`'s own layer byte for byte (`source` is a volume
+   * of `sourcePool`, a pool of the same type on the same host; what it only shows of its parents is
+   * not copied). With `backing`, a volume of this pool holding exactly the bytes of `source`'s parent
+   * (its copy), the new volume's backing reference is then re-pointed at it without reading or
+   * writing data (qcow2: `qemu-img rebase -u`), so the copy shows the same guest view on its own
+   * pool's chain. How `volback pool migrate` moves a chain between pools (docs/scale.md); absent, or
+   * refusing (ERR_POOL_UNSUPPORTED), where a layer cannot be copied so. Same cleanup duty.
+   */
+  copyLayer?(
+    pool: PoolRef,
+    name: string,
+    source: { pool: PoolRef; volume: StorageVolume },
+    backing?: StorageVolume,
+  ): Promise<StorageVolume>;
+
+  /**
    * Optional. Whether the pool itself holds a volume `name`, whatever libvirt saw at its last
    * refresh: for pools other hosts write (RBD). A lookup libvirt misses refreshes the pool then.
    */

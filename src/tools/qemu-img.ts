@@ -159,6 +159,23 @@ export const rebaseArgv = (image: ImageRef, newBacking?: ImageRef): string[] => 
   image.path,
 ];
 
+/**
+ * `qemu-img rebase -u`: rewrites only the backing reference in `image`'s header (no data is read or
+ * written), for a layer whose new backing holds exactly the bytes of its old one (a copy).
+ */
+export const rebaseUnsafeArgv = (image: ImageRef & { format: 'qcow2' }, newBacking: ImageRef): string[] => [
+  'qemu-img',
+  'rebase',
+  '-u',
+  '-f',
+  image.format,
+  '-b',
+  newBacking.path,
+  '-F',
+  newBacking.format,
+  image.path,
+];
+
 export interface ImageInfo {
   virtualSize: number;
   actualSize: number;
