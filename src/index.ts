@@ -110,6 +110,12 @@ export {
 } from './core/catalog/scan';
 export { initPool, listPools, type PoolSummary } from './pool/pool-summary';
 export { discoverDomainPools, type DiscoveredPool } from './pool/discover';
+export {
+  migrateRootPool,
+  type MigrateOptions,
+  type MigrateReport,
+  type MigratedSet,
+} from './core/migration/pool-migrate';
 export { volumeImage } from './pool/pool-layer';
 export type { ChainProblem, ChainProblemKind } from './core/catalog/chains';
 export {

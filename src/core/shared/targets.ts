@@ -132,7 +132,7 @@ export async function openRunPools(
  * pool made now is in the root's listing at once (the root is refreshed), so a scan that finds its
  * definition gone can name it (docs/scale.md).
  */
-async function ensureRunLocation(conn: Connection, location: RunLocation): Promise<OpenPool> {
+export async function ensureRunLocation(conn: Connection, location: RunLocation): Promise<OpenPool> {
   if (!location.root) return ensureLocationPool(conn, location);
   const root = await ensureLocationPool(conn, location.root);
   try {

@@ -1,0 +1,363 @@
+// `volback pool migrate`: moves a single-pool installation's sets out of the root pool into the
+// per-domain pools (docs/scale.md). Per chain, crash-safe: copy every layer and its checksums, compare
+// each copied point's guest view with the original, write the new metadata (the commit), and only
+// then delete the root's copies of what was moved. A rerun finishes whatever a crash left.
+import isEqual from 'lodash/isEqual';
+import type { Connection, StorageVolume } from '../../libvirt';
+import { ErrorCodes, VolbackError } from '../../errors';
+import { logger } from '../../log';
+import type { BackupKind, BackupSet } from '../../model';
+import { crashPoint } from '../../crash-point';
+import { domainPoolName, domainPoolPath } from '../../pool/default-layout';
+import { readDocuments, writeDocument } from '../../pool/documents';
+import { checksumDocumentVolume } from '../../pool/checksums';
+import {
+  closePools,
+  deleteVolumeIfPresent,
+  findVolume,
+  getVolume,
+  LOCATION_POOL_TYPE,
+  openPool,
+  type OpenPool,
+} from '../../pool/pool-layer';
+import { driverFor } from '../../pool/registry';
+import { imagesEqual } from '../../tools/qemu-img';
+import { formatBackupSet } from '../../xml';
+import { scanCatalog, type CatalogScan, type StoredSet } from '../catalog/scan';
+import { lockDomain } from '../shared/domain-lock';
+import { ensureRunLocation } from '../shared/targets';
+import { claimsOf, isOwnMetadataCopy, volumesToDelete, type KeptVolume } from '../removal/ownership';
+
+const log = logger('migrate');
+
+/** Where a migration stops when VOLBACK_TEST_CRASH_AT names it: a chain's new metadata written, its root copies not yet deleted. */
+export const MIGRATE_CRASH_POINTS = ['migrate-committed'] as const;
+
+export interface MigrateOptions {
+  /** The default location's root pool (config `default_pool`, `default_pool_path`). */
+  root: { pool: string; path: string };
+  /** Only say what would be done. */
+  dryRun?: boolean;
+  /** Only the sets of this domain: its uuid, or the name its sets record. */
+  domain?: string;
+  lockDir?: string;
+}
+
+/**
+ * One set of the root and what migration did with it. `moved`: copied, checked, committed in its
+ * domain's pool, its root copy deleted; `finished`: an earlier run had committed it, its root copy is
+ * deleted now; `kept`: left in the root, `reason` says why (nothing of its chain was changed).
+ */
+export interface MigratedSet {
+  setId: string;
+  domain: { name: string; uuid: string };
+  kind: BackupKind;
+  createdAt: Date;
+  pool: string;
+  action: 'moved' | 'finished' | 'kept' | 'would-move' | 'would-finish';
+  reason?: string;
+}
+
+export interface MigrateReport {
+  dryRun: boolean;
+  sets: MigratedSet[];
+  /** Root volumes a moved set's metadata names but that volback cannot prove its own: left in place. */
+  keptVolumes: KeptVolume[];
+}
+
+/** A set as its domain pool's copy records it: each data volume in that pool. Pure. */
+export function retargetSet(set: BackupSet, pool: string): BackupSet {
+  return { ...set, disks: set.disks.map((d) => (d.volume ? { ...d, volume: { ...d.volume, pool } } : d)) };
+}
+
+/** Why a root set cannot be moved (its whole chain then stays), or undefined. Pure. */
+export function migrationRefusal(set: BackupSet, root: string): string | undefined {
+  if (set.state !== 'complete') return `it is in state ${set.state}`;
+  if (set.encryption) return 'it is encrypted (migration of encrypted sets is not supported)';
+  const outside = set.disks.find((d) => d.volume?.pool !== root);
+  if (outside)
+    return outside.volume
+      ? `its ${outside.target} backup is in pool ${outside.volume.pool}, not in ${root}`
+      : `its ${outside.target} backup has no volume in a pool (external)`;
+  return undefined;
+}
+
+/** The chains of `sets` (one domain's root copies), each oldest first; sets whose parent is not among them start a chain. Pure. */
+export function chainsOf(sets: readonly BackupSet[]): BackupSet[][] {
+  const ids = new Set(sets.map((s) => s.id));
+  const children = new Map<string, BackupSet[]>();
+  const starts: BackupSet[] = [];
+  const byTime = [...sets].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  for (const set of byTime) {
+    if (set.parentId !== undefined && ids.has(set.parentId)) {
+      children.set(set.parentId, [...(children.get(set.parentId) ?? []), set]);
+    } else starts.push(set);
+  }
+  return starts.map((start) => {
+    const chain: BackupSet[] = [];
+    const walk = (set: BackupSet): void => {
+      chain.push(set);
+      for (const child of children.get(set.id) ?? []) walk(child);
+    };
+    walk(start);
+    return chain;
+  });
+}
+
+/**
+ * Moves the root pool's sets into their domains' pools, domain by domain under each domain's lock.
+ * A chain that cannot be moved whole stays whole in the root (`kept`, with the reason). A copy that
+ * does not compare equal to its original fails the run before its metadata is written; what it
+ * copied stays as strays the next run replaces. Idempotent: a rerun moves nothing twice and
+ * finishes a run stopped between a chain's commit and its root copies' deletion.
+ */
+export async function migrateRootPool(conn: Connection, options: MigrateOptions): Promise<MigrateReport> {
+  const report: MigrateReport = { dryRun: options.dryRun === true, sets: [], keptVolumes: [] };
+  const first = await scanCatalog(conn, { pools: [options.root.pool] });
+  const wanted = options.domain?.toLowerCase();
+  const domains = [
+    ...new Set(
+      first.stored
+        .map((s) => s.set.domain)
+        .filter((d) => wanted === undefined || d.uuid.toLowerCase() === wanted || d.name === options.domain)
+        .map((d) => d.uuid.toLowerCase()),
+    ),
+  ].sort();
+  if (domains.length) await refuseUncopyable(conn, options.root.pool);
+  for (const uuid of domains) {
+    const lock = options.dryRun ? undefined : lockDomain(uuid, 'pool migrate', options.lockDir);
+    try {
+      await migrateDomain(conn, options, uuid, report);
+    } finally {
+      lock?.release();
+    }
+  }
+  return report;
+}
+
+/**
+ * Refuses, before anything changes, a root whose layers the domain pools' driver (the type volback
+ * creates them as) cannot copy: a root of another type, or a driver without `copyLayer`.
+ */
+async function refuseUncopyable(conn: Connection, root: string): Promise<void> {
+  const pool = await openPool(conn, root);
+  const type = pool.type;
+  closePools([pool]);
+  if (type !== LOCATION_POOL_TYPE || !driverFor(LOCATION_POOL_TYPE, root).copyLayer) {
+    throw new VolbackError(
+      ErrorCodes.POOL_UNSUPPORTED,
+      `cannot migrate pool '${root}' (type ${type}): the ${LOCATION_POOL_TYPE} driver of the domain pools copies layers only from ${LOCATION_POOL_TYPE} pools`,
+      { fault: 'user' },
+    );
+  }
+}
+
+async function migrateDomain(
+  conn: Connection,
+  options: MigrateOptions,
+  uuid: string,
+  report: MigrateReport,
+): Promise<void> {
+  const rootName = options.root.pool;
+  const target = domainPoolName(rootName, uuid);
+  const rootPool = await openPool(conn, rootName);
+  let domainPool: OpenPool | undefined;
+  try {
+    // Read again under the lock: no backup or removal of this domain runs meanwhile.
+    const targetActive = await openPool(conn, target).then(
+      (p) => (closePools([p]), true),
+      () => false,
+    );
+    const scan = await scanCatalog(conn, { pools: targetActive ? [rootName, target] : [rootName] });
+    const own = (s: StoredSet): boolean => s.set.domain.uuid.toLowerCase() === uuid;
+    const inRoot = scan.stored.filter((s) => s.pool === rootName && own(s));
+    const inTarget = new Map(scan.stored.filter((s) => s.pool === target).map((s) => [s.set.id, s]));
+    const entry = (s: StoredSet, action: MigratedSet['action'], reason?: string): MigratedSet => ({
+      setId: s.set.id,
+      domain: s.set.domain,
+      kind: s.set.kind,
+      createdAt: s.set.createdAt,
+      pool: action === 'kept' ? rootName : target,
+      action,
+      ...(reason ? { reason } : {}),
+    });
+    const stored = new Map(inRoot.map((s) => [s.set.id, s]));
+    for (const chain of chainsOf(inRoot.map((s) => s.set))) {
+      const members = chain.map((set) => stored.get(set.id)!);
+      const refusal = chainRefusal(scan, members, inTarget, target, rootName);
+      if (refusal) {
+        report.sets.push(...members.map((s) => entry(s, 'kept', refusal)));
+        continue;
+      }
+      const committed = (s: StoredSet): boolean => inTarget.has(s.set.id);
+      if (options.dryRun) {
+        report.sets.push(...members.map((s) => entry(s, committed(s) ? 'would-finish' : 'would-move')));
+        continue;
+      }
+      domainPool ??= await ensureRunLocation(conn, {
+        pool: target,
+        path: domainPoolPath(
+          (await rootPool.driver.describePool(rootPool.xml)).path ?? options.root.path,
+          uuid,
+        ),
+        root: options.root,
+      });
+      const pending = members.filter((s) => !committed(s));
+      await copyChain(rootPool, domainPool, pending);
+      for (const s of pending) {
+        await writeDocument(domainPool, s.metadataVolume, await formatBackupSet(retargetSet(s.set, target)));
+        log.info(`backup set ${s.set.id} committed in pool ${target}`);
+      }
+      crashPoint('migrate-committed');
+      const claims = claimsOf(scan.stored.map((s) => s.set));
+      for (const s of [...members].reverse()) {
+        report.keptVolumes.push(...(await deleteRootCopy(rootPool, s, claims)));
+        report.sets.push(entry(s, committed(s) ? 'finished' : 'moved'));
+      }
+    }
+  } finally {
+    closePools(domainPool ? [rootPool, domainPool] : [rootPool]);
+  }
+}
+
+/** Why a chain stays in the root, or undefined when it can move. */
+function chainRefusal(
+  scan: CatalogScan,
+  members: readonly StoredSet[],
+  inTarget: ReadonlyMap<string, StoredSet>,
+  target: string,
+  root: string,
+): string | undefined {
+  const head = members[0].set;
+  if (head.parentId !== undefined && !inTarget.has(head.parentId))
+    return `its chain's parent set ${head.parentId} is not in pool ${root} or ${target}`;
+  for (const { set, metadataVolume } of members) {
+    const refusal = migrationRefusal(set, root);
+    if (refusal) return `set ${set.id}: ${refusal}`;
+    if (!isOwnMetadataCopy(set, { pool: root, name: metadataVolume }))
+      return `set ${set.id}: its metadata volume ${metadataVolume} is not named as volback names it`;
+    const there = inTarget.get(set.id);
+    if (there && !isEqual(there.set, retargetSet(set, target)))
+      return `set ${set.id}: pool ${target} holds a copy of its metadata that differs in more than the pool`;
+    if (scan.damage.some((d) => d.pool === root && d.metadataVolume === metadataVolume))
+      return `set ${set.id} is recorded as damaged`;
+    if (scan.liveRestores.some((l) => l.restore.setId === set.id))
+      return `set ${set.id} is read by a live restore`;
+  }
+  return undefined;
+}
+
+/**
+ * Copies the layers and checksum documents of `pending` (a chain's sets not committed yet, oldest
+ * first) into `to`, each incremental standing on its parent's copy, then compares every copied point's
+ * guest view with the original's. Leftovers of an interrupted run (volumes no metadata names) are
+ * replaced. Throws, before any metadata is written, when a copy differs.
+ */
+async function copyChain(from: OpenPool, to: OpenPool, pending: readonly StoredSet[]): Promise<void> {
+  const copyLayer = to.driver.copyLayer!.bind(to.driver);
+  const volumeOfDisk = new Map<string, string>(); // disk backup id → its data volume's name
+  const held: StorageVolume[] = [];
+  try {
+    for (const { set } of pending) {
+      for (const disk of set.disks) {
+        const name = disk.volume!.name;
+        volumeOfDisk.set(disk.id, name);
+        const parentName =
+          disk.parentId === undefined ? undefined : await parentVolume(to, disk.parentId, pending);
+        const source = await getVolume(from, name);
+        held.push(source);
+        const backing = parentName === undefined ? undefined : await getVolume(to, parentName);
+        if (backing) held.push(backing);
+        await deleteVolumeIfPresent(to, name);
+        log.info(`copying ${name} from pool ${from.name} into ${to.name}`);
+        held.push(await copyLayer(to, name, { pool: from, volume: source }, backing));
+        if (disk.checksums) await copyChecksums(from, to, disk.checksums.document, name);
+      }
+    }
+    for (const { set } of pending) {
+      for (const disk of set.disks) {
+        const name = disk.volume!.name;
+        const [original, copy] = [await getVolume(from, name), await getVolume(to, name)];
+        held.push(original, copy);
+        const parentName =
+          disk.parentId === undefined ? undefined : await parentVolume(to, disk.parentId, pending);
+        const parent = parentName === undefined ? undefined : await getVolume(to, parentName);
+        if (parent) held.push(parent);
+        const problems = await to.driver.checkLayer(to, copy, parent);
+        const same =
+          problems.length === 0 &&
+          (await imagesEqual(await from.driver.image(from, original), await to.driver.image(to, copy)));
+        if (!same) {
+          throw new VolbackError(
+            ErrorCodes.CHAIN_BROKEN,
+            `the copy of ${name} in pool ${to.name} does not show the original's guest view${problems.length ? `: ${problems.join('; ')}` : ''}; nothing of set ${set.id} was committed`,
+          );
+        }
+      }
+    }
+  } finally {
+    for (const v of held) v.free();
+  }
+}
+
+/** The name of a disk backup's data volume: a set of this run's chain, or one committed earlier. */
+async function parentVolume(to: OpenPool, diskId: string, pending: readonly StoredSet[]): Promise<string> {
+  for (const { set } of pending) {
+    const disk = set.disks.find((d) => d.id === diskId);
+    if (disk) return disk.volume!.name;
+  }
+  // The chain's head stands on a set an earlier run committed in `to`.
+  const scan = await scanCatalog(to.conn, { pools: [to.name] });
+  for (const { set } of scan.stored) {
+    const disk = set.disks.find((d) => d.id === diskId);
+    if (disk?.volume && (await findVolume(to, disk.volume.name).then((v) => (v?.free(), v !== undefined))))
+      return disk.volume.name;
+  }
+  throw new VolbackError(ErrorCodes.CHAIN_BROKEN, `parent disk backup ${diskId} is not in pool ${to.name}`);
+}
+
+/** Copies a checksum document as its text (the metadata's sha256 covers the text, not the volume). */
+async function copyChecksums(
+  from: OpenPool,
+  to: OpenPool,
+  document: string,
+  dataVolume: string,
+): Promise<void> {
+  if (checksumDocumentVolume(document) !== dataVolume) {
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      `checksums ${document} are not named after their data volume ${dataVolume}; not migrated`,
+    );
+  }
+  const [read] = await readDocuments(from, [document]);
+  if ('error' in read) throw read.error;
+  await writeDocument(to, document, read.text);
+}
+
+/**
+ * Deletes the root's copy of a committed set: the data volumes and checksum documents it can prove
+ * its own, then its metadata last (it stays the record of what to delete until then). Returns the
+ * volumes it kept.
+ */
+async function deleteRootCopy(
+  root: OpenPool,
+  stored: StoredSet,
+  claims: ReturnType<typeof claimsOf>,
+): Promise<KeptVolume[]> {
+  const { set, metadataVolume } = stored;
+  const verdict = volumesToDelete(
+    set,
+    set.disks.map((d) => d.id),
+    [{ pool: root.name, name: metadataVolume }],
+    claims,
+  );
+  for (const ref of verdict.delete) {
+    const disk = set.disks.find((d) => d.volume?.name === ref.name);
+    await deleteVolumeIfPresent(root, ref.name);
+    if (disk?.checksums && checksumDocumentVolume(disk.checksums.document) === ref.name)
+      await deleteVolumeIfPresent(root, disk.checksums.document);
+  }
+  for (const kept of verdict.kept) log.warn(`leaving ${kept.name} in pool ${kept.pool}: ${kept.reason}`);
+  await deleteVolumeIfPresent(root, metadataVolume);
+  return verdict.kept;
+}

@@ -1,0 +1,195 @@
+// `volback pool migrate` on the real libvirtd (docs/scale.md): a single-pool installation's full and
+// incremental of a domain move into the domain's pool and restore byte for byte from it; the root
+// keeps no volume of theirs and every volume of others; --dry-run changes nothing; a run killed
+// between its commit and the root copies' deletion is finished by the next; a rerun is a no-op.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createBackup, type BackupDefaults } from '../../src/core/backup/coordinator';
+import { listBackups } from '../../src/core/catalog/scan';
+import { restoreBackup } from '../../src/core/restore/restore';
+import { migrateRootPool } from '../../src/core/migration/pool-migrate';
+import { domainPoolName } from '../../src/pool/default-layout';
+import type { Connection } from '../../src/libvirt';
+import {
+  Cleanup,
+  REPO_ROOT,
+  backupLocation,
+  createTestDomain,
+  openSystemConnection,
+  poolVolumeNames,
+  sameContent,
+  tsChildArgs,
+} from '../support';
+
+jest.setTimeout(300_000);
+const MiB = 1024 * 1024;
+
+/** Runs migrateRootPool for one domain in a child process that kills itself at `crashAt`. */
+const CHILD = `
+const { Connection } = require('./src/libvirt');
+const { migrateRootPool } = require('./src/core/migration/pool-migrate');
+(async () => {
+  const [pool, poolPath, domain, lockDir] = process.argv.slice(1);
+  const conn = await Connection.open(process.env.VOLBACK_TEST_URI ?? 'qemu:///system');
+  await migrateRootPool(conn, { root: { pool, path: poolPath }, domain, lockDir });
+  await conn.close();
+})().catch((err) => { process.stderr.write(String(err.stack ?? err) + '\\n'); process.exit(1); });
+`;
+
+describe('volback pool migrate (real libvirtd, real domains)', () => {
+  const cleanup = new Cleanup();
+  let conn: Connection;
+  let lockDir: string;
+  let single: BackupDefaults;
+
+  /** Removes a domain pool and its directory once the test is over (before the root goes). */
+  const removeLater = (pool: string): void =>
+    cleanup.add(`domain pool ${pool}`, async () => {
+      const p = await conn.lookupStoragePoolByName(pool).catch(() => undefined);
+      if (!p)
+        return fs.rmSync(path.join(single.path, pool.slice(single.pool.length + 1)), {
+          recursive: true,
+          force: true,
+        });
+      const c = new Cleanup();
+      c.pool(p, { deleteVolumes: true, deleteStorage: true });
+      await c.run();
+    });
+
+  const poolDefined = (pool: string): Promise<boolean> =>
+    conn.lookupStoragePoolByName(pool).then(
+      (p) => (p.free(), true),
+      () => false,
+    );
+
+  const restoresAs = async (setId: string, pool: string, model: string): Promise<void> => {
+    const restored = await restoreBackup(conn, { setId, scanPools: [pool], lockDir });
+    expect(restored.volumes.map((v) => v.target)).toEqual(['vda']);
+    expect(
+      await sameContent({ path: restored.volumes[0].path, format: restored.volumes[0].format }, model),
+    ).toBe(true);
+  };
+
+  beforeAll(async () => {
+    conn = cleanup.connection(await openSystemConnection());
+    const location = backupLocation(conn, cleanup);
+    lockDir = location.lockDir;
+    single = location.defaults;
+  });
+  afterAll(() => cleanup.run());
+
+  it('moves a full and its incremental into the domain pool, crash-safe and idempotent', async () => {
+    const root = { pool: single.pool, path: single.path };
+    const a = await createTestDomain(conn, cleanup, { diskSizes: [16 * MiB], label: 'mig-a' });
+    const b = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB], label: 'mig-b' });
+    const [uuidA, uuidB] = [await a.domain.getUUIDString(), await b.domain.getUUIDString()];
+    const [poolA, poolB] = [domainPoolName(root.pool, uuidA), domainPoolName(root.pool, uuidB)];
+    removeLater(poolA);
+    removeLater(poolB);
+
+    // A single-pool installation: every set in the root.
+    await a.write('vda', 0x71, 0, 3 * MiB);
+    const full = await createBackup(conn, a.name, { defaults: single, lockDir });
+    const atFull = a.snapshotModel('vda', 'full');
+    await a.write('vda', 0x72, 5 * MiB, 2 * MiB);
+    await a.write('vda', 0x73, MiB, 64 * 1024);
+    const inc = await createBackup(conn, a.name, { defaults: single, lockDir });
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
+    const atInc = a.snapshotModel('vda', 'inc');
+    await b.write('vda', 0x81, 2 * MiB, MiB);
+    const fullB = await createBackup(conn, b.name, { defaults: single, lockDir });
+    for (const s of [full, inc, fullB]) expect(s.set.disks[0].volume!.pool).toBe(root.pool);
+    // A volume that is not volback's, in the root: it must stay.
+    const rootPool = await conn.lookupStoragePoolByName(root.pool);
+    (
+      await rootPool.createVolume(
+        `<volume><name>foreign.img</name><capacity>1048576</capacity><target><format type='raw'/></target></volume>`,
+      )
+    ).free();
+    rootPool.free();
+    const before = await poolVolumeNames(conn, root.pool);
+    const ours = (names: string[], ...ids: string[]): string[] =>
+      names.filter((n) => ids.some((id) => n.includes(id.slice(0, 8))));
+
+    // --dry-run: says what it would do, changes nothing.
+    const dry = await migrateRootPool(conn, { root, dryRun: true, lockDir });
+    expect(dry.sets.map((s) => [s.setId, s.action, s.pool]).sort()).toEqual(
+      [
+        [full.set.id, 'would-move', poolA],
+        [inc.set.id, 'would-move', poolA],
+        [fullB.set.id, 'would-move', poolB],
+      ].sort(),
+    );
+    expect(await poolVolumeNames(conn, root.pool)).toEqual(before);
+    expect(await poolDefined(poolA)).toBe(false);
+
+    // Killed after A's chain is committed in its pool, before the root copies are deleted.
+    const child = spawnSync(process.execPath, tsChildArgs(CHILD, [root.pool, root.path, uuidA, lockDir]), {
+      cwd: REPO_ROOT,
+      env: { ...process.env, VOLBACK_TEST_CRASH_AT: 'migrate-committed' },
+      encoding: 'utf8',
+    });
+    expect({ signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({
+      signal: 'SIGKILL',
+      stderr: '',
+    });
+    expect(ours(await poolVolumeNames(conn, root.pool), full.set.id, inc.set.id)).toEqual(
+      ours(before, full.set.id, inc.set.id),
+    );
+    const halfway = await listBackups(conn, { pools: [root.pool, poolA] });
+    expect(halfway.sets.find((s) => s.set.id === inc.set.id)!.problems.map((p) => p.kind)).toContain(
+      'duplicate-conflict',
+    );
+
+    // The rerun finishes A (committed before) and moves B.
+    const rerun = await migrateRootPool(conn, { root, lockDir });
+    expect(rerun.sets.map((s) => [s.setId, s.action, s.pool]).sort()).toEqual(
+      [
+        [full.set.id, 'finished', poolA],
+        [inc.set.id, 'finished', poolA],
+        [fullB.set.id, 'moved', poolB],
+      ].sort(),
+    );
+    expect(rerun.keptVolumes).toEqual([]);
+    const after = await poolVolumeNames(conn, root.pool);
+    expect(ours(after, full.set.id, inc.set.id, fullB.set.id)).toEqual([]);
+    expect(after).toContain('foreign.img');
+    const others = before.filter((n) => !ours(before, full.set.id, inc.set.id, fullB.set.id).includes(n));
+    expect(after).toEqual([...others, uuidA, uuidB].sort());
+
+    // Every point is listed once, restorable, and restores byte for byte from its domain's pool.
+    const listing = await listBackups(conn, { root: root.pool });
+    for (const id of [full.set.id, inc.set.id, fullB.set.id]) {
+      const listed = listing.sets.find((s) => s.set.id === id)!;
+      expect({ id, restorable: listed.restorable, problems: listed.problems }).toEqual({
+        id,
+        restorable: true,
+        problems: [],
+      });
+    }
+    expect(listing.sets.find((s) => s.set.id === inc.set.id)!.set.disks[0].volume!.pool).toBe(poolA);
+    await restoresAs(full.set.id, poolA, atFull);
+    await restoresAs(inc.set.id, poolA, atInc);
+    await restoresAs(fullB.set.id, poolB, b.disks[0].modelPath);
+
+    // A rerun is a no-op.
+    const [inRoot, inA, inB] = [
+      await poolVolumeNames(conn, root.pool),
+      await poolVolumeNames(conn, poolA),
+      await poolVolumeNames(conn, poolB),
+    ];
+    const again = await migrateRootPool(conn, { root, lockDir });
+    expect(again.sets).toEqual([]);
+    expect(await poolVolumeNames(conn, root.pool)).toEqual(inRoot);
+    expect(await poolVolumeNames(conn, poolA)).toEqual(inA);
+    expect(await poolVolumeNames(conn, poolB)).toEqual(inB);
+
+    // The chain goes on in the domain's pool: the next incremental stands on the migrated one.
+    await a.write('vda', 0x74, 9 * MiB, MiB);
+    const next = await createBackup(conn, a.name, { defaults: { ...single, layout: 'per-domain' }, lockDir });
+    expect(next.set).toMatchObject({ kind: 'incremental', parentId: inc.set.id });
+    expect(next.set.disks[0].volume!.pool).toBe(poolA);
+    await restoresAs(next.set.id, poolA, a.disks[0].modelPath);
+  });
+});
