@@ -26,7 +26,7 @@ export {
   type TestDomainDisk,
 } from './test-domain';
 export { backupLocation, poolVolumeNames } from './backup-location';
-export { REPO_ROOT, tsChildArgs } from './ts-child';
+export { REPO_ROOT, tsChildArgs, tsScriptArgs } from './ts-child';
 export { killBackupMidCopy, spawnBackupChild, type BackupChildOptions } from './backup-child';
 export { qemuBitmaps, qemuLeftovers } from './qemu-objects';
 export {

@@ -24,3 +24,7 @@ export const tsChildArgs = (script: string, args: readonly string[]): string[] =
   REQUIRE_TS + script,
   ...args,
 ];
+
+/** The same for a script file (e.g. a test fixture) that requires the sources by relative path. */
+export const tsScriptArgs = (file: string, args: readonly string[]): string[] =>
+  tsChildArgs(`require(${JSON.stringify(file)});`, args);

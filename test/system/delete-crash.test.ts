@@ -2,7 +2,6 @@
 // step (VOLBACK_TEST_CRASH_AT); recovery then finishes the removal, and every remaining point in time
 // restores byte for byte, is listed as restorable, and the checkpoint list is in step.
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { recoverInterrupted } from '../../src/core/removal/delete';
 import { pruneBackups } from '../../src/core/removal/prune';
@@ -15,6 +14,7 @@ import {
   createTestDomain,
   openSystemConnection,
   poolVolumeNames,
+  tsScriptArgs,
 } from '../support';
 import {
   catalogSets,
@@ -35,9 +35,6 @@ describe('an interrupted merge is finished by recovery', () => {
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     env = backupLocation(conn, cleanup);
-    // The child runs the compiled build; tsc emits even when unrelated files have type errors.
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
-    expect(fs.existsSync(path.join(REPO_ROOT, 'dist/src/core/removal/delete.js'))).toBe(true);
   });
   afterAll(() => cleanup.run());
 
@@ -57,7 +54,12 @@ describe('an interrupted merge is finished by recovery', () => {
       const root = points[i];
       const child = spawnSync(
         process.execPath,
-        [path.join(__dirname, 'fixtures/delete-child.js'), root.set.id, 'merge', defaults.pool, lockDir],
+        tsScriptArgs(path.join(__dirname, 'fixtures/delete-child.js'), [
+          root.set.id,
+          'merge',
+          defaults.pool,
+          lockDir,
+        ]),
         { cwd: REPO_ROOT, env: { ...process.env, VOLBACK_TEST_CRASH_AT: step }, encoding: 'utf8' },
       );
       expect({ step, signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({
@@ -108,7 +110,7 @@ describe('an interrupted merge is finished by recovery', () => {
       }
       const child = spawnSync(
         process.execPath,
-        [path.join(__dirname, 'fixtures/prune-child.js'), vm.name, defaults.pool, lockDir],
+        tsScriptArgs(path.join(__dirname, 'fixtures/prune-child.js'), [vm.name, defaults.pool, lockDir]),
         { cwd: REPO_ROOT, env: { ...process.env, VOLBACK_TEST_CRASH_AT: step }, encoding: 'utf8' },
       );
       expect({ step, signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({

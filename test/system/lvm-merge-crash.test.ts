@@ -4,7 +4,6 @@
 // again), found in the state that step leaves; recovery finishes the removal, every remaining point
 // in time reads back as written and verifies deep, and no staging LV is left.
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { MERGE_CRASH_POINTS } from '../../pool-drivers/logical/layer';
 import { createBackup } from '../../src/core/backup/coordinator';
@@ -16,7 +15,15 @@ import { type Connection, type Domain, type StoragePool } from '../../src/libvir
 import type { BackupSet } from '../../src/model';
 import { closePools, openPool, type OpenPool } from '../../src/pool/pool-layer';
 import { mergeStagingVolumeName } from '../../src/pool/volume-names';
-import { Cleanup, REPO_ROOT, TESTHOST_VG, openTestHost, testHostUri, uniqueName } from '../support';
+import {
+  Cleanup,
+  REPO_ROOT,
+  TESTHOST_VG,
+  openTestHost,
+  testHostUri,
+  tsScriptArgs,
+  uniqueName,
+} from '../support';
 import {
   readThroughDriver,
   refreshQuietly,
@@ -62,9 +69,6 @@ describe('a merge in an LVM pool killed inside it is finished by recovery', () =
     cleanup.add(`pool handle ${TESTHOST_VG}`, async () => vg.free());
     name = uniqueName('lvm-crash');
     cleanup.add('backups and staging LVs in the VG', removeVolumesNamedAfter(vg, name));
-    // The child runs the compiled build; tsc emits even when unrelated files have type errors.
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
-    expect(fs.existsSync(path.join(REPO_ROOT, 'dist/pool-drivers/logical/index.js'))).toBe(true);
     domain = await startDomainOnLvs(conn, cleanup, vg, name, TARGETS, DISK);
     lvm = await openPool(conn, TESTHOST_VG);
     cleanup.add('LVM pool handle', async () => closePools([lvm]));
@@ -91,7 +95,12 @@ describe('a merge in an LVM pool killed inside it is finished by recovery', () =
       const next = points[index + 1].set;
       const child = spawnSync(
         process.execPath,
-        [path.join(__dirname, 'fixtures/delete-child.js'), victim.id, 'merge', TESTHOST_VG, lockDir],
+        tsScriptArgs(path.join(__dirname, 'fixtures/delete-child.js'), [
+          victim.id,
+          'merge',
+          TESTHOST_VG,
+          lockDir,
+        ]),
         {
           cwd: REPO_ROOT,
           env: { ...process.env, VOLBACK_TEST_CRASH_AT: point, VOLBACK_TEST_URI: await testHostUri() },
