@@ -5,6 +5,7 @@ import { ErrorCodes, VolbackError } from './errors';
 import { MAX_INPUT_FILE_BYTES, utf8Problem } from './tools/user-text';
 import { absNormalizedPathProblem } from './xml/names';
 import { secretUsageProblem } from './xml/encryption';
+import { freezeBoundProblem } from './core/backup/freeze-bound';
 import type { VirtPreference } from './host/virt-type';
 import type { LogLevel } from './log';
 import type { Compression, QuiesceMode, RetentionPolicy } from './model';
@@ -282,6 +283,10 @@ export function mergeConfig(
       }
     }
   }
+  // Checked together: each key alone can be valid while the pair cannot bound a freeze.
+  const freezeBound = freezeBoundProblem(merged.quiesceTimeout, merged.quiesceMaxFreeze);
+  if (freezeBound)
+    throw new VolbackError(ErrorCodes.CONFIG, `${file ? `${file}: ` : ''}${freezeBound}`, { fault: 'user' });
   return Object.freeze({
     ...merged,
     retention: Object.freeze(merged.retention),

@@ -58,7 +58,7 @@ import {
   type FullBackupEngine,
 } from './engine';
 import { runPushJob, type JobProgress } from './libvirt-push-job';
-import { Quiesce, thawAfterCrashedRun, type QuiesceSettings } from './quiesce';
+import { Quiesce, checkQuiesceSettings, thawAfterCrashedRun, type QuiesceSettings } from './quiesce';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
 import { ancestry, chooseBase } from '../shared/base';
 import {
@@ -556,6 +556,7 @@ export async function createBackup(
   // The whole definition is checked as a document before anything runs: a value it cannot hold (a
   // control character in the description, say) must not be found only at the commit, after the copy.
   await formatBackupDefinition(definition);
+  checkQuiesceSettings(options.defaults.quiesce);
   const domain = await lookupDomain(conn, domainName);
   const uuid = await domain.getUUIDString();
   const lock = lockDomain(uuid, `backup of ${domainName}`, options.lockDir);
@@ -567,7 +568,7 @@ export async function createBackup(
     // An external (pull-mode) session holds the domain across processes; a crashed one is cleaned up here.
     await settleExternalSession(conn, domain, uuid, options.lockDir);
     // A run that died with the guest frozen (its watchdog died too): thaw before anything else.
-    await thawAfterCrashedRun(domain, uuid, { lockDir: options.lockDir }).catch((err: Error) =>
+    await thawAfterCrashedRun(domain, uuid, lock, { lockDir: options.lockDir }).catch((err: Error) =>
       log.warn(`${domainName}: could not thaw after a crashed run: ${err.message}`),
     );
     report('preparing');

@@ -2,6 +2,8 @@
 // the guest as soon as volback is gone (its IPC channel closes: exit, crash, SIGKILL) or once the
 // freeze bound has passed, unless volback thawed first. Why a process: nothing in a process that is
 // killed runs, so the bound must live outside it (docs/consistency.md, "The freeze bound").
+// It never ends while volback's freeze call may still be out: a freeze that lands after a thaw at
+// the deadline is thawed once volback says the call returned (or is gone).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { ErrorCodes, VolbackError } from '../../errors';
@@ -42,7 +44,9 @@ require.extensions['.ts'] = (module, filename) => {
 /** The running watchdog, seen from volback. */
 export interface Watchdog {
   pid: number;
-  /** volback thawed the guest itself: the watchdog ends without touching it. */
+  /** volback's freeze call returned (either way): no freeze of this run can land after this. */
+  freezeReturned(): void;
+  /** volback thawed the guest itself (or never froze it): the watchdog ends without touching it. */
   release(): void;
   /** volback could not thaw: the watchdog thaws now (and retries), volback goes on. */
   abandon(): void;
@@ -103,7 +107,14 @@ export async function startWatchdog(args: WatchdogArgs): Promise<Watchdog> {
     if (message) child.send(message, close);
     else close();
   };
-  return { pid: child.pid!, release: () => end('thawed'), abandon: () => end() };
+  return {
+    pid: child.pid!,
+    freezeReturned: () => {
+      if (child.connected) child.send('freeze-returned');
+    },
+    release: () => end('thawed'),
+    abandon: () => end(),
+  };
 }
 
 /** Thaws, retrying while the agent refuses, for THAW_RETRY_MS at most. True once thawed. */
@@ -143,7 +154,10 @@ export async function watchdogMain(argv: string[]): Promise<void> {
     process.exit(1);
   }
   let settled = false;
-  const thawNow = async (): Promise<void> => {
+  let freezeReturned = false;
+  /** 'waiting': thawed at the deadline while volback's freeze call was still out. */
+  let phase: 'armed' | 'thawing at the deadline' | 'waiting' = 'armed';
+  const thawAndExit = async (): Promise<void> => {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
@@ -151,13 +165,27 @@ export async function watchdogMain(argv: string[]): Promise<void> {
     if (thawed) removeOwnRecord(args.recordPath);
     process.exit(thawed ? 0 : 1);
   };
-  const timer = setTimeout(() => void thawNow(), Math.max(0, args.deadline - Date.now()));
+  const atDeadline = async (): Promise<void> => {
+    if (freezeReturned) return thawAndExit();
+    // The freeze call may still land (volback stalled, libvirt queued it): thaw now, and once more
+    // when it has returned, since it may have frozen after this thaw.
+    phase = 'thawing at the deadline';
+    await thawWithRetries(domain, args);
+    phase = 'waiting';
+    if (freezeReturned) await thawAndExit();
+  };
+  const timer = setTimeout(() => void atDeadline(), Math.max(0, args.deadline - Date.now()));
   process.on('message', (m) => {
-    if (m !== 'thawed' || settled) return;
-    settled = true;
-    process.exit(0);
+    if (settled) return;
+    if (m === 'freeze-returned') {
+      freezeReturned = true;
+      if (phase === 'waiting') void thawAndExit();
+    } else if (m === 'thawed') {
+      settled = true;
+      process.exit(0);
+    }
   });
   // volback is gone (or let go without thawing): thaw at once.
-  process.on('disconnect', () => void thawNow());
+  process.on('disconnect', () => void thawAndExit());
   process.send?.('ready');
 }

@@ -1,14 +1,15 @@
 // Application-consistent backups: freezes the guest's filesystems through the QEMU guest agent
 // around the instant the copy starts, thaws on every path, and says how consistent the set is.
 // The design, the freeze bound and what was measured: docs/consistency.md.
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { crashPoint } from '../../crash-point';
 import type { Domain } from '../../libvirt';
 import { logger } from '../../log';
 import type { Consistency, QuiesceMode, QuiesceRequest } from '../../model';
-import { DEFAULT_LOCK_DIR, processAlive } from '../shared/domain-lock';
+import { DEFAULT_LOCK_DIR, writeFileAtomically, type DomainLock } from '../shared/domain-lock';
+import { freezeBoundProblem, tooLateToFreeze } from './freeze-bound';
 import { startWatchdog, type Watchdog } from './freeze-watchdog';
 import type { StartGate } from './start-gate';
 
@@ -25,6 +26,12 @@ export interface QuiesceSettings {
 
 export const DEFAULT_QUIESCE: QuiesceSettings = { mode: 'try', timeoutSeconds: 10, maxFreezeSeconds: 60 };
 
+/** Throws ERR_INVALID_INPUT when the settings cannot bound a freeze (see freezeBoundProblem). */
+export function checkQuiesceSettings(settings: QuiesceSettings = DEFAULT_QUIESCE): void {
+  const problem = freezeBoundProblem(settings.timeoutSeconds, settings.maxFreezeSeconds);
+  if (problem) throw new VolbackError(ErrorCodes.INVALID_INPUT, problem, { fault: 'user' });
+}
+
 // Thaws are always of every filesystem: QEMU's guest-fsfreeze-thaw takes no list, and libvirt 9.0
 // refuses virDomainFSThaw with mountpoints ("specifying mountpoints is not supported"); thawing what
 // is not frozen does nothing.
@@ -32,7 +39,10 @@ export const DEFAULT_QUIESCE: QuiesceSettings = { mode: 'try', timeoutSeconds: 1
 /** The name of the guest agent's virtio-serial channel libvirt knows. */
 const AGENT_CHANNEL = 'org.qemu.guest_agent.0';
 
-/** A freeze in progress, on disk beside the domain's lock: the next run or `repair` thaws after a crash. */
+/**
+ * A freeze in progress, on disk beside the domain's lock, written only by the run holding that lock:
+ * the next holder (the next backup, `repair`) finds it only if that run died before it thawed.
+ */
 export interface FreezeRecord {
   pid: number;
   watchdogPid: number;
@@ -46,23 +56,24 @@ export interface FreezeRecord {
 export const freezeRecordPath = (uuid: string, lockDir = DEFAULT_LOCK_DIR): string =>
   join(lockDir, `${uuid}.frozen.json`);
 
-function readFreezeRecord(path: string): FreezeRecord | undefined {
-  if (!existsSync(path)) return undefined;
+/** The record's text, or undefined when there is none. */
+function readRecordText(path: string): string | undefined {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as FreezeRecord;
-  } catch {
-    // a record cut short by a crash while it was written: the freeze it announced may have happened
-    return { pid: 0, watchdogPid: 0, uri: '', domain: '', uuid: '', mountpoints: [], since: '' };
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 
-const removeRecord = (path: string): void => {
+/** Removes the record at `path` if it still reads `text` (undefined: whatever it holds). */
+function removeRecord(path: string, text?: string): void {
   try {
-    unlinkSync(path);
+    if (text === undefined || readFileSync(path, 'utf8') === text) unlinkSync(path);
   } catch {
     // already gone (the watchdog removed it)
   }
-};
+}
 
 /**
  * Why the guest agent cannot be asked, from the live domain XML, or undefined when it can: no agent
@@ -78,9 +89,14 @@ export function agentUnavailable(liveXml: string): string | undefined {
   return undefined;
 }
 
-/** Test hook, like VOLBACK_TEST_CRASH_AT: keeps the guest frozen this long, so a test can act meanwhile. */
-const holdForTests = async (): Promise<void> => {
-  const ms = Number(process.env.VOLBACK_TEST_HOLD_FROZEN_MS ?? 0);
+/**
+ * Test hooks, like VOLBACK_TEST_CRASH_AT: `VOLBACK_TEST_HOLD_FROZEN_MS` keeps the guest frozen that
+ * long, so a test can act meanwhile; `VOLBACK_TEST_STALL_BEFORE_FREEZE_MS` stalls the run between its
+ * last check of the bound and the freeze call (a stopped or starved process), so that the deadline
+ * can pass before the freeze.
+ */
+const testHook = async (name: string): Promise<void> => {
+  const ms = Number(process.env[name] ?? 0);
   if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
 };
 
@@ -147,17 +163,24 @@ export class Quiesce {
     const { timeoutSeconds, maxFreezeSeconds } = this.settings;
     const recordPath = freezeRecordPath(this.ctx.uuid, this.ctx.lockDir);
     const began = Date.now();
+    const deadline = began + maxFreezeSeconds * 1000;
     let watchdog: Watchdog;
     try {
       watchdog = await startWatchdog({
         uri: this.ctx.uri,
         uuid: this.ctx.uuid,
-        deadline: began + maxFreezeSeconds * 1000,
+        deadline,
         timeoutSeconds,
         recordPath,
       });
     } catch (err) {
       return this.fallBack(start, (err as Error).message);
+    }
+    // The watchdog's start used part of the bound: a freeze call must still fit, and its return too.
+    const late = tooLateToFreeze(began, deadline, Date.now(), timeoutSeconds);
+    if (late) {
+      watchdog.release();
+      return this.fallBack(start, late);
     }
     const record: FreezeRecord = {
       pid: process.pid,
@@ -168,35 +191,48 @@ export class Quiesce {
       mountpoints: this.mountpoints,
       since: new Date().toISOString(),
     };
+    const recordText = JSON.stringify(record);
     try {
-      writeFileSync(recordPath, JSON.stringify(record), { mode: 0o600 });
+      writeFileAtomically(recordPath, recordText);
     } catch (err) {
       watchdog.release();
       throw err;
     }
-    const started = Date.now();
-    let filesystems: number;
-    try {
-      await domain.setAgentResponseTimeout(timeoutSeconds);
-      filesystems = await domain.fsFreeze(this.mountpoints);
-    } catch (err) {
-      // The agent may still freeze after libvirt gave up waiting: thaw, and let the watchdog make sure.
+    // Not frozen after all: thaw (the agent may still freeze after libvirt gave up waiting), and
+    // let the watchdog make sure when that thaw fails.
+    const undoFreeze = async (reason: string): Promise<T> => {
       const thawed = await domain.fsThaw().then(
         () => true,
         () => false,
       );
       if (thawed) {
         watchdog.release();
-        removeRecord(recordPath);
+        removeRecord(recordPath, recordText);
       } else watchdog.abandon();
-      return this.fallBack(start, `the guest agent did not freeze: ${(err as Error).message}`);
+      return this.fallBack(start, reason);
+    };
+    await testHook('VOLBACK_TEST_STALL_BEFORE_FREEZE_MS');
+    const started = Date.now();
+    let filesystems: number;
+    try {
+      await domain.setAgentResponseTimeout(timeoutSeconds);
+      filesystems = await domain.fsFreeze(this.mountpoints);
+    } catch (err) {
+      watchdog.freezeReturned();
+      return undoFreeze(`the guest agent did not freeze: ${(err as Error).message}`);
     }
+    crashPoint('backup-frozen');
+    watchdog.freezeReturned();
     const frozenAt = Date.now();
     log.info(`${domainName}: froze ${filesystems} filesystem(s) in ${frozenAt - started} ms`);
+    if (frozenAt >= deadline)
+      // The watchdog thawed at the deadline (and thaws again now): this freeze bounds nothing.
+      return undoFreeze(
+        `the freeze returned ${Math.round((frozenAt - began) / 1000)} s after it began, past the ${maxFreezeSeconds} s bound`,
+      );
     let thawedAt = 0;
     try {
-      crashPoint('backup-frozen');
-      await holdForTests();
+      await testHook('VOLBACK_TEST_HOLD_FROZEN_MS');
       if (this.ctx.signal?.aborted)
         throw new VolbackError(ErrorCodes.CANCELLED, 'backup cancelled', { fault: 'user' });
       return await start();
@@ -205,13 +241,13 @@ export class Quiesce {
         await domain.fsThaw();
         thawedAt = Date.now();
         watchdog.release();
-        removeRecord(recordPath);
+        removeRecord(recordPath, recordText);
       } catch (err) {
         log.warn(`${domainName}: thaw failed, the freeze watchdog thaws: ${(err as Error).message}`);
         watchdog.abandon();
       }
       const freezeMs = (thawedAt || Date.now()) - started;
-      const bounded = thawedAt > 0 && thawedAt - began <= maxFreezeSeconds * 1000;
+      const bounded = thawedAt > 0 && thawedAt <= deadline;
       this.result = bounded
         ? {
             kind: 'application',
@@ -250,29 +286,43 @@ function refusal(domainName: string, reason: string): VolbackError {
   );
 }
 
+/** Whether the domain has a freeze record (a run froze it and has not thawed, or died). */
+export const hasFreezeRecord = (uuid: string, lockDir?: string): boolean =>
+  readRecordText(freezeRecordPath(uuid, lockDir)) !== undefined;
+
 /**
- * Thaws a guest a crashed run left frozen (its freeze record is still there and its process is
- * gone) and removes the record. Returns what was done, or undefined when there was nothing to do.
- * A record whose run is still alive is left (`left`). `dryRun` only reports.
+ * Thaws a guest a crashed run left frozen and removes its freeze record (only if it is still the
+ * record read). The caller holds the domain's lock (`_held`): the run that wrote the record held it
+ * for its whole freeze, so a record found now is a dead run's, whatever pid it names (pids are
+ * reused) and even when it cannot be parsed (cut short: the freeze it announced may have happened).
+ * Returns what was done, or undefined when there was nothing to do. `dryRun` only reports.
  */
 export async function thawAfterCrashedRun(
   domain: Domain,
   uuid: string,
+  _held: DomainLock,
   options: { lockDir?: string; timeoutSeconds?: number; dryRun?: boolean } = {},
-): Promise<{ done: 'thawed' | 'left' | 'removed'; reason: string } | undefined> {
+): Promise<{ done: 'thawed' | 'removed'; reason: string } | undefined> {
   const path = freezeRecordPath(uuid, options.lockDir);
-  const record = readFreezeRecord(path);
-  if (!record) return undefined;
-  if (record.pid && record.pid !== process.pid && processAlive(record.pid))
-    return { done: 'left', reason: `the run that froze it (pid ${record.pid}) is still running` };
-  if (options.dryRun) return { done: 'thawed', reason: 'a run that froze the guest died before it thawed' };
+  const text = readRecordText(path);
+  if (text === undefined) return undefined;
+  let record: Partial<FreezeRecord> = {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') record = parsed as Partial<FreezeRecord>;
+  } catch {
+    // unparsable: treated as a crashed run's, like any record found under the lock
+  }
+  const who =
+    typeof record.pid === 'number' ? `a run (pid ${record.pid})` : 'a run (unreadable freeze record)';
+  if (options.dryRun) return { done: 'thawed', reason: `${who} died with the guest frozen` };
   if (!(await domain.isActive())) {
-    removeRecord(path);
+    removeRecord(path, text);
     return { done: 'removed', reason: 'the domain is no longer running: nothing is frozen' };
   }
   await domain.setAgentResponseTimeout(options.timeoutSeconds ?? DEFAULT_QUIESCE.timeoutSeconds);
   const thawed = await domain.fsThaw();
-  removeRecord(path);
+  removeRecord(path, text);
   log.warn(`thawed ${thawed} filesystem(s) of ${record.domain || uuid}, left frozen by a run that died`);
-  return { done: 'thawed', reason: `a run (pid ${record.pid}) died with the guest frozen; thawed ${thawed}` };
+  return { done: 'thawed', reason: `${who} died with the guest frozen; thawed ${thawed}` };
 }

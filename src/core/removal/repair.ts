@@ -8,7 +8,7 @@ import { domainVolumePart, parseBackupVolumeName, parseMetadataVolumeName } from
 import { abortOrphanedPushJob, pushJobLeftovers } from '../backup/libvirt-push-job';
 import { findQmpLeftovers, removeInterruptedCheckpoints, sweepQmpLeftovers } from '../backup/qmp-job';
 import { checksumDocumentVolume } from '../../pool/checksums';
-import { thawAfterCrashedRun } from '../backup/quiesce';
+import { hasFreezeRecord, thawAfterCrashedRun } from '../backup/quiesce';
 import { parseDomainXml } from '../../xml/libvirt-domain';
 import { damagedMetadataVolume } from '../catalog/damage';
 import { scanCatalog, type CatalogScan } from '../catalog/scan';
@@ -17,7 +17,7 @@ import { undoCrashedRestores } from '../restore/marker';
 import { finishLiveRestores, liveRestoreStatus } from '../restore/live';
 import { repairReplacedDomains } from '../restore/replaced-domains';
 import { removeCheckpoint, volbackCheckpoints } from '../shared/checkpoints';
-import { DEFAULT_LOCK_DIR, lockDomain } from '../shared/domain-lock';
+import { DEFAULT_LOCK_DIR, lockDomain, type DomainLock } from '../shared/domain-lock';
 import { findIntents } from './journal';
 import { recoverInterrupted } from './delete';
 
@@ -117,7 +117,10 @@ export function strayVolumesOf(
   return out;
 }
 
-/** Repairs one domain under its lock: a crashed pull session, QEMU leftovers, strays, unused checkpoints. */
+/**
+ * Repairs one domain under its lock: a guest a crashed backup left frozen, a crashed pull session,
+ * QEMU leftovers, strays, unused checkpoints.
+ */
 async function repairDomain(
   conn: Connection,
   domain: Domain,
@@ -139,9 +142,18 @@ async function repairDomain(
       name,
       reason: `skipped, a job holds it: ${(err as Error).message}`,
     });
+    // A backup holds the lock for its whole freeze, which its watchdog bounds: never thawed under it.
+    if (hasFreezeRecord(uuid, lockDir))
+      result.left.push({
+        kind: 'frozen-guest',
+        domain: name,
+        name,
+        reason: `a freeze record is there and a job holds the domain's lock (${(err as Error).message}): a running backup's freeze is bounded by its watchdog, a crashed one's is thawed by the next backup or repair that gets the lock`,
+      });
     return;
   }
   try {
+    await thawFrozenGuest(domain, name, lock, options, result);
     const live = readSession(uuid, lockDir);
     if (!options.dryRun) {
       const settled = await settleExternalSession(conn, domain, uuid, lockDir);
@@ -246,7 +258,6 @@ export async function repair(conn: Connection, options: RepairOptions = {}): Pro
     for (const domain of domains) {
       const name = await domain.getName();
       names.push(name);
-      await thawFrozenGuest(domain, name, options, result);
       await repairDomain(conn, domain, scan, options, result);
     }
   } finally {
@@ -323,16 +334,20 @@ export async function repair(conn: Connection, options: RepairOptions = {}): Pro
   return result;
 }
 
-/** A guest a crashed backup left frozen (its freeze record remains): thawed first (docs/consistency.md). */
+/**
+ * A guest a crashed backup left frozen (its freeze record remains): thawed first, under the domain's
+ * lock `held` (docs/consistency.md).
+ */
 async function thawFrozenGuest(
   domain: Domain,
   name: string,
+  held: DomainLock,
   options: RepairOptions,
   result: RepairResult,
 ): Promise<void> {
   let outcome;
   try {
-    outcome = await thawAfterCrashedRun(domain, await domain.getUUIDString(), {
+    outcome = await thawAfterCrashedRun(domain, await domain.getUUIDString(), held, {
       lockDir: options.lockDir,
       dryRun: options.dryRun,
     });

@@ -101,8 +101,8 @@ export function lockDomain(
     }
     // Ours now, and only ours: whatever record is here was left by a holder that never released.
     const left = readHolder(recordPath);
-    writeRecord(`${recordPath}.tmp`, { pid: process.pid, what, since: new Date().toISOString() });
-    renameSync(`${recordPath}.tmp`, recordPath);
+    const holder: Holder = { pid: process.pid, what, since: new Date().toISOString() };
+    writeFileAtomically(recordPath, JSON.stringify(holder));
     let tookOverFrom: { pid: number; what: string } | undefined;
     if (left) {
       log.warn(
@@ -142,15 +142,19 @@ function busy(domainUuid: string, holder: Holder | undefined): VolbackError {
   });
 }
 
-/** Writes a record file 0600 (not following a symlink), replacing what is there. */
-function writeRecord(path: string, holder: Holder): void {
+/**
+ * Replaces the record file at `path` with `text` atomically (`<path>.tmp`, 0600, not following a
+ * symlink, then renamed over it): a reader sees the old record or the new one, never half of one.
+ */
+export function writeFileAtomically(path: string, text: string): void {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-  const fd = openSync(path, flags, 0o600);
+  const fd = openSync(`${path}.tmp`, flags, 0o600);
   try {
-    writeFileSync(fd, JSON.stringify(holder));
+    writeFileSync(fd, text);
   } finally {
     closeSync(fd);
   }
+  renameSync(`${path}.tmp`, path);
 }
 
 /** The record at `path`: undefined when there is none, pid -1 when it cannot be read as one. */
