@@ -1,5 +1,5 @@
-// `volback pool list|init`: the storage pools volback can keep backups in.
-import { discoverDomainPools, initPool, listPools } from '../../index';
+// `volback pool list|init|discover|migrate`: the storage pools volback can keep backups in.
+import { discoverDomainPools, initPool, listPools, migrateRootPool } from '../../index';
 import { domainOfPool } from '../../pool/default-layout';
 import { absNormalizedPathProblem } from '../../xml/names';
 import { UsageError } from '../exit-codes';
@@ -120,4 +120,49 @@ const poolDiscover: CommandSpec = {
   },
 };
 
-export const poolCommands: CommandSpec[] = [poolList, poolInit, poolDiscover];
+const poolMigrate: CommandSpec = {
+  path: ['pool', 'migrate'],
+  summary: "move a single-pool installation's sets from the root pool into the per-domain pools",
+  description:
+    'Per chain: copies every layer and its checksums into <default_pool>-<domain uuid> (created as a\n' +
+    'backup creates it), compares each copied point with the original, writes the new metadata, and\n' +
+    'only then deletes the root copies of those sets (never another volume of the root). A chain that\n' +
+    'cannot move whole stays in the root, with the reason. A rerun finishes an interrupted one.\n' +
+    'See docs/scale.md.',
+  flags: {
+    'dry-run': { type: 'boolean', description: 'only say which sets would be moved' },
+    domain: { type: 'string', value: 'NAME', description: "only this domain's sets (its name or uuid)" },
+  },
+  examples: ['volback pool migrate --dry-run', 'volback pool migrate --domain vm1'],
+  async run(ctx, _args, flags) {
+    const dryRun = flags['dry-run'] === true;
+    const report = await migrateRootPool(await ctx.connect(), {
+      root: { pool: ctx.config.defaultPool, path: ctx.config.defaultPoolPath },
+      dryRun,
+      domain: flagString(flags.domain),
+    });
+    return {
+      data: {
+        dryRun,
+        sets: report.sets.map((s) => ({ ...s, createdAt: s.createdAt.toISOString() })),
+        keptVolumes: report.keptVolumes,
+      },
+      human: () =>
+        report.sets.length === 0
+          ? `no backup sets to migrate in pool ${ctx.config.defaultPool}`
+          : table(
+              ['SET', 'DOMAIN', 'KIND', 'CREATED', 'ACTION', 'POOL'],
+              report.sets.map((s) => [
+                s.setId.slice(0, 8),
+                s.domain.name,
+                s.kind,
+                s.createdAt.toISOString(),
+                s.reason ? `kept: ${s.reason}` : s.action.replace('would-', 'would '),
+                s.pool,
+              ]),
+            ) + report.keptVolumes.map((k) => `\nleft in pool ${k.pool}: ${k.name} (${k.reason})`).join(''),
+    };
+  },
+};
+
+export const poolCommands: CommandSpec[] = [poolList, poolInit, poolDiscover, poolMigrate];
