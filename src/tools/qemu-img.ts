@@ -103,11 +103,15 @@ export async function keyedImage(image: ImageRef, key: ImageSecret): Promise<Ima
   };
 }
 
-/** Flattens `source` (and its backing chain) into `target`; holes stay holes (-S), target exists (-n) or is created. */
+/**
+ * Flattens `source` (and its backing chain) into `target`; holes stay holes (-S), target exists (-n) or is created.
+ * `topLayerOver` (with `targetExists`, a target standing on that image): only `source`'s own top layer is
+ * copied, the rest taken to be that image's (-B), which is how a merge copies one layer at a time.
+ */
 export const convertArgv = (
   source: ImageRef,
   target: ImageRef & { format: VolumeFormat },
-  options: { targetExists?: boolean } = {},
+  options: { targetExists?: boolean; topLayerOver?: ImageRef } = {},
 ): string[] => [
   'qemu-img',
   'convert',
@@ -123,6 +127,7 @@ export const convertArgv = (
   target.format,
   ...(target.format === 'qcow2' && !options.targetExists ? ['-o', 'compat=1.1'] : []),
   ...(options.targetExists ? ['-n'] : []),
+  ...(options.topLayerOver ? ['-B', options.topLayerOver.path] : []),
   source.path,
   target.path,
 ];
@@ -255,6 +260,34 @@ export async function checkImage(image: ImageRef, signal?: AbortSignal): Promise
     `qemu-img check failed (exit ${check.exitCode}): ${(check.stderr || check.stdout).trim().split('\n')[0]}`,
   ];
 }
+
+/**
+ * `qemu-img create` of an empty LUKS-encrypted qcow2 (compat 1.1) whose passphrase is the secret
+ * `key` (from a pipe: secretPipes of `keyHolder(key)`), standing on `backing` when given; QEMU's
+ * default cipher and key derivation, as libvirt makes encrypted volumes. Over an existing file, QEMU
+ * rewrites it in place (its mode and owner stay). Pure.
+ */
+export const createEncryptedQcow2Argv = (
+  path: string,
+  capacity: number,
+  key: ImageSecret,
+  backing?: ImageRef,
+): string[] => [
+  'qemu-img',
+  'create',
+  ...secretObjectArgs(keyHolder(key)),
+  '-q',
+  '-f',
+  'qcow2',
+  '-o',
+  `compat=1.1,encrypt.format=luks,encrypt.key-secret=${key.id}`,
+  ...(backing ? ['-b', backing.path, '-F', backing.format] : []),
+  path,
+  String(capacity),
+];
+
+/** An image reference that only carries `key`, to hand it to a tool (secretObjectArgs, secretPipes). Pure. */
+export const keyHolder = (key: ImageSecret): ImageRef => ({ path: '', format: 'qcow2', secrets: [key] });
 
 /**
  * `qemu-img create` of an empty qcow2 (compat 1.1) whose compressed clusters are zstd

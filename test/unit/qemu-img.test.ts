@@ -1,5 +1,13 @@
 // qemu-img command lines are built by pure functions; these pin the exact argv.
-import { compareArgv, convertArgv, infoArgv, parseInfo } from '../../src/tools/qemu-img';
+import {
+  compareArgv,
+  convertArgv,
+  createEncryptedQcow2Argv,
+  infoArgv,
+  parseInfo,
+  secretPipes,
+  keyHolder,
+} from '../../src/tools/qemu-img';
 
 describe('qemu-img argv', () => {
   it('info reads shared images (-U) as JSON with an explicit format', () => {
@@ -42,6 +50,43 @@ describe('qemu-img argv', () => {
     );
     expect(reuse).toContain('-n');
     expect(reuse).not.toContain('compat=1.1');
+  });
+
+  it("convert copies only the source's top layer over an existing target's backing (-B), as a merge does", () => {
+    const argv = convertArgv(
+      { path: '/p/inc1.qcow2', format: 'qcow2' },
+      { path: '/p/inc2.merge.qcow2', format: 'qcow2' },
+      { targetExists: true, topLayerOver: { path: '/p/full.qcow2', format: 'qcow2' } },
+    );
+    expect(argv.slice(-5)).toEqual(['-n', '-B', '/p/full.qcow2', '/p/inc1.qcow2', '/p/inc2.merge.qcow2']);
+  });
+
+  it('creates an encrypted qcow2 with the key from a pipe, never in argv', () => {
+    const key = { id: 'volback-key-5a1d0c3e', value: Buffer.from('c2VjcmV0') };
+    const argv = createEncryptedQcow2Argv('/p/c.merge.qcow2', 33554432, key, {
+      path: '/p/full.qcow2',
+      format: 'qcow2',
+    });
+    expect(argv).toEqual([
+      'qemu-img',
+      'create',
+      '--object',
+      'secret,id=volback-key-5a1d0c3e,file=/dev/fd/3,format=base64',
+      '-q',
+      '-f',
+      'qcow2',
+      '-o',
+      'compat=1.1,encrypt.format=luks,encrypt.key-secret=volback-key-5a1d0c3e',
+      '-b',
+      '/p/full.qcow2',
+      '-F',
+      'qcow2',
+      '/p/c.merge.qcow2',
+      '33554432',
+    ]);
+    expect(argv.join(' ')).not.toContain('c2VjcmV0');
+    expect(secretPipes(keyHolder(key)).secrets).toEqual([key.value]);
+    expect(createEncryptedQcow2Argv('/p/f.merge.qcow2', 1024, key)).not.toContain('-b');
   });
 
   it('compare names both formats', () => {
