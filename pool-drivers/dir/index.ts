@@ -44,6 +44,7 @@ import {
   secretPipes,
   type ImageRef,
 } from '../../src/tools/qemu-img';
+import { mergeEncryptedLayers } from './encrypted-merge';
 
 export interface DirDriverOptions {
   /** Permission bits of every volume the driver creates (octal string); default `0600`, owner only. */
@@ -361,7 +362,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return backingProblems(image.path, actual, parent ? resolve((await imageOf(parent)).path) : undefined);
     },
 
-    async rebase(pool, volume, newBacking) {
+    async rebase(pool, volume, newBacking, key) {
       const image = await imageOf(volume);
       if (image.format !== 'qcow2') {
         throw new VolbackError(
@@ -374,7 +375,18 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       }
       const target = newBacking ? await imageOf(newBacking) : undefined;
       // The backing file is a path in the volume's header: already there means a previous run finished.
-      if (await isLocalPool(pool)) {
+      if (key) {
+        if (!(await isLocalPool(pool)))
+          throw new VolbackError(
+            ErrorCodes.POOL_UNSUPPORTED,
+            `dir pool '${pool.name}' merges encrypted volumes only on the host volback runs on`,
+            { fault: 'user' },
+          );
+        if ((await imageInfo(image)).backingFile !== target?.path)
+          await mergeEncryptedLayers(pool, image, target, key, (name, capacity) =>
+            pool.pool.createVolume(fileVolume(name, capacity, 'qcow2')),
+          );
+      } else if (await isLocalPool(pool)) {
         const current = (await imageInfo(image)).backingFile;
         if (current !== target?.path) await run(rebaseArgv(image, target), secretPipes(image));
       } else {

@@ -265,8 +265,11 @@ export interface PoolDriver {
    * same name from that copy. From the delete until the copy is done the volume is missing or
    * partial: `checkLayer` then fails, so a restore refuses it, and the next run (the removal
    * journal's) finishes the copy — through `finishRebase` while the volume is missing.
+   *
+   * `key`: the chain's key when it is encrypted (only where `capabilities.encryptedVolumes`): every
+   * layer opens with it, and the volume stays encrypted with it (docs/encryption.md).
    */
-  rebase?(pool: PoolRef, volume: StorageVolume, newBacking?: StorageVolume): Promise<void>;
+  rebase?(pool: PoolRef, volume: StorageVolume, newBacking?: StorageVolume, key?: ChainKey): Promise<void>;
 
   /**
    * Optional, with a `rebase` that replaces its volume: finishes an interrupted rebase of volume
