@@ -162,6 +162,7 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
         'createLiveRestoreVolume',
         'rebase',
         'finishRebase',
+        'copyLayer',
       ] as const) {
         expect(['undefined', 'function']).toContain(typeof pool.driver[name]);
       }
@@ -295,6 +296,42 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
         expect(await pool.driver.finishRebase(pool, `${uniqueName('conf')}.${incFormat}`, full)).toBe(false);
         expect(await names(pool)).toEqual(before);
       }
+    });
+
+    it('copies a chain layer by layer, each copy on its parent copy, or declares it cannot', async () => {
+      const copyLayer = pool.driver.copyLayer;
+      if (!copyLayer) {
+        expect(copyLayer).toBeUndefined(); // absent, never a stub: pool migrate refuses
+        return;
+      }
+      const format = pool.driver.capabilities.fullFormats[0];
+      const storage = pool.driver.capabilities.incremental;
+      const incFormat = storage.kind === 'overlay' ? storage.format : format;
+      const full = await volume(format);
+      await writeImage(host, await imageOf(full), 0x51, 0, 2 * MiB);
+      const inc = await volume(incFormat, full);
+      await writeImage(host, await imageOf(inc), 0x52, MiB, GRANULE);
+      // The suite has one pool: the copies go beside their originals, which a move between pools does too.
+      const fullCopy = await copyLayer(pool, `${uniqueName('conf-copy')}.${format}`, { pool, volume: full });
+      made.push(fullCopy);
+      const incCopy = await copyLayer(
+        pool,
+        `${uniqueName('conf-copy')}.${incFormat}`,
+        { pool, volume: inc },
+        fullCopy,
+      );
+      made.push(incCopy);
+      expect(await pool.driver.checkLayer(pool, fullCopy)).toEqual([]);
+      expect(await pool.driver.checkLayer(pool, incCopy, fullCopy)).toEqual([]);
+      expect(await pool.driver.storedBytes(pool, incCopy)).toBe(await pool.driver.storedBytes(pool, inc));
+      expect(await imagesEqual(host, await imageOf(incCopy), await imageOf(inc))).toBe(true);
+      // The copies stand on their own: the originals can go.
+      await pool.driver.deleteVolume(pool, inc);
+      await pool.driver.deleteVolume(pool, full);
+      expect(await readsAs(host, await imageOf(incCopy), 0x52, MiB, GRANULE)).toBe(true);
+      expect(await readsAs(host, await imageOf(incCopy), 0x51, 2 * GRANULE + MiB, MiB - 2 * GRANULE)).toBe(
+        true,
+      );
     });
 
     it('layers a live restore over a backup: reads as it, takes writes alone, then stands alone, or declares it cannot', async () => {
