@@ -9,6 +9,7 @@ import type { VolumeFormat } from '../../src/model';
 import type {
   ChainKey,
   NewBackupVolume,
+  NewPlainVolume,
   PoolDriver,
   PoolDriverFactory,
   PoolRef,
@@ -76,7 +77,7 @@ async function keyedImageOf(volume: StorageVolume, key?: ChainKey): Promise<Imag
  */
 async function createEncryptedVolume(
   pool: PoolRef,
-  spec: NewBackupVolume,
+  spec: NewBackupVolume | NewPlainVolume,
   xml: (encryption: NonNullable<NewBackupVolume['encryption']>) => string,
 ): Promise<StorageVolume> {
   if (spec.format !== 'qcow2' || !(await isLocalPool(pool))) {
@@ -289,6 +290,10 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
     },
 
     createRestoreVolume(pool, spec) {
+      if (spec.encryption)
+        return createEncryptedVolume(pool, spec, (enc) =>
+          fileVolume(spec.name, spec.capacity, spec.format, undefined, enc),
+        );
       return pool.pool.createVolume(fileVolume(spec.name, spec.capacity, spec.format));
     },
 

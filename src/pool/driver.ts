@@ -110,6 +110,12 @@ export interface NewPlainVolume {
   name: string;
   format: VolumeFormat;
   capacity: number;
+  /**
+   * A restore into an encrypted volume, only asked of `createRestoreVolume` where
+   * `capabilities.encryptedVolumes`: LUKS-encrypted qcow2 with the passphrase of libvirt secret
+   * `secretUuid`, as a backup volume is (docs/encryption.md).
+   */
+  encryption?: { format: 'luks'; secretUuid: string };
 }
 
 /** A target QEMU holds open through a file descriptor volback opened (local connections only). */
