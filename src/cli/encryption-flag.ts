@@ -1,5 +1,6 @@
-// `backup create --encrypt SECRET|none` and how `backup show` names a set's encryption (docs/encryption.md).
-import type { BackupDefinition, BackupEncryption } from '../model';
+// `backup create --encrypt SECRET|none`, `backup restore --encrypt-target SECRET` and how `backup show`
+// names a set's encryption (docs/encryption.md).
+import type { BackupDefinition, BackupEncryption, SecretRef } from '../model';
 import { secretRefOf, secretUsageProblem } from '../xml/encryption';
 import { UsageError } from './exit-codes';
 import { flagString, type Flags } from './framework';
@@ -18,6 +19,15 @@ export function withEncryptFlag(
     ...base,
     encryption: value === 'none' ? { format: 'none' } : { format: 'luks', secret: secretRefOf(value) },
   };
+}
+
+/** `--encrypt-target`: the secret (UUID or volume usage id) the restored volumes are encrypted with. Pure. */
+export function encryptTargetFlag(flags: Flags): SecretRef | undefined {
+  const value = flagString(flags['encrypt-target']);
+  if (value === undefined) return undefined;
+  const problem = secretUsageProblem(value);
+  if (problem) throw new UsageError(`--encrypt-target ${problem}`);
+  return secretRefOf(value);
 }
 
 /** `luks, libvirt secret 5a1d… (usage 'vm1 backups')`, or undefined for a plain set. Pure. */

@@ -82,6 +82,11 @@ export interface DomainRewrite {
   newUuid?: boolean;
   /** Disk target → new source (a file, block device or network image, as its pool's driver says). */
   disks?: Record<string, DiskSource>;
+  /**
+   * Disk target → libvirt secret UUID of a replaced disk whose new volume is LUKS-encrypted qcow2:
+   * the disk gets `<encryption format='luks'><secret type='passphrase' uuid='…'/></encryption>`.
+   */
+  encryptedDisks?: Record<string, string>;
   /** Disk targets to remove from the domain (disks that were not restored). */
   dropDisks?: string[];
   /** Remove every interface's `<mac>` so libvirt generates new ones (a clone beside its original). */
@@ -137,6 +142,11 @@ export async function rewriteDomainXml(xml: string, change: DomainRewrite): Prom
         // The old backing chain, credentials and encryption describe other storage: kept, they would
         // break the flattened plain image or leak secrets; a network source carries its own auth.
         for (const key of ['backingStore', 'auth', 'encryption', 'mirror']) delete disk[key];
+        const secretUuid = change.encryptedDisks?.[target];
+        if (secretUuid !== undefined)
+          disk.encryption = [
+            { $: { format: 'luks' }, secret: [{ $: { type: 'passphrase', uuid: secretUuid } }] },
+          ];
         const driver = first(disk, 'driver');
         disk.driver = [
           { ...(driver ?? {}), $: { ...(driver?.$ ?? { name: 'qemu' }), type: replacement.format } },

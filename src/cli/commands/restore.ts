@@ -14,6 +14,7 @@ import {
 import { RESTORE_ALLOWANCES, type RestoreAllowance } from '../../xml/restore-policy';
 
 import { damageJson } from '../json';
+import { encryptTargetFlag } from '../encryption-flag';
 import type { VolumeFormat } from '../../model';
 import { ExitCode, UsageError } from '../exit-codes';
 import { printable, shortId, table } from '../format';
@@ -58,7 +59,14 @@ function perDiskProgress(ctx: CommandContext): {
 }
 
 const volumesJson = (vs: RestoredVolume[]) =>
-  vs.map((v) => ({ target: v.target, pool: v.pool, volume: v.volume, path: v.path, format: v.format }));
+  vs.map((v) => ({
+    target: v.target,
+    pool: v.pool,
+    volume: v.volume,
+    path: v.path,
+    format: v.format,
+    ...(v.encryption ? { encryption: v.encryption } : {}),
+  }));
 const volumesTable = (vs: RestoredVolume[]): string =>
   table(
     ['DISK', 'POOL', 'VOLUME', 'FORMAT', 'PATH'],
@@ -185,6 +193,12 @@ const backupRestore: CommandSpec = {
       value: 'DISK=NAME',
       description: 'name of the new volume of a disk (repeatable)',
     },
+    'encrypt-target': {
+      type: 'string',
+      value: 'SECRET',
+      description:
+        'make the new volumes LUKS-encrypted qcow2 with the passphrase of this libvirt secret (UUID or volume usage id; dir pools on this host; with --define the disks name it); not with --overwrite or --live',
+    },
     'target-connect': {
       type: 'string',
       value: 'URI',
@@ -239,6 +253,7 @@ const backupRestore: CommandSpec = {
     'volback backup restore 1a2b3c4d --define --name vm1-copy --new-uuid --start',
     'volback backup restore 1a2b3c4d --overwrite --yes',
     'volback backup restore 1a2b3c4d --define --live --bandwidth 200',
+    'volback backup restore 1a2b3c4d --define --start --encrypt-target 5a1d0c3e-0000-4000-8000-00000000e0c1',
     'volback backup restore --status',
     'volback backup restore 1a2b3c4d --define --target-connect qemu+ssh://root@host2/system --pool default',
   ],
@@ -286,6 +301,11 @@ const backupRestore: CommandSpec = {
     const allow = parseAllowances(flagList(flags.allow));
     if (define && flags.overwrite)
       throw new UsageError('--overwrite and --define exclude each other (use --define --replace)');
+    const encryptTarget = encryptTargetFlag(flags);
+    if (encryptTarget && (flags.overwrite || live))
+      throw new UsageError(
+        '--encrypt-target makes new encrypted volumes: it goes with neither --overwrite nor --live',
+      );
     const targetUri = flagString(flags['target-connect']);
     if (targetUri && flags.overwrite)
       throw new UsageError(
@@ -322,6 +342,7 @@ const backupRestore: CommandSpec = {
       targetConnection,
       format,
       volumeNames,
+      encryptTarget,
       ignoreDamage: Boolean(flags['ignore-damage']),
       signal: ctx.signal,
       onProgress: progress.update,

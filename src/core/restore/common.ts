@@ -2,7 +2,7 @@
 // and cancel.
 import { isLibvirtNotFound, type Domain } from '../../libvirt';
 import { ErrorCodes, VolbackError } from '../../errors';
-import type { BackupSet, VolumeFormat } from '../../model';
+import type { BackupEncryption, BackupSet, SecretRef, VolumeFormat } from '../../model';
 import { findVolume, type PoolCache } from '../../pool/pool-layer';
 import type { ImageRef } from '../../tools/qemu-img';
 import type { RestoreAllowance, RestorePolicyResult } from '../../xml/restore-policy';
@@ -117,6 +117,13 @@ export interface RestoreOptions {
    * Ignored with `overwrite` (the disk keeps its format).
    */
   format?: VolumeFormat;
+  /**
+   * Make the new volumes LUKS-encrypted qcow2 with the passphrase of this libvirt secret (by UUID or
+   * volume usage id), whether the backup is encrypted or plain (docs/encryption.md). Only into pools
+   * whose driver declares `encryptedVolumes`, copied by qemu-img on this host; not with `overwrite`
+   * or `live`. A secret this host cannot give is refused before anything is created.
+   */
+  encryptTarget?: SecretRef;
   /** Names of the new volumes per disk target; default `<domain>.<disk>.restored-<UTC time>.<format>`. */
   volumeNames?: Record<string, string>;
   /**
@@ -145,6 +152,8 @@ export interface RestoredVolume {
   volume: string;
   path: string;
   format: VolumeFormat;
+  /** The volume is encrypted (`encryptTarget`) with the passphrase of this secret. */
+  encryption?: BackupEncryption;
 }
 
 /** What a restore's checksum checks found (docs/architecture.md, "Checksums"). */

@@ -8,7 +8,7 @@ import { kindOf } from '../../host/connection-kind';
 import type { StorageVolume } from '../../libvirt';
 import type { SparseChunk } from '../../libvirt/streams';
 import type { VolumeFormat } from '../../model';
-import type { NewPlainVolume, VolumeReader } from '../../pool/driver';
+import type { ChainKey, NewPlainVolume, VolumeReader } from '../../pool/driver';
 import type { OpenPool } from '../../pool/pool-layer';
 import { convertImage, type ImageRef } from '../../tools/qemu-img';
 import type { UndoStack } from '../shared/undo';
@@ -83,13 +83,15 @@ export interface CopySource {
  * on `undo`. `convert` and `stream` create the empty volume first and fill it (progress and cancel as
  * they go); `host` has libvirt create and fill it in one call, which can be neither watched nor
  * interrupted, so cancel is checked after it. `live` makes a copy-on-write layer over `source`
- * instead (the driver's createLiveRestoreVolume): nothing is copied.
+ * instead (the driver's createLiveRestoreVolume): nothing is copied. `targetKey`: the key of an
+ * encrypted `spec` (only `convert` writes one; checkEncryptedTarget refused the others).
  */
 export async function copyIntoNewVolume(
   way: FillWay,
   target: OpenPool,
   spec: NewPlainVolume,
   source: CopySource,
+  targetKey: ChainKey | undefined,
   options: { undo: UndoStack; signal?: AbortSignal; onProgress: (fraction: number) => void },
 ): Promise<StorageVolume> {
   const undoVolume = (volume: StorageVolume): void =>
@@ -111,7 +113,8 @@ export async function copyIntoNewVolume(
   const volume = await target.driver.createRestoreVolume(target, spec);
   undoVolume(volume);
   if (way === 'convert') {
-    const image = await target.driver.image(target, volume);
+    // An encrypted target (spec.encryption) is written through its key, as QEMU will read it.
+    const image = await target.driver.image(target, volume, targetKey);
     await convertImage(
       source.image,
       { ...image, format: spec.format },

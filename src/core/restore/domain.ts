@@ -52,6 +52,12 @@ export async function restoreDomain(
     });
   }
   checkLiveOptions(options);
+  if (options.live && options.encryptTarget)
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      'a live restore runs the domain on layers over the backup, which are not encrypted: restore into encrypted volumes without live',
+      { fault: 'user' },
+    );
   // The host the domain is defined on: where its disks are restored.
   const host = options.targetConnection ?? conn;
   const policy = await applyRestorePolicy(set.domainXml, {
@@ -128,10 +134,15 @@ export async function restoreDomain(
     if (dropDisks.length)
       log.warn(`${name}: disks ${dropDisks.join(', ')} were not restored and are left out of the domain`);
     const disks = Object.fromEntries(restored.map((v) => [v.target, v.source]));
+    // An encrypted volume's disk names its secret: QEMU opens the volume with the passphrase libvirt gives it.
+    const encryptedDisks = Object.fromEntries(
+      restored.flatMap((v) => (v.encryption ? [[v.target, v.encryption.secretUuid]] : [])),
+    );
     const xml = await rewriteDomainXml(policy.xml, {
       name,
       newUuid: options.newUuid,
       disks,
+      encryptedDisks,
       dropDisks,
       dropMacs: options.newUuid,
     });

@@ -25,6 +25,7 @@ import type { ChainKey } from '../../pool/driver';
 import { crashPoint } from '../../crash-point';
 import { markRestore, undoCrashedRestores } from './marker';
 import { restoreSizeEstimate, type DiskToRestore } from './plan';
+import { checkEncryptedTarget, openTargetKey, type TargetKey } from './encrypted-target';
 
 const log = logger('restore');
 
@@ -88,12 +89,21 @@ export async function restoreToNewVolumes(
   damage: DamagePolicy,
 ): Promise<Array<RestoredVolume & { source: DiskSource }>> {
   const chains: ChainState[] = [];
-  // An encrypted set decrypts into plain volumes; its key is checked before anything is created.
+  // An encrypted set decrypts into plain volumes, or into volumes encrypted with the target secret;
+  // both keys are read and checked before anything is created.
   const key = await openRestoreKey(pools, set, items);
+  let targetKey: TargetKey | undefined;
   try {
-    return await copyAndCheck(pools, targets, set, items, options, undo, damage, chains, key);
+    if (options.encryptTarget && items.length)
+      targetKey = await openTargetKey(
+        await targets.get(options.pool ?? items[0].disk.volume!.pool),
+        options.encryptTarget,
+        set.id,
+      );
+    return await copyAndCheck(pools, targets, set, items, options, undo, damage, chains, key, targetKey);
   } finally {
     wipeKey(key);
+    wipeKey(targetKey?.key);
     for (const chain of chains) closeChain(chain.layers);
   }
 }
@@ -109,6 +119,7 @@ async function copyAndCheck(
   damage: DamagePolicy,
   chains: ChainState[],
   key?: ChainKey,
+  targetKey?: TargetKey,
 ): Promise<Array<RestoredVolume & { source: DiskSource }>> {
   if (options.format !== undefined && options.format !== 'qcow2' && options.format !== 'raw') {
     throw new VolbackError(ErrorCodes.INVALID_INPUT, `unknown volume format "${String(options.format)}"`, {
@@ -160,6 +171,7 @@ async function copyAndCheck(
       way === 'live'
         ? liveFormat(top.pool, target, options.format)
         : restoredFormat(way, target, options.format);
+    if (options.encryptTarget) checkEncryptedTarget(options.encryptTarget, target, way, format);
     plan.push({
       item,
       source: { pool: top.pool, volume: top.volume, image: source },
@@ -216,8 +228,14 @@ async function copyAndCheck(
     const volume = await copyIntoNewVolume(
       way,
       target,
-      { name, format, capacity: disk.virtualSize },
+      {
+        name,
+        format,
+        capacity: disk.virtualSize,
+        ...(targetKey ? { encryption: { format: 'luks', secretUuid: targetKey.encryption.secretUuid } } : {}),
+      },
       source,
+      targetKey?.key,
       { undo, signal: options.signal, onProgress: report },
     );
     if (way !== 'live') report(1);
@@ -229,7 +247,7 @@ async function copyAndCheck(
       );
     else if (chain.extentSize !== undefined) {
       // What the new volume now holds, extent by extent, against the layer of the backup that provided it.
-      const reader = await target.driver.openReader(target, volume);
+      const reader = await target.driver.openReader(target, volume, targetKey?.key);
       try {
         await checkReadData(reader, chain, disk.target, damage, {
           signal: options.signal,
@@ -246,6 +264,7 @@ async function copyAndCheck(
       volume: name,
       path: image.path,
       format,
+      ...(targetKey ? { encryption: targetKey.encryption } : {}),
       source: await target.driver.diskSource(target, volume),
     });
   }

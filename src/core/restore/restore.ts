@@ -45,6 +45,12 @@ export async function restoreBackup(conn: Connection, options: RestoreOptions): 
       "overwrite writes over the domain disks on the backups' own host: it takes no other target host",
       { fault: 'user' },
     );
+  if (options.overwrite && options.encryptTarget)
+    throw new VolbackError(
+      ErrorCodes.INVALID_INPUT,
+      'overwrite writes into the domain disks as they are: it cannot encrypt them (encrypt the target of a restore into new volumes)',
+      { fault: 'user' },
+    );
   const pools = new PoolCache(conn);
   const targets = options.targetConnection ? new PoolCache(options.targetConnection) : pools;
   try {
