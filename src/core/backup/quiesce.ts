@@ -1,7 +1,7 @@
 // Application-consistent backups: freezes the guest's filesystems through the QEMU guest agent
 // around the instant the copy starts, thaws on every path, and says how consistent the set is.
 // The design, the freeze bound and what was measured: docs/consistency.md.
-import { readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, VolbackError } from '../../errors';
 import { crashPoint } from '../../crash-point';
@@ -288,7 +288,7 @@ function refusal(domainName: string, reason: string): VolbackError {
 
 /** Whether the domain has a freeze record (a run froze it and has not thawed, or died). */
 export const hasFreezeRecord = (uuid: string, lockDir?: string): boolean =>
-  readRecordText(freezeRecordPath(uuid, lockDir)) !== undefined;
+  existsSync(freezeRecordPath(uuid, lockDir));
 
 /**
  * Thaws a guest a crashed run left frozen and removes its freeze record (only if it is still the
