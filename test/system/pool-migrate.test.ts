@@ -10,6 +10,7 @@ import { listBackups } from '../../src/core/catalog/scan';
 import { restoreBackup } from '../../src/core/restore/restore';
 import { migrateRootPool } from '../../src/core/migration/pool-migrate';
 import { domainPoolName } from '../../src/pool/default-layout';
+import { lockDomain } from '../../src/core/shared/domain-lock';
 import type { Connection } from '../../src/libvirt';
 import {
   Cleanup,
@@ -141,6 +142,13 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     expect(halfway.sets.find((s) => s.set.id === inc.set.id)!.problems.map((p) => p.kind)).toContain(
       'duplicate-conflict',
     );
+
+    // A domain another job holds stays, with the reason, and nothing of it changes.
+    const held = lockDomain(uuidB, 'a backup (the test)', lockDir);
+    const busy = await migrateRootPool(conn, { root, domain: uuidB, lockDir }).finally(() => held.release());
+    expect(busy.sets.map((s) => [s.setId, s.action])).toEqual([[fullB.set.id, 'kept']]);
+    expect(busy.sets[0].reason).toContain('a backup (the test)');
+    expect(ours(await poolVolumeNames(conn, root.pool), fullB.set.id)).toEqual(ours(before, fullB.set.id));
 
     // The rerun finishes A (committed before) and moves B.
     const rerun = await migrateRootPool(conn, { root, lockDir });

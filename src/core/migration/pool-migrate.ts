@@ -125,7 +125,15 @@ export async function migrateRootPool(conn: Connection, options: MigrateOptions)
   ].sort();
   if (domains.length) await refuseUncopyable(conn, options.root.pool);
   for (const uuid of domains) {
-    const lock = options.dryRun ? undefined : lockDomain(uuid, 'pool migrate', options.lockDir);
+    let lock: ReturnType<typeof lockDomain> | undefined;
+    try {
+      lock = options.dryRun ? undefined : lockDomain(uuid, 'pool migrate', options.lockDir);
+    } catch (err) {
+      // Another job holds the domain (a backup running): its sets stay for the next run.
+      if (!(err instanceof VolbackError) || err.code !== ErrorCodes.CONFLICT) throw err;
+      report.sets.push(...keptAll(first, uuid, options.root.pool, err.message));
+      continue;
+    }
     try {
       await migrateDomain(conn, options, uuid, report);
     } finally {
@@ -133,6 +141,21 @@ export async function migrateRootPool(conn: Connection, options: MigrateOptions)
     }
   }
   return report;
+}
+
+/** Every root set of domain `uuid` in `scan`, kept for `reason`. */
+function keptAll(scan: CatalogScan, uuid: string, root: string, reason: string): MigratedSet[] {
+  return scan.stored
+    .filter((s) => s.pool === root && s.set.domain.uuid.toLowerCase() === uuid)
+    .map((s) => ({
+      setId: s.set.id,
+      domain: s.set.domain,
+      kind: s.set.kind,
+      createdAt: s.set.createdAt,
+      pool: root,
+      action: 'kept' as const,
+      reason,
+    }));
 }
 
 /**
