@@ -143,6 +143,19 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
       'duplicate-conflict',
     );
 
+    // Killed after B's chain is copied and checked, before its commit: copies no metadata names.
+    const early = spawnSync(process.execPath, tsChildArgs(CHILD, [root.pool, root.path, uuidB, lockDir]), {
+      cwd: REPO_ROOT,
+      env: { ...process.env, VOLBACK_TEST_CRASH_AT: 'migrate-copied' },
+      encoding: 'utf8',
+    });
+    expect({ signal: early.signal, stderr: early.signal ? '' : early.stderr }).toEqual({
+      signal: 'SIGKILL',
+      stderr: '',
+    });
+    expect(ours(await poolVolumeNames(conn, poolB), fullB.set.id).length).toBeGreaterThan(0);
+    expect((await listBackups(conn, { pools: [poolB] })).sets).toEqual([]);
+
     // A domain another job holds stays, with the reason, and nothing of it changes.
     const held = lockDomain(uuidB, 'a backup (the test)', lockDir);
     const busy = await migrateRootPool(conn, { root, domain: uuidB, lockDir }).finally(() => held.release());
@@ -177,6 +190,8 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
       });
     }
     expect(listing.sets.find((s) => s.set.id === inc.set.id)!.set.disks[0].volume!.pool).toBe(poolA);
+    // The interrupted copies were replaced: nothing in the domain pools that no metadata names.
+    expect(listing.strayVolumes.filter((v) => [root.pool, poolA, poolB].includes(v.pool))).toEqual([]);
     await restoresAs(full.set.id, poolA, atFull);
     await restoresAs(inc.set.id, poolA, atInc);
     await restoresAs(fullB.set.id, poolB, b.disks[0].modelPath);

@@ -31,7 +31,7 @@ import { claimsOf, isOwnMetadataCopy, volumesToDelete, type KeptVolume } from '.
 const log = logger('migrate');
 
 /** Where a migration stops when VOLBACK_TEST_CRASH_AT names it: a chain's new metadata written, its root copies not yet deleted. */
-export const MIGRATE_CRASH_POINTS = ['migrate-committed'] as const;
+export const MIGRATE_CRASH_POINTS = ['migrate-copied', 'migrate-committed'] as const;
 
 export interface MigrateOptions {
   /** The default location's root pool (config `default_pool`, `default_pool_path`). */
@@ -227,6 +227,7 @@ async function migrateDomain(
       });
       const pending = members.filter((s) => !committed(s));
       await copyChain(rootPool, domainPool, pending);
+      crashPoint('migrate-copied');
       for (const s of pending) {
         await writeDocument(domainPool, s.metadataVolume, await formatBackupSet(retargetSet(s.set, target)));
         log.info(`backup set ${s.set.id} committed in pool ${target}`);
