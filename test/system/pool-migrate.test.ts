@@ -11,7 +11,7 @@ import { restoreBackup } from '../../src/core/restore/restore';
 import { migrateRootPool } from '../../src/core/migration/pool-migrate';
 import { domainPoolName } from '../../src/pool/default-layout';
 import { lockDomain } from '../../src/core/shared/domain-lock';
-import type { Connection } from '../../src/libvirt';
+import { virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
 import {
   Cleanup,
   REPO_ROOT,
@@ -162,6 +162,10 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     expect(busy.sets.map((s) => [s.setId, s.action])).toEqual([[fullB.set.id, 'kept']]);
     expect(busy.sets[0].reason).toContain('a backup (the test)');
     expect(ours(await poolVolumeNames(conn, root.pool), fullB.set.id)).toEqual(ours(before, fullB.set.id));
+
+    // B no longer exists on the host: its sets still name its uuid, so they migrate too.
+    await b.domain.destroy();
+    await b.domain.undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA);
 
     // The rerun finishes A (committed before) and moves B.
     const rerun = await migrateRootPool(conn, { root, lockDir });
