@@ -85,8 +85,8 @@ export interface RunSpec {
   config?: string;
   /** While this holds the domain lock: a process that took it, or a CLI stopped (SIGSTOP) once its stderr matches `until`. */
   holder?: { lock?: true; cli?: string[]; until?: string };
-  /** N processes try to take the domain's lock at the same instant. */
-  lockRace?: { processes: number; holdMs?: number };
+  /** N processes try to take the domain's lock at the same instant (a winner holds it until all tried). */
+  lockRace?: { processes: number };
 }
 
 export interface JsonCheck {

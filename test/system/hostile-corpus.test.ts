@@ -317,27 +317,39 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
     });
   }
 
-  /** N processes call lockDomain at the same instant and hold what they get for `holdMs`. */
-  async function lockRace(uuid: string, processes: number, holdMs: number): Promise<Run[]> {
+  /**
+   * N processes take the domain's lock at one instant. A winner holds it until every process has
+   * tried (its stdin ends once all have reported), so a process that started late on a loaded
+   * machine still meets the held lock instead of taking a released one.
+   */
+  async function lockRace(uuid: string, processes: number): Promise<Run[]> {
     const at = Date.now() + 1500;
     const script = `const { lockDomain } = require(${JSON.stringify(LOCK_MODULE)});
-      const [uuid, dir, at, hold] = process.argv.slice(1);
+      const [uuid, dir, at] = process.argv.slice(1);
       setTimeout(() => {
         let lock;
         try { lock = lockDomain(uuid, 'hostile corpus race', dir); }
         catch (e) { process.stdout.write(JSON.stringify({ ok: false, code: e.code, message: e.message })); return; }
         process.stdout.write(JSON.stringify({ ok: true }));
-        setTimeout(() => lock.release(), Number(hold));
+        process.stdin.on('end', () => lock.release()).resume();
       }, Math.max(0, Number(at) - Date.now()));`;
-    return Promise.all(
-      Array.from({ length: processes }, () =>
-        collect(
-          spawn(process.execPath, ['-e', script, uuid, lockDir, String(at), String(holdMs)], {
-            stdio: ['ignore', 'pipe', 'pipe'],
+    const children = Array.from({ length: processes }, () =>
+      spawn(process.execPath, ['-e', script, uuid, lockDir, String(at)], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    const runs = Promise.all(children.map((child) => collect(child)));
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            child.stdout!.once('data', () => resolve());
+            child.once('close', () => resolve());
           }),
-        ),
       ),
     );
+    for (const child of children) child.stdin!.end();
+    return runs;
   }
 
   /** Everything one case resolves its placeholders against. */
@@ -655,11 +667,7 @@ describe('hostile-input corpus (real CLI, real pools)', () => {
       ];
       let result: Run | undefined;
       if (run.lockRace) {
-        const runs = await lockRace(
-          ctx.vars.get('domainUuid')!,
-          run.lockRace.processes,
-          run.lockRace.holdMs ?? 2000,
-        );
+        const runs = await lockRace(ctx.vars.get('domainUuid')!, run.lockRace.processes);
         const reports = runs.map((r) => {
           try {
             return JSON.parse(r.stdout) as { ok: boolean; code?: string; message?: string };
