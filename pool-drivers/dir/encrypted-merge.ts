@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { StorageVolume } from '../../src/libvirt';
 import { ErrorCodes, VolbackError } from '../../src/errors';
 import type { ChainKey, PoolRef } from '../../src/pool/driver';
+import { refreshPool } from '../../src/pool/refresh';
 import { mergeStagingVolumeName } from '../../src/pool/volume-names';
 import { run } from '../../src/tools/exec';
 import {
@@ -65,7 +66,7 @@ export async function mergeEncryptedLayers(
   const path = join(dirname(image.path), name);
   if (existsSync(path)) {
     // A killed run's staging file: libvirt may not have seen it yet.
-    await pool.pool.refresh();
+    await refreshPool(pool, { required: true });
     const left = await pool.pool.lookupVolumeByName(name);
     try {
       await left.delete();

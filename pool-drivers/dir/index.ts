@@ -25,6 +25,7 @@ import {
   remoteBacking,
   withRemoteChain,
 } from '../../src/pool/host-images';
+import { refreshPool } from '../../src/pool/refresh';
 import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
 import {
   dirPoolXml,
@@ -397,11 +398,12 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       } else {
         // No files here: QEMU on the host streams the layers in between into the volume. libvirt is
         // refreshed first, as an interrupted run may have changed the header since it last read it.
-        await pool.pool.refresh();
+        await refreshPool(pool, { required: true });
         const current = await withRemoteChain(pool, volume, {}, async (chain) => chain.backingPath);
         if (current !== target?.path) await streamIntoVolume(pool.conn, image.path, target?.path);
       }
-      await pool.pool.refresh();
+      // Required: libvirt must show the new backing store before the journal moves on.
+      await refreshPool(pool, { required: true });
     },
 
     async copyLayer(pool, name, source, backing) {
@@ -424,7 +426,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
           if (to.format !== 'qcow2') throw new Error(`${from.path} is raw: a raw layer has no backing file`);
           await run(rebaseUnsafeArgv({ ...to, format: 'qcow2' }, parent));
         }
-        await pool.pool.refresh();
+        await refreshPool(pool);
         return volume;
       } catch (err) {
         await volume.delete().catch(() => undefined);

@@ -126,6 +126,7 @@ async function restoreLv(pool: PoolRef, name: string, capacity: number): Promise
   }
 }
 
+/** The pool's LV `name`, or undefined when libvirt lists none (the caller frees it). */
 async function lvNamed(pool: PoolRef, name: string): Promise<StorageVolume | undefined> {
   try {
     return await pool.pool.lookupVolumeByName(name);

@@ -4,10 +4,14 @@ import type { PoolRef } from './driver';
 
 const log = logger('pool-refresh');
 
+/** libvirt's refusal while its own volume jobs run in the pool (storage_driver.c). */
+const BUSY = /has asynchronous jobs running/;
+
 /**
  * Refreshes libvirt's list of the pool's volumes. libvirt refuses while one of its own volume builds
  * or uploads runs in the pool ("has asynchronous jobs running": another run's copy, a concurrent
- * listing's document read), so it is tried `attempts` times a second apart. Then a `required`
+ * listing's document read), so that refusal is tried `attempts` times a second apart. Then (or at
+ * once, for any other error) a `required`
  * refresh (the caller must see a volume libvirt did not make) throws libvirt's refusal; any other is
  * logged and the caller goes on with libvirt's last view, which already holds what this libvirtd
  * created and deleted itself.
@@ -21,7 +25,8 @@ export async function refreshPool(
     try {
       return await pool.pool.refresh();
     } catch (err) {
-      if (attempt >= attempts) {
+      // Only libvirt's busy refusal passes; any other error would only repeat.
+      if (attempt >= attempts || !BUSY.test((err as Error).message)) {
         if (options.required) throw err;
         log.debug(`pool '${pool.name}' not refreshed: ${(err as Error).message}`);
         return;
