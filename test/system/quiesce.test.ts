@@ -3,7 +3,7 @@
 // thawed after a copy failure, a cancel and a SIGKILL of volback (the watchdog's bound, measured);
 // a run whose watchdog died too is thawed by the next one; with the agent stopped, `try` records a
 // crash-consistent set with the reason and `require` fails with nothing created.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,15 +98,16 @@ async function untilFrozen(name: string): Promise<void> {
   }
 }
 
-// A backup in a child process (so it can die without clean-up): args uri, domain, pool, path, lockDir.
+// A backup in a child process (so it can die without clean-up): args uri, domain, pool, path, lockDir,
+// and optionally the JSON of its QuiesceSettings.
 const CHILD = `
-const [uri, domain, pool, dir, lockDir] = process.argv.slice(1);
+const [uri, domain, pool, dir, lockDir, quiesce] = process.argv.slice(1);
 (async () => {
   const { Connection } = require('./src/libvirt');
   const { createBackup } = require('./src/core/backup/coordinator');
   const conn = await Connection.open(uri);
   await createBackup(conn, domain, {
-    defaults: { pool, path: dir, format: 'qcow2' }, lockDir,
+    defaults: { pool, path: dir, format: 'qcow2', ...(quiesce ? { quiesce: JSON.parse(quiesce) } : {}) }, lockDir,
     definition: { mode: 'push', kind: 'full', disks: [{ name: 'vda', backup: false }], quiesce: { mode: 'require', mountpoints: [] } },
   });
   process.stdout.write('finished\\n');
@@ -132,6 +133,7 @@ describe('application-consistent backups through the guest agent', () => {
   // Each case starts from a thawed guest, so that "frozen" is always this case's freeze.
   beforeEach(() => expect(freezeStatus(guest.name)).toBe('thawed'));
   afterEach(() => {
+    delete process.env.VOLBACK_TEST_STALL_BEFORE_FREEZE_MS;
     if (holdEnv === undefined) delete process.env.VOLBACK_TEST_HOLD_FROZEN_MS;
     else process.env.VOLBACK_TEST_HOLD_FROZEN_MS = holdEnv;
   });
@@ -215,22 +217,40 @@ describe('application-consistent backups through the guest agent', () => {
     expect(await poolVolumeNames(conn, defaults.pool)).toEqual(before);
   });
 
-  test('volback SIGKILLed while the guest is frozen: its watchdog thaws at once (measured)', async () => {
-    const child = spawn(
+  /** CHILD's backup of the guest, with `env` added (test hooks) and `quiesce` settings when given. */
+  const spawnBackupChildOf = (env: Record<string, string>, quiesce?: object): ChildProcess =>
+    spawn(
       process.execPath,
-      tsChildArgs(CHILD, ['qemu:///system', guest.name, defaults.pool, defaults.path, lockDir]),
-      {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, VOLBACK_TEST_CRASH_AT: 'backup-frozen' },
-      },
+      tsChildArgs(CHILD, [
+        'qemu:///system',
+        guest.name,
+        defaults.pool,
+        defaults.path,
+        lockDir,
+        ...(quiesce ? [JSON.stringify(quiesce)] : []),
+      ]),
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
     );
+
+  /** Runs CHILD's backup until it ends: the signal that ended it, and its stderr when no signal did. */
+  async function crashedBackupChild(
+    env: Record<string, string>,
+    quiesce?: object,
+  ): Promise<{ signal: string | null; stderr: string }> {
+    const child = spawnBackupChildOf(env, quiesce);
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const signal = await new Promise<string | null>((resolve) =>
       child.on('exit', (_code, sig) => resolve(sig)),
     );
-    expect({ signal, stderr: signal ? '' : stderr }).toEqual({ signal: 'SIGKILL', stderr: '' });
+    return { signal, stderr: signal ? '' : stderr };
+  }
+
+  test('volback SIGKILLed while the guest is frozen: its watchdog thaws at once (measured)', async () => {
+    expect(await crashedBackupChild({ VOLBACK_TEST_CRASH_AT: 'backup-frozen' })).toEqual({
+      signal: 'SIGKILL',
+      stderr: '',
+    });
     // The crash point fires right after the freeze returned: the guest was frozen when volback died.
     const ms = await msUntilThawed(guest.name, 60_000);
     console.log(
@@ -243,17 +263,51 @@ describe('application-consistent backups through the guest agent', () => {
     expect(fs.existsSync(freezeRecordPath(uuid, lockDir))).toBe(false);
   });
 
+  test("the watchdog's deadline passes before the freeze call (volback stalled): the late freeze is undone, and thawed after volback's death too", async () => {
+    // 20 s bound, 3 s agent calls: the freeze is asked for with the bound checked, then volback stalls
+    // 23 s (VOLBACK_TEST_STALL_BEFORE_FREEZE_MS) so the watchdog's deadline passes before the call.
+    const settings = { mode: 'require' as const, timeoutSeconds: 3, maxFreezeSeconds: 20 };
+    const stall = '23000';
+    const before = await poolVolumeNames(conn, defaults.pool);
+    process.env.VOLBACK_TEST_STALL_BEFORE_FREEZE_MS = stall;
+    const err = await backup(
+      'full',
+      { mode: 'require', mountpoints: [] },
+      { defaults: { ...defaults, quiesce: settings } },
+    ).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    delete process.env.VOLBACK_TEST_STALL_BEFORE_FREEZE_MS;
+    // volback lives: the freeze came after the bound, so it is thawed and `require` fails.
+    expect(err?.message).toMatch(
+      /quiesce require\): the freeze returned \d+ s after it began, past the 20 s bound/,
+    );
+    expect(freezeStatus(guest.name)).toBe('thawed');
+    // Nothing new (a leftover of the previous case's killed run may have been swept by this one).
+    const after = await poolVolumeNames(conn, defaults.pool);
+    expect(after.filter((v) => !before.includes(v))).toEqual([]);
+
+    // volback dies right after the late freeze: the watchdog, which thawed at its deadline, is still
+    // there (it waits for the freeze call to return) and thaws once more.
+    const crashed = await crashedBackupChild(
+      { VOLBACK_TEST_STALL_BEFORE_FREEZE_MS: stall, VOLBACK_TEST_CRASH_AT: 'backup-frozen' },
+      settings,
+    );
+    expect(crashed).toEqual({ signal: 'SIGKILL', stderr: '' });
+    const ms = await msUntilThawed(guest.name, 60_000);
+    console.log(
+      `freeze past the watchdog's deadline, volback SIGKILLed after it: thawed ${ms} ms after volback died`,
+    );
+    expect(ms).toBeLessThan(15_000);
+    const uuid = await guest.domain.getUUIDString();
+    for (let i = 0; i < 50 && fs.existsSync(freezeRecordPath(uuid, lockDir)); i++) await sleep(100);
+    expect(fs.existsSync(freezeRecordPath(uuid, lockDir))).toBe(false);
+  });
+
   /** A backup in a child, held frozen; then it and its watchdog SIGKILLed: the guest stays frozen. */
   async function killBothWhileFrozen(uuid: string): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      tsChildArgs(CHILD, ['qemu:///system', guest.name, defaults.pool, defaults.path, lockDir]),
-      {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, VOLBACK_TEST_HOLD_FROZEN_MS: '60000' },
-      },
-    );
+    const child = spawnBackupChildOf({ VOLBACK_TEST_HOLD_FROZEN_MS: '60000' });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     await untilFrozen(guest.name);
     const record = JSON.parse(fs.readFileSync(freezeRecordPath(uuid, lockDir), 'utf8')) as {
@@ -340,12 +394,14 @@ describe('application-consistent backups through the guest agent', () => {
   test('an agent that stops answering: try falls back after quiesce_timeout, and the late freeze is thawed', async () => {
     // The agent stops itself for 20 s (its channel stays connected): the freeze is not answered in time,
     // and the agent carries it out once it runs again; the watchdog's retries thaw it then.
-    await guestExec(guest.domain, [
-      '/bin/sh',
-      '-c',
-      '(sleep 20; kill -CONT $PPID) >/dev/null 2>&1 & kill -STOP $PPID',
-    ]).catch(() => undefined);
+    // Only started, not waited for: asking a stopped agent for the command's status would take 10 s
+    // of the 20 (under load, the backup then reached its freeze after the agent ran again).
     const t0 = Date.now();
+    await guest.domain.agentCommand(
+      'guest-exec',
+      { path: '/bin/sh', arg: ['-c', '(sleep 20; kill -CONT $PPID) >/dev/null 2>&1 & kill -STOP $PPID'] },
+      10,
+    );
     const tried = await backup(
       'full',
       { mode: 'try', mountpoints: [] },
