@@ -51,3 +51,4 @@ export {
   type CliRun,
   type SecondHostEnv,
 } from './second-host';
+export { defineVolumeSecret, holdsPattern, setSecretValue, virshSystem } from './secrets';

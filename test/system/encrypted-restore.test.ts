@@ -6,7 +6,6 @@
 // overwrite are refused with nothing created.
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
 import { restoreBackup } from '../../src/core/restore/restore';
@@ -15,12 +14,13 @@ import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
 import { virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
 import type { BackupDefinition, SecretRef } from '../../src/model';
 import type { RestoredVolume } from '../../src/core/restore/common';
-import { run } from '../../src/tools/exec';
 import { imageInfo, keyedImage } from '../../src/tools/qemu-img';
 import {
   Cleanup,
   backupLocation,
   createTestDomain,
+  defineVolumeSecret,
+  holdsPattern,
   openSystemConnection,
   poolVolumeNames,
   sameContent,
@@ -30,33 +30,6 @@ import {
 
 const MiB = 1024 * 1024;
 jest.setTimeout(600_000);
-
-const virsh = (...args: string[]): Promise<unknown> => run(['virsh', '-q', '-c', 'qemu:///system', ...args]);
-
-/** Defines a non-private volume secret with `passphrase` (set from a 0600 file, never argv). */
-async function defineSecret(
-  cleanup: Cleanup,
-  uuid: string,
-  usage: string,
-  passphrase: Buffer,
-): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-encr-test-'));
-  try {
-    fs.writeFileSync(
-      path.join(dir, 'secret.xml'),
-      `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid><usage type='volume'><volume>${usage}</volume></usage></secret>`,
-    );
-    await virsh('secret-define', path.join(dir, 'secret.xml'));
-    cleanup.add(`secret ${uuid}`, () => virsh('secret-undefine', uuid).catch(() => undefined));
-    fs.writeFileSync(path.join(dir, 'value'), passphrase, { mode: 0o600 });
-    await virsh('secret-set-value', uuid, '--file', path.join(dir, 'value'), '--plain');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** True when `bytes` holds a run of 512 bytes of `pattern` (what a written cluster shows in plain text). */
-const holdsPattern = (bytes: Buffer, pattern: number): boolean => bytes.includes(Buffer.alloc(512, pattern));
 
 const PATTERNS = [0xab, 0x3c, 0x5d];
 
@@ -73,8 +46,11 @@ describe('restore into encrypted volumes', () => {
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     env = backupLocation(conn, cleanup);
-    await defineSecret(cleanup, source.uuid, source.usage, Buffer.from(randomBytes(24).toString('hex')));
-    await defineSecret(cleanup, target.uuid, target.usage, targetPassphrase);
+    await defineVolumeSecret(source.uuid, source.usage, {
+      passphrase: Buffer.from(randomBytes(24).toString('hex')),
+      cleanup,
+    });
+    await defineVolumeSecret(target.uuid, target.usage, { passphrase: targetPassphrase, cleanup });
   });
   // How long each restore took, printed for docs/encryption.md.
   const timings: Record<string, number> = {};

@@ -14,40 +14,24 @@ import { verifyBackup } from '../../src/core/catalog/verify';
 import { addLogFile, setLogLevel } from '../../src/log';
 import type { Connection } from '../../src/libvirt';
 import type { BackupDefinition, BackupSet } from '../../src/model';
-import { run } from '../../src/tools/exec';
 import { METADATA_VOLUME_SUFFIX } from '../../src/pool/volume-names';
 import { imageInfo } from '../../src/tools/qemu-img';
 import {
   Cleanup,
   backupLocation,
   createTestDomain,
+  defineVolumeSecret,
+  holdsPattern,
   openSystemConnection,
   poolVolumeNames,
   sameContent,
+  setSecretValue,
   uniqueName,
+  virshSystem,
 } from '../support';
 
 const MiB = 1024 * 1024;
 jest.setTimeout(600_000);
-
-const virsh = (...args: string[]): Promise<unknown> => run(['virsh', '-q', '-c', 'qemu:///system', ...args]);
-
-/** Sets the secret's value from a 0600 file (never argv), then removes the file. */
-async function setSecretValue(uuid: string, passphrase: Buffer): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-enc-test-'));
-  const file = path.join(dir, 'value');
-  try {
-    fs.writeFileSync(file, passphrase, { mode: 0o600 });
-    await virsh('secret-set-value', uuid, '--file', file, '--plain');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** True when `bytes` holds a run of 512 bytes of `pattern` (what a written cluster shows in plain text). */
-function holdsPattern(bytes: Buffer, pattern: number): boolean {
-  return bytes.includes(Buffer.alloc(512, pattern));
-}
 
 describe('encrypted backups', () => {
   const cleanup = new Cleanup();
@@ -62,20 +46,8 @@ describe('encrypted backups', () => {
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     env = backupLocation(conn, cleanup);
-    const xml = path.join(path.dirname(logFile), 'secret.xml');
-    fs.writeFileSync(
-      xml,
-      `<secret ephemeral='no' private='no'><uuid>${secretUuid}</uuid><usage type='volume'><volume>${usage}</volume></usage></secret>`,
-    );
-    await virsh('secret-define', xml);
-    // The test undefines it itself on the way; a run that failed earlier leaves it to this.
-    cleanup.add(`secret ${secretUuid}`, () =>
-      virsh('secret-undefine', secretUuid).then(
-        () => undefined,
-        () => undefined,
-      ),
-    );
-    await setSecretValue(secretUuid, passphrase);
+    // The test undefines it itself on the way; a run that failed earlier leaves it to the cleanup.
+    await defineVolumeSecret(secretUuid, usage, { passphrase, cleanup });
     setLogLevel('debug');
     const removeLog = addLogFile(logFile, 'debug');
     cleanup.add('log file', async () => {
@@ -200,7 +172,7 @@ describe('encrypted backups', () => {
     expect(await poolVolumeNames(conn, env.defaults.pool)).toEqual(before);
 
     // No such secret on this host: refused by UUID and usage, nothing created.
-    await virsh('secret-undefine', secretUuid);
+    await virshSystem('secret-undefine', secretUuid);
     const missing = await restoreInto(full.set, env.defaults.pool).then(
       () => undefined,
       (e: Error) => e,
