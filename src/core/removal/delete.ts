@@ -10,6 +10,7 @@ import { PoolCache } from '../../pool/pool-layer';
 import { isOwnMetadataCopy, volumesToDelete } from './ownership';
 import { SetIndex } from './known-sets';
 import { refuseLiveReads } from './live-guard';
+import { refuseKeylessMerges, type EncryptedMerge } from './merge-keys';
 import type { CatalogLinks, LiveCatalog } from './live-catalog';
 import {
   findIntents,
@@ -251,7 +252,7 @@ export async function executeSteps(
   const merged: DiskMerge[] = [];
   try {
     await refuseLiveReads(pools, index, steps);
-    await refuseUnmergeable(pools, index, steps);
+    await refuseUnmergeable(conn, pools, index, steps);
     for (const step of steps) {
       const written = await runRemoval(conn, pools, index, step);
       const original = index.get(step.setId)!.set;
@@ -281,27 +282,27 @@ export async function executeSteps(
 
 /**
  * Refuses, before any step runs, merges whose child volume's pool cannot rebase (a driver without
- * rebase, or one that cannot over this connection): the journal would stop half way otherwise.
+ * rebase, or one that cannot over this connection), and merges into an encrypted chain whose key
+ * this host cannot give (merge-keys.ts): the journal would stop half way otherwise. Read-only: a
+ * dry run asks it too.
  */
 async function refuseUnmergeable(
+  conn: Connection,
   pools: PoolCache,
   index: SetIndex,
   steps: readonly RemovalStep[],
 ): Promise<void> {
+  const encrypted: EncryptedMerge[] = [];
   for (const merge of steps.flatMap((s) => s.merges)) {
     const into = index.get(merge.intoSet)?.set;
-    // qemu-img rebase would need every layer's key: volback does not merge encrypted chains (docs/encryption.md).
-    if (into?.encryption)
-      throw new VolbackError(
-        ErrorCodes.POOL_UNSUPPORTED,
-        `cannot merge disk backup ${merge.from} into ${merge.into}: backup ${into.id} is encrypted, and volback does not merge encrypted chains`,
-        {
-          fault: 'user',
-          hint: 'nothing was changed; delete the whole chain from its newest backup down, or keep it',
-        },
-      );
     const volume = into?.disks.find((d) => d.id === merge.into)?.volume;
     if (!volume) continue; // the journal proves each merge itself
+    if (into?.encryption)
+      encrypted.push({
+        encryption: into.encryption,
+        volume,
+        label: `disk backup ${merge.from} into ${merge.into}`,
+      });
     const pool = await pools.get(volume.pool);
     const refusal = pool.driver.rebase
       ? await pool.driver.rebaseRefusal?.(pool)
@@ -313,6 +314,7 @@ async function refuseUnmergeable(
         { fault: 'user', hint: 'nothing was changed' },
       );
   }
+  await refuseKeylessMerges(conn, pools, encrypted);
 }
 
 /**
@@ -336,6 +338,7 @@ export async function deleteBackup(conn: Connection, options: DeleteOptions): Pr
     const pools = new PoolCache(conn);
     try {
       await refuseLiveReads(pools, index, plan);
+      await refuseUnmergeable(conn, pools, index, plan);
     } finally {
       pools.close();
     }

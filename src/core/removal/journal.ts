@@ -13,6 +13,7 @@ import {
   openActivePools,
   PoolCache,
 } from '../../pool/pool-layer';
+import type { ChainKey } from '../../pool/driver';
 import { METADATA_VOLUME_SUFFIX } from '../../pool/volume-names';
 import { formatBackupSet, parseBackupSet } from '../../xml';
 import { scanCatalog } from '../catalog/scan';
@@ -24,6 +25,7 @@ import { replaceCheckpointParent } from '../../xml/libvirt-backup';
 import { mergedChecksums, removedChecksumDocuments } from '../shared/checksum-removal';
 import { crashPoint } from '../../crash-point';
 import { knownSets, type KnownSets, type SetIndex } from './known-sets';
+import { openMergeKeys, wipeMergeKeys } from './merge-keys';
 import {
   isOwnMetadataCopy,
   withClaimsOf,
@@ -228,7 +230,12 @@ async function writeCopies(pools: PoolCache, copies: readonly VolumeRef[], set: 
   }
 }
 
-async function rebaseOne(pools: PoolCache, volume: VolumeRef, newBacking?: VolumeRef): Promise<void> {
+async function rebaseOne(
+  pools: PoolCache,
+  volume: VolumeRef,
+  newBacking: VolumeRef | undefined,
+  key: ChainKey | undefined,
+): Promise<void> {
   const pool = await pools.get(volume.pool);
   if (!pool.driver.rebase) {
     throw new VolbackError(
@@ -252,7 +259,7 @@ async function rebaseOne(pools: PoolCache, volume: VolumeRef, newBacking?: Volum
       );
     }
     try {
-      await pool.driver.rebase(pool, child, backing);
+      await pool.driver.rebase(pool, child, backing, key);
     } finally {
       child.free();
     }
@@ -399,7 +406,18 @@ export async function finishRemoval(
     log.warn(`removal of set ${step.setId}: keeping volume ${v.name} in pool ${v.pool}: ${v.reason}`);
   await writeCopies(pools, touch.copies, markedSet(original, step));
   crashPoint('mark');
-  for (const rebase of intent.rebases) await rebaseOne(pools, rebase.volume, rebase.newBacking);
+  // An encrypted chain's merge opens every layer with the chain's key (merge-keys.ts).
+  const keys = await openMergeKeys(
+    conn,
+    step.merges.map((m) => rewrites.find((r) => r.setId === m.intoSet)?.set.encryption),
+    `cannot merge into the backups of set ${step.setId}`,
+  );
+  try {
+    for (const [i, rebase] of intent.rebases.entries())
+      await rebaseOne(pools, rebase.volume, rebase.newBacking, keys[i]);
+  } finally {
+    wipeMergeKeys(keys);
+  }
   crashPoint('rebase');
   // A disk that absorbs a merged parent takes the parent's checksums too (checksum-removal.ts).
   const sums = await mergedChecksums(

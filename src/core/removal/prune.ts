@@ -9,6 +9,9 @@ import { lockDomain } from '../shared/domain-lock';
 import { recoverIntents } from './journal';
 import { LiveCatalog } from './live-catalog';
 import { planPrune, type PrunePlan, type PruneOptions } from './retention';
+import { refuseKeylessMerges, type EncryptedMerge } from './merge-keys';
+import type { SetIndex } from './known-sets';
+import { PoolCache } from '../../pool/pool-layer';
 import type { RetentionPolicy } from '../../model';
 
 const log = logger('prune');
@@ -65,6 +68,29 @@ export function resolveDomain(scan: CatalogScan, nameOrUuid: string): string {
   );
 }
 
+/**
+ * Refuses the plan (naming the secret) when it merges into an encrypted chain whose key this host
+ * cannot give (merge-keys.ts). Read-only.
+ */
+async function refuseKeylessPlan(conn: Connection, plan: PrunePlan, index: SetIndex): Promise<void> {
+  const merges: EncryptedMerge[] = [];
+  for (const removal of plan.remove) {
+    const encryption = removal.set.encryption;
+    if (removal.action !== 'merge-into-child' || !encryption) continue;
+    for (const m of removal.diskMerges ?? []) {
+      const volume = index.disk(m.into)?.volume;
+      if (volume) merges.push({ encryption, volume, label: `disk backup ${m.from} into ${m.into}` });
+    }
+  }
+  if (!merges.length) return;
+  const pools = new PoolCache(conn);
+  try {
+    await refuseKeylessMerges(conn, pools, merges);
+  } finally {
+    pools.close();
+  }
+}
+
 const domainSets = (scan: CatalogScan, uuid: string) =>
   [...scan.catalog.sets.values()].filter((e) => e.set.domain.uuid === uuid).map((e) => e.set);
 
@@ -82,8 +108,12 @@ export async function pruneBackups(conn: Connection, options: PruneBackupsOption
   let scan = await scanCatalog(conn, { pools: options.pools });
   const uuid = resolveDomain(scan, options.domain);
   const planOptions: PruneOptions = { merge: options.merge, allowRemoveAll: options.allowRemoveAll };
-  if (options.dryRun)
-    return { plan: planPrune(domainSets(scan, uuid), options.policy, now, planOptions), executed: [] };
+  if (options.dryRun) {
+    const plan = planPrune(domainSets(scan, uuid), options.policy, now, planOptions);
+    // A dry run says what the prune would do, and that includes refusing.
+    await refuseKeylessPlan(conn, plan, copyIndex(scan));
+    return { plan, executed: [] };
+  }
 
   const lock = lockDomain(uuid, `prune of the backups of ${options.domain}`, options.lockDir);
   try {
@@ -94,6 +124,8 @@ export async function pruneBackups(conn: Connection, options: PruneBackupsOption
     const plan = planPrune(domainSets(scan, uuid), options.policy, now, planOptions);
     // One catalog read for the whole prune: later removals plan on the links earlier ones left.
     const index = copyIndex(scan);
+    // Before the first removal: a merge the key is missing for would stop the prune half way.
+    await refuseKeylessPlan(conn, plan, index);
     const catalog = new LiveCatalog(scan.catalog);
     const executed: ExecutedRemoval[] = [];
     for (const removal of plan.remove) {
