@@ -308,6 +308,13 @@ export interface PoolDriver {
   ): Promise<StorageVolume>;
 
   /**
+   * Optional, with `copyLayer`: why it cannot copy layers out of `source` into pools of this type
+   * over `source`'s connection (another pool type, another host); undefined when it can. Asked
+   * before anything is created, so a migration refuses with the pools as they were.
+   */
+  copyLayerRefusal?(source: PoolRef): Promise<string | undefined>;
+
+  /**
    * Optional. Whether the pool itself holds a volume `name`, whatever libvirt saw at its last
    * refresh: for pools other hosts write (RBD). A lookup libvirt misses refreshes the pool then.
    */

@@ -163,9 +163,12 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
         'rebase',
         'finishRebase',
         'copyLayer',
+        'copyLayerRefusal',
       ] as const) {
         expect(['undefined', 'function']).toContain(typeof pool.driver[name]);
       }
+      // A copy refusal answers for copyLayer: a driver has it only beside one.
+      if (pool.driver.copyLayerRefusal) expect(typeof pool.driver.copyLayer).toBe('function');
       // finishRebase finishes what a rebase left: a driver has it only beside a rebase.
       if (pool.driver.finishRebase) expect(typeof pool.driver.rebase).toBe('function');
       // A live restore's layer says how it is filled; one filled in place needs a rebase.
@@ -304,6 +307,8 @@ export function describeDriverConformance(fixture: ConformanceFixture): void {
         expect(copyLayer).toBeUndefined(); // absent, never a stub: pool migrate refuses
         return;
       }
+      // The suite's own pool is one the driver copies out of, or the copies below would throw.
+      expect(await pool.driver.copyLayerRefusal?.(pool)).toBeUndefined();
       const format = pool.driver.capabilities.fullFormats[0];
       const storage = pool.driver.capabilities.incremental;
       const incFormat = storage.kind === 'overlay' ? storage.format : format;

@@ -1,4 +1,6 @@
 // Undo stack for tests: register what you made, run() removes it in reverse, never masking failures.
+import fs from 'node:fs';
+import path from 'node:path';
 import { isLibvirtNotFound } from '../../src/libvirt';
 import type { Connection, Domain, StoragePool, StorageVolume } from '../../src/libvirt';
 import { logger } from '../../src/log';
@@ -29,6 +31,25 @@ export class Cleanup {
       }
     });
     return dom;
+  }
+
+  /**
+   * A per-domain pool `name` of the default location `root` that a test's run may create: at the
+   * end, its volumes, directory and definition go; when the pool is not defined (undefined by the
+   * test, or a failed run), its directory under the root's path is removed by hand.
+   */
+  domainPool(conn: Connection, root: { pool: string; path: string }, name: string): void {
+    this.add(`domain pool ${name}`, async () => {
+      const pool = await conn.lookupStoragePoolByName(name).catch(() => undefined);
+      if (!pool)
+        return fs.rmSync(path.join(root.path, name.slice(root.pool.length + 1)), {
+          recursive: true,
+          force: true,
+        });
+      const c = new Cleanup();
+      c.pool(pool, { deleteVolumes: true, deleteStorage: true });
+      await c.run();
+    });
   }
 
   /**

@@ -3,7 +3,6 @@
 // layout; a host that lost the pools' definitions finds them again from the root's directory
 // (`pool discover`) and restores byte for byte; a single-pool installation keeps its chains.
 import fs from 'node:fs';
-import path from 'node:path';
 import { createBackup, type BackupDefaults } from '../../src/core/backup/coordinator';
 import { listBackups } from '../../src/core/catalog/scan';
 import { restoreBackup } from '../../src/core/restore/restore';
@@ -30,19 +29,7 @@ describe('per-domain backup pools (real libvirtd, real domains)', () => {
   let perDomain: BackupDefaults;
 
   /** Removes a domain pool and its directory once the test is over (before the root goes). */
-  const removeLater = (pool: string): void =>
-    cleanup.add(`domain pool ${pool}`, async () => {
-      const p = await conn.lookupStoragePoolByName(pool).catch(() => undefined);
-      // A pool undefined by the test (or a failed run) leaves its directory: remove it by hand.
-      if (!p)
-        return fs.rmSync(path.join(single.path, pool.slice(single.pool.length + 1)), {
-          recursive: true,
-          force: true,
-        });
-      const c = new Cleanup();
-      c.pool(p, { deleteVolumes: true, deleteStorage: true });
-      await c.run();
-    });
+  const removeLater = (pool: string): void => cleanup.domainPool(conn, single, pool);
 
   const isActive = async (pool: string): Promise<boolean> => {
     const p = await conn.lookupStoragePoolByName(pool).catch(() => undefined);

@@ -4,6 +4,7 @@
 // between its commit and the root copies' deletion is finished by the next; a rerun is a no-op.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createBackup, type BackupDefaults } from '../../src/core/backup/coordinator';
 import { listBackups } from '../../src/core/catalog/scan';
@@ -45,18 +46,7 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
   let single: BackupDefaults;
 
   /** Removes a domain pool and its directory once the test is over (before the root goes). */
-  const removeLater = (pool: string): void =>
-    cleanup.add(`domain pool ${pool}`, async () => {
-      const p = await conn.lookupStoragePoolByName(pool).catch(() => undefined);
-      if (!p)
-        return fs.rmSync(path.join(single.path, pool.slice(single.pool.length + 1)), {
-          recursive: true,
-          force: true,
-        });
-      const c = new Cleanup();
-      c.pool(p, { deleteVolumes: true, deleteStorage: true });
-      await c.run();
-    });
+  const removeLater = (pool: string): void => cleanup.domainPool(conn, single, pool);
 
   const poolDefined = (pool: string): Promise<boolean> =>
     conn.lookupStoragePoolByName(pool).then(
@@ -218,5 +208,37 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     expect(next.set).toMatchObject({ kind: 'incremental', parentId: inc.set.id });
     expect(next.set.disks[0].volume!.pool).toBe(poolA);
     await restoresAs(next.set.id, poolA, a.disks[0].modelPath);
+  });
+
+  it('refuses to copy a data volume that is a symlink, copying nothing of what it points at', async () => {
+    const root = { pool: single.pool, path: single.path };
+    const c = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB], label: 'mig-link' });
+    const uuidC = await c.domain.getUUIDString();
+    const poolC = domainPoolName(root.pool, uuidC);
+    removeLater(poolC);
+    await c.write('vda', 0x91, 0, MiB);
+    const full = await createBackup(conn, c.name, { defaults: single, lockDir });
+    // Another tool swaps the backup's file for a link to a file of this host.
+    const dataFile = path.join(root.path, full.set.disks[0].volume!.name);
+    const secretFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'volback-mig-link-')), 'not-a-backup');
+    fs.writeFileSync(secretFile, Buffer.alloc(MiB, 0xee), { mode: 0o600 });
+    cleanup.add('link target', async () =>
+      fs.rmSync(path.dirname(secretFile), { recursive: true, force: true }),
+    );
+    fs.rmSync(dataFile);
+    fs.symlinkSync(secretFile, dataFile);
+    const rootPool = await conn.lookupStoragePoolByName(root.pool);
+    await rootPool.refresh();
+    rootPool.free();
+
+    await expect(migrateRootPool(conn, { root, domain: uuidC, lockDir })).rejects.toThrow(
+      `cannot copy ${dataFile} of pool '${root.pool}': it is not a regular file`,
+    );
+    // The link and the set's metadata stay in the root; the domain pool holds nothing.
+    expect(fs.lstatSync(dataFile).isSymbolicLink()).toBe(true);
+    expect((await listBackups(conn, { pools: [root.pool] })).sets.map((s) => s.set.id)).toContain(
+      full.set.id,
+    );
+    expect((await poolDefined(poolC)) ? await poolVolumeNames(conn, poolC) : []).toEqual([]);
   });
 });

@@ -26,7 +26,15 @@ import { formatBackupSet } from '../../xml';
 import { scanCatalog, type CatalogScan, type StoredSet } from '../catalog/scan';
 import { lockDomain } from '../shared/domain-lock';
 import { ensureRunLocation } from '../shared/targets';
-import { claimsOf, isOwnMetadataCopy, volumesToDelete, type KeptVolume } from '../removal/ownership';
+import {
+  claimants,
+  claimsOf,
+  isOwnMetadataCopy,
+  proveDataVolume,
+  volumesToDelete,
+  type Claims,
+  type KeptVolume,
+} from '../removal/ownership';
 
 const log = logger('migrate');
 
@@ -159,19 +167,25 @@ function keptAll(scan: CatalogScan, uuid: string, root: string, reason: string):
 }
 
 /**
- * Refuses, before anything changes, a root whose layers the domain pools' driver (the type volback
- * creates them as) cannot copy: a root of another type, or a driver without `copyLayer`.
+ * Refuses, before anything changes (no domain pool is created), a root whose layers the domain
+ * pools' driver (the type volback creates them as) cannot copy over this connection: a driver
+ * without `copyLayer`, or one refusing this root (another pool type, another host).
  */
 async function refuseUncopyable(conn: Connection, root: string): Promise<void> {
   const pool = await openPool(conn, root);
-  const type = pool.type;
-  closePools([pool]);
-  if (type !== LOCATION_POOL_TYPE || !driverFor(LOCATION_POOL_TYPE, root).copyLayer) {
-    throw new VolbackError(
-      ErrorCodes.POOL_UNSUPPORTED,
-      `cannot migrate pool '${root}' (type ${type}): the ${LOCATION_POOL_TYPE} driver of the domain pools copies layers only from ${LOCATION_POOL_TYPE} pools`,
-      { fault: 'user' },
-    );
+  try {
+    const driver = driverFor(LOCATION_POOL_TYPE, root);
+    const refusal = driver.copyLayer
+      ? await driver.copyLayerRefusal?.(pool)
+      : `the ${LOCATION_POOL_TYPE} driver of the domain pools cannot copy layers`;
+    if (refusal)
+      throw new VolbackError(
+        ErrorCodes.POOL_UNSUPPORTED,
+        `cannot migrate pool '${root}' (type ${pool.type}): ${refusal}`,
+        { fault: 'user', hint: 'nothing was changed' },
+      );
+  } finally {
+    closePools([pool]);
   }
 }
 
@@ -186,15 +200,16 @@ async function migrateDomain(
   const rootPool = await openPool(conn, rootName);
   let domainPool: OpenPool | undefined;
   try {
-    // Read again under the lock: no backup or removal of this domain runs meanwhile.
-    const targetActive = await openPool(conn, target).then(
-      (p) => (closePools([p]), true),
-      () => false,
-    );
-    const scan = await scanCatalog(conn, { pools: targetActive ? [rootName, target] : [rootName] });
+    // Read again under the lock: no backup or removal of this domain runs meanwhile. A domain pool
+    // that is defined but not active holds sets no scan sees: nothing is written there.
+    const targetState = await poolState(conn, target);
+    const scan = await scanCatalog(conn, {
+      pools: targetState === 'active' ? [rootName, target] : [rootName],
+    });
     const own = (s: StoredSet): boolean => s.set.domain.uuid.toLowerCase() === uuid;
     const inRoot = scan.stored.filter((s) => s.pool === rootName && own(s));
     const inTarget = new Map(scan.stored.filter((s) => s.pool === target).map((s) => [s.set.id, s]));
+    const targetClaims = claimsOf(scan.stored.filter((s) => s.pool === target).map((s) => s.set));
     const entry = (s: StoredSet, action: MigratedSet['action'], reason?: string): MigratedSet => ({
       setId: s.set.id,
       domain: s.set.domain,
@@ -207,7 +222,10 @@ async function migrateDomain(
     const stored = new Map(inRoot.map((s) => [s.set.id, s]));
     for (const chain of chainsOf(inRoot.map((s) => s.set))) {
       const members = chain.map((set) => stored.get(set.id)!);
-      const refusal = chainRefusal(scan, members, inTarget, target, rootName);
+      const refusal =
+        targetState === 'inactive'
+          ? `pool ${target} is defined but not active: start it (virsh pool-start ${target}) and run again`
+          : chainRefusal(scan, members, inTarget, targetClaims, target, rootName);
       if (refusal) {
         report.sets.push(...members.map((s) => entry(s, 'kept', refusal)));
         continue;
@@ -227,6 +245,8 @@ async function migrateDomain(
       });
       const pending = members.filter((s) => !committed(s));
       await copyChain(rootPool, domainPool, pending);
+      // Committed copies too: a rerun deletes the root's, which may be the only bytes left.
+      await checkCopies(rootPool, domainPool, members);
       crashPoint('migrate-copied');
       for (const s of pending) {
         await writeDocument(domainPool, s.metadataVolume, await formatBackupSet(retargetSet(s.set, target)));
@@ -244,17 +264,37 @@ async function migrateDomain(
   }
 }
 
-/** Why a chain stays in the root, or undefined when it can move. */
-function chainRefusal(
+type PoolState = 'absent' | 'active' | 'inactive';
+
+async function poolState(conn: Connection, name: string): Promise<PoolState> {
+  const pool = await conn.lookupStoragePoolByName(name).catch(() => undefined);
+  if (!pool) return 'absent';
+  try {
+    return (await pool.isActive()) ? 'active' : 'inactive';
+  } finally {
+    pool.free();
+  }
+}
+
+/**
+ * Why a chain stays in the root, or undefined when it can move. Checked before the first byte is
+ * copied: the root's data volumes must be provably the set's own, as a removal proves them (the
+ * root's copies are deleted at the end, and only volback's own names, which hold the set id, are
+ * written into the domain pool), and no name a copy takes there may be one a set there names (a
+ * volume there under this set's own name and named by no set is an interrupted run's leftover).
+ */
+export function chainRefusal(
   scan: CatalogScan,
   members: readonly StoredSet[],
   inTarget: ReadonlyMap<string, StoredSet>,
+  targetClaims: Claims,
   target: string,
   root: string,
 ): string | undefined {
   const head = members[0].set;
   if (head.parentId !== undefined && !inTarget.has(head.parentId))
     return `its chain's parent set ${head.parentId} is not in pool ${root} or ${target}`;
+  const rootClaims = claimsOf(scan.stored.filter((s) => s.pool === root).map((s) => s.set));
   for (const { set, metadataVolume } of members) {
     const refusal = migrationRefusal(set, root);
     if (refusal) return `set ${set.id}: ${refusal}`;
@@ -263,6 +303,21 @@ function chainRefusal(
     const there = inTarget.get(set.id);
     if (there && !isEqual(there.set, retargetSet(set, target)))
       return `set ${set.id}: pool ${target} holds a copy of its metadata that differs in more than the pool`;
+    const copies = [{ pool: root, name: metadataVolume }];
+    const written = there ? [] : [metadataVolume];
+    for (const disk of set.disks) {
+      const verdict = proveDataVolume(set, disk, copies, rootClaims);
+      if (!verdict.mine) return `set ${set.id}: volume ${disk.volume!.name}: ${verdict.kept.reason}`;
+      const document = disk.checksums?.document;
+      if (document !== undefined && checksumDocumentVolume(document) !== disk.volume!.name)
+        return `set ${set.id}: its checksums ${document} are not named after their data volume`;
+      if (!there) written.push(disk.volume!.name, ...(document === undefined ? [] : [document]));
+    }
+    for (const name of written) {
+      const owners = claimants(targetClaims, { pool: target, name });
+      if (owners.length)
+        return `set ${set.id}: pool ${target} holds ${name}, a volume of set ${owners.join(', ')}`;
+    }
     if (scan.damage.some((d) => d.pool === root && d.metadataVolume === metadataVolume))
       return `set ${set.id} is recorded as damaged`;
     if (scan.liveRestores.some((l) => l.restore.setId === set.id))
@@ -273,19 +328,16 @@ function chainRefusal(
 
 /**
  * Copies the layers and checksum documents of `pending` (a chain's sets not committed yet, oldest
- * first) into `to`, each incremental standing on its parent's copy, then compares every copied point's
- * guest view with the original's. Leftovers of an interrupted run (volumes no metadata names) are
- * replaced. Throws, before any metadata is written, when a copy differs.
+ * first) into `to`, each incremental standing on its parent's copy. Leftovers of an interrupted run
+ * (volumes under these sets' own names that no metadata there names: chainRefusal) are replaced.
  */
 async function copyChain(from: OpenPool, to: OpenPool, pending: readonly StoredSet[]): Promise<void> {
   const copyLayer = to.driver.copyLayer!.bind(to.driver);
-  const volumeOfDisk = new Map<string, string>(); // disk backup id → its data volume's name
   const held: StorageVolume[] = [];
   try {
     for (const { set } of pending) {
       for (const disk of set.disks) {
         const name = disk.volume!.name;
-        volumeOfDisk.set(disk.id, name);
         const parentName =
           disk.parentId === undefined ? undefined : await parentVolume(to, disk.parentId, pending);
         const source = await getVolume(from, name);
@@ -298,13 +350,26 @@ async function copyChain(from: OpenPool, to: OpenPool, pending: readonly StoredS
         if (disk.checksums) await copyChecksums(from, to, disk.checksums.document, name);
       }
     }
-    for (const { set } of pending) {
+  } finally {
+    for (const v of held) v.free();
+  }
+}
+
+/**
+ * Compares every point of `members` (a chain, oldest first) in `to` with the original in `from`: the
+ * layer stands on its parent's copy and shows the original's guest view. Throws, before any metadata
+ * is written and before any root copy is deleted, when one differs or is missing.
+ */
+async function checkCopies(from: OpenPool, to: OpenPool, members: readonly StoredSet[]): Promise<void> {
+  const held: StorageVolume[] = [];
+  try {
+    for (const { set } of members) {
       for (const disk of set.disks) {
         const name = disk.volume!.name;
         const [original, copy] = [await getVolume(from, name), await getVolume(to, name)];
         held.push(original, copy);
         const parentName =
-          disk.parentId === undefined ? undefined : await parentVolume(to, disk.parentId, pending);
+          disk.parentId === undefined ? undefined : await parentVolume(to, disk.parentId, members);
         const parent = parentName === undefined ? undefined : await getVolume(to, parentName);
         if (parent) held.push(parent);
         const problems = await to.driver.checkLayer(to, copy, parent);
@@ -314,7 +379,7 @@ async function copyChain(from: OpenPool, to: OpenPool, pending: readonly StoredS
         if (!same) {
           throw new VolbackError(
             ErrorCodes.CHAIN_BROKEN,
-            `the copy of ${name} in pool ${to.name} does not show the original's guest view${problems.length ? `: ${problems.join('; ')}` : ''}; nothing of set ${set.id} was committed`,
+            `the copy of ${name} in pool ${to.name} does not show the original's guest view${problems.length ? `: ${problems.join('; ')}` : ''}; set ${set.id} stays in pool ${from.name}`,
           );
         }
       }

@@ -35,6 +35,9 @@ export function claimsOf(sets: Iterable<BackupSet>): Claims {
   return claims;
 }
 
+/** The sets that name the volume `ref` as one of their data volumes. */
+export const claimants = (claims: Claims, ref: VolumeRef): readonly string[] => claims.get(key(ref)) ?? [];
+
 /** `claims` with those of `set` added (a removed set is claimed even when no longer indexed). */
 export function withClaimsOf(claims: Claims, set: BackupSet): Claims {
   const own = claimsOf([set]);
