@@ -41,6 +41,7 @@ import {
   createZstdQcow2Argv,
   imageInfo,
   keyedImage,
+  keyedLayer,
   rebaseArgv,
   rebaseUnsafeArgv,
   secretPipes,
@@ -414,7 +415,7 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return undefined;
     },
 
-    async copyLayer(pool, name, source, backing) {
+    async copyLayer(pool, name, source, backing, key) {
       const refusal = await driver.copyLayerRefusal!(source.pool);
       if (refusal)
         throw new VolbackError(
@@ -441,7 +442,9 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
         await run(['cp', '--sparse=always', '--', from.path, to.path]);
         if (parent) {
           if (to.format !== 'qcow2') throw new Error(`${from.path} is raw: a raw layer has no backing file`);
-          await run(rebaseUnsafeArgv({ ...to, format: 'qcow2' }, parent));
+          // The copy is the original's bytes: an encrypted layer keeps its LUKS header and key.
+          const layer = key ? keyedLayer(to.path, key) : { ...to, format: 'qcow2' as const };
+          await run(rebaseUnsafeArgv(layer, parent), secretPipes(layer));
         }
         await refreshPool(pool);
         return volume;

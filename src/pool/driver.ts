@@ -297,14 +297,16 @@ export interface PoolDriver {
    * not copied). With `backing`, a volume of this pool holding exactly the bytes of `source`'s parent
    * (its copy), the new volume's backing reference is then re-pointed at it without reading or
    * writing data (qcow2: `qemu-img rebase -u`), so the copy shows the same guest view on its own
-   * pool's chain. How `volback pool migrate` moves a chain between pools (docs/scale.md); absent, or
-   * refusing (ERR_POOL_UNSUPPORTED), where a layer cannot be copied so. Same cleanup duty.
+   * pool's chain. `key`: the chain's key when it is encrypted (the copy keeps the same encryption).
+   * How `volback pool migrate` moves a chain between pools (docs/scale.md); absent, or refusing
+   * (ERR_POOL_UNSUPPORTED), where a layer cannot be copied so. Same cleanup duty.
    */
   copyLayer?(
     pool: PoolRef,
     name: string,
     source: { pool: PoolRef; volume: StorageVolume },
     backing?: StorageVolume,
+    key?: ChainKey,
   ): Promise<StorageVolume>;
 
   /**

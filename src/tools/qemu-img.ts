@@ -103,6 +103,14 @@ export async function keyedImage(image: ImageRef, key: ImageSecret): Promise<Ima
   };
 }
 
+/** The encrypted qcow2 file `file` alone (no backing file opened), opened with `key`. Pure. */
+export const keyedLayer = (file: string, key: ImageSecret): ImageRef & { format: 'qcow2' } => ({
+  path: keyedChainPath(file, key.id, 1),
+  format: 'qcow2',
+  file,
+  secrets: [key],
+});
+
 /**
  * Flattens `source` (and its backing chain) into `target`; holes stay holes (-S), target exists (-n) or is created.
  * `topLayerOver` (with `targetExists`, a target standing on that image): only `source`'s own top layer is
@@ -166,11 +174,13 @@ export const rebaseArgv = (image: ImageRef, newBacking?: ImageRef): string[] => 
 
 /**
  * `qemu-img rebase -u`: rewrites only the backing reference in `image`'s header (no data is read or
- * written), for a layer whose new backing holds exactly the bytes of its old one (a copy).
+ * written), for a layer whose new backing holds exactly the bytes of its old one (a copy). An
+ * encrypted layer is opened with its key (`keyedLayer`): QEMU refuses to open it without one.
  */
 export const rebaseUnsafeArgv = (image: ImageRef & { format: 'qcow2' }, newBacking: ImageRef): string[] => [
   'qemu-img',
   'rebase',
+  ...secretObjectArgs(image),
   '-u',
   '-f',
   image.format,

@@ -3,6 +3,7 @@
 // keeps no volume of theirs and every volume of others; --dry-run changes nothing; a run killed
 // between its commit and the root copies' deletion is finished by the next; a rerun is a no-op.
 import { spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,15 +14,21 @@ import { migrateRootPool } from '../../src/core/migration/pool-migrate';
 import { domainPoolName } from '../../src/pool/default-layout';
 import { lockDomain } from '../../src/core/shared/domain-lock';
 import { virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
+import type { BackupDefinition } from '../../src/model';
+import { imageInfo } from '../../src/tools/qemu-img';
 import {
   Cleanup,
   REPO_ROOT,
   backupLocation,
   createTestDomain,
   openSystemConnection,
+  defineVolumeSecret,
+  holdsPattern,
   poolVolumeNames,
   sameContent,
   tsChildArgs,
+  uniqueName,
+  virshSystem,
 } from '../support';
 
 jest.setTimeout(300_000);
@@ -240,5 +247,71 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
       full.set.id,
     );
     expect((await poolDefined(poolC)) ? await poolVolumeNames(conn, poolC) : []).toEqual([]);
+  });
+
+  it('moves an encrypted chain with its key once the secret is there, keeping it encrypted', async () => {
+    const root = { pool: single.pool, path: single.path };
+    const secretUuid = randomUUID();
+    const usage = uniqueName('mig-secret');
+    const passphrase = Buffer.from(randomBytes(24).toString('hex'));
+    await defineVolumeSecret(secretUuid, usage, { passphrase, cleanup });
+    const e = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB], label: 'mig-enc' });
+    const uuidE = await e.domain.getUUIDString();
+    const poolE = domainPoolName(root.pool, uuidE);
+    removeLater(poolE);
+    const definition: BackupDefinition = {
+      mode: 'push',
+      kind: 'auto',
+      disks: [],
+      encryption: { format: 'luks', secret: { usage } },
+    };
+    await e.write('vda', 0xa1, 0, MiB);
+    const full = await createBackup(conn, e.name, { defaults: single, lockDir, definition });
+    await e.write('vda', 0xa2, 4 * MiB, 512 * 1024);
+    const inc = await createBackup(conn, e.name, { defaults: single, lockDir, definition });
+    expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id, encryption: { secretUuid } });
+    const atInc = e.snapshotModel('vda', 'inc');
+
+    // Without the secret the chain stays, with the reason naming it; nothing is created.
+    await virshSystem('secret-undefine', secretUuid);
+    const before = await poolVolumeNames(conn, root.pool);
+    const kept = await migrateRootPool(conn, { root, domain: uuidE, lockDir });
+    expect(kept.sets.map((s) => [s.setId, s.action])).toEqual([
+      [full.set.id, 'kept'],
+      [inc.set.id, 'kept'],
+    ]);
+    expect(kept.sets[0].reason).toMatch(
+      new RegExp(`${secretUuid}.*usage '${usage}'.*not defined on this host`),
+    );
+    expect(await poolVolumeNames(conn, root.pool)).toEqual(before);
+    expect(await poolDefined(poolE)).toBe(false);
+
+    // With it: both move, the copies are LUKS on their parent's copy, and the incremental restores.
+    await defineVolumeSecret(secretUuid, usage, { passphrase });
+    const moved = await migrateRootPool(conn, { root, domain: uuidE, lockDir });
+    // Reported as the root's copies go: newest first.
+    expect(moved.sets.map((s) => [s.setId, s.action, s.pool])).toEqual([
+      [inc.set.id, 'moved', poolE],
+      [full.set.id, 'moved', poolE],
+    ]);
+    const domainDir = path.join(root.path, poolE.slice(root.pool.length + 1));
+    const [fullFile, incFile] = [full, inc].map((b) => path.join(domainDir, b.set.disks[0].volume!.name));
+    expect(
+      [
+        await imageInfo({ path: fullFile, format: 'qcow2' }),
+        await imageInfo({ path: incFile, format: 'qcow2' }),
+      ].map((i) => [i.encryption, i.backingFile]),
+    ).toEqual([
+      ['luks', undefined],
+      ['luks', fullFile],
+    ]);
+    expect(
+      [fullFile, incFile].filter((f) => [0xa1, 0xa2].some((p) => holdsPattern(fs.readFileSync(f), p))),
+    ).toEqual([]);
+    const leftInRoot = (await poolVolumeNames(conn, root.pool)).filter((n) =>
+      [full, inc].some((b) => n.includes(b.set.id.slice(0, 8))),
+    );
+    expect(leftInRoot).toEqual([]);
+    await restoresAs(inc.set.id, poolE, atInc);
   });
 });

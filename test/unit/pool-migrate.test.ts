@@ -5,7 +5,7 @@ import type { CatalogScan, StoredSet } from '../../src/core/catalog/scan';
 import { chainRefusal, chainsOf, migrationRefusal, retargetSet } from '../../src/core/migration/pool-migrate';
 import { claimsOf } from '../../src/core/removal/ownership';
 import { backupVolumeName, metadataVolumeName } from '../../src/pool/volume-names';
-import { rebaseUnsafeArgv } from '../../src/tools/qemu-img';
+import { keyedLayer, rebaseUnsafeArgv } from '../../src/tools/qemu-img';
 import type { PoolRef } from '../../src/pool/driver';
 import { createDirDriver } from '../../pool-drivers/dir';
 
@@ -46,7 +46,7 @@ describe('pool migrate: chains and refusals', () => {
     expect(chains.map((c) => c.map((s) => s.id))).toEqual([['a', 'b', 'c'], ['x'], ['y']]);
   });
 
-  it('refuses sets that are not complete, encrypted, or not wholly in the root', () => {
+  it('refuses sets that are not complete or not wholly in the root; an encrypted one moves (with its key)', () => {
     expect(migrationRefusal(set('a', 1), 'volback')).toBeUndefined();
     expect(migrationRefusal(set('a', 1, undefined, { state: 'merging' }), 'volback')).toMatch(
       /state merging/,
@@ -56,7 +56,7 @@ describe('pool migrate: chains and refusals', () => {
         set('a', 1, undefined, { encryption: { secretUuid: 'u' } as BackupSet['encryption'] }),
         'volback',
       ),
-    ).toMatch(/encrypted/);
+    ).toBeUndefined();
     expect(migrationRefusal(set('a', 1), 'other')).toMatch(/vda backup is in pool volback, not in other/);
     const external = set('a', 1);
     delete external.disks[0].volume;
@@ -73,6 +73,26 @@ describe('pool migrate: chains and refusals', () => {
     expect(
       rebaseUnsafeArgv({ path: '/d/c.qcow2', format: 'qcow2' }, { path: '/d/p.qcow2', format: 'qcow2' }),
     ).toEqual(['qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', '/d/p.qcow2', '-F', 'qcow2', '/d/c.qcow2']);
+  });
+
+  it('re-points an encrypted copy opened with its key, read from a pipe, never argv', () => {
+    const key = { id: 'chain-key', value: Buffer.from('cGFzc3BocmFzZQ==') };
+    const argv = rebaseUnsafeArgv(keyedLayer('/d/c.qcow2', key), { path: '/d/p.qcow2', format: 'qcow2' });
+    expect(argv).toEqual([
+      'qemu-img',
+      'rebase',
+      '--object',
+      'secret,id=chain-key,file=/dev/fd/3,format=base64',
+      '-u',
+      '-f',
+      'qcow2',
+      '-b',
+      '/d/p.qcow2',
+      '-F',
+      'qcow2',
+      'json:{"encrypt":{"key-secret":"chain-key"},"driver":"qcow2","file":{"driver":"file","filename":"/d/c.qcow2"}}',
+    ]);
+    expect(argv.join(' ')).not.toContain(key.value.toString());
   });
 });
 

@@ -21,10 +21,12 @@ import {
   type OpenPool,
 } from '../../pool/pool-layer';
 import { driverFor } from '../../pool/registry';
+import type { ChainKey } from '../../pool/driver';
 import { imagesEqual } from '../../tools/qemu-img';
 import { formatBackupSet } from '../../xml';
 import { scanCatalog, type CatalogScan, type StoredSet } from '../catalog/scan';
 import { lockDomain } from '../shared/domain-lock';
+import { openSetKey, wipeKey } from '../shared/encryption';
 import { ensureRunLocation } from '../shared/targets';
 import {
   claimants,
@@ -81,7 +83,6 @@ export function retargetSet(set: BackupSet, pool: string): BackupSet {
 /** Why a root set cannot be moved (its whole chain then stays), or undefined. Pure. */
 export function migrationRefusal(set: BackupSet, root: string): string | undefined {
   if (set.state !== 'complete') return `it is in state ${set.state}`;
-  if (set.encryption) return 'it is encrypted (migration of encrypted sets is not supported)';
   const outside = set.disks.find((d) => d.volume?.pool !== root);
   if (outside)
     return outside.volume
@@ -226,41 +227,81 @@ async function migrateDomain(
         targetState === 'inactive'
           ? `pool ${target} is defined but not active: start it (virsh pool-start ${target}) and run again`
           : chainRefusal(scan, members, inTarget, targetClaims, target, rootName);
-      if (refusal) {
-        report.sets.push(...members.map((s) => entry(s, 'kept', refusal)));
+      // An encrypted chain is copied and compared through its key (a dry run checks it opens too).
+      const opened = refusal ? { refusal } : await openChainKey(conn, members, rootPool);
+      if ('refusal' in opened) {
+        report.sets.push(...members.map((s) => entry(s, 'kept', opened.refusal)));
         continue;
       }
-      const committed = (s: StoredSet): boolean => inTarget.has(s.set.id);
-      if (options.dryRun) {
-        report.sets.push(...members.map((s) => entry(s, committed(s) ? 'would-finish' : 'would-move')));
-        continue;
-      }
-      domainPool ??= await ensureRunLocation(conn, {
-        pool: target,
-        path: domainPoolPath(
-          (await rootPool.driver.describePool(rootPool.xml)).path ?? options.root.path,
-          uuid,
-        ),
-        root: options.root,
-      });
-      const pending = members.filter((s) => !committed(s));
-      await copyChain(rootPool, domainPool, pending);
-      // Committed copies too: a rerun deletes the root's, which may be the only bytes left.
-      await checkCopies(rootPool, domainPool, members);
-      crashPoint('migrate-copied');
-      for (const s of pending) {
-        await writeDocument(domainPool, s.metadataVolume, await formatBackupSet(retargetSet(s.set, target)));
-        log.info(`backup set ${s.set.id} committed in pool ${target}`);
-      }
-      crashPoint('migrate-committed');
-      const claims = claimsOf(scan.stored.map((s) => s.set));
-      for (const s of [...members].reverse()) {
-        report.keptVolumes.push(...(await deleteRootCopy(rootPool, s, claims)));
-        report.sets.push(entry(s, committed(s) ? 'finished' : 'moved'));
+      const { key } = opened;
+      try {
+        const committed = (s: StoredSet): boolean => inTarget.has(s.set.id);
+        if (options.dryRun) {
+          report.sets.push(...members.map((s) => entry(s, committed(s) ? 'would-finish' : 'would-move')));
+          continue;
+        }
+        domainPool ??= await ensureRunLocation(conn, {
+          pool: target,
+          path: domainPoolPath(
+            (await rootPool.driver.describePool(rootPool.xml)).path ?? options.root.path,
+            uuid,
+          ),
+          root: options.root,
+        });
+        const pending = members.filter((s) => !committed(s));
+        await copyChain(rootPool, domainPool, pending, key);
+        // Committed copies too: a rerun deletes the root's, which may be the only bytes left.
+        await checkCopies(rootPool, domainPool, members, key);
+        crashPoint('migrate-copied');
+        for (const s of pending) {
+          await writeDocument(
+            domainPool,
+            s.metadataVolume,
+            await formatBackupSet(retargetSet(s.set, target)),
+          );
+          log.info(`backup set ${s.set.id} committed in pool ${target}`);
+        }
+        crashPoint('migrate-committed');
+        const claims = claimsOf(scan.stored.map((s) => s.set));
+        for (const s of [...members].reverse()) {
+          report.keptVolumes.push(...(await deleteRootCopy(rootPool, s, claims)));
+          report.sets.push(entry(s, committed(s) ? 'finished' : 'moved'));
+        }
+      } finally {
+        wipeKey(key);
       }
     }
   } finally {
     closePools(domainPool ? [rootPool, domainPool] : [rootPool]);
+  }
+}
+
+/**
+ * The key of a chain (`members`, oldest first, all in `root`) when it is encrypted: every set of an
+ * encrypted chain names the same secret, and the key must unlock the chain's newest layer. Otherwise
+ * the refusal that keeps the chain in the root (no secret on this host, another passphrase, a chain
+ * whose sets name different secrets).
+ */
+async function openChainKey(
+  conn: Connection,
+  members: readonly StoredSet[],
+  root: OpenPool,
+): Promise<{ key?: ChainKey } | { refusal: string }> {
+  const encryption = members[0].set.encryption;
+  const mixed = members.find((s) => s.set.encryption?.secretUuid !== encryption?.secretUuid);
+  if (mixed)
+    return { refusal: `set ${mixed.set.id} is not encrypted with the secret of its chain's first set` };
+  if (!encryption) return {};
+  const newest = members[members.length - 1].set;
+  const volume = await getVolume(root, newest.disks[0].volume!.name);
+  try {
+    const what = `cannot migrate encrypted backup ${newest.id}`;
+    return { key: await openSetKey(conn, encryption, what, { pool: root, volume }) };
+  } catch (err) {
+    if (err instanceof VolbackError) return { refusal: err.message };
+    throw err;
+  } finally {
+    volume.free();
   }
 }
 
@@ -331,7 +372,12 @@ export function chainRefusal(
  * first) into `to`, each incremental standing on its parent's copy. Leftovers of an interrupted run
  * (volumes under these sets' own names that no metadata there names: chainRefusal) are replaced.
  */
-async function copyChain(from: OpenPool, to: OpenPool, pending: readonly StoredSet[]): Promise<void> {
+async function copyChain(
+  from: OpenPool,
+  to: OpenPool,
+  pending: readonly StoredSet[],
+  key: ChainKey | undefined,
+): Promise<void> {
   const copyLayer = to.driver.copyLayer!.bind(to.driver);
   const held: StorageVolume[] = [];
   try {
@@ -346,7 +392,7 @@ async function copyChain(from: OpenPool, to: OpenPool, pending: readonly StoredS
         if (backing) held.push(backing);
         await deleteVolumeIfPresent(to, name);
         log.info(`copying ${name} from pool ${from.name} into ${to.name}`);
-        held.push(await copyLayer(to, name, { pool: from, volume: source }, backing));
+        held.push(await copyLayer(to, name, { pool: from, volume: source }, backing, key));
         if (disk.checksums) await copyChecksums(from, to, disk.checksums.document, name);
       }
     }
@@ -360,7 +406,12 @@ async function copyChain(from: OpenPool, to: OpenPool, pending: readonly StoredS
  * layer stands on its parent's copy and shows the original's guest view. Throws, before any metadata
  * is written and before any root copy is deleted, when one differs or is missing.
  */
-async function checkCopies(from: OpenPool, to: OpenPool, members: readonly StoredSet[]): Promise<void> {
+async function checkCopies(
+  from: OpenPool,
+  to: OpenPool,
+  members: readonly StoredSet[],
+  key: ChainKey | undefined,
+): Promise<void> {
   const held: StorageVolume[] = [];
   try {
     for (const { set } of members) {
@@ -372,10 +423,13 @@ async function checkCopies(from: OpenPool, to: OpenPool, members: readonly Store
           disk.parentId === undefined ? undefined : await parentVolume(to, disk.parentId, members);
         const parent = parentName === undefined ? undefined : await getVolume(to, parentName);
         if (parent) held.push(parent);
-        const problems = await to.driver.checkLayer(to, copy, parent);
+        const problems = await to.driver.checkLayer(to, copy, parent, key);
         const same =
           problems.length === 0 &&
-          (await imagesEqual(await from.driver.image(from, original), await to.driver.image(to, copy)));
+          (await imagesEqual(
+            await from.driver.image(from, original, key),
+            await to.driver.image(to, copy, key),
+          ));
         if (!same) {
           throw new VolbackError(
             ErrorCodes.CHAIN_BROKEN,
