@@ -1,11 +1,19 @@
 // Refreshing libvirt's view of a pool, as drivers need it after changing the pool around libvirt.
+import { LibvirtError } from '../libvirt';
 import { logger } from '../log';
 import type { PoolRef } from './driver';
 
 const log = logger('pool-refresh');
 
-/** libvirt's refusal while its own volume jobs run in the pool (storage_driver.c). */
-const BUSY = /has asynchronous jobs running/;
+/**
+ * libvirt's refusal while its own volume jobs run in the pool (storage_driver.c): an internal error
+ * of the storage driver; its text is matched too, as libvirtd may word it in its own locale.
+ */
+const isBusy = (err: unknown): boolean =>
+  /has asynchronous jobs running/.test((err as Error).message) ||
+  (err instanceof LibvirtError &&
+    err.codeName === 'VIR_ERR_INTERNAL_ERROR' &&
+    err.domainName === 'VIR_FROM_STORAGE');
 
 /**
  * Refreshes libvirt's list of the pool's volumes. libvirt refuses while one of its own volume builds
@@ -26,7 +34,7 @@ export async function refreshPool(
       return await pool.pool.refresh();
     } catch (err) {
       // Only libvirt's busy refusal passes; any other error would only repeat.
-      if (attempt >= attempts || !BUSY.test((err as Error).message)) {
+      if (attempt >= attempts || !isBusy(err)) {
         if (options.required) throw err;
         log.debug(`pool '${pool.name}' not refreshed: ${(err as Error).message}`);
         return;
