@@ -407,16 +407,19 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       await refreshPool(pool, { required: true });
     },
 
-    async copyLayerRefusal(source) {
+    async copyLayerRefusal(source, volume) {
       if (source.type !== 'dir')
         return `dir pools copy layers only from dir pools, and pool '${source.name}' is ${source.type}`;
       if (!(await isLocalPool(source)))
         return `dir pools copy layers (cp, qemu-img) only on the host volback runs on, and pool '${source.name}' is on another host`;
-      return undefined;
+      if (!volume) return undefined;
+      // cp follows a symlink: a link another tool left under a backup's name must not copy its target.
+      const { path } = await imageOf(volume);
+      return lstatSync(path).isFile() ? undefined : `${path} of pool '${source.name}' is not a regular file`;
     },
 
     async copyLayer(pool, name, source, backing, key) {
-      const refusal = await driver.copyLayerRefusal!(source.pool);
+      const refusal = await driver.copyLayerRefusal!(source.pool, source.volume);
       if (refusal)
         throw new VolbackError(
           ErrorCodes.POOL_UNSUPPORTED,
@@ -426,13 +429,6 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
           },
         );
       const from = await imageOf(source.volume);
-      // cp follows a symlink: a link another tool left under a backup's name must not copy its target.
-      if (!lstatSync(from.path).isFile())
-        throw new VolbackError(
-          ErrorCodes.INVALID_INPUT,
-          `cannot copy ${from.path} of pool '${source.pool.name}': it is not a regular file`,
-          { fault: 'user' },
-        );
       const parent = backing ? await imageOf(backing) : undefined;
       const { virtualSize } = await imageInfo(from);
       // libvirt makes the file (name, mode, owner, its view of the pool); the copy then replaces its bytes.

@@ -311,10 +311,11 @@ export interface PoolDriver {
 
   /**
    * Optional, with `copyLayer`: why it cannot copy layers out of `source` into pools of this type
-   * over `source`'s connection (another pool type, another host); undefined when it can. Asked
-   * before anything is created, so a migration refuses with the pools as they were.
+   * over `source`'s connection (another pool type, another host), or, with `volume`, that volume of
+   * `source` (one it must not read as a layer: a symlink); undefined when it can. Asked before
+   * anything is created, so a migration refuses, or keeps a chain, with the pools as they were.
    */
-  copyLayerRefusal?(source: PoolRef): Promise<string | undefined>;
+  copyLayerRefusal?(source: PoolRef, volume?: StorageVolume): Promise<string | undefined>;
 
   /**
    * Optional. Whether the pool itself holds a volume `name`, whatever libvirt saw at its last

@@ -217,7 +217,7 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     await restoresAs(next.set.id, poolA, a.disks[0].modelPath);
   });
 
-  it('refuses to copy a data volume that is a symlink, copying nothing of what it points at', async () => {
+  it('keeps a chain whose data volume is a symlink, copying nothing of what it points at', async () => {
     const root = { pool: single.pool, path: single.path };
     const c = await createTestDomain(conn, cleanup, { diskSizes: [8 * MiB], label: 'mig-link' });
     const uuidC = await c.domain.getUUIDString();
@@ -238,18 +238,19 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     await rootPool.refresh();
     rootPool.free();
 
-    await expect(migrateRootPool(conn, { root, domain: uuidC, lockDir })).rejects.toThrow(
-      `cannot copy ${dataFile} of pool '${root.pool}': it is not a regular file`,
-    );
-    // The link and the set's metadata stay in the root; the domain pool holds nothing.
+    const report = await migrateRootPool(conn, { root, domain: uuidC, lockDir });
+    expect(report.sets.map((s) => [s.setId, s.action, s.reason])).toEqual([
+      [full.set.id, 'kept', `set ${full.set.id}: ${dataFile} of pool '${root.pool}' is not a regular file`],
+    ]);
+    // The link and the set's metadata stay in the root; no domain pool was made.
     expect(fs.lstatSync(dataFile).isSymbolicLink()).toBe(true);
     expect((await listBackups(conn, { pools: [root.pool] })).sets.map((s) => s.set.id)).toContain(
       full.set.id,
     );
-    expect((await poolDefined(poolC)) ? await poolVolumeNames(conn, poolC) : []).toEqual([]);
+    expect(await poolDefined(poolC)).toBe(false);
   });
 
-  it('moves an encrypted chain with its key once the secret is there, keeping it encrypted', async () => {
+  it('moves an encrypted chain with its key once the secret is there, keeping it encrypted, and finishes a run killed while deleting the root copies', async () => {
     const root = { pool: single.pool, path: single.path };
     const secretUuid = randomUUID();
     const usage = uniqueName('mig-secret');
@@ -286,13 +287,24 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     expect(await poolVolumeNames(conn, root.pool)).toEqual(before);
     expect(await poolDefined(poolE)).toBe(false);
 
-    // With it: both move, the copies are LUKS on their parent's copy, and the incremental restores.
+    // With it: killed once the incremental's root data volume is deleted, before its root metadata
+    // (the key is then tried on the full's layer, and the incremental's copy checked on its own).
     await defineVolumeSecret(secretUuid, usage, { passphrase });
+    const killed = spawnSync(process.execPath, tsChildArgs(CHILD, [root.pool, root.path, uuidE, lockDir]), {
+      cwd: REPO_ROOT,
+      env: { ...process.env, VOLBACK_TEST_CRASH_AT: 'migrate-deleting' },
+      encoding: 'utf8',
+    });
+    expect({ signal: killed.signal, stderr: killed.signal ? '' : killed.stderr }).toEqual({
+      signal: 'SIGKILL',
+      stderr: '',
+    });
+    expect(await poolVolumeNames(conn, root.pool)).not.toContain(inc.set.disks[0].volume!.name);
+    // The rerun finishes both; reported as the root's copies go: newest first.
     const moved = await migrateRootPool(conn, { root, domain: uuidE, lockDir });
-    // Reported as the root's copies go: newest first.
     expect(moved.sets.map((s) => [s.setId, s.action, s.pool])).toEqual([
-      [inc.set.id, 'moved', poolE],
-      [full.set.id, 'moved', poolE],
+      [inc.set.id, 'finished', poolE],
+      [full.set.id, 'finished', poolE],
     ]);
     const domainDir = path.join(root.path, poolE.slice(root.pool.length + 1));
     const [fullFile, incFile] = [full, inc].map((b) => path.join(domainDir, b.set.disks[0].volume!.name));

@@ -40,8 +40,12 @@ import {
 
 const log = logger('migrate');
 
-/** Where a migration stops when VOLBACK_TEST_CRASH_AT names it: a chain's new metadata written, its root copies not yet deleted. */
-export const MIGRATE_CRASH_POINTS = ['migrate-copied', 'migrate-committed'] as const;
+/**
+ * Where a migration stops when VOLBACK_TEST_CRASH_AT names it: a chain copied and checked; its new
+ * metadata written, its root copies not yet deleted; the newest set's root data volumes deleted, its
+ * root metadata not yet.
+ */
+export const MIGRATE_CRASH_POINTS = ['migrate-copied', 'migrate-committed', 'migrate-deleting'] as const;
 
 export interface MigrateOptions {
   /** The default location's root pool (config `default_pool`, `default_pool_path`). */
@@ -201,12 +205,12 @@ async function migrateDomain(
   const rootPool = await openPool(conn, rootName);
   let domainPool: OpenPool | undefined;
   try {
-    // Read again under the lock: no backup or removal of this domain runs meanwhile. A domain pool
-    // that is defined but not active holds sets no scan sees: nothing is written there.
+    // Read again under the lock: no backup or removal of this domain runs meanwhile. Every active
+    // pool, as a removal reads them: a set in a third pool may name a root volume, which is then not
+    // this chain's to delete. A domain pool that is defined but not active holds sets no scan sees:
+    // nothing is written there.
     const targetState = await poolState(conn, target);
-    const scan = await scanCatalog(conn, {
-      pools: targetState === 'active' ? [rootName, target] : [rootName],
-    });
+    const scan = await scanCatalog(conn);
     const own = (s: StoredSet): boolean => s.set.domain.uuid.toLowerCase() === uuid;
     const inRoot = scan.stored.filter((s) => s.pool === rootName && own(s));
     const inTarget = new Map(scan.stored.filter((s) => s.pool === target).map((s) => [s.set.id, s]));
@@ -226,7 +230,8 @@ async function migrateDomain(
       const refusal =
         targetState === 'inactive'
           ? `pool ${target} is defined but not active: start it (virsh pool-start ${target}) and run again`
-          : chainRefusal(scan, members, inTarget, targetClaims, target, rootName);
+          : (chainRefusal(scan, members, inTarget, targetClaims, target, rootName) ??
+            (await uncopyable(rootPool, members, inTarget)));
       // An encrypted chain is copied and compared through its key (a dry run checks it opens too).
       const opened = refusal ? { refusal } : await openChainKey(conn, members, rootPool);
       if ('refusal' in opened) {
@@ -251,7 +256,7 @@ async function migrateDomain(
         const pending = members.filter((s) => !committed(s));
         await copyChain(rootPool, domainPool, pending, key);
         // Committed copies too: a rerun deletes the root's, which may be the only bytes left.
-        await checkCopies(rootPool, domainPool, members, key);
+        await checkCopies(rootPool, domainPool, members, key, committed);
         crashPoint('migrate-copied');
         for (const s of pending) {
           await writeDocument(
@@ -292,17 +297,46 @@ async function openChainKey(
   if (mixed)
     return { refusal: `set ${mixed.set.id} is not encrypted with the secret of its chain's first set` };
   if (!encryption) return {};
-  const newest = members[members.length - 1].set;
-  const volume = await getVolume(root, newest.disks[0].volume!.name);
+  // The key is tried on the newest layer still in the root (a killed run may have deleted newer ones).
+  let volume: StorageVolume | undefined;
+  for (const { set } of [...members].reverse()) {
+    volume = await findVolume(root, set.disks[0].volume!.name);
+    if (volume) break;
+  }
   try {
-    const what = `cannot migrate encrypted backup ${newest.id}`;
-    return { key: await openSetKey(conn, encryption, what, { pool: root, volume }) };
+    const what = `cannot migrate the encrypted backups of set ${members[0].set.id}'s chain`;
+    return { key: await openSetKey(conn, encryption, what, volume && { pool: root, volume }) };
   } catch (err) {
     if (err instanceof VolbackError) return { refusal: err.message };
     throw err;
   } finally {
-    volume.free();
+    volume?.free();
   }
+}
+
+/**
+ * Why the driver will not copy one of the root data volumes of `members` that is not committed yet
+ * (a symlink under a backup's name, say), or undefined: asked before anything is created.
+ */
+async function uncopyable(
+  root: OpenPool,
+  members: readonly StoredSet[],
+  inTarget: ReadonlyMap<string, StoredSet>,
+): Promise<string | undefined> {
+  if (!root.driver.copyLayerRefusal) return undefined;
+  for (const { set } of members.filter((s) => !inTarget.has(s.set.id))) {
+    for (const disk of set.disks) {
+      const volume = await findVolume(root, disk.volume!.name);
+      if (!volume) return `set ${set.id}: its data volume ${disk.volume!.name} is not in pool ${root.name}`;
+      try {
+        const refusal = await root.driver.copyLayerRefusal(root, volume);
+        if (refusal) return `set ${set.id}: ${refusal}`;
+      } finally {
+        volume.free();
+      }
+    }
+  }
+  return undefined;
 }
 
 type PoolState = 'absent' | 'active' | 'inactive';
@@ -335,7 +369,8 @@ export function chainRefusal(
   const head = members[0].set;
   if (head.parentId !== undefined && !inTarget.has(head.parentId))
     return `its chain's parent set ${head.parentId} is not in pool ${root} or ${target}`;
-  const rootClaims = claimsOf(scan.stored.filter((s) => s.pool === root).map((s) => s.set));
+  // Claims of every set read, wherever its metadata is: they name volumes by pool.
+  const rootClaims = claimsOf(scan.stored.map((s) => s.set));
   for (const { set, metadataVolume } of members) {
     const refusal = migrationRefusal(set, root);
     if (refusal) return `set ${set.id}: ${refusal}`;
@@ -411,14 +446,20 @@ async function checkCopies(
   to: OpenPool,
   members: readonly StoredSet[],
   key: ChainKey | undefined,
+  committed: (s: StoredSet) => boolean,
 ): Promise<void> {
   const held: StorageVolume[] = [];
   try {
-    for (const { set } of members) {
+    for (const member of members) {
+      const { set } = member;
       for (const disk of set.disks) {
         const name = disk.volume!.name;
-        const [original, copy] = [await getVolume(from, name), await getVolume(to, name)];
-        held.push(original, copy);
+        // A committed set's root volume may be gone already (a run killed while deleting the root's
+        // copies): its copy is then the only one, and is checked on its own.
+        const original = committed(member) ? await findVolume(from, name) : await getVolume(from, name);
+        if (original) held.push(original);
+        const copy = await getVolume(to, name);
+        held.push(copy);
         const parentName =
           disk.parentId === undefined ? undefined : await parentVolume(to, disk.parentId, members);
         const parent = parentName === undefined ? undefined : await getVolume(to, parentName);
@@ -426,10 +467,11 @@ async function checkCopies(
         const problems = await to.driver.checkLayer(to, copy, parent, key);
         const same =
           problems.length === 0 &&
-          (await imagesEqual(
-            await from.driver.image(from, original, key),
-            await to.driver.image(to, copy, key),
-          ));
+          (!original ||
+            (await imagesEqual(
+              await from.driver.image(from, original, key),
+              await to.driver.image(to, copy, key),
+            )));
         if (!same) {
           throw new VolbackError(
             ErrorCodes.CHAIN_BROKEN,
@@ -501,6 +543,7 @@ async function deleteRootCopy(
       await deleteVolumeIfPresent(root, disk.checksums.document);
   }
   for (const kept of verdict.kept) log.warn(`leaving ${kept.name} in pool ${kept.pool}: ${kept.reason}`);
+  crashPoint('migrate-deleting');
   await deleteVolumeIfPresent(root, metadataVolume);
   return verdict.kept;
 }
