@@ -15,11 +15,10 @@ import { mergeStagingVolumeName } from '../../src/pool/volume-names';
 import { run } from '../../src/tools/exec';
 import {
   convertArgv,
-  createEncryptedQcow2Argv,
+  createEncryptedQcow2,
   imageInfo,
   imagesEqual,
   keyedImage,
-  keyHolder,
   secretPipes,
   type ImageRef,
 } from '../../src/tools/qemu-img';
@@ -77,7 +76,7 @@ export async function mergeEncryptedLayers(
   const { virtualSize } = await imageInfo(image);
   const staging = await createFile(name, virtualSize);
   try {
-    await run(createEncryptedQcow2Argv(path, virtualSize, key, newBacking), secretPipes(keyHolder(key)));
+    await createEncryptedQcow2(path, virtualSize, key, newBacking);
     const target = await keyedImage({ path, format: 'qcow2' }, key);
     const sources = await Promise.all(layers.map((f) => keyedImage({ path: f, format: 'qcow2' }, key)));
     // Bottom up, so that a layer's data covers what the layers under it stored.

@@ -3,6 +3,7 @@ import {
   compareArgv,
   convertArgv,
   createEncryptedQcow2Argv,
+  isPbkdfBenchmarkGlitch,
   infoArgv,
   parseInfo,
   secretPipes,
@@ -59,6 +60,13 @@ describe('qemu-img argv', () => {
       { targetExists: true, topLayerOver: { path: '/p/full.qcow2', format: 'qcow2' } },
     );
     expect(argv.slice(-5)).toEqual(['-n', '-B', '/p/full.qcow2', '/p/inc1.qcow2', '/p/inc2.merge.qcow2']);
+  });
+
+  it("knows QEMU's PBKDF benchmark glitch (tried again) from real failures (not)", () => {
+    expect(isPbkdfBenchmarkGlitch('qemu-img: /p/c.merge.qcow2: Unable to get accurate CPU usage')).toBe(true);
+    expect(
+      isPbkdfBenchmarkGlitch('qemu-img: /p/c.merge.qcow2: Could not create file: No space left on device'),
+    ).toBe(false);
   });
 
   it('creates an encrypted qcow2 with the key from a pipe, never in argv', () => {
