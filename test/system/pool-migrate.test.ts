@@ -46,6 +46,24 @@ const { migrateRootPool } = require('./src/core/migration/pool-migrate');
 })().catch((err) => { process.stderr.write(String(err.stack ?? err) + '\\n'); process.exit(1); });
 `;
 
+/**
+ * Runs CHILD's migration of domain `uuid` of `root`, killing itself at crash point `point`: the
+ * signal that ended it, and its stderr when no signal did.
+ */
+function migrateKilledAt(
+  point: string,
+  root: { pool: string; path: string },
+  uuid: string,
+  lockDir: string,
+): { signal: NodeJS.Signals | null; stderr: string } {
+  const child = spawnSync(process.execPath, tsChildArgs(CHILD, [root.pool, root.path, uuid, lockDir]), {
+    cwd: REPO_ROOT,
+    env: { ...process.env, VOLBACK_TEST_CRASH_AT: point },
+    encoding: 'utf8',
+  });
+  return { signal: child.signal, stderr: child.signal ? '' : child.stderr };
+}
+
 describe('volback pool migrate (real libvirtd, real domains)', () => {
   const cleanup = new Cleanup();
   let conn: Connection;
@@ -123,12 +141,7 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     expect(await poolDefined(poolA)).toBe(false);
 
     // Killed after A's chain is committed in its pool, before the root copies are deleted.
-    const child = spawnSync(process.execPath, tsChildArgs(CHILD, [root.pool, root.path, uuidA, lockDir]), {
-      cwd: REPO_ROOT,
-      env: { ...process.env, VOLBACK_TEST_CRASH_AT: 'migrate-committed' },
-      encoding: 'utf8',
-    });
-    expect({ signal: child.signal, stderr: child.signal ? '' : child.stderr }).toEqual({
+    expect(migrateKilledAt('migrate-committed', root, uuidA, lockDir)).toEqual({
       signal: 'SIGKILL',
       stderr: '',
     });
@@ -141,12 +154,7 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     );
 
     // Killed after B's chain is copied and checked, before its commit: copies no metadata names.
-    const early = spawnSync(process.execPath, tsChildArgs(CHILD, [root.pool, root.path, uuidB, lockDir]), {
-      cwd: REPO_ROOT,
-      env: { ...process.env, VOLBACK_TEST_CRASH_AT: 'migrate-copied' },
-      encoding: 'utf8',
-    });
-    expect({ signal: early.signal, stderr: early.signal ? '' : early.stderr }).toEqual({
+    expect(migrateKilledAt('migrate-copied', root, uuidB, lockDir)).toEqual({
       signal: 'SIGKILL',
       stderr: '',
     });
@@ -290,12 +298,7 @@ describe('volback pool migrate (real libvirtd, real domains)', () => {
     // With it: killed once the incremental's root data volume is deleted, before its root metadata
     // (the key is then tried on the full's layer, and the incremental's copy checked on its own).
     await defineVolumeSecret(secretUuid, usage, { passphrase });
-    const killed = spawnSync(process.execPath, tsChildArgs(CHILD, [root.pool, root.path, uuidE, lockDir]), {
-      cwd: REPO_ROOT,
-      env: { ...process.env, VOLBACK_TEST_CRASH_AT: 'migrate-deleting' },
-      encoding: 'utf8',
-    });
-    expect({ signal: killed.signal, stderr: killed.signal ? '' : killed.stderr }).toEqual({
+    expect(migrateKilledAt('migrate-deleting', root, uuidE, lockDir)).toEqual({
       signal: 'SIGKILL',
       stderr: '',
     });
