@@ -52,3 +52,4 @@ export {
   type SecondHostEnv,
 } from './second-host';
 export { defineVolumeSecret, holdsPattern, setSecretValue, virshSystem } from './secrets';
+export { captureDebugLog } from './debug-log';

@@ -6,19 +6,18 @@
 // runs are refused naming it, and nothing in the pool changes.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
 import { restoreBackup } from '../../src/core/restore/restore';
 import { verifyBackup } from '../../src/core/catalog/verify';
 import { deleteBackup } from '../../src/core/removal/delete';
 import { pruneBackups } from '../../src/core/removal/prune';
-import { addLogFile, setLogLevel } from '../../src/log';
 import type { Connection } from '../../src/libvirt';
 import type { BackupDefinition, BackupSet } from '../../src/model';
 import { imageInfo } from '../../src/tools/qemu-img';
 import {
   Cleanup,
+  captureDebugLog,
   backupLocation,
   createTestDomain,
   defineVolumeSecret,
@@ -51,21 +50,14 @@ describe('merges of encrypted chains', () => {
   const secretUuid = randomUUID();
   const usage = uniqueName('encm-secret');
   const passphrase = Buffer.from(randomBytes(24).toString('hex'));
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-encm-'));
-  const logFile = path.join(work, 'volback.log');
+  let logFile: string;
   const defineSecret = (): Promise<void> => defineVolumeSecret(secretUuid, usage, { passphrase });
 
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     env = backupLocation(conn, cleanup);
     await defineVolumeSecret(secretUuid, usage, { passphrase, cleanup });
-    setLogLevel('debug');
-    const removeLog = addLogFile(logFile, 'debug');
-    cleanup.add('log file', async () => {
-      removeLog();
-      setLogLevel('warn');
-      fs.rmSync(work, { recursive: true, force: true });
-    });
+    logFile = captureDebugLog(cleanup);
   });
   afterAll(() => cleanup.run());
 

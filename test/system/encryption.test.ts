@@ -6,18 +6,17 @@
 // restore with nothing created in the target pool.
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
 import { restoreBackup } from '../../src/core/restore/restore';
 import { verifyBackup } from '../../src/core/catalog/verify';
-import { addLogFile, setLogLevel } from '../../src/log';
 import type { Connection } from '../../src/libvirt';
 import type { BackupDefinition, BackupSet } from '../../src/model';
 import { METADATA_VOLUME_SUFFIX } from '../../src/pool/volume-names';
 import { imageInfo } from '../../src/tools/qemu-img';
 import {
   Cleanup,
+  captureDebugLog,
   backupLocation,
   createTestDomain,
   defineVolumeSecret,
@@ -41,20 +40,14 @@ describe('encrypted backups', () => {
   const usage = uniqueName('enc-secret');
   // Printable, so a leak would show in any text; never written anywhere by the test but the secret.
   const passphrase = Buffer.from(randomBytes(24).toString('hex'));
-  const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'volback-enc-log-')), 'volback.log');
+  let logFile: string;
 
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     env = backupLocation(conn, cleanup);
     // The test undefines it itself on the way; a run that failed earlier leaves it to the cleanup.
     await defineVolumeSecret(secretUuid, usage, { passphrase, cleanup });
-    setLogLevel('debug');
-    const removeLog = addLogFile(logFile, 'debug');
-    cleanup.add('log file', async () => {
-      removeLog();
-      setLogLevel('warn');
-      fs.rmSync(path.dirname(logFile), { recursive: true, force: true });
-    });
+    logFile = captureDebugLog(cleanup);
   });
   afterAll(() => cleanup.run());
 
