@@ -5,31 +5,29 @@ import { ErrorCodes, VolbackError } from './errors';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
-const rootLogger = winston.createLogger({
+// Each transport filters by its own level: stderr by the one asked for, a log file by its own.
+const stderr = new winston.transports.Console({
   level: process.env.VOLBACK_LOG_LEVEL ?? 'warn',
-  transports: [
-    new winston.transports.Console({
-      stderrLevels: ['error', 'warn', 'info', 'debug'],
-      format: winston.format.combine(
-        winston.format.timestamp(),
-        winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
-          const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-          return `${timestamp} ${level} [${component ?? 'volback'}] ${message}${extra}`;
-        }),
-      ),
+  stderrLevels: ['error', 'warn', 'info', 'debug'],
+  format: winston.format.combine(
+    winston.format.timestamp(),
+    winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
+      const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+      return `${timestamp} ${level} [${component ?? 'volback'}] ${message}${extra}`;
     }),
-  ],
+  ),
 });
+
+const rootLogger = winston.createLogger({ level: 'debug', transports: [stderr] });
 
 /** A child logger for one module; library code logs only through these, never the console. */
 export function logger(component: string): winston.Logger {
   return rootLogger.child({ component });
 }
 
-/** Changes the level of every logger (CLI flags, config file). */
+/** Changes what reaches stderr (CLI flags, config file); a log file keeps the level it was added with. */
 export function setLogLevel(level: LogLevel): void {
-  rootLogger.level = level;
-  for (const transport of rootLogger.transports) transport.level = level;
+  stderr.level = level;
 }
 
 /**

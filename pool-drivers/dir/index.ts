@@ -44,6 +44,7 @@ import {
   keyedLayer,
   rebaseArgv,
   rebaseUnsafeArgv,
+  retryPbkdfGlitch,
   secretPipes,
   type ImageRef,
 } from '../../src/tools/qemu-img';
@@ -89,7 +90,8 @@ async function createEncryptedVolume(
       { fault: 'user' },
     );
   }
-  return pool.pool.createVolume(xml(spec.encryption!));
+  const volumeXml = xml(spec.encryption!);
+  return retryPbkdfGlitch(() => pool.pool.createVolume(volumeXml));
 }
 
 /** A pool path as given, normalised; refused unless absolute (on this host or the remote one). */

@@ -280,23 +280,31 @@ export const isPbkdfBenchmarkGlitch = (message: string): boolean =>
   message.includes('Unable to get accurate CPU usage');
 
 /**
- * Runs `createEncryptedQcow2Argv` (same arguments), trying again up to twice when QEMU's PBKDF
- * benchmark glitches (isPbkdfBenchmarkGlitch): the create rewrites the file whole each time.
+ * Runs `create` (which makes a LUKS header: qemu-img, or libvirt running it), trying again up to
+ * twice when QEMU's PBKDF benchmark glitches (isPbkdfBenchmarkGlitch). Only for a create that leaves
+ * nothing behind when it fails or rewrites its file whole: qemu-img does, and so does libvirt (it
+ * removes the new volume when qemu-img fails; seen here with libvirt 9.0).
  */
+export async function retryPbkdfGlitch<T>(create: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await create();
+    } catch (err) {
+      if (attempt >= 3 || !isPbkdfBenchmarkGlitch((err as Error).message)) throw err;
+    }
+  }
+}
+
+/** Runs `createEncryptedQcow2Argv` (same arguments), through retryPbkdfGlitch. */
 export async function createEncryptedQcow2(
   path: string,
   size: number,
   key: ImageSecret,
   backing?: ImageRef,
 ): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await run(createEncryptedQcow2Argv(path, size, key, backing), secretPipes(keyHolder(key)));
-      return;
-    } catch (err) {
-      if (attempt >= 3 || !isPbkdfBenchmarkGlitch((err as Error).message)) throw err;
-    }
-  }
+  await retryPbkdfGlitch(() =>
+    run(createEncryptedQcow2Argv(path, size, key, backing), secretPipes(keyHolder(key))),
+  );
 }
 
 /**

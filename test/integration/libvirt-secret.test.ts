@@ -15,7 +15,7 @@ import {
   type Connection,
   type SecretUsageType,
 } from '../../src/libvirt';
-import { addLogFile, setLogLevel } from '../../src/log';
+import { addLogFile } from '../../src/log';
 import { Cleanup, openSystemConnection, uniqueName } from '../support';
 import { cephEnv } from '../support/ceph';
 
@@ -148,14 +148,12 @@ describe('libvirt secrets (the Ceph test cluster’s secret)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vbt-secret-log-'));
     const file = path.join(dir, 'debug.log');
     const detach = addLogFile(file, 'debug');
-    setLogLevel('debug');
     try {
       const secret = await conn.lookupSecretByUsage('ceph', usage);
       const value = await secret.getValue();
       secret.free();
       expect(value.equals(key)).toBe(true);
     } finally {
-      setLogLevel((process.env.VOLBACK_LOG_LEVEL as 'warn' | undefined) ?? 'warn');
       detach();
     }
     await new Promise((r) => setTimeout(r, 200)); // the file transport writes asynchronously

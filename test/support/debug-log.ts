@@ -3,21 +3,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addLogFile, setLogLevel } from '../../src/log';
+import { addLogFile } from '../../src/log';
 import type { Cleanup } from './cleanup';
 
 /**
- * Logs at debug level into a new file in a fresh temporary directory and returns its path; at
- * `cleanup`, the level is back to warn and the directory removed.
+ * Logs at debug level into a new file in a fresh temporary directory and returns its path (stderr
+ * keeps its level); at `cleanup`, the file is detached and the directory removed.
  */
 export function captureDebugLog(cleanup: Cleanup): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-test-log-'));
   const file = path.join(dir, 'volback.log');
-  setLogLevel('debug');
   const removeLog = addLogFile(file, 'debug');
   cleanup.add('debug log file', async () => {
     removeLog();
-    setLogLevel('warn');
     fs.rmSync(dir, { recursive: true, force: true });
   });
   return file;

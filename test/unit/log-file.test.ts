@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addLogFile, logger } from '../../src/log';
+import winston from 'winston';
+import { addLogFile, logger, setLogLevel } from '../../src/log';
 
 const waitFor = async (check: () => boolean, ms = 3000): Promise<void> => {
   const until = Date.now() + ms;
@@ -38,6 +39,32 @@ describe('log_file', () => {
       component: 'test',
     });
     close?.();
+  });
+
+  it('keeps its own level while stderr keeps the one set for it', async () => {
+    const file = path.join(dir, 'debug.log');
+    const printed: string[] = [];
+    // What passes the stderr transport's level reaches its log().
+    const stderrLog = jest
+      .spyOn(winston.transports.Console.prototype, 'log')
+      .mockImplementation((...args: unknown[]) => {
+        const [info, next] = args as [{ message: string }, () => void];
+        printed.push(info.message);
+        next();
+      });
+    const close = addLogFile(file, 'debug');
+    try {
+      setLogLevel('warn');
+      logger('test').debug('debug line for the file only');
+      logger('test').warn('warn line for both');
+      await waitFor(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes('warn line'));
+    } finally {
+      close();
+      stderrLog.mockRestore();
+    }
+    expect(fs.readFileSync(file, 'utf8')).toContain('debug line for the file only');
+    expect(printed.join('\n')).toContain('warn line for both');
+    expect(printed.join('\n')).not.toContain('debug line');
   });
 
   it('a file that cannot be created is a config error naming it', () => {

@@ -4,6 +4,7 @@ import {
   convertArgv,
   createEncryptedQcow2Argv,
   isPbkdfBenchmarkGlitch,
+  retryPbkdfGlitch,
   infoArgv,
   parseInfo,
   secretPipes,
@@ -67,6 +68,24 @@ describe('qemu-img argv', () => {
     expect(
       isPbkdfBenchmarkGlitch('qemu-img: /p/c.merge.qcow2: Could not create file: No space left on device'),
     ).toBe(false);
+  });
+
+  it('tries a LUKS create again only on the glitch, three times at most', async () => {
+    const glitch = new Error('qemu-img: /p/v.qcow2: Unable to get accurate CPU usage');
+    const failingTwice = jest
+      .fn()
+      .mockRejectedValueOnce(glitch)
+      .mockRejectedValueOnce(glitch)
+      .mockResolvedValue('made');
+    await expect(retryPbkdfGlitch(failingTwice)).resolves.toBe('made');
+    expect(failingTwice).toHaveBeenCalledTimes(3);
+    const alwaysGlitching = jest.fn().mockRejectedValue(glitch);
+    await expect(retryPbkdfGlitch(alwaysGlitching)).rejects.toBe(glitch);
+    expect(alwaysGlitching).toHaveBeenCalledTimes(3);
+    const full = new Error('qemu-img: /p/v.qcow2: Could not create file: No space left on device');
+    const realFailure = jest.fn().mockRejectedValue(full);
+    await expect(retryPbkdfGlitch(realFailure)).rejects.toBe(full);
+    expect(realFailure).toHaveBeenCalledTimes(1);
   });
 
   it('creates an encrypted qcow2 with the key from a pipe, never in argv', () => {
