@@ -46,6 +46,8 @@ export interface Qcow2Header {
   headerLength: number;
   backingNameOffset: number;
   backingNameLength: number;
+  /** crypt_method 2: LUKS, its header in the full disk encryption extension's area. */
+  encrypted: boolean;
 }
 
 /** Reads a big-endian u64 that must be an exact JS number. */
@@ -63,7 +65,7 @@ const badIn =
 
 /**
  * Parses and checks the fixed header from the file's first bytes (at least 112 bytes, or the
- * whole file when shorter). Refuses bad magic, versions other than 2 and 3, encryption, any
+ * whole file when shorter). Refuses bad magic, versions other than 2 and 3, encryption other than LUKS, any
  * incompatible feature, a compression type, and fields out of range for a file of `fileSize` bytes.
  * @throws Qcow2FormatError
  */
@@ -80,7 +82,9 @@ export function parseFixedHeader(buf: Buffer, fileSize: number, where: string): 
   const clusterSize = 2 ** clusterBits;
   const virtualSize = u64(buf, 24, bad, 'size');
   const cryptMethod = buf.readUInt32BE(32);
-  if (cryptMethod !== 0) throw bad(32, `crypt_method ${cryptMethod}: encrypted images are not supported`);
+  // 1 is QEMU's old AES-CBC, which it no longer creates; 2 is LUKS.
+  if (cryptMethod !== 0 && cryptMethod !== 2)
+    throw bad(32, `crypt_method ${cryptMethod}: only plain (0) and LUKS (2) images are read`);
 
   let headerLength = V2_HEADER_LENGTH;
   if (version === 3) {
@@ -147,6 +151,7 @@ export function parseFixedHeader(buf: Buffer, fileSize: number, where: string): 
     headerLength,
     backingNameOffset,
     backingNameLength: backingNameOffset === 0 ? 0 : backingNameLength,
+    encrypted: cryptMethod === 2,
   };
 }
 
@@ -158,6 +163,8 @@ export function extensionAreaEnd(header: Qcow2Header, fileSize: number): number 
 /** What the extensions say that the reader uses. */
 export interface Qcow2Extensions {
   backingFormat?: string;
+  /** Where an encrypted image keeps its LUKS header: unchecked against the file's size. */
+  encryptionArea?: { offset: number; length: number };
 }
 
 /**
@@ -165,7 +172,7 @@ export interface Qcow2Extensions {
  * informational extensions are skipped. Returns undefined when `buf` ends before the walk does and is
  * shorter than `areaEnd` (read more and call again).
  * @throws Qcow2FormatError on a truncated or overlong extension, a duplicate or bad backing format,
- *   a missing end marker, or a disk encryption header.
+ *   a missing end marker, or a disk encryption header that is malformed, repeated or in a plain image.
  */
 export function parseExtensions(
   buf: Buffer,
@@ -189,7 +196,19 @@ export function parseExtensions(
         `header extension 0x${type.toString(16)}: length ${length} runs past the extension area`,
       );
     if (data + length > buf.length) return undefined;
-    if (type === EXT_FULL_DISK_ENCRYPTION) throw bad(at, 'full disk encryption header: not supported');
+    if (type === EXT_FULL_DISK_ENCRYPTION) {
+      if (!header.encrypted) throw bad(at, 'full disk encryption header in an image that is not encrypted');
+      if (out.encryptionArea) throw bad(at, 'full disk encryption header appears twice');
+      if (length !== 16) throw bad(at + 4, `full disk encryption header: length ${length} is not 16`);
+      const offset = u64(buf, data, bad, 'encryption header offset');
+      const areaLength = u64(buf, data + 8, bad, 'encryption header length');
+      if (offset % header.clusterSize !== 0 || offset === 0 || areaLength === 0)
+        throw bad(
+          data,
+          `full disk encryption header at ${offset} (${areaLength} bytes) is empty or not cluster aligned`,
+        );
+      out.encryptionArea = { offset, length: areaLength };
+    }
     if (type === EXT_BACKING_FORMAT) {
       if (out.backingFormat !== undefined) throw bad(at, 'backing format extension appears twice');
       out.backingFormat = formatName(buf.subarray(data, data + length), data, bad);

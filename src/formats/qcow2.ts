@@ -10,6 +10,7 @@ import {
   parseFixedHeader,
   type Qcow2Header,
 } from './qcow2-header';
+import { LUKS_SECTOR, decryptSectors, parseLuksHeader, unlockLuks, type LuksKey } from './luks';
 
 export { Qcow2FormatError } from './qcow2-header';
 
@@ -42,6 +43,8 @@ export interface Qcow2Image {
   readonly backing?: { file: string; format?: string };
   /** Guest ranges this layer itself stores: data clusters, and zero clusters (v3), which hide the backing. */
   layerExtents(): Promise<GuestExtent[]>;
+  /** Wipes an encrypted image's master key; reads fail afterwards. A plain image has nothing to drop. */
+  close(): void;
   /**
    * Guest bytes [start, start+length) as a guest reads them: this layer's data, zeros for its zero
    * clusters, and `below` elsewhere (zeros where there is no `below`, or past its end, as QEMU does).
@@ -60,9 +63,12 @@ const FIRST_READ = 64 * 1024;
 /**
  * Opens the qcow2 image in `source`, reading its header, extensions and active L1 table once.
  * `where` names the image in errors. Nothing is held open beyond `source`, which the caller owns.
+ * A LUKS-encrypted image is unlocked with `passphrase` (its chain's key) and its data decrypted as
+ * it is read; without one only its map and backing are read (its tables are not encrypted). The
+ * image holds its master key until `close()`.
  * @throws Qcow2FormatError for a damaged image or a feature the reader does not support.
  */
-export async function openQcow2(source: ByteSource, where: string): Promise<Qcow2Image> {
+export async function openQcow2(source: ByteSource, where: string, passphrase?: Buffer): Promise<Qcow2Image> {
   const size = source.size;
   if (!Number.isSafeInteger(size) || size < 0)
     throw new Qcow2FormatError(where, undefined, `file size ${size} is invalid`);
@@ -83,8 +89,45 @@ export async function openQcow2(source: ByteSource, where: string): Promise<Qcow
           file: backingName(first, header, where),
           ...(extensions.backingFormat && { format: extensions.backingFormat }),
         };
-  const l1 = await readL1(source, header, where);
-  return new Qcow2Layer(source, where, header, l1, backing);
+  const key = header.encrypted
+    ? await unlockImage(source, extensions.encryptionArea, where, passphrase)
+    : undefined;
+  try {
+    const l1 = await readL1(source, header, where);
+    return new Qcow2Layer(source, where, header, l1, backing, header.encrypted ? { key } : undefined);
+  } catch (err) {
+    key?.key.fill(0);
+    throw err;
+  }
+}
+
+/**
+ * The master key of an encrypted image, from the LUKS header its extension points at (checked even
+ * without `passphrase`, when there is no key to return).
+ */
+async function unlockImage(
+  source: ByteSource,
+  area: { offset: number; length: number } | undefined,
+  where: string,
+  passphrase: Buffer | undefined,
+): Promise<LuksKey | undefined> {
+  if (!area)
+    throw new Qcow2FormatError(where, undefined, 'is encrypted but has no full disk encryption header');
+  if (area.offset + area.length > source.size)
+    throw new Qcow2FormatError(
+      where,
+      area.offset,
+      `encryption header (${area.length} bytes) runs past the end of the file`,
+    );
+  const first = await readExactly(source, area.offset, Math.min(area.length, 4096), where);
+  const header = parseLuksHeader(first, area.length, where);
+  if (!passphrase) return undefined;
+  return unlockLuks(
+    header,
+    passphrase,
+    (offset, length) => readExactly(source, area.offset + offset, length, where),
+    where,
+  );
 }
 
 /** A raw image: its file bytes are its guest bytes. */
@@ -174,6 +217,7 @@ class Qcow2Layer implements Qcow2Image {
   // Promises, so concurrent reads of one table share one fetch; a failed fetch is forgotten.
   private readonly l2Cache = new Map<number, Promise<Buffer>>();
   private readonly l2CacheLimit: number;
+  private closed = false;
 
   constructor(
     private readonly source: ByteSource,
@@ -181,12 +225,19 @@ class Qcow2Layer implements Qcow2Image {
     header: Qcow2Header,
     private readonly l1: Float64Array,
     readonly backing: { file: string; format?: string } | undefined,
+    /** Set for an encrypted image; `key` only when it was unlocked. */
+    private readonly crypto?: { key?: LuksKey },
   ) {
     this.virtualSize = header.virtualSize;
     this.clusterSize = header.clusterSize;
     this.version = header.version;
     this.l2Entries = header.clusterSize / 8;
     this.l2CacheLimit = Math.max(1, Math.floor(L2_CACHE_BYTES / header.clusterSize));
+  }
+
+  close(): void {
+    this.crypto?.key?.key.fill(0);
+    this.closed = true;
   }
 
   async layerExtents(): Promise<GuestExtent[]> {
@@ -246,7 +297,9 @@ class Qcow2Layer implements Qcow2Image {
   /** Copies one run into `out` (which starts at guest offset `outStart` and is already zeroed). */
   private async fill(out: Buffer, outStart: number, run: Run, below?: GuestReader): Promise<void> {
     const at = run.guest - outStart;
-    if (run.kind === 'data') {
+    if (run.kind === 'data' && this.crypto) {
+      await this.fillDecrypted(out, at, run);
+    } else if (run.kind === 'data') {
       // A data cluster may end past a file QEMU did not extend to a whole cluster; QEMU reads zeros there.
       const inFile = Math.min(run.length, this.source.size - run.host);
       (await readExactly(this.source, run.host, inFile, this.where)).copy(out, at);
@@ -263,6 +316,32 @@ class Qcow2Layer implements Qcow2Image {
         bytes.copy(out, at);
       }
     }
+  }
+
+  /**
+   * An encrypted run: its whole sectors are read and decrypted (each sector's IV is its number in
+   * the file, as QEMU encrypts LUKS qcow2), then the asked bytes copied.
+   */
+  private async fillDecrypted(out: Buffer, at: number, run: Run): Promise<void> {
+    if (this.closed) throw new Error(`${this.where}: read after close`);
+    const key = this.crypto!.key;
+    if (!key)
+      throw new VolbackError(
+        ErrorCodes.INVALID_INPUT,
+        `${this.where} is encrypted (LUKS): reading its data needs its chain's key`,
+        { fault: 'user' },
+      );
+    const first = Math.floor(run.host / LUKS_SECTOR) * LUKS_SECTOR;
+    const end = Math.ceil((run.host + run.length) / LUKS_SECTOR) * LUKS_SECTOR;
+    if (end > this.source.size)
+      throw new Qcow2FormatError(
+        this.where,
+        run.host,
+        `encrypted data at ${first}..${end} runs past the end of the file`,
+      );
+    const bytes = await readExactly(this.source, first, end - first, this.where);
+    decryptSectors(key, bytes, first / LUKS_SECTOR);
+    bytes.copy(out, at, run.host - first, run.host - first + run.length);
   }
 
   /** Entry `j` of L2 table `i`, checked. */

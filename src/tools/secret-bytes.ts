@@ -18,3 +18,29 @@ export function base64Bytes(raw: Uint8Array): Buffer {
   }
   return out;
 }
+
+/**
+ * The bytes of base64 text `text` as a new Buffer (base64Bytes undone), through no JS string. Pure.
+ * @throws Error on a character outside the base64 alphabet or a length not a multiple of 4.
+ */
+export function bytesOfBase64(text: Uint8Array): Buffer {
+  if (text.length % 4 !== 0)
+    throw new Error(`base64 text of ${text.length} characters is not a multiple of 4`);
+  const pad =
+    text.length === 0
+      ? 0
+      : (text[text.length - 1] === 0x3d ? 1 : 0) + (text[text.length - 2] === 0x3d ? 1 : 0);
+  const out = Buffer.alloc((text.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    let n = 0;
+    for (let k = 0; k < 4; k++) {
+      const c = text[i + k];
+      const v = c === 0x3d && i + k >= text.length - pad ? 0 : B64.indexOf(c);
+      if (v < 0) throw new Error(`base64 text has an invalid character at ${i + k}`);
+      n = (n << 6) | v;
+    }
+    for (let k = 0; k < 3 && o < out.length; k++) out[o++] = (n >> (16 - 8 * k)) & 0xff;
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import type { Connection } from '../../src/libvirt';
 import type { BackupDefinition, BackupSet } from '../../src/model';
 import type { PoolDriverCapabilities } from '../../src/pool/driver';
 import { encryptedTopLayers, infoArgv, keyedChainPath } from '../../src/tools/qemu-img';
-import { base64Bytes } from '../../src/tools/secret-bytes';
+import { base64Bytes, bytesOfBase64 } from '../../src/tools/secret-bytes';
 import { secretRefOf, secretUsageProblem } from '../../src/xml/encryption';
 import { createDirDriver } from '../../pool-drivers/dir';
 import { createLogicalDriver } from '../../pool-drivers/logical';
@@ -64,6 +64,16 @@ describe('qemu-img and an encrypted chain', () => {
     expect(base64Bytes(Buffer.from('pass phrase!')).toString()).toBe(
       Buffer.from('pass phrase!').toString('base64'),
     );
+  });
+
+  it('decodes base64 back through no string, every padding length, and refuses what is not base64', () => {
+    for (const text of ['', 'a', 'ab', 'abc', 'pass phrase!', '\u00ff\u0000\u0080 binary']) {
+      const raw = Buffer.from(text, 'latin1');
+      expect(bytesOfBase64(base64Bytes(raw)).equals(raw)).toBe(true);
+    }
+    expect(() => bytesOfBase64(Buffer.from('abc'))).toThrow('not a multiple of 4');
+    expect(() => bytesOfBase64(Buffer.from('ab!d'))).toThrow('invalid character at 2');
+    expect(() => bytesOfBase64(Buffer.from('a=bc'))).toThrow('invalid character at 1');
   });
 });
 
