@@ -345,8 +345,9 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
 
     ...hostImageReads(keyedImageOf),
 
-    image(_pool, volume, key) {
-      return keyedImageOf(volume, key);
+    async image(pool, volume, key) {
+      // A remote host's file is no file for this machine's qemu-img: the key goes with reads there.
+      return key && (await isLocalPool(pool)) ? keyedImageOf(volume, key) : imageOf(volume);
     },
 
     async diskSource(_pool, volume) {

@@ -3,7 +3,6 @@
 // (remote-image.ts) where it does not; a descriptor target for the QMP engine; the chain check.
 import { closeSync, constants, fsyncSync, openSync } from 'node:fs';
 import type { StorageVolume } from '../libvirt';
-import { ErrorCodes, VolbackError } from '../errors';
 import { kindOf } from '../host/connection-kind';
 import { openImageReader } from '../tools/nbd';
 import { storedDataBytes, storedRanges, type ImageRef } from '../tools/qemu-img';
@@ -19,8 +18,9 @@ export async function withRemoteChain<T>(
   volume: StorageVolume,
   view: ChainView,
   use: (chain: RemoteChain) => Promise<T>,
+  key?: ChainKey,
 ): Promise<T> {
-  const chain = await RemoteChain.open(pool.conn, volume, view);
+  const chain = await RemoteChain.open(pool.conn, volume, view, key);
   try {
     return await use(chain);
   } finally {
@@ -28,18 +28,10 @@ export async function withRemoteChain<T>(
   }
 }
 
-/** The refusal of an encrypted chain on another host: volback's own qcow2 reader does not decrypt. */
-const remoteEncrypted = (pool: PoolRef): VolbackError =>
-  new VolbackError(
-    ErrorCodes.POOL_UNSUPPORTED,
-    `pool '${pool.name}' is on another host: volback reads encrypted volumes only where QEMU's tools can open them, on the host volback runs on`,
-    { fault: 'user', hint: 'run volback on the host of the pool (docs/encryption.md)' },
-  );
-
 /**
  * storedBytes, layerExtents and openReader of a driver whose `imageOf` gives a volume's path on the
  * host: qemu-img and qemu-nbd (read-only) locally, the chain through libvirt (as `view` reads it)
- * on a remote host.
+ * on a remote host, where volback's reader decrypts an encrypted chain with `key`.
  */
 export function hostImageReads(
   imageOf: (volume: StorageVolume, key?: ChainKey) => Promise<ImageRef>,
@@ -48,19 +40,16 @@ export function hostImageReads(
   return {
     async storedBytes(pool, volume, key) {
       if (await isLocalPool(pool)) return storedDataBytes(await imageOf(volume, key));
-      if (key) throw remoteEncrypted(pool);
-      const ranges = await withRemoteChain(pool, volume, view, (chain) => chain.topLayerRanges('data'));
+      const ranges = await withRemoteChain(pool, volume, view, (chain) => chain.topLayerRanges('data'), key);
       return ranges.reduce((sum, r) => sum + r.length, 0);
     },
     async layerExtents(pool, volume, key) {
       if (await isLocalPool(pool)) return storedRanges(await imageOf(volume, key));
-      if (key) throw remoteEncrypted(pool);
-      return withRemoteChain(pool, volume, view, (chain) => chain.topLayerRanges('stored'));
+      return withRemoteChain(pool, volume, view, (chain) => chain.topLayerRanges('stored'), key);
     },
     async openReader(pool, volume, key) {
       if (await isLocalPool(pool)) return openImageReader(await imageOf(volume, key));
-      if (key) throw remoteEncrypted(pool);
-      return (await RemoteChain.open(pool.conn, volume, view)).asImageReader();
+      return (await RemoteChain.open(pool.conn, volume, view, key)).asImageReader();
     },
   };
 }

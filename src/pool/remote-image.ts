@@ -14,6 +14,8 @@ import {
 } from '../formats/qcow2';
 import { isLibvirtNotFound, type Connection, type StorageVolume } from '../libvirt';
 import { checkReadRange, type ImageReader } from '../tools/nbd';
+import type { ImageSecret } from '../tools/qemu-img';
+import { bytesOfBase64 } from '../tools/secret-bytes';
 import { parseVolumeXml } from '../xml/libvirt-storage';
 import type { ByteRange } from './driver';
 
@@ -65,7 +67,7 @@ export interface ChainView {
   backingFromHeader?: boolean;
 }
 
-async function openLayer(volume: StorageVolume, view: ChainView): Promise<Layer> {
+async function openLayer(volume: StorageVolume, view: ChainView, key?: ImageSecret): Promise<Layer> {
   const parsed = await parseVolumeXml(await volume.getXMLDesc());
   const xml = view.formatOf ? { ...parsed, format: view.formatOf(parsed.name) } : parsed;
   const name = xml.name;
@@ -80,16 +82,25 @@ async function openLayer(volume: StorageVolume, view: ChainView): Promise<Layer>
   const source = volumeByteSource(volume, size);
   if (xml.format === 'raw')
     return { volume, name, path: filePath, capacity: xml.capacity, guest: rawGuestReader(source) };
-  const qcow2 = await openQcow2(source, where);
+  // The key is QEMU's base64 secret data; LUKS takes the passphrase itself, wiped once unlocked.
+  const passphrase = key && bytesOfBase64(key.value);
+  let qcow2: Qcow2Image;
+  try {
+    qcow2 = await openQcow2(source, where, passphrase);
+  } finally {
+    passphrase?.fill(0);
+  }
   const headerBacking = qcow2.backing && path.posix.resolve(path.posix.dirname(filePath), qcow2.backing.file);
   if (view.backingFromHeader)
     return { volume, name, path: filePath, capacity: qcow2.virtualSize, backingPath: headerBacking, qcow2 };
   // libvirt read the same header; a mismatch means the file changed under us or is not what it says.
-  if (headerBacking !== xml.backingPath)
+  if (headerBacking !== xml.backingPath) {
+    qcow2.close();
     throw new VolbackError(
       ErrorCodes.INVALID_INPUT,
       `${where}: its header names backing ${headerBacking ?? 'none'}, libvirt ${xml.backingPath ?? 'none'}`,
     );
+  }
   return {
     volume,
     name,
@@ -126,12 +137,18 @@ async function backingVolume(conn: Connection, layer: Layer): Promise<StorageVol
 
 /**
  * A volume and its backing chain, top first, opened through `conn` (the caller keeps owning
- * `volume`; the chain frees the backing volumes it looked up on close).
+ * `volume`; the chain frees the backing volumes it looked up on close). `key`: an encrypted chain's
+ * key, which unlocks each LUKS layer (docs/encryption.md); the chain wipes what it derived on close.
  */
 export class RemoteChain {
   private constructor(private readonly layers: Layer[]) {}
 
-  static async open(conn: Connection, volume: StorageVolume, view: ChainView = {}): Promise<RemoteChain> {
+  static async open(
+    conn: Connection,
+    volume: StorageVolume,
+    view: ChainView = {},
+    key?: ImageSecret,
+  ): Promise<RemoteChain> {
     const layers: Layer[] = [];
     const seen = new Set<string>();
     const pool = view.backingFromHeader ? await poolNameOf(volume) : undefined;
@@ -145,7 +162,7 @@ export class RemoteChain {
             `volume ${layers[layers.length - 1].name} stands on ${layers[layers.length - 1].backingPath}, which is not in its pool '${pool}'`,
           );
         }
-        const layer: Layer = await openLayer(next, view).catch((err: unknown) => {
+        const layer: Layer = await openLayer(next, view, key).catch((err: unknown) => {
           if (next !== volume) next?.free();
           throw err;
         });
@@ -160,6 +177,7 @@ export class RemoteChain {
       }
       return new RemoteChain(layers);
     } catch (err) {
+      for (const l of layers) l.qcow2?.close();
       for (const l of layers.slice(1)) l.volume.free();
       throw err;
     }
@@ -226,6 +244,7 @@ export class RemoteChain {
   }
 
   close(): void {
+    for (const l of this.layers) l.qcow2?.close();
     for (const l of this.layers.splice(1)) l.volume.free();
   }
 }

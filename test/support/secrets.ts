@@ -7,31 +7,43 @@ import path from 'node:path';
 import { run } from '../../src/tools/exec';
 import type { Cleanup } from './cleanup';
 
-/** `virsh -q -c qemu:///system ARGS`. */
-export const virshSystem = (...args: string[]): Promise<unknown> =>
-  run(['virsh', '-q', '-c', 'qemu:///system', ...args]);
+/** `virsh -q -c URI ARGS`. */
+const virshOn = (uri: string, ...args: string[]): Promise<unknown> =>
+  run(['virsh', '-q', '-c', uri, ...args]);
 
-/** Sets secret `uuid`'s value to `passphrase` from a 0600 file, then removes the file. */
-export async function setSecretValue(uuid: string, passphrase: Buffer): Promise<void> {
+/** `virsh -q -c qemu:///system ARGS`. */
+export const virshSystem = (...args: string[]): Promise<unknown> => virshOn('qemu:///system', ...args);
+
+/**
+ * Sets secret `uuid`'s value to `passphrase` from a 0600 file, then removes the file; on the libvirt
+ * host of `uri` (default this machine's).
+ */
+export async function setSecretValue(
+  uuid: string,
+  passphrase: Buffer,
+  uri = 'qemu:///system',
+): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-secret-test-'));
   const file = path.join(dir, 'value');
   try {
     fs.writeFileSync(file, passphrase, { mode: 0o600 });
-    await virshSystem('secret-set-value', uuid, '--file', file, '--plain');
+    await virshOn(uri, 'secret-set-value', uuid, '--file', file, '--plain');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * Defines a non-private `volume` secret `uuid` with usage id `usage` (and `passphrase`, when given).
- * With `cleanup`, undefines it at the end (a test that undefines it itself leaves nothing to do).
+ * Defines a non-private `volume` secret `uuid` with usage id `usage` (and `passphrase`, when given),
+ * on the libvirt host of `options.uri` (default this machine's). With `cleanup`, undefines it at the
+ * end (a test that undefines it itself leaves nothing to do).
  */
 export async function defineVolumeSecret(
   uuid: string,
   usage: string,
-  options: { passphrase?: Buffer; cleanup?: Cleanup } = {},
+  options: { passphrase?: Buffer; cleanup?: Cleanup; uri?: string } = {},
 ): Promise<void> {
+  const uri = options.uri ?? 'qemu:///system';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'volback-secret-test-'));
   try {
     const xml = path.join(dir, 'secret.xml');
@@ -39,17 +51,17 @@ export async function defineVolumeSecret(
       xml,
       `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid><usage type='volume'><volume>${usage}</volume></usage></secret>`,
     );
-    await virshSystem('secret-define', xml);
+    await virshOn(uri, 'secret-define', xml);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   options.cleanup?.add(`secret ${uuid}`, () =>
-    virshSystem('secret-undefine', uuid).then(
+    virshOn(uri, 'secret-undefine', uuid).then(
       () => undefined,
       () => undefined,
     ),
   );
-  if (options.passphrase) await setSecretValue(uuid, options.passphrase);
+  if (options.passphrase) await setSecretValue(uuid, options.passphrase, uri);
 }
 
 /** True when `bytes` holds a run of 512 bytes of `pattern` (what a written cluster shows in plain text). */

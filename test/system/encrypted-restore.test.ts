@@ -3,13 +3,19 @@
 // full) restores into LUKS qcow2 volumes of another secret, byte for byte read through that key, with
 // none of the written patterns in the files' raw bytes; a domain restored onto them starts (QEMU
 // unlocks them with the secret libvirt hands it) and a guest write lands encrypted; a secret this host lacks, a raw format and an
-// overwrite are refused with nothing created.
-import { randomBytes, randomUUID } from 'node:crypto';
+// overwrite are refused with nothing created. Then the test host, given the pool's files and the
+// secret, restores and verifies the chain over qemu+ssh through libvirt alone (volback's reader
+// decrypts), and refuses it, creating nothing, while it lacks the secret or has a wrong one.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
 import { restoreBackup } from '../../src/core/restore/restore';
 import { restoreDomain } from '../../src/core/restore/domain';
+import { verifyBackup } from '../../src/core/catalog/verify';
+import { kindOf } from '../../src/host/connection-kind';
 import { flushDisk, writeDiskPattern } from '../../src/host/scratch-domain';
 import { virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
 import type { BackupDefinition, SecretRef } from '../../src/model';
@@ -22,6 +28,11 @@ import {
   defineVolumeSecret,
   holdsPattern,
   openSystemConnection,
+  openTestHost,
+  REPO_ROOT,
+  setSecretValue,
+  testHost,
+  testHostSshUri,
   poolVolumeNames,
   sameContent,
   uniqueName,
@@ -29,6 +40,7 @@ import {
 } from '../support';
 
 const MiB = 1024 * 1024;
+const execFileAsync = promisify(execFile);
 jest.setTimeout(600_000);
 
 const PATTERNS = [0xab, 0x3c, 0x5d];
@@ -39,6 +51,9 @@ describe('restore into encrypted volumes', () => {
   let env: ReturnType<typeof backupLocation>;
   // The backups' secret, and the other one the restored volumes get.
   const source = { uuid: randomUUID(), usage: uniqueName('encr-src') };
+  const sourcePassphrase = Buffer.from(randomBytes(24).toString('hex'));
+  // The encrypted chain the first case makes, for the case that restores it on the test host.
+  let chain: { fullId: string; incId: string; fullModel: string; incModel: string } | undefined;
   const target = { uuid: randomUUID(), usage: uniqueName('encr-dst') };
   const targetPassphrase = Buffer.from(randomBytes(24).toString('hex'));
   const targetKey = { id: 'test-target-key', value: Buffer.from(targetPassphrase.toString('base64')) };
@@ -46,10 +61,7 @@ describe('restore into encrypted volumes', () => {
   beforeAll(async () => {
     conn = cleanup.connection(await openSystemConnection());
     env = backupLocation(conn, cleanup);
-    await defineVolumeSecret(source.uuid, source.usage, {
-      passphrase: Buffer.from(randomBytes(24).toString('hex')),
-      cleanup,
-    });
+    await defineVolumeSecret(source.uuid, source.usage, { passphrase: sourcePassphrase, cleanup });
     await defineVolumeSecret(target.uuid, target.usage, { passphrase: targetPassphrase, cleanup });
   });
   // How long each restore took, printed for docs/encryption.md.
@@ -111,6 +123,7 @@ describe('restore into encrypted volumes', () => {
       backup(vm.name, { mode: 'push', kind: 'auto', disks: [] }),
     );
     const incModel = vm.snapshotModel('vda', 'inc');
+    chain = { fullId: full.set.id, incId: inc.set.id, fullModel, incModel };
     expect(inc.set).toMatchObject({ kind: 'incremental', parentId: full.set.id });
     expect(inc.set.encryption?.secretUuid).toBe(source.uuid);
     const plain = await backup(vm.name, {
@@ -194,5 +207,64 @@ describe('restore into encrypted volumes', () => {
     expect(await poolVolumeNames(conn, vm.pool.name)).toEqual(domPoolBefore);
     await expect(conn.lookupDomainByName(missingName)).rejects.toThrow();
     expect(await vm.diskMatches('vda', incModel)).toBe(true);
+  });
+
+  it('restores and verifies the encrypted chain on another host that holds the pool and the secret, through libvirt alone', async () => {
+    expect(chain).toBeDefined();
+    const { fullId, incId, fullModel, incModel } = chain!;
+    // The test host over ssh (a key is read only over a private transport): the same pool files at the
+    // same path (the incremental names its parent by path), and the same secret.
+    const uri = await testHostSshUri();
+    const remote = cleanup.connection(await openTestHost(uri));
+    expect((await kindOf(remote)).local).toBe(false);
+    const poolPath = env.defaults.path;
+    const pool = await remote.defineStoragePool(
+      `<pool type='dir'><name>${env.defaults.pool}</name><target><path>${poolPath}</path></target></pool>`,
+    );
+    cleanup.pool(pool, { deleteVolumes: true, deleteStorage: true });
+    await pool.build();
+    await pool.create();
+    await execFileAsync('bash', [
+      '-c',
+      `tar -C '${poolPath}' -cf - . | '${REPO_ROOT}/scripts/testhost' ssh "tar -C '${poolPath}' -xf -"`,
+    ]);
+    await pool.refresh();
+    const copied = (await pool.listVolumeNames()).sort();
+    expect(copied).toEqual(fs.readdirSync(poolPath).sort());
+    const remoteSha = async (file: string): Promise<string> =>
+      (await testHost('ssh', 'sha256sum', file)).split(' ')[0];
+    const localSha = (file: string): string =>
+      createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const restoreThere = (setId: string) =>
+      restoreBackup(remote, { setId, scanPools: [env.defaults.pool], lockDir: env.lockDir });
+
+    // Without the secret there, and with a wrong passphrase: refused, nothing created.
+    await expect(restoreThere(incId)).rejects.toThrow(
+      new RegExp(`libvirt secret ${source.uuid} .*is not defined on this host`),
+    );
+    await defineVolumeSecret(source.uuid, source.usage, { passphrase: Buffer.from('wrong'), cleanup, uri });
+    await expect(restoreThere(incId)).rejects.toThrow(/does not unlock volume/);
+    await pool.refresh();
+    expect((await pool.listVolumeNames()).sort()).toEqual(copied);
+
+    await setSecretValue(source.uuid, sourcePassphrase, uri);
+    for (const [setId, model] of [
+      [fullId, fullModel],
+      [incId, incModel],
+    ] as const) {
+      const started = Date.now();
+      const result = await restoreThere(setId);
+      process.stderr.write(`encrypted restore over ssh of ${setId}: ${Date.now() - started} ms\n`);
+      expect(result.damage).toEqual([]);
+      // Streamed through volback's reader, decrypted here: a raw volume there, equal to the guest's disk.
+      expect(result.volumes).toEqual([
+        expect.objectContaining({ target: 'vda', pool: env.defaults.pool, format: 'raw' }),
+      ]);
+      expect(result.volumes[0].encryption).toBeUndefined();
+      expect(await remoteSha(result.volumes[0].path)).toBe(localSha(model));
+    }
+    const verified = await verifyBackup(remote, { setId: incId, deep: true, record: false });
+    expect(verified).toMatchObject({ ok: true, damage: [] });
+    expect(verified.disks.length).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 // A restore into encrypted volumes, its pure parts (docs/encryption.md): which targets are refused
 // before anything is created, the restored domain's disk naming the secret, and `--encrypt-target`.
+import { copyWayFor } from '../../src/core/restore/copy';
 import { checkEncryptedTarget } from '../../src/core/restore/encrypted-target';
 import { encryptTargetFlag } from '../../src/cli/encryption-flag';
 import type { OpenPool } from '../../src/pool/pool-layer';
@@ -49,6 +50,28 @@ describe('checkEncryptedTarget', () => {
     expect(refused?.message).toMatch(message);
     expect(refused?.message).toContain("libvirt secret with usage 'vm1 restores'");
     expect(refused?.code).toBe('ERR_POOL_UNSUPPORTED');
+  });
+});
+
+describe('how an encrypted chain is copied', () => {
+  const on = (uri: string) => ({ getURI: async () => uri });
+  const remote = on('qemu+ssh://root@h/system');
+  const local = on('qemu:///system');
+  const openPool = (conn: unknown, driver: unknown): OpenPool =>
+    ({ name: 'p', type: 'dir', conn, driver }) as unknown as OpenPool;
+
+  it('streams through volback reader on a remote host: libvirt would give only the top layer the key', async () => {
+    const there = openPool(remote, createDirDriver());
+    expect(await copyWayFor(there, there)).toBe('host');
+    expect(await copyWayFor(there, there, true)).toBe('stream');
+    const here = openPool(local, createDirDriver());
+    expect(await copyWayFor(here, here, true)).toBe('convert');
+  });
+
+  it('refuses a remote target that cannot take an upload, before anything is made', async () => {
+    const there = openPool(remote, createDirDriver());
+    const noUpload = openPool(remote, { ...createDirDriver(), openUpload: undefined });
+    await expect(copyWayFor(there, noUpload, true)).rejects.toThrow(/cannot take a restore of pool/);
   });
 });
 

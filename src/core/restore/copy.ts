@@ -28,12 +28,15 @@ export type FillWay = CopyWay | 'live';
 /**
  * How a volume of `source`'s pool is restored into `target`: qemu-img here when volback has the
  * files; libvirt's copy on the host when both pools are on that host and libvirt reads the source as
- * a guest does; else a stream through volback's reader. Refused when the target can take none.
+ * a guest does; else a stream through volback's reader. An `encrypted` chain never goes through
+ * libvirt's copy: libvirt hands qemu-img the key of the top layer only, so a chain's parents do not
+ * open (seen with libvirt 9.0). Refused when the target can take none.
  */
-export async function copyWayFor(source: OpenPool, target: OpenPool): Promise<CopyWay> {
+export async function copyWayFor(source: OpenPool, target: OpenPool, encrypted = false): Promise<CopyWay> {
   const sameHost = source.conn === target.conn;
   if (sameHost && (await kindOf(target.conn)).local) return 'convert';
-  if (sameHost && target.driver.copyVolume && source.driver.capabilities.hostCopySource) return 'host';
+  if (sameHost && !encrypted && target.driver.copyVolume && source.driver.capabilities.hostCopySource)
+    return 'host';
   if (target.driver.openUpload) return 'stream';
   throw new VolbackError(
     ErrorCodes.POOL_UNSUPPORTED,
@@ -76,6 +79,8 @@ export interface CopySource {
   pool: OpenPool;
   volume: StorageVolume;
   image: ImageRef;
+  /** An encrypted chain's key, for a stream (`image` carries it for qemu-img). */
+  key?: ChainKey;
 }
 
 /**
@@ -122,7 +127,7 @@ export async function copyIntoNewVolume(
     );
     return volume;
   }
-  const reader = await source.pool.driver.openReader(source.pool, source.volume);
+  const reader = await source.pool.driver.openReader(source.pool, source.volume, source.key);
   try {
     const upload = await target.driver.openUpload!(target, volume, spec.capacity);
     await pipeline(guestChunks(reader, spec.capacity, options), upload);

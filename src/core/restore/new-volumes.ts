@@ -157,15 +157,12 @@ async function copyAndCheck(
     const chain = await openCheckedChain(pools, item, damage, key);
     chains.push(chain);
     const top = chain.layers[chain.layers.length - 1];
-    const way: FillWay = options.live ? 'live' : await copyWayFor(top.pool, target);
-    if (key && way !== 'convert')
+    const way: FillWay = options.live ? 'live' : await copyWayFor(top.pool, target, key !== undefined);
+    if (key && way === 'live')
       throw new VolbackError(
         ErrorCodes.POOL_UNSUPPORTED,
-        `cannot restore encrypted backup ${set.id}${way === 'live' ? ' live' : ` into pool '${target.name}'`}: only qemu-img on this host decrypts it into a new volume`,
-        {
-          fault: 'user',
-          hint: 'restore without --live, on the host that holds the backup pool (docs/encryption.md)',
-        },
+        `cannot restore encrypted backup ${set.id} live: a live restore's domain would read the chain, and volback gives only its own reads the key`,
+        { fault: 'user', hint: 'restore without --live (docs/encryption.md)' },
       );
     const format =
       way === 'live'
@@ -174,7 +171,7 @@ async function copyAndCheck(
     if (options.encryptTarget) checkEncryptedTarget(options.encryptTarget, target, way, format);
     plan.push({
       item,
-      source: { pool: top.pool, volume: top.volume, image: source },
+      source: { pool: top.pool, volume: top.volume, image: source, ...(key ? { key } : {}) },
       target,
       format,
       chain,
