@@ -372,6 +372,13 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       return backingProblems(image.path, actual, parent ? resolve((await imageOf(parent)).path) : undefined);
     },
 
+    async rebaseRefusal(pool, encrypted) {
+      // An encrypted layer is rebuilt through its key by qemu-img here (encrypted-merge.ts).
+      if (encrypted && !(await isLocalPool(pool)))
+        return `dir pool '${pool.name}' merges encrypted volumes only on the host volback runs on`;
+      return undefined;
+    },
+
     async rebase(pool, volume, newBacking, key) {
       const image = await imageOf(volume);
       if (image.format !== 'qcow2') {

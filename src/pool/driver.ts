@@ -286,10 +286,10 @@ export interface PoolDriver {
 
   /**
    * Optional. Why `rebase` cannot run on this pool over this connection (one whose driver can
-   * rebase only where volback has the files); undefined when it can. A removal asks before it
-   * changes anything.
+   * rebase only where volback has the files), for an `encrypted` chain's volume or a plain one;
+   * undefined when it can. A removal asks before it changes anything.
    */
-  rebaseRefusal?(pool: PoolRef): Promise<string | undefined>;
+  rebaseRefusal?(pool: PoolRef, encrypted: boolean): Promise<string | undefined>;
 
   /**
    * Optional. Creates volume `name` holding `source`'s own layer byte for byte (`source` is a volume

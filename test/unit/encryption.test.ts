@@ -203,6 +203,22 @@ describe('refusals before anything is created', () => {
   });
 });
 
+describe('merging an encrypted chain', () => {
+  const poolOn = (uri: string) =>
+    ({ name: 'b', type: 'dir', conn: { getURI: async () => uri } }) as unknown as Parameters<
+      NonNullable<ReturnType<typeof createDirDriver>['rebaseRefusal']>
+    >[0];
+
+  it('a dir pool of another host refuses it before the removal starts; a plain chain merges there', async () => {
+    const driver = createDirDriver();
+    expect(await driver.rebaseRefusal!(poolOn('qemu:///system'), true)).toBeUndefined();
+    expect(await driver.rebaseRefusal!(poolOn('qemu+ssh://root@h/system'), false)).toBeUndefined();
+    expect(await driver.rebaseRefusal!(poolOn('qemu+ssh://root@h/system'), true)).toBe(
+      "dir pool 'b' merges encrypted volumes only on the host volback runs on",
+    );
+  });
+});
+
 describe('the CLI', () => {
   it('--encrypt names a secret by UUID or usage, or none', () => {
     expect(withEncryptFlag(undefined, {})).toBeUndefined();

@@ -305,7 +305,7 @@ async function refuseUnmergeable(
       });
     const pool = await pools.get(volume.pool);
     const refusal = pool.driver.rebase
-      ? await pool.driver.rebaseRefusal?.(pool)
+      ? await pool.driver.rebaseRefusal?.(pool, into?.encryption !== undefined)
       : `pool type ${pool.type} cannot merge backups (no rebase)`;
     if (refusal)
       throw new VolbackError(
