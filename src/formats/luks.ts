@@ -11,7 +11,8 @@ import { ErrorCodes, VolbackError } from '../errors';
 export const LUKS_SECTOR = 512;
 
 const MAGIC = Buffer.from([0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe]); // "LUKS\xba\xbe"
-const HEADER_BYTES = 592;
+/** The LUKS1 header proper (its key slots' material follows, elsewhere in the area). */
+export const LUKS_HEADER_BYTES = 592;
 const SLOTS = 8;
 const SLOT_ACTIVE = 0x00ac71f3;
 const SLOT_INACTIVE = 0x0000dead;
@@ -61,7 +62,8 @@ function text(buf: Buffer, at: number, length: number): string {
  * `areaLength` bytes long): every key slot's material must lie inside that area.
  */
 export function parseLuksHeader(buf: Buffer, areaLength: number, where: string): LuksHeader {
-  if (buf.length < HEADER_BYTES) throw bad(where, `is ${buf.length} bytes, shorter than ${HEADER_BYTES}`);
+  if (buf.length < LUKS_HEADER_BYTES)
+    throw bad(where, `is ${buf.length} bytes, shorter than ${LUKS_HEADER_BYTES}`);
   if (!buf.subarray(0, 6).equals(MAGIC)) throw bad(where, 'magic: not a LUKS header');
   const version = buf.readUInt16BE(6);
   if (version !== 1) throw bad(where, `version ${version}: only LUKS1, as QEMU writes it, is read`);
@@ -89,7 +91,7 @@ export function parseLuksHeader(buf: Buffer, areaLength: number, where: string):
       throw bad(where, `key slot ${i}: ${iterations} iterations are outside 1..${MAX_PBKDF2_ITERATIONS}`);
     if (stripes < 1 || stripes > MAX_STRIPES)
       throw bad(where, `key slot ${i}: ${stripes} stripes are outside 1..${MAX_STRIPES}`);
-    if (materialOffset < HEADER_BYTES || materialOffset + materialBytes(keyBytes, stripes) > areaLength)
+    if (materialOffset < LUKS_HEADER_BYTES || materialOffset + materialBytes(keyBytes, stripes) > areaLength)
       throw bad(
         where,
         `key slot ${i}: its key material at ${materialOffset} lies outside the ${areaLength}-byte header area`,

@@ -10,7 +10,14 @@ import {
   parseFixedHeader,
   type Qcow2Header,
 } from './qcow2-header';
-import { LUKS_SECTOR, decryptSectors, parseLuksHeader, unlockLuks, type LuksKey } from './luks';
+import {
+  LUKS_HEADER_BYTES,
+  LUKS_SECTOR,
+  decryptSectors,
+  parseLuksHeader,
+  unlockLuks,
+  type LuksKey,
+} from './luks';
 
 export { Qcow2FormatError } from './qcow2-header';
 
@@ -43,7 +50,7 @@ export interface Qcow2Image {
   readonly backing?: { file: string; format?: string };
   /** Guest ranges this layer itself stores: data clusters, and zero clusters (v3), which hide the backing. */
   layerExtents(): Promise<GuestExtent[]>;
-  /** Wipes an encrypted image's master key; reads fail afterwards. A plain image has nothing to drop. */
+  /** Wipes an encrypted image's master key; its data reads fail afterwards. A plain image has nothing to drop. */
   close(): void;
   /**
    * Guest bytes [start, start+length) as a guest reads them: this layer's data, zeros for its zero
@@ -94,7 +101,7 @@ export async function openQcow2(source: ByteSource, where: string, passphrase?: 
     : undefined;
   try {
     const l1 = await readL1(source, header, where);
-    return new Qcow2Layer(source, where, header, l1, backing, header.encrypted ? { key } : undefined);
+    return new Qcow2Layer(source, where, header, l1, backing, key);
   } catch (err) {
     key?.key.fill(0);
     throw err;
@@ -119,7 +126,7 @@ async function unlockImage(
       area.offset,
       `encryption header (${area.length} bytes) runs past the end of the file`,
     );
-  const first = await readExactly(source, area.offset, Math.min(area.length, 4096), where);
+  const first = await readExactly(source, area.offset, Math.min(area.length, LUKS_HEADER_BYTES), where);
   const header = parseLuksHeader(first, area.length, where);
   if (!passphrase) return undefined;
   return unlockLuks(
@@ -217,6 +224,7 @@ class Qcow2Layer implements Qcow2Image {
   // Promises, so concurrent reads of one table share one fetch; a failed fetch is forgotten.
   private readonly l2Cache = new Map<number, Promise<Buffer>>();
   private readonly l2CacheLimit: number;
+  private readonly encrypted: boolean;
   private closed = false;
 
   constructor(
@@ -225,18 +233,19 @@ class Qcow2Layer implements Qcow2Image {
     header: Qcow2Header,
     private readonly l1: Float64Array,
     readonly backing: { file: string; format?: string } | undefined,
-    /** Set for an encrypted image; `key` only when it was unlocked. */
-    private readonly crypto?: { key?: LuksKey },
+    /** An encrypted image's master key, when it was unlocked. */
+    private readonly key?: LuksKey,
   ) {
     this.virtualSize = header.virtualSize;
     this.clusterSize = header.clusterSize;
     this.version = header.version;
+    this.encrypted = header.encrypted;
     this.l2Entries = header.clusterSize / 8;
     this.l2CacheLimit = Math.max(1, Math.floor(L2_CACHE_BYTES / header.clusterSize));
   }
 
   close(): void {
-    this.crypto?.key?.key.fill(0);
+    this.key?.key.fill(0);
     this.closed = true;
   }
 
@@ -297,7 +306,7 @@ class Qcow2Layer implements Qcow2Image {
   /** Copies one run into `out` (which starts at guest offset `outStart` and is already zeroed). */
   private async fill(out: Buffer, outStart: number, run: Run, below?: GuestReader): Promise<void> {
     const at = run.guest - outStart;
-    if (run.kind === 'data' && this.crypto) {
+    if (run.kind === 'data' && this.encrypted) {
       await this.fillDecrypted(out, at, run);
     } else if (run.kind === 'data') {
       // A data cluster may end past a file QEMU did not extend to a whole cluster; QEMU reads zeros there.
@@ -324,7 +333,7 @@ class Qcow2Layer implements Qcow2Image {
    */
   private async fillDecrypted(out: Buffer, at: number, run: Run): Promise<void> {
     if (this.closed) throw new Error(`${this.where}: read after close`);
-    const key = this.crypto!.key;
+    const key = this.key;
     if (!key)
       throw new VolbackError(
         ErrorCodes.INVALID_INPUT,
