@@ -33,6 +33,11 @@ const EXT_BACKING_FORMAT = 0xe2792aca;
 const EXT_FULL_DISK_ENCRYPTION = 0x0537be77;
 
 const INCOMPATIBLE_FEATURES = ['dirty', 'corrupt', 'external data file', 'compression type', 'extended L2'];
+/** The one incompatible feature the reader supports: a compression type other than zlib, in header byte 104. */
+const COMPRESSION_TYPE_BIT = 1n << 3n;
+/** compression_type values (header byte 104). */
+const COMPRESSION_TYPES = ['zlib', 'zstd'] as const;
+export type CompressionType = (typeof COMPRESSION_TYPES)[number];
 
 /** The fixed header fields the reader uses, validated. */
 export interface Qcow2Header {
@@ -48,6 +53,8 @@ export interface Qcow2Header {
   backingNameLength: number;
   /** crypt_method 2: LUKS, its header in the full disk encryption extension's area. */
   encrypted: boolean;
+  /** How the image's compressed clusters are compressed (zlib unless the compression type feature says zstd). */
+  compression: CompressionType;
 }
 
 /** Reads a big-endian u64 that must be an exact JS number. */
@@ -66,7 +73,7 @@ const badIn =
 /**
  * Parses and checks the fixed header from the file's first bytes (at least 112 bytes, or the
  * whole file when shorter). Refuses bad magic, versions other than 2 and 3, encryption other than LUKS, any
- * incompatible feature, a compression type, and fields out of range for a file of `fileSize` bytes.
+ * incompatible feature but a zstd compression type, and fields out of range for a file of `fileSize` bytes.
  * @throws Qcow2FormatError
  */
 export function parseFixedHeader(buf: Buffer, fileSize: number, where: string): Qcow2Header {
@@ -87,11 +94,13 @@ export function parseFixedHeader(buf: Buffer, fileSize: number, where: string): 
     throw bad(32, `crypt_method ${cryptMethod}: only plain (0) and LUKS (2) images are read`);
 
   let headerLength = V2_HEADER_LENGTH;
+  let compression: CompressionType = 'zlib';
   if (version === 3) {
     if (buf.length < V3_MIN_HEADER_LENGTH) throw bad(undefined, 'header: the file ends inside the v3 header');
     const incompatible = buf.readBigUInt64BE(72);
-    if (incompatible !== 0n) {
-      const names = [...incompatible.toString(2)]
+    const unsupported = incompatible & ~COMPRESSION_TYPE_BIT;
+    if (unsupported !== 0n) {
+      const names = [...unsupported.toString(2)]
         .reverse()
         .flatMap((b, i) => (b === '1' ? [INCOMPATIBLE_FEATURES[i] ?? `bit ${i}`] : []));
       throw bad(72, `incompatible_features ${names.join(', ')}: not supported`);
@@ -104,10 +113,18 @@ export function parseFixedHeader(buf: Buffer, fileSize: number, where: string): 
         100,
         `header_length ${headerLength} is not a multiple of 8 in ${V3_MIN_HEADER_LENGTH}..${clusterSize}`,
       );
-    // Without the compression type feature bit the type must be zlib (0); compressed clusters are refused anyway.
+    // QEMU's rule: the feature bit is set exactly when the type is not zlib (0).
+    const typed = (incompatible & COMPRESSION_TYPE_BIT) !== 0n;
     if (headerLength > V3_MIN_HEADER_LENGTH) {
       if (buf.length <= V3_MIN_HEADER_LENGTH) throw bad(undefined, 'header: the file ends inside the header');
-      if (buf[104] !== 0) throw bad(104, `compression_type ${buf[104]} without its feature bit`);
+      const type = buf[104];
+      if ((type !== 0) !== typed)
+        throw bad(104, `compression_type ${type} ${typed ? 'with' : 'without'} its feature bit`);
+      if (type >= COMPRESSION_TYPES.length)
+        throw bad(104, `compression_type ${type} is not zlib (0) or zstd (1)`);
+      compression = COMPRESSION_TYPES[type];
+    } else if (typed) {
+      throw bad(72, 'the compression type feature is set but the header has no compression_type field');
     }
   }
 
@@ -152,6 +169,7 @@ export function parseFixedHeader(buf: Buffer, fileSize: number, where: string): 
     backingNameOffset,
     backingNameLength: backingNameOffset === 0 ? 0 : backingNameLength,
     encrypted: cryptMethod === 2,
+    compression,
   };
 }
 

@@ -2,12 +2,14 @@
 // Remote hosts give volback a volume's file bytes (virStorageVolDownload), not the guest's view; this turns
 // the one into the other. Every table entry is untrusted and checked before use.
 import { ErrorCodes, VolbackError } from '../errors';
+import { decompressCluster } from './compressed-cluster';
 import {
   Qcow2FormatError,
   backingName,
   extensionAreaEnd,
   parseExtensions,
   parseFixedHeader,
+  type CompressionType,
   type Qcow2Header,
 } from './qcow2-header';
 import {
@@ -147,14 +149,19 @@ export function layeredReader(image: Qcow2Image, below?: GuestReader): GuestRead
   return { size: image.virtualSize, read: (start, length) => image.read(start, length, below) };
 }
 
-/** What one guest cluster is in this layer. */
-type Cluster = { kind: 'data'; host: number } | { kind: 'zero' } | { kind: 'absent' };
+/** What one guest cluster is in this layer; a compressed one is `size` bytes at file offset `host`. */
+type Cluster =
+  | { kind: 'data'; host: number }
+  | { kind: 'compressed'; host: number; size: number }
+  | { kind: 'zero' }
+  | { kind: 'absent' };
 const ZERO: Cluster = { kind: 'zero' };
 const ABSENT: Cluster = { kind: 'absent' };
 
 const OFFSET_HI_MASK = 0x00ffffff; // bits 32..55 of an L1 or L2 entry's offset field
 const L1_RESERVED_HI = 0x7f000000; // bits 56..62
 const L2_COMPRESSED_HI = 0x40000000; // bit 62
+const L2_COPIED_HI = 0x80000000; // bit 63
 const L2_RESERVED_HI = 0x3f000000; // bits 56..61
 const L2_RESERVED_LO = 0x000001fe; // bits 1..8
 const L2_ZERO_LO = 0x1; // bit 0, v3 only
@@ -225,6 +232,7 @@ class Qcow2Layer implements Qcow2Image {
   private readonly l2Cache = new Map<number, Promise<Buffer>>();
   private readonly l2CacheLimit: number;
   private readonly encrypted: boolean;
+  private readonly compression: CompressionType;
   private closed = false;
 
   constructor(
@@ -240,6 +248,7 @@ class Qcow2Layer implements Qcow2Image {
     this.clusterSize = header.clusterSize;
     this.version = header.version;
     this.encrypted = header.encrypted;
+    this.compression = header.compression;
     this.l2Entries = header.clusterSize / 8;
     this.l2CacheLimit = Math.max(1, Math.floor(L2_CACHE_BYTES / header.clusterSize));
   }
@@ -260,7 +269,8 @@ class Qcow2Layer implements Qcow2Image {
         const cluster = this.classify(table, i, j);
         if (cluster.kind === 'absent') continue;
         const start = i * span + j * this.clusterSize;
-        appendExtent(out, start, Math.min(this.clusterSize, this.virtualSize - start), cluster.kind);
+        const kind = cluster.kind === 'zero' ? 'zero' : 'data';
+        appendExtent(out, start, Math.min(this.clusterSize, this.virtualSize - start), kind);
       }
     }
     return out;
@@ -296,6 +306,8 @@ class Qcow2Layer implements Qcow2Image {
         run = undefined;
       }
       if (run) run.length += next - pos;
+      else if (cluster.kind === 'compressed')
+        run = { guest: pos, length: next - pos, kind: 'compressed', host, cluster };
       else run = { guest: pos, length: next - pos, kind: cluster.kind, host };
       pos = next;
     }
@@ -306,7 +318,11 @@ class Qcow2Layer implements Qcow2Image {
   /** Copies one run into `out` (which starts at guest offset `outStart` and is already zeroed). */
   private async fill(out: Buffer, outStart: number, run: Run, below?: GuestReader): Promise<void> {
     const at = run.guest - outStart;
-    if (run.kind === 'data' && this.encrypted) {
+    if (run.kind === 'compressed') {
+      const cluster = await this.decompressed(run.cluster!);
+      const from = run.guest % this.clusterSize;
+      cluster.copy(out, at, from, from + run.length);
+    } else if (run.kind === 'data' && this.encrypted) {
       await this.fillDecrypted(out, at, run);
     } else if (run.kind === 'data') {
       // A data cluster may end past a file QEMU did not extend to a whole cluster; QEMU reads zeros there.
@@ -353,6 +369,24 @@ class Qcow2Layer implements Qcow2Image {
     bytes.copy(out, at, run.host - first, run.host - first + run.length);
   }
 
+  /**
+   * A compressed cluster's guest bytes. Its last sector may lie past the end of a file QEMU did not
+   * pad, where QEMU reads zeros; the decompressor stops at the frame's end either way.
+   */
+  private async decompressed(cluster: { host: number; size: number }): Promise<Buffer> {
+    const inFile = Math.min(cluster.size, this.source.size - cluster.host);
+    const bytes = await readExactly(this.source, cluster.host, inFile, this.where);
+    try {
+      return decompressCluster(this.compression, bytes, this.clusterSize);
+    } catch (err) {
+      throw new Qcow2FormatError(
+        this.where,
+        cluster.host,
+        `compressed cluster (${cluster.size} bytes, ${this.compression}): ${(err as Error).message}`,
+      );
+    }
+  }
+
   /** Entry `j` of L2 table `i`, checked. */
   private classify(table: Buffer, i: number, j: number): Cluster {
     const { hi, lo, offset } = entryAt(table, j);
@@ -360,7 +394,7 @@ class Qcow2Layer implements Qcow2Image {
     const guest = (i * this.l2Entries + j) * this.clusterSize;
     const bad = (problem: string) =>
       new Qcow2FormatError(this.where, at, `L2 entry for guest offset ${guest}: ${problem}`);
-    if ((hi & L2_COMPRESSED_HI) !== 0) throw bad('compressed clusters are not supported');
+    if ((hi & L2_COMPRESSED_HI) !== 0) return this.compressedCluster(table, j, bad);
     if ((hi & L2_RESERVED_HI) !== 0 || (lo & L2_RESERVED_LO) !== 0) throw bad('reserved bits are set');
     if ((lo & L2_ZERO_LO) !== 0) {
       if (this.version === 2) throw bad('the zero flag is not valid in a version 2 image');
@@ -370,6 +404,23 @@ class Qcow2Layer implements Qcow2Image {
     if (offset % this.clusterSize !== 0) throw bad(`data offset ${offset} is not cluster aligned`);
     if (offset >= this.source.size) throw bad(`data offset ${offset} is past the end of the file`);
     return { kind: 'data', host: offset };
+  }
+
+  /**
+   * A compressed cluster descriptor (qcow2.txt): the host offset in bits 0..x-1, x = 62 - (cluster_bits
+   * - 8), and in bits x..61 the count of 512-byte sectors after the one the offset is in.
+   */
+  private compressedCluster(table: Buffer, j: number, bad: (problem: string) => Error): Cluster {
+    const entry = table.readBigUInt64BE(j * 8);
+    if ((Number(entry >> 32n) & L2_COPIED_HI) !== 0) throw bad('a compressed cluster has the copied flag');
+    if (this.encrypted) throw bad('a compressed cluster in an encrypted image (QEMU writes none)');
+    const shift = BigInt(62 - (Math.log2(this.clusterSize) - 8));
+    const host = Number(entry & ((1n << shift) - 1n));
+    const sectors = Number((entry >> shift) & ((1n << (62n - shift)) - 1n)) + 1;
+    const size = sectors * 512 - (host % 512);
+    if (host === 0 || host >= this.source.size)
+      throw bad(`compressed data offset ${host} is outside the file`);
+    return { kind: 'compressed', host, size };
   }
 
   private l2Table(i: number): Promise<Buffer> {
@@ -387,18 +438,23 @@ class Qcow2Layer implements Qcow2Image {
   }
 }
 
-/** Consecutive guest bytes served the same way: one source read, one fill of zeros, or one read below. */
+/**
+ * Consecutive guest bytes served the same way: one source read, one fill of zeros, one read below,
+ * or part of one compressed cluster.
+ */
 interface Run {
   guest: number;
   length: number;
   kind: Cluster['kind'];
   /** For data: the file offset of the run's first byte. */
   host: number;
+  /** For compressed: the cluster the run is part of. */
+  cluster?: { host: number; size: number };
 }
 
 /** Whether `length` more bytes served as `kind` (at file offset `host`, for data) can join `run`. */
 function extends_(run: Run, kind: Cluster['kind'], host: number, length: number): boolean {
-  if (run.kind !== kind) return false;
+  if (run.kind !== kind || kind === 'compressed') return false;
   if (kind !== 'data') return true;
   return run.host + run.length === host && run.length + length <= MAX_COALESCED_READ;
 }

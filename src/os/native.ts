@@ -1,4 +1,4 @@
-// Loads the compiled addon (volback_os.node, the OS primitives Node lacks) and describes its raw API.
+// Loads the compiled addon (volback_os.node: the OS primitives and zstd Node 20 lacks) and describes its raw API.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, VolbackError } from '../errors';
@@ -9,6 +9,8 @@ export interface OsBinding {
   flock(fd: number, operation: number): number;
   /** A pipe's read end whose write end holds `bytes` (≤ 4096) and is closed; or -errno. */
   pipeHolding(bytes: Buffer): number;
+  /** Fills `output` from the one zstd frame at the start of `input`; throws an Error naming why not. */
+  zstdDecompressInto(input: Buffer, output: Buffer): void;
   LOCK_SH: number;
   LOCK_EX: number;
   LOCK_NB: number;
@@ -16,7 +18,7 @@ export interface OsBinding {
   EWOULDBLOCK: number;
 }
 
-export const OS_BUILD_FIX = 'run `npm run build:native` (needs g++, python3)';
+export const OS_BUILD_FIX = 'run `npm run build:native` (needs g++, python3, libzstd-dev)';
 
 /** Where the addon may be: next to this file (ts-jest) or in the source tree (dist builds). */
 export function osBindingCandidates(env: NodeJS.ProcessEnv = process.env): string[] {

@@ -128,6 +128,14 @@ function prng(seed: number): () => number {
   };
 }
 
+/** `length` bytes that do not compress, the same for the same seed. */
+function pseudoRandom(seed: number, length: number): Buffer {
+  const next = prng(seed);
+  const out = Buffer.alloc(length);
+  for (let i = 0; i < length; i += 4) out.writeUInt32LE(Math.floor(next() * 2 ** 32), i);
+  return out;
+}
+
 /** Reads the whole disk in uneven pieces, plus unaligned random ranges, and compares with `expected`. */
 async function expectSameGuestBytes(reader: GuestReader, expected: Buffer): Promise<void> {
   expect(reader.size).toBe(expected.length);
@@ -303,6 +311,50 @@ describe('backing chains', () => {
   });
 });
 
+describe('compressed clusters', () => {
+  const cases = [
+    { type: 'zlib', clusterSize: 65536 },
+    { type: 'zstd', clusterSize: 65536 },
+    { type: 'zstd', clusterSize: 4096 },
+    { type: 'zstd', clusterSize: 2 * 1024 * 1024 },
+  ];
+  it.each(cases)('$type, $clusterSize-byte clusters: map and bytes are QEMU’s', async (c) => {
+    const name = `compressed-${c.type}-${c.clusterSize}.qcow2`;
+    const size = c.clusterSize * 24 + 1536;
+    // Patterns (they compress), random clusters (QEMU stores them uncompressed), zeros and a short last cluster.
+    create(`${name}.src`, `${size}`, { options: `cluster_size=${c.clusterSize}` });
+    scribble(`${name}.src`, c.clusterSize, size);
+    await fsp.writeFile(file(`${name}.rand`), pseudoRandom(c.clusterSize, c.clusterSize * 2));
+    io(`${name}.src`, 'qcow2', `write -s ${file(`${name}.rand`)} ${c.clusterSize * 17} ${c.clusterSize * 2}`);
+    const options = `cluster_size=${c.clusterSize},compression_type=${c.type}`;
+    tool('qemu-img', ...'convert -c -f qcow2 -O qcow2 -o'.split(' '), options, `${name}.src`, name);
+
+    const image = await openQcow2(await fileSource(name), name);
+    const extents = await image.layerExtents();
+    expect(extents).toEqual(qemuLayerMap(name));
+    const check = JSON.parse(tool('qemu-img', 'check', '--output=json', file(name))) as Record<
+      string,
+      number
+    >;
+    expect(check['compressed-clusters']).toBeGreaterThan(0);
+    expect(check['compressed-clusters']).toBeLessThan(check['allocated-clusters']);
+    await expectSameGuestBytes(layeredReader(image), await qemuGuestBytes(name));
+  });
+
+  it('a chain of a compressed full and an overlay of compressed writes (zstd), as volback stores one', async () => {
+    const options = 'compat=1.1,compression_type=zstd';
+    create('z-base.qcow2', '4M', { options });
+    io('z-base.qcow2', 'qcow2', 'write -c -P 0x31 0 1M', 'write -c -P 0x32 2M 64k');
+    create('z-top.qcow2', undefined, { options, backing: ['z-base.qcow2', 'qcow2'] });
+    io('z-top.qcow2', 'qcow2', 'write -c -P 0x33 512k 128k', 'write -z 2M 64k', 'write -c -P 0x34 3M 64k');
+
+    const base = await openQcow2(await fileSource('z-base.qcow2'), 'z-base.qcow2');
+    const top = await openQcow2(await fileSource('z-top.qcow2'), 'z-top.qcow2');
+    expect(await top.layerExtents()).toEqual(qemuLayerMap('z-top.qcow2'));
+    await expectSameGuestBytes(layeredReader(top, layeredReader(base)), await qemuGuestBytes('z-top.qcow2'));
+  });
+});
+
 describe('hostile images', () => {
   /** A fresh real v3 image (64 KiB clusters, one written cluster) to forge copies from. */
   async function original(
@@ -437,11 +489,53 @@ describe('hostile images', () => {
     expect(err.message).toMatch(/L1 table: two entries share the L2 table at \d+/);
   });
 
-  it('refuses a compressed cluster when it meets one', async () => {
-    await original('to-compress.qcow2');
-    tool('qemu-img', 'convert', '-c', '-O', 'qcow2', 'to-compress.qcow2', 'compressed.qcow2');
-    const err = await failureOf('compressed-copy.qcow2', await fsp.readFile(file('compressed.qcow2')));
-    expect(err.message).toMatch(/L2 entry for guest offset 65536: compressed clusters are not supported/);
+  it('refuses compressed clusters it cannot trust, naming the cluster', async () => {
+    // Half random (stored as is), half patterns (compressed), so the image has both kinds.
+    await fsp.writeFile(
+      file('to-compress.raw'),
+      Buffer.concat([pseudoRandom(1, 2 * 65536), Buffer.alloc(6 * 65536, 0x61)]),
+    );
+    tool(
+      'qemu-img',
+      'convert',
+      '-c',
+      '-f',
+      'raw',
+      '-O',
+      'qcow2',
+      '-o',
+      'compression_type=zstd',
+      'to-compress.raw',
+      'zstd.qcow2',
+    );
+    const real = await fsp.readFile(file('zstd.qcow2'));
+    const entry = l2Offset(real) + 2 * 8; // guest cluster 2: the first compressed one
+    expect(real.readUInt8(entry) & 0x40).toBe(0x40);
+    const shift = 62n - (16n - 8n);
+    const host = Number(real.readBigUInt64BE(entry) & ((1n << shift) - 1n));
+    const cases: Array<[string, (b: Buffer) => void, RegExp]> = [
+      [
+        'garbled',
+        (b) => b.fill(0xee, host, host + 16),
+        new RegExp(`compressed cluster \\(\\d+ bytes, zstd\\): zstd: .* \\(file offset ${host}\\)`),
+      ],
+      [
+        'copied',
+        (b) => b.writeUInt8(b[entry] | 0x80, entry),
+        /L2 entry for guest offset 131072: a compressed cluster has the copied flag/,
+      ],
+      [
+        'outside',
+        (b) => b.writeBigUInt64BE((1n << 62n) | BigInt(b.length + 4096), entry),
+        /L2 entry for guest offset 131072: compressed data offset \d+ is outside the file/,
+      ],
+      ['wrong-type', (b) => b.writeUInt8(0, 104), /compression_type 0 with its feature bit/],
+      ['unknown-type', (b) => b.writeUInt8(2, 104), /compression_type 2 is not zlib \(0\) or zstd \(1\)/],
+    ];
+    for (const [label, edit, expected] of cases) {
+      const err = await failureOf(`zstd-${label}.qcow2`, forged(real, edit));
+      expect(`${label}: ${err.message}`).toMatch(new RegExp(`^${label}: .*${expected.source}`));
+    }
   });
 
   it('refuses a zero flag in a version 2 image', async () => {

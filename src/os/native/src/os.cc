@@ -1,4 +1,5 @@
-// volback_os: OS primitives Node lacks, on file descriptors that Node opened.
+// volback_os: what Node 20 lacks: OS primitives on file descriptors that Node opened, and zstd
+// decompression (Node's zlib has no zstd before Node 22; qcow2 clusters volback reads can be zstd).
 //
 // Contract:
 //  - Every call is synchronous and never blocks: flock() accepts only non-blocking operations
@@ -10,8 +11,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <cerrno>
+#include <string>
 
 namespace {
 
@@ -61,9 +64,43 @@ Napi::Value PipeHolding(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fds[0]);
 }
 
+// zstdDecompressInto(input, output) -> undefined. Decodes one zstd frame from `input` until `output`
+// is full, as QEMU reads a compressed qcow2 cluster: bytes after the frame (the rest of its last
+// sector) are ignored, and a frame that ends early, runs out of input, or stops making progress is
+// an Error naming why. The window is capped, so a hostile frame cannot make it allocate much.
+constexpr int kZstdWindowLogMax = 23;  // 8 MiB; qcow2 clusters are at most 2 MiB
+
+Napi::Value ZstdDecompressInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsBuffer() || !info[1].IsBuffer())
+    throw Napi::TypeError::New(env, "zstdDecompressInto(input: Buffer, output: Buffer)");
+  auto input = info[0].As<Napi::Buffer<uint8_t>>();
+  auto output = info[1].As<Napi::Buffer<uint8_t>>();
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  if (!dctx) throw Napi::Error::New(env, "zstd: cannot allocate a decompression context");
+  std::string problem;
+  size_t rc = ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, kZstdWindowLogMax);
+  if (ZSTD_isError(rc)) problem = ZSTD_getErrorName(rc);
+  ZSTD_inBuffer in = {input.Data(), input.Length(), 0};
+  ZSTD_outBuffer out = {output.Data(), output.Length(), 0};
+  while (problem.empty() && out.pos < out.size) {
+    const size_t inBefore = in.pos, outBefore = out.pos;
+    rc = ZSTD_decompressStream(dctx, &out, &in);
+    if (ZSTD_isError(rc)) problem = ZSTD_getErrorName(rc);
+    else if (rc == 0) break;  // the frame ended
+    else if (in.pos == inBefore && out.pos == outBefore) problem = "the compressed data ends inside the frame";
+  }
+  ZSTD_freeDCtx(dctx);
+  if (problem.empty() && out.pos < out.size)
+    problem = "the frame holds " + std::to_string(out.pos) + " of " + std::to_string(out.size) + " bytes";
+  if (!problem.empty()) throw Napi::Error::New(env, "zstd: " + problem);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("pipeHolding", Napi::Function::New(env, PipeHolding, "pipeHolding"));
+  exports.Set("zstdDecompressInto", Napi::Function::New(env, ZstdDecompressInto, "zstdDecompressInto"));
   exports.Set("LOCK_SH", Napi::Number::New(env, LOCK_SH));
   exports.Set("LOCK_EX", Napi::Number::New(env, LOCK_EX));
   exports.Set("LOCK_NB", Napi::Number::New(env, LOCK_NB));
