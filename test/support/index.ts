@@ -33,6 +33,7 @@ export {
   TESTHOST_DIR_POOL,
   TESTHOST_FIX,
   TESTHOST_VG,
+  mirrorPoolOnTestHost,
   openTestHost,
   testHost,
   testHostSshUri,

@@ -3,7 +3,9 @@ import { execFile, spawn } from 'child_process';
 import net from 'net';
 import path from 'path';
 import { promisify } from 'util';
-import { Connection } from '../../src/libvirt';
+import fs from 'fs';
+import { Connection, type StoragePool } from '../../src/libvirt';
+import type { Cleanup } from './cleanup';
 import { assertLane } from './lanes';
 import { REPO_ROOT } from './ts-child';
 
@@ -100,4 +102,30 @@ export async function testHostTunnel(port: number): Promise<{ localPort: number;
   }
   close();
   throw new Error(`no ssh tunnel to port ${port} of the test host`);
+}
+
+/**
+ * A local dir pool as another host sees it: a dir pool of the same name on the test host (through
+ * `remote`), at the same path, holding a copy of the directory's files (an incremental names its
+ * parent by path). Removed with its files by `cleanup`. Returns the pool, refreshed and checked.
+ */
+export async function mirrorPoolOnTestHost(
+  remote: Connection,
+  cleanup: Cleanup,
+  name: string,
+  poolPath: string,
+): Promise<StoragePool> {
+  const pool = await remote.defineStoragePool(
+    `<pool type='dir'><name>${name}</name><target><path>${poolPath}</path></target></pool>`,
+  );
+  cleanup.pool(pool, { deleteVolumes: true, deleteStorage: true });
+  await pool.build();
+  await pool.create();
+  await run('bash', ['-c', `tar -C '${poolPath}' -cf - . | '${SCRIPT}' ssh "tar -C '${poolPath}' -xf -"`]);
+  await pool.refresh();
+  const copied = (await pool.listVolumeNames()).sort();
+  const local = fs.readdirSync(poolPath).sort();
+  if (copied.join('\n') !== local.join('\n'))
+    throw new Error(`the test host's pool ${name} lists [${copied.join(', ')}], not [${local.join(', ')}]`);
+  return pool;
 }

@@ -1,9 +1,12 @@
+// lane: testhost (scripts/test-lanes)
 // Compressed backups (docs/compression.md) on a real two-disk domain with known writes, into a dir
 // pool: a zstd full and zstd incrementals through QEMU's blockdev-backup with `compress`, each layer
 // a plain qcow2 with compression_type zstd on its parent, stored smaller than the uncompressed full
 // of the same point, every point restored byte for byte and verified deep, a merge of a compressed
-// middle incremental, the checkpoints libvirt's; and a compressed backup libvirt's job would have
-// to copy is refused with nothing created.
+// middle incremental, the checkpoints libvirt's; a compressed chain restores and verifies on
+// another host holding the pool (the LVM test host, through libvirt alone); and a compressed backup
+// libvirt's job would have to copy is refused with nothing created.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createBackup, type BackupResult, type CreateBackupOptions } from '../../src/core/backup/coordinator';
@@ -19,10 +22,13 @@ import {
   Cleanup,
   backupLocation,
   createTestDomain,
+  mirrorPoolOnTestHost,
   openSystemConnection,
+  openTestHost,
   poolVolumeNames,
   qemuLeftovers,
   sameContent,
+  testHost,
   type TestDomain,
 } from '../support';
 import { checkpointNames } from './fixtures/delete-helpers';
@@ -181,6 +187,58 @@ describe('compressed backups', () => {
     expect(inc.set.kind).toBe('incremental');
     await expectPoint(full.set, { vda: model });
     await expectPoint(inc.set, { vda: vm.snapshotModel('vda', 'inc') });
+  });
+
+  it('restores and verifies a compressed chain on another host that holds the pool, through libvirt alone', async () => {
+    const size = 16 * MiB + 4096;
+    const vm = await createTestDomain(conn, cleanup, { diskSizes: [size], label: 'zstdremote' });
+    await vm.write('vda', 0x71, 2 * MiB, 3 * MiB);
+    const full = await backup(vm, { definition: zstd('full') });
+    const fullModel = vm.snapshotModel('vda', 'full');
+    await vm.write('vda', 0x72, 3 * MiB, MiB);
+    await vm.write('vda', 0x73, size - 1000, 1000);
+    const inc = await backup(vm, { definition: zstd() });
+    const incModel = vm.snapshotModel('vda', 'inc');
+    expect(await layer(inc.set, 'vda')).toEqual({
+      compression: 'zstd',
+      backing: volumePath(full.set, 'vda'),
+    });
+
+    // The test host sees the same pool files at the same path; volback reads them only through libvirt.
+    const remote = cleanup.connection(await openTestHost());
+    const pool = await mirrorPoolOnTestHost(remote, cleanup, env.defaults.pool, env.defaults.path);
+    const stored = (await pool.listVolumeNames()).sort();
+
+    // A deep verify there reads every layer's compressed clusters through volback's own qcow2 reader.
+    const verified = await verifyBackup(remote, { setId: inc.set.id, deep: true, record: false });
+    expect(verified).toMatchObject({ ok: true, damage: [] });
+    // Each point, read there and streamed into this host's pool (raw guest bytes), equals the disk.
+    for (const [set, model] of [
+      [full.set, fullModel],
+      [inc.set, incModel],
+    ] as const) {
+      const { volumes } = await restoreBackup(remote, {
+        setId: set.id,
+        scanPools: [env.defaults.pool],
+        targetConnection: conn,
+        pool: env.defaults.pool,
+        lockDir: env.lockDir,
+      });
+      expect(volumes).toEqual([expect.objectContaining({ target: 'vda', format: 'raw' })]);
+      expect(await sameContent({ path: volumes[0].path, format: 'raw' }, model)).toBe(true);
+    }
+    // Restored on that host itself, libvirt flattens the chain there (its qemu-img reads zstd).
+    const there = await restoreBackup(remote, {
+      setId: inc.set.id,
+      scanPools: [env.defaults.pool],
+      lockDir: env.lockDir,
+      format: 'raw',
+    });
+    const sha = createHash('sha256').update(fs.readFileSync(incModel)).digest('hex');
+    expect((await testHost('ssh', 'sha256sum', there.volumes[0].path)).split(' ')[0]).toBe(sha);
+    await pool.refresh();
+    const after = (await pool.listVolumeNames()).sort();
+    expect(after.filter((n) => !stored.includes(n))).toEqual([there.volumes[0].volume]);
   });
 
   it('refuses a compressed backup libvirt would have to copy, creating nothing', async () => {

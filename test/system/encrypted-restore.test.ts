@@ -7,11 +7,9 @@
 // overwrite are refused with nothing created. Then the test host, given the pool's files and the
 // secret, restores and verifies the chain over qemu+ssh through libvirt alone (volback's reader
 // decrypts), and refuses it, creating nothing, while it lacks the secret or has a wrong one.
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createBackup, type BackupResult } from '../../src/core/backup/coordinator';
 import { restoreBackup } from '../../src/core/restore/restore';
 import { restoreDomain } from '../../src/core/restore/domain';
@@ -30,7 +28,7 @@ import {
   holdsPattern,
   openSystemConnection,
   openTestHost,
-  REPO_ROOT,
+  mirrorPoolOnTestHost,
   setSecretValue,
   testHost,
   testHostSshUri,
@@ -41,7 +39,6 @@ import {
 } from '../support';
 
 const MiB = 1024 * 1024;
-const execFileAsync = promisify(execFile);
 jest.setTimeout(600_000);
 
 const PATTERNS = [0xab, 0x3c, 0x5d];
@@ -218,20 +215,8 @@ describe('restore into encrypted volumes', () => {
     const uri = await testHostSshUri();
     const remote = cleanup.connection(await openTestHost(uri));
     expect((await kindOf(remote)).local).toBe(false);
-    const poolPath = env.defaults.path;
-    const pool = await remote.defineStoragePool(
-      `<pool type='dir'><name>${env.defaults.pool}</name><target><path>${poolPath}</path></target></pool>`,
-    );
-    cleanup.pool(pool, { deleteVolumes: true, deleteStorage: true });
-    await pool.build();
-    await pool.create();
-    await execFileAsync('bash', [
-      '-c',
-      `tar -C '${poolPath}' -cf - . | '${REPO_ROOT}/scripts/testhost' ssh "tar -C '${poolPath}' -xf -"`,
-    ]);
-    await pool.refresh();
+    const pool = await mirrorPoolOnTestHost(remote, cleanup, env.defaults.pool, env.defaults.path);
     const copied = (await pool.listVolumeNames()).sort();
-    expect(copied).toEqual(fs.readdirSync(poolPath).sort());
     const remoteSha = async (file: string): Promise<string> =>
       (await testHost('ssh', 'sha256sum', file)).split(' ')[0];
     const localSha = (file: string): string =>
