@@ -18,7 +18,7 @@ import { buildDomainXml } from '../../src/xml/scratch-domains';
 import type { Cleanup } from './cleanup';
 import { chooseVirtType } from './domain-xml';
 import { uniqueName } from './names';
-import { testHost } from './testhost';
+import { startPausedOnTestHost, testHost } from './testhost';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -112,7 +112,7 @@ export function removeVolumesNamedAfter(pool: StoragePool, name: string): () => 
 }
 
 /**
- * Defines and starts domain `name` on `conn`'s host with one disk per target of `size` bytes, each
+ * Defines and starts (paused, startPausedOnTestHost) domain `name` on `conn`'s host with one disk per target of `size` bytes, each
  * a qcow2 image inside an LV of `vg`; undefined (with its checkpoints' metadata) by `cleanup`.
  */
 export async function startDomainOnLvs(
@@ -134,6 +134,6 @@ export async function startDomainOnLvs(
     await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
     virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
   );
-  await domain.create();
+  await startPausedOnTestHost(domain);
   return domain;
 }

@@ -1,4 +1,4 @@
-// A running two-disk domain on the LVM test host, on qcow2 files of its dir pool, with a model of
+// A two-disk domain on the LVM test host (started paused: startPausedOnTestHost), on qcow2 files of its dir pool, with a model of
 // what its disks hold; and a fresh dir pool there for backups. What the remote system tests share.
 import { writeDiskPattern } from '../../src/host/scratch-domain';
 import {
@@ -12,7 +12,7 @@ import type { Cleanup } from './cleanup';
 import { chooseVirtType } from './domain-xml';
 import { createVolume } from './libvirt';
 import { uniqueName } from './names';
-import { TESTHOST_DIR_POOL } from './testhost';
+import { TESTHOST_DIR_POOL, startPausedOnTestHost } from './testhost';
 
 export interface RemoteDomain {
   name: string;
@@ -25,7 +25,7 @@ export interface RemoteDomain {
   write(target: string, pattern: number, offset: number, length: number): Promise<void>;
 }
 
-/** Starts a domain with `targets` disks of `diskSize` bytes on the test host; removed by `cleanup`. */
+/** Starts (paused) a domain with `targets` disks of `diskSize` bytes on the test host; removed by `cleanup`. */
 export async function createRemoteDomain(
   conn: Connection,
   cleanup: Cleanup,
@@ -45,7 +45,7 @@ export async function createRemoteDomain(
     await conn.defineDomain(buildDomainXml({ name, virt: await chooseVirtType(conn), disks })),
     virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
   );
-  await domain.create();
+  await startPausedOnTestHost(domain);
   const model = Object.fromEntries(targets.map((t) => [t, Buffer.alloc(diskSize)]));
   return {
     name,

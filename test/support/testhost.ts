@@ -4,7 +4,7 @@ import net from 'net';
 import path from 'path';
 import { promisify } from 'util';
 import fs from 'fs';
-import { Connection, type StoragePool } from '../../src/libvirt';
+import { Connection, virDomainCreateFlags, type Domain, type StoragePool } from '../../src/libvirt';
 import type { Cleanup } from './cleanup';
 import { REPO_ROOT } from './ts-child';
 
@@ -125,4 +125,14 @@ export async function mirrorPoolOnTestHost(
   if (copied.join('\n') !== local.join('\n'))
     throw new Error(`the test host's pool ${name} lists [${copied.join(', ')}], not [${local.join(', ')}]`);
   return pool;
+}
+
+/**
+ * Starts a defined test domain on the test host, paused. An OS-less guest that runs there idles in
+ * SeaBIOS under nested TCG, which costs the test host (one vCPU, emulated) 14–23 % of a host CPU per
+ * domain, measured; paused it costs under 1 %. Everything the tests do to it goes through QEMU's
+ * block layer (backups, checkpoints, HMP qemu-io writes, NBD exports), which works the same paused.
+ */
+export async function startPausedOnTestHost(domain: Domain): Promise<void> {
+  await domain.create(virDomainCreateFlags.VIR_DOMAIN_START_PAUSED);
 }
