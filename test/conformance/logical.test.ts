@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // The logical driver against the shared conformance suite, on the LVM test host's volume group
 // (scripts/testhost: this kernel has no device-mapper), over qemu+tcp; the suite checks the LVs
 // with qemu-io and qemu-img run inside the test host. The pool is the host's one VG, shared with

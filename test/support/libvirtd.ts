@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { isLibvirtNotFound, virDomainUndefineFlagsValues, type Connection } from '../../src/libvirt';
+import { assertLane } from './lanes';
 import { openSystemConnection } from './libvirt';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,6 +20,7 @@ function libvirtdPid(): number | undefined {
 
 /** Stops libvirtd (SIGTERM, as an admin's restart does) and starts it again; a new connection. */
 export async function restartLibvirtd(): Promise<Connection> {
+  assertLane('alone', 'this suite restarts libvirtd');
   const pid = libvirtdPid();
   if (pid === undefined) throw new Error('no libvirtd runs (/run/libvirtd.pid): run scripts/setup');
   process.kill(pid, 'SIGTERM');

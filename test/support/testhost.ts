@@ -6,6 +6,7 @@ import { promisify } from 'util';
 import fs from 'fs';
 import { Connection, virDomainCreateFlags, type Domain, type StoragePool } from '../../src/libvirt';
 import type { Cleanup } from './cleanup';
+import { assertLane } from './lanes';
 import { REPO_ROOT } from './ts-child';
 
 const run = promisify(execFile);
@@ -25,6 +26,7 @@ const SCRIPT = path.join(REPO_ROOT, 'scripts', 'testhost');
 
 /** Runs `scripts/testhost ARGS` (same VOLBACK_TESTHOST_* environment) and returns its stdout, trimmed. */
 export async function testHost(...args: string[]): Promise<string> {
+  assertLane('testhost', 'this suite uses the LVM test host');
   const { stdout } = await run('bash', [SCRIPT, ...args]);
   return stdout.trim();
 }
@@ -40,6 +42,7 @@ export const testHostSshUri = (): Promise<string> => testHost('ssh-uri');
  * answer, throws an Error that names `scripts/testhost start`: tests fail with the fix, never skip.
  */
 export async function openTestHost(uri?: string): Promise<Connection> {
+  assertLane('testhost', 'this suite uses the LVM test host');
   const target = uri ?? (await testHostUri());
   try {
     return await Connection.open(target);

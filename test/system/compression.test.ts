@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // Compressed backups (docs/compression.md) on a real two-disk domain with known writes, into a dir
 // pool: a zstd full and zstd incrementals through QEMU's blockdev-backup with `compress`, each layer
 // a plain qcow2 with compression_type zstd on its parent, stored smaller than the uncompressed full

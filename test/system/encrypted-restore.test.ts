@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // Restores into encrypted volumes (docs/encryption.md, "Restoring into encrypted volumes") on a real
 // domain, a real dir pool and real libvirt secrets: every point of an encrypted chain (and a plain
 // full) restores into LUKS qcow2 volumes of another secret, byte for byte read through that key, with

@@ -1,3 +1,4 @@
+// lane: alone (scripts/test-lanes: it stops the libvirtd every other suite uses)
 // libvirtd restarted (SIGTERM, then started again) while a backup copies, with either engine: the
 // backup fails, nothing wrong is listed, the VM keeps running with its disk untouched, `repair` removes
 // what the run left (volumes, checkpoint, QEMU's objects), and the next backup is correct.

@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // The logical (LVM) pool driver on the LVM test host (scripts/testhost) over qemu+tcp: a running
 // two-disk TCG domain whose disks are qcow2 inside LVs of the volume group gets a full (raw LVs) and
 // an incremental (qcow2 in LVs on their parents) in the logical pool; every point in time reads back

@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // A domain on LVM backed up into the host's dir pool, on the LVM test host over qemu+tcp: a running
 // two-disk TCG domain whose disks are qcow2 inside LVs gets a full and two incrementals into a dir
 // pool of that host (qcow2 files, each on its parent); each point in time verifies deep and

@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // A merge in the LVM pool killed inside it, on the LVM test host over qemu+tcp: a child process runs
 // deleteBackup(merge) of the oldest incremental and is SIGKILLed right after one of the merge's
 // steps (VOLBACK_TEST_CRASH_AT: the staging LV streamed, the child LV deleted, the child LV made

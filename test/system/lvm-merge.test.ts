@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // Merges in the logical (LVM) pool driver on the LVM test host (scripts/testhost) over qemu+tcp: a
 // running two-disk TCG domain on qcow2-in-LV disks gets a full and three incrementals with known
 // writes. Deleting the middle incremental with merge makes the next one stand on the full, as

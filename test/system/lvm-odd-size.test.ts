@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // Disks whose size is not a whole number of LVM extents, on the LVM test host over qemu+tcp. QEMU
 // copies a disk only into a target of its own size, and an LV is whole extents: a raw full of such
 // a disk into the logical pool is refused before anything is copied, with nothing left in the VG and

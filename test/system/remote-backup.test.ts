@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // volback on a remote host: the LVM test host (scripts/testhost) over qemu+tcp, a libvirtd volback
 // does not run beside. A two-disk TCG domain on qcow2 files of the host's dir pool gets a full and an
 // incremental into a backup pool on that host; what the pool holds is read back through libvirt

@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // Pull mode on a remote host: the LVM test host over qemu+tcp. QEMU there exports a running domain's
 // disks over NBD on the host's loopback (the port given, as volback cannot see the host's free
 // ports); a third-party client here (qemu-img, nbdinfo) reaches it through an ssh tunnel, reads the

@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // Restores on a remote host: the LVM test host (scripts/testhost) over qemu+tcp. A two-disk TCG
 // domain on qcow2 files of the host's dir pool gets a full and an incremental; each point in time is
 // restored into new volumes of two pools on that host, copied there by libvirt (no byte crosses the

@@ -1,3 +1,4 @@
+// lane: testhost (scripts/test-lanes)
 // The LVM test host (scripts/testhost) through volback's own binding: a remote libvirtd whose
 // logical pool is active, an LV volume that gives back through a volume stream the bytes it was
 // sent, a TCG domain on an LV and a qcow2 file, and the same host over qemu+ssh with the image's key.
