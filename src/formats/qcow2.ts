@@ -413,7 +413,10 @@ class Qcow2Layer implements Qcow2Image {
   private compressedCluster(table: Buffer, j: number, bad: (problem: string) => Error): Cluster {
     const entry = table.readBigUInt64BE(j * 8);
     if ((Number(entry >> 32n) & L2_COPIED_HI) !== 0) throw bad('a compressed cluster has the copied flag');
-    if (this.encrypted) throw bad('a compressed cluster in an encrypted image (volback writes none)');
+    if (this.encrypted)
+      throw bad(
+        'a compressed cluster in an encrypted image (QEMU stores those unencrypted; volback writes none)',
+      );
     const shift = BigInt(62 - (Math.log2(this.clusterSize) - 8));
     const host = Number(entry & ((1n << shift) - 1n));
     const sectors = Number((entry >> shift) & ((1n << (62n - shift)) - 1n)) + 1;

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { layeredReader, openQcow2, type ByteSource, type Qcow2Image } from '../../src/formats/qcow2';
 
 const PASS = 'correct horse battery staple';
@@ -119,6 +120,48 @@ describe('LUKS-encrypted qcow2 through volback reader', () => {
   it('keeps no plaintext in the file: the patterns are only readable through the key', async () => {
     const raw = await fsp.readFile(file('base.qcow2'));
     expect(raw.includes(Buffer.alloc(4096, 0xab))).toBe(false);
+  });
+
+  // Why volback never compresses an encrypted backup, and its reader refuses such a cluster:
+  // QEMU 7.2 writes a compressed cluster of a LUKS qcow2 unencrypted, and qemu-img refuses the mix.
+  it('finds a compressed cluster QEMU wrote into a LUKS image stored in clear, and refuses it', async () => {
+    createLuks('compressed.qcow2', MiB);
+    const text = Buffer.from('volback compressed, not encrypted. '.repeat(2000)).subarray(0, 65536);
+    await fsp.writeFile(file('text.bin'), text);
+    write(keyed('compressed.qcow2'), `write -c -s ${file('text.bin')} 0 64k`);
+    const image = await fsp.readFile(file('compressed.qcow2'));
+    // Guest cluster 0's L2 entry (L1 table offset at byte 40, cluster bits at 20): compressed (bit
+    // 62), its data at the low 62 - (cluster bits - 8) bits. It inflates to the text, no key needed.
+    const clusterBits = image.readUInt32BE(20);
+    const l2 = Number(image.readBigUInt64BE(Number(image.readBigUInt64BE(40))) & 0x00fffffffffffe00n);
+    const entry = image.readBigUInt64BE(l2);
+    expect((entry >> 62n) & 1n).toBe(1n);
+    const at = Number(entry & ((1n << BigInt(62 - (clusterBits - 8))) - 1n));
+    const clear = zlib.inflateRawSync(image.subarray(at, at + 65536), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    expect(clear.subarray(0, 65536).equals(text)).toBe(true);
+    const layer = await openLayer('compressed.qcow2');
+    try {
+      await expect(layer.read(0, 4096)).rejects.toThrow('a compressed cluster in an encrypted image');
+    } finally {
+      layer.close();
+    }
+    expect(() =>
+      tool(
+        'qemu-img',
+        'convert',
+        '-c',
+        '--object',
+        secretArg,
+        '-O',
+        'qcow2',
+        '-o',
+        'encrypt.format=luks,encrypt.key-secret=k0',
+        file('text.bin'),
+        file('refused.qcow2'),
+      ),
+    ).toThrow('Compression and encryption not supported at the same time');
   });
 
   it('maps a layer without the passphrase but reads no data; a wrong one opens nothing', async () => {

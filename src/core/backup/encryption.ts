@@ -75,7 +75,7 @@ export async function openRunKey(
   };
   if (plan.compression)
     refuse(
-      'volback cannot yet make a volume both compressed and encrypted (QEMU could write one: the compressed volume is formatted by volback, the encrypted one by libvirt)',
+      'a volume cannot be both compressed and encrypted: QEMU stores the compressed clusters of a LUKS qcow2 unencrypted (qemu-img refuses the mix)',
       'back up without compression (--compress none), or without encryption',
     );
   for (const disk of plan.disks) {
