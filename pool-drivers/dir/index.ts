@@ -267,7 +267,11 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       const { path, exists } = checkPoolPath(spec.path);
       await withNewPool(conn, dirPoolXml(spec.name, path, exists), async (pool) => {
         if (!exists) await pool.build();
-        await pool.create();
+        // Another process may have started the pool this one just defined: then it is what both
+        // need, and failing here would make the clean-up undefine it under the other.
+        await pool.create().catch(async (err: unknown) => {
+          if (!(await pool.isActive())) throw err;
+        });
         await pool.setAutostart(true);
       });
     },

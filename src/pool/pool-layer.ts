@@ -99,7 +99,28 @@ export async function poolTypeOf(conn: Connection, name: string, location?: Back
  * created by the LOCATION_POOL_TYPE driver (defined, built, started, autostarted); a defined but
  * inactive one is started. A location without a path names a pool that must exist.
  */
-export async function ensureLocationPool(conn: Connection, location: BackupLocation): Promise<OpenPool> {
+export function ensureLocationPool(conn: Connection, location: BackupLocation): Promise<OpenPool> {
+  const key = `${conn.uri} ${location.pool}`;
+  const mine = (ensuring.get(key) ?? Promise.resolve()).then(() => ensureLocationPoolNow(conn, location));
+  const settled = mine.then(
+    () => undefined,
+    () => undefined,
+  );
+  ensuring.set(key, settled);
+  void settled.then(() => {
+    if (ensuring.get(key) === settled) ensuring.delete(key);
+  });
+  return mine;
+}
+
+/**
+ * The runs of one process (backup create --all) ensure one location's pool one at a time. Two at
+ * once raced: one started the pool the other had just defined, the other's start then failed, and
+ * its clean-up undefined the pool both needed (seen in a CI run of backup-many.test.ts).
+ */
+const ensuring = new Map<string, Promise<void>>();
+
+async function ensureLocationPoolNow(conn: Connection, location: BackupLocation): Promise<OpenPool> {
   const pool = await lookupPool(conn, location.pool);
   if (!pool) {
     if (location.path === undefined) throw missingPool(location.pool);

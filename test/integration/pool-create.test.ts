@@ -41,6 +41,32 @@ describe('creating the location pool', () => {
     expect(mode(dir)).toBe('750');
   });
 
+  // backup create --all: parallel runs of one process whose location pool does not exist yet.
+  // A CI run of backup-many.test.ts once saw one run's start fail and its clean-up undefine the
+  // pool another had started. This case checks the outcome; here it passed with and without the fix.
+  it('makes one pool for runs that ask for it at once, and each opens it active', async () => {
+    for (let round = 0; round < 5; round++) {
+      const name = uniqueName('at-once');
+      const dir = path.join(TEST_POOL_ROOT, name);
+      forget(name, dir);
+      const opened = await Promise.allSettled(
+        // Staggered, so that some runs look while another has defined the pool but not started it.
+        Array.from({ length: 6 }, async (_, i) => {
+          await new Promise((resolve) => setTimeout(resolve, i * 4 * (round + 1)));
+          return ensureLocationPool(conn, { pool: name, path: dir });
+        }),
+      );
+      const pools = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      closePools(pools);
+      expect(opened.map((r) => (r.status === 'fulfilled' ? r.value.name : String(r.reason)))).toEqual(
+        Array(6).fill(name),
+      );
+      const pool = await conn.lookupStoragePoolByName(name);
+      expect([await pool.isActive(), await pool.getAutostart()]).toEqual([true, true]);
+      pool.free();
+    }
+  });
+
   it('makes a new directory 0711, at the normalised path', async () => {
     const name = uniqueName('fresh');
     const dir = path.join(TEST_POOL_ROOT, name);
