@@ -26,6 +26,7 @@ import {
   withRemoteChain,
 } from '../../src/pool/host-images';
 import { refreshPool } from '../../src/pool/refresh';
+import { startPool } from '../../src/pool/start';
 import { downloadVolumes, uploadNewVolume } from '../../src/pool/volume-streams';
 import {
   dirPoolXml,
@@ -267,11 +268,9 @@ export const createDirDriver: PoolDriverFactory<DirDriverOptions> = (options = {
       const { path, exists } = checkPoolPath(spec.path);
       await withNewPool(conn, dirPoolXml(spec.name, path, exists), async (pool) => {
         if (!exists) await pool.build();
-        // Another process may have started the pool this one just defined: then it is what both
-        // need, and failing here would make the clean-up undefine it under the other.
-        await pool.create().catch(async (err: unknown) => {
-          if (!(await pool.isActive())) throw err;
-        });
+        // Another process may have started the pool this one just defined: failing here would make
+        // the clean-up undefine it under the other.
+        await startPool(pool);
         await pool.setAutostart(true);
       });
     },

@@ -17,6 +17,7 @@ import { parsePoolIdentity } from '../xml/libvirt-storage';
 import type { PoolDriver, PoolRef } from './driver';
 import { mapBounded, POOL_CONCURRENCY } from './bounded-map';
 import { driverFor } from './registry';
+import { startPool } from './start';
 import { parseMetadataVolumeName } from './volume-names';
 
 const log = logger('pool');
@@ -148,11 +149,8 @@ async function ensureLocationPoolNow(conn: Connection, location: BackupLocation)
     }
   } else if (!(await pool.isActive())) {
     log.info(`starting the backup pool '${location.pool}'`);
-    // Another run may be starting the pool it has just defined (backup create --all): if the start
-    // fails because the pool is active meanwhile, the pool is what this run needs.
-    await pool.create().catch(async (err: unknown) => {
-      if (!(await pool.isActive())) throw err;
-    });
+    // Another process may be starting the pool it has just defined.
+    await startPool(pool);
   }
   pool?.free();
   return openPool(conn, location.pool);
